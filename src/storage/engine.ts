@@ -1,0 +1,136 @@
+/**
+ * The storage engine interface the request handlers see. Two engines implement
+ * it: `embedded` (segment files on the local disk) and `pulsar`. Handlers never
+ * know which one is behind it.
+ *
+ * Topic names here are always resolved Pulsar-style names without partition
+ * suffix (`persistent://tenant/ns/topic`); see src/topics/names.ts.
+ * Offsets are bigint (Kafka int64). Record data is raw Kafka record batches
+ * (magic v2) as Buffers; engines keep them as slices where they can.
+ */
+import type { ErrorCode } from '../protocol/errors.js';
+
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicInfo {
+  name: string;
+  /** 16-byte topic id, stable for the topic's life (a re-created topic gets a new one). */
+  topicId: Buffer;
+  partitions: number;
+  /** Explicitly set configs only; defaults come from describeConfigs' defaults. */
+  configs: Record<string, string>;
+  internal: boolean;
+}
+
+export interface PartitionOffsets {
+  logStartOffset: bigint;
+  highWatermark: bigint;
+  lastStableOffset: bigint;
+}
+
+export interface AppendOptions {
+  /** 0, 1 or -1: how durable the append must be before the promise resolves. */
+  acks: number;
+  /** Wall clock used for LogAppendTime topics and the returned logAppendTime. */
+  nowMs?: bigint;
+}
+
+export interface AppendResult {
+  baseOffset: bigint;
+  /** -1n unless the topic uses LogAppendTime. */
+  logAppendTime: bigint;
+  logStartOffset: bigint;
+  /** True when the batch was a duplicate of an already-written idempotent batch (not written again). */
+  duplicate: boolean;
+}
+
+export interface ReadOptions {
+  /** Upper bound on returned bytes (the first batch is returned whole even if larger, as Kafka does). */
+  maxBytes: number;
+  /** Read no further than this offset (exclusive); defaults to the high watermark. */
+  maxOffset?: bigint;
+  /** Kafka's "minOneMessage": return at least the first batch even if larger than maxBytes. */
+  minOneMessage: boolean;
+}
+
+export interface ReadResult extends PartitionOffsets {
+  /** Whole record batches, in offset order; may start before fetchOffset (the batch holding it). */
+  records: Buffer[];
+  bytes: number;
+}
+
+export interface TimestampLookup {
+  offset: bigint;
+  timestamp: bigint;
+}
+
+/** Failure with the Kafka error code the client should see. */
+export class StorageError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+export type ConfigAlteration = { name: string; value: string | null; op: 'set' | 'delete' | 'append' | 'subtract' };
+
+export interface StorageEngine {
+  readonly kind: 'embedded' | 'pulsar';
+  start(): Promise<void>;
+  /** Flush and release everything; in-flight appends complete first. */
+  close(): Promise<void>;
+
+  // --- topics ---
+  createTopic(name: string, partitions: number, configs: Record<string, string>, validateOnly?: boolean): Promise<TopicInfo>;
+  deleteTopic(name: string): Promise<void>;
+  /** Grow the topic to totalPartitions (never shrink: INVALID_PARTITIONS). */
+  createPartitions(name: string, totalPartitions: number, validateOnly?: boolean): Promise<void>;
+  describeTopic(name: string): Promise<TopicInfo | null>;
+  listTopics(): Promise<TopicInfo[]>;
+  alterTopicConfigs(name: string, changes: ConfigAlteration[], validateOnly?: boolean): Promise<void>;
+  /** Replace all explicitly set configs (legacy AlterConfigs semantics). */
+  replaceTopicConfigs(name: string, configs: Record<string, string>, validateOnly?: boolean): Promise<void>;
+
+  // --- data ---
+  /**
+   * Append one validated record batch buffer (one or more batches) to a partition.
+   * The engine assigns offsets, enforces idempotent-producer sequences and
+   * max.message.bytes, and resolves once durable per `acks` and the flush policy.
+   */
+  append(tp: PartitionRef, batches: Buffer, options: AppendOptions): Promise<AppendResult>;
+  /** Read from fetchOffset; OFFSET_OUT_OF_RANGE StorageError when outside [logStart, HW]. */
+  read(tp: PartitionRef, fetchOffset: bigint, options: ReadOptions): Promise<ReadResult>;
+  offsets(tp: PartitionRef): Promise<PartitionOffsets>;
+  /** First offset whose timestamp >= ts; null when none. */
+  offsetForTimestamp(tp: PartitionRef, timestampMs: bigint): Promise<TimestampLookup | null>;
+  /** Offset and timestamp of the record with the largest timestamp (ListOffsets MAX_TIMESTAMP). */
+  maxTimestamp(tp: PartitionRef): Promise<TimestampLookup | null>;
+  /** Move the log start offset forward; returns the new low watermark. -1n means the high watermark. */
+  deleteRecords(tp: PartitionRef, beforeOffset: bigint): Promise<bigint>;
+  /**
+   * Resolve when any of the partitions gets data beyond the given offsets, or after
+   * timeoutMs, or when the signal aborts. Used by Fetch long-polling.
+   */
+  waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+
+  // --- producer ids ---
+  /** Allocate a fresh producer id (durably, never reused) for InitProducerId. */
+  allocateProducerId(): Promise<bigint>;
+
+  // --- durable key-value state (group coordinator) ---
+  readonly state: KeyValueStore;
+}
+
+export interface KeyValueStore {
+  get(namespace: string, key: string): Promise<Buffer | null>;
+  /** value null deletes. Resolves when durable. */
+  put(namespace: string, key: string, value: Buffer | null): Promise<void>;
+  /** All live entries of a namespace, in no particular order. */
+  scan(namespace: string): Promise<Array<{ key: string; value: Buffer }>>;
+}
