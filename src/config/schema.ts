@@ -1,0 +1,145 @@
+/**
+ * The gateway's configuration schema: one table, used for validation (convict),
+ * environment variables and the generated reference in the README.
+ *
+ * Key names follow KoP/Pulsar broker.conf where such a key exists, so lines can
+ * be copied from a broker.conf. Every key can also be set by an environment
+ * variable KOP_<UPPER_SNAKE_KEY> (e.g. kafkaListeners -> KOP_KAFKA_LISTENERS).
+ */
+import { parseListenerList } from '../network/listeners.js';
+
+export type KeyKind = 'string' | 'int' | 'bool' | 'enum';
+
+export interface KeySpec {
+  kind: KeyKind;
+  default: string | number | boolean;
+  doc: string;
+  /** Where the name comes from, shown in the reference. */
+  origin: 'KoP' | 'Pulsar' | 'Kafka' | 'gateway';
+  values?: readonly string[];
+  min?: number;
+  sensitive?: boolean;
+  /** Extra validation; throw with a message naming what is wrong. */
+  check?: (value: never) => void;
+}
+
+const MiB = 1024 * 1024;
+
+export const SCHEMA = {
+  kafkaListeners: {
+    kind: 'string',
+    default: 'PLAINTEXT://127.0.0.1:9092',
+    origin: 'KoP',
+    doc: 'Comma-separated listeners the gateway binds, NAME://host:port. NAME is a security protocol (PLAINTEXT) or a name mapped by kafkaProtocolMap. Port 0 picks a free port.',
+    check: (v: string) => void parseListenerList(v, ''),
+  },
+  kafkaAdvertisedListeners: {
+    kind: 'string',
+    default: '',
+    origin: 'KoP',
+    doc: 'Comma-separated listeners announced to clients in Metadata, same NAMEs as kafkaListeners. Empty: the bound addresses.',
+  },
+  kafkaProtocolMap: {
+    kind: 'string',
+    default: '',
+    origin: 'KoP',
+    doc: 'Maps custom listener names to security protocols, e.g. "internal:PLAINTEXT,external:PLAINTEXT".',
+  },
+  kafkaTenant: {
+    kind: 'string',
+    default: 'public',
+    origin: 'KoP',
+    doc: 'Tenant of short Kafka topic names (topic "t" is persistent://<kafkaTenant>/<kafkaNamespace>/t).',
+  },
+  kafkaNamespace: {
+    kind: 'string',
+    default: 'default',
+    origin: 'KoP',
+    doc: 'Namespace of short Kafka topic names.',
+  },
+  kafkaNodeId: {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    origin: 'gateway',
+    doc: 'Node id this gateway announces as broker, controller and coordinator. Give each gateway node in front of one cluster its own id.',
+  },
+  storageEngine: {
+    kind: 'enum',
+    default: 'embedded',
+    values: ['embedded'],
+    origin: 'gateway',
+    doc: 'Where records, offsets and topic metadata live: embedded (local durable log under dataDirectory).',
+  },
+  dataDirectory: {
+    kind: 'string',
+    default: './data',
+    origin: 'gateway',
+    doc: 'Directory of the embedded engine\'s data and of the cluster id file.',
+  },
+  socketRequestMaxBytes: {
+    kind: 'int',
+    default: 100 * MiB,
+    min: 1024,
+    origin: 'Kafka',
+    doc: 'Largest request frame accepted (Kafka socket.request.max.bytes). A larger size prefix closes the connection.',
+  },
+  maxQueuedRequests: {
+    kind: 'int',
+    default: 500,
+    min: 1,
+    origin: 'KoP',
+    doc: 'Requests read ahead per connection before the gateway stops reading from its socket (back-pressure).',
+  },
+  connectionMaxIdleMs: {
+    kind: 'int',
+    default: 600_000,
+    min: 0,
+    origin: 'Kafka',
+    doc: 'Close connections idle this long (Kafka connections.max.idle.ms). 0 disables.',
+  },
+  gracefulShutdownTimeoutMs: {
+    kind: 'int',
+    default: 30_000,
+    min: 0,
+    origin: 'gateway',
+    doc: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are cut.',
+  },
+  allowAutoTopicCreation: {
+    kind: 'bool',
+    default: true,
+    origin: 'Pulsar',
+    doc: 'Create a topic when a client asks Metadata for an unknown one (and the client allows it).',
+  },
+  defaultNumPartitions: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    origin: 'Pulsar',
+    doc: 'Partitions of auto-created topics and of CreateTopics requests that ask for the default (-1).',
+  },
+  logLevel: {
+    kind: 'enum',
+    default: 'info',
+    values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+    origin: 'gateway',
+    doc: 'Log level of the JSON log on stdout.',
+  },
+  logPretty: {
+    kind: 'enum',
+    default: 'auto',
+    values: ['auto', 'true', 'false'],
+    origin: 'gateway',
+    doc: 'Human-readable logs: auto = when stdout is a terminal.',
+  },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof SCHEMA;
+
+type ValueOf<S> = S extends { kind: 'int' } ? number : S extends { kind: 'bool' } ? boolean : S extends { values: readonly (infer V)[] } ? V : string;
+
+export type GatewayConfig = { -readonly [K in ConfigKey]: ValueOf<(typeof SCHEMA)[K]> };
+
+export function envName(key: string): string {
+  return 'KOP_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}

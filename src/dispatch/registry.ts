@@ -1,0 +1,86 @@
+/**
+ * The dispatch table: apiKey -> { versions served, authorization rule, handler }.
+ * An entry without a rule cannot be registered, so no API is ever served
+ * unchecked. An API or version not in the table is not advertised by
+ * ApiVersions and is answered the way Kafka answers it (see dispatcher.ts).
+ */
+import type { Connection } from '../network/connection.js';
+import type { Session } from '../session/session.js';
+import type { Logger } from '../logger.js';
+import type { GatewayContext } from '../gateway-context.js';
+
+/**
+ * How an API is authorized. The rules name the Pulsar permission each API
+ * needs (see docs/authorization.md); the security layer evaluates them.
+ *  - pre-auth: served before authentication (ApiVersions, SASL).
+ *  - authenticated: any authenticated principal; no resource named.
+ *  - topic-lookup: `produce` or `consume` on every topic named (Metadata, ListOffsets...).
+ *  - topic-produce: `produce` on every topic named.
+ *  - topic-consume: `consume` on every topic named.
+ *  - group: the group's subscription roles (+ consume on named topics).
+ *  - tenant-admin: tenant admin or superuser for the topics' tenant.
+ */
+export type AuthorizationRule = 'pre-auth' | 'authenticated' | 'topic-lookup' | 'topic-produce' | 'topic-consume' | 'group' | 'tenant-admin';
+
+export const AUTHORIZATION_RULES: readonly AuthorizationRule[] = [
+  'pre-auth',
+  'authenticated',
+  'topic-lookup',
+  'topic-produce',
+  'topic-consume',
+  'group',
+  'tenant-admin',
+];
+
+export interface RequestContext {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+  readonly conn: Connection;
+  readonly session: Session;
+  readonly gateway: GatewayContext;
+  readonly log: Logger;
+}
+
+/** Returning null sends no response (Produce with acks=0). */
+export type Handler<Req = any, Res = any> = (ctx: RequestContext, request: Req) => Promise<Res | null> | Res | null;
+
+export interface ApiEntry<Req = any, Res = any> {
+  apiKey: number;
+  /** Versions this gateway really handles (a subset of the codec's stable versions). */
+  minVersion: number;
+  maxVersion: number;
+  rule: AuthorizationRule;
+  handle: Handler<Req, Res>;
+  /**
+   * The response Kafka sends when the whole request fails with one error
+   * (its AbstractRequest.getErrorResponse). Without it, an unexpected handler
+   * failure closes the connection.
+   */
+  errorResponse?: (request: Req, errorCode: number) => Res;
+}
+
+export class DispatchTable {
+  private readonly entries = new Map<number, ApiEntry>();
+
+  register<Req, Res>(entry: ApiEntry<Req, Res>): void {
+    if (!AUTHORIZATION_RULES.includes(entry.rule)) {
+      throw new Error(`API ${entry.apiKey} registered without a valid authorization rule`);
+    }
+    if (this.entries.has(entry.apiKey)) throw new Error(`API ${entry.apiKey} registered twice`);
+    if (entry.minVersion > entry.maxVersion) throw new Error(`API ${entry.apiKey}: empty version range`);
+    this.entries.set(entry.apiKey, entry as ApiEntry);
+  }
+
+  get(apiKey: number): ApiEntry | undefined {
+    return this.entries.get(apiKey);
+  }
+
+  /** What ApiVersions advertises: exactly what is registered, sorted by key. */
+  advertised(): Array<{ apiKey: number; minVersion: number; maxVersion: number }> {
+    return [...this.entries.values()]
+      .sort((a, b) => a.apiKey - b.apiKey)
+      .map(({ apiKey, minVersion, maxVersion }) => ({ apiKey, minVersion, maxVersion }));
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * One client connection: 4-byte size framing, requests handled one after the
+ * other with responses written strictly in request order (Kafka's broker mutes
+ * a channel while it handles a request; clients rely on that ordering), and
+ * back-pressure both ways:
+ *  - reading stops while `maxQueuedRequests` frames wait, or while the socket's
+ *    outgoing buffer is above its high-water mark (a slow reader);
+ *  - a size prefix above `maxFrameBytes` closes the connection, as Kafka does.
+ *
+ * It knows bytes, sizes and time only; Kafka semantics live in the FrameHandler.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+
+export interface FrameResult {
+  /** Complete size-prefixed response frame, or null when the request takes no response. */
+  response: Buffer | null;
+  /** Close the connection after writing the response (if any). */
+  close?: boolean;
+}
+
+export interface FrameHandler {
+  handle(frame: Buffer, conn: Connection): Promise<FrameResult>;
+  /** Called once when the connection is gone, for session clean-up and audit. */
+  closed?(conn: Connection): void;
+}
+
+export interface ConnectionOptions {
+  maxFrameBytes: number;
+  maxQueuedRequests: number;
+  idleTimeoutMs: number;
+}
+
+let nextConnectionId = 1;
+
+export class Connection {
+  readonly id = nextConnectionId++;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly openedAt = Date.now();
+  /** May be lowered/raised by the session (e.g. a small pre-authentication limit). */
+  maxFrameBytes: number;
+  /** Free slot for the layers above (session state); the connection never reads it. */
+  context: unknown = undefined;
+
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private readonly queue: Buffer[] = [];
+  private processing = false;
+  private draining = false;
+  private closed = false;
+  private paused = false;
+  private drainWaiter: (() => void) | null = null;
+  private closeWaiters: Array<() => void> = [];
+  bytesIn = 0;
+  bytesOut = 0;
+  requests = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly handler: FrameHandler,
+    private readonly options: ConnectionOptions,
+    readonly log: Logger,
+    readonly listenerName: string,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '?';
+    this.remotePort = socket.remotePort ?? 0;
+    this.maxFrameBytes = options.maxFrameBytes;
+    socket.setNoDelay(true);
+    if (options.idleTimeoutMs > 0) {
+      socket.setTimeout(options.idleTimeoutMs, () => {
+        if (this.processing) return; // a long request is not idleness
+        this.log.info({ conn: this.id, idleMs: options.idleTimeoutMs }, 'closing idle connection');
+        this.destroy();
+      });
+    }
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      const w = this.drainWaiter;
+      this.drainWaiter = null;
+      w?.();
+    });
+    socket.on('error', (err) => this.log.debug({ conn: this.id, err: err.message }, 'socket error'));
+    socket.on('close', () => this.onClose());
+    socket.on('end', () => {
+      // Client half-closed: finish what it sent, then close our side.
+      this.draining = true;
+      if (!this.processing && this.queue.length === 0) socket.end();
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed || this.draining) return;
+    this.bytesIn += chunk.length;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.extractFrames();
+    this.pump();
+  }
+
+  private extractFrames(): void {
+    while (this.buffered >= 4) {
+      const size = this.peekSize();
+      if (size < 0 || size > this.maxFrameBytes) {
+        this.log.warn(
+          { conn: this.id, remote: this.remoteAddress, size, max: this.maxFrameBytes },
+          size < 0 ? 'invalid negative frame size; closing connection' : 'request frame larger than allowed; closing connection',
+        );
+        this.destroy();
+        return;
+      }
+      if (this.buffered < 4 + size) break;
+      this.queue.push(this.take(4 + size).subarray(4));
+    }
+    if (this.queue.length >= this.options.maxQueuedRequests) this.pause();
+  }
+
+  private peekSize(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readInt32BE(0);
+    const head = Buffer.concat(this.chunks, Math.min(4, this.buffered)); // rare: header split across chunks
+    return head.readInt32BE(0);
+  }
+
+  /** Remove n bytes from the front; a slice when they sit in one chunk, one copy otherwise. */
+  private take(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const need = n - filled;
+      if (c.length <= need) {
+        c.copy(out, filled);
+        filled += c.length;
+        this.chunks.shift();
+      } else {
+        c.copy(out, filled, 0, need);
+        this.chunks[0] = c.subarray(need);
+        filled += need;
+      }
+    }
+    return out;
+  }
+
+  private pause(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resume(): void {
+    if (this.paused && !this.closed) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private pump(): void {
+    if (this.processing || this.closed) return;
+    const frame = this.queue.shift();
+    if (!frame) {
+      if (this.draining) this.finishDrain();
+      return;
+    }
+    this.processing = true;
+    void this.run(frame);
+  }
+
+  private async run(frame: Buffer): Promise<void> {
+    this.requests++;
+    let result: FrameResult;
+    try {
+      result = await this.handler.handle(frame, this);
+    } catch (err) {
+      this.log.warn({ conn: this.id, err: (err as Error).message }, 'request failed; closing connection');
+      this.processing = false;
+      this.destroy();
+      return;
+    }
+    if (this.closed) return;
+    if (result.response) {
+      this.bytesOut += result.response.length;
+      const flushed = this.socket.write(result.response);
+      if (!flushed) await this.waitDrain();
+    }
+    if (result.close) {
+      this.processing = false;
+      this.draining = true;
+      this.queue.length = 0;
+      this.finishDrain();
+      return;
+    }
+    this.processing = false;
+    if (this.queue.length < this.options.maxQueuedRequests) this.resume();
+    this.pump();
+  }
+
+  private waitDrain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.drainWaiter = resolve;
+    });
+  }
+
+  /**
+   * Graceful close: stop reading, finish the requests already received, then
+   * end the socket. Resolves when closed (or destroys after timeoutMs).
+   */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.draining = true;
+    this.pause();
+    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    if (!this.processing && this.queue.length === 0) this.finishDrain();
+    const timer = setTimeout(() => this.destroy(), timeoutMs);
+    timer.unref();
+    return done.finally(() => clearTimeout(timer));
+  }
+
+  private finishDrain(): void {
+    this.socket.end();
+    // If the peer never reads our FIN, 'close' still comes once the socket is destroyed.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  /** Close now, dropping queued requests. */
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.queue.length = 0;
+    this.chunks = [];
+    this.buffered = 0;
+    const w = this.drainWaiter;
+    this.drainWaiter = null;
+    w?.();
+    for (const resolve of this.closeWaiters.splice(0)) resolve();
+    if (!this.closedNotified) {
+      this.closedNotified = true;
+      this.handler.closed?.(this);
+    }
+  }
+
+  private closedNotified = false;
+}

@@ -1,0 +1,208 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { Connection, type FrameHandler, type FrameResult } from '../../src/network/connection.js';
+import { silentLogger } from '../../src/logger.js';
+
+/** Echo handler: responds with the frame's first 4 bytes (a fake correlation id) after a delay given by byte 4. */
+class EchoHandler implements FrameHandler {
+  seen: Buffer[] = [];
+  closedCount = 0;
+  async handle(frame: Buffer): Promise<FrameResult> {
+    this.seen.push(Buffer.from(frame));
+    const delay = frame.length > 4 ? frame[4]! : 0;
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    const body = frame.subarray(0, 4);
+    const out = Buffer.alloc(4 + body.length);
+    out.writeInt32BE(body.length, 0);
+    body.copy(out, 4);
+    return { response: out, close: frame.length > 5 && frame[5] === 0xff };
+  }
+  closed(): void {
+    this.closedCount++;
+  }
+}
+
+async function withServer(
+  handler: FrameHandler,
+  options: { maxFrameBytes?: number; maxQueuedRequests?: number; idleTimeoutMs?: number },
+  fn: (port: number, conns: Connection[]) => Promise<void>,
+): Promise<void> {
+  const conns: Connection[] = [];
+  const server: Server = createServer((s) =>
+    conns.push(
+      new Connection(s, handler, { maxFrameBytes: options.maxFrameBytes ?? 1024, maxQueuedRequests: options.maxQueuedRequests ?? 100, idleTimeoutMs: options.idleTimeoutMs ?? 0 }, silentLogger(), 'PLAINTEXT'),
+    ),
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    await fn((server.address() as { port: number }).port, conns);
+  } finally {
+    for (const c of conns) c.destroy();
+    server.close();
+  }
+}
+
+function frame(id: number, delayMs = 0, extra: number[] = []): Buffer {
+  const body = Buffer.from([0, 0, 0, 0, delayMs, ...extra]);
+  body.writeInt32BE(id, 0);
+  const out = Buffer.alloc(4 + body.length);
+  out.writeInt32BE(body.length, 0);
+  body.copy(out, 4);
+  return out;
+}
+
+/** Read n response frames (4-byte ids) from a socket, leaving the socket open. */
+function readIds(sock: Socket, n: number): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const ids: number[] = [];
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 8) {
+        const len = buf.readInt32BE(0);
+        if (buf.length < 4 + len) break;
+        ids.push(buf.readInt32BE(4));
+        buf = buf.subarray(4 + len);
+      }
+      if (ids.length >= n) {
+        sock.off('data', onData);
+        sock.off('close', onClose);
+        resolve(ids);
+      }
+    };
+    const onClose = () => reject(new Error(`socket closed after ${ids.length} of ${n} responses`));
+    sock.on('data', onData);
+    sock.on('close', onClose);
+  });
+}
+
+test('connection: pipelined requests are answered strictly in request order, even when earlier ones are slower', async () => {
+  const handler = new EchoHandler();
+  await withServer(handler, {}, async (port) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    sock.write(Buffer.concat([frame(1, 30), frame(2, 0), frame(3, 10), frame(4, 0)]));
+    assert.deepEqual(await readIds(sock, 4), [1, 2, 3, 4]);
+    sock.destroy();
+  });
+});
+
+test('connection: frames split at every byte boundary are reassembled', async () => {
+  const handler = new EchoHandler();
+  await withServer(handler, {}, async (port) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.setNoDelay(true);
+    await once(sock, 'connect');
+    const bytes = Buffer.concat([frame(7), frame(8), frame(9)]);
+    for (let i = 0; i < bytes.length; i++) {
+      sock.write(bytes.subarray(i, i + 1));
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.deepEqual(await readIds(sock, 3), [7, 8, 9]);
+    assert.equal(handler.seen.length, 3);
+    assert.deepEqual(handler.seen.map((f) => f.length), [5, 5, 5]);
+    sock.destroy();
+  });
+});
+
+test('connection: an oversized or negative size prefix closes the connection without calling the handler', async () => {
+  for (const size of [1025, -5, 0x7fffffff]) {
+    const handler = new EchoHandler();
+    await withServer(handler, { maxFrameBytes: 1024 }, async (port) => {
+      const sock = connect(port, '127.0.0.1');
+      await once(sock, 'connect');
+      const head = Buffer.alloc(4);
+      head.writeInt32BE(size, 0);
+      sock.write(head);
+      await once(sock, 'close');
+      assert.equal(handler.seen.length, 0, `size ${size}`);
+      assert.equal(handler.closedCount, 1);
+    });
+  }
+});
+
+test('connection: other clients are unaffected when one sends garbage', async () => {
+  const handler = new EchoHandler();
+  await withServer(handler, { maxFrameBytes: 1024 }, async (port) => {
+    const good = connect(port, '127.0.0.1');
+    const bad = connect(port, '127.0.0.1');
+    await Promise.all([once(good, 'connect'), once(bad, 'connect')]);
+    bad.write(Buffer.from([0xff, 0xff, 0xff, 0x00]));
+    await once(bad, 'close');
+    good.write(frame(42));
+    assert.deepEqual(await readIds(good, 1), [42]);
+    good.destroy();
+  });
+});
+
+test('connection: the handler can ask to close after its response', async () => {
+  const handler = new EchoHandler();
+  await withServer(handler, {}, async (port) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    sock.write(Buffer.concat([frame(5, 0, [0xff]), frame(6)]));
+    const ids = await readIds(sock, 1);
+    assert.deepEqual(ids, [5]);
+    await once(sock, 'close');
+    assert.equal(handler.seen.length, 1, 'requests after the closing one are not handled');
+  });
+});
+
+test('connection: back-pressure stops reading when requests queue up, and nothing is lost', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let handled = 0;
+  const handler: FrameHandler = {
+    async handle(frame) {
+      if (handled++ === 0) await gate;
+      const out = Buffer.alloc(8);
+      out.writeInt32BE(4, 0);
+      frame.copy(out, 4, 0, 4);
+      return { response: out };
+    },
+  };
+  await withServer(handler, { maxQueuedRequests: 4 }, async (port, conns) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    const n = 2000;
+    const padding = Array.from({ length: 500 }, () => 0);
+    const frames = Buffer.concat(Array.from({ length: n }, (_, i) => frame(i, 0, padding)));
+    sock.write(frames);
+    await new Promise((r) => setTimeout(r, 100));
+    const conn = conns[0]!;
+    assert.ok(conn.socket.isPaused(), 'socket reading is paused while the handler is stuck');
+    assert.ok(conn.bytesIn < frames.length, `read ${conn.bytesIn} of ${frames.length} bytes while blocked`);
+    release();
+    const ids = await readIds(sock, n);
+    assert.deepEqual(ids, Array.from({ length: n }, (_, i) => i));
+    sock.destroy();
+  });
+});
+
+test('connection: drain() finishes in-flight requests before closing', async () => {
+  const handler = new EchoHandler();
+  await withServer(handler, {}, async (port, conns) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    sock.write(frame(11, 50));
+    await new Promise((r) => setTimeout(r, 10));
+    const drained = conns[0]!.drain(5000);
+    const ids = await readIds(sock, 1);
+    await drained;
+    assert.deepEqual(ids, [11]);
+  });
+});
+
+test('connection: idle connections are closed after the idle timeout', async () => {
+  const handler = new EchoHandler();
+  await withServer(handler, { idleTimeoutMs: 100 }, async (port) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    const t0 = Date.now();
+    await once(sock, 'close');
+    assert.ok(Date.now() - t0 >= 90, 'closed only after the idle timeout');
+  });
+});
