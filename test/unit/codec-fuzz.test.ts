@@ -51,7 +51,7 @@ function tryDecode(codec: MessageCodec<unknown>, version: number, bytes: Buffer,
     return true;
   } catch (e) {
     if (e instanceof KafkaCodecError) return false;
-    assert.fail(`${what}: ${(e as Error)?.name}: ${(e as Error)?.message} (seed ${SEED}, bytes ${bytes.toString('hex')})`);
+    throw new Error(`${what}: unexpected ${(e as Error)?.name}: ${(e as Error)?.message} (seed ${SEED}, bytes ${bytes.toString('hex')})`);
   } finally {
     const ms = performance.now() - t0;
     if (ms > 250) assert.fail(`${what}: decode took ${ms.toFixed(0)} ms (seed ${SEED})`);
