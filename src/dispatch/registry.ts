@@ -59,6 +59,8 @@ export interface ApiEntry<Req = any, Res = any> {
    * failure closes the connection.
    */
   errorResponse?: (request: Req, errorCode: number) => Res;
+  /** Write large record data from storage buffers without copying it into the response frame. */
+  zeroCopyResponse?: boolean;
 }
 
 export class DispatchTable {

@@ -13,8 +13,12 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 
 export interface FrameResult {
-  /** Complete size-prefixed response frame, or null when the request takes no response. */
-  response: Buffer | null;
+  /**
+   * Complete size-prefixed response frame, or its segments in order (large
+   * record data is written without being copied into one buffer), or null when
+   * the request takes no response.
+   */
+  response: Buffer | Buffer[] | null;
   /** Close the connection after writing the response (if any). */
   close?: boolean;
 }
@@ -191,8 +195,19 @@ export class Connection {
     }
     if (this.closed) return;
     if (result.response) {
-      this.bytesOut += result.response.length;
-      const flushed = this.socket.write(result.response);
+      let flushed: boolean;
+      if (Array.isArray(result.response)) {
+        this.socket.cork();
+        flushed = true;
+        for (const part of result.response) {
+          this.bytesOut += part.length;
+          flushed = this.socket.write(part) && flushed;
+        }
+        this.socket.uncork();
+      } else {
+        this.bytesOut += result.response.length;
+        flushed = this.socket.write(result.response);
+      }
       if (!flushed) await this.waitDrain();
     }
     if (result.close) {

@@ -1,0 +1,146 @@
+/**
+ * Fetch (1). Reads whole record batches from the storage engine, honouring
+ * max_bytes (response), partition_max_bytes, min_bytes and max_wait_ms
+ * (long-poll: the handler waits for an append to any fetched partition).
+ *
+ * Like a Kafka broker, the first partition with data returns at least one whole
+ * batch even when it is larger than the limits, so a consumer never gets stuck
+ * behind a large batch. Later partitions stop when max_bytes is used up.
+ *
+ * Fetch sessions (KIP-227): this gateway answers every fetch in full with
+ * session id 0, which is what a Kafka broker with no free session slots does;
+ * clients then keep sending full fetch requests. A request that names a
+ * session (id != 0) gets FETCH_SESSION_ID_NOT_FOUND, and clients start over.
+ */
+import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { API_KEYS } from '../protocol/generated/apis.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type { FetchRequest, FetchResponse } from '../protocol/generated/index.js';
+import { StorageError, type PartitionRef } from '../storage/engine.js';
+import { ZERO_UUID } from '../protocol/codec/types.js';
+import { TopicResolver, checkLeaderEpoch, partitionExists } from './topic-lookup.js';
+
+type TopicOut = FetchResponse['responses'][number];
+type PartitionOut = TopicOut['partitions'][number];
+
+const READ_COMMITTED = 1;
+const NO_EPOCH_END = { epoch: -1, endOffset: -1n };
+const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
+const NO_SNAPSHOT = { endOffset: -1n, epoch: -1 };
+
+function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso = -1n, logStart = -1n, records: Buffer | null = null, readCommitted = false): PartitionOut {
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: hw,
+    lastStableOffset: lso,
+    logStartOffset: logStart,
+    divergingEpoch: NO_EPOCH_END,
+    currentLeader: NO_LEADER,
+    snapshotId: NO_SNAPSHOT,
+    abortedTransactions: readCommitted ? [] : null,
+    preferredReadReplica: -1,
+    records,
+  };
+}
+
+/** One partition the request asks for, resolved once, read possibly several times (long-poll). */
+interface Wanted {
+  out: PartitionOut;
+  tp: PartitionRef | null;
+  fetchOffset: bigint;
+  partitionMaxBytes: number;
+}
+
+function concat(buffers: Buffer[], bytes: number): Buffer | null {
+  if (buffers.length === 0) return null;
+  return buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
+}
+
+async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, readCommitted: boolean): Promise<number> {
+  let remaining = maxBytes;
+  let total = 0;
+  let first = true;
+  for (const w of wanted) {
+    if (!w.tp) continue;
+    const limit = Math.min(w.partitionMaxBytes, Math.max(remaining, 0));
+    try {
+      const r = await ctx.gateway.storage.read(w.tp, w.fetchOffset, {
+        maxBytes: limit,
+        minOneMessage: first,
+      });
+      const bytes = r.bytes;
+      w.out = partitionOut(w.out.partitionIndex, ErrorCode.NONE, r.highWatermark, r.lastStableOffset, r.logStartOffset, concat(r.records, bytes), readCommitted);
+      if (bytes > 0) first = false;
+      remaining -= bytes;
+      total += bytes;
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      let hw = -1n;
+      let logStart = -1n;
+      if (err.code === ErrorCode.OFFSET_OUT_OF_RANGE) {
+        const o = await ctx.gateway.storage.offsets(w.tp).catch(() => null);
+        if (o) ({ highWatermark: hw, logStartOffset: logStart } = o);
+      }
+      w.out = partitionOut(w.out.partitionIndex, err.code, hw, hw, logStart, null, readCommitted);
+    }
+  }
+  return total;
+}
+
+export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
+  apiKey: API_KEYS.Fetch,
+  minVersion: 4,
+  maxVersion: 17,
+  rule: 'topic-consume',
+  zeroCopyResponse: true,
+  async handle(ctx, request) {
+    const v = ctx.apiVersion;
+    const readCommitted = request.isolationLevel === READ_COMMITTED;
+    if (v >= 7 && request.sessionId !== 0) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [], nodeEndpoints: [] };
+    }
+    const resolver = new TopicResolver(ctx);
+    const topics: TopicOut[] = [];
+    const wanted: Wanted[] = [];
+    for (const t of request.topics) {
+      const found = v >= 13 ? await resolver.lookupId(t.topicId) : await resolver.lookup(t.topic);
+      const out: TopicOut = { topic: t.topic, topicId: t.topicId ?? ZERO_UUID, partitions: [] };
+      topics.push(out);
+      for (const p of t.partitions) {
+        let code: number = found.ok ? ErrorCode.NONE : found.code;
+        if (found.ok && !partitionExists(found.info, p.partition)) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        if (code === ErrorCode.NONE && v >= 9) code = checkLeaderEpoch(p.currentLeaderEpoch);
+        const w: Wanted = {
+          out: partitionOut(p.partition, code),
+          tp: code === ErrorCode.NONE && found.ok ? { topic: found.info.name, partition: p.partition } : null,
+          fetchOffset: p.fetchOffset,
+          partitionMaxBytes: p.partitionMaxBytes,
+        };
+        wanted.push(w);
+      }
+    }
+
+    const maxBytes = v >= 3 ? request.maxBytes : 0x7fffffff;
+    const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+    let bytes = await readAll(ctx, wanted, maxBytes, readCommitted);
+    const anyError = wanted.some((w) => w.out.errorCode !== ErrorCode.NONE);
+    while (bytes < request.minBytes && !anyError && !ctx.conn.isClosed) {
+      const left = deadline - Date.now();
+      const watch = wanted.filter((w) => w.tp).map((w) => ({ tp: w.tp!, offset: w.fetchOffset }));
+      if (left <= 0 || watch.length === 0) break;
+      await ctx.gateway.storage.waitForAppend(watch, left);
+      bytes = await readAll(ctx, wanted, maxBytes, readCommitted);
+    }
+
+    // Attach the (possibly re-read) partition results in request order.
+    let i = 0;
+    for (const [ti, t] of request.topics.entries()) {
+      for (let k = 0; k < t.partitions.length; k++) topics[ti]!.partitions.push(wanted[i++]!.out);
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics, nodeEndpoints: [] };
+  },
+  errorResponse(_request, errorCode) {
+    return { throttleTimeMs: 0, errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };
+  },
+};

@@ -1,0 +1,21 @@
+/**
+ * Every API the gateway serves, registered in one place. Each handler module
+ * declares its versions and authorization rule next to its code.
+ */
+import { DispatchTable } from '../dispatch/registry.js';
+import { apiVersions } from './api-versions.js';
+import { metadata } from './metadata.js';
+import { produce } from './produce.js';
+import { fetch } from './fetch.js';
+import { listOffsets } from './list-offsets.js';
+import { offsetForLeaderEpoch } from './offset-for-leader-epoch.js';
+import { initProducerId } from './init-producer-id.js';
+import { describeCluster } from './describe-cluster.js';
+
+export function buildDispatchTable(): DispatchTable {
+  const table = new DispatchTable();
+  for (const entry of [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster]) {
+    table.register(entry);
+  }
+  return table;
+}

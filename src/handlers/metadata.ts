@@ -1,0 +1,114 @@
+/**
+ * Metadata (3): this gateway node is the only broker, the controller and the
+ * leader of every partition it serves (ordering and offsets come from the
+ * storage engine, so any node can lead any partition). Topics come from the
+ * storage engine; unknown topics are auto-created when both the gateway
+ * (allowAutoTopicCreation) and the client (v4+ flag) allow it.
+ */
+import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { API_KEYS } from '../protocol/generated/apis.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { MetadataResponse, type MetadataRequest } from '../protocol/generated/index.js';
+import { isInternalTopic, kafkaNameFor, resolveTopic } from '../topics/names.js';
+import { StorageError, type TopicInfo } from '../storage/engine.js';
+import { ZERO_UUID } from '../protocol/codec/types.js';
+
+type TopicOut = MetadataResponse['topics'][number];
+
+/** Kafka's "authorized operations not requested" marker. */
+const OPS_NOT_REQUESTED = -2147483648;
+
+function describeTopic(ctx: RequestContext, info: TopicInfo, requestedName: string | null): TopicOut {
+  const nodeId = ctx.gateway.nodeId;
+  const partitions = [];
+  for (let p = 0; p < info.partitions; p++) {
+    partitions.push({
+      errorCode: ErrorCode.NONE,
+      partitionIndex: p,
+      leaderId: nodeId,
+      leaderEpoch: 0,
+      replicaNodes: [nodeId],
+      isrNodes: [nodeId],
+      offlineReplicas: [],
+    });
+  }
+  return {
+    errorCode: ErrorCode.NONE,
+    name: requestedName ?? kafkaNameFor(info.name, ctx.session.defaultNamespace),
+    topicId: info.topicId,
+    isInternal: info.internal,
+    partitions,
+    topicAuthorizedOperations: OPS_NOT_REQUESTED,
+  };
+}
+
+function topicError(name: string | null, code: number, topicId: Buffer = ZERO_UUID): TopicOut {
+  return { errorCode: code, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: OPS_NOT_REQUESTED };
+}
+
+async function lookupOrCreate(ctx: RequestContext, name: string, allowCreate: boolean): Promise<TopicOut> {
+  let resolved;
+  try {
+    resolved = resolveTopic(name, ctx.session.defaultNamespace);
+  } catch (err) {
+    if (err instanceof KafkaError) return topicError(name, err.code);
+    throw err;
+  }
+  const storage = ctx.gateway.storage;
+  let info = await storage.describeTopic(resolved.full);
+  if (!info && allowCreate && !isInternalTopic(resolved)) {
+    try {
+      info = await storage.createTopic(resolved.full, ctx.gateway.config.defaultNumPartitions, {});
+      ctx.log.info({ topic: resolved.full, partitions: info.partitions, clientId: ctx.clientId }, 'auto-created topic');
+    } catch (err) {
+      if (err instanceof StorageError && err.code === ErrorCode.TOPIC_ALREADY_EXISTS) {
+        info = await storage.describeTopic(resolved.full); // created concurrently
+      } else if (err instanceof StorageError) {
+        return topicError(name, err.code);
+      } else {
+        throw err;
+      }
+    }
+  }
+  if (!info) return topicError(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  return describeTopic(ctx, info, name);
+}
+
+export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
+  apiKey: API_KEYS.Metadata,
+  minVersion: 0,
+  maxVersion: 12,
+  rule: 'topic-lookup',
+  async handle(ctx, request) {
+    const { config, nodeId, clusterId } = ctx.gateway;
+    const endpoint = ctx.gateway.advertisedEndpoint(ctx.conn.listenerName);
+    // v0 has no null: an empty list means all topics. v1+: null means all, empty means none.
+    const all = request.topics === null || (ctx.apiVersion === 0 && request.topics.length === 0);
+    const clientAllowsCreate = ctx.apiVersion < 4 ? true : request.allowAutoTopicCreation;
+    const allowCreate = config.allowAutoTopicCreation && clientAllowsCreate;
+
+    const topics: TopicOut[] = [];
+    if (all) {
+      for (const info of await ctx.gateway.storage.listTopics()) topics.push(describeTopic(ctx, info, null));
+    } else {
+      for (const t of request.topics!) {
+        if (t.name === null) {
+          // v10+: by topic id
+          const info = (await ctx.gateway.storage.listTopics()).find((i) => i.topicId.equals(t.topicId));
+          topics.push(info ? describeTopic(ctx, info, null) : topicError(null, ErrorCode.UNKNOWN_TOPIC_ID, t.topicId));
+        } else {
+          topics.push(await lookupOrCreate(ctx, t.name, allowCreate));
+        }
+      }
+    }
+    return {
+      ...MetadataResponse.defaults(),
+      throttleTimeMs: 0,
+      brokers: [{ nodeId, host: endpoint.host, port: endpoint.port, rack: null }],
+      clusterId,
+      controllerId: nodeId,
+      topics,
+      clusterAuthorizedOperations: OPS_NOT_REQUESTED,
+    };
+  },
+};

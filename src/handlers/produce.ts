@@ -1,0 +1,117 @@
+/**
+ * Produce (0). Record batches go to the storage engine as the bytes the client
+ * sent: the handler checks framing, magic and CRC of every batch header (Kafka's
+ * CORRUPT_MESSAGE / INVALID_RECORD cases), the engine assigns offsets, enforces
+ * max.message.bytes and idempotent-producer sequences, and resolves when the
+ * data is durable for the requested acks. Partitions of one request are
+ * appended concurrently; appends to one partition keep arrival order.
+ *
+ * acks=0: no response; if any partition failed the connection is closed, as
+ * Kafka does, so the client notices.
+ */
+import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { API_KEYS } from '../protocol/generated/apis.js';
+import { ErrorCode, errorName } from '../protocol/errors.js';
+import type { ProduceRequest, ProduceResponse } from '../protocol/generated/index.js';
+import { isTransactional, setLeaderEpoch, splitBatches } from '../protocol/records/batch-header.js';
+import { StorageError } from '../storage/engine.js';
+import { isInternalTopic } from '../topics/names.js';
+import { LEADER_EPOCH, TopicResolver, partitionExists } from './topic-lookup.js';
+
+type PartitionOut = ProduceResponse['responses'][number]['partitionResponses'][number];
+
+const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
+
+function partitionResult(index: number, errorCode: number, errorMessage: string | null = null): PartitionOut {
+  return {
+    index,
+    errorCode,
+    baseOffset: -1n,
+    logAppendTimeMs: -1n,
+    logStartOffset: -1n,
+    recordErrors: [],
+    errorMessage,
+    currentLeader: NO_LEADER,
+  };
+}
+
+/** Why a partition's records cannot be appended, or null when they look right. */
+function checkRecords(records: Buffer | null): { code: number; message: string } | null {
+  if (records === null || records.length === 0) return { code: ErrorCode.INVALID_RECORD, message: 'produce request without record batches' };
+  const { spans, problem } = splitBatches(records);
+  if (problem === 'bad-crc') return { code: ErrorCode.CORRUPT_MESSAGE, message: 'record batch CRC mismatch' };
+  if (problem === 'bad-magic') return { code: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, message: 'only record batch magic v2 is accepted' };
+  if (problem !== null) return { code: ErrorCode.CORRUPT_MESSAGE, message: `malformed record batch (${problem})` };
+  for (const span of spans) {
+    if (isTransactional(records, span.pos)) {
+      return { code: ErrorCode.INVALID_RECORD, message: 'transactional batches are not supported by this gateway' };
+    }
+    setLeaderEpoch(records, LEADER_EPOCH, span.pos); // outside the CRC, as a Kafka leader does
+  }
+  return null;
+}
+
+async function producePartition(
+  ctx: RequestContext,
+  resolver: TopicResolver,
+  topic: string,
+  index: number,
+  records: Buffer | null,
+  acks: number,
+): Promise<PartitionOut> {
+  const found = await resolver.lookup(topic);
+  if (!found.ok) return partitionResult(index, found.code, found.message);
+  if (isInternalTopic(found.name)) return partitionResult(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `cannot produce to internal topic ${topic}`);
+  if (!partitionExists(found.info, index)) return partitionResult(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${index} of ${topic} does not exist`);
+  const invalid = checkRecords(records);
+  if (invalid) return partitionResult(index, invalid.code, invalid.message);
+  try {
+    const r = await ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks });
+    return { ...partitionResult(index, ErrorCode.NONE), baseOffset: r.baseOffset, logAppendTimeMs: r.logAppendTime, logStartOffset: r.logStartOffset };
+  } catch (err) {
+    if (err instanceof StorageError) return partitionResult(index, err.code, err.message);
+    ctx.log.error({ err, topic, partition: index }, 'append failed');
+    return partitionResult(index, ErrorCode.KAFKA_STORAGE_ERROR, 'storage failure');
+  }
+}
+
+export const produce: ApiEntry<ProduceRequest, ProduceResponse> = {
+  apiKey: API_KEYS.Produce,
+  minVersion: 3,
+  maxVersion: 11,
+  rule: 'topic-produce',
+  async handle(ctx, request) {
+    const acks = request.acks;
+    const resolver = new TopicResolver(ctx);
+    const validAcks = acks === -1 || acks === 0 || acks === 1;
+    const responses = await Promise.all(
+      request.topicData.map(async (t) => ({
+        name: t.name,
+        partitionResponses: await Promise.all(
+          t.partitionData.map((p) =>
+            validAcks
+              ? producePartition(ctx, resolver, t.name, p.index, p.records, acks)
+              : Promise.resolve(partitionResult(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${acks}`)),
+          ),
+        ),
+      })),
+    );
+    const failed = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => ({ topic: t.name, partition: p.index, error: errorName(p.errorCode), reason: p.errorMessage })));
+    if (failed.length > 0) ctx.log.info({ conn: ctx.conn.id, clientId: ctx.clientId, failed }, 'produce rejected for some partitions');
+    if (acks === 0) {
+      if (failed.length > 0) {
+        ctx.log.warn({ conn: ctx.conn.id }, 'acks=0 produce failed; closing the connection so the client notices');
+        ctx.conn.destroy();
+      }
+      return null;
+    }
+    return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+  },
+  errorResponse(request, errorCode) {
+    return {
+      responses: request.topicData.map((t) => ({ name: t.name, partitionResponses: t.partitionData.map((p) => partitionResult(p.index, errorCode)) })),
+      throttleTimeMs: 0,
+      nodeEndpoints: [],
+    };
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * Per-request topic resolution shared by the partition-level handlers:
+ * Kafka name (or topic id) -> resolved name + storage metadata, or the Kafka
+ * error code the client should get for it. Each topic is looked up once per
+ * request however many partitions name it.
+ */
+import type { RequestContext } from '../dispatch/registry.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import type { TopicInfo } from '../storage/engine.js';
+import { kafkaNameFor, resolveTopic, type TopicName } from '../topics/names.js';
+
+export type TopicLookup = { ok: true; name: TopicName; info: TopicInfo } | { ok: false; code: number; message: string };
+
+export class TopicResolver {
+  private readonly byName = new Map<string, Promise<TopicLookup>>();
+
+  constructor(private readonly ctx: RequestContext) {}
+
+  lookup(kafkaName: string): Promise<TopicLookup> {
+    let found = this.byName.get(kafkaName);
+    if (!found) {
+      found = this.resolve(kafkaName);
+      this.byName.set(kafkaName, found);
+    }
+    return found;
+  }
+
+  private async resolve(kafkaName: string): Promise<TopicLookup> {
+    let name: TopicName;
+    try {
+      name = resolveTopic(kafkaName, this.ctx.session.defaultNamespace);
+    } catch (err) {
+      if (err instanceof KafkaError) return { ok: false, code: err.code, message: err.message };
+      throw err;
+    }
+    const info = await this.ctx.gateway.storage.describeTopic(name.full);
+    if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic ${kafkaName} does not exist` };
+    return { ok: true, name, info };
+  }
+
+  /** Topic ids (Fetch v13+, Metadata v10+): the engine's topic list, looked up by id. */
+  async lookupId(topicId: Buffer): Promise<TopicLookup & { kafkaName?: string }> {
+    const info = (await this.ctx.gateway.storage.listTopics()).find((t) => t.topicId.equals(topicId));
+    if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_ID, message: 'unknown topic id' };
+    const kafkaName = kafkaNameFor(info.name, this.ctx.session.defaultNamespace);
+    const found = await this.lookup(kafkaName);
+    return { ...found, kafkaName };
+  }
+}
+
+/** Partition index check: UNKNOWN_TOPIC_OR_PARTITION outside [0, partitions). */
+export function partitionExists(info: TopicInfo, partition: number): boolean {
+  return Number.isInteger(partition) && partition >= 0 && partition < info.partitions;
+}
+
+/** The current (and only) leader epoch of every partition this gateway serves. */
+export const LEADER_EPOCH = 0;
+
+/**
+ * Kafka's leader-epoch fencing for requests carrying currentLeaderEpoch:
+ * -1 skips the check; older -> FENCED_LEADER_EPOCH; newer -> UNKNOWN_LEADER_EPOCH.
+ */
+export function checkLeaderEpoch(currentLeaderEpoch: number): number {
+  if (currentLeaderEpoch < 0 || currentLeaderEpoch === LEADER_EPOCH) return ErrorCode.NONE;
+  return currentLeaderEpoch < LEADER_EPOCH ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+}
