@@ -2,7 +2,7 @@
  * Every API the gateway serves, registered in one place. Each handler module
  * declares its versions and authorization rule next to its code.
  */
-import { DispatchTable } from '../dispatch/registry.js';
+import { DispatchTable, type ApiEntry } from '../dispatch/registry.js';
 import { apiVersions } from './api-versions.js';
 import { metadata } from './metadata.js';
 import { produce } from './produce.js';
@@ -14,7 +14,8 @@ import { describeCluster } from './describe-cluster.js';
 
 export function buildDispatchTable(): DispatchTable {
   const table = new DispatchTable();
-  for (const entry of [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster]) {
+  const entries: ApiEntry[] = [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster];
+  for (const entry of entries) {
     table.register(entry);
   }
   return table;
