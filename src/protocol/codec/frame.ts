@@ -116,10 +116,12 @@ export function decodeRequestHeader(frame: Buffer): DecodedRequestHeader {
 
 /** Decodes a request frame (payload without the size prefix): header and body. */
 export function decodeRequest(frame: Buffer): DecodedRequest {
-  const head = decodeRequestHeader(frame);
-  const r = new Reader(frame, head.bodyOffset);
-  const body = head.api.request.decode(r, head.header.apiVersion);
-  return { ...head, apiKey: head.header.apiKey as ApiKeyNumber, body, trailingBytes: r.remaining() } as DecodedRequest;
+  const { header, headerVersion, api, bodyOffset } = decodeRequestHeader(frame);
+  const r = new Reader(frame, bodyOffset);
+  const body = api.request.decode(r, header.apiVersion);
+  // (an explicit literal: object spread is several times slower here)
+  const apiKey = header.apiKey as ApiKeyNumber;
+  return { apiKey, header, headerVersion, api, bodyOffset, body, trailingBytes: r.remaining() } as DecodedRequest;
 }
 
 function encodeFrame<T>(
