@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { DriverClient, type SpawnSpec } from './driver-client.js';
-import { harnessEnv, javaClasspathOrThrow, repoRoot, ToolMissingError, FETCH_SCRIPT, type HarnessEnv } from './paths.js';
+import { harnessEnv, javaClasspathOrThrow, repoRoot, ToolMissingError, type HarnessEnv } from './paths.js';
 import { checkResult, commandExists, runCommand, type RunOptions, type RunResult } from './proc.js';
 import type { ClientOptions } from './types.js';
 
@@ -30,8 +30,8 @@ export function javaLog4jConfig(): string {
 
 /** Why the Java client cannot run here, or undefined when it can. */
 export function javaUnavailableReason(env: HarnessEnv = harnessEnv()): string | undefined {
-  if (!commandExists(env.java)) return `${env.java} not found: install a JDK 17+ (or set KOP_JAVA_HOME)`;
-  if (!commandExists(env.javac)) return `${env.javac} not found: install a JDK 17+ (or set KOP_JAVA_HOME)`;
+  if (!commandExists(env.java)) return `${env.java} not found: install a JDK 17+ (Debian: openjdk-17-jdk-headless) or set KOP_JAVA_HOME`;
+  if (!commandExists(env.javac)) return `${env.javac} not found: install a JDK 17+ (Debian: openjdk-17-jdk-headless) or set KOP_JAVA_HOME`;
   try {
     javaClasspathOrThrow(env);
   } catch (e) {
@@ -46,7 +46,7 @@ export function javaAvailable(env: HarnessEnv = harnessEnv()): boolean {
 
 function assertJava(env: HarnessEnv): void {
   const why = javaUnavailableReason(env);
-  if (why) throw new ToolMissingError('Java Kafka client', `${why} (run .ci/run or bash ${FETCH_SCRIPT})`);
+  if (why) throw new ToolMissingError(`Java Kafka client unavailable: ${why}`);
 }
 
 let compiled: Promise<string> | undefined;

@@ -160,6 +160,14 @@ def poll_events(client, seconds=0.0):
     client.poll(seconds)
 
 
+def serve_oauth(client, conf):
+    """librdkafka asks for the OAUTHBEARER token through an event that only poll() serves: serve it
+    right after creating a client, before any call that needs a connection."""
+    if "oauth_cb" in conf:
+        client.poll(0)
+    return client
+
+
 def b(s):
     return None if s is None else s.encode("utf-8")
 
@@ -221,7 +229,7 @@ def produce(a):
                             "timestamp": r.get("timestamp"), "partition": part})
 
     results = [None] * len(records)
-    producer = Producer(c)
+    producer = serve_oauth(Producer(c), c)
 
     def make_cb(i):
         def cb(error, msg):
@@ -297,7 +305,7 @@ def consume(a):
 
     deadline = time.time() + timeout_ms / 1000.0
     count = 0
-    consumer = Consumer(c)
+    consumer = serve_oauth(Consumer(c), c)
     try:
         end_offsets = {}
         if group is not None:
@@ -385,8 +393,7 @@ def consume(a):
 
 def admin(a):
     c = apply_config(a, client_conf(a))
-    ac = AdminClient(c)
-    return ac
+    return serve_oauth(AdminClient(c), c)
 
 
 def timeout_s(a):
@@ -495,7 +502,7 @@ def list_offsets(a):
     c["group.id"] = "kop-driver-offsets"
     c["enable.auto.commit"] = False
     apply_config(a, c)
-    consumer = Consumer(c)
+    consumer = serve_oauth(Consumer(c), c)
     failures = 0
     try:
         for t in topics_arg(a):
@@ -586,7 +593,7 @@ def list_group_offsets(a):
     c["group.id"] = group
     c["enable.auto.commit"] = False
     apply_config(a, c)
-    consumer = Consumer(c)
+    consumer = serve_oauth(Consumer(c), c)
     try:
         md = consumer.list_topics(topic, timeout=timeout_s(a))
         tm = md.topics.get(topic)

@@ -13,7 +13,7 @@ import { checkResult, commandExists, runCommand, type RunResult } from './proc.j
 import type { ClientSecurity, Compression } from './types.js';
 
 export function kcatUnavailableReason(env: HarnessEnv = harnessEnv()): string | undefined {
-  return commandExists(env.kcat) ? undefined : `${env.kcat} not found`;
+  return commandExists(env.kcat) ? undefined : `${env.kcat} not found: run .ci/run or \`apt-get install kcat\` (or set KOP_KCAT)`;
 }
 
 export function kcatAvailable(env: HarnessEnv = harnessEnv()): boolean {
@@ -23,7 +23,7 @@ export function kcatAvailable(env: HarnessEnv = harnessEnv()): boolean {
 function kcatBin(): string {
   const env = harnessEnv();
   const why = kcatUnavailableReason(env);
-  if (why) throw new ToolMissingError('kcat', `${why}; run .ci/run or \`apt-get install kcat\` (or set KOP_KCAT)`);
+  if (why) throw new ToolMissingError(why);
   return env.kcat;
 }
 

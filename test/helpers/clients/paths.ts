@@ -82,8 +82,8 @@ export function harnessEnv(env: NodeJS.ProcessEnv = process.env): HarnessEnv {
 
 /** A tool the harness needs is not installed. The message says how to install it. */
 export class ToolMissingError extends Error {
-  constructor(tool: string, howToInstall: string) {
-    super(`${tool} is not installed: ${howToInstall}`);
+  constructor(message: string) {
+    super(message);
     this.name = 'ToolMissingError';
   }
 }
@@ -107,8 +107,7 @@ export function javaClasspathOrThrow(env: HarnessEnv = harnessEnv()): string {
   });
   if (!found) {
     throw new ToolMissingError(
-      `Apache Kafka ${env.kafkaVersion} jars (classpath ${env.javaClasspath})`,
-      `run \`bash ${FETCH_SCRIPT}\` (or .ci/run)`,
+      `Apache Kafka ${env.kafkaVersion} jars not found (classpath ${env.javaClasspath}): run \`bash ${FETCH_SCRIPT}\` (or .ci/run)`,
     );
   }
   return env.javaClasspath;

@@ -27,8 +27,9 @@ export function pythonUnavailableReason(env: HarnessEnv = harnessEnv()): string 
     timeout: 20_000,
   });
   let why: string | undefined;
-  if (r.error) why = `${env.python} cannot be run (${r.error.message})`;
-  else if (r.status !== 0) why = `confluent_kafka does not import under ${env.python}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+  const fix = 'run .ci/run or `apt-get install python3-confluent-kafka` (or set KOP_PYTHON)';
+  if (r.error) why = `${env.python} cannot be run (${r.error.message}): ${fix}`;
+  else if (r.status !== 0) why = `confluent_kafka does not import under ${env.python} (${r.stderr.trim().split('\n').pop() ?? ''}): ${fix}`;
   availability.set(env.python, why);
   return why;
 }
@@ -39,12 +40,7 @@ export function pythonAvailable(env: HarnessEnv = harnessEnv()): boolean {
 
 function assertPython(env: HarnessEnv): void {
   const why = pythonUnavailableReason(env);
-  if (why) {
-    throw new ToolMissingError(
-      'Python confluent_kafka',
-      `${why}; run .ci/run or \`apt-get install python3-confluent-kafka\` (or set KOP_PYTHON)`,
-    );
-  }
+  if (why) throw new ToolMissingError(why);
 }
 
 /** Runs any python script with KOP_PYTHON (e.g. one of your own using confluent_kafka). */
