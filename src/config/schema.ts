@@ -77,6 +77,27 @@ export const SCHEMA = {
     origin: 'gateway',
     doc: 'Directory of the embedded engine\'s data and of the cluster id file.',
   },
+  embeddedFlushPolicy: {
+    kind: 'enum',
+    default: 'every-batch',
+    values: ['every-batch', 'interval'],
+    origin: 'gateway',
+    doc: 'Embedded engine durability: every-batch = fsync (group-committed across producers) before acknowledging acks=1/all; interval = fsync every embeddedFlushIntervalMs (faster; a crash can lose the last interval, as Kafka with its default flush settings and one replica).',
+  },
+  embeddedFlushIntervalMs: {
+    kind: 'int',
+    default: 1000,
+    min: 1,
+    origin: 'gateway',
+    doc: 'With embeddedFlushPolicy=interval: how often data is fsynced.',
+  },
+  embeddedRetentionCheckIntervalMs: {
+    kind: 'int',
+    default: 300_000,
+    min: 0,
+    origin: 'Kafka',
+    doc: 'How often time/size retention runs (Kafka log.retention.check.interval.ms). 0 disables.',
+  },
   socketRequestMaxBytes: {
     kind: 'int',
     default: 100 * MiB,

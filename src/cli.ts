@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * kop-gateway command line.
+ *   kop-gateway start [--config FILE]   start the gateway (Ctrl-C / SIGTERM stops it gracefully)
+ *   kop-gateway config check FILE       validate a configuration file and exit
+ *   kop-gateway --help | --version
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { createLogger } from './logger.js';
+import { Gateway } from './server.js';
+
+const USAGE = `Usage:
+  kop-gateway start [--config FILE]   start the gateway
+  kop-gateway config check FILE       validate a configuration file
+  kop-gateway --version
+
+Configuration: a Java-properties file (broker.conf style keys) and/or
+environment variables KOP_<UPPER_SNAKE_KEY>, e.g. KOP_KAFKA_LISTENERS.
+See the README's configuration reference.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function start(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  const config = loadConfig({ file: values.config });
+  const log = createLogger(config.logLevel, config.logPretty);
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start(config, { logger: log });
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'kop-gateway failed to start');
+    log.flush?.();
+    return 1;
+  }
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    log.info({ signal, timeoutMs: config.gracefulShutdownTimeoutMs }, 'shutting down: finishing in-flight requests');
+    gateway.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  return -1; // keep running
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'config':
+      if (rest[0] === 'check' && rest[1]) {
+        loadConfig({ file: rest[1] });
+        process.stdout.write(`${rest[1]}: configuration is valid\n`);
+        return 0;
+      }
+      break;
+    case '--version':
+    case '-v':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`kop-gateway: ${(err as Error).message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`kop-gateway: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

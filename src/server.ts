@@ -1,0 +1,153 @@
+/**
+ * The gateway process: storage engine + dispatch table + listeners.
+ * `Gateway.start(config)` brings it up; `stop()` drains in-flight requests.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { hostname } from 'node:os';
+import type { GatewayConfig } from './config/schema.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+import { Connection } from './network/connection.js';
+import { parseListenerList, type ListenerSpec } from './network/listeners.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { buildDispatchTable } from './handlers/index.js';
+import type { Endpoint, GatewayContext } from './gateway-context.js';
+import type { StorageEngine } from './storage/engine.js';
+import { createStorageEngine } from './storage/factory.js';
+import { loadOrCreateClusterId } from './cluster-id.js';
+import { anonymousSession } from './session/session.js';
+import { parseNamespace } from './topics/names.js';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Use this engine instead of the configured one (tests). */
+  storage?: StorageEngine;
+}
+
+interface BoundListener {
+  spec: ListenerSpec;
+  server: Server;
+  port: number;
+}
+
+export class Gateway {
+  private readonly connections = new Set<Connection>();
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly context: GatewayContext,
+    private readonly listeners: BoundListener[],
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
+    const log = options.logger ?? silentLogger();
+    const specs = parseListenerList(config.kafkaListeners, config.kafkaProtocolMap);
+    for (const spec of specs) {
+      if (spec.protocol !== 'PLAINTEXT') {
+        throw new Error(`listener ${spec.name}: security protocol ${spec.protocol} is not available in this build yet; use PLAINTEXT`);
+      }
+    }
+    const advertised = parseListenerList(config.kafkaAdvertisedListeners || config.kafkaListeners, config.kafkaProtocolMap);
+    for (const a of advertised) {
+      if (!specs.some((s) => s.name === a.name)) throw new Error(`kafkaAdvertisedListeners names '${a.name}', which is not in kafkaListeners`);
+    }
+    const defaults = parseNamespace(`${config.kafkaTenant}/${config.kafkaNamespace}`);
+
+    const storage = options.storage ?? createStorageEngine(config, log);
+    await storage.start();
+    const clusterId = await loadOrCreateClusterId(config.dataDirectory);
+    const table = buildDispatchTable();
+
+    const bound: BoundListener[] = [];
+    const context: GatewayContext = {
+      config,
+      storage,
+      table,
+      log,
+      clusterId,
+      nodeId: config.kafkaNodeId,
+      advertisedEndpoint(listenerName: string): Endpoint {
+        const listener = bound.find((b) => b.spec.name === listenerName);
+        const explicit = config.kafkaAdvertisedListeners ? advertised.find((a) => a.name === listenerName) : undefined;
+        const host = explicit?.host || listener?.spec.host || '';
+        const port = explicit && explicit.port !== 0 ? explicit.port : (listener?.port ?? 0);
+        return { host: isWildcard(host) ? hostname() : host, port };
+      },
+    };
+    const gateway = new Gateway(config, context, bound, log);
+    const dispatcher = new Dispatcher(context, () => anonymousSession(null, defaults));
+    try {
+      for (const spec of specs) bound.push(await gateway.listen(spec, dispatcher));
+    } catch (err) {
+      await gateway.stop(0);
+      throw err;
+    }
+    log.info({ clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind }, 'kop-gateway started');
+    return gateway;
+  }
+
+  private listen(spec: ListenerSpec, dispatcher: Dispatcher): Promise<BoundListener> {
+    const server = createServer({ noDelay: true }, (socket: Socket) => this.accept(socket, spec, dispatcher));
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) => reject(new Error(`cannot listen on ${spec.name}://${spec.host}:${spec.port}: ${err.message}`)));
+      server.listen({ host: spec.host || undefined, port: spec.port }, () => {
+        const addr = server.address();
+        const port = typeof addr === 'object' && addr ? addr.port : spec.port;
+        resolve({ spec, server, port });
+      });
+    });
+  }
+
+  private accept(socket: Socket, spec: ListenerSpec, dispatcher: Dispatcher): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(
+      socket,
+      dispatcher,
+      {
+        maxFrameBytes: this.config.socketRequestMaxBytes,
+        maxQueuedRequests: this.config.maxQueuedRequests,
+        idleTimeoutMs: this.config.connectionMaxIdleMs,
+      },
+      this.log,
+      spec.name,
+    );
+    this.connections.add(conn);
+    socket.once('close', () => this.connections.delete(conn));
+    this.log.debug({ conn: conn.id, remote: `${conn.remoteAddress}:${conn.remotePort}`, listener: spec.name }, 'connection opened');
+  }
+
+  /** The bound port of a listener (the first one when no name is given). */
+  port(listenerName?: string): number {
+    const l = listenerName ? this.listeners.find((b) => b.spec.name === listenerName) : this.listeners[0];
+    if (!l) throw new Error(`no listener ${listenerName ?? ''}`);
+    return l.port;
+  }
+
+  get storage(): StorageEngine {
+    return this.context.storage;
+  }
+
+  /**
+   * Stop accepting, let connections finish the requests they already sent
+   * (up to timeoutMs), then close the storage engine.
+   */
+  stop(timeoutMs = this.config.gracefulShutdownTimeoutMs): Promise<void> {
+    this.stopping ??= (async () => {
+      const closing = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
+      await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
+      await Promise.all(closing);
+      await this.context.storage.close();
+      this.log.info('kop-gateway stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || host === '::';
+}
