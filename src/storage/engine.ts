@@ -80,6 +80,16 @@ export class StorageError extends Error {
 
 export type ConfigAlteration = { name: string; value: string | null; op: 'set' | 'delete' | 'append' | 'subtract' };
 
+/** One topic config as DescribeConfigs shows it. */
+export interface TopicConfigEntry {
+  name: string;
+  value: string;
+  /** 'topic': set explicitly on the topic; 'default': the engine's default. */
+  source: 'default' | 'topic';
+  readOnly: boolean;
+  sensitive: boolean;
+}
+
 export interface StorageEngine {
   readonly kind: 'embedded' | 'pulsar';
   start(): Promise<void>;
@@ -96,6 +106,8 @@ export interface StorageEngine {
   alterTopicConfigs(name: string, changes: ConfigAlteration[], validateOnly?: boolean): Promise<void>;
   /** Replace all explicitly set configs (legacy AlterConfigs semantics). */
   replaceTopicConfigs(name: string, configs: Record<string, string>, validateOnly?: boolean): Promise<void>;
+  /** Every supported topic config with its effective value and source, sorted by name (DescribeConfigs). */
+  describeTopicConfigs(name: string): Promise<TopicConfigEntry[]>;
 
   // --- data ---
   /**
