@@ -1,0 +1,218 @@
+/**
+ * Topic-level configuration: the keys the gateway understands, their
+ * validation and defaults, the effective (typed) config of a topic, incremental
+ * alterations and the describe listing. Engine independent.
+ *
+ * Values are kept as strings exactly as Kafka clients send them; `resolveTopicConfig`
+ * turns explicit values + defaults into numbers. Long values beyond 2^53 (Kafka's
+ * Long.MAX_VALUE "never") are clamped to Number.MAX_SAFE_INTEGER.
+ */
+import { ErrorCode } from '../protocol/errors.js';
+import { StorageError, type ConfigAlteration, type TopicConfigEntry } from './engine.js';
+
+type KeyType = 'long' | 'int' | 'enum' | 'list';
+
+interface KeySpec {
+  type: KeyType;
+  default: string;
+  min?: bigint;
+  /** Allowed values (enum) or allowed list items (list). */
+  values?: readonly string[];
+  /** Extra check; returns a message when the value is not acceptable. */
+  check?: (value: string) => string | null;
+}
+
+const LONG_MAX = 9223372036854775807n;
+const INT_MAX = 2147483647n;
+
+export const TOPIC_CONFIG_SPECS = {
+  'cleanup.policy': {
+    type: 'list',
+    default: 'delete',
+    values: ['delete', 'compact'],
+    check: (v) =>
+      splitList(v).includes('compact')
+        ? `cleanup.policy=${v} is not supported by this gateway's storage (log compaction is not implemented); use cleanup.policy=delete`
+        : null,
+  },
+  'flush.messages': { type: 'long', default: LONG_MAX.toString(), min: 1n },
+  'flush.ms': { type: 'long', default: LONG_MAX.toString(), min: 0n },
+  'index.interval.bytes': { type: 'int', default: '4096', min: 0n },
+  'max.message.bytes': { type: 'int', default: '1048588', min: 0n },
+  'message.timestamp.type': { type: 'enum', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'] },
+  'min.insync.replicas': {
+    type: 'int',
+    default: '1',
+    min: 1n,
+    check: (v) => (v.trim() === '1' ? null : `min.insync.replicas=${v} cannot be met: every partition has exactly one replica, so only 1 is accepted`),
+  },
+  'retention.bytes': { type: 'long', default: '-1', min: -1n },
+  'retention.ms': { type: 'long', default: '604800000', min: -1n },
+  'segment.bytes': { type: 'int', default: '1073741824', min: 14n },
+  'segment.ms': { type: 'long', default: '604800000', min: 1n },
+} as const satisfies Record<string, KeySpec>;
+
+export type TopicConfigKey = keyof typeof TOPIC_CONFIG_SPECS;
+export const TOPIC_CONFIG_KEYS = Object.keys(TOPIC_CONFIG_SPECS).sort() as TopicConfigKey[];
+
+const SPECS: Record<string, KeySpec> = TOPIC_CONFIG_SPECS;
+
+/** Typed effective configuration of one topic. */
+export interface TopicConfig {
+  cleanupPolicy: string;
+  /** Flush after this many messages; 1 = every batch is fsynced before it is acknowledged. */
+  flushMessages: number;
+  flushMs: number;
+  indexIntervalBytes: number;
+  maxMessageBytes: number;
+  timestampType: 'CreateTime' | 'LogAppendTime';
+  minInsyncReplicas: number;
+  /** -1 = unlimited */
+  retentionBytes: number;
+  /** -1 = unlimited */
+  retentionMs: number;
+  segmentBytes: number;
+  segmentMs: number;
+}
+
+export type ConfigDescription = TopicConfigEntry;
+
+function splitList(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function invalid(message: string): StorageError {
+  return new StorageError(ErrorCode.INVALID_CONFIG, message);
+}
+
+/** Validate one key=value; throws INVALID_CONFIG naming the key. */
+export function validateConfigValue(name: string, value: string): void {
+  const spec = SPECS[name];
+  if (spec === undefined) throw invalid(`unknown topic config '${name}' (supported: ${TOPIC_CONFIG_KEYS.join(', ')})`);
+  if (typeof value !== 'string') throw invalid(`topic config '${name}' needs a value`);
+  const v = value.trim();
+  switch (spec.type) {
+    case 'long':
+    case 'int': {
+      if (!/^-?\d+$/.test(v)) throw invalid(`topic config '${name}'='${value}' is not an integer`);
+      const n = BigInt(v);
+      const max = spec.type === 'int' ? INT_MAX : LONG_MAX;
+      if (n > max) throw invalid(`topic config '${name}'='${value}' is too large (max ${max})`);
+      if (spec.min !== undefined && n < spec.min) throw invalid(`topic config '${name}'='${value}' must be at least ${spec.min}`);
+      break;
+    }
+    case 'enum':
+      if (!spec.values!.includes(v)) throw invalid(`topic config '${name}'='${value}' must be one of ${spec.values!.join(', ')}`);
+      break;
+    case 'list': {
+      const items = splitList(v);
+      if (items.length === 0) throw invalid(`topic config '${name}' must not be empty`);
+      for (const item of items) {
+        if (!spec.values!.includes(item)) throw invalid(`topic config '${name}' has invalid value '${item}' (allowed: ${spec.values!.join(', ')})`);
+      }
+      break;
+    }
+  }
+  const problem = spec.check?.(v);
+  if (problem) throw invalid(problem);
+}
+
+/** Validate a whole set of explicit configs. */
+export function validateTopicConfigs(configs: Record<string, string>): void {
+  for (const [name, value] of Object.entries(configs)) validateConfigValue(name, value);
+}
+
+/** Complete default values: the built-in Kafka defaults overridden by `overrides` (validated). */
+export function makeDefaults(overrides: Record<string, string> = {}): Record<TopicConfigKey, string> {
+  validateTopicConfigs(overrides);
+  const out = {} as Record<TopicConfigKey, string>;
+  for (const key of TOPIC_CONFIG_KEYS) out[key] = overrides[key]?.trim() ?? TOPIC_CONFIG_SPECS[key].default;
+  return out;
+}
+
+function num(v: string): number {
+  const n = BigInt(v.trim());
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+/** Explicit configs over defaults, typed. Assumes both were validated. */
+export function resolveTopicConfig(explicit: Record<string, string>, defaults: Record<TopicConfigKey, string>): TopicConfig {
+  const get = (k: TopicConfigKey): string => (explicit[k] ?? defaults[k]).trim();
+  return {
+    cleanupPolicy: splitList(get('cleanup.policy')).join(','),
+    flushMessages: num(get('flush.messages')),
+    flushMs: num(get('flush.ms')),
+    indexIntervalBytes: num(get('index.interval.bytes')),
+    maxMessageBytes: num(get('max.message.bytes')),
+    timestampType: get('message.timestamp.type') as TopicConfig['timestampType'],
+    minInsyncReplicas: num(get('min.insync.replicas')),
+    retentionBytes: num(get('retention.bytes')),
+    retentionMs: num(get('retention.ms')),
+    segmentBytes: num(get('segment.bytes')),
+    segmentMs: num(get('segment.ms')),
+  };
+}
+
+/** Every known key with its effective value and where it comes from, sorted by name. */
+export function describeTopicConfigs(explicit: Record<string, string>, defaults: Record<TopicConfigKey, string>): ConfigDescription[] {
+  return TOPIC_CONFIG_KEYS.map((name) => {
+    const set = explicit[name];
+    return {
+      name,
+      value: set ?? defaults[name],
+      source: set !== undefined ? ('topic' as const) : ('default' as const),
+      readOnly: false,
+      sensitive: false,
+    };
+  });
+}
+
+/**
+ * Apply IncrementalAlterConfigs operations to the explicit configs and return
+ * the new explicit set (validated). `append`/`subtract` work on list keys only,
+ * starting from the effective value, as Kafka does.
+ */
+export function applyAlterations(
+  explicit: Record<string, string>,
+  changes: ConfigAlteration[],
+  defaults: Record<TopicConfigKey, string>,
+): Record<string, string> {
+  const next: Record<string, string> = { ...explicit };
+  for (const change of changes) {
+    const spec = SPECS[change.name];
+    if (spec === undefined) throw invalid(`unknown topic config '${change.name}' (supported: ${TOPIC_CONFIG_KEYS.join(', ')})`);
+    const current = next[change.name] ?? defaults[change.name as TopicConfigKey];
+    switch (change.op) {
+      case 'set':
+        if (change.value === null) throw invalid(`topic config '${change.name}': SET needs a value`);
+        next[change.name] = change.value;
+        break;
+      case 'delete':
+        delete next[change.name];
+        break;
+      case 'append':
+      case 'subtract': {
+        if (spec.type !== 'list') throw invalid(`topic config '${change.name}' is not a list: ${change.op.toUpperCase()} is not allowed`);
+        const items = splitList(current);
+        const given = splitList(change.value ?? '');
+        const result = change.op === 'append' ? [...items, ...given.filter((g) => !items.includes(g))] : items.filter((i) => !given.includes(i));
+        next[change.name] = result.join(',');
+        break;
+      }
+      default:
+        throw invalid(`unknown config operation '${String((change as { op: unknown }).op)}' for '${change.name}'`);
+    }
+  }
+  validateTopicConfigs(next);
+  return next;
+}
+
+/** Normalised copy (trimmed values) of validated explicit configs. */
+export function normalizeConfigs(configs: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(configs)) out[k] = v.trim();
+  return out;
+}
