@@ -1,0 +1,773 @@
+/**
+ * The log of one partition: a list of segments, offset assignment, durability,
+ * high watermark, reads, timestamp lookups, retention and DeleteRecords.
+ *
+ * Appends are queued and written by a single drain loop per partition, so
+ * offsets follow arrival order; everything queued while a write is in flight is
+ * written by the next pwritev in one go (write coalescing). Different partitions
+ * proceed in parallel. `append` takes ownership of the buffer: the base offsets
+ * (and, for LogAppendTime topics, the timestamps + CRC) are patched in place and
+ * the same bytes go to the file - no copy, no re-encoding.
+ *
+ * Durability and visibility (the high watermark, HW):
+ *  - sync mode (flush.messages <= 1, the engine's `every-batch` policy): a write is
+ *    fsynced by the group committer before it is acknowledged (acks 1 and -1) AND
+ *    before the HW moves over it. Readers never see data that a crash could take
+ *    back, so offsets a consumer saw are never reused with other content.
+ *  - interval mode: the HW moves as soon as the write reached the page cache and
+ *    acks resolve then, as with Kafka's flush.messages/flush.ms; the file is
+ *    fsynced after flush.ms or flush.messages (or when the engine's flushBytes of
+ *    unflushed data accumulate). A process crash loses nothing (the page cache
+ *    survives); a power loss can lose the unflushed tail.
+ *  - acks=0 resolves once the data is written, without waiting for the flush.
+ */
+import { join } from 'node:path';
+import {
+  BATCH_HEADER_SIZE,
+  LOG_OVERHEAD,
+  baseOffset as readBaseOffset,
+  baseSequence,
+  batchSize,
+  lastOffsetDelta,
+  lastSequence,
+  maxTimestamp as readMaxTimestamp,
+  producerEpoch,
+  producerId as readProducerId,
+  recordCount,
+  setBaseOffset,
+  splitBatches,
+  stampLogAppendTime,
+  type BatchSpan,
+} from '../../protocol/records/batch-header.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { StorageError, type AppendResult, type PartitionOffsets, type ReadOptions, type ReadResult, type TimestampLookup } from '../engine.js';
+import { ProducerStateTable, type UndoToken } from '../producer-state.js';
+import type { TopicConfig } from '../topic-config.js';
+import { scanBatches } from './batch-scan.js';
+import { SegmentGoneError, type FileCache } from './file-cache.js';
+import type { GroupCommitter } from './group-commit.js';
+import { ftruncate, pread, pwritev, unlinkIfExists, writeFileAtomic, type IoStats } from './io.js';
+import { findByTimestamp, offsetOfMaxTimestamp } from './record-scan.js';
+import { LOG_START_FILE, PRODUCER_SNAPSHOT_FILE, createSegmentFile, loadPartition, rebuildSealedIndexes } from './recovery.js';
+import { deletableSegments } from './retention.js';
+import { Segment } from './segment.js';
+import type { EngineLogger } from './types.js';
+
+const INT32_MAX = 0x7fffffffn;
+
+export interface PartitionLogContext {
+  files: FileCache;
+  committer: GroupCommitter<Segment>;
+  stats: IoStats;
+  logger: EngineLogger;
+  /** Verify CRC32C of appended batches (a corrupt batch in the log would cut recovery short). */
+  verifyCrc: boolean;
+  /** Upper bound of one read's buffer. */
+  maxReadBytes: number;
+  /** Called whenever the high watermark moves. */
+  onHighWatermark: (log: PartitionLog, hw: bigint) => void;
+}
+
+interface AppendRequest {
+  buf: Buffer;
+  spans: BatchSpan[];
+  acks: number;
+  nowMs: bigint;
+  records: number;
+  /** Number of offsets the request takes. */
+  offsetCount: number;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+  // assigned while writing
+  baseOffset: bigint;
+  startPos: number;
+  undo: UndoToken[];
+}
+
+interface HwWaiter {
+  /** Resolve once hw > offset. */
+  offset: bigint;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function storageError(code: ErrorCode, message: string): StorageError {
+  return new StorageError(code, message);
+}
+
+export class PartitionLog {
+  private segments: Segment[];
+  private logStart: bigint;
+  private hw: bigint;
+  private hwSegment: Segment;
+  private hwPosition: number;
+  private queue: AppendRequest[] = [];
+  private draining: Promise<void> | null = null;
+  private hwWaiters: HwWaiter[] = [];
+  /** Set when new appends must be refused (closing, deleted). */
+  private refuse: StorageError | null = null;
+  /** Set when the partition was deleted: queued appends are dropped too. */
+  private deleted: StorageError | null = null;
+  /** Set after an I/O failure that left the log in an unknown state. */
+  private failed: StorageError | null = null;
+  private unflushedMessages = 0;
+  private checkpointChain: Promise<void> = Promise.resolve();
+  private closing: Promise<boolean> | null = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly label: string,
+    private config: TopicConfig,
+    private readonly ctx: PartitionLogContext,
+    segments: Segment[],
+    logStart: bigint,
+    private readonly producers: ProducerStateTable,
+  ) {
+    this.segments = segments;
+    this.logStart = logStart;
+    const last = segments[segments.length - 1]!;
+    this.hw = last.nextOffset;
+    this.hwSegment = last;
+    this.hwPosition = last.size;
+    for (const s of segments) s.onSyncError = (err) => this.syncFailed(err);
+  }
+
+  static async open(dir: string, label: string, config: TopicConfig, clean: boolean, ctx: PartitionLogContext): Promise<PartitionLog> {
+    const loaded = await loadPartition({
+      dir,
+      label,
+      clean,
+      indexIntervalBytes: config.indexIntervalBytes,
+      files: ctx.files,
+      stats: ctx.stats,
+      logger: ctx.logger,
+      nowMs: Date.now(),
+    });
+    return new PartitionLog(dir, label, config, ctx, loaded.segments, loaded.logStartOffset, loaded.producers);
+  }
+
+  // ---------------------------------------------------------------- state
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  get highWatermark(): bigint {
+    return this.hw;
+  }
+
+  get logStartOffset(): bigint {
+    return this.logStart;
+  }
+
+  get logEndOffset(): bigint {
+    return this.active.nextOffset;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Segment base offsets (tests, tooling). */
+  segmentBases(): bigint[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+
+  get sizeInBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  get producerCount(): number {
+    return this.producers.size;
+  }
+
+  get isFailed(): boolean {
+    return this.failed !== null;
+  }
+
+  offsets(): PartitionOffsets {
+    this.checkReadable();
+    return { logStartOffset: this.logStart, highWatermark: this.hw, lastStableOffset: this.hw };
+  }
+
+  setConfig(config: TopicConfig): void {
+    this.config = config;
+  }
+
+  private get syncMode(): boolean {
+    return this.config.flushMessages <= 1;
+  }
+
+  private checkReadable(): void {
+    if (this.deleted) throw this.deleted;
+  }
+
+  // ---------------------------------------------------------------- append
+
+  /**
+   * Append one or more record batches. Takes ownership of `buf` (patched in place).
+   * Rejects with StorageError: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE,
+   * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, KAFKA_STORAGE_ERROR, or the
+   * closing/deleted error.
+   */
+  append(buf: Buffer, acks: number, nowMs: bigint): Promise<AppendResult> {
+    const stop = this.refuse ?? this.failed;
+    if (stop) return Promise.reject(stop);
+    const cfg = this.config;
+    const { spans, problem } = splitBatches(buf, 0, buf.length, this.ctx.verifyCrc);
+    if (problem !== null || spans.length === 0) {
+      return Promise.reject(storageError(ErrorCode.CORRUPT_MESSAGE, `invalid record batch for ${this.label}: ${problem ?? 'no batches'}`));
+    }
+    let records = 0;
+    let offsetCount = 0;
+    for (const s of spans) {
+      if (s.size > cfg.maxMessageBytes) {
+        return Promise.reject(
+          storageError(ErrorCode.MESSAGE_TOO_LARGE, `record batch of ${s.size} bytes exceeds max.message.bytes=${cfg.maxMessageBytes} of ${this.label}`),
+        );
+      }
+      if (s.size > cfg.segmentBytes) {
+        return Promise.reject(
+          storageError(ErrorCode.RECORD_LIST_TOO_LARGE, `record batch of ${s.size} bytes exceeds segment.bytes=${cfg.segmentBytes} of ${this.label}`),
+        );
+      }
+      records += recordCount(buf, s.pos);
+      offsetCount += lastOffsetDelta(buf, s.pos) + 1;
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ buf, spans, acks, nowMs, records, offsetCount, resolve, reject, baseOffset: -1n, startPos: 0, undo: [] });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.queue;
+      this.queue = [];
+      try {
+        await this.writeGroup(group);
+      } catch (err) {
+        const e = err instanceof StorageError ? err : this.ioFailure('append', err);
+        for (const r of group) r.reject(e); // no-op for the ones already settled
+      }
+    }
+  }
+
+  private async writeGroup(group: AppendRequest[]): Promise<void> {
+    const cfg = this.config;
+    let seg = this.active;
+    if (seg.size > 0 && Date.now() - seg.rollBaseMs >= cfg.segmentMs) seg = await this.roll();
+    let bufs: Buffer[] = [];
+    let accepted: AppendRequest[] = [];
+    let pos = seg.size;
+    let next = seg.nextOffset;
+    for (const req of group) {
+      const stop = this.deleted ?? this.failed;
+      if (stop) {
+        req.reject(stop);
+        continue;
+      }
+      const lastOffset = next + BigInt(req.offsetCount) - 1n;
+      if (pos > 0 && (pos + req.buf.length > cfg.segmentBytes || lastOffset - seg.baseOffset > INT32_MAX)) {
+        if (bufs.length > 0) {
+          await this.writeBatches(seg, bufs, accepted);
+          bufs = [];
+          accepted = [];
+        }
+        if (this.failed) {
+          req.reject(this.failed);
+          continue;
+        }
+        seg = await this.roll();
+        pos = 0;
+        next = seg.nextOffset;
+      }
+      if (!this.assign(req, next)) continue;
+      req.startPos = pos;
+      pos += req.buf.length;
+      next += BigInt(req.offsetCount);
+      bufs.push(req.buf);
+      accepted.push(req);
+    }
+    if (bufs.length > 0) await this.writeBatches(seg, bufs, accepted);
+  }
+
+  /**
+   * Idempotence checks, offset assignment and header patches for one request.
+   * False when the request was settled here (duplicate or sequence error).
+   */
+  private assign(req: AppendRequest, firstOffset: bigint): boolean {
+    const { buf } = req;
+    const logAppendTime = this.config.timestampType === 'LogAppendTime';
+    let offset = firstOffset;
+    for (const span of req.spans) {
+      const p = span.pos;
+      const delta = BigInt(lastOffsetDelta(buf, p));
+      const pid = readProducerId(buf, p);
+      if (pid >= 0n) {
+        const batch = { producerId: pid, epoch: producerEpoch(buf, p), firstSeq: baseSequence(buf, p), lastSeq: lastSequence(buf, p) };
+        const verdict = this.producers.check(batch, this.label);
+        if (verdict.result !== 'ok') {
+          for (let i = req.undo.length - 1; i >= 0; i--) this.producers.undo(req.undo[i]!);
+          req.undo = [];
+          if (verdict.result === 'duplicate') this.answerDuplicate(req, verdict.firstOffset, verdict.lastOffset);
+          else req.reject(storageError(verdict.code, verdict.message));
+          return false;
+        }
+        if (logAppendTime) stampLogAppendTime(buf, req.nowMs, p);
+        req.undo.push(this.producers.record(batch, offset, offset + delta, readMaxTimestamp(buf, p)));
+      } else if (logAppendTime) {
+        stampLogAppendTime(buf, req.nowMs, p);
+      }
+      setBaseOffset(buf, offset, p);
+      offset += delta + 1n;
+    }
+    req.baseOffset = firstOffset;
+    return true;
+  }
+
+  private answerDuplicate(req: AppendRequest, firstOffset: bigint, lastOffset: bigint): void {
+    const result: AppendResult = {
+      baseOffset: firstOffset,
+      logAppendTime: this.config.timestampType === 'LogAppendTime' ? req.nowMs : -1n,
+      logStartOffset: this.logStart,
+      duplicate: true,
+    };
+    // Acknowledge a retried batch only once the original is as durable as a fresh write would be.
+    if (req.acks === 0 || this.hw > lastOffset) req.resolve(result);
+    else this.hwWaiters.push({ offset: lastOffset, resolve: () => req.resolve({ ...result, logStartOffset: this.logStart }), reject: req.reject });
+  }
+
+  private async writeBatches(seg: Segment, bufs: Buffer[], reqs: AppendRequest[]): Promise<void> {
+    const start = seg.size;
+    const fd = await this.ctx.files.acquire(seg);
+    try {
+      await pwritev(fd, bufs, start);
+      this.ctx.stats.logWrites++;
+    } catch (err) {
+      for (let r = reqs.length - 1; r >= 0; r--) {
+        const undo = reqs[r]!.undo;
+        for (let i = undo.length - 1; i >= 0; i--) this.producers.undo(undo[i]!);
+      }
+      const e = storageError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${seg.logPath} failed: ${(err as Error).message}`);
+      this.ctx.logger.error({ err, partition: this.label }, 'append write failed');
+      try {
+        await ftruncate(fd, start);
+      } catch (terr) {
+        this.failed = e;
+        this.ctx.logger.error({ err: terr, partition: this.label }, 'could not truncate after a failed write: partition is read-only until restart');
+      }
+      for (const r of reqs) r.reject(e);
+      return;
+    } finally {
+      this.ctx.files.release(seg);
+    }
+
+    const interval = this.config.indexIntervalBytes;
+    let records = 0;
+    let bytes = 0;
+    for (const r of reqs) {
+      for (const s of r.spans) seg.track(r.buf, s.pos, s.size, r.startPos + s.pos, interval);
+      records += r.records;
+      bytes += r.buf.length;
+    }
+    if (start === 0) seg.rollBaseMs = Date.now();
+    const end = { seg, position: seg.size, offset: seg.nextOffset };
+    const lat = this.config.timestampType === 'LogAppendTime';
+    const result = (r: AppendRequest): AppendResult => ({
+      baseOffset: r.baseOffset,
+      logAppendTime: lat ? r.nowMs : -1n,
+      logStartOffset: this.logStart,
+      duplicate: false,
+    });
+
+    if (this.syncMode) {
+      for (const r of reqs) if (r.acks === 0) r.resolve(result(r));
+      this.ctx.committer.flushNow(seg).then(
+        () => {
+          this.advanceHw(end.seg, end.position, end.offset);
+          for (const r of reqs) if (r.acks !== 0) r.resolve(result(r));
+        },
+        (err: unknown) => {
+          const e = this.syncFailed(err);
+          for (const r of reqs) r.reject(e);
+        },
+      );
+    } else {
+      this.advanceHw(end.seg, end.position, end.offset);
+      for (const r of reqs) r.resolve(result(r));
+      this.unflushedMessages += records;
+      let due = Date.now() + Math.min(this.config.flushMs, 2 ** 47);
+      if (this.unflushedMessages >= this.config.flushMessages) {
+        due = 0;
+        this.unflushedMessages = 0;
+      }
+      this.ctx.committer.markDirty(seg, due, bytes);
+    }
+  }
+
+  private advanceHw(seg: Segment, position: number, offset: bigint): void {
+    if (offset <= this.hw) return;
+    this.hw = offset;
+    this.hwSegment = seg;
+    this.hwPosition = position;
+    if (this.hwWaiters.length > 0) {
+      const still: HwWaiter[] = [];
+      for (const w of this.hwWaiters) {
+        if (offset > w.offset) w.resolve();
+        else still.push(w);
+      }
+      this.hwWaiters = still;
+    }
+    this.ctx.onHighWatermark(this, offset);
+  }
+
+  private ioFailure(what: string, err: unknown): StorageError {
+    const e = storageError(ErrorCode.KAFKA_STORAGE_ERROR, `${what} on ${this.label} failed: ${(err as Error)?.message ?? String(err)}`);
+    this.ctx.logger.error({ err, partition: this.label }, `${what} failed`);
+    return e;
+  }
+
+  /** An fsync failed: the page cache state is unknown (fsyncgate), stop accepting writes. */
+  private syncFailed(err: unknown): StorageError {
+    if (!this.failed) {
+      this.failed = storageError(ErrorCode.KAFKA_STORAGE_ERROR, `fsync of ${this.label} failed: ${(err as Error)?.message ?? String(err)}; partition is read-only until restart`);
+      this.ctx.logger.error({ err, partition: this.label }, 'fsync failed: partition stops accepting writes');
+    }
+    return this.failed;
+  }
+
+  /**
+   * Seal the active segment and start a new one. Order matters for recovery:
+   * old log fsynced -> its index files written + fsynced -> producer snapshot ->
+   * new segment file created (+ dir fsync). So every non-last segment is durable.
+   */
+  private async roll(): Promise<Segment> {
+    const old = this.active;
+    const base = old.nextOffset;
+    try {
+      await this.ctx.committer.flushNow(old);
+      old.finalizeTimeIndex();
+      await old.writeIndexes(this.ctx.stats);
+      old.sealed = true;
+      await writeFileAtomic(join(this.dir, PRODUCER_SNAPSHOT_FILE), this.producers.serialize(base), this.ctx.stats);
+      await createSegmentFile(this.dir, base, this.ctx.stats);
+    } catch (err) {
+      this.failed ??= this.ioFailure('segment roll', err);
+      throw this.failed;
+    }
+    const seg = new Segment(this.dir, base);
+    seg.resetIndexes();
+    seg.rollBaseMs = Date.now();
+    seg.onSyncError = (err) => this.syncFailed(err);
+    this.segments.push(seg);
+    this.ctx.logger.info({ partition: this.label, baseOffset: base.toString() }, 'rolled new log segment');
+    return seg;
+  }
+
+  // ---------------------------------------------------------------- read
+
+  private findSegment(offset: bigint): number {
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (segs[mid]!.baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  /** Readable end (file position) of a segment, given a snapshot of the HW position. */
+  private static readableEnd(seg: Segment, hwSeg: Segment, hwPos: number): number {
+    if (seg === hwSeg) return hwPos;
+    return seg.baseOffset < hwSeg.baseOffset ? seg.size : 0;
+  }
+
+  private ensureIndexes(seg: Segment, fd: number): Promise<void> {
+    return seg.ensureIndexes(() => rebuildSealedIndexes(seg, fd, this.config.indexIntervalBytes, this.ctx.stats, this.ctx.logger));
+  }
+
+  /**
+   * Whole batches from the one holding fetchOffset, up to maxBytes (the first batch
+   * whole even if larger when minOneMessage), never past the HW/maxOffset, from a
+   * single segment. `records` is one Buffer of consecutive whole batches.
+   */
+  async read(fetchOffset: bigint, options: ReadOptions, retry = true): Promise<ReadResult> {
+    this.checkReadable();
+    const hw = this.hw;
+    const hwSeg = this.hwSegment;
+    const hwPos = this.hwPosition;
+    const logStart = this.logStart;
+    if (fetchOffset < logStart || fetchOffset > hw) {
+      throw storageError(ErrorCode.OFFSET_OUT_OF_RANGE, `fetch offset ${fetchOffset} is out of range for ${this.label}: log start ${logStart}, high watermark ${hw}`);
+    }
+    const limit = options.maxOffset !== undefined && options.maxOffset < hw ? options.maxOffset : hw;
+    const empty: ReadResult = { logStartOffset: logStart, highWatermark: hw, lastStableOffset: hw, records: [], bytes: 0 };
+    if (fetchOffset >= limit) return empty;
+    let i = this.findSegment(fetchOffset);
+    while (i < this.segments.length && this.segments[i]!.nextOffset <= fetchOffset) i++;
+    const seg = this.segments[i];
+    if (seg === undefined) return empty;
+    const segEnd = PartitionLog.readableEnd(seg, hwSeg, hwPos);
+    if (segEnd <= 0) return empty;
+
+    let fd: number;
+    try {
+      fd = await this.ctx.files.acquire(seg);
+    } catch (err) {
+      if (err instanceof SegmentGoneError && retry) return this.read(fetchOffset, options, false);
+      throw err;
+    }
+    try {
+      await this.ensureIndexes(seg, fd);
+      this.checkReadable();
+      const maxBytes = Math.max(0, Math.min(options.maxBytes, this.ctx.maxReadBytes));
+      const slack = Math.max(this.config.indexIntervalBytes, 4096) + BATCH_HEADER_SIZE;
+      const windowFor = (from: number): number => Math.min(segEnd - from, Math.max(maxBytes + slack, BATCH_HEADER_SIZE));
+
+      // 1. Find the batch holding fetchOffset, starting at the index entry before it.
+      let pos = seg.offsetIndex!.lookup(seg.relative(fetchOffset)).position;
+      let buf = Buffer.allocUnsafe(windowFor(pos));
+      let n = await pread(fd, buf, 0, buf.length, pos);
+      let p = 0;
+      for (;;) {
+        if (n - p < BATCH_HEADER_SIZE) {
+          pos += p;
+          if (pos >= segEnd) return empty;
+          const want = windowFor(pos);
+          if (buf.length < want) buf = Buffer.allocUnsafe(want);
+          n = await pread(fd, buf, 0, want, pos);
+          p = 0;
+          if (n < BATCH_HEADER_SIZE) throw storageError(ErrorCode.KAFKA_STORAGE_ERROR, `short read in ${seg.logPath} at ${pos}`);
+          continue;
+        }
+        const last = readBaseOffset(buf, p) + BigInt(lastOffsetDelta(buf, p));
+        if (last >= fetchOffset) break;
+        p += batchSize(buf, p, n);
+      }
+      const startPos = pos + p;
+      if (readBaseOffset(buf, p) >= limit) return empty;
+      const firstSize = batchSize(buf, p, n);
+      if (firstSize > maxBytes && !options.minOneMessage) return empty;
+
+      // 2. Make sure the buffer holds what we may return, re-reading once if needed.
+      const desired = Math.min(segEnd - startPos, Math.max(maxBytes, firstSize));
+      if (n - p < desired) {
+        const have = n - p;
+        const bigger = Buffer.allocUnsafe(desired);
+        buf.copy(bigger, 0, p, n);
+        const got = await pread(fd, bigger, have, desired - have, startPos + have);
+        buf = bigger;
+        n = have + got;
+        p = 0;
+      }
+
+      // 3. Collect whole batches.
+      let q = p;
+      let bytes = 0;
+      while (n - q >= LOG_OVERHEAD) {
+        const size = batchSize(buf, q, n);
+        if (q + size > n) break;
+        if (readBaseOffset(buf, q) >= limit) break;
+        if (bytes > 0 && bytes + size > maxBytes) break;
+        bytes += size;
+        q += size;
+      }
+      this.checkReadable();
+      return { ...empty, records: bytes > 0 ? [buf.subarray(p, q)] : [], bytes };
+    } finally {
+      this.ctx.files.release(seg);
+    }
+  }
+
+  // ---------------------------------------------------------------- timestamps
+
+  /** First offset (>= log start, < HW) whose timestamp >= ts. */
+  async offsetForTimestamp(ts: bigint): Promise<TimestampLookup | null> {
+    this.checkReadable();
+    const hw = this.hw;
+    const hwSeg = this.hwSegment;
+    const hwPos = this.hwPosition;
+    const logStart = this.logStart;
+    for (const seg of [...this.segments]) {
+      if (seg.nextOffset <= logStart || seg.maxTimestamp < ts) continue;
+      if (seg.baseOffset >= hw) break;
+      const segEnd = PartitionLog.readableEnd(seg, hwSeg, hwPos);
+      if (segEnd <= 0) break;
+      let fd: number;
+      try {
+        fd = await this.ctx.files.acquire(seg);
+      } catch (err) {
+        if (err instanceof SegmentGoneError) continue;
+        throw err;
+      }
+      try {
+        await this.ensureIndexes(seg, fd);
+        let startOffset = seg.baseOffset + BigInt(seg.timeIndex!.lookup(ts));
+        if (startOffset < logStart) startOffset = logStart;
+        const pos = seg.offsetIndex!.lookup(seg.relative(startOffset)).position;
+        let found: TimestampLookup | null = null;
+        await scanBatches(fd, pos, segEnd, false, (buf, p) => {
+          const base = readBaseOffset(buf, p);
+          if (base >= hw) return false;
+          if (base + BigInt(lastOffsetDelta(buf, p)) < startOffset || readMaxTimestamp(buf, p) < ts) return true;
+          const hit = findByTimestamp(buf, p, ts, logStart);
+          if (hit) {
+            found = hit;
+            return false;
+          }
+          return true;
+        });
+        if (found) return found;
+      } finally {
+        this.ctx.files.release(seg);
+      }
+    }
+    return null;
+  }
+
+  /** The record with the largest timestamp (first of them), for ListOffsets MAX_TIMESTAMP. */
+  async maxTimestamp(): Promise<TimestampLookup | null> {
+    this.checkReadable();
+    let best: Segment | null = null;
+    for (const seg of this.segments) {
+      if (seg.nextOffset <= this.logStart || seg.size === 0) continue;
+      if (seg.maxTimestamp >= 0n && (best === null || seg.maxTimestamp > best.maxTimestamp)) best = seg;
+    }
+    if (best === null) return null;
+    const seg = best;
+    const target = seg.offsetOfMaxTimestamp;
+    let fd: number;
+    try {
+      fd = await this.ctx.files.acquire(seg);
+    } catch (err) {
+      if (err instanceof SegmentGoneError) return this.maxTimestamp();
+      throw err;
+    }
+    try {
+      await this.ensureIndexes(seg, fd);
+      const pos = seg.offsetIndex!.lookup(seg.relative(target)).position;
+      let offset = target;
+      await scanBatches(fd, pos, seg.size, false, (buf, p) => {
+        const base = readBaseOffset(buf, p);
+        if (base < target) return true;
+        if (base === target) offset = offsetOfMaxTimestamp(buf, p);
+        return false;
+      });
+      return { offset, timestamp: seg.maxTimestamp };
+    } finally {
+      this.ctx.files.release(seg);
+    }
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  /** DeleteRecords: move the log start offset (persisted) and drop whole segments below it. */
+  async deleteRecords(beforeOffset: bigint): Promise<bigint> {
+    this.checkReadable();
+    const target = beforeOffset === -1n ? this.hw : beforeOffset;
+    if (target < 0n || target > this.hw) {
+      throw storageError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot delete records of ${this.label} before offset ${beforeOffset}: high watermark is ${this.hw}`);
+    }
+    if (target > this.logStart) {
+      this.logStart = target;
+      const write = this.checkpointChain.then(() =>
+        writeFileAtomic(join(this.dir, LOG_START_FILE), `${this.logStart}\n`, this.ctx.stats),
+      );
+      this.checkpointChain = write.catch(() => undefined);
+      await write;
+      await this.deleteSegments(deletableSegments(this.segments, { retentionMs: -1, retentionBytes: -1 }, this.logStart, Date.now()), 'log start offset');
+    }
+    return this.logStart;
+  }
+
+  /** Time/size retention and segments below the log start. Returns the number of segments deleted. */
+  async applyRetention(nowMs: number): Promise<number> {
+    if (this.deleted || this.refuse) return 0;
+    const n = deletableSegments(this.segments, this.config, this.logStart, nowMs);
+    return this.deleteSegments(n, 'retention');
+  }
+
+  private async deleteSegments(n: number, reason: string): Promise<number> {
+    n = Math.min(n, this.segments.length - 1);
+    if (n <= 0) return 0;
+    const removed = this.segments.splice(0, n);
+    const first = this.segments[0]!.baseOffset;
+    if (first > this.logStart) this.logStart = first;
+    for (const seg of removed) {
+      this.ctx.files.retire(seg);
+      this.ctx.committer.forget(seg);
+    }
+    this.ctx.logger.info(
+      { partition: this.label, reason, segments: removed.map((s) => s.baseOffset.toString()), logStartOffset: this.logStart.toString() },
+      'deleted log segments',
+    );
+    for (const seg of removed) {
+      // The log first: a leftover index without its log is cleaned up on start.
+      await unlinkIfExists(seg.logPath);
+      await unlinkIfExists(seg.indexPath);
+      await unlinkIfExists(seg.timeIndexPath);
+    }
+    return removed.length;
+  }
+
+  expireProducers(nowMs: bigint, maxAgeMs: bigint): number {
+    return this.producers.expire(nowMs, maxAgeMs);
+  }
+
+  // ---------------------------------------------------------------- close
+
+  /**
+   * Stop accepting appends, let queued ones finish, and (unless deleted) flush and
+   * write the indexes and producer snapshot of the active segment. Resolves to
+   * true when the partition was closed cleanly.
+   */
+  close(reason: StorageError, deleted = false): Promise<boolean> {
+    if (this.closing) return this.closing;
+    this.refuse = reason;
+    if (deleted) this.deleted = reason;
+    this.closing = (async () => {
+      while (this.draining) await this.draining;
+      let clean = !deleted && !this.failed;
+      if (!deleted) {
+        try {
+          const active = this.active;
+          await this.ctx.committer.flushNow(active);
+          active.finalizeTimeIndex();
+          await active.writeIndexes(this.ctx.stats);
+          await writeFileAtomic(join(this.dir, PRODUCER_SNAPSHOT_FILE), this.producers.serialize(active.nextOffset), this.ctx.stats);
+          await this.checkpointChain;
+        } catch (err) {
+          clean = false;
+          this.ctx.logger.error({ err, partition: this.label }, 'could not close the partition cleanly');
+        }
+      }
+      // Flush callbacks of the last writes have run by now; anything left waits in vain.
+      for (const w of this.hwWaiters) w.reject(reason);
+      this.hwWaiters = [];
+      for (const seg of this.segments) {
+        this.ctx.committer.forget(seg);
+        this.ctx.files.retire(seg);
+      }
+      return clean;
+    })();
+    return this.closing;
+  }
+}
