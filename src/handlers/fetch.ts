@@ -17,7 +17,7 @@ import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FetchRequest, FetchResponse } from '../protocol/generated/index.js';
 import { StorageError, type PartitionRef } from '../storage/engine.js';
-import { ZERO_UUID } from '../protocol/codec/types.js';
+import { EMPTY_BUFFER, ZERO_UUID } from '../protocol/codec/types.js';
 import { TopicResolver, checkLeaderEpoch, partitionExists } from './topic-lookup.js';
 
 type TopicOut = FetchResponse['responses'][number];
@@ -28,7 +28,8 @@ const NO_EPOCH_END = { epoch: -1, endOffset: -1n };
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 const NO_SNAPSHOT = { endOffset: -1n, epoch: -1 };
 
-function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso = -1n, logStart = -1n, records: Buffer | null = null, readCommitted = false): PartitionOut {
+/** Records are never null on the wire: Kafka sends an empty record set, and librdkafka rejects a null one. */
+function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso = -1n, logStart = -1n, records: Buffer = EMPTY_BUFFER, readCommitted = false): PartitionOut {
   return {
     partitionIndex,
     errorCode,
@@ -52,8 +53,8 @@ interface Wanted {
   partitionMaxBytes: number;
 }
 
-function concat(buffers: Buffer[], bytes: number): Buffer | null {
-  if (buffers.length === 0) return null;
+function concat(buffers: Buffer[], bytes: number): Buffer {
+  if (buffers.length === 0) return EMPTY_BUFFER;
   return buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
 }
 
@@ -82,7 +83,7 @@ async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, 
         const o = await ctx.gateway.storage.offsets(w.tp).catch(() => null);
         if (o) ({ highWatermark: hw, logStartOffset: logStart } = o);
       }
-      w.out = partitionOut(w.out.partitionIndex, err.code, hw, hw, logStart, null, readCommitted);
+      w.out = partitionOut(w.out.partitionIndex, err.code, hw, hw, logStart, EMPTY_BUFFER, readCommitted);
     }
   }
   return total;
