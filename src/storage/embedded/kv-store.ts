@@ -107,11 +107,15 @@ export class FileKeyValueStore implements KeyValueStore {
     const copy = value === null ? null : Buffer.from(value);
     return new Promise((resolve, reject) => {
       this.queue.push({ record, namespace, key, value: copy, resolve, reject });
-      if (!this.draining) {
-        this.draining = this.drain().finally(() => {
-          this.draining = null;
-        });
-      }
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      if (this.queue.length > 0) this.kick(); // queued after the loop's last check
     });
   }
 
