@@ -29,14 +29,15 @@ export function readVarint(buf: Uint8Array, pos: number, end: number): number {
 }
 
 /**
- * Signed 64-bit zig-zag varint (at most 10 bytes) as a number; values beyond
- * ±2^53 (no real timestamp delta is near that) set cursor.ok = false.
+ * Signed 64-bit zig-zag varint (at most 10 bytes) as a number; values outside
+ * the safe integer range (no real timestamp delta is near ±2^53) set
+ * cursor.ok = false.
  */
 export function readVarlong(buf: Uint8Array, pos: number, end: number): number {
-  // fast path: fits in 28 bits (4 bytes)
-  let raw = 0;
+  // low 28 bits as an int, the rest as a multiple of 2^28: both exact
+  let lo = 0;
+  let hi = 0;
   let shift = 0;
-  let mul = 1;
   for (;;) {
     if (pos >= end || shift > 63) {
       cursor.ok = false;
@@ -44,25 +45,20 @@ export function readVarlong(buf: Uint8Array, pos: number, end: number): number {
       return 0;
     }
     const b = buf[pos++]!;
-    if (shift < 28) raw |= (b & 0x7f) << shift;
-    else raw += (b & 0x7f) * mul;
+    if (shift < 28) lo |= (b & 0x7f) << shift;
+    else hi += (b & 0x7f) * 2 ** (shift - 28);
     if (b < 0x80) break;
     shift += 7;
-    if (shift === 28) {
-      raw >>>= 0;
-      mul = 2 ** 28;
-    } else if (shift > 28) {
-      mul *= 128;
-    }
   }
   cursor.pos = pos;
-  if (shift < 28) return (raw >>> 1) ^ -(raw & 1);
-  if (raw > Number.MAX_SAFE_INTEGER) {
+  if (hi === 0) return (lo >>> 1) ^ -(lo & 1);
+  // magnitude = raw >>> 1 = hi * 2^27 + (lo >>> 1)
+  if (hi >= 2 ** 26) {
     cursor.ok = false;
     return 0;
   }
-  // raw is an exact integer < 2^53 here
-  return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+  const magnitude = hi * 2 ** 27 + (lo >>> 1);
+  return lo & 1 ? -magnitude - 1 : magnitude;
 }
 
 /** Bytes of the zig-zag varint of a 32-bit value. */
@@ -78,10 +74,11 @@ export function sizeOfVarint(v: number): number {
 
 /** Bytes of the zig-zag varint of a safe integer (64-bit in the format). */
 export function sizeOfVarlong(v: number): number {
-  let zz = v >= 0 ? v * 2 : -v * 2 - 1;
+  // zig-zag = 2m + sign with m = v or -v-1; computed from m to stay exact beyond 2^53
+  let q = Math.floor((v < 0 ? -v - 1 : v) / 64);
   let n = 1;
-  while (zz >= 128) {
-    zz = Math.floor(zz / 128);
+  while (q > 0) {
+    q = Math.floor(q / 128);
     n++;
   }
   return n;
@@ -99,11 +96,14 @@ export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
 
 export function writeVarlong(buf: Uint8Array, pos: number, v: number): number {
   if (v >= -0x40000000 && v < 0x40000000) return writeVarint(buf, pos, v);
-  let zz = v >= 0 ? v * 2 : -v * 2 - 1;
-  while (zz >= 128) {
-    buf[pos++] = (zz % 128) | 0x80;
-    zz = Math.floor(zz / 128);
+  const m = v < 0 ? -v - 1 : v;
+  const first = (m % 64) * 2 + (v < 0 ? 1 : 0);
+  let q = Math.floor(m / 64);
+  buf[pos++] = first | 0x80; // |v| >= 2^30: always more bytes
+  while (q >= 128) {
+    buf[pos++] = (q % 128) | 0x80;
+    q = Math.floor(q / 128);
   }
-  buf[pos++] = zz;
+  buf[pos++] = q;
   return pos;
 }
