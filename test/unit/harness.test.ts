@@ -4,9 +4,11 @@
  * tests that need it are skipped with the reason in their name.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, describe } from 'node:test';
 import { startKafkaBroker, unsecuredJwt, type KafkaBroker } from '../../bench/kafka-reference/broker.js';
 import { runConsumerPerf, runProducerPerf } from '../../bench/kafka-reference/perf.js';
+import { createTestCertificates, type TestCertificates } from '../helpers/clients/certs.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient } from '../helpers/clients/java.js';
 import { kafkajsConsume, kafkajsProduce } from '../helpers/clients/kafkajs.js';
@@ -26,17 +28,26 @@ const brokerWhy = unavailable('java');
 
 describe(`harness against a reference Apache Kafka ${harnessEnv().kafkaVersion} broker`, () => {
   let kafka: KafkaBroker | undefined;
+  let certs: TestCertificates | undefined;
 
   before(
     async () => {
       if (brokerWhy) return; // each test then skips (locally) or fails (CI) with the reason
-      kafka = await startKafkaBroker({ sasl: { plainUsers: { alice: 'alice-secret' } } });
+      certs = createTestCertificates();
+      // PLAINTEXT listener + a SASL_SSL one (PLAIN users, OAUTHBEARER with unsigned JWTs)
+      kafka = await startKafkaBroker({
+        sasl: {
+          plainUsers: { alice: 'alice-secret' },
+          tls: { certPemFile: certs.serverCertPemFile, keyPemFile: certs.serverKeyPemFile },
+        },
+      });
     },
     { timeout: 180_000 },
   );
 
   after(async () => {
     await kafka?.stop();
+    if (certs) rmSync(certs.dir, { recursive: true, force: true });
   });
 
   function broker(): KafkaBroker {
@@ -225,15 +236,16 @@ describe(`harness against a reference Apache Kafka ${harnessEnv().kafkaVersion} 
 
   // -------------------------------------------------------------- security
 
-  toolTest('SASL PLAIN and OAUTHBEARER (given JWT) with java, python, kafkajs; a wrong password fails', unavailable('java', 'python', 'kafkajs'), async () => {
+  toolTest('SASL_SSL: PLAIN and OAUTHBEARER (given JWT) with java, python, kafkajs, kcat; a wrong password fails', unavailable('java', 'python', 'kafkajs', 'kcat'), async () => {
     const b = broker();
+    const tls = { caPemFile: certs!.caPemFile, verifyHostname: true };
     const plainSec: ClientOptions = {
       bootstrap: b.saslBootstrap!,
-      security: { protocol: 'SASL_PLAINTEXT', mechanism: 'PLAIN', username: 'alice', password: 'alice-secret' },
+      security: { protocol: 'SASL_SSL', mechanism: 'PLAIN', username: 'alice', password: 'alice-secret', ...tls },
     };
     const oauthSec: ClientOptions = {
       bootstrap: b.saslBootstrap!,
-      security: { protocol: 'SASL_PLAINTEXT', mechanism: 'OAUTHBEARER', token: unsecuredJwt('bob') },
+      security: { protocol: 'SASL_SSL', mechanism: 'OAUTHBEARER', token: unsecuredJwt('bob'), ...tls },
     };
     for (const opts of [plainSec, oauthSec]) {
       const mech = opts.security!.mechanism!;
@@ -248,8 +260,12 @@ describe(`harness against a reference Apache Kafka ${harnessEnv().kafkaVersion} 
       const kj = await kafkajsProduce(opts, { topic: `sasl-${mech}-kafkajs`, count: 2 });
       assert.equal(kj.length, 2, `kafkajs ${mech}`);
     }
+    const md = await kcatMetadata(b.saslBootstrap!, { security: plainSec.security! });
+    assert.deepEqual(md.brokers, [{ id: 1, name: `127.0.0.1:${b.saslPort!}` }]);
     const bad = new JavaKafkaClient({ ...plainSec, security: { ...plainSec.security, password: 'wrong' }, requestTimeoutMs: 5000 });
     await assert.rejects(bad.describeCluster(), /SaslAuthenticationException|Authentication failed/);
+    const untrusted = new JavaKafkaClient({ ...plainSec, security: { ...plainSec.security, caPemFile: certs!.clientCertPemFile }, requestTimeoutMs: 5000 });
+    await assert.rejects(untrusted.describeCluster(), /SSLHandshakeException|SslAuthenticationException|PKIX/);
   });
 
   // ------------------------------------------------------------------ perf
