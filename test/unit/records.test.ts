@@ -36,6 +36,8 @@ import {
   validateBatch,
   validateBatchSync,
   validateRecords,
+  validateRecordsAsync,
+  VALIDATE_SLICE_BYTES,
   type DecodedBatch,
   type RecordInput,
 } from '../../src/protocol/records/index.js';
@@ -445,6 +447,31 @@ test('validateRecords reports record index of the first missing key', () => {
     () => validateRecords(recordsSection(b), { requireKeys: true }),
     (e: unknown) => e instanceof RecordsError && e.recordIndex === 2,
   );
+});
+
+test('validateBatch (async) validates large sections in slices, yielding, with the same result and errors', async () => {
+  const records = Array.from({ length: 30_000 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(400, i), timestamp: T0 + BigInt(i % 1000) - 500n }));
+  const b = encodeBatchSync({ records });
+  assert.ok(b.length > 2 * VALIDATE_SLICE_BYTES);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  try {
+    await new Promise((r) => setImmediate(r));
+    ticks = 0;
+    const a = await validateBatch(b);
+    assert.ok(ticks > 0, 'the event loop ran during validation');
+    assert.deepEqual(a, validateBatchSync(b));
+    assert.equal(a.minTimestamp, T0 - 500n);
+    assert.equal(a.maxTimestamp, T0 + 499n);
+  } finally {
+    clearInterval(timer);
+  }
+  // a problem in the last slice is still found; early slices do not hide it
+  const s = recordsSection(b);
+  const broken = { ...s, end: s.end - 1 };
+  await assert.rejects(validateRecordsAsync(broken), RecordsError);
+  const keyless = encodeBatchSync({ records: [...records.slice(0, 20_000), { key: null, value: Buffer.alloc(1), timestamp: T0 }] });
+  await assert.rejects(validateBatch(keyless, 0, { requireKeys: true }), (e: unknown) => e instanceof RecordsError && e.recordIndex === 20_000);
 });
 
 // ------------------------------------------------------------------ control records

@@ -22,6 +22,8 @@ export {
   RecordView,
   TimestampType,
   validateRecords,
+  validateRecordsAsync,
+  VALIDATE_SLICE_BYTES,
   type BatchHeader,
   type DecodedBatch,
   type KafkaRecord,

@@ -18,6 +18,7 @@
  * their fields, exactly `recordCount` records and no bytes after them), plus
  * offset deltas strictly increasing within 0..lastOffsetDelta.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decompress, decompressSync } from '../compression/index.js';
 import {
   ATTR_COMPRESSION_MASK,
@@ -398,14 +399,39 @@ export function forEachRecord(batch: Buffer | RecordsSection, cb: (r: RecordView
   return withView((v) => visit(s, v, cb));
 }
 
-function visit(s: RecordsSection, v: RecordView, cb: ((r: RecordView, index: number) => void | boolean) | null): number {
+/** Where a visit stopped, to resume it (async validation of large sections). */
+interface VisitState {
+  pos: number;
+  index: number;
+  prevDelta: number;
+}
+
+/**
+ * Visit records; with `st`, stop after about `budget` bytes, save the place
+ * and return -1 (call again to continue). Otherwise returns the number of
+ * records visited.
+ */
+function visit(
+  s: RecordsSection,
+  v: RecordView,
+  cb: ((r: RecordView, index: number) => void | boolean) | null,
+  st?: VisitState,
+  budget = Number.POSITIVE_INFINITY,
+): number {
   const { buf, end, count, lastOffsetDelta } = s;
   if (s.start < 0 || end > buf.length || s.start > end) throw new RecordsError('truncated', 'records section out of the buffer');
   v.buf = buf;
-  let pos = s.start;
-  let prevDelta = -1;
-  for (let i = 0; i < count; i++) {
+  let pos = st ? st.pos : s.start;
+  let prevDelta = st ? st.prevDelta : -1;
+  const stop = pos + budget;
+  for (let i = st ? st.index : 0; i < count; i++) {
     if (pos >= end) throw new RecordsError('count-mismatch', `the batch declares ${count} records but holds ${i}`, i);
+    if (st !== undefined && pos >= stop) {
+      st.pos = pos;
+      st.index = i;
+      st.prevDelta = prevDelta;
+      return -1;
+    }
     v.index = i;
     pos = parseRecord(v, buf, pos, end, i);
     const d = v.offsetDelta;
@@ -433,21 +459,43 @@ export interface RecordsSummary {
  * count, offset deltas (see forEachRecord) and, with requireKeys (compacted
  * topics), that no key is null. Returns the timestamp delta range.
  */
-export function validateRecords(s: RecordsSection, options?: { requireKeys?: boolean }): RecordsSummary {
-  const requireKeys = options?.requireKeys ?? false;
-  let min = 0;
-  let max = 0;
-  withView((v) =>
-    visit(s, v, (r, i) => {
+function summaryVisitor(requireKeys: boolean): { cb: (r: RecordView, i: number) => void; min: number; max: number } {
+  const acc = {
+    min: 0,
+    max: 0,
+    cb: (r: RecordView, i: number): void => {
       const t = r.timestampDelta;
-      if (i === 0 || t < min) min = t;
-      if (i === 0 || t > max) max = t;
+      if (i === 0 || t < acc.min) acc.min = t;
+      if (i === 0 || t > acc.max) acc.max = t;
       if (requireKeys && r.keyLength < 0) {
         throw new RecordsError('missing-key', `record ${i}: a compacted topic does not accept records without key`, i);
       }
-    }),
-  );
-  return { count: s.count, minTimestampDelta: min, maxTimestampDelta: max, bytes: s.end - s.start };
+    },
+  };
+  return acc;
+}
+
+/**
+ * Validate a records section without allocating per record: structure,
+ * count, offset deltas (see forEachRecord) and, with requireKeys (compacted
+ * topics), that no key is null. Returns the timestamp delta range.
+ */
+export function validateRecords(s: RecordsSection, options?: { requireKeys?: boolean }): RecordsSummary {
+  const acc = summaryVisitor(options?.requireKeys ?? false);
+  withView((v) => visit(s, v, acc.cb));
+  return { count: s.count, minTimestampDelta: acc.min, maxTimestampDelta: acc.max, bytes: s.end - s.start };
+}
+
+/** Bytes of records validated between yields by validateRecordsAsync. */
+export const VALIDATE_SLICE_BYTES = 4 * 1024 * 1024;
+
+/** validateRecords in slices of about 4 MiB, yielding to the event loop between them. */
+export async function validateRecordsAsync(s: RecordsSection, options?: { requireKeys?: boolean }): Promise<RecordsSummary> {
+  if (s.end - s.start <= VALIDATE_SLICE_BYTES) return validateRecords(s, options);
+  const acc = summaryVisitor(options?.requireKeys ?? false);
+  const st: VisitState = { pos: s.start, index: 0, prevDelta: -1 };
+  while (withView((v) => visit(s, v, acc.cb, st, VALIDATE_SLICE_BYTES)) < 0) await yieldToLoop();
+  return { count: s.count, minTimestampDelta: acc.min, maxTimestampDelta: acc.max, bytes: s.end - s.start };
 }
 
 function decodeFrom(buf: Buffer, pos: number, s: RecordsSection): DecodedBatch {

@@ -33,7 +33,15 @@ import {
   OFF_RECORD_COUNT,
 } from './batch-header.js';
 import { RecordsError } from './errors.js';
-import { assertBatch, openRecords, openRecordsSync, validateRecords, type ReadOptions, type RecordsSection } from './records.js';
+import {
+  assertBatch,
+  openRecords,
+  openRecordsSync,
+  validateRecords,
+  validateRecordsAsync,
+  type ReadOptions,
+  type RecordsSummary,
+} from './records.js';
 
 export interface ValidateOptions extends ReadOptions {
   /** apply Kafka's rules for batches written by clients (default true) */
@@ -74,8 +82,7 @@ function clientRules(buf: Buffer, pos: number): void {
   }
 }
 
-function summarize(buf: Buffer, pos: number, s: RecordsSection, requireKeys: boolean): BatchValidation {
-  const r = validateRecords(s, { requireKeys });
+function summarize(buf: Buffer, pos: number, r: RecordsSummary): BatchValidation {
   const base = buf.readBigInt64BE(pos + OFF_BASE_TIMESTAMP);
   return {
     size: buf.readInt32BE(pos + OFF_BATCH_LENGTH) + LOG_OVERHEAD,
@@ -92,7 +99,7 @@ export async function validateBatch(buf: Buffer, pos = 0, options?: ValidateOpti
   assertBatch(buf, pos, buf.length, options?.verifyCrc ?? true);
   if (options?.fromClient ?? true) clientRules(buf, pos);
   const s = await openRecords(buf, pos, { ...options, verifyCrc: false });
-  return summarize(buf, pos, s, options?.requireKeys ?? false);
+  return summarize(buf, pos, await validateRecordsAsync(s, { requireKeys: options?.requireKeys ?? false }));
 }
 
 /** validateBatch without yielding: compressed batches are decompressed on this thread at once. */
@@ -100,5 +107,5 @@ export function validateBatchSync(buf: Buffer, pos = 0, options?: ValidateOption
   assertBatch(buf, pos, buf.length, options?.verifyCrc ?? true);
   if (options?.fromClient ?? true) clientRules(buf, pos);
   const s = openRecordsSync(buf, pos, { ...options, verifyCrc: false });
-  return summarize(buf, pos, s, options?.requireKeys ?? false);
+  return summarize(buf, pos, validateRecords(s, { requireKeys: options?.requireKeys ?? false }));
 }
