@@ -74,7 +74,7 @@ class Decoder implements Stepper<Buffer> {
     private readonly maxOutputBytes: number,
   ) {
     const limit = bufferLimit(maxOutputBytes);
-    this.out = new Output(Math.min(limit, Math.max(64 * 1024, src.length * 4)), limit);
+    this.out = new Output(Math.min(limit, Math.max(4096, src.length * 4)), limit);
   }
 
   private need(n: number, what: string): void {
