@@ -436,7 +436,9 @@ def per_item(futures, ok_field):
             out({"topic": name, ok_field: True})
         except Exception as e:
             failures += 1
-            out(error_obj(e, topic=name, **{ok_field: False}))
+            o = error_obj(e, topic=name, **{ok_field: False})
+            sys.stderr.write("error: topic %s: %s: %s\n" % (name, o["error"], o["message"]))
+            out(o)
     return 1 if failures else 0
 
 

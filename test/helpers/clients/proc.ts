@@ -99,7 +99,9 @@ export function checkResult(r: RunResult, okCodes: readonly number[] = [0]): Run
   }
   if (r.code === null || !okCodes.includes(r.code)) {
     const how = r.code === null ? `killed by ${r.signal}` : `exit code ${r.code}`;
-    throw new CommandError(`${how}: ${r.command}\nstderr: ${tail(r.stderr)}`, r);
+    // the drivers print per-item failures (e.g. a topic's error code) as JSON lines on stdout
+    const out = r.stdout.trim() === '' ? '' : `\nstdout: ${tail(r.stdout, 2000)}`;
+    throw new CommandError(`${how}: ${r.command}\nstderr: ${tail(r.stderr)}${out}`, r);
   }
   return r;
 }

@@ -555,6 +555,7 @@ public final class KopKafkaDriver {
                 n = errorNode(ex);
                 n.put("topic", e.getKey());
                 n.put(okField, false);
+                System.err.println("error: topic " + e.getKey() + ": " + n.get("error").asText() + ": " + n.get("message").asText());
             }
             print(n);
         }
