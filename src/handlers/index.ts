@@ -11,10 +11,16 @@ import { listOffsets } from './list-offsets.js';
 import { offsetForLeaderEpoch } from './offset-for-leader-epoch.js';
 import { initProducerId } from './init-producer-id.js';
 import { describeCluster } from './describe-cluster.js';
+import { createTopics } from './create-topics.js';
+import { deleteTopics } from './delete-topics.js';
+import { createPartitions } from './create-partitions.js';
+import { describeConfigs } from './describe-configs.js';
+import { alterConfigs, incrementalAlterConfigs } from './alter-configs.js';
+import { deleteRecords } from './delete-records.js';
 
 export function buildDispatchTable(): DispatchTable {
   const table = new DispatchTable();
-  const entries: ApiEntry[] = [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster];
+  const entries: ApiEntry[] = [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster, createTopics, deleteTopics, createPartitions, describeConfigs, alterConfigs, incrementalAlterConfigs, deleteRecords];
   for (const entry of entries) {
     table.register(entry);
   }

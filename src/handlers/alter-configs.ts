@@ -1,0 +1,150 @@
+/**
+ * AlterConfigs (33, replace: the given configs become the topic's whole set of
+ * explicit configs) and IncrementalAlterConfigs (44: SET / DELETE / APPEND /
+ * SUBTRACT per key), for TOPIC resources. BROKER and BROKER_LOGGER resources
+ * are refused: the gateway's broker settings come from its configuration file.
+ * validateOnly checks everything and changes nothing. Errors per resource with
+ * Kafka's codes and wording (INVALID_CONFIG naming the key, duplicate keys and
+ * resources INVALID_REQUEST, unknown topics UNKNOWN_TOPIC_OR_PARTITION).
+ */
+import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { API_KEYS } from '../protocol/generated/apis.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import type {
+  AlterConfigsRequest,
+  AlterConfigsResponse,
+  IncrementalAlterConfigsRequest,
+  IncrementalAlterConfigsResponse,
+} from '../protocol/generated/index.js';
+import { StorageError, type ConfigAlteration } from '../storage/engine.js';
+import { TOPIC_CONFIG_SPECS, validateConfigValue } from '../storage/topic-config.js';
+import { resolveTopic } from '../topics/names.js';
+import { ResourceType } from './describe-configs.js';
+
+type ResultOut = AlterConfigsResponse['responses'][number];
+
+const OPS = ['set', 'delete', 'append', 'subtract'] as const;
+
+function result(resourceType: number, resourceName: string, errorCode: number, errorMessage: string | null = null): ResultOut {
+  return { errorCode, errorMessage, resourceType, resourceName };
+}
+
+function refuseNonTopic(type: number, configCount: number): void {
+  if (type === ResourceType.BROKER || type === ResourceType.BROKER_LOGGER) {
+    if (configCount === 0) return;
+    throw new KafkaError(
+      ErrorCode.INVALID_REQUEST,
+      type === ResourceType.BROKER
+        ? "Cannot update broker configs dynamically: this gateway's broker settings come from its configuration file (broker.conf / KOP_* environment) and change on restart."
+        : "Cannot change log levels dynamically: this gateway's log level is set in its configuration file (logLevel).",
+    );
+  }
+  throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${type}: this gateway alters TOPIC (2) configs`);
+}
+
+function checkNoDuplicateKeys(names: string[]): void {
+  if (new Set(names).size !== names.length) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Error due to duplicate config keys');
+}
+
+async function topicName(ctx: RequestContext, name: string): Promise<string> {
+  const full = resolveTopic(name, ctx.session.defaultNamespace).full;
+  if (!(await ctx.gateway.storage.describeTopic(full))) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
+  return full;
+}
+
+/** One resource's outcome: storage and Kafka errors become its error code. */
+async function perResource(type: number, name: string, fn: () => Promise<void>): Promise<ResultOut> {
+  try {
+    await fn();
+    return result(type, name, ErrorCode.NONE);
+  } catch (err) {
+    if (err instanceof KafkaError || err instanceof StorageError) return result(type, name, err.code, err.message);
+    throw err;
+  }
+}
+
+/** Resources named twice (same type and name) get INVALID_REQUEST, each of them (Kafka). */
+function duplicated(resources: ReadonlyArray<{ resourceType: number; resourceName: string }>): Set<string> {
+  const seen = new Set<string>();
+  const dups = new Set<string>();
+  for (const r of resources) {
+    const k = `${r.resourceType}:${r.resourceName}`;
+    if (seen.has(k)) dups.add(k);
+    seen.add(k);
+  }
+  return dups;
+}
+
+function logChange(ctx: RequestContext, api: string, topic: string, changes: unknown): void {
+  ctx.log.info({ conn: ctx.conn.id, clientId: ctx.clientId, principal: ctx.session.principal, topic, changes }, `topic configs changed (${api})`);
+}
+
+export const alterConfigs: ApiEntry<AlterConfigsRequest, AlterConfigsResponse> = {
+  apiKey: API_KEYS.AlterConfigs,
+  minVersion: 0,
+  maxVersion: 2,
+  rule: 'tenant-admin',
+  async handle(ctx, request) {
+    const dups = duplicated(request.resources);
+    const responses = await Promise.all(
+      request.resources.map((r) =>
+        perResource(r.resourceType, r.resourceName, async () => {
+          if (dups.has(`${r.resourceType}:${r.resourceName}`)) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Each resource must appear at most once.');
+          if (r.resourceType !== ResourceType.TOPIC) return refuseNonTopic(r.resourceType, r.configs.length);
+          const full = await topicName(ctx, r.resourceName);
+          checkNoDuplicateKeys(r.configs.map((c) => c.name));
+          const configs: Record<string, string> = {};
+          for (const c of r.configs) {
+            if (c.value === null) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${c.name}`);
+            validateConfigValue(c.name, c.value);
+            configs[c.name] = c.value;
+          }
+          await ctx.gateway.storage.replaceTopicConfigs(full, configs, request.validateOnly);
+          if (!request.validateOnly) logChange(ctx, 'AlterConfigs', full, configs);
+        }),
+      ),
+    );
+    return { throttleTimeMs: 0, responses };
+  },
+  errorResponse(request, errorCode) {
+    return { throttleTimeMs: 0, responses: request.resources.map((r) => result(r.resourceType, r.resourceName, errorCode)) };
+  },
+};
+
+export const incrementalAlterConfigs: ApiEntry<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse> = {
+  apiKey: API_KEYS.IncrementalAlterConfigs,
+  minVersion: 0,
+  maxVersion: 1,
+  rule: 'tenant-admin',
+  async handle(ctx, request) {
+    const dups = duplicated(request.resources);
+    const responses = await Promise.all(
+      request.resources.map((r) =>
+        perResource(r.resourceType, r.resourceName, async () => {
+          if (dups.has(`${r.resourceType}:${r.resourceName}`)) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Each resource must appear at most once.');
+          if (r.resourceType !== ResourceType.TOPIC) return refuseNonTopic(r.resourceType, r.configs.length);
+          const full = await topicName(ctx, r.resourceName);
+          checkNoDuplicateKeys(r.configs.map((c) => c.name));
+          const changes: ConfigAlteration[] = [];
+          for (const c of r.configs) {
+            const op = OPS[c.configOperation];
+            if (op === undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown config operation ${c.configOperation} for ${c.name}: expected 0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT)`);
+            if ((op === 'set' || op === 'append' || op === 'subtract') && c.value === null) {
+              throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${c.name}`);
+            }
+            // Kafka ignores deleting a config it does not know
+            if (op === 'delete' && !(c.name in TOPIC_CONFIG_SPECS)) continue;
+            changes.push({ name: c.name, value: op === 'delete' ? null : c.value, op });
+          }
+          if (changes.length === 0) return;
+          await ctx.gateway.storage.alterTopicConfigs(full, changes, request.validateOnly);
+          if (!request.validateOnly) logChange(ctx, 'IncrementalAlterConfigs', full, changes);
+        }),
+      ),
+    );
+    return { throttleTimeMs: 0, responses };
+  },
+  errorResponse(request, errorCode) {
+    return { throttleTimeMs: 0, responses: request.resources.map((r) => result(r.resourceType, r.resourceName, errorCode)) };
+  },
+};
