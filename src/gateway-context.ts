@@ -6,6 +6,7 @@ import type { GatewayConfig } from './config/schema.js';
 import type { StorageEngine } from './storage/engine.js';
 import type { DispatchTable } from './dispatch/registry.js';
 import type { Logger } from './logger.js';
+import type { GroupCoordinator } from './coordinator/coordinator.js';
 
 export interface Endpoint {
   host: string;
@@ -22,4 +23,6 @@ export interface GatewayContext {
   readonly nodeId: number;
   /** The endpoint clients of the given listener should use to reach this node. */
   advertisedEndpoint(listenerName: string): Endpoint;
+  /** The consumer group coordinator; group APIs answer COORDINATOR_NOT_AVAILABLE without one. */
+  readonly coordinator?: GroupCoordinator;
 }

@@ -17,6 +17,8 @@ import { createStorageEngine } from './storage/factory.js';
 import { loadOrCreateClusterId } from './cluster-id.js';
 import { anonymousSession } from './session/session.js';
 import { parseNamespace } from './topics/names.js';
+import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
+import { SingleNodeLocator } from './coordinator/locator.js';
 
 export interface StartOptions {
   logger?: Logger;
@@ -61,6 +63,19 @@ export class Gateway {
     const table = buildDispatchTable();
 
     const bound: BoundListener[] = [];
+    // One node: it coordinates every group (see docs/consumer-groups.md for several nodes).
+    const coordinator = new LocalGroupCoordinator(
+      new SingleNodeLocator(config.offsetsTopicNumPartitions, config.kafkaNodeId, (listenerName) => context.advertisedEndpoint(listenerName)),
+      storage.state,
+      coordinatorConfigFrom(config),
+      log.child({ component: 'group-coordinator' }),
+    );
+    try {
+      await coordinator.start();
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
     const context: GatewayContext = {
       config,
       storage,
@@ -75,6 +90,7 @@ export class Gateway {
         const port = explicit && explicit.port !== 0 ? explicit.port : (listener?.port ?? 0);
         return { host: isWildcard(host) ? hostname() : host, port };
       },
+      coordinator,
     };
     const gateway = new Gateway(config, context, bound, log);
     const dispatcher = new Dispatcher(context, () => anonymousSession(null, defaults));
@@ -139,6 +155,8 @@ export class Gateway {
   stop(timeoutMs = this.config.gracefulShutdownTimeoutMs): Promise<void> {
     this.stopping ??= (async () => {
       const closing = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
+      // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can drain.
+      await this.context.coordinator?.shutdown();
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
       await Promise.all(closing);
       await this.context.storage.close();

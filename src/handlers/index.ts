@@ -17,10 +17,16 @@ import { createPartitions } from './create-partitions.js';
 import { describeConfigs } from './describe-configs.js';
 import { alterConfigs, incrementalAlterConfigs } from './alter-configs.js';
 import { deleteRecords } from './delete-records.js';
+import { findCoordinator } from './find-coordinator.js';
+import { heartbeat, joinGroup, leaveGroup, syncGroup } from './group-membership.js';
+import { offsetCommit, offsetDelete, offsetFetch } from './group-offsets.js';
+import { deleteGroups, describeGroups, listGroups } from './group-admin.js';
 
 export function buildDispatchTable(): DispatchTable {
   const table = new DispatchTable();
   const entries: ApiEntry[] = [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster, createTopics, deleteTopics, createPartitions, describeConfigs, alterConfigs, incrementalAlterConfigs, deleteRecords];
+  // consumer groups (src/coordinator)
+  entries.push(findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, offsetDelete, describeGroups, listGroups, deleteGroups);
   for (const entry of entries) {
     table.register(entry);
   }

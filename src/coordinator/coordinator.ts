@@ -1,0 +1,1241 @@
+/**
+ * The group coordinator: Kafka's classic consumer group protocol (JoinGroup,
+ * SyncGroup, Heartbeat, LeaveGroup) and committed offsets, following Kafka's
+ * GroupCoordinator (core/src/main/scala/kafka/coordinator/group) closely:
+ * same states, transitions, timeouts and error codes, so eager and
+ * cooperative clients behave as they do against a Kafka broker.
+ *
+ * Handlers talk to the `GroupCoordinator` interface. `LocalGroupCoordinator`
+ * serves the offsets partitions this node owns (per its CoordinatorLocator)
+ * and answers NOT_COORDINATOR for the others; its durable state is in the
+ * storage engine's key-value store (store.ts). Several gateway nodes share
+ * the partitions through the locator's ownership (docs/consumer-groups.md).
+ *
+ * Everything here runs on the event loop without locks: a group's state only
+ * changes synchronously; after each awaited write the code re-checks that the
+ * group is still in the state the write was for (as Kafka's callbacks do).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import { ErrorCode, errorName } from '../protocol/errors.js';
+import { decodeVersioned } from '../protocol/codec/frame.js';
+import { ConsumerProtocolSubscription } from '../protocol/generated/index.js';
+import type { KeyValueStore } from '../storage/engine.js';
+import { resolveTopic, type NamespaceRef } from '../topics/names.js';
+import { systemClock, type Clock } from './clock.js';
+import { ClassicGroup, Member, joinError, syncError, type CommittedOffset, type GroupState, type JoinResult, type Protocol, type SyncResult } from './group.js';
+import type { CoordinatorLocator, GroupKey } from './locator.js';
+import { GroupStore, groupMapKey, type StoredGroup } from './store.js';
+
+export type { GroupKey } from './locator.js';
+export type { JoinResult, SyncResult, Protocol, GroupState } from './group.js';
+
+/** Kafka's ConsumerProtocol.PROTOCOL_TYPE */
+export const CONSUMER_PROTOCOL_TYPE = 'consumer';
+/** JoinGroup requests of new members time out after this long (Kafka's NewMemberJoinTimeoutMs). */
+export const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000;
+
+export interface CoordinatorConfig {
+  groupInitialRebalanceDelayMs: number;
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
+  groupMaxSize: number;
+  offsetsRetentionMs: number;
+  offsetsRetentionCheckIntervalMs: number;
+  offsetMetadataMaxBytes: number;
+  newMemberJoinTimeoutMs?: number;
+}
+
+export interface JoinGroupParams {
+  key: GroupKey;
+  memberId: string;
+  groupInstanceId: string | null;
+  /** JoinGroup v4+: a new member first gets MEMBER_ID_REQUIRED with its id. */
+  requireKnownMemberId: boolean;
+  /** JoinGroup v9+: a rejoining static leader may skip the assignment. */
+  supportSkippingAssignment: boolean;
+  clientId: string;
+  clientHost: string;
+  rebalanceTimeoutMs: number;
+  sessionTimeoutMs: number;
+  protocolType: string;
+  protocols: Protocol[];
+  reason: string | null;
+  /** The member's default namespace (resolves its subscription's topic names). */
+  namespace: NamespaceRef;
+}
+
+export interface SyncGroupParams {
+  key: GroupKey;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  protocolType: string | null;
+  protocolName: string | null;
+  assignments: Array<{ memberId: string; assignment: Buffer }>;
+}
+
+export interface HeartbeatParams {
+  key: GroupKey;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+}
+
+export interface MemberIdentity {
+  memberId: string;
+  groupInstanceId: string | null;
+  reason: string | null;
+}
+
+export interface LeaveGroupResult {
+  errorCode: number;
+  members: Array<{ memberId: string; groupInstanceId: string | null; errorCode: number }>;
+}
+
+export interface OffsetToCommit {
+  /** Resolved topic name. */
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string | null;
+  /** OffsetCommit v1 per-partition timestamp; -1: now. */
+  commitTimestamp: bigint;
+}
+
+export interface CommitOffsetsParams {
+  key: GroupKey;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  /** OffsetCommit v2-v4 retention; -1: the configured retention. */
+  retentionTimeMs: bigint;
+  offsets: OffsetToCommit[];
+  apiVersion: number;
+}
+
+export interface FetchedOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string | null;
+  errorCode: number;
+}
+
+export interface GroupMemberSummary {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  metadata: Buffer;
+  assignment: Buffer;
+}
+
+export interface GroupSummary {
+  errorCode: number;
+  state: string;
+  protocolType: string;
+  protocolData: string;
+  members: GroupMemberSummary[];
+}
+
+export interface GroupOverview {
+  groupId: string;
+  protocolType: string;
+  state: GroupState;
+  groupType: 'classic';
+}
+
+export interface GroupCoordinator {
+  readonly locator: CoordinatorLocator;
+  start(): Promise<void>;
+  /** Stop serving: parked JoinGroup/SyncGroup requests get NOT_COORDINATOR; waits for pending writes. */
+  shutdown(): Promise<void>;
+  joinGroup(params: JoinGroupParams): Promise<JoinResult>;
+  syncGroup(params: SyncGroupParams): Promise<SyncResult>;
+  heartbeat(params: HeartbeatParams): Promise<number>;
+  leaveGroup(key: GroupKey, members: MemberIdentity[]): Promise<LeaveGroupResult>;
+  /** One error code per entry of params.offsets, in order. */
+  commitOffsets(params: CommitOffsetsParams): Promise<number[]>;
+  /** partitions null: every committed offset of the group. */
+  fetchOffsets(key: GroupKey, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }>;
+  deleteOffsets(key: GroupKey, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }>;
+  describeGroup(key: GroupKey): Promise<GroupSummary>;
+  listGroups(tenant: string, states: string[], types: string[]): Promise<{ errorCode: number; groups: GroupOverview[] }>;
+  /** Error code per group id. */
+  deleteGroups(tenant: string, groupIds: string[]): Promise<Map<string, number>>;
+}
+
+type GroupIdRule = 'non-empty' | 'any';
+
+const EMPTY = Buffer.alloc(0);
+
+export class LocalGroupCoordinator implements GroupCoordinator {
+  private readonly groups = new Map<string, ClassicGroup>();
+  private readonly store: GroupStore;
+  private readonly loaded = new Set<number>();
+  private readonly loading = new Set<number>();
+  private active = false;
+  private expirationTimer: { cancel(): void } | null = null;
+  private expirationRun: Promise<void> | null = null;
+  private readonly newMemberJoinTimeoutMs: number;
+
+  constructor(
+    readonly locator: CoordinatorLocator,
+    kv: KeyValueStore,
+    private readonly config: CoordinatorConfig,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.store = new GroupStore(kv, locator.numPartitions);
+    this.newMemberJoinTimeoutMs = config.newMemberJoinTimeoutMs ?? NEW_MEMBER_JOIN_TIMEOUT_MS;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    const moved = await this.store.migratePartitionCount((k) => this.locator.partitionFor(k));
+    if (moved > 0) this.log.warn({ moved, partitions: this.locator.numPartitions }, 'offsetsTopicNumPartitions changed: moved group entries to their new partitions');
+    this.active = true;
+    await Promise.all(this.locator.ownedPartitions().map((p) => this.loadPartition(p)));
+    this.scheduleExpiration();
+    this.log.info({ partitions: this.loaded.size, groups: this.groups.size }, 'group coordinator started');
+  }
+
+  async shutdown(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.expirationTimer?.cancel();
+    this.expirationTimer = null;
+    await this.expirationRun;
+    const writes: Promise<unknown>[] = [];
+    for (const g of this.groups.values()) writes.push(...g.inFlight);
+    for (const p of [...this.loaded]) this.unloadPartition(p);
+    await Promise.allSettled(writes);
+    this.log.info('group coordinator stopped');
+  }
+
+  /** Become the coordinator of an offsets partition: read its groups and offsets (Kafka onElection). */
+  async loadPartition(partition: number): Promise<void> {
+    if (this.loaded.has(partition) || this.loading.has(partition)) return;
+    this.loading.add(partition);
+    try {
+      const data = await this.store.loadPartition(partition, (key, err) => this.log.error({ partition, key, err }, 'unreadable group coordinator entry skipped'));
+      const now = this.clock.now();
+      for (const { key, group: stored, offsets } of data.groups.values()) {
+        const g = new ClassicGroup(key, stored?.stateTimestamp ?? now);
+        if (stored) this.restoreGroup(g, stored);
+        for (const o of offsets) g.setOffset(o.topic, o.partition, o.value);
+        if (!stored && offsets.length === 0) continue;
+        this.groups.set(groupMapKey(key), g);
+        this.onGroupLoaded(g);
+      }
+      this.loaded.add(partition);
+    } finally {
+      this.loading.delete(partition);
+    }
+  }
+
+  /** Stop coordinating a partition (Kafka onResignation): its groups become Dead here. */
+  unloadPartition(partition: number): void {
+    this.loaded.delete(partition);
+    for (const [k, g] of this.groups) {
+      if (this.locator.partitionFor(g.key) !== partition) continue;
+      this.groups.delete(k);
+      this.onGroupUnloaded(g);
+    }
+  }
+
+  private restoreGroup(g: ClassicGroup, s: StoredGroup): void {
+    g.state = s.members.length > 0 ? 'Stable' : 'Empty';
+    g.stateTimestamp = s.stateTimestamp;
+    g.protocolType = s.protocolType;
+    g.protocolName = s.protocolName;
+    g.generationId = s.generationId;
+    for (const m of s.members) {
+      const member = new Member(
+        m.memberId,
+        m.groupInstanceId,
+        m.clientId,
+        m.clientHost,
+        m.rebalanceTimeoutMs,
+        m.sessionTimeoutMs,
+        s.protocolType ?? '',
+        s.protocolName !== null ? [{ name: s.protocolName, metadata: m.metadata }] : [],
+        m.namespace,
+      );
+      member.assignment = m.assignment;
+      g.members.set(member.memberId, member);
+      if (member.groupInstanceId !== null) g.staticMembers.set(member.groupInstanceId, member.memberId);
+    }
+    g.leaderId = s.leaderId !== null && g.members.has(s.leaderId) ? s.leaderId : (g.members.keys().next().value ?? null);
+    g.subscribedTopics = this.computeSubscribedTopics(g);
+  }
+
+  private onGroupLoaded(g: ClassicGroup): void {
+    if (g.size > this.config.groupMaxSize) this.prepareRebalance(g, `freshly loaded group is over capacity (${this.config.groupMaxSize})`);
+    for (const m of g.members.values()) this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
+  }
+
+  private onGroupUnloaded(g: ClassicGroup): void {
+    g.state = 'Dead';
+    // Parked JoinGroup/SyncGroup requests: the members go and find the new coordinator.
+    for (const m of [...g.members.values()]) {
+      g.maybeInvokeJoinCallback(m, joinError(m.memberId, ErrorCode.NOT_COORDINATOR));
+      g.maybeInvokeSyncCallback(m, syncError(ErrorCode.NOT_COORDINATOR));
+    }
+    this.cancelTimers(g);
+  }
+
+  private cancelTimers(g: ClassicGroup): void {
+    g.joinTimer?.cancel();
+    g.joinTimer = null;
+    g.syncTimer?.cancel();
+    g.syncTimer = null;
+    for (const m of g.members.values()) {
+      m.heartbeatTimer?.cancel();
+      m.heartbeatTimer = null;
+    }
+    for (const t of g.pendingMembers.values()) t.cancel();
+    g.pendingMembers.clear();
+  }
+
+  // ------------------------------------------------------------------ validation
+
+  private validateGroupStatus(key: GroupKey, rule: GroupIdRule): number | null {
+    if (rule === 'non-empty' && key.groupId.length === 0) return ErrorCode.INVALID_GROUP_ID;
+    if (!this.active) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const partition = this.locator.partitionFor(key);
+    if (this.loading.has(partition)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    const owner = this.locator.ownerOf(partition);
+    if (!owner?.local || !this.loaded.has(partition)) return ErrorCode.NOT_COORDINATOR;
+    return null;
+  }
+
+  private getGroup(key: GroupKey): ClassicGroup | undefined {
+    return this.groups.get(groupMapKey(key));
+  }
+
+  private addGroup(key: GroupKey): ClassicGroup {
+    const g = new ClassicGroup(key, this.clock.now());
+    this.groups.set(groupMapKey(key), g);
+    return g;
+  }
+
+  /** groupInstanceId (when given) maps to memberId, and memberId is a member. */
+  private validateCurrentMember(g: ClassicGroup, memberId: string, groupInstanceId: string | null, operation: string): number | null {
+    if (groupInstanceId !== null) {
+      const current = g.currentStaticMemberId(groupInstanceId);
+      if (current === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+      if (current !== memberId) {
+        this.log.info({ group: g.groupId, memberId, groupInstanceId, current, operation }, 'static member fenced by a newer member id');
+        return ErrorCode.FENCED_INSTANCE_ID;
+      }
+    }
+    return g.has(memberId) ? null : ErrorCode.UNKNOWN_MEMBER_ID;
+  }
+
+  private acceptJoiningMember(g: ClassicGroup, memberId: string): boolean {
+    switch (g.state) {
+      case 'Empty':
+      case 'Dead':
+        return true;
+      case 'PreparingRebalance':
+        return (g.has(memberId) && g.get(memberId).isAwaitingJoin) || g.numMembersAwaitingJoin < this.config.groupMaxSize;
+      case 'CompletingRebalance':
+      case 'Stable':
+        return g.has(memberId) || g.size < this.config.groupMaxSize;
+    }
+  }
+
+  // ------------------------------------------------------------------ JoinGroup
+
+  joinGroup(params: JoinGroupParams): Promise<JoinResult> {
+    return new Promise((resolve) => this.handleJoinGroup(params, resolve));
+  }
+
+  private handleJoinGroup(p: JoinGroupParams, respond: (r: JoinResult) => void): void {
+    const status = this.validateGroupStatus(p.key, 'non-empty');
+    if (status !== null) return respond(joinError(p.memberId, status));
+    if (p.sessionTimeoutMs < this.config.groupMinSessionTimeoutMs || p.sessionTimeoutMs > this.config.groupMaxSessionTimeoutMs) {
+      return respond(joinError(p.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
+    }
+    const isUnknownMember = p.memberId === '';
+    let g = this.getGroup(p.key);
+    if (!g) {
+      // A group is created by a new member only; a known member id for an unknown group is rejected.
+      if (!isUnknownMember) return respond(joinError(p.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+      g = this.addGroup(p.key);
+    }
+    if (!this.acceptJoiningMember(g, p.memberId)) {
+      // Only a member that has not rejoined a rebalance of a full group gets here: shed it.
+      g.remove(p.memberId);
+      respond(joinError('', ErrorCode.GROUP_MAX_SIZE_REACHED));
+    } else if (isUnknownMember) {
+      this.doNewMemberJoinGroup(g, p, respond);
+    } else {
+      this.doCurrentMemberJoinGroup(g, p, respond);
+    }
+    if (g.is('PreparingRebalance')) this.checkJoinCompletion(g);
+  }
+
+  private doNewMemberJoinGroup(g: ClassicGroup, p: JoinGroupParams, respond: (r: JoinResult) => void): void {
+    if (g.is('Dead')) return respond(joinError('', ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (!g.supportsProtocols(p.protocolType, p.protocols)) return respond(joinError('', ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+    const newMemberId = `${p.groupInstanceId ?? p.clientId}-${randomUUID()}`;
+    if (p.groupInstanceId !== null) {
+      const oldMemberId = g.currentStaticMemberId(p.groupInstanceId);
+      if (oldMemberId !== undefined) {
+        this.log.info({ group: g.groupId, groupInstanceId: p.groupInstanceId, oldMemberId, newMemberId, state: g.state }, 'static member rejoins with a new member id');
+        this.updateStaticMemberAndRebalance(g, oldMemberId, newMemberId, p, respond);
+      } else {
+        this.addMemberAndRebalance(g, p, newMemberId, respond);
+      }
+    } else if (p.requireKnownMemberId) {
+      // Dynamic member: hand out its id and let it rejoin with it (KIP-394).
+      g.pendingMembers.set(
+        newMemberId,
+        this.clock.schedule(p.sessionTimeoutMs, () => {
+          if (g.is('Dead') || !g.pendingMembers.has(newMemberId)) return;
+          this.log.info({ group: g.groupId, memberId: newMemberId }, 'pending member removed after session timeout');
+          this.removePendingMemberAndUpdateGroup(g, newMemberId);
+        }),
+      );
+      respond(joinError(newMemberId, ErrorCode.MEMBER_ID_REQUIRED));
+    } else {
+      this.addMemberAndRebalance(g, p, newMemberId, respond);
+    }
+  }
+
+  private doCurrentMemberJoinGroup(g: ClassicGroup, p: JoinGroupParams, respond: (r: JoinResult) => void): void {
+    if (g.is('Dead')) return respond(joinError(p.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (!g.supportsProtocols(p.protocolType, p.protocols)) return respond(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+    if (g.pendingMembers.has(p.memberId)) {
+      if (p.groupInstanceId !== null) return respond(joinError(p.memberId, ErrorCode.INVALID_REQUEST));
+      return this.addMemberAndRebalance(g, p, p.memberId, respond);
+    }
+    const error = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'join-group');
+    if (error !== null) return respond(joinError(p.memberId, error));
+    const member = g.get(p.memberId);
+    switch (g.state) {
+      case 'PreparingRebalance':
+        return this.updateMemberAndRebalance(g, member, p, respond, `member ${member.memberId} joining group during PreparingRebalance`);
+      case 'CompletingRebalance':
+        if (member.matches(p.protocols)) {
+          // The member lost its JoinGroup response: give it the current generation again.
+          member.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
+          member.sessionTimeoutMs = p.sessionTimeoutMs;
+          return respond(this.currentGenerationResult(g, member.memberId, g.isLeader(member.memberId)));
+        }
+        return this.updateMemberAndRebalance(g, member, p, respond, `member ${member.memberId} updated its metadata during CompletingRebalance`);
+      case 'Stable':
+        if (g.isLeader(member.memberId)) {
+          // A leader's JoinGroup always rebalances (topic metadata changes the members cannot see).
+          return this.updateMemberAndRebalance(g, member, p, respond, `leader ${member.memberId} rejoining group during Stable`);
+        }
+        if (!member.matches(p.protocols)) {
+          return this.updateMemberAndRebalance(g, member, p, respond, `member ${member.memberId} updated its metadata during Stable`);
+        }
+        return respond(this.currentGenerationResult(g, member.memberId, false));
+      case 'Empty':
+      case 'Dead':
+        this.log.warn({ group: g.groupId, memberId: p.memberId, state: g.state }, 'rejoining member in unexpected group state');
+        return respond(joinError(p.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+    }
+  }
+
+  private currentGenerationResult(g: ClassicGroup, memberId: string, withMembers: boolean): JoinResult {
+    return {
+      errorCode: ErrorCode.NONE,
+      memberId,
+      generationId: g.generationId,
+      protocolType: g.protocolType,
+      protocolName: g.protocolName,
+      leaderId: g.leaderId ?? '',
+      skipAssignment: false,
+      members: withMembers ? g.currentMemberMetadata() : [],
+    };
+  }
+
+  private addMemberAndRebalance(g: ClassicGroup, p: JoinGroupParams, memberId: string, respond: (r: JoinResult) => void): void {
+    const member = new Member(memberId, p.groupInstanceId, p.clientId, p.clientHost, p.rebalanceTimeoutMs, p.sessionTimeoutMs, p.protocolType, p.protocols, p.namespace);
+    member.isNew = true;
+    // A member joining during the initial delay extends it.
+    if (g.is('PreparingRebalance') && g.generationId === 0) g.newMemberAdded = true;
+    g.add(member, respond);
+    // New members cannot heartbeat yet; a JoinGroup of a member that went away expires after this.
+    this.scheduleHeartbeatExpiration(g, member, this.newMemberJoinTimeoutMs);
+    this.maybePrepareRebalance(g, `adding new member ${memberId} with group instance id ${p.groupInstanceId}; client reason: ${p.reason ?? 'not provided'}`);
+  }
+
+  private updateMemberAndRebalance(g: ClassicGroup, member: Member, p: JoinGroupParams, respond: (r: JoinResult) => void, reason: string): void {
+    // A JoinGroup superseding one still parked (the client retried): answer the old one.
+    g.maybeInvokeJoinCallback(member, joinError(member.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
+    g.updateMember(member, p.protocols, p.rebalanceTimeoutMs, p.sessionTimeoutMs, respond);
+    member.clientId = p.clientId;
+    member.clientHost = p.clientHost;
+    member.namespace = p.namespace;
+    this.maybePrepareRebalance(g, `${reason}; client reason: ${p.reason ?? 'not provided'}`);
+  }
+
+  private updateStaticMemberAndRebalance(g: ClassicGroup, oldMemberId: string, newMemberId: string, p: JoinGroupParams, respond: (r: JoinResult) => void): void {
+    const instanceId = p.groupInstanceId!;
+    const currentLeader = g.leaderId;
+    const member = g.replaceStaticMember(instanceId, oldMemberId, newMemberId, ErrorCode.FENCED_INSTANCE_ID);
+    this.scheduleHeartbeatExpiration(g, member, member.sessionTimeoutMs);
+    const old = { protocols: member.protocols, rebalanceTimeoutMs: member.rebalanceTimeoutMs, sessionTimeoutMs: member.sessionTimeoutMs };
+    g.updateMember(member, p.protocols, p.rebalanceTimeoutMs, p.sessionTimeoutMs, respond);
+    switch (g.state) {
+      case 'Stable': {
+        if (g.protocolName !== g.selectProtocol()) {
+          this.maybePrepareRebalance(g, `static member ${newMemberId} (${instanceId}) rejoined with a protocol change; client reason: ${p.reason ?? 'not provided'}`);
+          return;
+        }
+        // No rebalance: persist the new member id and hand back the current generation.
+        const assignment = new Map([...g.members.values()].map((m) => [m.memberId, m.assignment]));
+        const generation = g.generationId;
+        void this.storeGroup(g, assignment).then((error) => {
+          if (g.is('Dead')) return;
+          if (error !== ErrorCode.NONE) {
+            this.log.warn({ group: g.groupId, error: errorName(error) }, 'failed to persist the new member id of a static member; reverting');
+            if (g.currentStaticMemberId(instanceId) === newMemberId) {
+              g.updateMember(member, old.protocols, old.rebalanceTimeoutMs, old.sessionTimeoutMs, null);
+              const reverted = g.replaceStaticMember(instanceId, newMemberId, oldMemberId, ErrorCode.FENCED_INSTANCE_ID);
+              this.scheduleHeartbeatExpiration(g, reverted, reverted.sessionTimeoutMs);
+            }
+            respond({ ...this.currentGenerationResult(g, '', false), errorCode: error, leaderId: currentLeader ?? '' });
+            return;
+          }
+          if (!g.is('Stable') || g.generationId !== generation) return; // a rebalance took over this JoinGroup
+          if (p.supportSkippingAssignment) {
+            const isLeader = g.isLeader(member.memberId);
+            g.maybeInvokeJoinCallback(member, { ...this.currentGenerationResult(g, member.memberId, isLeader), skipAssignment: isLeader });
+          } else {
+            // Old clients: answer with the previous leader id so this member does not run a
+            // (useless) assignment a Stable group would ignore.
+            g.maybeInvokeJoinCallback(member, { ...this.currentGenerationResult(g, member.memberId, false), leaderId: currentLeader ?? '' });
+          }
+        });
+        return;
+      }
+      case 'CompletingRebalance':
+        // The leader may already have the old member id in its assignment: rebalance.
+        this.prepareRebalance(g, `updating metadata for static member ${newMemberId} (${instanceId}); client reason: ${p.reason ?? 'not provided'}`);
+        return;
+      case 'PreparingRebalance':
+        return;
+      case 'Empty':
+      case 'Dead':
+        throw new Error(`group ${g.groupId} in state ${g.state} has static member ${instanceId}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ rebalance
+
+  private maybePrepareRebalance(g: ClassicGroup, reason: string): void {
+    if (g.canRebalance()) this.prepareRebalance(g, reason);
+  }
+
+  private prepareRebalance(g: ClassicGroup, reason: string): void {
+    if (g.is('CompletingRebalance')) this.resetAndPropagateAssignmentError(g, ErrorCode.REBALANCE_IN_PROGRESS);
+    this.removeSyncExpiration(g);
+    g.joinTimer?.cancel();
+    const fromEmpty = g.is('Empty');
+    g.transitionTo('PreparingRebalance', this.clock.now());
+    this.log.info({ group: g.groupId, tenant: g.key.tenant, generation: g.generationId, reason }, 'preparing to rebalance group');
+    if (fromEmpty) {
+      const delay = this.config.groupInitialRebalanceDelayMs;
+      const remaining = Math.max(g.rebalanceTimeoutMs() - delay, 0);
+      this.scheduleInitialDelayedJoin(g, delay, remaining);
+    } else {
+      g.joinTimerInitial = false;
+      g.joinTimer = this.clock.schedule(g.rebalanceTimeoutMs(), () => this.onJoinTimer(g));
+      this.checkJoinCompletion(g);
+    }
+  }
+
+  /** Kafka's InitialDelayedJoin: wait, and wait again while new members keep arriving, within the rebalance timeout. */
+  private scheduleInitialDelayedJoin(g: ClassicGroup, delayMs: number, remainingMs: number): void {
+    g.joinTimerInitial = true;
+    g.joinTimer = this.clock.schedule(delayMs, () => {
+      g.joinTimer = null;
+      if (!g.is('PreparingRebalance')) return;
+      if (g.newMemberAdded && remainingMs !== 0) {
+        g.newMemberAdded = false;
+        const delay = Math.min(this.config.groupInitialRebalanceDelayMs, remainingMs);
+        this.scheduleInitialDelayedJoin(g, delay, Math.max(remainingMs - delayMs, 0));
+      } else {
+        this.onCompleteJoin(g);
+      }
+    });
+  }
+
+  private onJoinTimer(g: ClassicGroup): void {
+    g.joinTimer = null;
+    if (g.is('PreparingRebalance')) this.onCompleteJoin(g);
+  }
+
+  /** Complete PreparingRebalance early once every member has rejoined (not during the initial delay). */
+  private checkJoinCompletion(g: ClassicGroup): void {
+    if (!g.is('PreparingRebalance') || g.joinTimerInitial || g.joinTimer === null) return;
+    if (g.hasAllMembersJoined()) {
+      g.joinTimer.cancel();
+      g.joinTimer = null;
+      this.onCompleteJoin(g);
+    }
+  }
+
+  private onCompleteJoin(g: ClassicGroup): void {
+    g.joinTimer?.cancel();
+    g.joinTimer = null;
+    g.joinTimerInitial = false;
+    const gone = g.notYetRejoinedMembers().filter((m) => !m.isStatic);
+    if (gone.length > 0) {
+      this.log.info({ group: g.groupId, members: gone.map((m) => m.memberId) }, 'removing dynamic members that did not rejoin');
+      for (const m of gone) g.remove(m.memberId);
+    }
+    if (g.is('Dead')) return;
+    if (!g.maybeElectNewJoinedLeader() && g.size > 0) {
+      // Only static members that have not rejoined are left: wait for them (or their session timeouts).
+      this.log.warn({ group: g.groupId }, 'group could not complete rebalance because no members rejoined');
+      g.joinTimer = this.clock.schedule(g.rebalanceTimeoutMs(), () => this.onJoinTimer(g));
+      this.checkJoinCompletion(g);
+      return;
+    }
+    this.initNextGeneration(g);
+    if (g.is('Empty')) {
+      this.log.info({ group: g.groupId, tenant: g.key.tenant, generation: g.generationId }, 'group is now empty');
+      void this.storeGroup(g, new Map()).then((error) => {
+        if (error !== ErrorCode.NONE) this.log.warn({ group: g.groupId, error: errorName(error) }, 'failed to write empty group metadata');
+      });
+      return;
+    }
+    this.log.info({ group: g.groupId, tenant: g.key.tenant, generation: g.generationId, protocol: g.protocolName, members: g.size }, 'group rebalanced');
+    for (const m of [...g.members.values()]) {
+      g.maybeInvokeJoinCallback(m, this.currentGenerationResult(g, m.memberId, g.isLeader(m.memberId)));
+      this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
+      m.isNew = false;
+      g.pendingSyncMembers.add(m.memberId);
+    }
+    this.schedulePendingSync(g);
+  }
+
+  private initNextGeneration(g: ClassicGroup): void {
+    g.generationId++;
+    const now = this.clock.now();
+    if (g.size > 0) {
+      g.protocolName = g.selectProtocol();
+      g.subscribedTopics = this.computeSubscribedTopics(g);
+      g.transitionTo('CompletingRebalance', now);
+    } else {
+      g.protocolName = null;
+      g.subscribedTopics = this.computeSubscribedTopics(g);
+      g.transitionTo('Empty', now);
+    }
+    g.pendingSyncMembers.clear();
+  }
+
+  /** Topics (resolved names) the members of a consumer-protocol group subscribe to; null when unknown. */
+  private computeSubscribedTopics(g: ClassicGroup): Set<string> | null {
+    if (g.protocolType !== CONSUMER_PROTOCOL_TYPE) return null;
+    if (g.size === 0) return new Set();
+    if (g.protocolName === null) return null;
+    const topics = new Set<string>();
+    try {
+      for (const m of g.members.values()) {
+        const sub = decodeVersioned(ConsumerProtocolSubscription, m.metadataFor(g.protocolName)).value;
+        for (const t of sub.topics) {
+          try {
+            topics.add(resolveTopic(t, m.namespace).full);
+          } catch {
+            // an invalid name cannot have offsets
+          }
+        }
+      }
+    } catch {
+      return null;
+    }
+    return topics;
+  }
+
+  private schedulePendingSync(g: ClassicGroup): void {
+    g.syncTimer?.cancel();
+    const generation = g.generationId;
+    g.syncTimer = this.clock.schedule(g.rebalanceTimeoutMs(), () => {
+      g.syncTimer = null;
+      if (generation !== g.generationId || !(g.is('CompletingRebalance') || g.is('Stable'))) return;
+      if (g.hasReceivedSyncFromAllMembers()) return;
+      const missing = [...g.pendingSyncMembers];
+      this.log.info({ group: g.groupId, members: missing }, 'removing members that did not send SyncGroup in time');
+      for (const id of missing) g.remove(id);
+      this.prepareRebalance(g, `removing ${missing.join(', ')} on pending sync request expiration`);
+    });
+  }
+
+  private removePendingSyncMember(g: ClassicGroup, memberId: string): void {
+    g.pendingSyncMembers.delete(memberId);
+    if (g.hasReceivedSyncFromAllMembers()) {
+      g.syncTimer?.cancel();
+      g.syncTimer = null;
+    }
+  }
+
+  private removeSyncExpiration(g: ClassicGroup): void {
+    g.pendingSyncMembers.clear();
+    g.syncTimer?.cancel();
+    g.syncTimer = null;
+  }
+
+  private resetAndPropagateAssignmentError(g: ClassicGroup, errorCode: number): void {
+    for (const m of g.members.values()) m.assignment = EMPTY;
+    this.propagateAssignment(g, errorCode);
+  }
+
+  private propagateAssignment(g: ClassicGroup, errorCode: number): void {
+    const ok = errorCode === ErrorCode.NONE;
+    for (const m of [...g.members.values()]) {
+      const result: SyncResult = { errorCode, protocolType: ok ? g.protocolType : null, protocolName: ok ? g.protocolName : null, assignment: m.assignment };
+      // Restart the session timer of members that were waiting: their wait did not count.
+      if (g.maybeInvokeSyncCallback(m, result)) this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
+    }
+  }
+
+  // ------------------------------------------------------------------ liveness
+
+  private scheduleHeartbeatExpiration(g: ClassicGroup, member: Member, timeoutMs: number): void {
+    member.heartbeatTimer?.cancel();
+    member.heartbeatTimer = this.clock.schedule(timeoutMs, () => {
+      member.heartbeatTimer = null;
+      if (g.is('Dead') || g.members.get(member.memberId) !== member) return;
+      // Members waiting in a rebalance satisfy their heartbeats, except new ones (join timeout).
+      if (!member.isNew && (member.isAwaitingJoin || member.isAwaitingSync)) return;
+      this.log.info({ group: g.groupId, tenant: g.key.tenant, memberId: member.memberId, isNew: member.isNew }, 'member failed (session timeout); removing it from the group');
+      this.removeMemberAndUpdateGroup(g, member, `removing member ${member.memberId} on heartbeat expiration`);
+    });
+  }
+
+  private removeMemberAndUpdateGroup(g: ClassicGroup, member: Member, reason: string): void {
+    // A new member can time out while its JoinGroup is parked: tell it to rejoin.
+    g.maybeInvokeJoinCallback(member, joinError('', ErrorCode.UNKNOWN_MEMBER_ID));
+    g.maybeInvokeSyncCallback(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+    g.remove(member.memberId);
+    switch (g.state) {
+      case 'Dead':
+      case 'Empty':
+        return;
+      case 'Stable':
+      case 'CompletingRebalance':
+        return this.maybePrepareRebalance(g, reason);
+      case 'PreparingRebalance':
+        return this.checkJoinCompletion(g);
+    }
+  }
+
+  private removePendingMemberAndUpdateGroup(g: ClassicGroup, memberId: string): void {
+    g.remove(memberId);
+    if (g.is('PreparingRebalance')) this.checkJoinCompletion(g);
+  }
+
+  // ------------------------------------------------------------------ SyncGroup
+
+  syncGroup(params: SyncGroupParams): Promise<SyncResult> {
+    return new Promise((resolve) => this.handleSyncGroup(params, resolve));
+  }
+
+  private handleSyncGroup(p: SyncGroupParams, respond: (r: SyncResult) => void): void {
+    const status = this.validateGroupStatus(p.key, 'non-empty');
+    // While loading, the rebalance in progress is lost: make the member rejoin.
+    if (status === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) return respond(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+    if (status !== null) return respond(syncError(status));
+    const g = this.getGroup(p.key);
+    if (!g) return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+    if (g.is('Dead')) return respond(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'sync-group');
+    if (memberError !== null) return respond(syncError(memberError));
+    if (p.generationId !== g.generationId) return respond(syncError(ErrorCode.ILLEGAL_GENERATION));
+    if (p.protocolType !== null && p.protocolType !== g.protocolType) return respond(syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+    if (p.protocolName !== null && p.protocolName !== g.protocolName) return respond(syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+
+    switch (g.state) {
+      case 'Empty':
+        return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+      case 'PreparingRebalance':
+        return respond(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+      case 'CompletingRebalance': {
+        const member = g.get(p.memberId);
+        g.maybeInvokeSyncCallback(member, syncError(ErrorCode.REBALANCE_IN_PROGRESS)); // a superseded SyncGroup
+        member.awaitingSync = respond;
+        this.removePendingSyncMember(g, p.memberId);
+        if (!g.isLeader(p.memberId)) return;
+        const given = new Map(p.assignments.map((a) => [a.memberId, a.assignment]));
+        const assignment = new Map<string, Buffer>();
+        const missing: string[] = [];
+        for (const id of g.members.keys()) {
+          const a = given.get(id);
+          if (a === undefined) missing.push(id);
+          assignment.set(id, a ?? EMPTY);
+        }
+        if (missing.length > 0) this.log.warn({ group: g.groupId, generation: g.generationId, missing }, 'leader gave no assignment for some members; they get an empty one');
+        const generation = g.generationId;
+        void this.storeGroup(g, assignment).then((error) => {
+          // Another member may have joined meanwhile: only finish the generation this was for.
+          if (!g.is('CompletingRebalance') || g.generationId !== generation) return;
+          if (error !== ErrorCode.NONE) {
+            this.resetAndPropagateAssignmentError(g, error);
+            this.maybePrepareRebalance(g, `error ${errorName(error)} storing the group assignment`);
+            return;
+          }
+          for (const m of g.members.values()) m.assignment = assignment.get(m.memberId) ?? EMPTY;
+          this.propagateAssignment(g, ErrorCode.NONE);
+          g.transitionTo('Stable', this.clock.now());
+          this.log.info({ group: g.groupId, tenant: g.key.tenant, generation, members: g.size }, 'group is stable');
+        });
+        return;
+      }
+      case 'Stable': {
+        this.removePendingSyncMember(g, p.memberId);
+        const member = g.get(p.memberId);
+        respond({ errorCode: ErrorCode.NONE, protocolType: g.protocolType, protocolName: g.protocolName, assignment: member.assignment });
+        this.scheduleHeartbeatExpiration(g, member, member.sessionTimeoutMs);
+        return;
+      }
+      case 'Dead':
+        return respond(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    }
+  }
+
+  // ------------------------------------------------------------------ Heartbeat / LeaveGroup
+
+  async heartbeat(p: HeartbeatParams): Promise<number> {
+    const status = this.validateGroupStatus(p.key, 'non-empty');
+    if (status === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) return ErrorCode.NONE;
+    if (status !== null) return status;
+    const g = this.getGroup(p.key);
+    if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (g.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'heartbeat');
+    if (memberError !== null) return memberError;
+    if (p.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    switch (g.state) {
+      case 'Empty':
+        return ErrorCode.UNKNOWN_MEMBER_ID;
+      case 'CompletingRebalance':
+      case 'Stable': {
+        const m = g.get(p.memberId);
+        this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
+        return ErrorCode.NONE;
+      }
+      case 'PreparingRebalance': {
+        const m = g.get(p.memberId);
+        this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
+        return ErrorCode.REBALANCE_IN_PROGRESS;
+      }
+      case 'Dead':
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+  }
+
+  async leaveGroup(key: GroupKey, leaving: MemberIdentity[]): Promise<LeaveGroupResult> {
+    const status = this.validateGroupStatus(key, 'non-empty');
+    if (status !== null) return { errorCode: status, members: [] };
+    const g = this.getGroup(key);
+    const result = (m: MemberIdentity, errorCode: number) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode });
+    if (!g) return { errorCode: ErrorCode.NONE, members: leaving.map((m) => result(m, ErrorCode.UNKNOWN_MEMBER_ID)) };
+    if (g.is('Dead')) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
+    const members = leaving.map((m) => {
+      const reason = `member left the group (LeaveGroup); client reason: ${m.reason ?? 'not provided'}`;
+      if (m.memberId === '') {
+        // Administrative removal of a static member by its instance id.
+        const current = m.groupInstanceId !== null ? g.currentStaticMemberId(m.groupInstanceId) : undefined;
+        if (current === undefined) return result(m, ErrorCode.UNKNOWN_MEMBER_ID);
+        this.log.info({ group: g.groupId, memberId: current, groupInstanceId: m.groupInstanceId, reason: m.reason }, 'static member removed by LeaveGroup');
+        this.removeMemberAndUpdateGroup(g, g.get(current), reason);
+        return result(m, ErrorCode.NONE);
+      }
+      if (g.pendingMembers.has(m.memberId)) {
+        this.removePendingMemberAndUpdateGroup(g, m.memberId);
+        return result(m, ErrorCode.NONE);
+      }
+      const error = this.validateCurrentMember(g, m.memberId, m.groupInstanceId, 'leave-group');
+      if (error !== null) return result(m, error);
+      this.log.info({ group: g.groupId, tenant: key.tenant, memberId: m.memberId, reason: m.reason }, 'member left the group');
+      this.removeMemberAndUpdateGroup(g, g.get(m.memberId), reason);
+      return result(m, ErrorCode.NONE);
+    });
+    return { errorCode: ErrorCode.NONE, members };
+  }
+
+  // ------------------------------------------------------------------ offsets
+
+  async commitOffsets(p: CommitOffsetsParams): Promise<number[]> {
+    const all = (code: number) => p.offsets.map(() => code);
+    const status = this.validateGroupStatus(p.key, 'any');
+    if (status !== null) return all(status);
+    let g = this.getGroup(p.key);
+    if (!g) {
+      if (p.generationId >= 0) {
+        // A member of a generation this coordinator does not know (or an old one).
+        return all(p.apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION);
+      }
+      // A group not using group management (simple consumer, admin tools): offsets only.
+      this.log.info({ group: p.key.groupId, tenant: p.key.tenant }, 'creating simple consumer group via offset commit');
+      g = this.addGroup(p.key);
+    }
+    const error = this.validateOffsetCommit(g, p);
+    if (error !== null) return all(error);
+    switch (g.state) {
+      case 'CompletingRebalance':
+        // The member has the new generation from JoinGroup but not its assignment yet.
+        return all(ErrorCode.REBALANCE_IN_PROGRESS);
+      case 'Stable':
+      case 'PreparingRebalance': {
+        const m = g.members.get(p.memberId);
+        if (m) this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
+        break;
+      }
+      default:
+        break;
+    }
+    return this.storeOffsets(g, p);
+  }
+
+  private validateOffsetCommit(g: ClassicGroup, p: CommitOffsetsParams): number | null {
+    if (g.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    // Generation -1 on an empty group: admin client or a consumer without group management.
+    if (p.generationId < 0 && g.is('Empty')) return null;
+    if (p.generationId >= 0 || p.memberId !== '' || p.groupInstanceId !== null) {
+      const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'offset-commit');
+      if (memberError !== null) return memberError;
+      if (p.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
+      return null;
+    }
+    // A non-empty group takes commits from its members only.
+    return g.is('Empty') ? null : ErrorCode.UNKNOWN_MEMBER_ID;
+  }
+
+  private async storeOffsets(g: ClassicGroup, p: CommitOffsetsParams): Promise<number[]> {
+    const now = this.clock.now();
+    const partition = this.locator.partitionFor(g.key);
+    const explicitRetention = p.retentionTimeMs >= 0n ? Number(p.retentionTimeMs) : null;
+    const writes = p.offsets.map(async (o): Promise<number> => {
+      const metadata = o.metadata ?? '';
+      if (Buffer.byteLength(metadata, 'utf8') > this.config.offsetMetadataMaxBytes) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      const value: CommittedOffset = {
+        offset: o.offset,
+        leaderEpoch: o.leaderEpoch,
+        metadata,
+        commitTimestamp: o.commitTimestamp >= 0n ? Number(o.commitTimestamp) : now,
+        expireTimestamp: explicitRetention !== null ? now + explicitRetention : null,
+      };
+      const pk = `${o.topic}\0${o.partition}`;
+      g.pendingOffsetCommits.set(pk, (g.pendingOffsetCommits.get(pk) ?? 0) + 1);
+      try {
+        await g.track(this.store.putOffset(partition, g.key, o.topic, o.partition, value));
+        g.setOffset(o.topic, o.partition, value);
+        return ErrorCode.NONE;
+      } catch (err) {
+        this.log.error({ err, group: g.groupId, topic: o.topic, partition: o.partition }, 'offset commit write failed');
+        return ErrorCode.NOT_COORDINATOR;
+      } finally {
+        const n = (g.pendingOffsetCommits.get(pk) ?? 1) - 1;
+        if (n <= 0) g.pendingOffsetCommits.delete(pk);
+        else g.pendingOffsetCommits.set(pk, n);
+      }
+    });
+    return Promise.all(writes);
+  }
+
+  async fetchOffsets(key: GroupKey, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
+    const status = this.validateGroupStatus(key, 'any');
+    if (status !== null) return { errorCode: status, offsets: [] };
+    const g = this.getGroup(key);
+    // No transactions here: the only unstable offsets are commits being written.
+    if (g && requireStable && g.inFlight.size > 0) await Promise.allSettled([...g.inFlight]);
+    const found = (topic: string, partition: number, o: CommittedOffset): FetchedOffset => ({
+      topic,
+      partition,
+      offset: o.offset,
+      leaderEpoch: o.leaderEpoch,
+      metadata: o.metadata,
+      errorCode: ErrorCode.NONE,
+    });
+    if (partitions === null) {
+      const out: FetchedOffset[] = [];
+      if (g && !g.is('Dead')) for (const [topic, m] of g.offsets) for (const [partition, o] of m) out.push(found(topic, partition, o));
+      return { errorCode: ErrorCode.NONE, offsets: out };
+    }
+    return {
+      errorCode: ErrorCode.NONE,
+      offsets: partitions.map(({ topic, partition }) => {
+        const o = g && !g.is('Dead') ? g.offset(topic, partition) : undefined;
+        return o ? found(topic, partition, o) : { topic, partition, offset: -1n, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
+      }),
+    };
+  }
+
+  async deleteOffsets(key: GroupKey, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }> {
+    const status = this.validateGroupStatus(key, 'non-empty');
+    if (status !== null) return { errorCode: status, partitions: [] };
+    const g = this.getGroup(key);
+    if (!g || g.is('Dead')) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
+    let codes: Array<number | null>;
+    if (g.is('Empty')) {
+      codes = partitions.map(() => null);
+    } else if (g.protocolType === CONSUMER_PROTOCOL_TYPE) {
+      codes = partitions.map((tp) => (g.subscribedTopics?.has(tp.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : null));
+    } else {
+      return { errorCode: ErrorCode.NON_EMPTY_GROUP, partitions: [] };
+    }
+    const partition = this.locator.partitionFor(key);
+    const result = await Promise.all(
+      partitions.map(async (tp, i) => {
+        if (codes[i] !== null) return codes[i]!;
+        if (!g.offset(tp.topic, tp.partition)) return ErrorCode.NONE;
+        try {
+          await g.track(this.store.putOffset(partition, key, tp.topic, tp.partition, null));
+          g.removeOffset(tp.topic, tp.partition);
+          return ErrorCode.NONE;
+        } catch (err) {
+          this.log.error({ err, group: key.groupId, topic: tp.topic, partition: tp.partition }, 'offset delete failed');
+          return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+        }
+      }),
+    );
+    this.log.info({ group: key.groupId, tenant: key.tenant, partitions: partitions.length }, 'offsets deleted (OffsetDelete)');
+    return { errorCode: ErrorCode.NONE, partitions: result };
+  }
+
+  // ------------------------------------------------------------------ admin
+
+  async describeGroup(key: GroupKey): Promise<GroupSummary> {
+    const status = this.validateGroupStatus(key, 'any');
+    if (status !== null) return { errorCode: status, state: '', protocolType: '', protocolData: '', members: [] };
+    const g = this.getGroup(key);
+    if (!g) return { errorCode: ErrorCode.NONE, state: 'Dead', protocolType: '', protocolData: '', members: [] };
+    const stable = g.is('Stable');
+    return {
+      errorCode: ErrorCode.NONE,
+      state: g.state,
+      protocolType: g.protocolType ?? '',
+      protocolData: stable ? (g.protocolName ?? '') : '',
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: stable && g.protocolName !== null ? m.metadataFor(g.protocolName) : EMPTY,
+        assignment: stable ? m.assignment : EMPTY,
+      })),
+    };
+  }
+
+  async listGroups(tenant: string, states: string[], types: string[]): Promise<{ errorCode: number; groups: GroupOverview[] }> {
+    if (!this.active) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
+    const errorCode = this.loading.size > 0 ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NONE;
+    const stateFilter = new Set(states.map((s) => s.toLowerCase()));
+    const typeFilter = new Set(types.map((t) => t.toLowerCase()));
+    const groups: GroupOverview[] = [];
+    for (const g of this.groups.values()) {
+      if (g.key.tenant !== tenant || g.is('Dead')) continue;
+      if (stateFilter.size > 0 && !stateFilter.has(g.state.toLowerCase())) continue;
+      if (typeFilter.size > 0 && !typeFilter.has('classic')) continue;
+      groups.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state, groupType: 'classic' });
+    }
+    groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+    return { errorCode, groups };
+  }
+
+  async deleteGroups(tenant: string, groupIds: string[]): Promise<Map<string, number>> {
+    const result = new Map<string, number>();
+    const eligible: ClassicGroup[] = [];
+    for (const groupId of groupIds) {
+      const key = { tenant, groupId };
+      const status = this.validateGroupStatus(key, 'any');
+      if (status !== null) {
+        result.set(groupId, status);
+        continue;
+      }
+      const g = this.getGroup(key);
+      if (!g || g.is('Dead')) result.set(groupId, ErrorCode.GROUP_ID_NOT_FOUND);
+      else if (!g.is('Empty')) result.set(groupId, ErrorCode.NON_EMPTY_GROUP);
+      else {
+        g.transitionTo('Dead', this.clock.now());
+        this.cancelTimers(g);
+        eligible.push(g);
+      }
+    }
+    await Promise.all(
+      eligible.map(async (g) => {
+        const removed = await this.removeGroupData(g);
+        result.set(g.groupId, removed === null ? ErrorCode.NONE : ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        if (removed === null) this.log.info({ group: g.groupId, tenant }, 'group deleted');
+      }),
+    );
+    return result;
+  }
+
+  /** Tombstone a Dead group's offsets and metadata and forget it. Returns the error, or null. */
+  private async removeGroupData(g: ClassicGroup): Promise<unknown> {
+    if (g.inFlight.size > 0) await Promise.allSettled([...g.inFlight]);
+    const partition = this.locator.partitionFor(g.key);
+    if (this.groups.get(groupMapKey(g.key)) === g) this.groups.delete(groupMapKey(g.key));
+    try {
+      const deletes: Promise<void>[] = [];
+      for (const [topic, m] of g.offsets) for (const p of m.keys()) deletes.push(this.store.putOffset(partition, g.key, topic, p, null));
+      deletes.push(this.store.putGroup(partition, g.key, null));
+      await Promise.all(deletes);
+      g.offsets.clear();
+      return null;
+    } catch (err) {
+      this.log.error({ err, group: g.groupId }, 'failed to delete group data');
+      return err;
+    }
+  }
+
+  // ------------------------------------------------------------------ persistence
+
+  private toStored(g: ClassicGroup, assignment: Map<string, Buffer>): StoredGroup {
+    return {
+      state: g.size > 0 ? 'Stable' : 'Empty',
+      stateTimestamp: g.size > 0 ? this.clock.now() : g.stateTimestamp,
+      protocolType: g.protocolType,
+      protocolName: g.protocolName,
+      generationId: g.generationId,
+      leaderId: g.leaderId,
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        metadata: g.protocolName !== null ? m.metadataFor(g.protocolName) : EMPTY,
+        assignment: assignment.get(m.memberId) ?? EMPTY,
+        namespace: m.namespace,
+      })),
+    };
+  }
+
+  /** Write the group's metadata; resolves with the error code (NONE when durable). */
+  private storeGroup(g: ClassicGroup, assignment: Map<string, Buffer>): Promise<number> {
+    const stored = this.toStored(g, assignment);
+    const write = this.store.putGroup(this.locator.partitionFor(g.key), g.key, stored).then(
+      () => ErrorCode.NONE,
+      (err: unknown) => {
+        this.log.error({ err, group: g.groupId }, 'group metadata write failed');
+        return ErrorCode.NOT_COORDINATOR;
+      },
+    );
+    return g.track(write);
+  }
+
+  // ------------------------------------------------------------------ offset expiration
+
+  private scheduleExpiration(): void {
+    if (!this.active) return;
+    this.expirationTimer = this.clock.schedule(this.config.offsetsRetentionCheckIntervalMs, () => {
+      this.expirationRun = this.expireOffsets()
+        .then(
+          () => undefined,
+          (err: unknown) => this.log.error({ err }, 'offset expiration failed'),
+        )
+        .finally(() => {
+          this.expirationRun = null;
+          this.scheduleExpiration();
+        });
+    });
+  }
+
+  /**
+   * Kafka's cleanupGroupMetadata: delete expired offsets, then forget empty
+   * groups without offsets. Returns the number of offsets removed.
+   */
+  async expireOffsets(): Promise<number> {
+    const now = this.clock.now();
+    let removed = 0;
+    for (const g of [...this.groups.values()]) {
+      if (g.is('Dead')) continue;
+      const expired = this.expiredOffsets(g, now);
+      const partition = this.locator.partitionFor(g.key);
+      for (const { topic, partition: p, value } of expired) {
+        try {
+          // Puts apply in order: a commit arriving meanwhile lands after this tombstone.
+          await g.track(this.store.putOffset(partition, g.key, topic, p, null));
+          if (g.offset(topic, p) === value) {
+            g.removeOffset(topic, p);
+            removed++;
+          }
+        } catch (err) {
+          this.log.error({ err, group: g.groupId }, 'failed to delete an expired offset');
+        }
+      }
+      if (g.is('Empty') && !g.hasOffsets() && g.inFlight.size === 0 && this.groups.get(groupMapKey(g.key)) === g) {
+        g.transitionTo('Dead', now);
+        this.cancelTimers(g);
+        const error = await this.removeGroupData(g);
+        if (error === null) this.log.info({ group: g.groupId, tenant: g.key.tenant }, 'empty group without offsets removed');
+      }
+    }
+    if (removed > 0) this.log.info({ removed }, 'expired committed offsets removed');
+    return removed;
+  }
+
+  private expiredOffsets(g: ClassicGroup, now: number): Array<{ topic: string; partition: number; value: CommittedOffset }> {
+    const out: Array<{ topic: string; partition: number; value: CommittedOffset }> = [];
+    for (const [topic, m] of g.offsets) {
+      for (const [partition, value] of m) {
+        if (!g.hasPendingCommit(topic, partition) && this.isExpired(g, topic, value, now)) out.push({ topic, partition, value });
+      }
+    }
+    return out;
+  }
+
+  /** Kafka's offset expiration rules (KIP-211). */
+  private isExpired(g: ClassicGroup, topic: string, o: CommittedOffset, now: number): boolean {
+    const retention = this.config.offsetsRetentionMs;
+    const check = (base: number) => (o.expireTimestamp !== null ? now >= o.expireTimestamp : now - base >= retention);
+    if (g.protocolType !== null && g.is('Empty')) {
+      // No consumers left: everything expires once the group has been empty for the retention time.
+      return check(g.stateTimestamp);
+    }
+    if (g.protocolType === CONSUMER_PROTOCOL_TYPE && g.subscribedTopics !== null && g.is('Stable')) {
+      // Active consumers: offsets of topics nobody subscribes to any more expire after their last commit.
+      return !g.subscribedTopics.has(topic) && check(o.commitTimestamp);
+    }
+    if (g.protocolType === null) {
+      // Simple group (offsets only): each offset expires on its own.
+      return check(o.commitTimestamp);
+    }
+    return false;
+  }
+
+  /** Groups held now (tests and diagnostics). */
+  groupState(key: GroupKey): { state: GroupState; generationId: number; members: string[]; leaderId: string | null; protocolName: string | null } | null {
+    const g = this.getGroup(key);
+    if (!g) return null;
+    return { state: g.state, generationId: g.generationId, members: [...g.members.keys()], leaderId: g.leaderId, protocolName: g.protocolName };
+  }
+}
+
+/** The coordinator settings from the gateway configuration. */
+export function coordinatorConfigFrom(c: {
+  groupInitialRebalanceDelayMs: number;
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
+  groupMaxSize: number;
+  offsetsRetentionMinutes: number;
+  offsetsRetentionCheckIntervalMs: number;
+  offsetMetadataMaxBytes: number;
+}): CoordinatorConfig {
+  return {
+    groupInitialRebalanceDelayMs: c.groupInitialRebalanceDelayMs,
+    groupMinSessionTimeoutMs: c.groupMinSessionTimeoutMs,
+    groupMaxSessionTimeoutMs: c.groupMaxSessionTimeoutMs,
+    groupMaxSize: c.groupMaxSize,
+    offsetsRetentionMs: c.offsetsRetentionMinutes * 60_000,
+    offsetsRetentionCheckIntervalMs: c.offsetsRetentionCheckIntervalMs,
+    offsetMetadataMaxBytes: c.offsetMetadataMaxBytes,
+  };
+}

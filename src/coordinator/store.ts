@@ -1,0 +1,200 @@
+/**
+ * Durable group state in the storage engine's key-value store, laid out like
+ * Kafka's compacted __consumer_offsets topic: one KV namespace per offsets
+ * partition (`__consumer_offsets-<p>`), holding
+ *
+ *   ["g", tenant, groupId]                      -> group metadata (generation, protocol, members, assignments)
+ *   ["o", tenant, groupId, topic, partition]    -> one committed offset (topic is the resolved name)
+ *
+ * Writing null deletes an entry (a tombstone in the compacted topic). Values
+ * are versioned JSON. A partition's entries are read only when this node
+ * becomes the partition's coordinator; afterwards the coordinator is its only
+ * writer. The Pulsar engine keeps the same keys as message keys of a compacted
+ * offsets topic (docs/consumer-groups.md).
+ */
+import type { KeyValueStore } from '../storage/engine.js';
+import type { NamespaceRef } from '../topics/names.js';
+import type { CommittedOffset, GroupState } from './group.js';
+import type { GroupKey } from './locator.js';
+
+export const OFFSETS_NAMESPACE_PREFIX = '__consumer_offsets-';
+/** Records the partition count the data was written with. */
+const META_NAMESPACE = '__consumer_offsets-meta';
+const META_PARTITIONS = 'partitions';
+
+export interface StoredMember {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  rebalanceTimeoutMs: number;
+  sessionTimeoutMs: number;
+  /** Subscription metadata for the group's protocol. */
+  metadata: Buffer;
+  assignment: Buffer;
+  namespace: NamespaceRef;
+}
+
+export interface StoredGroup {
+  /** Only Empty and Stable groups are written. */
+  state: Extract<GroupState, 'Empty' | 'Stable'>;
+  stateTimestamp: number;
+  protocolType: string | null;
+  protocolName: string | null;
+  generationId: number;
+  leaderId: string | null;
+  members: StoredMember[];
+}
+
+export interface LoadedPartition {
+  groups: Map<string, { key: GroupKey; group: StoredGroup | null; offsets: Array<{ topic: string; partition: number; value: CommittedOffset }> }>;
+}
+
+export function groupMapKey(key: GroupKey): string {
+  return `${key.tenant}\0${key.groupId}`;
+}
+
+function namespaceOf(partition: number): string {
+  return `${OFFSETS_NAMESPACE_PREFIX}${partition}`;
+}
+
+function groupEntryKey(key: GroupKey): string {
+  return JSON.stringify(['g', key.tenant, key.groupId]);
+}
+
+function offsetEntryKey(key: GroupKey, topic: string, partition: number): string {
+  return JSON.stringify(['o', key.tenant, key.groupId, topic, partition]);
+}
+
+function encodeGroup(g: StoredGroup): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      v: 1,
+      state: g.state,
+      stateTimestamp: g.stateTimestamp,
+      protocolType: g.protocolType,
+      protocolName: g.protocolName,
+      generationId: g.generationId,
+      leaderId: g.leaderId,
+      members: g.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        metadata: m.metadata.toString('base64'),
+        assignment: m.assignment.toString('base64'),
+        tenant: m.namespace.tenant,
+        namespace: m.namespace.namespace,
+      })),
+    }),
+  );
+}
+
+function decodeGroup(buf: Buffer): StoredGroup {
+  const j = JSON.parse(buf.toString('utf8'));
+  if (j.v !== 1) throw new Error(`unknown group metadata version ${j.v}`);
+  return {
+    state: j.state === 'Stable' ? 'Stable' : 'Empty',
+    stateTimestamp: j.stateTimestamp,
+    protocolType: j.protocolType,
+    protocolName: j.protocolName,
+    generationId: j.generationId,
+    leaderId: j.leaderId,
+    members: (j.members as any[]).map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      metadata: Buffer.from(m.metadata, 'base64'),
+      assignment: Buffer.from(m.assignment, 'base64'),
+      namespace: { tenant: m.tenant, namespace: m.namespace },
+    })),
+  };
+}
+
+function encodeOffset(o: CommittedOffset): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      v: 1,
+      offset: o.offset.toString(),
+      leaderEpoch: o.leaderEpoch,
+      metadata: o.metadata,
+      commitTimestamp: o.commitTimestamp,
+      expireTimestamp: o.expireTimestamp,
+    }),
+  );
+}
+
+function decodeOffset(buf: Buffer): CommittedOffset {
+  const j = JSON.parse(buf.toString('utf8'));
+  if (j.v !== 1) throw new Error(`unknown offset record version ${j.v}`);
+  return { offset: BigInt(j.offset), leaderEpoch: j.leaderEpoch, metadata: j.metadata, commitTimestamp: j.commitTimestamp, expireTimestamp: j.expireTimestamp };
+}
+
+export class GroupStore {
+  constructor(
+    private readonly kv: KeyValueStore,
+    readonly numPartitions: number,
+  ) {}
+
+  /**
+   * Check the partition count the data was written with. When it changed,
+   * move every entry to its partition under the new count (embedded engine:
+   * this node owns all partitions). Returns the number of entries moved.
+   */
+  async migratePartitionCount(partitionOf: (key: GroupKey) => number): Promise<number> {
+    const stored = await this.kv.get(META_NAMESPACE, META_PARTITIONS);
+    const old = stored ? Number(stored.toString('utf8')) : null;
+    if (old === this.numPartitions) return 0;
+    let moved = 0;
+    if (old !== null) {
+      for (let p = 0; p < old; p++) {
+        for (const { key, value } of await this.kv.scan(namespaceOf(p))) {
+          const parts = JSON.parse(key) as unknown[];
+          const target = partitionOf({ tenant: String(parts[1]), groupId: String(parts[2]) });
+          if (target === p) continue;
+          await this.kv.put(namespaceOf(target), key, value);
+          await this.kv.put(namespaceOf(p), key, null);
+          moved++;
+        }
+      }
+    }
+    await this.kv.put(META_NAMESPACE, META_PARTITIONS, Buffer.from(String(this.numPartitions)));
+    return moved;
+  }
+
+  /** Every group and offset of one offsets partition. Unreadable entries are reported and skipped. */
+  async loadPartition(partition: number, onBadEntry: (key: string, err: unknown) => void): Promise<LoadedPartition> {
+    const groups: LoadedPartition['groups'] = new Map();
+    const slot = (key: GroupKey) => {
+      const k = groupMapKey(key);
+      let s = groups.get(k);
+      if (!s) groups.set(k, (s = { key, group: null, offsets: [] }));
+      return s;
+    };
+    for (const { key, value } of await this.kv.scan(namespaceOf(partition))) {
+      try {
+        const parts = JSON.parse(key) as unknown[];
+        const gk: GroupKey = { tenant: String(parts[1]), groupId: String(parts[2]) };
+        if (parts[0] === 'g') slot(gk).group = decodeGroup(value);
+        else if (parts[0] === 'o') slot(gk).offsets.push({ topic: String(parts[3]), partition: Number(parts[4]), value: decodeOffset(value) });
+        else throw new Error('unknown entry type');
+      } catch (err) {
+        onBadEntry(key, err);
+      }
+    }
+    return { groups };
+  }
+
+  putGroup(partition: number, key: GroupKey, group: StoredGroup | null): Promise<void> {
+    return this.kv.put(namespaceOf(partition), groupEntryKey(key), group === null ? null : encodeGroup(group));
+  }
+
+  putOffset(partition: number, key: GroupKey, topic: string, topicPartition: number, value: CommittedOffset | null): Promise<void> {
+    return this.kv.put(namespaceOf(partition), offsetEntryKey(key, topic, topicPartition), value === null ? null : encodeOffset(value));
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * FindCoordinator (10), v0-v6 (v4+: several keys per request).
+ *
+ * GROUP keys: the group (scoped by the session's tenant) hashes to an offsets
+ * partition; its owner is the coordinator (this node, or the node holding that
+ * partition when several gateway nodes share a Pulsar cluster). TRANSACTION
+ * keys: this gateway has no transaction coordinator, so COORDINATOR_NOT_AVAILABLE
+ * with a message saying so (the client's transactional calls time out with it).
+ */
+import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { API_KEYS } from '../protocol/generated/apis.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type { FindCoordinatorRequest, FindCoordinatorResponse } from '../protocol/generated/index.js';
+import { coordinatorOf, groupKey } from './group-common.js';
+
+type Coordinator = FindCoordinatorResponse['coordinators'][number];
+
+const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
+
+function failed(key: string, errorCode: number, errorMessage: string | null): Coordinator {
+  return { key, nodeId: -1, host: '', port: -1, errorCode, errorMessage };
+}
+
+function locate(ctx: RequestContext, keyType: number, key: string): Coordinator {
+  if (keyType === KEY_TYPE_TRANSACTION) {
+    return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'transactions are not supported by this gateway');
+  }
+  if (keyType !== KEY_TYPE_GROUP) return failed(key, ErrorCode.INVALID_REQUEST, `unsupported coordinator key type ${keyType}`);
+  const coordinator = coordinatorOf(ctx);
+  if (!coordinator) return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'no group coordinator');
+  const locator = coordinator.locator;
+  const owner = locator.ownerOf(locator.partitionFor(groupKey(ctx, key)));
+  if (!owner) return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the group coordinator is moving; retry');
+  const endpoint = owner.endpoint(ctx.conn.listenerName);
+  return { key, nodeId: owner.nodeId, host: endpoint.host, port: endpoint.port, errorCode: ErrorCode.NONE, errorMessage: null };
+}
+
+/** v0-3 read the single key's result from the top-level fields, v4+ the list: fill both. */
+function response(coordinators: Coordinator[]): FindCoordinatorResponse {
+  const c = coordinators[0] ?? failed('', ErrorCode.INVALID_REQUEST, 'no coordinator key');
+  return { throttleTimeMs: 0, errorCode: c.errorCode, errorMessage: c.errorMessage, nodeId: c.nodeId, host: c.host, port: c.port, coordinators };
+}
+
+export const findCoordinator: ApiEntry<FindCoordinatorRequest, FindCoordinatorResponse> = {
+  apiKey: API_KEYS.FindCoordinator,
+  minVersion: 0,
+  maxVersion: 6,
+  rule: 'group',
+  handle(ctx, request) {
+    const keys = ctx.apiVersion >= 4 ? request.coordinatorKeys : [request.key];
+    const keyType = ctx.apiVersion >= 1 ? request.keyType : KEY_TYPE_GROUP;
+    return response(keys.map((k) => locate(ctx, keyType, k)));
+  },
+  errorResponse(request, errorCode) {
+    const keys = request.coordinatorKeys.length > 0 ? request.coordinatorKeys : [request.key];
+    return response(keys.map((k) => failed(k, errorCode, null)));
+  },
+};

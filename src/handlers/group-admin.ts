@@ -1,0 +1,100 @@
+/**
+ * Group administration: DescribeGroups (15, v0-v5), ListGroups (16, v0-v5,
+ * state filter v4+, type filter v5+) and DeleteGroups (42, v0-v2). A client
+ * sees the groups of its session's tenant only. Every group here is a
+ * "classic" group (Kafka's name for the JoinGroup/SyncGroup protocol).
+ */
+import type { ApiEntry } from '../dispatch/registry.js';
+import { API_KEYS } from '../protocol/generated/apis.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type {
+  DeleteGroupsRequest,
+  DeleteGroupsResponse,
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
+} from '../protocol/generated/index.js';
+import { coordinatorOf, groupKey } from './group-common.js';
+
+/** Kafka's "authorized operations not requested / not computed" marker. */
+const OPS_NOT_REQUESTED = -2147483648;
+
+type DescribedGroup = DescribeGroupsResponse['groups'][number];
+
+function describeError(groupId: string, errorCode: number): DescribedGroup {
+  return { errorCode, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: OPS_NOT_REQUESTED };
+}
+
+export const describeGroups: ApiEntry<DescribeGroupsRequest, DescribeGroupsResponse> = {
+  apiKey: API_KEYS.DescribeGroups,
+  minVersion: 0,
+  maxVersion: 5,
+  rule: 'group',
+  async handle(ctx, request) {
+    const coordinator = coordinatorOf(ctx);
+    const groups = await Promise.all(
+      request.groups.map(async (groupId): Promise<DescribedGroup> => {
+        if (!coordinator) return describeError(groupId, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        const s = await coordinator.describeGroup(groupKey(ctx, groupId));
+        return {
+          errorCode: s.errorCode,
+          groupId,
+          groupState: s.state,
+          protocolType: s.protocolType,
+          protocolData: s.protocolData,
+          members: s.members.map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            memberMetadata: m.metadata,
+            memberAssignment: m.assignment,
+          })),
+          authorizedOperations: OPS_NOT_REQUESTED,
+        };
+      }),
+    );
+    return { throttleTimeMs: 0, groups };
+  },
+  errorResponse(request, errorCode) {
+    return { throttleTimeMs: 0, groups: request.groups.map((g) => describeError(g, errorCode)) };
+  },
+};
+
+export const listGroups: ApiEntry<ListGroupsRequest, ListGroupsResponse> = {
+  apiKey: API_KEYS.ListGroups,
+  minVersion: 0,
+  maxVersion: 5,
+  rule: 'group',
+  async handle(ctx, request) {
+    const coordinator = coordinatorOf(ctx);
+    if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
+    const v = ctx.apiVersion;
+    const r = await coordinator.listGroups(ctx.session.defaultNamespace.tenant, v >= 4 ? request.statesFilter : [], v >= 5 ? request.typesFilter : []);
+    return {
+      throttleTimeMs: 0,
+      errorCode: r.errorCode,
+      groups: r.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.groupType })),
+    };
+  },
+  errorResponse(_request, errorCode) {
+    return { throttleTimeMs: 0, errorCode, groups: [] };
+  },
+};
+
+export const deleteGroups: ApiEntry<DeleteGroupsRequest, DeleteGroupsResponse> = {
+  apiKey: API_KEYS.DeleteGroups,
+  minVersion: 0,
+  maxVersion: 2,
+  rule: 'group',
+  async handle(ctx, request) {
+    const coordinator = coordinatorOf(ctx);
+    if (!coordinator) return { throttleTimeMs: 0, results: request.groupsNames.map((groupId) => ({ groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE })) };
+    const codes = await coordinator.deleteGroups(ctx.session.defaultNamespace.tenant, request.groupsNames);
+    return { throttleTimeMs: 0, results: request.groupsNames.map((groupId) => ({ groupId, errorCode: codes.get(groupId) ?? ErrorCode.UNKNOWN_SERVER_ERROR })) };
+  },
+  errorResponse(request, errorCode) {
+    return { throttleTimeMs: 0, results: request.groupsNames.map((groupId) => ({ groupId, errorCode })) };
+  },
+};

@@ -1,0 +1,223 @@
+/**
+ * Committed offsets: OffsetCommit (8, v0-v9), OffsetFetch (9, v0-v9; several
+ * groups per request from v8) and OffsetDelete (47). Topic names are resolved
+ * against the session's default namespace, so offsets are kept per resolved
+ * topic; a client gets back the names it uses. Commits to unknown topics or
+ * partitions get UNKNOWN_TOPIC_OR_PARTITION (Kafka checks its metadata cache
+ * the same way); everything else is the coordinator's decision.
+ */
+import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { API_KEYS } from '../protocol/generated/apis.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import type {
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OffsetDeleteRequest,
+  OffsetDeleteResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+} from '../protocol/generated/index.js';
+import type { FetchedOffset, OffsetToCommit } from '../coordinator/coordinator.js';
+import { kafkaNameFor, resolveTopic } from '../topics/names.js';
+import { TopicResolver, partitionExists } from './topic-lookup.js';
+import { coordinatorOf, groupKey } from './group-common.js';
+
+// ---------------------------------------------------------------- OffsetCommit
+
+export const offsetCommit: ApiEntry<OffsetCommitRequest, OffsetCommitResponse> = {
+  apiKey: API_KEYS.OffsetCommit,
+  minVersion: 0,
+  maxVersion: 9,
+  rule: 'group',
+  async handle(ctx, request) {
+    const v = ctx.apiVersion;
+    const resolver = new TopicResolver(ctx);
+    // Response slots in request order; valid partitions go to the coordinator.
+    const out = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
+    const toCommit: OffsetToCommit[] = [];
+    const slots: Array<{ t: number; p: number }> = [];
+    for (let ti = 0; ti < request.topics.length; ti++) {
+      const t = request.topics[ti]!;
+      const found = await resolver.lookup(t.name);
+      for (let pi = 0; pi < t.partitions.length; pi++) {
+        const p = t.partitions[pi]!;
+        if (!found.ok) {
+          out[ti]!.partitions[pi]!.errorCode = found.code;
+        } else if (!partitionExists(found.info, p.partitionIndex)) {
+          out[ti]!.partitions[pi]!.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        } else {
+          toCommit.push({
+            topic: found.name.full,
+            partition: p.partitionIndex,
+            offset: p.committedOffset,
+            leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
+            metadata: p.committedMetadata,
+            commitTimestamp: v === 1 ? p.commitTimestamp : -1n,
+          });
+          slots.push({ t: ti, p: pi });
+        }
+      }
+    }
+    if (toCommit.length > 0) {
+      const coordinator = coordinatorOf(ctx);
+      const codes = coordinator
+        ? await coordinator.commitOffsets({
+            key: groupKey(ctx, request.groupId),
+            generationId: v >= 1 ? request.generationIdOrMemberEpoch : -1,
+            memberId: v >= 1 ? request.memberId : '',
+            groupInstanceId: v >= 7 ? request.groupInstanceId : null,
+            retentionTimeMs: v >= 2 && v <= 4 ? request.retentionTimeMs : -1n,
+            offsets: toCommit,
+            apiVersion: v,
+          })
+        : toCommit.map(() => ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      codes.forEach((code, i) => (out[slots[i]!.t]!.partitions[slots[i]!.p]!.errorCode = code));
+    }
+    return { throttleTimeMs: 0, topics: out };
+  },
+  errorResponse(request, errorCode) {
+    return { throttleTimeMs: 0, topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })) };
+  },
+};
+
+// ---------------------------------------------------------------- OffsetFetch
+
+type FetchTopicOut = OffsetFetchResponse['topics'][number];
+
+interface GroupFetch {
+  groupId: string;
+  /** null: every committed offset of the group */
+  topics: Array<{ name: string; partitionIndexes: number[] }> | null;
+}
+
+/** One group's offsets as response topics (names as the client uses them). */
+async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boolean): Promise<{ errorCode: number; topics: FetchTopicOut[] }> {
+  const coordinator = coordinatorOf(ctx);
+  const ns = ctx.session.defaultNamespace;
+  const noOffset = (partitionIndex: number) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE });
+  if (!coordinator) {
+    return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: (g.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(noOffset) })) };
+  }
+  const key = groupKey(ctx, g.groupId);
+  const asPartition = (o: FetchedOffset) => ({
+    partitionIndex: o.partition,
+    committedOffset: o.offset,
+    committedLeaderEpoch: o.leaderEpoch,
+    metadata: o.metadata,
+    errorCode: o.errorCode,
+  });
+  if (g.topics === null) {
+    const r = await coordinator.fetchOffsets(key, null, requireStable);
+    const byTopic = new Map<string, FetchTopicOut>();
+    for (const o of r.offsets) {
+      const name = kafkaNameFor(o.topic, ns);
+      let t = byTopic.get(name);
+      if (!t) byTopic.set(name, (t = { name, partitions: [] }));
+      t.partitions.push(asPartition(o));
+    }
+    const topics = [...byTopic.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const t of topics) t.partitions.sort((a, b) => a.partitionIndex - b.partitionIndex);
+    return { errorCode: r.errorCode, topics };
+  }
+  // Names that cannot be resolved have no offsets (Kafka does not validate names here either).
+  const wanted: Array<{ topic: string; partition: number }> = [];
+  const resolved = g.topics.map((t) => {
+    try {
+      return resolveTopic(t.name, ns).full;
+    } catch (err) {
+      if (err instanceof KafkaError) return null;
+      throw err;
+    }
+  });
+  g.topics.forEach((t, i) => {
+    const full = resolved[i];
+    if (full) for (const p of t.partitionIndexes) wanted.push({ topic: full, partition: p });
+  });
+  const r = await coordinator.fetchOffsets(key, wanted, requireStable);
+  const found = new Map(r.offsets.map((o) => [`${o.topic}\0${o.partition}`, o]));
+  const topics = g.topics.map((t, i) => ({
+    name: t.name,
+    partitions: t.partitionIndexes.map((p) => {
+      const o = resolved[i] ? found.get(`${resolved[i]}\0${p}`) : undefined;
+      return o ? asPartition(o) : noOffset(p);
+    }),
+  }));
+  return { errorCode: r.errorCode, topics };
+}
+
+export const offsetFetch: ApiEntry<OffsetFetchRequest, OffsetFetchResponse> = {
+  apiKey: API_KEYS.OffsetFetch,
+  minVersion: 0,
+  maxVersion: 9,
+  rule: 'group',
+  async handle(ctx, request) {
+    const v = ctx.apiVersion;
+    const requireStable = v >= 7 && request.requireStable;
+    if (v >= 8) {
+      const groups = await Promise.all(
+        request.groups.map(async (g) => {
+          const r = await fetchGroup(ctx, { groupId: g.groupId, topics: g.topics }, requireStable);
+          return { groupId: g.groupId, errorCode: r.errorCode, topics: r.topics };
+        }),
+      );
+      return { throttleTimeMs: 0, topics: [], errorCode: ErrorCode.NONE, groups };
+    }
+    // v0-1 always list topics; v2+ may ask for all with null.
+    const topics = v < 2 && request.topics === null ? [] : request.topics;
+    const r = await fetchGroup(ctx, { groupId: request.groupId, topics }, requireStable);
+    if (v < 2 && r.errorCode !== ErrorCode.NONE) {
+      // No top-level error field before v2: the group's error goes on every partition.
+      for (const t of r.topics) for (const p of t.partitions) p.errorCode = r.errorCode;
+    }
+    return { throttleTimeMs: 0, topics: r.topics, errorCode: r.errorCode, groups: [] };
+  },
+  errorResponse(request, errorCode) {
+    const partitions = (ids: number[]) => ids.map((partitionIndex) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode }));
+    return {
+      throttleTimeMs: 0,
+      topics: (request.topics ?? []).map((t) => ({ name: t.name, partitions: partitions(t.partitionIndexes) })),
+      errorCode,
+      groups: request.groups.map((g) => ({ groupId: g.groupId, errorCode, topics: [] })),
+    };
+  },
+};
+
+// ---------------------------------------------------------------- OffsetDelete
+
+export const offsetDelete: ApiEntry<OffsetDeleteRequest, OffsetDeleteResponse> = {
+  apiKey: API_KEYS.OffsetDelete,
+  minVersion: 0,
+  maxVersion: 0,
+  rule: 'group',
+  async handle(ctx, request) {
+    const resolver = new TopicResolver(ctx);
+    const out = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
+    const toDelete: Array<{ topic: string; partition: number }> = [];
+    const slots: Array<{ t: number; p: number }> = [];
+    for (let ti = 0; ti < request.topics.length; ti++) {
+      const t = request.topics[ti]!;
+      const found = await resolver.lookup(t.name);
+      t.partitions.forEach((p, pi) => {
+        if (!found.ok) out[ti]!.partitions[pi]!.errorCode = found.code;
+        else if (!partitionExists(found.info, p.partitionIndex)) out[ti]!.partitions[pi]!.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        else {
+          toDelete.push({ topic: found.name.full, partition: p.partitionIndex });
+          slots.push({ t: ti, p: pi });
+        }
+      });
+    }
+    const coordinator = coordinatorOf(ctx);
+    if (!coordinator) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, throttleTimeMs: 0, topics: [] };
+    const r = await coordinator.deleteOffsets(groupKey(ctx, request.groupId), toDelete);
+    if (r.errorCode !== ErrorCode.NONE) {
+      // A group error: only the partitions rejected before reaching the group are listed.
+      const rejected = out.map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => p.errorCode !== ErrorCode.NONE) })).filter((t) => t.partitions.length > 0);
+      return { errorCode: r.errorCode, throttleTimeMs: 0, topics: rejected };
+    }
+    r.partitions.forEach((code, i) => (out[slots[i]!.t]!.partitions[slots[i]!.p]!.errorCode = code));
+    return { errorCode: ErrorCode.NONE, throttleTimeMs: 0, topics: out };
+  },
+  errorResponse(_request, errorCode) {
+    return { errorCode, throttleTimeMs: 0, topics: [] };
+  },
+};
