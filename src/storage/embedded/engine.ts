@@ -278,7 +278,7 @@ export class EmbeddedEngine implements StorageEngine {
         throw new Error(`data directory ${this.dir} is in use by process ${pid} (${path})`);
       }
     }
-    await writeFileAtomic(path, `${process.pid}\n`, this.stats);
+    await fs.promises.writeFile(path, `${process.pid}\n`); // advisory: no need to be durable
   }
 
   private async checkFormat(): Promise<void> {
