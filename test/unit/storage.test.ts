@@ -659,3 +659,36 @@ test('a second engine on a running data directory is refused', async () => {
     d.cleanup();
   }
 });
+
+test('open file descriptors stay bounded; reads racing retention retry or fail cleanly', async () => {
+  const d = tempDir();
+  const engine = await openEngine(d.path, { maxOpenFiles: 4 });
+  try {
+    await engine.createTopic(TOPIC, 2, { 'segment.bytes': '400' });
+    for (let i = 0; i < 80; i++) await engine.append({ topic: TOPIC, partition: i % 2 }, valuesBatch([`v${i}`.padEnd(100, '.')]), { acks: -1 });
+    assert.ok(engine.partitionLog(tp).segmentCount >= 10);
+    for (let o = 0n; o < 40n; o++) {
+      for (let p = 0; p < 2; p++) {
+        const r = await engine.read({ topic: TOPIC, partition: p }, o, { maxBytes: 1, minOneMessage: true });
+        assert.equal(decodeRecords(r.records)[0]!.offset, o);
+      }
+      assert.ok(engine.openFileCount <= 4, `${engine.openFileCount} open`);
+    }
+    // Reads from every offset while retention deletes segments underneath.
+    await engine.alterTopicConfigs(TOPIC, [{ name: 'retention.bytes', value: '0', op: 'set' }]);
+    const reads = Array.from({ length: 40 }, (_, i) =>
+      engine.read(tp, BigInt(i), READ_ALL).then(
+        (r) => (decodeRecords(r.records).some((x) => x.offset === BigInt(i)) ? 'ok' : 'wrong'),
+        (e: StorageError) => e.code,
+      ),
+    );
+    const deleted = engine.runRetention();
+    const outcomes = await Promise.all(reads);
+    assert.ok((await deleted) > 0);
+    for (const o of outcomes) assert.ok(o === 'ok' || o === ErrorCode.OFFSET_OUT_OF_RANGE, `outcome ${String(o)}`);
+    assert.equal(engine.partitionLog(tp).segmentCount, 1);
+  } finally {
+    await engine.close();
+    d.cleanup();
+  }
+});

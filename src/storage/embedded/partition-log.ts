@@ -257,7 +257,7 @@ export class PartitionLog {
       try {
         await this.writeGroup(group);
       } catch (err) {
-        const e = err instanceof StorageError ? err : this.ioFailure('append', err);
+        const e = this.deleted ?? (err instanceof StorageError ? err : this.ioFailure('append', err));
         for (const r of group) r.reject(e); // no-op for the ones already settled
       }
     }
@@ -444,6 +444,10 @@ export class PartitionLog {
       this.failed = storageError(ErrorCode.KAFKA_STORAGE_ERROR, `fsync of ${this.label} failed: ${(err as Error)?.message ?? String(err)}; partition is read-only until restart`);
       this.ctx.logger.error({ err, partition: this.label }, 'fsync failed: partition stops accepting writes');
     }
+    // Retries waiting for an original that will now never become durable.
+    const waiters = this.hwWaiters;
+    this.hwWaiters = [];
+    for (const w of waiters) w.reject(this.failed);
     return this.failed;
   }
 
@@ -509,7 +513,22 @@ export class PartitionLog {
    * whole even if larger when minOneMessage), never past the HW/maxOffset, from a
    * single segment. `records` is one Buffer of consecutive whole batches.
    */
-  async read(fetchOffset: bigint, options: ReadOptions, retry = true): Promise<ReadResult> {
+  async read(fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+    try {
+      return await this.readOnce(fetchOffset, options, true);
+    } catch (err) {
+      throw this.explain(err);
+    }
+  }
+
+  /** Errors of an operation that raced a topic deletion (files renamed/removed) become the deletion error. */
+  private explain(err: unknown): unknown {
+    if (this.deleted) return this.deleted;
+    if (err instanceof StorageError) return err;
+    return storageError(ErrorCode.KAFKA_STORAGE_ERROR, `I/O error on ${this.label}: ${(err as Error)?.message ?? String(err)}`);
+  }
+
+  private async readOnce(fetchOffset: bigint, options: ReadOptions, retry: boolean): Promise<ReadResult> {
     this.checkReadable();
     const hw = this.hw;
     const hwSeg = this.hwSegment;
@@ -532,7 +551,7 @@ export class PartitionLog {
     try {
       fd = await this.ctx.files.acquire(seg);
     } catch (err) {
-      if (err instanceof SegmentGoneError && retry) return this.read(fetchOffset, options, false);
+      if (err instanceof SegmentGoneError && retry) return this.readOnce(fetchOffset, options, false);
       throw err;
     }
     try {
@@ -601,6 +620,14 @@ export class PartitionLog {
 
   /** First offset (>= log start, < HW) whose timestamp >= ts. */
   async offsetForTimestamp(ts: bigint): Promise<TimestampLookup | null> {
+    try {
+      return await this.offsetForTimestampOnce(ts);
+    } catch (err) {
+      throw this.explain(err);
+    }
+  }
+
+  private async offsetForTimestampOnce(ts: bigint): Promise<TimestampLookup | null> {
     this.checkReadable();
     const hw = this.hw;
     const hwSeg = this.hwSegment;
@@ -645,6 +672,14 @@ export class PartitionLog {
 
   /** The record with the largest timestamp (first of them), for ListOffsets MAX_TIMESTAMP. */
   async maxTimestamp(): Promise<TimestampLookup | null> {
+    try {
+      return await this.maxTimestampOnce(3);
+    } catch (err) {
+      throw this.explain(err);
+    }
+  }
+
+  private async maxTimestampOnce(attempts: number): Promise<TimestampLookup | null> {
     this.checkReadable();
     let best: Segment | null = null;
     for (const seg of this.segments) {
@@ -658,7 +693,7 @@ export class PartitionLog {
     try {
       fd = await this.ctx.files.acquire(seg);
     } catch (err) {
-      if (err instanceof SegmentGoneError) return this.maxTimestamp();
+      if (err instanceof SegmentGoneError && attempts > 1) return this.maxTimestampOnce(attempts - 1);
       throw err;
     }
     try {
@@ -681,6 +716,14 @@ export class PartitionLog {
 
   /** DeleteRecords: move the log start offset (persisted) and drop whole segments below it. */
   async deleteRecords(beforeOffset: bigint): Promise<bigint> {
+    try {
+      return await this.deleteRecordsOnce(beforeOffset);
+    } catch (err) {
+      throw this.explain(err);
+    }
+  }
+
+  private async deleteRecordsOnce(beforeOffset: bigint): Promise<bigint> {
     this.checkReadable();
     const target = beforeOffset === -1n ? this.hw : beforeOffset;
     if (target < 0n || target > this.hw) {
