@@ -692,3 +692,24 @@ test('open file descriptors stay bounded; reads racing retention retry or fail c
     d.cleanup();
   }
 });
+
+test('a topic flushed only by count (flush.ms = Long.MAX) arms no runaway timer', async () => {
+  const d = tempDir();
+  const engine = await openEngine(d.path);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    await engine.createTopic(TOPIC, 1, { 'flush.messages': '1000' });
+    await engine.append(tp, valuesBatch(['a']), { acks: -1 });
+    const rounds = engine.stats.flushRounds;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(engine.stats.flushRounds, rounds, 'no flush round before the count or close');
+    assert.deepEqual(warnings, []);
+    assert.equal((await engine.offsets(tp)).highWatermark, 1n);
+  } finally {
+    process.off('warning', onWarning);
+    await engine.close();
+    d.cleanup();
+  }
+});

@@ -110,7 +110,8 @@ export class GroupCommitter<T> {
         this.timerDue = Infinity;
         this.schedule();
       },
-      Math.max(0, dueMs - Date.now()),
+      // setTimeout turns delays above 2^31-1 ms into 1 ms: cap (the round re-arms for what is not due yet).
+      Math.min(Math.max(0, dueMs - Date.now()), 0x7fffffff),
     );
     this.timer.unref();
   }

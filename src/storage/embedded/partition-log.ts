@@ -82,6 +82,8 @@ interface AppendRequest {
   baseOffset: bigint;
   startPos: number;
   undo: UndoToken[];
+  /** In the file: its outcome now depends only on the flush. */
+  written: boolean;
 }
 
 interface HwWaiter {
@@ -237,7 +239,7 @@ export class PartitionLog {
       offsetCount += lastOffsetDelta(buf, s.pos) + 1;
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ buf, spans, acks, nowMs, records, offsetCount, resolve, reject, baseOffset: -1n, startPos: 0, undo: [] });
+      this.queue.push({ buf, spans, acks, nowMs, records, offsetCount, resolve, reject, baseOffset: -1n, startPos: 0, undo: [], written: false });
       this.kick();
     });
   }
@@ -258,7 +260,7 @@ export class PartitionLog {
         await this.writeGroup(group);
       } catch (err) {
         const e = this.deleted ?? (err instanceof StorageError ? err : this.ioFailure('append', err));
-        for (const r of group) r.reject(e); // no-op for the ones already settled
+        for (const r of group) if (!r.written) r.reject(e); // no-op for the ones already settled
       }
     }
   }
@@ -350,8 +352,9 @@ export class PartitionLog {
 
   private async writeBatches(seg: Segment, bufs: Buffer[], reqs: AppendRequest[]): Promise<void> {
     const start = seg.size;
-    const fd = await this.ctx.files.acquire(seg);
+    let fd = -1;
     try {
+      fd = await this.ctx.files.acquire(seg);
       await pwritev(fd, bufs, start);
       this.ctx.stats.logWrites++;
     } catch (err) {
@@ -361,22 +364,25 @@ export class PartitionLog {
       }
       const e = storageError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${seg.logPath} failed: ${(err as Error).message}`);
       this.ctx.logger.error({ err, partition: this.label }, 'append write failed');
-      try {
-        await ftruncate(fd, start);
-      } catch (terr) {
-        this.failed = e;
-        this.ctx.logger.error({ err: terr, partition: this.label }, 'could not truncate after a failed write: partition is read-only until restart');
+      if (fd >= 0) {
+        try {
+          await ftruncate(fd, start);
+        } catch (terr) {
+          this.failed = e;
+          this.ctx.logger.error({ err: terr, partition: this.label }, 'could not truncate after a failed write: partition is read-only until restart');
+        }
       }
       for (const r of reqs) r.reject(e);
       return;
     } finally {
-      this.ctx.files.release(seg);
+      if (fd >= 0) this.ctx.files.release(seg);
     }
 
     const interval = this.config.indexIntervalBytes;
     let records = 0;
     let bytes = 0;
     for (const r of reqs) {
+      r.written = true;
       for (const s of r.spans) seg.track(r.buf, s.pos, s.size, r.startPos + s.pos, interval);
       records += r.records;
       bytes += r.buf.length;
