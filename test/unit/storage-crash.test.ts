@@ -78,24 +78,29 @@ function runAndKill(dir: string, run: number, minAcks: number, extraDelayMs: num
   });
 }
 
-test('crash test: SIGKILL during acks=-1 appends loses no acknowledged record, duplicates none, keeps offsets dense', { timeout: 120_000 }, async () => {
+test('crash test: SIGKILL during acks=-1 appends loses no acknowledged record, duplicates none, keeps offsets dense', { timeout: 120_000 }, async (t) => {
+  const seed = Number(process.env.STORAGE_CRASH_SEED ?? Date.now() % 1_000_000);
+  t.diagnostic(`STORAGE_CRASH_SEED=${seed}`);
+  let state = seed >>> 0;
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(state ^ (state >>> 15), state | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
   const d = tempDir('kop-crash-');
   try {
     const all: Ack[] = [];
-    const plan = [
-      [1, 0],
-      [40, 3],
-      [150, 0],
-      [300, 7],
-      [25, 1],
-      [500, 0],
-    ] as const;
+    // The first kill comes right after the first acknowledgement (topic just created); the others at random points.
+    const plan: Array<[number, number]> = [[1, 0]];
+    for (let i = 0; i < 5; i++) plan.push([1 + Math.floor(random() * 500), Math.floor(random() * 15)]);
     for (const [run, [minAcks, delay]] of plan.entries()) {
       const { acks, stderr } = await runAndKill(d.path, run, minAcks, delay);
-      assert.ok(acks.length >= Math.min(minAcks, 1), `run ${run} made progress (${acks.length} acks) ${stderr}`);
+      assert.ok(acks.length >= 1, `run ${run} made progress (${acks.length} acks) ${stderr}`);
       all.push(...acks);
     }
-    assert.ok(all.length > 500, `${all.length} acknowledged appends`);
+    t.diagnostic(`${all.length} acknowledged appends over ${plan.length} kills`);
+    assert.ok(all.length > 50, `${all.length} acknowledged appends`);
 
     const engine = await openEngine(d.path);
     try {
