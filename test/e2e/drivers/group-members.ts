@@ -1,0 +1,205 @@
+/**
+ * Long-running consumer group members for the group e2e tests, one process each, so a test can
+ * close one cleanly (LeaveGroup) or kill it with SIGKILL: GroupConsumer.java (Apache Kafka Java
+ * client, classic protocol, any assignor), group_consumer.py (librdkafka via confluent_kafka)
+ * and kafkajs-group-consumer.mjs (kafkajs). They print the same JSON lines (see each driver),
+ * which GroupMember collects: the current assignment, records, commits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { javaLog4jConfig } from '../../helpers/clients/java.js';
+import { harnessEnv, repoRoot } from '../../helpers/clients/paths.js';
+import { checkResult, runCommand } from '../../helpers/clients/proc.js';
+
+export type MemberKind = 'java' | 'python' | 'kafkajs';
+
+export interface MemberOptions {
+  bootstrap: string;
+  group: string;
+  topic: string;
+  /** Java: range | roundrobin | sticky | cooperative-sticky; librdkafka: range | roundrobin */
+  assignor?: string;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  clientId?: string;
+  /** group.instance.id (static membership; Java and librdkafka) */
+  instanceId?: string;
+}
+
+export interface ConsumedEvent {
+  member: string;
+  partition: number;
+  offset: number;
+  value: string | null;
+  /** position of the record among everything this member printed */
+  seq: number;
+}
+
+function driversDir(): string {
+  return join(repoRoot(), 'test', 'e2e', 'drivers');
+}
+
+let javaClasses: Promise<string> | undefined;
+
+/** Compile GroupConsumer.java once per source hash into $KOP_CACHE_DIR/group-driver/<hash>/. */
+export function ensureGroupConsumerJava(): Promise<string> {
+  javaClasses ??= (async () => {
+    const env = harnessEnv();
+    const src = join(driversDir(), 'GroupConsumer.java');
+    const hash = createHash('sha256').update(`kafka ${env.kafkaVersion}\n`).update(readFileSync(src)).digest('hex').slice(0, 16);
+    const base = join(env.cacheDir, 'group-driver');
+    const classes = join(base, hash);
+    if (existsSync(join(classes, 'GroupConsumer.class'))) return classes;
+    mkdirSync(base, { recursive: true });
+    const tmp = mkdtempSync(join(base, `.tmp-${hash}-`));
+    try {
+      checkResult(await runCommand(env.javac, ['-nowarn', '-encoding', 'UTF-8', '-d', tmp, '-cp', env.javaClasspath, src], { timeoutMs: 180_000 }));
+      try {
+        renameSync(tmp, classes);
+      } catch (e) {
+        if (!existsSync(join(classes, 'GroupConsumer.class'))) throw e;
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      javaClasses = undefined;
+      throw e;
+    }
+    return classes;
+  })();
+  return javaClasses;
+}
+
+async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: string; args: string[] }> {
+  const flags = ['--bootstrap', o.bootstrap, '--group', o.group, '--topic', o.topic];
+  if (o.sessionTimeoutMs !== undefined) flags.push('--session-timeout-ms', String(o.sessionTimeoutMs));
+  if (o.heartbeatIntervalMs !== undefined) flags.push('--heartbeat-interval-ms', String(o.heartbeatIntervalMs));
+  if (o.clientId !== undefined) flags.push('--client-id', o.clientId);
+  if (kind !== 'kafkajs' && o.assignor !== undefined) flags.push('--assignor', o.assignor);
+  if (kind !== 'kafkajs' && o.instanceId !== undefined) flags.push('--instance-id', o.instanceId);
+  const env = harnessEnv();
+  if (kind === 'java') {
+    const classes = await ensureGroupConsumerJava();
+    return {
+      cmd: env.java,
+      args: ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${env.javaClasspath}`, 'GroupConsumer', ...flags],
+    };
+  }
+  if (kind === 'python') return { cmd: env.python, args: [join(driversDir(), 'group_consumer.py'), ...flags] };
+  return { cmd: process.execPath, args: [join(driversDir(), 'kafkajs-group-consumer.mjs'), ...flags] };
+}
+
+export class GroupMember {
+  /** The member's latest assignment (partition numbers), null before the first one. */
+  assignment: number[] | null = null;
+  readonly records: ConsumedEvent[] = [];
+  /** partition -> next offset, from the member's last successful commit of it */
+  readonly committed = new Map<number, number>();
+  readonly commitFailures: string[] = [];
+  /** Every line the driver printed, for failure messages. */
+  readonly lines: string[] = [];
+  stderr = '';
+  private seq = 0;
+  private ready = false;
+  readonly exited: Promise<number | string>;
+  private exitInfo: number | string | null = null;
+
+  private constructor(
+    readonly name: string,
+    readonly kind: MemberKind,
+    private readonly child: ChildProcess,
+  ) {
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) this.onLine(line);
+      }
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      this.stderr = (this.stderr + d).slice(-20_000);
+    });
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        this.exitInfo = code ?? signal ?? -1;
+        resolve(this.exitInfo);
+      }),
+    );
+  }
+
+  static async start(kind: MemberKind, name: string, o: MemberOptions): Promise<GroupMember> {
+    const { cmd, args } = await commandFor(kind, o);
+    const child = spawn(cmd, args, { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const m = new GroupMember(name, kind, child);
+    await waitFor(() => m.ready || m.exitInfo !== null, 60_000, `${name} ready`);
+    if (!m.ready) throw new Error(`${name} exited (${m.exitInfo}) before it was ready:\n${m.stderr}`);
+    return m;
+  }
+
+  private onLine(line: string): void {
+    this.lines.push(line);
+    let e: any;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      return;
+    }
+    switch (e.event) {
+      case 'ready':
+        this.ready = true;
+        break;
+      case 'assignment':
+        this.assignment = e.partitions;
+        break;
+      case 'record':
+        this.records.push({ member: this.name, partition: e.partition, offset: e.offset, value: e.value, seq: this.seq++ });
+        break;
+      case 'committed':
+        for (const [p, o] of Object.entries(e.offsets as Record<string, number>)) this.committed.set(Number(p), o);
+        break;
+      case 'commit-failed':
+        this.commitFailures.push(e.error);
+        break;
+    }
+  }
+
+  get alive(): boolean {
+    return this.exitInfo === null;
+  }
+
+  /** Clean close: the client leaves the group. */
+  async close(timeoutMs = 30_000): Promise<void> {
+    if (!this.alive) return;
+    this.child.stdin!.write('close\n');
+    this.child.stdin!.end();
+    const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  /** Crash: SIGKILL, no LeaveGroup. */
+  async kill(): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  describe(): string {
+    return `${this.name} (${this.kind}, exit ${this.exitInfo ?? 'running'}): assignment ${JSON.stringify(this.assignment)}, ${this.records.length} records, commit failures ${JSON.stringify(this.commitFailures)}\n  last lines: ${this.lines.slice(-5).join('\n    ')}\n  stderr: ${this.stderr.slice(-1500)}`;
+  }
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
