@@ -6,11 +6,22 @@ import type { GatewayConfig } from './config/schema.js';
 import type { StorageEngine } from './storage/engine.js';
 import type { DispatchTable } from './dispatch/registry.js';
 import type { Logger } from './logger.js';
+import type { SaslSettings } from './security/sasl/authenticator.js';
+import type { AuditLog, Authorizer } from './security/types.js';
 import type { GroupCoordinator } from './coordinator/coordinator.js';
 
 export interface Endpoint {
   host: string;
   port: number;
+}
+
+export interface SecurityServices {
+  /** SASL settings of SASL_PLAINTEXT/SASL_SSL listeners; null when authentication is disabled. */
+  readonly sasl: SaslSettings | null;
+  /** Delay before a failed authentication's response and close (Kafka connection.failed.authentication.delay.ms). */
+  readonly failedAuthenticationDelayMs: number;
+  readonly authorizer: Authorizer;
+  readonly audit: AuditLog | null;
 }
 
 export interface GatewayContext {
@@ -21,6 +32,7 @@ export interface GatewayContext {
   /** Kafka cluster id (22-character base64url UUID), stable across restarts. */
   readonly clusterId: string;
   readonly nodeId: number;
+  readonly security: SecurityServices;
   /** The endpoint clients of the given listener should use to reach this node. */
   advertisedEndpoint(listenerName: string): Endpoint;
   /** The consumer group coordinator; group APIs answer COORDINATOR_NOT_AVAILABLE without one. */

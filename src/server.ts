@@ -15,7 +15,9 @@ import type { Endpoint, GatewayContext } from './gateway-context.js';
 import type { StorageEngine } from './storage/engine.js';
 import { createStorageEngine } from './storage/factory.js';
 import { loadOrCreateClusterId } from './cluster-id.js';
-import { anonymousSession } from './session/session.js';
+import { anonymousSession, saslSession, type Session } from './session/session.js';
+import { SaslAuthenticator } from './security/sasl/authenticator.js';
+import { buildSecurity } from './security/index.js';
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { SingleNodeLocator } from './coordinator/locator.js';
@@ -47,8 +49,11 @@ export class Gateway {
     const log = options.logger ?? silentLogger();
     const specs = parseListenerList(config.kafkaListeners, config.kafkaProtocolMap);
     for (const spec of specs) {
-      if (spec.protocol !== 'PLAINTEXT') {
-        throw new Error(`listener ${spec.name}: security protocol ${spec.protocol} is not available in this build yet; use PLAINTEXT`);
+      if (spec.protocol === 'SSL' || spec.protocol === 'SASL_SSL') {
+        throw new Error(`listener ${spec.name}: security protocol ${spec.protocol} is not available in this build yet; use PLAINTEXT or SASL_PLAINTEXT`);
+      }
+      if (spec.protocol.startsWith('SASL') && !config.authenticationEnabled) {
+        throw new Error(`listener ${spec.name} uses ${spec.protocol} but authenticationEnabled=false: set authenticationEnabled=true and a token key (tokenSecretKey or tokenPublicKey)`);
       }
     }
     const advertised = parseListenerList(config.kafkaAdvertisedListeners || config.kafkaListeners, config.kafkaProtocolMap);
@@ -57,6 +62,7 @@ export class Gateway {
     }
     const defaults = parseNamespace(`${config.kafkaTenant}/${config.kafkaNamespace}`);
 
+    const security = await buildSecurity(config, defaults, log);
     const storage = options.storage ?? createStorageEngine(config, log);
     await storage.start();
     const clusterId = await loadOrCreateClusterId(config.dataDirectory);
@@ -83,6 +89,7 @@ export class Gateway {
       log,
       clusterId,
       nodeId: config.kafkaNodeId,
+      security,
       advertisedEndpoint(listenerName: string): Endpoint {
         const listener = bound.find((b) => b.spec.name === listenerName);
         const explicit = config.kafkaAdvertisedListeners ? advertised.find((a) => a.name === listenerName) : undefined;
@@ -93,7 +100,12 @@ export class Gateway {
       coordinator,
     };
     const gateway = new Gateway(config, context, bound, log);
-    const dispatcher = new Dispatcher(context, () => anonymousSession(null, defaults));
+    const dispatcher = new Dispatcher(context, (conn) => {
+      const spec = specs.find((l) => l.name === conn.listenerName)!;
+      if (!spec.protocol.startsWith('SASL')) return anonymousSession(null, defaults);
+      conn.maxFrameBytes = Math.min(config.saslMaxReceiveSize, config.socketRequestMaxBytes);
+      return saslSession(new SaslAuthenticator(security.sasl!), defaults);
+    });
     try {
       for (const spec of specs) bound.push(await gateway.listen(spec, dispatcher));
     } catch (err) {

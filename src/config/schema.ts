@@ -195,6 +195,51 @@ export const SCHEMA = {
     origin: 'KoP',
     doc: 'Partitions of the internal offsets topic. A group belongs to partition hash(tenant/group) mod this; the node owning that partition coordinates the group. A changed value moves the stored group entries to their new partitions at the next start.',
   },
+  authenticationEnabled: {
+    kind: 'bool',
+    default: false,
+    origin: 'Pulsar',
+    doc: 'Require SASL authentication with Pulsar tokens on SASL_PLAINTEXT/SASL_SSL listeners. When false, SASL listeners refuse to start (there would be nothing to check credentials against).',
+  },
+  saslAllowedMechanisms: {
+    kind: 'string',
+    default: 'PLAIN,OAUTHBEARER',
+    origin: 'KoP',
+    doc: 'SASL mechanisms offered on SASL listeners: PLAIN (username tenant/namespace, password token:<jwt>) and/or OAUTHBEARER (the JWT itself).',
+    check: (v: string) => {
+      const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+      if (items.length === 0) throw new Error('at least one mechanism is needed');
+      for (const m of items) if (m !== 'PLAIN' && m !== 'OAUTHBEARER') throw new Error(`unsupported mechanism '${m}' (PLAIN, OAUTHBEARER)`);
+    },
+  },
+  connectionsMaxReauthMs: {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    origin: 'Kafka',
+    doc: 'Longest a SASL session lives before the client must re-authenticate (KIP-368); 0 = until the token expires. A session never outlives its token.',
+  },
+  failedAuthenticationDelayMs: {
+    kind: 'int',
+    default: 100,
+    min: 0,
+    origin: 'Kafka',
+    doc: 'Delay before the response to a failed authentication and the close (Kafka connection.failed.authentication.delay.ms).',
+  },
+  saslMaxReceiveSize: {
+    kind: 'int',
+    default: 524_288,
+    min: 512,
+    origin: 'Kafka',
+    doc: 'Largest frame accepted before authentication (Kafka sasl.server.max.receive.size).',
+  },
+  authenticationTimeoutMs: {
+    kind: 'int',
+    default: 10_000,
+    min: 100,
+    origin: 'gateway',
+    doc: 'A connection to a SASL listener that has not authenticated within this time is closed.',
+  },
   logLevel: {
     kind: 'enum',
     default: 'info',

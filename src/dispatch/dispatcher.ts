@@ -19,6 +19,7 @@ import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import type { GatewayContext } from '../gateway-context.js';
 import type { Session } from '../session/session.js';
 import type { RequestContext } from './registry.js';
+import { delay, runSaslStep } from '../security/sasl/session-auth.js';
 
 /** Creates the session of a new connection (listener-specific). */
 export type SessionFactory = (conn: Connection) => Session;
@@ -38,8 +39,27 @@ export class Dispatcher implements FrameHandler {
     return session;
   }
 
+  /** Sessions start with the connection: SASL listeners get their pre-authentication limits now. */
+  opened(conn: Connection): void {
+    const session = this.sessionOf(conn);
+    if (!session.authenticated) {
+      const timeoutMs = this.gateway.config.authenticationTimeoutMs;
+      const timer = setTimeout(() => {
+        if (!session.authenticated && !conn.isClosed) {
+          conn.log.info({ conn: conn.id, remote: conn.remoteAddress, timeoutMs }, 'no authentication in time; closing connection');
+          this.gateway.security.audit?.authentication(conn.id, { mechanism: session.sasl?.selectedMechanism ?? 'NONE', success: false, reason: `not authenticated within ${timeoutMs} ms` });
+          conn.destroy();
+        }
+      }, timeoutMs);
+      timer.unref();
+      conn.socket.once('close', () => clearTimeout(timer));
+    }
+  }
+
   async handle(frame: Buffer, conn: Connection): Promise<FrameResult> {
     const log = conn.log;
+    const session = this.sessionOf(conn);
+    if (session.saslRawNext) return this.handleRawSasl(frame, conn, session);
     if (frame.length < 8) {
       log.warn({ conn: conn.id, bytes: frame.length }, 'request frame shorter than a request header; closing connection');
       return { response: null, close: true };
@@ -72,9 +92,12 @@ export class Dispatcher implements FrameHandler {
       return { response: null, close: true };
     }
 
-    const session = this.sessionOf(conn);
     if (!session.authenticated && entry.rule !== 'pre-auth') {
       log.warn({ conn: conn.id, remote: conn.remoteAddress, apiKey, apiVersion }, 'request before authentication; closing connection');
+      return { response: null, close: true };
+    }
+    if (session.expiresAt <= Date.now() && apiKey !== API_KEYS.SaslHandshake && apiKey !== API_KEYS.SaslAuthenticate) {
+      log.info({ conn: conn.id, principal: session.principal, expiredAt: new Date(session.expiresAt).toISOString() }, 'session expired without re-authentication; closing connection');
       return { response: null, close: true };
     }
 
@@ -87,6 +110,7 @@ export class Dispatcher implements FrameHandler {
       session,
       gateway: this.gateway,
       log,
+      closeAfterResponse: false,
     };
     let body: unknown;
     try {
@@ -101,10 +125,30 @@ export class Dispatcher implements FrameHandler {
       if (!entry.errorResponse) return { response: null, close: true };
       body = entry.errorResponse(decoded.body, code);
     }
-    if (body === null || body === undefined) return { response: null };
+    const close = ctx.closeAfterResponse;
+    if (body === null || body === undefined) return { response: null, close };
     const key = apiKey as ApiKeyNumber;
-    if (entry.zeroCopyResponse) return { response: encodeResponseChunks(key, apiVersion, correlationId, body as never) };
-    return { response: encodeResponse(key, apiVersion, correlationId, body as never) };
+    if (entry.zeroCopyResponse) return { response: encodeResponseChunks(key, apiVersion, correlationId, body as never), close };
+    return { response: encodeResponse(key, apiVersion, correlationId, body as never), close };
+  }
+
+  /** After SaslHandshake v0: the frame is a raw SASL token and so is the answer (no Kafka header). */
+  private async handleRawSasl(frame: Buffer, conn: Connection, session: Session): Promise<FrameResult> {
+    const { step } = await runSaslStep(this.gateway, conn, session, frame, conn.log);
+    const raw = (bytes: Buffer): Buffer => {
+      const out = Buffer.allocUnsafe(4 + bytes.length);
+      out.writeInt32BE(bytes.length, 0);
+      bytes.copy(out, 4);
+      return out;
+    };
+    if (step.kind === 'challenge') return { response: raw(step.bytes) };
+    session.saslRawNext = false;
+    if (step.kind === 'success') {
+      session.saslVersion = 0;
+      return { response: raw(Buffer.alloc(0)) };
+    }
+    await delay(this.gateway.security.failedAuthenticationDelayMs);
+    return { response: null, close: true }; // the legacy framing has no error response
   }
 
   closed(conn: Connection): void {

@@ -41,6 +41,8 @@ export interface RequestContext {
   readonly session: Session;
   readonly gateway: GatewayContext;
   readonly log: Logger;
+  /** Set by a handler to close the connection once its response is written. */
+  closeAfterResponse: boolean;
 }
 
 /** Returning null sends no response (Produce with acks=0). */

@@ -24,6 +24,8 @@ export interface FrameResult {
 }
 
 export interface FrameHandler {
+  /** Called once when the connection is set up, before any byte is read. */
+  opened?(conn: Connection): void;
   handle(frame: Buffer, conn: Connection): Promise<FrameResult>;
   /** Called once when the connection is gone, for session clean-up and audit. */
   closed?(conn: Connection): void;
@@ -86,6 +88,7 @@ export class Connection {
     });
     socket.on('error', (err) => this.log.debug({ conn: this.id, err: err.message }, 'socket error'));
     socket.on('close', () => this.onClose());
+    handler.opened?.(this);
     socket.on('end', () => {
       // Client half-closed: finish what it sent, then close our side.
       this.draining = true;

@@ -1,15 +1,17 @@
 /**
  * Who the client on a connection is. Created unauthenticated on SASL listeners
- * and authenticated (as the anonymous role) on PLAINTEXT/SSL listeners.
- * Re-authentication may extend `expiresAt`, never change `principal`.
+ * and authenticated (as the anonymous role, or the TLS client certificate's CN)
+ * on PLAINTEXT/SSL listeners. Re-authentication may extend `expiresAt`, never
+ * change `principal`.
  */
 import type { NamespaceRef } from '../topics/names.js';
+import type { SaslAuthenticator } from '../security/sasl/authenticator.js';
 
 export interface Session {
   authenticated: boolean;
-  /** The Pulsar role, or null before authentication. */
+  /** The Pulsar role, or null (anonymous without anonymousUserRole, or before authentication). */
   principal: string | null;
-  /** 'PLAIN', 'OAUTHBEARER', 'SSL', or 'NONE' for plaintext listeners. */
+  /** 'PLAIN', 'OAUTHBEARER', 'SSL' (client certificate), or 'NONE'. */
   mechanism: string;
   /** Namespace of short topic names on this connection. */
   defaultNamespace: NamespaceRef;
@@ -17,16 +19,29 @@ export interface Session {
   expiresAt: number;
   clientSoftwareName: string | null;
   clientSoftwareVersion: string | null;
+  /** SASL listeners: the exchange state; null on PLAINTEXT/SSL listeners. */
+  sasl: SaslAuthenticator | null;
+  /** After SaslHandshake v0 the next frame is a raw SASL token, not a Kafka request. */
+  saslRawNext: boolean;
+  /** SaslAuthenticate version of the last successful exchange (re-authentication needs v1+). */
+  saslVersion: number;
 }
 
-export function anonymousSession(role: string | null, defaults: NamespaceRef): Session {
+export function anonymousSession(role: string | null, defaults: NamespaceRef, mechanism = 'NONE'): Session {
   return {
     authenticated: true,
     principal: role,
-    mechanism: 'NONE',
+    mechanism,
     defaultNamespace: defaults,
     expiresAt: Infinity,
     clientSoftwareName: null,
     clientSoftwareVersion: null,
+    sasl: null,
+    saslRawNext: false,
+    saslVersion: -1,
   };
+}
+
+export function saslSession(sasl: SaslAuthenticator, defaults: NamespaceRef): Session {
+  return { ...anonymousSession(null, defaults), authenticated: false, mechanism: 'NONE', sasl };
 }

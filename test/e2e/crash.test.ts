@@ -44,9 +44,11 @@ toolTest('SIGKILL during acks=all produce loses no acknowledged record and leave
   const acked = new Map<string, number>(); // value -> offset it was acknowledged at
   let sent = 0;
   const rounds = 4;
+  let running: Awaited<ReturnType<typeof spawnGateway>> | null = null;
   try {
     for (let round = 0; round < rounds; round++) {
       const gw = await spawnGateway(env);
+      running = gw;
       const kafka = new Kafka({ clientId: `crash-${round}`, brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 } });
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
       await producer.connect();
@@ -74,6 +76,7 @@ toolTest('SIGKILL during acks=all produce loses no acknowledged record and leave
 
     // Restart once more and read everything back with a different client.
     const gw = await spawnGateway(env);
+    running = gw;
     try {
       const records = await kcatConsume(`127.0.0.1:${port}`, topic, { offset: 'beginning', timeoutMs: 60_000 });
       assert.deepEqual(records.map((r) => r.offset), records.map((_, i) => i), 'offsets dense from 0');
@@ -97,6 +100,11 @@ toolTest('SIGKILL during acks=all produce loses no acknowledged record and leave
       await gw.exited;
     }
   } finally {
+    // Never leave a gateway behind, whatever failed: a live child would hang the test run.
+    if (running && running.child.exitCode === null && running.child.signalCode === null) {
+      running.child.kill('SIGKILL');
+      await running.exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }, { timeout: 180_000 });

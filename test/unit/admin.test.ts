@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
+import { ALLOW_ALL } from '../../src/security/index.js';
 import { DispatchTable, type ApiEntry } from '../../src/dispatch/registry.js';
 import type { GatewayContext } from '../../src/gateway-context.js';
 import { alterConfigs, incrementalAlterConfigs } from '../../src/handlers/alter-configs.js';
@@ -189,6 +190,7 @@ describe('admin APIs through the dispatcher, embedded engine', () => {
       log,
       clusterId: 'AAAAAAAAAAAAAAAAAAAAAA',
       nodeId: NODE,
+      security: { sasl: null, failedAuthenticationDelayMs: 0, authorizer: ALLOW_ALL, audit: null },
       advertisedEndpoint: () => ({ host: '127.0.0.1', port: 9092 }),
     };
     dispatcher = new Dispatcher(gateway, () => anonymousSession(null, { tenant: 'public', namespace: 'default' }));

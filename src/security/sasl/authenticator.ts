@@ -1,0 +1,107 @@
+/**
+ * The server side of one connection's SASL exchange (SaslHandshake +
+ * SaslAuthenticate, or the legacy raw-token framing after SaslHandshake v0),
+ * for PLAIN and OAUTHBEARER carrying Pulsar JWTs. Pure of I/O: the handlers
+ * feed it bytes and apply its outcome to the session.
+ *
+ * Re-authentication (KIP-368): a client authenticated with SaslAuthenticate v1+
+ * may run the exchange again before its session expires; the principal must
+ * not change, only the expiry moves.
+ */
+import { parseNamespace, type NamespaceRef } from '../../topics/names.js';
+import { AuthenticationError, type TokenValidator } from '../types.js';
+import { isErrorAcknowledgement, oauthBearerErrorChallenge, parseOAuthBearer } from './oauthbearer.js';
+import { parsePlain } from './plain.js';
+
+export const SUPPORTED_MECHANISMS = ['PLAIN', 'OAUTHBEARER'] as const;
+export type Mechanism = (typeof SUPPORTED_MECHANISMS)[number];
+
+export interface SaslSettings {
+  validator: TokenValidator;
+  mechanisms: readonly Mechanism[];
+  /** Tenant/namespace when the client names none (kafkaTenant/kafkaNamespace). */
+  defaults: NamespaceRef;
+  /** connectionsMaxReauthMs: upper bound of a session's lifetime; 0 = only the token's expiry. */
+  maxReauthMs: number;
+}
+
+export type Step =
+  /** More bytes are needed: send these as the challenge (OAUTHBEARER error JSON). */
+  | { kind: 'challenge'; bytes: Buffer; failure: string }
+  | { kind: 'success'; principal: string; namespace: NamespaceRef; expiresAt: number }
+  | { kind: 'failure'; reason: string };
+
+export class SaslAuthenticator {
+  private mechanism: Mechanism | null = null;
+  /** Set after an OAUTHBEARER error challenge: the next message must be the client's kvsep. */
+  private pendingFailure: string | null = null;
+  private authenticatedPrincipal: string | null = null;
+
+  constructor(private readonly settings: SaslSettings) {}
+
+  get selectedMechanism(): Mechanism | null {
+    return this.mechanism;
+  }
+
+  /** SaslHandshake: returns false when the mechanism is not enabled. */
+  selectMechanism(name: string): boolean {
+    const m = SUPPORTED_MECHANISMS.find((x) => x === name);
+    if (!m || !this.settings.mechanisms.includes(m)) return false;
+    this.mechanism = m;
+    this.pendingFailure = null;
+    return true;
+  }
+
+  /** One SaslAuthenticate (or legacy raw) message. */
+  async step(bytes: Buffer, now = Date.now()): Promise<Step> {
+    const mechanism = this.mechanism;
+    if (!mechanism) return { kind: 'failure', reason: 'SaslAuthenticate before SaslHandshake' };
+    if (this.pendingFailure !== null) {
+      const reason = this.pendingFailure;
+      this.pendingFailure = null;
+      this.mechanism = null;
+      return { kind: 'failure', reason: isErrorAcknowledgement(bytes) ? reason : `${reason} (and the client did not acknowledge the error challenge)` };
+    }
+    try {
+      const { token, namespace } = mechanism === 'PLAIN' ? this.readPlain(bytes) : this.readOAuthBearer(bytes);
+      const identity = await this.settings.validator.validate(token);
+      if (this.authenticatedPrincipal !== null && identity.role !== this.authenticatedPrincipal) {
+        return { kind: 'failure', reason: `re-authentication may not change the principal (was '${this.authenticatedPrincipal}', now '${identity.role}')` };
+      }
+      let expiresAt = identity.expiresAt ?? Infinity;
+      if (this.settings.maxReauthMs > 0) expiresAt = Math.min(expiresAt, now + this.settings.maxReauthMs);
+      if (expiresAt <= now) return { kind: 'failure', reason: 'token expired' };
+      this.authenticatedPrincipal = identity.role;
+      this.mechanism = null;
+      return { kind: 'success', principal: identity.role, namespace, expiresAt };
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      if (mechanism === 'OAUTHBEARER') {
+        this.pendingFailure = err.message;
+        return { kind: 'challenge', bytes: oauthBearerErrorChallenge(), failure: err.message };
+      }
+      this.mechanism = null;
+      return { kind: 'failure', reason: err.message };
+    }
+  }
+
+  private readPlain(bytes: Buffer): { token: string; namespace: NamespaceRef } {
+    const creds = parsePlain(bytes);
+    return { token: creds.token, namespace: this.namespaceFrom(creds.username, 'username') };
+  }
+
+  private readOAuthBearer(bytes: Buffer): { token: string; namespace: NamespaceRef } {
+    const initial = parseOAuthBearer(bytes);
+    const ns = initial.extensions['namespace'];
+    return { token: initial.token, namespace: ns === undefined ? this.settings.defaults : this.namespaceFrom(ns, 'namespace extension') };
+  }
+
+  /** "tenant/namespace" or "tenant" (the configured namespace in that tenant). */
+  private namespaceFrom(value: string, what: string): NamespaceRef {
+    try {
+      return parseNamespace(value.includes('/') ? value : `${value}/${this.settings.defaults.namespace}`);
+    } catch {
+      throw new AuthenticationError(`invalid ${what} '${value.slice(0, 80)}': expected tenant/namespace or tenant`);
+    }
+  }
+}

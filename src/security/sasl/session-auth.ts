@@ -1,0 +1,75 @@
+/**
+ * Runs one SASL message through the connection's authenticator and applies the
+ * outcome to the session: principal, namespace, expiry, frame limit, audit.
+ * Shared by SaslAuthenticate and the legacy raw-token framing.
+ */
+import type { Connection } from '../../network/connection.js';
+import type { Session } from '../../session/session.js';
+import type { GatewayContext } from '../../gateway-context.js';
+import type { Logger } from '../../logger.js';
+import type { Step } from './authenticator.js';
+
+export interface AuthOutcome {
+  step: Step;
+  /** ms the session may live from now (0: no expiry); only for success. */
+  sessionLifetimeMs: number;
+}
+
+export async function runSaslStep(gateway: GatewayContext, conn: Connection, session: Session, bytes: Buffer, log: Logger): Promise<AuthOutcome> {
+  const sasl = session.sasl!;
+  const mechanism = sasl.selectedMechanism ?? 'NONE';
+  const reauth = session.authenticated;
+  const step = await sasl.step(bytes);
+  const audit = gateway.security.audit;
+  if (step.kind === 'success') {
+    session.authenticated = true;
+    session.principal = step.principal;
+    session.mechanism = mechanism;
+    session.defaultNamespace = step.namespace;
+    session.expiresAt = step.expiresAt;
+    conn.maxFrameBytes = gateway.config.socketRequestMaxBytes;
+    audit?.authentication(conn.id, { mechanism, success: true, principal: step.principal, reauthentication: reauth });
+    scheduleExpiry(conn, session, log);
+    log.info(
+      { conn: conn.id, principal: step.principal, mechanism, namespace: `${step.namespace.tenant}/${step.namespace.namespace}`, expiresAt: Number.isFinite(step.expiresAt) ? new Date(step.expiresAt).toISOString() : null, reauthentication: reauth },
+      reauth ? 'client re-authenticated' : 'client authenticated',
+    );
+    return { step, sessionLifetimeMs: Number.isFinite(step.expiresAt) ? Math.max(1, step.expiresAt - Date.now()) : 0 };
+  }
+  if (step.kind === 'failure') {
+    audit?.authentication(conn.id, { mechanism, success: false, reason: step.reason, reauthentication: reauth });
+    log.warn({ conn: conn.id, remote: conn.remoteAddress, mechanism, reason: step.reason, reauthentication: reauth }, 'authentication failed');
+  }
+  return { step, sessionLifetimeMs: 0 };
+}
+
+const expiryTimers = new WeakMap<Session, NodeJS.Timeout>();
+/** setTimeout's limit; longer sessions are re-checked when the timer fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Close the connection when the session expires without a re-authentication
+ * (KIP-368), so an expired token stops working on an open connection even if
+ * the client sends nothing more.
+ */
+function scheduleExpiry(conn: Connection, session: Session, log: Logger): void {
+  clearTimeout(expiryTimers.get(session));
+  if (!Number.isFinite(session.expiresAt)) return;
+  const check = (): void => {
+    const left = session.expiresAt - Date.now();
+    if (left > 0) {
+      expiryTimers.set(session, setTimeout(check, Math.min(left, MAX_TIMER_MS)).unref());
+      return;
+    }
+    if (!conn.isClosed) {
+      log.info({ conn: conn.id, principal: session.principal }, 'session expired without re-authentication; closing connection');
+      conn.destroy();
+    }
+  };
+  expiryTimers.set(session, setTimeout(check, Math.min(Math.max(0, session.expiresAt - Date.now()), MAX_TIMER_MS)).unref());
+  conn.socket.once('close', () => clearTimeout(expiryTimers.get(session)));
+}
+
+export function delay(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}

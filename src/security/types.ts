@@ -1,0 +1,76 @@
+/**
+ * Contracts between the security modules (token validation, TLS, authorization,
+ * audit) and the layers that use them (SASL handlers, dispatcher, server).
+ * Each module implements its part behind these types; see docs/security.md.
+ */
+
+// ---------------------------------------------------------------- authentication
+
+/** Why an authentication failed: logged and audited, never containing the credential. */
+export class AuthenticationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuthenticationError';
+  }
+}
+
+export interface AuthenticatedIdentity {
+  /** The Pulsar role (tokenAuthClaim / openIDRoleClaim / certificate CN). */
+  role: string;
+  /** Epoch ms when the credential stops being valid; null when it never expires. */
+  expiresAt: number | null;
+}
+
+/** Validates Pulsar JWTs exactly as Pulsar's AuthenticationProviderToken (and the OpenID provider) do. */
+export interface TokenValidator {
+  /** Resolves the identity, or rejects with AuthenticationError saying why (expired, bad signature...). */
+  validate(token: string): Promise<AuthenticatedIdentity>;
+}
+
+// ---------------------------------------------------------------- authorization
+
+/** Pulsar's topic/namespace actions as Kafka APIs need them. */
+export type AuthAction = 'produce' | 'consume' | 'lookup' | 'admin';
+
+export type AuthResource =
+  /** A topic, by resolved full name persistent://tenant/ns/topic. */
+  | { kind: 'topic'; tenant: string; namespace: string; topic: string }
+  /** A consumer group (Pulsar subscription) in a namespace. */
+  | { kind: 'group'; tenant: string; namespace: string; group: string }
+  /** Tenant-level administration (create/delete topics, configs). */
+  | { kind: 'tenant'; tenant: string }
+  /** Cluster-level administration (superusers only). */
+  | { kind: 'cluster' };
+
+export interface AuthDecision {
+  allowed: boolean;
+  /** Short reason for logs/audit: "superuser", "tenant admin", "namespace grant", "no grant for role on namespace"... */
+  reason: string;
+}
+
+/**
+ * Answers can(principal, action, resource) with Pulsar's PulsarAuthorizationProvider
+ * semantics from a policy source. Knows nothing about Kafka.
+ */
+export interface Authorizer {
+  can(role: string | null, action: AuthAction, resource: AuthResource): Promise<AuthDecision>;
+}
+
+// ---------------------------------------------------------------- audit
+
+export interface AuditConnectionInfo {
+  connId: number;
+  remote: string;
+  listener: string;
+  tls?: { version: string | null; cipher: string | null };
+}
+
+/** The audit access log (its own stream; schema in docs/audit-log.md). Never blocks the caller. */
+export interface AuditLog {
+  connectionOpened(conn: AuditConnectionInfo): void;
+  connectionClosed(connId: number, info: { principal: string | null; clientSoftware: string | null; requests: number; bytesIn: number; bytesOut: number }): void;
+  authentication(connId: number, event: { mechanism: string; success: boolean; principal?: string; reason?: string; reauthentication?: boolean }): void;
+  /** Every decision: denials are written at once, allows summarised per connection. */
+  decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; records?: number; bytes?: number }): void;
+  close(): Promise<void>;
+}
