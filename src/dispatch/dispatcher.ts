@@ -20,6 +20,8 @@ import type { GatewayContext } from '../gateway-context.js';
 import type { Session } from '../session/session.js';
 import type { RequestContext } from './registry.js';
 import { delay, runSaslStep } from '../security/sasl/session-auth.js';
+import { RequestAccess } from '../security/access.js';
+import { APIS } from '../protocol/generated/apis.js';
 
 /** Creates the session of a new connection (listener-specific). */
 export type SessionFactory = (conn: Connection) => Session;
@@ -111,6 +113,7 @@ export class Dispatcher implements FrameHandler {
       gateway: this.gateway,
       log,
       closeAfterResponse: false,
+      access: new RequestAccess(this.gateway.security.authorizer, this.gateway.security.audit, session, conn.id, APIS[apiKey]?.name ?? String(apiKey)),
     };
     let body: unknown;
     try {

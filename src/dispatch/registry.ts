@@ -8,6 +8,7 @@ import type { Connection } from '../network/connection.js';
 import type { Session } from '../session/session.js';
 import type { Logger } from '../logger.js';
 import type { GatewayContext } from '../gateway-context.js';
+import type { RequestAccess } from '../security/access.js';
 
 /**
  * How an API is authorized. The rules name the Pulsar permission each API
@@ -43,6 +44,8 @@ export interface RequestContext {
   readonly log: Logger;
   /** Set by a handler to close the connection once its response is written. */
   closeAfterResponse: boolean;
+  /** Authorization of the resources this request names (audited). */
+  readonly access: RequestAccess;
 }
 
 /** Returning null sends no response (Produce with acks=0). */

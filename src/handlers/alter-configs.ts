@@ -47,7 +47,8 @@ function checkNoDuplicateKeys(names: string[]): void {
 }
 
 async function topicName(ctx: RequestContext, name: string): Promise<string> {
-  const full = resolveTopic(name, ctx.session.defaultNamespace).full;
+  const { full, tenant } = resolveTopic(name, ctx.session.defaultNamespace);
+  if (!(await ctx.access.tenantAdmin(tenant))) throw new KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to alter configs in tenant ${tenant}`);
   if (!(await ctx.gateway.storage.describeTopic(full))) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
   return full;
 }

@@ -29,12 +29,14 @@ export function checkIncrease(topic: string, current: number, count: number): st
 async function growOne(ctx: RequestContext, t: TopicIn, validateOnly: boolean): Promise<ResultOut> {
   const { storage, nodeId } = ctx.gateway;
   let full: string;
+  let tenant: string;
   try {
-    full = resolveTopic(t.name, ctx.session.defaultNamespace).full;
+    ({ full, tenant } = resolveTopic(t.name, ctx.session.defaultNamespace));
   } catch (err) {
     if (err instanceof KafkaError) return result(t.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
     throw err;
   }
+  if (!(await ctx.access.tenantAdmin(tenant))) return result(t.name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to alter topics in tenant ${tenant}`);
   const info = await storage.describeTopic(full);
   if (!info) return result(t.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
   const problem = checkIncrease(t.name, info.partitions, t.count);

@@ -77,6 +77,9 @@ async function createOne(ctx: RequestContext, t: TopicIn, validateOnly: boolean)
     if (err instanceof KafkaError) return failed(t.name, err.code, err.message);
     throw err;
   }
+  if (!(await ctx.access.tenantAdmin(resolved.tenant))) {
+    return failed(t.name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to create topics in tenant ${resolved.tenant}`);
+  }
   if (isInternalTopic(resolved)) {
     return failed(t.name, ErrorCode.INVALID_TOPIC_EXCEPTION, `Creation of internal topic ${t.name} is prohibited: the gateway keeps its internal state itself.`);
   }

@@ -22,7 +22,8 @@ function result(name: string | null, topicId: Buffer, errorCode: number, errorMe
 }
 
 async function deleteOne(ctx: RequestContext, kafkaName: string, info: TopicInfo): Promise<ResultOut> {
-  if (isInternalTopic(parseFullName(info.name))) {
+  const name = parseFullName(info.name);
+  if (isInternalTopic(name)) {
     return result(kafkaName, info.topicId, ErrorCode.INVALID_TOPIC_EXCEPTION, `Internal topic ${kafkaName} cannot be deleted.`);
   }
   try {
@@ -40,13 +41,16 @@ async function deleteOne(ctx: RequestContext, kafkaName: string, info: TopicInfo
 
 async function byName(ctx: RequestContext, name: string): Promise<ResultOut> {
   let full: string;
+  let tenant: string;
   try {
-    full = resolveTopic(name, ctx.session.defaultNamespace).full;
+    ({ full, tenant } = resolveTopic(name, ctx.session.defaultNamespace));
   } catch (err) {
     // Kafka answers names that cannot exist as unknown topics
     if (err instanceof KafkaError) return result(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_MESSAGE);
     throw err;
   }
+  // Authorization before existence: a denied client learns nothing about the topic.
+  if (!(await ctx.access.tenantAdmin(tenant))) return result(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to delete topics in tenant ${tenant}`);
   const info = await ctx.gateway.storage.describeTopic(full);
   if (!info) return result(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_MESSAGE);
   return deleteOne(ctx, name, info);
@@ -55,6 +59,8 @@ async function byName(ctx: RequestContext, name: string): Promise<ResultOut> {
 async function byId(ctx: RequestContext, topicId: Buffer, all: Promise<TopicInfo[]>): Promise<ResultOut> {
   const info = (await all).find((t) => t.topicId.equals(topicId));
   if (!info) return result(null, topicId, ErrorCode.UNKNOWN_TOPIC_ID, UNKNOWN_ID_MESSAGE);
+  const tenant = parseFullName(info.name).tenant;
+  if (!(await ctx.access.tenantAdmin(tenant))) return result(null, topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to delete topics in tenant ${tenant}`);
   return deleteOne(ctx, kafkaNameFor(info.name, ctx.session.defaultNamespace), info);
 }
 

@@ -210,6 +210,7 @@ export function checkBrokerId(name: string, nodeId: number, allowEmpty: boolean)
 
 async function topicViews(ctx: RequestContext, name: string): Promise<ConfigView[]> {
   const resolved = resolveTopic(name, ctx.session.defaultNamespace);
+  if (!(await ctx.access.topic(resolved, 'lookup'))) throw new KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to describe topic ${name}`);
   const storage = ctx.gateway.storage;
   let entries: TopicConfigEntry[];
   try {

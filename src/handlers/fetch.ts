@@ -110,6 +110,7 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
       topics.push(out);
       for (const p of t.partitions) {
         let code: number = found.ok ? ErrorCode.NONE : found.code;
+        if (found.name && !(await ctx.access.topic(found.name, 'consume'))) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
         if (found.ok && !partitionExists(found.info, p.partition)) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         if (code === ErrorCode.NONE && v >= 9) code = checkLeaderEpoch(p.currentLeaderEpoch);
         const w: Wanted = {

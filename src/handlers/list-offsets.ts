@@ -57,8 +57,10 @@ export const listOffsets: ApiEntry<ListOffsetsRequest, ListOffsetsResponse> = {
     const topics = await Promise.all(
       request.topics.map(async (t) => {
         const found = await resolver.lookup(t.name);
+        const allowed = found.name ? await ctx.access.topic(found.name, 'lookup') : true;
         const partitions = await Promise.all(
           t.partitions.map(async (p) => {
+            if (!allowed) return out(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
             if (!found.ok) return out(p.partitionIndex, found.code);
             if (!partitionExists(found.info, p.partitionIndex)) return out(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
             const fenced = ctx.apiVersion >= 4 ? checkLeaderEpoch(p.currentLeaderEpoch) : ErrorCode.NONE;

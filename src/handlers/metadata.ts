@@ -9,7 +9,7 @@ import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { MetadataResponse, type MetadataRequest } from '../protocol/generated/index.js';
-import { isInternalTopic, kafkaNameFor, resolveTopic } from '../topics/names.js';
+import { isInternalTopic, kafkaNameFor, parseFullName, resolveTopic } from '../topics/names.js';
 import { StorageError, type TopicInfo } from '../storage/engine.js';
 import { ZERO_UUID } from '../protocol/codec/types.js';
 
@@ -54,6 +54,8 @@ async function lookupOrCreate(ctx: RequestContext, name: string, allowCreate: bo
     if (err instanceof KafkaError) return topicError(name, err.code);
     throw err;
   }
+  // Authorization before existence: a denied client learns nothing about the topic.
+  if (!(await ctx.access.topic(resolved, 'lookup'))) return topicError(name, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   const storage = ctx.gateway.storage;
   let info = await storage.describeTopic(resolved.full);
   if (!info && allowCreate && !isInternalTopic(resolved)) {
@@ -89,13 +91,17 @@ export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
 
     const topics: TopicOut[] = [];
     if (all) {
-      for (const info of await ctx.gateway.storage.listTopics()) topics.push(describeTopic(ctx, info, null));
+      // Listing all topics shows only those the principal may look up.
+      for (const info of await ctx.gateway.storage.listTopics()) {
+        if (await ctx.access.topic(parseFullName(info.name), 'lookup')) topics.push(describeTopic(ctx, info, null));
+      }
     } else {
       for (const t of request.topics!) {
         if (t.name === null) {
           // v10+: by topic id
           const info = (await ctx.gateway.storage.listTopics()).find((i) => i.topicId.equals(t.topicId));
-          topics.push(info ? describeTopic(ctx, info, null) : topicError(null, ErrorCode.UNKNOWN_TOPIC_ID, t.topicId));
+          const allowed = info ? await ctx.access.topic(parseFullName(info.name), 'lookup') : false;
+          topics.push(info && allowed ? describeTopic(ctx, info, null) : topicError(null, info ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.UNKNOWN_TOPIC_ID, t.topicId));
         } else {
           topics.push(await lookupOrCreate(ctx, t.name, allowCreate));
         }

@@ -27,8 +27,10 @@ export const offsetForLeaderEpoch: ApiEntry<OffsetForLeaderEpochRequest, OffsetF
     const topics = await Promise.all(
       request.topics.map(async (t) => {
         const found = await resolver.lookup(t.topic);
+        const allowed = found.name ? await ctx.access.topic(found.name, 'lookup') : true;
         const partitions = await Promise.all(
           t.partitions.map(async (p) => {
+            if (!allowed) return out(p.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
             if (!found.ok) return out(p.partition, found.code);
             if (!partitionExists(found.info, p.partition)) return out(p.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
             const fenced = ctx.apiVersion >= 2 ? checkLeaderEpoch(p.currentLeaderEpoch) : ErrorCode.NONE;

@@ -13,7 +13,7 @@ import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/generated/index.js';
-import { isTransactional, setLeaderEpoch, splitBatches } from '../protocol/records/batch-header.js';
+import { Compression, compression, isTransactional, setLeaderEpoch, splitBatches } from '../protocol/records/batch-header.js';
 import { StorageError } from '../storage/engine.js';
 import { isInternalTopic } from '../topics/names.js';
 import { LEADER_EPOCH, TopicResolver, partitionExists } from './topic-lookup.js';
@@ -36,14 +36,19 @@ function partitionResult(index: number, errorCode: number, errorMessage: string 
 }
 
 /** Why a partition's records cannot be appended, or null when they look right. */
-function checkRecords(records: Buffer | null): { code: number; message: string } | null {
+function checkRecords(records: Buffer | null, apiVersion: number): { code: number; message: string } | null {
   if (records === null || records.length === 0) return { code: ErrorCode.INVALID_RECORD, message: 'produce request without record batches' };
   // CRC32C is verified by the storage engine's append (once); here: framing, magic, attributes.
   const { spans, problem } = splitBatches(records, 0, records.length, false);
   if (problem === 'bad-crc') return { code: ErrorCode.CORRUPT_MESSAGE, message: 'record batch CRC mismatch' };
   if (problem === 'bad-magic') return { code: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, message: 'only record batch magic v2 is accepted' };
   if (problem !== null) return { code: ErrorCode.CORRUPT_MESSAGE, message: `malformed record batch (${problem})` };
+  // Kafka's ProduceRequest rule for v3+: exactly one record batch per partition.
+  if (spans.length !== 1) return { code: ErrorCode.INVALID_RECORD, message: `produce requests carry exactly one record batch per partition, not ${spans.length}` };
   for (const span of spans) {
+    if (compression(records, span.pos) === Compression.Zstd && apiVersion < 7) {
+      return { code: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, message: 'zstd needs Produce v7 or later' };
+    }
     if (isTransactional(records, span.pos)) {
       return { code: ErrorCode.INVALID_RECORD, message: 'transactional batches are not supported by this gateway' };
     }
@@ -61,10 +66,12 @@ async function producePartition(
   acks: number,
 ): Promise<PartitionOut> {
   const found = await resolver.lookup(topic);
+  // Authorization comes before existence, as in Kafka: a denied client learns nothing about the topic.
+  if (found.name && !(await ctx.access.topic(found.name, 'produce'))) return partitionResult(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to produce to ${topic}`);
   if (!found.ok) return partitionResult(index, found.code, found.message);
   if (isInternalTopic(found.name)) return partitionResult(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `cannot produce to internal topic ${topic}`);
   if (!partitionExists(found.info, index)) return partitionResult(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${index} of ${topic} does not exist`);
-  const invalid = checkRecords(records);
+  const invalid = checkRecords(records, ctx.apiVersion);
   if (invalid) return partitionResult(index, invalid.code, invalid.message);
   try {
     const r = await ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks });

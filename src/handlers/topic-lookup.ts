@@ -9,7 +9,8 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { TopicInfo } from '../storage/engine.js';
 import { kafkaNameFor, resolveTopic, type TopicName } from '../topics/names.js';
 
-export type TopicLookup = { ok: true; name: TopicName; info: TopicInfo } | { ok: false; code: number; message: string };
+/** A failed lookup still carries the resolved name when the name itself was valid (for authorization). */
+export type TopicLookup = { ok: true; name: TopicName; info: TopicInfo } | { ok: false; code: number; message: string; name?: TopicName };
 
 export class TopicResolver {
   private readonly byName = new Map<string, Promise<TopicLookup>>();
@@ -34,7 +35,7 @@ export class TopicResolver {
       throw err;
     }
     const info = await this.ctx.gateway.storage.describeTopic(name.full);
-    if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic ${kafkaName} does not exist` };
+    if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic ${kafkaName} does not exist`, name };
     return { ok: true, name, info };
   }
 
