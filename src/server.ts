@@ -2,12 +2,13 @@
  * The gateway process: storage engine + dispatch table + listeners.
  * `Gateway.start(config)` brings it up; `stop()` drains in-flight requests.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { GatewayConfig } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { Connection } from './network/connection.js';
+import { ConnectionLimits } from './network/limits.js';
 import { parseListenerList, type ListenerSpec } from './network/listeners.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { buildDispatchTable } from './handlers/index.js';
@@ -18,6 +19,7 @@ import { loadOrCreateClusterId } from './cluster-id.js';
 import { anonymousSession, saslSession, type Session } from './session/session.js';
 import { SaslAuthenticator } from './security/sasl/authenticator.js';
 import { buildSecurity } from './security/index.js';
+import { TlsManager, createListenerServer, peerPrincipal } from './security/tls/index.js';
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { SingleNodeLocator } from './coordinator/locator.js';
@@ -36,6 +38,7 @@ interface BoundListener {
 
 export class Gateway {
   private readonly connections = new Set<Connection>();
+  private readonly limits: ConnectionLimits;
   private stopping: Promise<void> | null = null;
 
   private constructor(
@@ -43,15 +46,14 @@ export class Gateway {
     readonly context: GatewayContext,
     private readonly listeners: BoundListener[],
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.limits = new ConnectionLimits(config);
+  }
 
   static async start(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
     const log = options.logger ?? silentLogger();
     const specs = parseListenerList(config.kafkaListeners, config.kafkaProtocolMap);
     for (const spec of specs) {
-      if (spec.protocol === 'SSL' || spec.protocol === 'SASL_SSL') {
-        throw new Error(`listener ${spec.name}: security protocol ${spec.protocol} is not available in this build yet; use PLAINTEXT or SASL_PLAINTEXT`);
-      }
       if (spec.protocol.startsWith('SASL') && !config.authenticationEnabled) {
         throw new Error(`listener ${spec.name} uses ${spec.protocol} but authenticationEnabled=false: set authenticationEnabled=true and a token key (tokenSecretKey or tokenPublicKey)`);
       }
@@ -61,6 +63,8 @@ export class Gateway {
       if (!specs.some((s) => s.name === a.name)) throw new Error(`kafkaAdvertisedListeners names '${a.name}', which is not in kafkaListeners`);
     }
     const defaults = parseNamespace(`${config.kafkaTenant}/${config.kafkaNamespace}`);
+    // SSL/SASL_SSL listeners: certificates (or development ones), checked before anything starts.
+    const tls = TlsManager.create(config, specs, advertised, log);
 
     const security = await buildSecurity(config, defaults, log);
     const storage = options.storage ?? createStorageEngine(config, log);
@@ -102,12 +106,15 @@ export class Gateway {
     const gateway = new Gateway(config, context, bound, log);
     const dispatcher = new Dispatcher(context, (conn) => {
       const spec = specs.find((l) => l.name === conn.listenerName)!;
-      if (!spec.protocol.startsWith('SASL')) return anonymousSession(null, defaults);
+      if (!spec.protocol.startsWith('SASL')) {
+        const cn = spec.protocol === 'SSL' ? peerPrincipal(conn.socket) : null; // mTLS: the client certificate's CN
+        return cn ? anonymousSession(cn, defaults, 'SSL') : anonymousSession(null, defaults);
+      }
       conn.maxFrameBytes = Math.min(config.saslMaxReceiveSize, config.socketRequestMaxBytes);
       return saslSession(new SaslAuthenticator(security.sasl!), defaults);
     });
     try {
-      for (const spec of specs) bound.push(await gateway.listen(spec, dispatcher));
+      for (const spec of specs) bound.push(await gateway.listen(spec, dispatcher, tls));
     } catch (err) {
       await gateway.stop(0);
       throw err;
@@ -116,8 +123,8 @@ export class Gateway {
     return gateway;
   }
 
-  private listen(spec: ListenerSpec, dispatcher: Dispatcher): Promise<BoundListener> {
-    const server = createServer({ noDelay: true }, (socket: Socket) => this.accept(socket, spec, dispatcher));
+  private listen(spec: ListenerSpec, dispatcher: Dispatcher, tls: TlsManager | null): Promise<BoundListener> {
+    const server = createListenerServer(spec, tls, (socket: Socket) => this.accept(socket, spec, dispatcher));
     return new Promise((resolve, reject) => {
       server.once('error', (err) => reject(new Error(`cannot listen on ${spec.name}://${spec.host}:${spec.port}: ${err.message}`)));
       server.listen({ host: spec.host || undefined, port: spec.port }, () => {
@@ -133,6 +140,14 @@ export class Gateway {
       socket.destroy();
       return;
     }
+    const address = socket.remoteAddress ?? '?';
+    const admission = this.limits.admit(address);
+    if (!admission.ok) {
+      this.log.warn({ remote: address, listener: spec.name, reason: admission.reason }, 'connection refused');
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => this.limits.release(address));
     const conn = new Connection(
       socket,
       dispatcher,

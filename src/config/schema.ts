@@ -7,6 +7,7 @@
  * variable KOP_<UPPER_SNAKE_KEY> (e.g. kafkaListeners -> KOP_KAFKA_LISTENERS).
  */
 import { parseListenerList } from '../network/listeners.js';
+import { parseStoreType, parseTlsCiphers, parseTlsProtocols } from '../security/tls/options.js';
 
 export type KeyKind = 'string' | 'int' | 'bool' | 'enum';
 
@@ -111,6 +112,27 @@ export const SCHEMA = {
     min: 1,
     origin: 'KoP',
     doc: 'Requests read ahead per connection before the gateway stops reading from its socket (back-pressure).',
+  },
+  maxConnections: {
+    kind: 'int',
+    default: 10_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'Most client connections open at once (Kafka max.connections); more are closed on accept.',
+  },
+  maxConnectionsPerIp: {
+    kind: 'int',
+    default: 1_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'Most connections open at once from one client address (Kafka max.connections.per.ip).',
+  },
+  maxConnectionCreationRate: {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    origin: 'Kafka',
+    doc: 'Most new connections accepted per second (Kafka max.connection.creation.rate); 0 = unlimited.',
   },
   connectionMaxIdleMs: {
     kind: 'int',
@@ -239,6 +261,153 @@ export const SCHEMA = {
     min: 100,
     origin: 'gateway',
     doc: 'A connection to a SASL listener that has not authenticated within this time is closed.',
+  },
+  tlsCertificateFilePath: {
+    kind: 'string',
+    default: '',
+    origin: 'Pulsar',
+    doc: 'Server certificate (PEM, leaf first, then intermediates) of SSL/SASL_SSL listeners. With tlsKeyFilePath. Empty, and no kopSslKeystoreLocation: development certificates are created in tlsDevCertsDirectory (see docs/tls.md).',
+  },
+  tlsKeyFilePath: {
+    kind: 'string',
+    default: '',
+    origin: 'Pulsar',
+    doc: 'Private key (PEM, PKCS#8 or PKCS#1/SEC1, unencrypted) of tlsCertificateFilePath.',
+  },
+  tlsTrustCertsFilePath: {
+    kind: 'string',
+    default: '',
+    origin: 'Pulsar',
+    doc: 'CA certificates (PEM) that client certificates are checked against (mutual TLS). When set, clients may present a certificate; see tlsRequireTrustedClientCertOnConnect.',
+  },
+  tlsRequireTrustedClientCertOnConnect: {
+    kind: 'bool',
+    default: false,
+    origin: 'Pulsar',
+    doc: 'Mutual TLS: SSL/SASL_SSL clients must present a certificate signed by tlsTrustCertsFilePath (or the trust store). On SSL listeners its subject CN is the principal.',
+  },
+  tlsAllowInsecureConnection: {
+    kind: 'bool',
+    default: false,
+    origin: 'Pulsar',
+    doc: 'Accept client certificates that do not verify against the trust certificates; such a certificate then names no principal.',
+  },
+  tlsProtocols: {
+    kind: 'string',
+    default: '',
+    origin: 'Pulsar',
+    doc: 'TLS versions accepted, comma-separated: TLSv1.3 and/or TLSv1.2. Empty: TLSv1.3,TLSv1.2 (TLS 1.2 minimum). Older versions are refused.',
+    check: (v: string) => void parseTlsProtocols(v),
+  },
+  tlsCiphers: {
+    kind: 'string',
+    default: '',
+    origin: 'Pulsar',
+    doc: 'Cipher suites, comma-separated, Java/IANA (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) or OpenSSL names; list TLS 1.3 suites (TLS_AES_128_GCM_SHA256) too or TLS 1.3 has none. Empty: Node.js defaults.',
+    check: (v: string) => void parseTlsCiphers(v),
+  },
+  tlsCertRefreshCheckDurationSec: {
+    kind: 'int',
+    default: 300,
+    min: 0,
+    origin: 'Pulsar',
+    doc: 'How often the certificate, key and trust files are checked for changes; changed files are loaded for new connections without a restart (a broken file is logged and the current certificate kept). 0: check at every new connection.',
+  },
+  tlsDevCertsDirectory: {
+    kind: 'string',
+    default: './certs',
+    origin: 'gateway',
+    doc: 'Where development certificates (ca.pem, server.pem, keys) are created and reused when a TLS listener has no certificate configured; also the default of `kop-gateway certs create`.',
+  },
+  kopSslKeystoreType: {
+    kind: 'string',
+    default: 'PKCS12',
+    origin: 'KoP',
+    doc: 'Type of kopSslKeystoreLocation: PKCS12, or PEM (one file with the private key and the certificate chain). JKS: convert with keytool to PKCS12.',
+    check: (v: string) => void parseStoreType(v),
+  },
+  kopSslKeystoreLocation: {
+    kind: 'string',
+    default: '',
+    origin: 'KoP',
+    doc: 'Key store with the server key and certificate chain, instead of tlsCertificateFilePath/tlsKeyFilePath.',
+  },
+  kopSslKeystorePassword: {
+    kind: 'string',
+    default: '',
+    origin: 'KoP',
+    sensitive: true,
+    doc: 'Password of kopSslKeystoreLocation (and of its key).',
+  },
+  kopSslTruststoreType: {
+    kind: 'string',
+    default: 'PKCS12',
+    origin: 'KoP',
+    doc: 'Type of kopSslTruststoreLocation: PKCS12 or PEM.',
+    check: (v: string) => void parseStoreType(v),
+  },
+  kopSslTruststoreLocation: {
+    kind: 'string',
+    default: '',
+    origin: 'KoP',
+    doc: 'Trust store with the CA certificates for client certificates, instead of tlsTrustCertsFilePath.',
+  },
+  kopSslTruststorePassword: {
+    kind: 'string',
+    default: '',
+    origin: 'KoP',
+    sensitive: true,
+    doc: 'Password of kopSslTruststoreLocation.',
+  },
+  authorizationEnabled: {
+    kind: 'bool',
+    default: false,
+    origin: 'Pulsar',
+    doc: 'Check every request against Pulsar\'s permission model (superUserRoles, tenant adminRoles, namespace/topic grants, subscription permissions; see docs/authorization.md). When false every request is allowed (and still audited).',
+  },
+  superUserRoles: {
+    kind: 'string',
+    default: '',
+    origin: 'Pulsar',
+    doc: 'Comma-separated roles allowed everything (exact names, no wildcards).',
+  },
+  anonymousUserRole: {
+    kind: 'string',
+    default: '',
+    origin: 'Pulsar',
+    doc: 'Role of clients that do not authenticate (PLAINTEXT/SSL listeners without a client certificate). Empty: they have no role and are denied everything when authorization is enabled.',
+  },
+  authorizationAllowWildcardsMatching: {
+    kind: 'bool',
+    default: false,
+    origin: 'Pulsar',
+    doc: 'A granted role with \'*\' as its first or last character matches roles by suffix or prefix (Pulsar\'s wildcard matching of namespace and topic grants).',
+  },
+  policiesDirectory: {
+    kind: 'string',
+    default: './policies',
+    origin: 'gateway',
+    doc: 'Directory of the tenant policy files (<tenant>.json/.yaml/.yml) read when authorizationEnabled=true; watched and reloaded on change (see docs/authorization.md).',
+  },
+  policiesRefreshIntervalMs: {
+    kind: 'int',
+    default: 10_000,
+    min: 100,
+    origin: 'gateway',
+    doc: 'Periodic rescan of policiesDirectory, in addition to watching it: the longest a changed or revoked grant takes to apply when the file system reports no change event.',
+  },
+  auditLogFile: {
+    kind: 'string',
+    default: './logs/audit.log',
+    origin: 'gateway',
+    doc: 'Audit access log (JSON lines, schema in docs/audit-log.md): a file (directories are created), - for stdout, or empty to disable (refused when authenticationEnabled or authorizationEnabled is true). A file that cannot be opened at start fails the start.',
+  },
+  auditSummaryIntervalMs: {
+    kind: 'int',
+    default: 300_000,
+    min: 0,
+    origin: 'gateway',
+    doc: 'Allowed accesses are summarised per connection and written when it closes, and every this often for long-lived connections. 0: only at close.',
   },
   logLevel: {
     kind: 'enum',

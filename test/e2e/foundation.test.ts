@@ -45,6 +45,7 @@ class RawClient {
   }
   static async open(port: number): Promise<RawClient> {
     const sock = connect(port, '127.0.0.1');
+    sock.on('error', () => undefined); // a refused connection is reset: seen as 'close'
     await once(sock, 'connect');
     return new RawClient(sock);
   }
@@ -235,4 +236,42 @@ test('CLI: SIGTERM finishes an in-flight long-poll before exiting 0', async () =
   assert.equal(await p.exited, 0, p.output());
   assert.match(p.output(), /shutting down/);
   assert.match(p.output(), /kop-gateway stopped/);
+});
+
+test('connection limits: per-address and total caps refuse extra connections; open ones keep working', async () => {
+  const g = await startTestGateway({ maxConnectionsPerIp: 2, maxConnections: 3 });
+  try {
+    const a = await RawClient.open(g.port);
+    const b = await RawClient.open(g.port);
+    const c = await RawClient.open(g.port);
+    assert.equal(await c.next(2000), null, 'third connection from one address is closed');
+    a.send(encodeRequest(API_KEYS.ApiVersions, 0, 1, 'raw', ApiVersionsRequest.defaults()));
+    assert.equal(decodeResponse((await a.next())!, API_KEYS.ApiVersions, 0).body.errorCode, ErrorCode.NONE);
+    b.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const d = await RawClient.open(g.port);
+    d.send(encodeRequest(API_KEYS.ApiVersions, 0, 2, 'raw', ApiVersionsRequest.defaults()));
+    assert.ok(await d.next(), 'a slot freed by a closed connection is reusable');
+    a.close();
+    d.close();
+  } finally {
+    await g.stop();
+  }
+});
+
+test('connection creation rate: connections beyond the per-second rate are refused', async () => {
+  const g = await startTestGateway({ maxConnectionCreationRate: 3 });
+  try {
+    const clients = await Promise.all(Array.from({ length: 5 }, () => RawClient.open(g.port)));
+    const outcomes = await Promise.all(
+      clients.map(async (c, i) => {
+        c.send(encodeRequest(API_KEYS.ApiVersions, 0, i, 'raw', ApiVersionsRequest.defaults()));
+        return (await c.next(2000)) !== null;
+      }),
+    );
+    assert.equal(outcomes.filter(Boolean).length, 3, JSON.stringify(outcomes));
+    clients.forEach((c) => c.close());
+  } finally {
+    await g.stop();
+  }
 });
