@@ -11,7 +11,7 @@ import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FindCoordinatorRequest, FindCoordinatorResponse } from '../protocol/generated/index.js';
-import { coordinatorOf, groupKey } from './group-common.js';
+import { coordinatorOf, groupAllowed, groupKey } from './group-common.js';
 
 type Coordinator = FindCoordinatorResponse['coordinators'][number];
 
@@ -22,11 +22,12 @@ function failed(key: string, errorCode: number, errorMessage: string | null): Co
   return { key, nodeId: -1, host: '', port: -1, errorCode, errorMessage };
 }
 
-function locate(ctx: RequestContext, keyType: number, key: string): Coordinator {
+async function locate(ctx: RequestContext, keyType: number, key: string): Promise<Coordinator> {
   if (keyType === KEY_TYPE_TRANSACTION) {
     return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'transactions are not supported by this gateway');
   }
   if (keyType !== KEY_TYPE_GROUP) return failed(key, ErrorCode.INVALID_REQUEST, `unsupported coordinator key type ${keyType}`);
+  if (!(await groupAllowed(ctx, key))) return failed(key, ErrorCode.GROUP_AUTHORIZATION_FAILED, `not authorized to use group ${key}`);
   const coordinator = coordinatorOf(ctx);
   if (!coordinator) return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'no group coordinator');
   const locator = coordinator.locator;
@@ -47,10 +48,10 @@ export const findCoordinator: ApiEntry<FindCoordinatorRequest, FindCoordinatorRe
   minVersion: 0,
   maxVersion: 6,
   rule: 'group',
-  handle(ctx, request) {
+  async handle(ctx, request) {
     const keys = ctx.apiVersion >= 4 ? request.coordinatorKeys : [request.key];
     const keyType = ctx.apiVersion >= 1 ? request.keyType : KEY_TYPE_GROUP;
-    return response(keys.map((k) => locate(ctx, keyType, k)));
+    return response(await Promise.all(keys.map((k) => locate(ctx, keyType, k))));
   },
   errorResponse(request, errorCode) {
     const keys = request.coordinatorKeys.length > 0 ? request.coordinatorKeys : [request.key];

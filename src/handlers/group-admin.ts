@@ -15,7 +15,7 @@ import type {
   ListGroupsRequest,
   ListGroupsResponse,
 } from '../protocol/generated/index.js';
-import { coordinatorOf, groupKey } from './group-common.js';
+import { coordinatorOf, groupAllowed, groupKey } from './group-common.js';
 
 /** Kafka's "authorized operations not requested / not computed" marker. */
 const OPS_NOT_REQUESTED = -2147483648;
@@ -35,6 +35,7 @@ export const describeGroups: ApiEntry<DescribeGroupsRequest, DescribeGroupsRespo
     const coordinator = coordinatorOf(ctx);
     const groups = await Promise.all(
       request.groups.map(async (groupId): Promise<DescribedGroup> => {
+        if (!(await groupAllowed(ctx, groupId))) return describeError(groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED);
         if (!coordinator) return describeError(groupId, ErrorCode.COORDINATOR_NOT_AVAILABLE);
         const s = await coordinator.describeGroup(groupKey(ctx, groupId));
         return {
@@ -72,10 +73,13 @@ export const listGroups: ApiEntry<ListGroupsRequest, ListGroupsResponse> = {
     if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
     const v = ctx.apiVersion;
     const r = await coordinator.listGroups(ctx.session.defaultNamespace.tenant, v >= 4 ? request.statesFilter : [], v >= 5 ? request.typesFilter : []);
+    // Only the groups this session may use are listed (Kafka: DESCRIBE on each group).
+    const visible = [];
+    for (const g of r.groups) if (await groupAllowed(ctx, g.groupId)) visible.push(g);
     return {
       throttleTimeMs: 0,
       errorCode: r.errorCode,
-      groups: r.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.groupType })),
+      groups: visible.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.groupType })),
     };
   },
   errorResponse(_request, errorCode) {
@@ -91,8 +95,13 @@ export const deleteGroups: ApiEntry<DeleteGroupsRequest, DeleteGroupsResponse> =
   async handle(ctx, request) {
     const coordinator = coordinatorOf(ctx);
     if (!coordinator) return { throttleTimeMs: 0, results: request.groupsNames.map((groupId) => ({ groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE })) };
-    const codes = await coordinator.deleteGroups(ctx.session.defaultNamespace.tenant, request.groupsNames);
-    return { throttleTimeMs: 0, results: request.groupsNames.map((groupId) => ({ groupId, errorCode: codes.get(groupId) ?? ErrorCode.UNKNOWN_SERVER_ERROR })) };
+    const denied = new Set<string>();
+    for (const g of request.groupsNames) if (!(await groupAllowed(ctx, g))) denied.add(g);
+    const codes = await coordinator.deleteGroups(ctx.session.defaultNamespace.tenant, request.groupsNames.filter((g) => !denied.has(g)));
+    return {
+      throttleTimeMs: 0,
+      results: request.groupsNames.map((groupId) => ({ groupId, errorCode: denied.has(groupId) ? ErrorCode.GROUP_AUTHORIZATION_FAILED : (codes.get(groupId) ?? ErrorCode.UNKNOWN_SERVER_ERROR) })),
+    };
   },
   errorResponse(request, errorCode) {
     return { throttleTimeMs: 0, results: request.groupsNames.map((groupId) => ({ groupId, errorCode })) };

@@ -20,7 +20,7 @@ import type {
 } from '../protocol/generated/index.js';
 import { joinError, syncError, type JoinResult, type SyncResult } from '../coordinator/group.js';
 import type { MemberIdentity } from '../coordinator/coordinator.js';
-import { clientHost, coordinatorOf, groupKey } from './group-common.js';
+import { clientHost, coordinatorOf, groupAllowed, groupKey } from './group-common.js';
 
 function joinResponse(r: JoinResult, version: number): JoinGroupResponse {
   return {
@@ -44,6 +44,7 @@ export const joinGroup: ApiEntry<JoinGroupRequest, JoinGroupResponse> = {
   rule: 'group',
   async handle(ctx, request) {
     const v = ctx.apiVersion;
+    if (!(await groupAllowed(ctx, request.groupId))) return joinResponse(joinError(request.memberId, ErrorCode.GROUP_AUTHORIZATION_FAILED), v);
     const coordinator = coordinatorOf(ctx);
     if (!coordinator) return joinResponse(joinError(request.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE), v);
     const result = await coordinator.joinGroup({
@@ -84,6 +85,7 @@ export const syncGroup: ApiEntry<SyncGroupRequest, SyncGroupResponse> = {
   rule: 'group',
   async handle(ctx, request) {
     const v = ctx.apiVersion;
+    if (!(await groupAllowed(ctx, request.groupId))) return syncResponse(syncError(ErrorCode.GROUP_AUTHORIZATION_FAILED));
     const coordinator = coordinatorOf(ctx);
     if (!coordinator) return syncResponse(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
     // v5+: protocol type and name are mandatory (Kafka's areMandatoryProtocolTypeAndNamePresent).
@@ -112,6 +114,7 @@ export const heartbeat: ApiEntry<HeartbeatRequest, HeartbeatResponse> = {
   maxVersion: 4,
   rule: 'group',
   async handle(ctx, request) {
+    if (!(await groupAllowed(ctx, request.groupId))) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
     const coordinator = coordinatorOf(ctx);
     if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
     const errorCode = await coordinator.heartbeat({
@@ -138,6 +141,7 @@ export const leaveGroup: ApiEntry<LeaveGroupRequest, LeaveGroupResponse> = {
       v >= 3
         ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: m.reason }))
         : [{ memberId: request.memberId, groupInstanceId: null, reason: null }];
+    if (!(await groupAllowed(ctx, request.groupId))) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] };
     const coordinator = coordinatorOf(ctx);
     if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
     const result = await coordinator.leaveGroup(groupKey(ctx, request.groupId), leaving);

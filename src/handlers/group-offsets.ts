@@ -5,6 +5,11 @@
  * topic; a client gets back the names it uses. Commits to unknown topics or
  * partitions get UNKNOWN_TOPIC_OR_PARTITION (Kafka checks its metadata cache
  * the same way); everything else is the coordinator's decision.
+ *
+ * Authorization: the group first (GROUP_AUTHORIZATION_FAILED for the whole
+ * request or group), then `consume` on each topic named
+ * (TOPIC_AUTHORIZATION_FAILED per partition, checked before existence); an
+ * OffsetFetch of all topics leaves out the topics the session may not consume.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
@@ -18,9 +23,9 @@ import type {
   OffsetFetchResponse,
 } from '../protocol/generated/index.js';
 import type { FetchedOffset, OffsetToCommit } from '../coordinator/coordinator.js';
-import { kafkaNameFor, resolveTopic } from '../topics/names.js';
+import { kafkaNameFor, parseFullName, resolveTopic, type TopicName } from '../topics/names.js';
 import { TopicResolver, partitionExists } from './topic-lookup.js';
-import { coordinatorOf, groupKey } from './group-common.js';
+import { coordinatorOf, groupAllowed, groupKey } from './group-common.js';
 
 // ---------------------------------------------------------------- OffsetCommit
 
@@ -31,6 +36,7 @@ export const offsetCommit: ApiEntry<OffsetCommitRequest, OffsetCommitResponse> =
   rule: 'group',
   async handle(ctx, request) {
     const v = ctx.apiVersion;
+    if (!(await groupAllowed(ctx, request.groupId))) return offsetCommit.errorResponse!(request, ErrorCode.GROUP_AUTHORIZATION_FAILED);
     const resolver = new TopicResolver(ctx);
     // Response slots in request order; valid partitions go to the coordinator.
     const out = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
@@ -39,9 +45,12 @@ export const offsetCommit: ApiEntry<OffsetCommitRequest, OffsetCommitResponse> =
     for (let ti = 0; ti < request.topics.length; ti++) {
       const t = request.topics[ti]!;
       const found = await resolver.lookup(t.name);
+      const allowed = found.name ? await ctx.access.topic(found.name, 'consume') : true;
       for (let pi = 0; pi < t.partitions.length; pi++) {
         const p = t.partitions[pi]!;
-        if (!found.ok) {
+        if (!allowed) {
+          out[ti]!.partitions[pi]!.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        } else if (!found.ok) {
           out[ti]!.partitions[pi]!.errorCode = found.code;
         } else if (!partitionExists(found.info, p.partitionIndex)) {
           out[ti]!.partitions[pi]!.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -98,6 +107,9 @@ async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boo
   if (!coordinator) {
     return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: (g.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(noOffset) })) };
   }
+  if (!(await groupAllowed(ctx, g.groupId))) {
+    return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: (g.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(noOffset) })) };
+  }
   const key = groupKey(ctx, g.groupId);
   const asPartition = (o: FetchedOffset) => ({
     partitionIndex: o.partition,
@@ -109,7 +121,11 @@ async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boo
   if (g.topics === null) {
     const r = await coordinator.fetchOffsets(key, null, requireStable);
     const byTopic = new Map<string, FetchTopicOut>();
+    const allowed = new Map<string, boolean>();
     for (const o of r.offsets) {
+      let ok = allowed.get(o.topic);
+      if (ok === undefined) allowed.set(o.topic, (ok = await ctx.access.topic(parseFullName(o.topic), 'consume')));
+      if (!ok) continue;
       const name = kafkaNameFor(o.topic, ns);
       let t = byTopic.get(name);
       if (!t) byTopic.set(name, (t = { name, partitions: [] }));
@@ -121,14 +137,16 @@ async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boo
   }
   // Names that cannot be resolved have no offsets (Kafka does not validate names here either).
   const wanted: Array<{ topic: string; partition: number }> = [];
-  const resolved = g.topics.map((t) => {
+  const names = g.topics.map((t): TopicName | null => {
     try {
-      return resolveTopic(t.name, ns).full;
+      return resolveTopic(t.name, ns);
     } catch (err) {
       if (err instanceof KafkaError) return null;
       throw err;
     }
   });
+  const denied = await Promise.all(names.map(async (n) => n !== null && !(await ctx.access.topic(n, 'consume'))));
+  const resolved = names.map((n, i) => (n === null || denied[i] ? null : n.full));
   g.topics.forEach((t, i) => {
     const full = resolved[i];
     if (full) for (const p of t.partitionIndexes) wanted.push({ topic: full, partition: p });
@@ -138,6 +156,7 @@ async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boo
   const topics = g.topics.map((t, i) => ({
     name: t.name,
     partitions: t.partitionIndexes.map((p) => {
+      if (denied[i]) return { ...noOffset(p), errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
       const o = resolved[i] ? found.get(`${resolved[i]}\0${p}`) : undefined;
       return o ? asPartition(o) : noOffset(p);
     }),
@@ -190,6 +209,7 @@ export const offsetDelete: ApiEntry<OffsetDeleteRequest, OffsetDeleteResponse> =
   maxVersion: 0,
   rule: 'group',
   async handle(ctx, request) {
+    if (!(await groupAllowed(ctx, request.groupId))) return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, throttleTimeMs: 0, topics: [] };
     const resolver = new TopicResolver(ctx);
     const out = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
     const toDelete: Array<{ topic: string; partition: number }> = [];
@@ -197,8 +217,10 @@ export const offsetDelete: ApiEntry<OffsetDeleteRequest, OffsetDeleteResponse> =
     for (let ti = 0; ti < request.topics.length; ti++) {
       const t = request.topics[ti]!;
       const found = await resolver.lookup(t.name);
+      const allowed = found.name ? await ctx.access.topic(found.name, 'consume') : true;
       t.partitions.forEach((p, pi) => {
-        if (!found.ok) out[ti]!.partitions[pi]!.errorCode = found.code;
+        if (!allowed) out[ti]!.partitions[pi]!.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        else if (!found.ok) out[ti]!.partitions[pi]!.errorCode = found.code;
         else if (!partitionExists(found.info, p.partitionIndex)) out[ti]!.partitions[pi]!.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         else {
           toDelete.push({ topic: found.name.full, partition: p.partitionIndex });

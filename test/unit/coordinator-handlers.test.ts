@@ -25,8 +25,19 @@ import { ConsumerProtocolSubscription } from '../../src/protocol/generated/index
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { anonymousSession, type Session } from '../../src/session/session.js';
 import { EmbeddedEngine } from '../../src/storage/embedded/engine.js';
+import { RequestAccess } from '../../src/security/access.js';
+import type { Authorizer } from '../../src/security/types.js';
 
 const NODE = 7;
+
+/** Everything allowed except the group "secret" and the topic "hidden". */
+const AUTHORIZER: Authorizer = {
+  async can(_role, _action, resource) {
+    if (resource.kind === 'group' && resource.group === 'secret') return { allowed: false, reason: 'test' };
+    if (resource.kind === 'topic' && resource.topic.endsWith('/hidden')) return { allowed: false, reason: 'test' };
+    return { allowed: true, reason: 'test' };
+  },
+};
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
 describe('group API handlers through the codec, embedded engine', () => {
@@ -48,6 +59,7 @@ describe('group API handlers through the codec, embedded engine', () => {
     await engine.createTopic('persistent://public/default/t', 3, {});
     await engine.createTopic('persistent://public/other/u', 1, {});
     await engine.createTopic('persistent://acme/ns/t', 1, {});
+    await engine.createTopic('persistent://public/default/hidden', 1, {});
     const config = loadConfig({ env: {}, overrides: { kafkaNodeId: NODE, groupInitialRebalanceDelayMs: 100, groupMinSessionTimeoutMs: 1000 } });
     coordinator = new LocalGroupCoordinator(new SingleNodeLocator(5, NODE, (l) => ({ host: `host-${l}`, port: 9093 })), engine.state, coordinatorConfigFrom(config), log, clock);
     await coordinator.start();
@@ -67,7 +79,9 @@ describe('group API handlers through the codec, embedded engine', () => {
     const entry = table.get(key);
     assert.ok(entry && version >= entry.minVersion && version <= entry.maxVersion, `API ${key} v${version} served`);
     assert.equal(entry.rule, 'group', 'every group API is authorized by the group rule');
-    const ctx = { apiKey: key, apiVersion: version, correlationId: corr, clientId: 'unit-client', conn, session: opts.session ?? publicSession, gateway: opts.gateway ?? gateway, log } as unknown as RequestContext;
+    const session = opts.session ?? publicSession;
+    const access = new RequestAccess(AUTHORIZER, null, session, conn.id, `api-${key}`);
+    const ctx = { apiKey: key, apiVersion: version, correlationId: corr, clientId: 'unit-client', conn, session, gateway: opts.gateway ?? gateway, log, closeAfterResponse: false, access } as unknown as RequestContext;
     const res = (await entry.handle(ctx, decoded.body)) as ResponseBodies[K];
     const out = encodeResponse(key, version, corr, res);
     return decodeResponse(out.subarray(4), key, version).body;
@@ -251,6 +265,36 @@ describe('group API handlers through the codec, embedded engine', () => {
     assert.deepEqual(after.topics[0]!.partitions.map((p) => p.committedOffset), [-1n, 5n]);
     const del = await call(API_KEYS.DeleteGroups, 2, { groupsNames: ['o', 'unknown'] });
     assert.deepEqual(del.results.map((r) => [r.groupId, r.errorCode]), [['o', 0], ['unknown', ErrorCode.GROUP_ID_NOT_FOUND]]);
+  });
+
+  test('authorization: GROUP_AUTHORIZATION_FAILED for a group the session may not use, TOPIC_AUTHORIZATION_FAILED per topic', async () => {
+    const fc = await call(API_KEYS.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: ['secret', 'open'] });
+    assert.deepEqual(fc.coordinators.map((c) => [c.key, c.errorCode]), [['secret', ErrorCode.GROUP_AUTHORIZATION_FAILED], ['open', 0]]);
+    const join = await call(API_KEYS.JoinGroup, 6, { groupId: 'secret', sessionTimeoutMs: 5000, rebalanceTimeoutMs: 5000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: sub('t') }], reason: null });
+    assert.equal(join.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    assert.equal((await call(API_KEYS.Heartbeat, 2, { groupId: 'secret', generationId: 1, memberId: 'm', groupInstanceId: null })).errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const part = (partitionIndex: number) => ({ partitionIndex, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: '' });
+    const denied = await call(API_KEYS.OffsetCommit, 8, { groupId: 'secret', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, topics: [{ name: 't', partitions: [part(0)] }] });
+    assert.equal(denied.topics[0]!.partitions[0]!.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const mixed = await call(API_KEYS.OffsetCommit, 8, { groupId: 'auth', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, topics: [{ name: 'hidden', partitions: [part(0)] }, { name: 't', partitions: [part(0)] }] });
+    assert.deepEqual(mixed.topics.map((t) => t.partitions[0]!.errorCode), [ErrorCode.TOPIC_AUTHORIZATION_FAILED, ErrorCode.NONE]);
+    // Offsets of a topic the session may not consume are neither listed nor fetched.
+    await gateway.coordinator!.commitOffsets({ key: { tenant: 'public', groupId: 'auth' }, generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, offsets: [{ topic: 'persistent://public/default/hidden', partition: 0, offset: 9n, leaderEpoch: -1, metadata: '', commitTimestamp: -1n }], apiVersion: 8 });
+    const all = await call(API_KEYS.OffsetFetch, 7, { groupId: 'auth', topics: null, groups: [], requireStable: false });
+    assert.deepEqual(all.topics.map((t) => t.name), ['t']);
+    const named = await call(API_KEYS.OffsetFetch, 7, { groupId: 'auth', topics: [{ name: 'hidden', partitionIndexes: [0] }], groups: [], requireStable: false });
+    assert.deepEqual(named.topics[0]!.partitions.map((p) => [p.committedOffset, p.errorCode]), [[-1n, ErrorCode.TOPIC_AUTHORIZATION_FAILED]]);
+    const fetchDenied = await call(API_KEYS.OffsetFetch, 8, { groupId: '', topics: [], groups: [{ groupId: 'secret', memberId: null, memberEpoch: -1, topics: null }], requireStable: false });
+    assert.equal(fetchDenied.groups[0]!.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const described = await call(API_KEYS.DescribeGroups, 1, { groups: ['secret'], includeAuthorizedOperations: false });
+    assert.equal(described.groups[0]!.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const deleted = await call(API_KEYS.DeleteGroups, 1, { groupsNames: ['secret'] });
+    assert.equal(deleted.results[0]!.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    assert.equal((await call(API_KEYS.OffsetDelete, 0, { groupId: 'secret', topics: [] })).errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    // A group the session may not use is not listed.
+    await gateway.coordinator!.commitOffsets({ key: { tenant: 'public', groupId: 'secret' }, generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, offsets: [{ topic: 'persistent://public/default/t', partition: 0, offset: 1n, leaderEpoch: -1, metadata: '', commitTimestamp: -1n }], apiVersion: 8 });
+    const listed = await call(API_KEYS.ListGroups, 3, { statesFilter: [], typesFilter: [] });
+    assert.ok(listed.groups.some((g) => g.groupId === 'auth') && !listed.groups.some((g) => g.groupId === 'secret'));
   });
 
   test('without a coordinator: COORDINATOR_NOT_AVAILABLE in each API\'s shape', async () => {
