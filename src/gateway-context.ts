@@ -8,6 +8,7 @@ import type { DispatchTable } from './dispatch/registry.js';
 import type { Logger } from './logger.js';
 import type { SaslSettings } from './security/sasl/authenticator.js';
 import type { AuditLog, Authorizer } from './security/types.js';
+import type { ByteRateQuota } from './network/quotas.js';
 import type { GroupCoordinator } from './coordinator/coordinator.js';
 
 export interface Endpoint {
@@ -33,6 +34,8 @@ export interface GatewayContext {
   readonly clusterId: string;
   readonly nodeId: number;
   readonly security: SecurityServices;
+  /** Per-principal byte-rate quotas (disabled when the configured rate is 0). */
+  readonly quotas?: { produce: ByteRateQuota; fetch: ByteRateQuota };
   /** The endpoint clients of the given listener should use to reach this node. */
   advertisedEndpoint(listenerName: string): Endpoint;
   /** The consumer group coordinator; group APIs answer COORDINATOR_NOT_AVAILABLE without one. */

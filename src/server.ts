@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { Connection } from './network/connection.js';
 import { ConnectionLimits } from './network/limits.js';
+import { ByteRateQuota } from './network/quotas.js';
 import { parseListenerList, type ListenerSpec } from './network/listeners.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { buildDispatchTable } from './handlers/index.js';
@@ -94,6 +95,10 @@ export class Gateway {
       clusterId,
       nodeId: config.kafkaNodeId,
       security,
+      quotas: {
+        produce: new ByteRateQuota({ bytesPerSecond: config.quotaProducerByteRate }),
+        fetch: new ByteRateQuota({ bytesPerSecond: config.quotaConsumerByteRate }),
+      },
       advertisedEndpoint(listenerName: string): Endpoint {
         const listener = bound.find((b) => b.spec.name === listenerName);
         const explicit = config.kafkaAdvertisedListeners ? advertised.find((a) => a.name === listenerName) : undefined;

@@ -113,6 +113,7 @@ export class Dispatcher implements FrameHandler {
       gateway: this.gateway,
       log,
       closeAfterResponse: false,
+      throttleMs: 0,
       access: new RequestAccess(this.gateway.security.authorizer, this.gateway.security.audit, session, conn.id, APIS[apiKey]?.name ?? String(apiKey)),
     };
     let body: unknown;
@@ -129,10 +130,11 @@ export class Dispatcher implements FrameHandler {
       body = entry.errorResponse(decoded.body, code);
     }
     const close = ctx.closeAfterResponse;
-    if (body === null || body === undefined) return { response: null, close };
+    const throttleMs = ctx.throttleMs;
+    if (body === null || body === undefined) return { response: null, close, throttleMs };
     const key = apiKey as ApiKeyNumber;
-    if (entry.zeroCopyResponse) return { response: encodeResponseChunks(key, apiVersion, correlationId, body as never), close };
-    return { response: encodeResponse(key, apiVersion, correlationId, body as never), close };
+    if (entry.zeroCopyResponse) return { response: encodeResponseChunks(key, apiVersion, correlationId, body as never), close, throttleMs };
+    return { response: encodeResponse(key, apiVersion, correlationId, body as never), close, throttleMs };
   }
 
   /** After SaslHandshake v0: the frame is a raw SASL token and so is the answer (no Kafka header). */

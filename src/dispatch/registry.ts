@@ -44,6 +44,8 @@ export interface RequestContext {
   readonly log: Logger;
   /** Set by a handler to close the connection once its response is written. */
   closeAfterResponse: boolean;
+  /** Set by a handler when the client exceeded a quota: the connection stops reading that long. */
+  throttleMs: number;
   /** Authorization of the resources this request names (audited). */
   readonly access: RequestAccess;
 }

@@ -101,6 +101,16 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
     if (v >= 7 && request.sessionId !== 0) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [], nodeEndpoints: [] };
     }
+    // A client over its fetch quota gets no data, only how long to back off (Kafka's throttled fetch).
+    const quota = ctx.gateway.quotas?.fetch;
+    const principal = ctx.session.principal ?? '';
+    if (quota?.enabled) {
+      const owed = quota.record(principal, 0);
+      if (owed > 0) {
+        ctx.throttleMs = owed;
+        return { throttleTimeMs: owed, errorCode: ErrorCode.NONE, sessionId: 0, responses: [], nodeEndpoints: [] };
+      }
+    }
     const resolver = new TopicResolver(ctx);
     const topics: TopicOut[] = [];
     const wanted: Wanted[] = [];
@@ -140,7 +150,9 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
     for (const [ti, t] of request.topics.entries()) {
       for (let k = 0; k < t.partitions.length; k++) topics[ti]!.partitions.push(wanted[i++]!.out);
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics, nodeEndpoints: [] };
+    const throttleTimeMs = quota?.enabled ? quota.record(principal, bytes) : 0;
+    ctx.throttleMs = throttleTimeMs;
+    return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics, nodeEndpoints: [] };
   },
   errorResponse(_request, errorCode) {
     return { throttleTimeMs: 0, errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };

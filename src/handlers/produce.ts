@@ -83,6 +83,12 @@ async function producePartition(
   }
 }
 
+function requestBytes(request: ProduceRequest): number {
+  let n = 0;
+  for (const t of request.topicData) for (const p of t.partitionData) n += p.records?.length ?? 0;
+  return n;
+}
+
 export const produce: ApiEntry<ProduceRequest, ProduceResponse> = {
   apiKey: API_KEYS.Produce,
   minVersion: 3,
@@ -104,6 +110,9 @@ export const produce: ApiEntry<ProduceRequest, ProduceResponse> = {
         ),
       })),
     );
+    const quota = ctx.gateway.quotas?.produce;
+    const throttleTimeMs = quota?.enabled ? quota.record(ctx.session.principal ?? '', requestBytes(request)) : 0;
+    ctx.throttleMs = throttleTimeMs;
     const failed = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => ({ topic: t.name, partition: p.index, error: errorName(p.errorCode), reason: p.errorMessage })));
     if (failed.length > 0) ctx.log.info({ conn: ctx.conn.id, clientId: ctx.clientId, failed }, 'produce rejected for some partitions');
     if (acks === 0) {
@@ -113,7 +122,7 @@ export const produce: ApiEntry<ProduceRequest, ProduceResponse> = {
       }
       return null;
     }
-    return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+    return { responses, throttleTimeMs, nodeEndpoints: [] };
   },
   errorResponse(request, errorCode) {
     return {

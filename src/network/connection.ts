@@ -21,6 +21,8 @@ export interface FrameResult {
   response: Buffer | Buffer[] | null;
   /** Close the connection after writing the response (if any). */
   close?: boolean;
+  /** Quota violation: handle nothing more from this client for this long (Kafka mutes the channel). */
+  throttleMs?: number;
 }
 
 export interface FrameHandler {
@@ -219,6 +221,11 @@ export class Connection {
       this.queue.length = 0;
       this.finishDrain();
       return;
+    }
+    if (result.throttleMs && result.throttleMs > 0) {
+      this.pause();
+      await new Promise((r) => setTimeout(r, result.throttleMs));
+      if (this.closed) return;
     }
     this.processing = false;
     if (this.queue.length < this.options.maxQueuedRequests) this.resume();

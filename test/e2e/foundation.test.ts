@@ -5,13 +5,12 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
+import { RawClient } from '../helpers/raw-client.js';
 import { startTestGateway, spawnGateway, cliCommand, repoRoot, type TestGateway } from '../helpers/gateway.js';
 import { kcatMetadata } from '../helpers/clients/kcat.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
@@ -27,55 +26,6 @@ before(async () => {
 after(async () => {
   await gw?.stop();
 });
-
-/** A raw client: send frames, read size-prefixed responses. */
-class RawClient {
-  private buf = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  closed = false;
-  private constructor(readonly sock: Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.waiters.splice(0).forEach((w) => w());
-    });
-    sock.on('close', () => {
-      this.closed = true;
-      this.waiters.splice(0).forEach((w) => w());
-    });
-  }
-  static async open(port: number): Promise<RawClient> {
-    const sock = connect(port, '127.0.0.1');
-    sock.on('error', () => undefined); // a refused connection is reset: seen as 'close'
-    await once(sock, 'connect');
-    return new RawClient(sock);
-  }
-  send(frame: Buffer): void {
-    this.sock.write(frame);
-  }
-  /** Next response payload (without size), or null when the server closed the connection. */
-  async next(timeoutMs = 5000): Promise<Buffer | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.buf.length >= 4) {
-        const n = this.buf.readInt32BE(0);
-        if (this.buf.length >= 4 + n) {
-          const payload = this.buf.subarray(4, 4 + n);
-          this.buf = this.buf.subarray(4 + n);
-          return payload;
-        }
-      }
-      if (this.closed) return null;
-      if (Date.now() > deadline) throw new Error('no response in time');
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
 
 toolTest('kcat -L lists this gateway as the only broker (librdkafka metadata)', unavailable('kcat'), async () => {
   const md = await kcatMetadata(gw.bootstrap);
