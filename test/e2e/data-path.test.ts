@@ -177,3 +177,21 @@ toolTest('producing to an internal topic is refused with INVALID_TOPIC_EXCEPTION
   const r = await python.produce({ topic: '__consumer_offsets', records: [{ value: 'x' }], allowErrors: true });
   assert.match(r[0]!.error ?? '', /TOPIC_EXCEPTION|UNKNOWN_TOPIC|_MSG_TIMED_OUT/, JSON.stringify(r));
 });
+
+toolTest('LogAppendTime topics: the gateway stamps the append time; consumers see LogAppendTime', unavailable('java', 'python'), async () => {
+  const { java, python } = clients();
+  const topic = 'dp-log-append-time';
+  const created = await java.createTopics([{ name: topic, partitions: 1, configs: { 'message.timestamp.type': 'LogAppendTime' } }]);
+  assert.equal(created[0]!.error, undefined, JSON.stringify(created));
+  const before = Date.now();
+  await python.produce({ topic, records: records(20, 'lat', false), compression: 'gzip' });
+  const after = Date.now();
+  for (const consumer of [java, python]) {
+    const got = await consumer.consume({ topic, partitions: [0], offset: 'beginning', maxRecords: 20 });
+    assert.equal(got.length, 20);
+    for (const r of got) {
+      assert.equal(r.timestampType, 'LogAppendTime', consumer.name);
+      assert.ok(r.timestamp >= before - 1000 && r.timestamp <= after + 1000, `${consumer.name}: ${r.timestamp} in [${before}, ${after}]`);
+    }
+  }
+});
