@@ -14,7 +14,7 @@ import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient } from '../helpers/clients/java.js';
 import { PythonKafkaClient } from '../helpers/clients/python.js';
 import { kcatConsume, kcatProduce } from '../helpers/clients/kcat.js';
-import { kafkajsProduce } from '../helpers/clients/kafkajs.js';
+import { kafkajsConsume, kafkajsProduce } from '../helpers/clients/kafkajs.js';
 import type { Compression, ConsumedRecord, KafkaTestClient, ProduceRecordInput } from '../helpers/clients/types.js';
 
 let gw: TestGateway;
@@ -193,5 +193,16 @@ toolTest('LogAppendTime topics: the gateway stamps the append time; consumers se
       assert.equal(r.timestampType, 'LogAppendTime', consumer.name);
       assert.ok(r.timestamp >= before - 1000 && r.timestamp <= after + 1000, `${consumer.name}: ${r.timestamp} in [${before}, ${after}]`);
     }
+  }
+});
+
+toolTest('kafkajs consumes (group, from the beginning) what Java produced uncompressed and with gzip', unavailable('java'), async () => {
+  const java = new JavaKafkaClient({ bootstrap: gw.bootstrap });
+  for (const codec of ['none', 'gzip'] as const) {
+    const topic = `dp-to-kafkajs-${codec}`;
+    const sent = records(60, `kjs-${codec}`);
+    await java.produce({ topic, records: sent, compression: codec });
+    const got = await kafkajsConsume({ bootstrap: gw.bootstrap }, { topic, maxRecords: sent.length, timeoutMs: 30_000 });
+    assertSameRecords(got.sort((a, b) => a.offset - b.offset), sent, `java->kafkajs ${codec}`);
   }
 });
