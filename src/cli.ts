@@ -3,6 +3,7 @@
  * kop-gateway command line.
  *   kop-gateway start [--config FILE]   start the gateway (Ctrl-C / SIGTERM stops it gracefully)
  *   kop-gateway config check FILE       validate a configuration file and exit
+ *   kop-gateway certs create [...]      create/reuse development TLS certificates (src/cli/certs.ts)
  *   kop-gateway --help | --version
  */
 import { readFileSync } from 'node:fs';
@@ -10,10 +11,12 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './logger.js';
 import { Gateway } from './server.js';
+import { certsCommand } from './cli/certs.js';
 
 const USAGE = `Usage:
   kop-gateway start [--config FILE]   start the gateway
   kop-gateway config check FILE       validate a configuration file
+  kop-gateway certs create [--dir D] [--host H]...   development TLS certificates (certs --help)
   kop-gateway --version
 
 Configuration: a Java-properties file (broker.conf style keys) and/or
@@ -63,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return start(rest);
+    case 'certs':
+      return certsCommand(rest);
     case 'config':
       if (rest[0] === 'check' && rest[1]) {
         loadConfig({ file: rest[1] });
