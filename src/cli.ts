@@ -3,6 +3,7 @@
  * kop-gateway command line.
  *   kop-gateway start [--config FILE]   start the gateway (Ctrl-C / SIGTERM stops it gracefully)
  *   kop-gateway config check FILE       validate a configuration file and exit
+ *   kop-gateway policies check DIR      validate tenant policy files and print their grants
  *   kop-gateway certs create [...]      create/reuse development TLS certificates (src/cli/certs.ts)
  *   kop-gateway --help | --version
  */
@@ -11,11 +12,13 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './logger.js';
 import { Gateway } from './server.js';
+import { policiesCommand } from './cli/policies.js';
 import { certsCommand } from './cli/certs.js';
 
 const USAGE = `Usage:
   kop-gateway start [--config FILE]   start the gateway
   kop-gateway config check FILE       validate a configuration file
+  kop-gateway policies check DIR      validate tenant policy files, print their grants
   kop-gateway certs create [--dir D] [--host H]...   development TLS certificates (certs --help)
   kop-gateway --version
 
@@ -75,6 +78,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       break;
+    case 'policies':
+      return policiesCommand(rest);
     case '--version':
     case '-v':
       process.stdout.write(`${version()}\n`);

@@ -33,8 +33,13 @@ export interface TokenValidator {
 export type AuthAction = 'produce' | 'consume' | 'lookup' | 'admin';
 
 export type AuthResource =
-  /** A topic, by resolved full name persistent://tenant/ns/topic. */
-  | { kind: 'topic'; tenant: string; namespace: string; topic: string }
+  /**
+   * A topic of a resolved name persistent://tenant/ns/topic (`topic` is the local
+   * name; a full name or a -partition-N suffix is accepted and reduced to it).
+   * `subscription`: for consume, the Kafka group the client consumes for, checked
+   * against the namespace's subscription rules as Pulsar's canConsume does.
+   */
+  | { kind: 'topic'; tenant: string; namespace: string; topic: string; subscription?: string }
   /** A consumer group (Pulsar subscription) in a namespace. */
   | { kind: 'group'; tenant: string; namespace: string; group: string }
   /** Tenant-level administration (create/delete topics, configs). */

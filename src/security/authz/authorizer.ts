@@ -1,0 +1,174 @@
+/**
+ * can(role, action, resource) with the semantics of Pulsar's default
+ * authorization (PulsarAuthorizationProvider behind AuthorizationService, as the
+ * broker applies it to producers, consumers and lookups through
+ * allowTopicOperationAsync). Knows nothing about Kafka. See docs/authorization.md
+ * for the rules, one by one, and where they come from.
+ *
+ * No decision cache: every call evaluates the policy snapshot the source holds
+ * right now (a few map lookups), so a reloaded policy applies to the next call.
+ */
+import type { AuthAction, AuthDecision, AuthResource, Authorizer } from '../types.js';
+import type { GrantAction, Grants, NamespacePolicy, TenantPolicy } from './policy.js';
+import type { PolicySource } from './source.js';
+
+export interface PulsarAuthorizerOptions {
+  /** Pulsar superUserRoles: allowed everything. Exact role names (no wildcards, as in Pulsar). */
+  superUserRoles: Iterable<string>;
+  /** Pulsar anonymousUserRole: the role of clients that did not authenticate (role null). Null/empty: none. */
+  anonymousUserRole?: string | null;
+  /** Pulsar authorizationAllowWildcardsMatching: '*' at the start or end of a granted role matches. */
+  allowWildcards?: boolean;
+}
+
+const allow = (reason: string): AuthDecision => ({ allowed: true, reason });
+const deny = (reason: string): AuthDecision => ({ allowed: false, reason });
+
+/** Pulsar's checkWildcardPermission: the first grant whose pattern matches and carries the action. */
+export function wildcardGrant(role: string, action: GrantAction, grants: Grants): string | null {
+  for (const [pattern, actions] of grants) {
+    if (pattern.length === 0 || !actions.has(action)) continue;
+    if (pattern.endsWith('*') && role.startsWith(pattern.slice(0, -1))) return pattern;
+    if (pattern.startsWith('*') && role.endsWith(pattern.slice(1))) return pattern;
+  }
+  return null;
+}
+
+/** Local topic name without a partition suffix: grants are per topic (Pulsar also checks the partitioned name). */
+export function baseTopicName(topic: string): string {
+  let local = topic;
+  if (local.includes('://')) local = local.slice(local.lastIndexOf('/') + 1);
+  const m = /^(.*)-partition-\d+$/.exec(local);
+  return m ? m[1]! : local;
+}
+
+export function describeResource(r: AuthResource): string {
+  switch (r.kind) {
+    case 'topic':
+      return `persistent://${r.tenant}/${r.namespace}/${baseTopicName(r.topic)}`;
+    case 'group':
+      return `group ${r.tenant}/${r.namespace}/${r.group}`;
+    case 'tenant':
+      return `tenant ${r.tenant}`;
+    case 'cluster':
+      return 'cluster';
+  }
+}
+
+export class PulsarAuthorizer implements Authorizer {
+  private readonly superUsers: ReadonlySet<string>;
+  private readonly anonymousRole: string | null;
+  private readonly wildcards: boolean;
+
+  constructor(
+    private readonly source: PolicySource,
+    options: PulsarAuthorizerOptions,
+  ) {
+    this.superUsers = new Set([...options.superUserRoles].map((r) => r.trim()).filter(Boolean));
+    this.anonymousRole = options.anonymousUserRole ? options.anonymousUserRole : null;
+    this.wildcards = options.allowWildcards ?? false;
+  }
+
+  async can(principal: string | null, action: AuthAction, resource: AuthResource): Promise<AuthDecision> {
+    const role = principal ?? this.anonymousRole;
+    const d = await this.decide(role, action, resource);
+    return principal === null && role !== null ? { ...d, reason: `${d.reason} (anonymous as role '${role}')` } : d;
+  }
+
+  private async decide(role: string | null, action: AuthAction, resource: AuthResource): Promise<AuthDecision> {
+    if (role === null) return deny('not authenticated and no anonymousUserRole');
+    // AuthorizationService / validateTenantAdminAccess: superusers first.
+    if (this.superUsers.has(role)) return allow('superuser');
+    if (resource.kind === 'cluster') return deny('cluster operations need a superuser');
+
+    const tenant = await this.source.getTenant(resource.tenant);
+    // Pulsar: tenant admin check of a tenant without metadata fails NOT_FOUND.
+    if (!tenant) return deny(`tenant '${resource.tenant}' has no policy`);
+    if (tenant.adminRoles.has(role)) return allow('tenant admin');
+    if (resource.kind === 'tenant' || action === 'admin') {
+      return deny(`${action === 'admin' ? 'admin' : action} on ${describeResource(resource)} needs a superuser or tenant admin`);
+    }
+
+    const ns = tenant.namespaces.get(resource.namespace);
+    if (!ns) return deny(`namespace '${resource.tenant}/${resource.namespace}' has no policy`);
+
+    if (resource.kind === 'group') return this.group(role, action, resource.group, ns, tenant, resource.namespace);
+
+    const topic = baseTopicName(resource.topic);
+    const name = describeResource(resource);
+    switch (action) {
+      case 'produce':
+        return this.checkPermission(role, 'produce', ns, topic, name);
+      case 'consume': {
+        // canConsumeAsync: subscription checks first (when a subscription is named), then the grant.
+        const sub = resource.subscription;
+        if (sub !== undefined && sub.trim() !== '') {
+          const refused = this.subscriptionRefusal(role, sub, ns);
+          if (refused) return refused;
+        }
+        return this.checkPermission(role, 'consume', ns, topic, name);
+      }
+      case 'lookup': {
+        // canLookupAsync: produce, else consume without a subscription.
+        const p = this.checkPermission(role, 'produce', ns, topic, name);
+        if (p.allowed) return p;
+        const c = this.checkPermission(role, 'consume', ns, topic, name);
+        if (c.allowed) return c;
+        return deny(`no produce or consume grant for the role on ${name}`);
+      }
+    }
+  }
+
+  /**
+   * A Kafka consumer group is a Pulsar subscription. consume/lookup on it: the
+   * subscription checks of canConsumeAsync, and a consume grant on the namespace
+   * or on at least one of its topics (the per-topic rule checks each topic).
+   */
+  private group(role: string, action: AuthAction, group: string, ns: NamespacePolicy, tenant: TenantPolicy, namespace: string): AuthDecision {
+    if (action === 'produce') return deny('produce does not apply to a consumer group');
+    const refused = this.subscriptionRefusal(role, group, ns);
+    if (refused) return refused;
+    if (ns.permissions.get(role)?.has('consume')) return allow('namespace grant: consume');
+    for (const [topic, t] of ns.topics) if (t.permissions.get(role)?.has('consume')) return allow(`topic grant: consume on ${topic}`);
+    if (this.wildcards) {
+      const w = wildcardGrant(role, 'consume', ns.permissions);
+      if (w) return allow(`namespace grant (wildcard '${w}'): consume`);
+      for (const [topic, t] of ns.topics) {
+        const tw = wildcardGrant(role, 'consume', t.permissions);
+        if (tw) return allow(`topic grant (wildcard '${tw}'): consume on ${topic}`);
+      }
+    }
+    return deny(`no consume grant for the role in namespace ${tenant.tenant}/${namespace}`);
+  }
+
+  /** canConsumeAsync's subscription rules; null when they let the role through. */
+  private subscriptionRefusal(role: string, subscription: string, ns: NamespacePolicy): AuthDecision | null {
+    const roles = ns.subscriptionPermissions.get(subscription);
+    if (roles && roles.size > 0 && !roles.has(role)) return deny(`role is not in subscriptionPermissions of subscription '${subscription}'`);
+    if (ns.subscriptionAuthMode === 'Prefix' && !subscription.startsWith(role)) {
+      return deny(`subscriptionAuthMode Prefix: subscription '${subscription}' must start with the role name`);
+    }
+    return null;
+  }
+
+  /** PulsarAuthorizationProvider.checkPermission, in its order. */
+  private checkPermission(role: string, action: GrantAction, ns: NamespacePolicy, topic: string, name: string): AuthDecision {
+    if (ns.permissions.get(role)?.has(action)) return allow(`namespace grant: ${action}`);
+    const topicGrants = ns.topics.get(topic)?.permissions;
+    if (topicGrants?.get(role)?.has(action)) return allow(`topic grant: ${action}`);
+    if (this.wildcards) {
+      const w = wildcardGrant(role, action, ns.permissions);
+      if (w) return allow(`namespace grant (wildcard '${w}'): ${action}`);
+      const tw = topicGrants ? wildcardGrant(role, action, topicGrants) : null;
+      if (tw) return allow(`topic grant (wildcard '${tw}'): ${action}`);
+    }
+    return deny(`no ${action} grant for the role on ${name}`);
+  }
+}
+
+/** authorizationEnabled=false (Pulsar's default): everything is allowed; callers still audit. */
+export const ALLOW_ALL_AUTHORIZER: Authorizer = {
+  async can() {
+    return { allowed: true, reason: 'authorization disabled' };
+  },
+};
