@@ -1,0 +1,52 @@
+/**
+ * The audit log from the configuration:
+ *   auditLogFile=<path>  JSON lines appended to the file (directories created); the file must
+ *                        open at start or the start fails; later write failures are logged loudly
+ *                        and retried (see sink.ts)
+ *   auditLogFile=-       JSON lines on stdout
+ *   auditLogFile=        disabled: a warning at start; refused when authenticationEnabled or
+ *                        authorizationEnabled is true (a secured gateway always audits)
+ */
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Logger } from '../../logger.js';
+import { droppedRecordLine, JsonAuditLog } from './audit-log.js';
+import { FileAuditSink, StdoutAuditSink } from './sink.js';
+
+export { AUDIT_SCHEMA_VERSION, JsonAuditLog, auditText, droppedRecordLine, type JsonAuditLogOptions } from './audit-log.js';
+export { FileAuditSink, MemoryAuditSink, StdoutAuditSink, type AuditSink, type AuditSinkStats, type FileAuditSinkOptions } from './sink.js';
+
+type AuditConfig = Pick<GatewayConfig, 'auditLogFile' | 'auditSummaryIntervalMs' | 'authorizationEnabled' | 'authenticationEnabled' | 'kafkaNodeId'>;
+
+export class AuditConfigError extends Error {
+  override name = 'AuditConfigError';
+}
+
+/** Open the audit log, or null when it is disabled. Rejects when the file cannot be opened. */
+export async function createAuditLog(config: AuditConfig, log: Logger): Promise<JsonAuditLog | null> {
+  const target = config.auditLogFile.trim();
+  const options = { nodeId: config.kafkaNodeId, summaryIntervalMs: config.auditSummaryIntervalMs };
+  if (target === '') {
+    if (config.authorizationEnabled || config.authenticationEnabled) {
+      throw new AuditConfigError(
+        'auditLogFile is empty but authenticationEnabled/authorizationEnabled is true: a secured gateway must keep an audit log (set a file, or - for stdout)',
+      );
+    }
+    log.warn('audit log DISABLED (auditLogFile is empty): authentications and access decisions are not recorded');
+    return null;
+  }
+  if (target === '-') {
+    log.info('audit log on stdout (auditLogFile=-)');
+    return new JsonAuditLog(new StdoutAuditSink(), options);
+  }
+  let sink: FileAuditSink;
+  try {
+    sink = await FileAuditSink.open(target, {
+      logger: log.child({ component: 'audit' }),
+      droppedLine: (count, since) => droppedRecordLine(count, since, config.kafkaNodeId),
+    });
+  } catch (err) {
+    throw new AuditConfigError(`auditLogFile '${target}' cannot be opened for appending: ${(err as Error).message}`);
+  }
+  log.info({ auditLogFile: target }, 'audit log opened');
+  return new JsonAuditLog(sink, options);
+}
