@@ -321,3 +321,24 @@ toolTest('certificate reload: replaced files reach new connections without a res
     await g.stop();
   }
 });
+
+test('tlsCertRefreshCheckDurationSec=0: the files are checked at each new connection', async () => {
+  const { ensureDevCertificates } = await import('../../src/security/dev-certs.js');
+  const a = ensureDevCertificates({ dir: join(tmp(), 'a') });
+  const b = ensureDevCertificates({ dir: join(tmp(), 'b') });
+  const dir = tmp();
+  cleanup.push(a.dir, b.dir, dir);
+  const cert = join(dir, 'server.pem');
+  const key = join(dir, 'server.key');
+  copyFileSync(a.serverCertFile, cert);
+  copyFileSync(a.serverKeyFile, key);
+  const g = await startLogged({ tlsCertificateFilePath: cert, tlsKeyFilePath: key, tlsCertRefreshCheckDurationSec: 0 });
+  try {
+    assert.equal((await probe(g.port)).fingerprint256, a.serverFingerprint256);
+    copyFileSync(b.serverKeyFile, key);
+    copyFileSync(b.serverCertFile, cert);
+    assert.equal((await probe(g.port)).fingerprint256, b.serverFingerprint256, 'the very next connection');
+  } finally {
+    await g.stop();
+  }
+});
