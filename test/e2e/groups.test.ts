@@ -198,6 +198,43 @@ describe('consumer groups with real clients', () => {
 
   toolTest('librdkafka: three members share the partitions; leave and crash rebalance; nothing skipped or repeated', unavailable('python'), (t) => threeMembers(t, 'python', 'rdkafka', 'range'));
 
+  toolTest('Java static members (group.instance.id): a restarted member gets its partitions back without a rebalance; a duplicate is fenced', unavailable('java'), async (t) => {
+    const topic = `grp-static-${suffix()}`;
+    await gw.gateway.storage.createTopic(`persistent://public/default/${topic}`, 4, {});
+    const producer = new Producer(gw.bootstrap, topic, 4);
+    await producer.send(40);
+    const opts = (id: string): MemberOptions => ({ bootstrap: gw.bootstrap, group: `g-${topic}`, topic, assignor: 'range', sessionTimeoutMs: 20_000, heartbeatIntervalMs: 500, instanceId: id, clientId: id });
+    const a = await GroupMember.start('java', 'static-a', opts('i-a'));
+    const b = await GroupMember.start('java', 'static-b', opts('i-b'));
+    let a2: GroupMember | null = null;
+    let b2: GroupMember | null = null;
+    try {
+      await waitFor(() => spreadOver([a, b], 4), 60_000, () => `two static members sharing the partitions\n${a.describe()}\n${b.describe()}`);
+      await waitConsumed([a, b], producer, 'static members');
+      const aPartitions = a.assignment;
+      const bEvents = b.lines.filter((l) => l.includes('"assignment"')).length;
+      // Crash and restart a within its session timeout: same partitions, b does not rebalance.
+      await a.kill();
+      a2 = await GroupMember.start('java', 'static-a2', opts('i-a'));
+      await waitFor(() => a2!.assignment !== null && a2!.assignment.length > 0, 30_000, () => `the restarted static member's assignment\n${a2!.describe()}`);
+      assert.deepEqual(a2.assignment, aPartitions, 'the restarted static member owns what it owned');
+      await producer.send(40);
+      await waitConsumed([a, a2, b], producer, 'after the static restart');
+      assert.equal(b.lines.filter((l) => l.includes('"assignment"')).length, bEvents, `the other member saw no rebalance\n${b.describe()}`);
+      const values = [...a.records, ...a2.records, ...b.records].map((r) => r.value);
+      assert.equal(values.length, new Set(values).size, 'nothing consumed twice (everything was committed before the kill)');
+      // A second process with b's instance id takes over; the first is fenced and stops.
+      b2 = await GroupMember.start('java', 'static-b2', opts('i-b'));
+      const code = await Promise.race([b.exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]);
+      t.diagnostic(`fenced member exit: ${code}; stderr: ${b.stderr.split('\n').find((l) => /Fenced/i.test(l)) ?? ''}`);
+      assert.notEqual(code, 'still running', 'the duplicate static member was fenced');
+      assert.match(b.stderr, /FencedInstanceIdException|FENCED_INSTANCE_ID|fenced/i);
+    } finally {
+      await Promise.all([a, b, a2, b2].map((m) => m?.kill()));
+      await producer.close();
+    }
+  });
+
   toolTest('kafka-consumer-groups: list, describe members and lag, reset offsets to earliest, delete', unavailable('java'), async (t) => {
     const topic = `grp-cli-${suffix()}`;
     const group = `cli-${topic}`;
