@@ -412,3 +412,30 @@ test('kop-gateway policies check through the command line (exit codes)', () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /acme\.yaml: extra: unknown field 'extra'/);
 });
+
+test('createAuthorizer from the configuration: role lists, anonymous role, wildcards, a missing directory fails', async () => {
+  const { createAuthorizer } = await import('../../src/security/authz/index.js');
+  const { silentLogger } = await import('../../src/logger.js');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'acme.json'), JSON.stringify({ tenant: 'acme', namespaces: { orders: { permissions: { 'svc-*': ['consume'], anon: ['consume'] } } } }));
+  const config = {
+    authorizationEnabled: true,
+    superUserRoles: ' root , ops ,,',
+    anonymousUserRole: 'anon',
+    authorizationAllowWildcardsMatching: true,
+    policiesDirectory: dir,
+    policiesRefreshIntervalMs: 1000,
+  };
+  const built = await createAuthorizer(config, silentLogger());
+  try {
+    assert.ok(built.source);
+    assert.equal((await built.authorizer.can('ops', 'admin', { kind: 'cluster' })).allowed, true);
+    assert.equal((await built.authorizer.can(' root ', 'admin', { kind: 'cluster' })).allowed, false);
+    assert.equal((await built.authorizer.can(null, 'consume', topic('t'))).allowed, true);
+    assert.equal((await built.authorizer.can('svc-a', 'consume', topic('t'))).allowed, true);
+    assert.equal((await built.authorizer.can('svc-a', 'produce', topic('t'))).allowed, false);
+  } finally {
+    await built.close();
+  }
+  await assert.rejects(createAuthorizer({ ...config, policiesDirectory: join(dir, 'missing') }, silentLogger()), /policiesDirectory '.*missing' cannot be read/);
+});
