@@ -290,6 +290,7 @@ function writePrivate(file: string, data: string): void {
 function writePublic(file: string, data: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, data, { mode: 0o644 });
+  chmodSync(tmp, 0o644); // certificates are public, whatever the umask
   renameSync(tmp, file);
 }
 
