@@ -320,7 +320,7 @@ test('stdout sink writes lines to its stream', async () => {
 
 test('unwritable file (/dev/full): a LOUD error on the main log, repeated while it lasts, and the writer keeps retrying', { skip: process.platform !== 'linux' }, async () => {
   const { logger, lines } = capturingLogger();
-  const sink = await FileAuditSink.open('/dev/full', { logger, retryMinMs: 20, retryMaxMs: 40, repeatErrorMs: 100, rotationCheckMs: 0 });
+  const sink = await FileAuditSink.open('/dev/full', { logger, retryMinMs: 20, retryMaxMs: 40, repeatErrorMs: 100, rotationCheckMs: 0, closeTimeoutMs: 200 });
   const audit = new JsonAuditLog(sink, { summaryIntervalMs: 0 });
   audit.decision(1, { principal: 'x', operation: 'Produce', action: 'produce', resource: 't', allowed: false, reason: 'r' });
   await until('the loud error', () => lines.some((l) => l.level === 50 && /^AUDIT LOG WRITE FAILED/.test(l.msg)));

@@ -42,6 +42,8 @@ export interface FileAuditSinkOptions {
   rotationCheckMs?: number;
   /** How often a persisting failure is logged again. Default 30 s. */
   repeatErrorMs?: number;
+  /** How long close() waits for queued lines to be written. Default 5 s. */
+  closeTimeoutMs?: number;
   /** The line written after a failure when lines were dropped. */
   droppedLine?: (count: number, since: Date) => string;
   /** Opens the file for appending (tests inject failures here). Default: mkdir -p, then open(path, 'a', 0o640). */
@@ -151,7 +153,7 @@ export class FileAuditSink implements AuditSink {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    const ok = await this.flush(5_000);
+    const ok = await this.flush(this.options.closeTimeoutMs ?? 5_000);
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.rotationTimer) clearInterval(this.rotationTimer);
