@@ -1171,7 +1171,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
           this.log.error({ err, group: g.groupId }, 'failed to delete an expired offset');
         }
       }
-      if (g.is('Empty') && !g.hasOffsets() && g.inFlight.size === 0 && this.groups.get(groupMapKey(g.key)) === g) {
+      if (g.is('Empty') && !g.hasOffsets() && g.inFlight.size === 0 && g.pendingMembers.size === 0 && this.groups.get(groupMapKey(g.key)) === g) {
         g.transitionTo('Dead', now);
         this.cancelTimers(g);
         const error = await this.removeGroupData(g);

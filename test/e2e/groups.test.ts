@@ -235,7 +235,7 @@ describe('consumer groups with real clients', () => {
     }
   });
 
-  toolTest('kafka-consumer-groups: list, describe members and lag, reset offsets to earliest, delete', unavailable('java'), async (t) => {
+  toolTest('kafka-consumer-groups: list, describe members and lag, reset offsets to earliest, delete offsets, delete', unavailable('java'), async (t) => {
     const topic = `grp-cli-${suffix()}`;
     const group = `cli-${topic}`;
     await gw.gateway.storage.createTopic(`persistent://public/default/${topic}`, 3, {});
@@ -285,7 +285,7 @@ describe('consumer groups with real clients', () => {
     assert.deepEqual(lagging.map((r) => [r.partition, r.current, r.end, r.lag]), [0, 1, 2].map((p) => [p, '10', 15, '5']));
     assert.match(await cli('--describe', '--group', group, '--state'), /Empty/);
 
-    // A group reading everything is refused while active; here it is empty, so the reset applies.
+    // The tool resets only inactive groups (and the coordinator refuses anonymous commits to active ones); this one is empty.
     const reset = await cli('--reset-offsets', '--to-earliest', '--execute', '--group', group, '--topic', topic);
     t.diagnostic(`reset: ${reset.trim().replace(/\n\s*/g, ' | ')}`);
     const afterReset = await describeRows();
@@ -297,11 +297,15 @@ describe('consumer groups with real clients', () => {
     const again = await java.consume({ topic, group, maxRecords: 45, timeoutMs: 30_000 });
     assert.equal(new Set(again.map((r) => r.valueText)).size, 45);
 
-    // Delete it.
+    // OffsetDelete through the tool, then delete the group.
+    const deletedOffsets = await cli('--delete-offsets', '--group', group, '--topic', topic);
+    t.diagnostic(`delete-offsets: ${deletedOffsets.trim().replace(/\n\s*/g, ' | ')}`);
+    assert.match(deletedOffsets, /Request succeeded for deleting offsets/);
+    assert.equal((deletedOffsets.match(/Successful/g) ?? []).length, 3, deletedOffsets);
+    assert.deepEqual(await java.listGroupOffsets(group, { topic }), []);
     const deleted = await cli('--delete', '--group', group);
     assert.match(deleted, /Deletion of requested consumer groups \('.*'\) was successful/, deleted);
     assert.doesNotMatch(await cli('--list'), new RegExp(`^${group}$`, 'm'), 'the deleted group is gone');
-    assert.deepEqual(await java.listGroupOffsets(group, { topic }), []);
     await producer.close();
   });
 
