@@ -153,7 +153,10 @@ describe('consumer groups with real clients', () => {
       const dupBeforeCrash = members.flatMap((m) => m.records).length - beforeCrash.size;
       assert.equal(dupBeforeCrash, 0, `no record consumed twice through the initial join and a clean rebalance\n${state()}`);
 
-      // A crash: no LeaveGroup; the coordinator notices after the session timeout.
+      // A crash while consuming: no LeaveGroup; the coordinator notices after the session timeout.
+      const seenByB = b.records.length;
+      await producer.send(60);
+      await waitFor(() => b.records.length > seenByB, 20_000, () => `${b.name} consuming the batch it will be killed in\n${state()}`);
       mark = Date.now();
       await b.kill();
       await waitFor(() => spreadOver([c], PARTITIONS), SESSION_MS + 20_000, () => `the last member owning all partitions after a crash\n${state()}`);
