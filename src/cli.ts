@@ -3,6 +3,7 @@
  * kop-gateway command line.
  *   kop-gateway start [--config FILE]   start the gateway (Ctrl-C / SIGTERM stops it gracefully)
  *   kop-gateway config check FILE       validate a configuration file and exit
+ *   kop-gateway tokens <command>        Pulsar token keys and tokens, as `pulsar tokens` (src/cli/tokens.ts)
  *   kop-gateway policies check DIR      validate tenant policy files and print their grants
  *   kop-gateway certs create [...]      create/reuse development TLS certificates (src/cli/certs.ts)
  *   kop-gateway --help | --version
@@ -18,6 +19,7 @@ import { certsCommand } from './cli/certs.js';
 const USAGE = `Usage:
   kop-gateway start [--config FILE]   start the gateway
   kop-gateway config check FILE       validate a configuration file
+  kop-gateway tokens <command>        create/validate/show Pulsar tokens and keys (tokens --help)
   kop-gateway policies check DIR      validate tenant policy files, print their grants
   kop-gateway certs create [--dir D] [--host H]...   development TLS certificates (certs --help)
   kop-gateway --version
@@ -69,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return start(rest);
+    case 'tokens':
+      return (await import('./cli/tokens.js')).runTokensCli(rest);
     case 'certs':
       return certsCommand(rest);
     case 'config':
