@@ -13,6 +13,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './logger.js';
 import { Gateway } from './server.js';
+import { SCHEMA, envName } from './config/schema.js';
+import { devProfileBanner, isUnconfigured, prepareDevProfile } from './profiles/dev-secure.js';
+import { devCertFiles } from './security/dev-certs.js';
 import { policiesCommand } from './cli/policies.js';
 import { certsCommand } from './cli/certs.js';
 
@@ -35,7 +38,10 @@ function version(): string {
 
 async function start(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
-  const config = loadConfig({ file: values.config });
+  // No configuration at all: the secure development profile (SASL_SSL, tokens, authorization, audit).
+  const configEnv = new Set(Object.keys(SCHEMA).map(envName));
+  const profile = isUnconfigured(values.config, process.env, configEnv) ? await prepareDevProfile() : null;
+  const config = loadConfig(profile ? { overrides: profile.overrides } : { file: values.config });
   const log = createLogger(config.logLevel, config.logPretty);
   let gateway: Gateway;
   try {
@@ -44,6 +50,10 @@ async function start(argv: string[]): Promise<number> {
     log.fatal({ err: (err as Error).message }, 'kop-gateway failed to start');
     log.flush?.();
     return 1;
+  }
+  if (profile) {
+    const caFile = devCertFiles(config.tlsDevCertsDirectory).caCertFile;
+    process.stderr.write(devProfileBanner(profile, `127.0.0.1:${gateway.port()}`, caFile) + '\n');
   }
   let signals = 0;
   const shutdown = (signal: string) => {

@@ -19,8 +19,8 @@ import { createStorageEngine } from './storage/factory.js';
 import { loadOrCreateClusterId } from './cluster-id.js';
 import { anonymousSession, saslSession, type Session } from './session/session.js';
 import { SaslAuthenticator } from './security/sasl/authenticator.js';
-import { buildSecurity } from './security/index.js';
-import { TlsManager, createListenerServer, peerPrincipal } from './security/tls/index.js';
+import { buildSecurity, type BuiltSecurity } from './security/index.js';
+import { TlsManager, createListenerServer, peerPrincipal, tlsInfo } from './security/tls/index.js';
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { SingleNodeLocator } from './coordinator/locator.js';
@@ -47,6 +47,8 @@ export class Gateway {
     readonly context: GatewayContext,
     private readonly listeners: BoundListener[],
     private readonly log: Logger,
+    private readonly security: BuiltSecurity,
+    private readonly tls: TlsManager | null,
   ) {
     this.limits = new ConnectionLimits(config);
   }
@@ -67,9 +69,14 @@ export class Gateway {
     // SSL/SASL_SSL listeners: certificates (or development ones), checked before anything starts.
     const tls = TlsManager.create(config, specs, advertised, log);
 
-    const security = await buildSecurity(config, defaults, log);
+    const security = await buildSecurity(config, defaults, specs, log);
     const storage = options.storage ?? createStorageEngine(config, log);
-    await storage.start();
+    try {
+      await storage.start();
+    } catch (err) {
+      await security.close();
+      throw err;
+    }
     const clusterId = await loadOrCreateClusterId(config.dataDirectory);
     const table = buildDispatchTable();
 
@@ -85,6 +92,7 @@ export class Gateway {
       await coordinator.start();
     } catch (err) {
       await storage.close();
+      await security.close();
       throw err;
     }
     const context: GatewayContext = {
@@ -108,7 +116,7 @@ export class Gateway {
       },
       coordinator,
     };
-    const gateway = new Gateway(config, context, bound, log);
+    const gateway = new Gateway(config, context, bound, log, security, tls);
     const dispatcher = new Dispatcher(context, (conn) => {
       const spec = specs.find((l) => l.name === conn.listenerName)!;
       if (!spec.protocol.startsWith('SASL')) {
@@ -165,6 +173,8 @@ export class Gateway {
       spec.name,
     );
     this.connections.add(conn);
+    const tlsDetails = tlsInfo(socket);
+    this.context.security.audit?.connectionOpened({ connId: conn.id, remote: `${conn.remoteAddress}:${conn.remotePort}`, listener: spec.name, ...(tlsDetails ? { tls: tlsDetails } : {}) });
     socket.once('close', () => this.connections.delete(conn));
     this.log.debug({ conn: conn.id, remote: `${conn.remoteAddress}:${conn.remotePort}`, listener: spec.name }, 'connection opened');
   }
@@ -192,6 +202,8 @@ export class Gateway {
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
       await Promise.all(closing);
       await this.context.storage.close();
+      this.tls?.close();
+      await this.security.close();
       this.log.info('kop-gateway stopped');
     })();
     return this.stopping;

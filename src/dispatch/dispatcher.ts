@@ -157,6 +157,9 @@ export class Dispatcher implements FrameHandler {
   }
 
   closed(conn: Connection): void {
+    const session = conn.context as Session | undefined;
+    const software = session?.clientSoftwareName ? `${session.clientSoftwareName}/${session.clientSoftwareVersion ?? ''}` : null;
+    this.gateway.security.audit?.connectionClosed(conn.id, { principal: session?.principal ?? null, clientSoftware: software, requests: conn.requests, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut });
     conn.log.debug({ conn: conn.id, requests: conn.requests, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }, 'connection closed');
   }
 }

@@ -9,6 +9,7 @@
 import type { Session } from '../session/session.js';
 import type { TopicName } from '../topics/names.js';
 import type { AuditLog, AuthAction, AuthResource, Authorizer } from './types.js';
+import { describeResource } from './authz/authorizer.js';
 
 export class RequestAccess {
   private readonly memo = new Map<string, Promise<boolean>>();
@@ -46,16 +47,16 @@ export class RequestAccess {
     const key = `${action}\u0000${label}`;
     let found = this.memo.get(key);
     if (!found) {
-      found = this.decide(action, resource, label);
+      found = this.decide(action, resource);
       this.memo.set(key, found);
     }
     return found;
   }
 
-  private async decide(action: AuthAction, resource: AuthResource, label: string): Promise<boolean> {
+  private async decide(action: AuthAction, resource: AuthResource): Promise<boolean> {
     const principal = this.session.principal;
     const decision = await this.authorizer.can(principal, action, resource);
-    this.audit?.decision(this.connId, { principal, operation: this.operation, action, resource: label, allowed: decision.allowed, reason: decision.reason });
+    this.audit?.decision(this.connId, { principal, operation: this.operation, action, resource: describeResource(resource), allowed: decision.allowed, reason: decision.reason });
     return decision.allowed;
   }
 }

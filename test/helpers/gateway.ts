@@ -24,7 +24,7 @@ export async function startTestGateway(overrides: Record<string, string | number
   const dir = dataDirectory ?? mkdtempSync(join(tmpdir(), 'kop-e2e-'));
   const config = loadConfig({
     env: {},
-    overrides: { kafkaListeners: 'PLAINTEXT://127.0.0.1:0', dataDirectory: dir, logLevel: 'warn', ...overrides },
+    overrides: { kafkaListeners: 'PLAINTEXT://127.0.0.1:0', dataDirectory: dir, logLevel: 'warn', auditLogFile: join(dir, 'audit.log'), ...overrides },
   });
   const logger = process.env.KOP_TEST_LOG ? createLogger(process.env.KOP_TEST_LOG, 'false') : silentLogger();
   const gateway = await Gateway.start(config, { logger });
@@ -64,7 +64,7 @@ export async function spawnGateway(env: Record<string, string>, args: string[] =
   const { cmd, args: base } = cliCommand();
   const child = spawn(cmd, [...base, 'start', ...args], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KOP_LOG_PRETTY: 'false', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KOP_LOG_PRETTY: 'false', ...(env.KOP_DATA_DIRECTORY ? { KOP_AUDIT_LOG_FILE: join(env.KOP_DATA_DIRECTORY, 'audit.log') } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
