@@ -31,7 +31,7 @@ export const SCHEMA = {
     kind: 'string',
     default: 'PLAINTEXT://127.0.0.1:9092',
     origin: 'KoP',
-    doc: 'Comma-separated listeners the gateway binds, NAME://host:port. NAME is a security protocol (PLAINTEXT) or a name mapped by kafkaProtocolMap. Port 0 picks a free port.',
+    doc: 'Comma-separated listeners the gateway binds, NAME://host:port. NAME is a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) or a name mapped by kafkaProtocolMap. Port 0 picks a free port.',
     check: (v: string) => void parseListenerList(v, ''),
   },
   kafkaAdvertisedListeners: {
