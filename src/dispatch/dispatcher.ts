@@ -119,7 +119,9 @@ export class Dispatcher implements FrameHandler {
     let body: unknown;
     try {
       body = await entry.handle(ctx, decoded.body);
+      ctx.access.finish();
     } catch (err) {
+      ctx.access.finish();
       const code = err instanceof KafkaError ? err.code : ErrorCode.UNKNOWN_SERVER_ERROR;
       if (code === ErrorCode.UNKNOWN_SERVER_ERROR) {
         log.error({ conn: conn.id, apiKey, apiVersion, err }, 'request handler failed');

@@ -19,6 +19,8 @@ import type { FetchRequest, FetchResponse } from '../protocol/generated/index.js
 import { StorageError, type PartitionRef } from '../storage/engine.js';
 import { EMPTY_BUFFER, ZERO_UUID } from '../protocol/codec/types.js';
 import { TopicResolver, checkLeaderEpoch, partitionExists } from './topic-lookup.js';
+import { BATCH_HEADER_SIZE, LOG_OVERHEAD, recordCount } from '../protocol/records/batch-header.js';
+import type { TopicName } from '../topics/names.js';
 
 type TopicOut = FetchResponse['responses'][number];
 type PartitionOut = TopicOut['partitions'][number];
@@ -48,9 +50,22 @@ function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso =
 /** One partition the request asks for, resolved once, read possibly several times (long-poll). */
 interface Wanted {
   out: PartitionOut;
+  name: TopicName | null;
   tp: PartitionRef | null;
   fetchOffset: bigint;
   partitionMaxBytes: number;
+}
+
+/** Records in whole batches, from their headers (for the audit's counts). */
+function countRecords(data: Buffer): number {
+  let n = 0;
+  for (let pos = 0; pos + BATCH_HEADER_SIZE <= data.length; ) {
+    const length = data.readInt32BE(pos + 8);
+    if (length <= 0) break;
+    n += recordCount(data, pos);
+    pos += length + LOG_OVERHEAD;
+  }
+  return n;
 }
 
 function concat(buffers: Buffer[], bytes: number): Buffer {
@@ -125,6 +140,7 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
         if (code === ErrorCode.NONE && v >= 9) code = checkLeaderEpoch(p.currentLeaderEpoch);
         const w: Wanted = {
           out: partitionOut(p.partition, code),
+          name: found.ok ? found.name : null,
           tp: code === ErrorCode.NONE && found.ok ? { topic: found.info.name, partition: p.partition } : null,
           fetchOffset: p.fetchOffset,
           partitionMaxBytes: p.partitionMaxBytes,
@@ -145,6 +161,10 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
       bytes = await readAll(ctx, wanted, maxBytes, readCommitted);
     }
 
+    for (const w of wanted) {
+      const data = w.out.records;
+      if (w.name && data && data.length > 0) ctx.access.addUsage(w.name, 'consume', countRecords(data), data.length);
+    }
     // Attach the (possibly re-read) partition results in request order.
     let i = 0;
     for (const [ti, t] of request.topics.entries()) {

@@ -13,7 +13,7 @@ import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/generated/index.js';
-import { Compression, compression, isTransactional, setLeaderEpoch, splitBatches } from '../protocol/records/batch-header.js';
+import { Compression, compression, isTransactional, recordCount, setLeaderEpoch, splitBatches } from '../protocol/records/batch-header.js';
 import { StorageError } from '../storage/engine.js';
 import { isInternalTopic } from '../topics/names.js';
 import { LEADER_EPOCH, TopicResolver, partitionExists } from './topic-lookup.js';
@@ -74,7 +74,10 @@ async function producePartition(
   const invalid = checkRecords(records, ctx.apiVersion);
   if (invalid) return partitionResult(index, invalid.code, invalid.message);
   try {
+    const bytes = records!.length;
+    const count = recordCount(records!, 0);
     const r = await ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks });
+    ctx.access.addUsage(found.name, 'produce', count, bytes);
     return { ...partitionResult(index, ErrorCode.NONE), baseOffset: r.baseOffset, logAppendTimeMs: r.logAppendTime, logStartOffset: r.logStartOffset };
   } catch (err) {
     if (err instanceof StorageError) return partitionResult(index, err.code, err.message);

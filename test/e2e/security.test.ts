@@ -182,8 +182,11 @@ test('authorization: consume-only role cannot produce; tenant A role cannot read
   // alice produces; bob (consume only) is refused
   const alice = kafka(plain('acme/orders', `token:${await token('alice')}`)).producer();
   await alice.connect();
-  await alice.send({ topic: 'payments', messages: [{ value: 'paid' }] });
+  await alice.send({ topic: 'payments', messages: [{ value: 'paid' }, { value: 'twice' }] });
   await alice.disconnect();
+  const summary = await auditRecord((r) => r.event === 'access_summary' && r.principal === 'alice' && r.operation === 'Produce', 'alice produce summary');
+  assert.deepEqual([summary.resource, summary.requests, summary.records, summary.final], ['persistent://acme/orders/payments', 1, 2, true]);
+  assert.ok((summary.bytes as number) > 0);
   const bob = kafka(plain('acme/orders', `token:${await token('bob')}`)).producer();
   await bob.connect();
   await assert.rejects(bob.send({ topic: 'payments', messages: [{ value: 'x' }] }), (e: Error & { type?: string }) => {
