@@ -1,0 +1,215 @@
+/**
+ * The servers the benchmark measures, each started fresh (new data directory) and stopped after
+ * its runs: the gateway as a separate process through its production entry point
+ * (`node dist/src/cli.js start`), and the Apache Kafka reference broker.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startKafkaBroker } from '../kafka-reference/broker.js';
+import { repoRoot } from '../../test/helpers/clients/paths.js';
+
+export type TargetId = 'gateway' | 'gateway-interval' | 'kafka';
+export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-interval', 'kafka'];
+
+export interface TargetSpec {
+  id: TargetId;
+  kind: 'gateway' | 'kafka';
+  label: string;
+  /** what is configured, for the report */
+  settings: Record<string, string>;
+  /** one sentence on durability */
+  durability: string;
+}
+
+/**
+ * Gateway settings shared by both gateway targets (plus, per start: a PLAINTEXT listener on a free
+ * port, a fresh data directory and the audit log file in a temp dir). groupInitialRebalanceDelayMs=0
+ * matches the reference broker's group.initial.rebalance.delay.ms=0, so ConsumerPerformance's
+ * group join is not 3 s longer on one side. Everything else is the gateway's default.
+ */
+const GATEWAY_COMMON: Record<string, string> = {
+  KOP_LOG_LEVEL: 'warn',
+  KOP_LOG_PRETTY: 'false',
+  KOP_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+};
+
+export const TARGETS: Record<TargetId, TargetSpec> = {
+  gateway: {
+    id: 'gateway',
+    kind: 'gateway',
+    label: 'gateway (every-batch)',
+    settings: { ...GATEWAY_COMMON, KOP_EMBEDDED_FLUSH_POLICY: 'every-batch' },
+    durability: 'embedded engine default: fdatasync (group-committed) before every acks=1/all response',
+  },
+  'gateway-interval': {
+    id: 'gateway-interval',
+    kind: 'gateway',
+    label: 'gateway (interval)',
+    settings: { ...GATEWAY_COMMON, KOP_EMBEDDED_FLUSH_POLICY: 'interval', KOP_EMBEDDED_FLUSH_INTERVAL_MS: '1000' },
+    durability: 'acknowledged after the page-cache write; fdatasync every 1000 ms (or 64 MiB unflushed)',
+  },
+  kafka: {
+    id: 'kafka',
+    kind: 'kafka',
+    label: 'Apache Kafka',
+    settings: {
+      'process.roles': 'broker,controller (KRaft, one node)',
+      heap: '-Xmx1g -Xms256m, G1 (MaxGCPauseMillis=20)',
+      'log.flush.interval.messages / log.flush.interval.ms': 'defaults (no fsync per batch)',
+      'group.initial.rebalance.delay.ms': '0',
+    },
+    durability:
+      'Kafka defaults: acknowledged after the page-cache write, no fsync per batch (the OS writes back; Kafka fsyncs on segment roll and shutdown); the fair peer of gateway (interval)',
+  },
+};
+
+export interface RunningTarget {
+  spec: TargetSpec;
+  bootstrap: string;
+  pid: number;
+  startupMs: number;
+  /** the server's own log file (kept until stop for gateway, inside Kafka's dir for Kafka) */
+  logFile: string;
+  /** lines at warn level or above in the gateway log (its level is warn); empty for Kafka */
+  warnings(): string[];
+  stop(): Promise<void>;
+}
+
+function tcpReady(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+    s.setTimeout(1000, () => {
+      s.destroy();
+      res(false);
+    });
+  });
+}
+
+export interface GatewayStartOptions {
+  /** extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] */
+  nodeArgs?: string[];
+  /** where the gateway's stdout/stderr go (default: a file in its temp dir) */
+  logFile?: string;
+}
+
+/**
+ * `node dist/src/cli.js start` with env configuration on a free port and a fresh data directory.
+ * The log level is warn, so readiness is the port accepting connections, not the start line.
+ */
+export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOptions = {}): Promise<RunningTarget> {
+  const cli = join(repoRoot(), 'dist', 'src', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} not found: run npm run build`);
+  const dir = mkdtempSync(join(tmpdir(), 'kop-bench-gw-'));
+  const port = await freePort();
+  const logFile = opts.logFile ?? join(dir, 'gateway.log');
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const started = Date.now();
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cli, 'start'], {
+    cwd: repoRoot(),
+    // only what the gateway needs: no KOP_* harness variables from this environment
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...spec.settings,
+      KOP_KAFKA_LISTENERS: `PLAINTEXT://127.0.0.1:${port}`,
+      KOP_DATA_DIRECTORY: join(dir, 'data'),
+      // the audit log stays on (the default) but not in the repository's ./logs
+      KOP_AUDIT_LOG_FILE: join(dir, 'audit.log'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const onData = (b: Buffer) => {
+    log.write(b);
+    if (out.length < 1 << 20) out += b.toString('utf8');
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  let exited: string | undefined;
+  const exitPromise = new Promise<void>((res) =>
+    child.once('exit', (code, signal) => {
+      exited = String(code ?? signal);
+      res();
+    }),
+  );
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (exited === undefined) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exitPromise;
+      clearTimeout(t);
+    }
+    process.off('exit', killOnExit);
+    await new Promise<void>((res) => log.end(res));
+    // the data directory and (unless it was placed elsewhere) the log
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited !== undefined) {
+      await stop();
+      throw new Error(`gateway exited (${exited}) during startup:\n${out.slice(-4000)}`);
+    }
+    if (await tcpReady(port)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`gateway not listening on ${port} after 30 s:\n${out.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    spec,
+    bootstrap: `127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    startupMs: Date.now() - started,
+    logFile,
+    warnings: () =>
+      out
+        .split('\n')
+        .filter((l) => {
+          const m = /"level":(\d+)/.exec(l);
+          return m ? Number(m[1]) >= 40 : l.trim() !== '';
+        }),
+    stop,
+  };
+}
+
+export async function startKafkaTarget(spec: TargetSpec): Promise<RunningTarget> {
+  const k = await startKafkaBroker();
+  return {
+    spec,
+    bootstrap: k.bootstrap,
+    pid: k.pid,
+    startupMs: k.startupMs,
+    logFile: k.logFile,
+    warnings: () => {
+      try {
+        return readFileSync(k.logFile, 'utf8')
+          .split('\n')
+          .filter((l) => /\b(ERROR|FATAL)\b/.test(l));
+      } catch {
+        return [];
+      }
+    },
+    stop: () => k.stop(),
+  };
+}
+
+export function startTarget(spec: TargetSpec, gatewayOpts: GatewayStartOptions = {}): Promise<RunningTarget> {
+  return spec.kind === 'kafka' ? startKafkaTarget(spec) : startGatewayProcess(spec, gatewayOpts);
+}
