@@ -99,7 +99,7 @@ export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
       for (const t of request.topics!) {
         if (t.name === null) {
           // v10+: by topic id
-          const info = (await ctx.gateway.storage.listTopics()).find((i) => i.topicId.equals(t.topicId));
+          const info = await ctx.gateway.storage.describeTopicById(t.topicId);
           const allowed = info ? await ctx.access.topic(parseFullName(info.name), 'lookup') : false;
           topics.push(info && allowed ? describeTopic(ctx, info, null) : topicError(null, info ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.UNKNOWN_TOPIC_ID, t.topicId));
         } else {

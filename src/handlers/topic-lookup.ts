@@ -41,7 +41,7 @@ export class TopicResolver {
 
   /** Topic ids (Fetch v13+, Metadata v10+): the engine's topic list, looked up by id. */
   async lookupId(topicId: Buffer): Promise<TopicLookup & { kafkaName?: string }> {
-    const info = (await this.ctx.gateway.storage.listTopics()).find((t) => t.topicId.equals(topicId));
+    const info = await this.ctx.gateway.storage.describeTopicById(topicId);
     if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_ID, message: 'unknown topic id' };
     const kafkaName = kafkaNameFor(info.name, this.ctx.session.defaultNamespace);
     const found = await this.lookup(kafkaName);

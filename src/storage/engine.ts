@@ -102,6 +102,8 @@ export interface StorageEngine {
   /** Grow the topic to totalPartitions (never shrink: INVALID_PARTITIONS). */
   createPartitions(name: string, totalPartitions: number, validateOnly?: boolean): Promise<void>;
   describeTopic(name: string): Promise<TopicInfo | null>;
+  /** By topic id (Fetch v13+, Metadata v10+, DeleteTopics v6+); null when no topic has it. */
+  describeTopicById(topicId: Buffer): Promise<TopicInfo | null>;
   listTopics(): Promise<TopicInfo[]>;
   alterTopicConfigs(name: string, changes: ConfigAlteration[], validateOnly?: boolean): Promise<void>;
   /** Replace all explicitly set configs (legacy AlterConfigs semantics). */

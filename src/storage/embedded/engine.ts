@@ -413,6 +413,12 @@ export class EmbeddedEngine implements StorageEngine {
     return t ? this.info(t) : null;
   }
 
+  async describeTopicById(topicId: Buffer): Promise<TopicInfo | null> {
+    this.checkStarted();
+    for (const t of this.topics.values()) if (t.meta.topicId.equals(topicId)) return this.info(t);
+    return null;
+  }
+
   async listTopics(): Promise<TopicInfo[]> {
     this.checkStarted();
     return [...this.topics.values()].map((t) => this.info(t));
