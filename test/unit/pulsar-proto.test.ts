@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate, parseProto, writeOutput, HEADER } from '../../scripts/gen-pulsar-protocol.js';
+import { defaultValue, generate, parseProto, writeOutput, HEADER, type FieldDef } from '../../scripts/gen-pulsar-protocol.js';
 import {
   BaseCommand,
   BaseCommandType,
@@ -340,9 +340,23 @@ test('parser: nested types, qualified names, packed, defaults of every kind', ()
   const f = Object.fromEntries(p.messages[0]!.fields.map((x) => [x.name, x]));
   assert.equal(f.s!.packed, true);
   assert.equal(f.inner!.type!.kind, 'message');
-  assert.equal(f.kind!.type!.kind === 'enum' && f.kind!.type.def.tsName, 'OuterInnerKind');
-  assert.equal(f.e!.type!.kind === 'enum' && f.e!.type.def.tsName, 'E');
-  assert.equal(f.e2!.type!.kind === 'enum' && f.e2!.type.def.tsName, 'E');
+  const ref = (x: FieldDef) => (x.type?.kind === 'enum' ? `enum ${x.type.def.tsName}` : x.type?.kind === 'message' ? `message ${x.type.def.tsName}` : x.type?.scalar);
+  assert.deepEqual(
+    Object.values(f).map((x) => [x.name, ref(x), defaultValue(x)]),
+    [
+      ['s', 'sint64', undefined],
+      ['inner', 'message OuterInner', undefined],
+      ['kind', 'enum OuterInnerKind', 1],
+      ['e', 'enum E', 16],
+      ['e2', 'enum E', undefined],
+      ['str', 'string', 'q"\n'],
+      ['flag', 'bool', true],
+      ['d', 'double', -Infinity],
+      ['f', 'fixed64', 18446744073709551615n],
+      ['raw', 'bytes', 'ab'],
+    ],
+  );
+  assert.equal(defaultValue(p.messages[1]!.fields[0]!), -7);
 });
 
 test('parser: unsupported or invalid definitions fail with file and line', () => {

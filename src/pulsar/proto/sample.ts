@@ -4,7 +4,8 @@
  * round-trip, fuzz and interop tests. "full" sets every field to a value
  * different from its default (repeated fields get two elements; an optional
  * field of a message type is left out below `maxDepth` to end recursion),
- * "required" only the required ones.
+ * "required" only the required ones. Also a seeded PRNG and a byte mutator
+ * for the fuzz tests.
  */
 import type { ProtoFieldSchema } from './runtime.js';
 import { PULSAR_ENUMS, PULSAR_MESSAGES } from './schema.js';
@@ -74,4 +75,50 @@ export function sampleMessage(name: string, mode: ProtoSampleMode = 'full', dept
     else out[f.name] = [valueSample(f, 0, mode, depth, maxDepth), valueSample(f, 1, mode, depth, maxDepth)];
   }
   return out;
+}
+
+// ---------------------------------------------------------------- fuzz helpers
+
+/** mulberry32: small, seedable, good enough for fuzzing. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One random mutation of `b`: bit flip, byte set, truncation, insertion, deletion, duplication or a run of 0xff. */
+export function mutateBytes(b: Buffer, rnd: () => number): Buffer {
+  const at = Math.floor(rnd() * (b.length + 1));
+  const byte = () => Math.floor(rnd() * 256);
+  switch (Math.floor(rnd() * 7)) {
+    case 0: {
+      if (b.length === 0) return Buffer.from([byte()]);
+      const c = Buffer.from(b);
+      c[at % b.length]! ^= 1 << Math.floor(rnd() * 8);
+      return c;
+    }
+    case 1: {
+      if (b.length === 0) return Buffer.from([byte()]);
+      const c = Buffer.from(b);
+      c[at % b.length] = byte();
+      return c;
+    }
+    case 2:
+      return b.subarray(0, at);
+    case 3:
+      return Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 4) }, byte)), b.subarray(at)]);
+    case 4:
+      return Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + Math.floor(rnd() * 4))]);
+    case 5: {
+      const end = at + Math.floor(rnd() * 16);
+      return Buffer.concat([b.subarray(0, end), b.subarray(at, end), b.subarray(end)]);
+    }
+    default:
+      return Buffer.concat([b.subarray(0, at), Buffer.alloc(1 + Math.floor(rnd() * 11), 0xff), b.subarray(at)]);
+  }
 }
