@@ -213,25 +213,46 @@ test('headersAndPayload alone (an entry): encodeMessagePayload / decodeMessagePa
   assert.ok(checksumMatches(p));
 });
 
+/** A frame from hex parts: the command and what follows it; both sizes computed. */
+function frameOf(cmdHex: string, restHex = ''): Buffer {
+  const cmd = hex(cmdHex);
+  const rest = hex(restHex);
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(4 + cmd.length + rest.length, 0);
+  b.writeUInt32BE(cmd.length, 4);
+  return Buffer.concat([b, cmd, rest]);
+}
+
+const SEND_HEX = '0806 3204 0801 1007';
+
 test('frame decoding errors are PulsarProtoErrors', () => {
-  const cases: Array<[string, RegExp]> = [
-    ['', /truncated frame size/],
-    ['00000005 00000001', /does not match/],
-    ['00000004 00000005', /truncated command/],
-    ['00000005 00000000 00', /BaseCommand: missing required field type/], // the command is decoded first
-    ['00000007 00000002 0812 00', /truncated message payload/],
-    ['0000000a 00000002 0812 0e01 0000', /truncated checksum/],
-    ['0000000e 00000002 0812 0e02 000000ff 0000', /truncated broker entry metadata/],
-    ['0000000a 00000002 0812 000000ff', /truncated message metadata/],
-    ['00000008 00000002 0812 0000', /truncated metadata size/],
-    ['00000006 00000002 1012', /missing required field type/],
+  const cases: Array<[Buffer, RegExp]> = [
+    [hex(''), /truncated frame size/],
+    [hex('00000005 00000001'), /does not match/],
+    [hex('00000004 00000005'), /truncated command/],
+    [frameOf(''), /BaseCommand: missing required field type/],
+    [frameOf('1012'), /missing required field type/],
+    [frameOf(SEND_HEX), /SEND without a payload/],
+    [frameOf('0809 4a08 0803 1204 080a 1014'), /MESSAGE without a payload/],
+    [frameOf(SEND_HEX, '00'), /truncated message payload/],
+    [frameOf(SEND_HEX, '0e01 0000'), /truncated checksum/],
+    [frameOf(SEND_HEX, '0e02 000000ff 0000'), /truncated broker entry metadata/],
+    [frameOf(SEND_HEX, '0e02 00000001 08'), /truncated/], // the BEM's varint is cut by its size
+    [frameOf(SEND_HEX, '000000ff'), /truncated message metadata/],
+    [frameOf(SEND_HEX, '0000'), /truncated metadata size/],
+    [frameOf(SEND_HEX, '0e01 00000000 0000'), /truncated metadata size/],
+    [frameOf(SEND_HEX, '00000002 0a01'), /exceeds/], // metadata cut inside a field
+    [frameOf(SEND_HEX, '00000000'), /MessageMetadata: missing required fields producerName, sequenceId, publishTime/],
   ];
-  for (const [h, re] of cases) {
-    assert.throws(() => decodeSizedFrame(hex(h)), (e: unknown) => isProtoError(e) && re.test((e as Error).message), h);
+  for (const [b, re] of cases) {
+    assert.throws(() => decodeSizedFrame(b), (e: unknown) => isProtoError(e) && re.test((e as Error).message), b.toString('hex'));
   }
-  // BaseCommand{type PING} alone is a complete frame
-  assert.deepEqual(decodeSizedFrame(hex('00000006 00000002 0812')).command, { type: BaseCommandType.PING });
   assert.throws(() => decodeMessagePayload(Buffer.alloc(4), 3, 2), isProtoError);
+});
+
+test('bytes after a command other than SEND / MESSAGE are ignored, as Pulsar does', () => {
+  assert.deepEqual(decodeSizedFrame(frameOf('0812')), { command: { type: BaseCommandType.PING }, message: null });
+  assert.deepEqual(decodeSizedFrame(frameOf('0812', 'ffffffff')), { command: { type: BaseCommandType.PING }, message: null });
 });
 
 test('encodeCommand refuses an invalid command with PulsarProtoError', () => {
@@ -373,7 +394,9 @@ test('command builders: each frames, decodes back to the same command, and comma
   for (const [cmd, type, field] of built) {
     assert.equal(cmd.type, type);
     assert.equal(commandField(type), field);
-    const back = decodeSizedFrame(encodeCommand(cmd)).command;
+    const frame = encodeCommand(cmd);
+    // (a SEND frame without its payload section is not a valid frame: decode the command alone)
+    const back = type === BaseCommandType.SEND ? BaseCommand.decode(frame, 8) : decodeSizedFrame(frame).command;
     assert.deepEqual(back, cmd, field);
     assert.deepEqual(commandBody(back), (cmd as unknown as Record<string, unknown>)[field]);
   }

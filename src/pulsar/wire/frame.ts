@@ -15,7 +15,7 @@
  * Everything thrown while decoding is a PulsarProtoError.
  */
 import { crc32c } from '@node-rs/crc32';
-import { BaseCommand, BrokerEntryMetadata, MessageMetadata, ProtoWriter, PulsarProtoError } from '../proto/index.js';
+import { BaseCommand, BaseCommandType, BrokerEntryMetadata, MessageMetadata, ProtoWriter, PulsarProtoError } from '../proto/index.js';
 
 export const MAGIC_CRC32C = 0x0e01;
 export const MAGIC_BROKER_ENTRY_METADATA = 0x0e02;
@@ -58,7 +58,7 @@ export interface MessagePayload {
 
 export interface DecodedFrame {
   command: BaseCommand;
-  /** null when nothing follows the command. */
+  /** The payload section of SEND and MESSAGE; null for every other command. */
   message: MessagePayload | null;
 }
 
@@ -201,16 +201,22 @@ export interface DecodeFrameOptions {
   verifyChecksum?: boolean;
 }
 
+/** The command types followed by a payload section (PulsarDecoder hands the rest of the frame only to these). */
+const PAYLOAD_TYPES: ReadonlySet<number> = new Set([BaseCommandType.SEND, BaseCommandType.MESSAGE]);
+
 /**
  * Decodes one frame WITHOUT its 4-byte totalSize prefix (what PulsarFrameSplitter
- * yields): [commandSize][BaseCommand][headersAndPayload]?.
+ * yields): [commandSize][BaseCommand][headersAndPayload]. The payload section is
+ * required after SEND and MESSAGE; after other commands, bytes are ignored as
+ * Pulsar does.
  */
 export function decodeFrame(body: Buffer, opts: DecodeFrameOptions = {}): DecodedFrame {
   need(body, 0, body.length, 4, 'command size');
   const cmdSize = body.readUInt32BE(0);
   need(body, 4, body.length, cmdSize, 'command');
   const command = BaseCommand.decode(body, 4, 4 + cmdSize);
-  if (4 + cmdSize === body.length) return { command, message: null };
+  if (!PAYLOAD_TYPES.has(command.type)) return { command, message: null };
+  if (4 + cmdSize === body.length) throw new PulsarProtoError(`${command.type === BaseCommandType.SEND ? 'SEND' : 'MESSAGE'} without a payload`);
   const message = decodeMessagePayload(body, 4 + cmdSize, body.length);
   if (opts.verifyChecksum !== false && message.checksum !== undefined) {
     const actual = computeChecksum(message);
