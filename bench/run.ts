@@ -185,7 +185,7 @@ async function measure(ctx: Ctx, make: (attempt: number) => Promise<RunResult>):
     const next = await make(i);
     if (other(next) < other(best)) {
       ctx.discarded.push(best);
-      next.notes.push(`attempt ${i + 1}; a more disturbed attempt was discarded`);
+      next.attempt = i + 1;
       best = next;
     } else {
       ctx.discarded.push(next);

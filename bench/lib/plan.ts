@@ -140,6 +140,8 @@ export interface RunResult {
   producerTotal?: ProducerPerfSummary;
   consumer?: Omit<ConsumerPerfResult, 'output'>;
   cpu?: CpuWindow;
+  /** set when a repeat replaced a more disturbed attempt: which attempt this is (2, 3, ...) */
+  attempt?: number;
   /** time spent waiting for a quiet machine before the run, and whether it got quiet */
   quietWait?: { waitedMs: number; quiet: boolean; lastShare?: number };
   error?: string;

@@ -204,9 +204,12 @@ export function renderMarkdown(r: BenchReport): string {
     );
   }
   if (r.discardedRuns.length) {
+    const replaced = r.runs.filter((x) => (x.attempt ?? 1) > 1);
     notes.push(
       `${r.discardedRuns.length} attempt(s) disturbed by other processes were repeated (\`--retries ${r.options.retries}\`); ` +
-        'the tables show the least disturbed attempt of each run, the JSON has all of them.',
+        'the tables show the least disturbed attempt of each run, the JSON has all of them' +
+        (replaced.length ? ` (a repeat was kept for: ${replaced.map((x) => `${label(x.target)} ${runLabel(x)}`).join('; ')})` : '') +
+        '.',
     );
   }
   if (r.otherCpuShareMax !== undefined && r.otherCpuShareMax > 0.1) {
@@ -223,15 +226,28 @@ export function renderMarkdown(r: BenchReport): string {
     if (x.error) notes.push(`**${label(x.target)} ${runLabel(x)} failed**: ${x.error.split('\n').slice(0, 3).join(' ')}`);
     for (const n of x.notes) notes.push(`${label(x.target)} ${runLabel(x)}: ${n}.`);
   }
+  // server log lines at warn level and above, the same message once with where it appeared
+  const byMessage = new Map<string, string[]>();
   for (const t of r.targets) {
     for (const s of t.starts) {
       if (s.error) notes.push(`**${t.label} failed to start (${s.phase})**: ${s.error.split('\n')[0]}`);
-      if (s.warnings.length) {
-        notes.push(
-          `${t.label} (${s.phase}) logged ${s.warnings.length} warning/error line(s), first: \`${s.warnings[0]!.slice(0, 300).replace(/`/g, "'")}\``,
-        );
+      for (const line of s.warnings) {
+        let msg = line;
+        try {
+          const o = JSON.parse(line) as { msg?: string; level?: number };
+          if (o.msg) msg = `${o.level !== undefined && o.level >= 50 ? 'ERROR ' : ''}${o.msg}`;
+        } catch {
+          // not a JSON log line: the line itself
+        }
+        msg = msg.slice(0, 300).replace(/`/g, "'");
+        const where = byMessage.get(msg) ?? [];
+        where.push(`${t.label} ${s.phase}`);
+        byMessage.set(msg, where);
       }
     }
+  }
+  for (const [msg, where] of byMessage) {
+    notes.push(`Server log (warn and above): \`${msg}\` — ${where.length}× (${[...new Set(where)].join('; ')}).`);
   }
   for (const n of notes) p(`- ${n}`);
   p();
