@@ -13,7 +13,7 @@
  *
  * Progress goes to stderr. Options: see USAGE in lib/plan.ts (`--quick`, `--targets`, ...).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { runConsumerPerf, runProducerPerf, type ProducerPerfResult } from './kafka-reference/perf.js';
@@ -195,6 +195,38 @@ async function measure(ctx: Ctx, make: (attempt: number) => Promise<RunResult>):
   return best;
 }
 
+/** SIGTERM to this process's own children except the servers (the load generator JVM of the run in progress). */
+function killLoadGenerators(): void {
+  const keep = new Set([current?.pid]);
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return; // not Linux: the tool ends on its own (its server is gone)
+  }
+  for (const d of entries) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const pid = Number(d);
+      if (ppid === process.pid && !keep.has(pid)) process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/** The target running now: stopped (data directory removed) on Ctrl-C / SIGTERM. */
+let current: RunningTarget | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    progress(`${sig}: stopping ${current ? current.spec.label : 'nothing running'} and exiting`);
+    const t = current;
+    killLoadGenerators();
+    void (t ? t.stop() : Promise.resolve()).finally(() => process.exit(130));
+  });
+}
+
 /** Starts a target, runs `body`, records startup time, peak RSS and warnings, stops it. */
 async function withTarget(ctx: Ctx, id: TargetId, phase: string, body: (t: RunningTarget) => Promise<void>): Promise<void> {
   const spec = TARGETS[id];
@@ -212,9 +244,11 @@ async function withTarget(ctx: Ctx, id: TargetId, phase: string, body: (t: Runni
   progress(`${spec.label}: ready on ${t.bootstrap} in ${t.startupMs} ms (pid ${t.pid})`);
   const start: TargetRecord['starts'][number] = { phase, startupMs: t.startupMs, warnings: [] };
   rec.starts.push(start);
+  current = t;
   try {
     await body(t);
   } finally {
+    current = undefined;
     const rss = peakRssMiB(t.pid);
     if (rss !== undefined) start.peakRssMiB = rss;
     start.warnings = t.warnings().slice(0, 50);
