@@ -11,6 +11,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { ChunkQueue } from './chunk-queue.js';
 
 export interface FrameResult {
   /**
@@ -51,8 +52,7 @@ export class Connection {
   /** Free slot for the layers above (session state); the connection never reads it. */
   context: unknown = undefined;
 
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly input = new ChunkQueue();
   private readonly queue: Buffer[] = [];
   private processing = false;
   private draining = false;
@@ -105,15 +105,14 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.closed || this.draining) return;
     this.bytesIn += chunk.length;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    this.input.push(chunk);
     this.extractFrames();
     this.pump();
   }
 
   private extractFrames(): void {
-    while (this.buffered >= 4) {
-      const size = this.peekSize();
+    while (this.input.length >= 4) {
+      const size = this.input.peekInt32();
       if (size < 0 || size > this.maxFrameBytes) {
         this.log.warn(
           { conn: this.id, remote: this.remoteAddress, size, max: this.maxFrameBytes },
@@ -122,44 +121,10 @@ export class Connection {
         this.destroy();
         return;
       }
-      if (this.buffered < 4 + size) break;
-      this.queue.push(this.take(4 + size).subarray(4));
+      if (this.input.length < 4 + size) break;
+      this.queue.push(this.input.take(4 + size).subarray(4));
     }
     if (this.queue.length >= this.options.maxQueuedRequests) this.pause();
-  }
-
-  private peekSize(): number {
-    const first = this.chunks[0]!;
-    if (first.length >= 4) return first.readInt32BE(0);
-    const head = Buffer.concat(this.chunks, Math.min(4, this.buffered)); // rare: header split across chunks
-    return head.readInt32BE(0);
-  }
-
-  /** Remove n bytes from the front; a slice when they sit in one chunk, one copy otherwise. */
-  private take(n: number): Buffer {
-    this.buffered -= n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const need = n - filled;
-      if (c.length <= need) {
-        c.copy(out, filled);
-        filled += c.length;
-        this.chunks.shift();
-      } else {
-        c.copy(out, filled, 0, need);
-        this.chunks[0] = c.subarray(need);
-        filled += need;
-      }
-    }
-    return out;
   }
 
   private pause(): void {
@@ -268,8 +233,7 @@ export class Connection {
   private onClose(): void {
     this.closed = true;
     this.queue.length = 0;
-    this.chunks = [];
-    this.buffered = 0;
+    this.input.clear();
     const w = this.drainWaiter;
     this.drainWaiter = null;
     w?.();

@@ -8,6 +8,7 @@
  */
 import { PulsarProtoError } from '../proto/index.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, maxFrameSizeFor } from './frame.js';
+import { ChunkQueue } from '../../network/chunk-queue.js';
 
 export class PulsarFrameSizeError extends PulsarProtoError {
   constructor(
@@ -25,8 +26,7 @@ export class PulsarFrameSplitter {
    * maxFrameSizeFor(max_message_size of CONNECTED); may be changed between pushes.
    */
   maxFrameSize: number;
-  private chunks: Buffer[] = [];
-  private bufferedBytes = 0;
+  private readonly queue = new ChunkQueue();
   private failed = false;
 
   constructor(maxFrameSize = maxFrameSizeFor(DEFAULT_MAX_MESSAGE_SIZE)) {
@@ -35,60 +35,24 @@ export class PulsarFrameSplitter {
 
   /** Bytes received but not yet returned as a frame (a partial frame at the end of a stream). */
   get buffered(): number {
-    return this.bufferedBytes;
+    return this.queue.length;
   }
 
   /** Adds a chunk; returns the frames it completes (possibly none), in order. */
   push(chunk: Buffer): Buffer[] {
     if (this.failed) throw new PulsarProtoError('frame splitter used after a framing error');
     const frames: Buffer[] = [];
-    if (chunk.length === 0) return frames;
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.length;
-    while (this.bufferedBytes >= 4) {
-      const size = this.peekSize();
+    this.queue.push(chunk);
+    while (this.queue.length >= 4) {
+      const size = this.queue.peekUInt32();
       if (size + 4 > this.maxFrameSize) {
         this.failed = true;
-        this.chunks = [];
-        this.bufferedBytes = 0;
+        this.queue.clear();
         throw new PulsarFrameSizeError(size + 4, this.maxFrameSize);
       }
-      if (this.bufferedBytes < 4 + size) break;
-      frames.push(this.take(4 + size).subarray(4));
+      if (this.queue.length < 4 + size) break;
+      frames.push(this.queue.take(4 + size).subarray(4));
     }
     return frames;
-  }
-
-  private peekSize(): number {
-    const first = this.chunks[0]!;
-    if (first.length >= 4) return first.readUInt32BE(0);
-    return Buffer.concat(this.chunks, 4).readUInt32BE(0); // rare: the prefix is split across chunks
-  }
-
-  /** Removes n bytes from the front: a slice when they lie in one chunk, one copy otherwise. */
-  private take(n: number): Buffer {
-    this.bufferedBytes -= n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const want = n - filled;
-      if (c.length <= want) {
-        c.copy(out, filled);
-        filled += c.length;
-        this.chunks.shift();
-      } else {
-        c.copy(out, filled, 0, want);
-        this.chunks[0] = c.subarray(want);
-        filled += want;
-      }
-    }
-    return out;
   }
 }
