@@ -96,7 +96,7 @@ export function renderMarkdown(r: BenchReport): string {
       'Produce figures are the steady-state line (after the warm-up records). MB = 2^20 bytes of record values, as the tools count. ' +
       (hasKafka ? 'Ratio = gateway ÷ Kafka: above 1 is better for throughput, below 1 is better for latency and CPU. ' : '') +
       '"server CPU µs/record" is the CPU time of the server process over the whole run (warm-up included) per record: ' +
-      'unlike the rates, it barely moves when other processes share the machine.',
+      'less sensitive than the rates to other processes on the machine, though the JVM\'s varies from run to run (JIT, GC).',
   );
   p();
   const header = ['figure', 'better', ...ids.map(label), ...(hasKafka ? gatewayIds.map((g) => `${label(g)} ÷ Kafka`) : [])];
