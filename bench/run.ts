@@ -105,6 +105,7 @@ async function produce(
   try {
     const r: ProducerPerfResult = await runProducerPerf({
       bootstrap: t.bootstrap,
+      ...(t.security ? { security: t.security } : {}),
       topic,
       numRecords: records,
       recordSize: size,
@@ -145,6 +146,7 @@ async function consume(ctx: Ctx, t: RunningTarget, size: number, topic: string, 
   try {
     const r = await runConsumerPerf({
       bootstrap: t.bootstrap,
+      ...(t.security ? { security: t.security } : {}),
       topic,
       numRecords: records,
       // a fresh group per attempt: the tool commits offsets, a second run in the same group reads nothing
@@ -301,8 +303,8 @@ async function main(): Promise<void> {
       for (const size of opts.sizes) {
         const { warmup } = throughputCounts(size, opts.quick);
         try {
-          const w = await runProducerPerf({ bootstrap: t.bootstrap, topic: `bench-${size}-warmup`, numRecords: warmup, recordSize: size, acks: 1, props: PRODUCER_PROPS });
-          await runConsumerPerf({ bootstrap: t.bootstrap, topic: `bench-${size}-warmup`, numRecords: warmup, group: 'bench-warmup', props: CONSUMER_PROPS });
+          const w = await runProducerPerf({ bootstrap: t.bootstrap, ...(t.security ? { security: t.security } : {}), topic: `bench-${size}-warmup`, numRecords: warmup, recordSize: size, acks: 1, props: PRODUCER_PROPS });
+          await runConsumerPerf({ bootstrap: t.bootstrap, ...(t.security ? { security: t.security } : {}), topic: `bench-${size}-warmup`, numRecords: warmup, group: 'bench-warmup', props: CONSUMER_PROPS });
           progress(`  ${t.spec.id} warm-up ${size} B: ${warmup} records produced and consumed (${fmtRate(w.recordsPerSec)} rec/s)`);
         } catch (e) {
           progress(`  ${t.spec.id} warm-up ${size} B failed: ${errText(e).split('\n')[0]}`);

@@ -99,12 +99,21 @@ export function renderMarkdown(r: BenchReport): string {
       'less sensitive than the rates to other processes on the machine, though the JVM\'s varies from run to run (JIT, GC).',
   );
   p();
-  const header = ['figure', 'better', ...ids.map(label), ...(hasKafka ? gatewayIds.map((g) => `${label(g)} ÷ Kafka`) : [])];
+  // The price of security: the SASL_SSL gateway against the same gateway over PLAINTEXT (both interval flush).
+  const hasSecurityPair = ids.includes('gateway-sasl-ssl') && ids.includes('gateway-interval');
+  const header = [
+    'figure',
+    'better',
+    ...ids.map(label),
+    ...(hasKafka ? gatewayIds.map((g) => `${label(g)} ÷ Kafka`) : []),
+    ...(hasSecurityPair ? ['SASL_SSL ÷ PLAINTEXT (interval)'] : []),
+  ];
   const rows = resultRows(r).map((row) => [
     row.label,
     row.better,
     ...ids.map((id) => fmt(row.values.get(id), row.digits)),
     ...(hasKafka ? gatewayIds.map((g) => ratio(row.values.get(g), row.values.get('kafka'))) : []),
+    ...(hasSecurityPair ? [ratio(row.values.get('gateway-sasl-ssl'), row.values.get('gateway-interval'))] : []),
   ]);
   p(table(header, rows));
 

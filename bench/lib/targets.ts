@@ -4,15 +4,18 @@
  * (`node dist/src/cli.js start`), and the Apache Kafka reference broker.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { ClientSecurity } from '../../test/helpers/clients/types.js';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startKafkaBroker } from '../kafka-reference/broker.js';
 import { repoRoot } from '../../test/helpers/clients/paths.js';
 
-export type TargetId = 'gateway' | 'gateway-interval' | 'kafka';
-export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-interval', 'kafka'];
+export type TargetId = 'gateway' | 'gateway-interval' | 'gateway-sasl-ssl' | 'kafka';
+export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-interval', 'gateway-sasl-ssl', 'kafka'];
 
 export interface TargetSpec {
   id: TargetId;
@@ -22,6 +25,8 @@ export interface TargetSpec {
   settings: Record<string, string>;
   /** one sentence on durability */
   durability: string;
+  /** the gateway listener's security protocol (default PLAINTEXT) */
+  listener?: 'PLAINTEXT' | 'SASL_SSL';
 }
 
 /**
@@ -51,6 +56,21 @@ export const TARGETS: Record<TargetId, TargetSpec> = {
     settings: { ...GATEWAY_COMMON, KOP_EMBEDDED_FLUSH_POLICY: 'interval', KOP_EMBEDDED_FLUSH_INTERVAL_MS: '1000' },
     durability: 'acknowledged after the page-cache write; fdatasync every 1000 ms (or 64 MiB unflushed)',
   },
+  'gateway-sasl-ssl': {
+    id: 'gateway-sasl-ssl',
+    kind: 'gateway',
+    label: 'gateway (interval, SASL_SSL)',
+    settings: {
+      ...GATEWAY_COMMON,
+      KOP_EMBEDDED_FLUSH_POLICY: 'interval',
+      KOP_EMBEDDED_FLUSH_INTERVAL_MS: '1000',
+      KOP_AUTHENTICATION_ENABLED: 'true',
+      KOP_AUTHORIZATION_ENABLED: 'true',
+      KOP_SUPER_USER_ROLES: 'bench',
+    },
+    durability: 'as gateway (interval), over a SASL_SSL listener: TLS (development certificate), SASL/PLAIN with a Pulsar token, Pulsar authorization and the audit log on every request',
+    listener: 'SASL_SSL',
+  },
   kafka: {
     id: 'kafka',
     kind: 'kafka',
@@ -73,6 +93,8 @@ export interface RunningTarget {
   startupMs: number;
   /** the server's own log file (kept until stop for gateway, inside Kafka's dir for Kafka) */
   logFile: string;
+  /** what the load generators need to connect (SASL_SSL target) */
+  security?: ClientSecurity;
   /** lines at warn level or above in the gateway log (its level is warn); empty for Kafka */
   warnings(): string[];
   stop(): Promise<void>;
@@ -110,6 +132,7 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
   const dir = mkdtempSync(join(tmpdir(), 'kop-bench-gw-'));
   const port = await freePort();
   const logFile = opts.logFile ?? join(dir, 'gateway.log');
+  const secure = spec.listener === 'SASL_SSL' ? await saslSslSetup(dir) : null;
   const log = createWriteStream(logFile, { flags: 'a' });
   const started = Date.now();
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cli, 'start'], {
@@ -119,8 +142,9 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       ...spec.settings,
-      KOP_KAFKA_LISTENERS: `PLAINTEXT://127.0.0.1:${port}`,
+      KOP_KAFKA_LISTENERS: `${spec.listener ?? 'PLAINTEXT'}://127.0.0.1:${port}`,
       KOP_DATA_DIRECTORY: join(dir, 'data'),
+      ...(secure ? secure.env : {}),
       // the audit log stays on (the default) but not in the repository's ./logs
       KOP_AUDIT_LOG_FILE: join(dir, 'audit.log'),
     },
@@ -174,6 +198,7 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
   }
   return {
     spec,
+    ...(secure ? { security: secure.security } : {}),
     bootstrap: `127.0.0.1:${port}`,
     pid: child.pid ?? -1,
     startupMs: Date.now() - started,
@@ -186,6 +211,26 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
           return m ? Number(m[1]) >= 40 : l.trim() !== '';
         }),
     stop,
+  };
+}
+
+/**
+ * SASL_SSL target: a token secret, a superuser token for the load generators, an empty policies
+ * directory (the superuser needs no grant, every request is still authorized and audited) and
+ * development certificates made by the gateway in the temp dir.
+ */
+async function saslSslSetup(dir: string): Promise<{ env: Record<string, string>; security: ClientSecurity }> {
+  const secret = randomBytes(32);
+  const token = await new SignJWT({ sub: 'bench' }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
+  mkdirSync(join(dir, 'policies'), { recursive: true });
+  const certs = join(dir, 'certs');
+  return {
+    env: {
+      KOP_TOKEN_SECRET_KEY: `data:;base64,${secret.toString('base64')}`,
+      KOP_POLICIES_DIRECTORY: join(dir, 'policies'),
+      KOP_TLS_DEV_CERTS_DIRECTORY: certs,
+    },
+    security: { protocol: 'SASL_SSL', mechanism: 'PLAIN', username: 'public/default', password: `token:${token}`, caPemFile: join(certs, 'ca.pem') },
   };
 }
 
