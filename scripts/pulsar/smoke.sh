@@ -10,21 +10,24 @@
 #     messages on the partitioned topic, each with broker entry metadata (index, publish time);
 #     a role without grants is refused;
 #   - with --restart: stop and start the broker again, and consume again (data and ports kept);
-# then stop the broker and delete the folder (--keep: leave both).
+# then stop the broker and delete the folder (--keep: leave both running/there).
 # Prints the time of each step and a closing 'smoke: N passed, N failed' line; exit 1 on a failure.
 #
-# Usage: scripts/pulsar/smoke.sh [--restart] [--keep] [--count N]
+# Usage: scripts/pulsar/smoke.sh [--restart] [--keep] [--count N] [--dir D]
+#   --dir D  use D (must not hold a broker's state yet) instead of a new temporary folder;
+#            D is left in place (only a temporary folder is deleted)
 # Env: as fetch-pulsar.sh and standalone.sh (KOP_CACHE_DIR, KOP_PULSAR_BROKER_VERSION, ...).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-restart=0 keep=0 count=10
+restart=0 keep=0 count=10 dir=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --restart) restart=1; shift ;;
     --keep) keep=1; shift ;;
     --count) count="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --dir) dir="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "smoke.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -42,14 +45,21 @@ step "fetch jars"
 eval "$(bash "$here/fetch-pulsar.sh" --print-env)"
 took
 
-dir="$(mktemp -d "${TMPDIR:-/tmp}/kop-pulsar-smoke.XXXXXX")"
+own_dir=0
+if [[ -z "$dir" ]]; then
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/kop-pulsar-smoke.XXXXXX")"
+  own_dir=1
+else
+  [[ ! -e "$dir/conf" ]] || { echo "smoke.sh: $dir already holds a broker's state" >&2; exit 2; }
+  mkdir -p "$dir"
+fi
 standalone() { bash "$here/standalone.sh" "$@" --dir "$dir"; }
 cleanup() {
   if [[ "$keep" == 1 ]]; then
     echo "kept: broker and $dir (stop: $here/standalone.sh stop --dir $dir)"
   else
     standalone stop --quiet >/dev/null 2>&1 || true
-    rm -rf "$dir"
+    if [[ "$own_dir" == 1 ]]; then rm -rf "$dir"; fi
   fi
 }
 trap cleanup EXIT

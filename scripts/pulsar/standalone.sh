@@ -19,7 +19,7 @@
 #   --bk-port N|auto the in-process bookie's port (default: any free port)
 #                    All three are chosen at the first start and kept in D/ports.env: the bookie's
 #                    identity (127.0.0.1:port) is written into the data, so it must not change.
-#   --heap SIZE      JVM heap, -Xms=-Xmx (default 512m; also KOP_PULSAR_HEAP)
+#   --heap SIZE      JVM heap limit, -Xmx (default 512m; also KOP_PULSAR_HEAP); -Xms is 64m
 #   --direct SIZE    JVM direct memory limit (default 256m; also KOP_PULSAR_DIRECT_MEMORY)
 #   --timeout S      seconds to wait for the broker to serve (default 180)
 #   --stop-timeout S seconds between SIGTERM and SIGKILL (default 30)
@@ -311,10 +311,11 @@ do_start() {
   choose_ports
   write_conf
   write_env
-  local t0=$SECONDS
+  local t0
+  t0=$(date +%s%3N)
   local opts=(
-    -Xms"$heap" -Xmx"$heap" -XX:MaxDirectMemorySize="$direct" -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError
-    -XX:TieredStopAtLevel=1 -Xss512k -XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=256m
+    -Xms64m -Xmx"$heap" -XX:MaxDirectMemorySize="$direct" -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError
+    -Xss512k -XX:MaxMetaspaceSize=256m
     -Dlog4j.configurationFile="$dir/conf/log4j2.xml" -Dlog4j.shutdownHookEnabled=false
     -Djava.net.preferIPv4Stack=true -Dio.netty.tryReflectionSetAccessible=true
     -Dpulsar.allocator.exit_on_oom=true -Dio.netty.recycler.maxCapacityPerThread=4096
@@ -367,7 +368,7 @@ do_start() {
     do_stop >&2 || true
     exit 1
   fi
-  log "ready in $((SECONDS - t0))s"
+  log "ready in $(( $(date +%s%3N) - t0 )) ms"
   print_urls "$p"
 }
 
