@@ -6,7 +6,7 @@
 # same pom, version and options needs no network.
 #
 # Layout:
-#   $KOP_CACHE_DIR/pulsar-$KOP_PULSAR_BROKER_VERSION/libs/*.jar   every runtime jar (~200 MB)
+#   $KOP_CACHE_DIR/pulsar-$KOP_PULSAR_BROKER_VERSION/libs/*.jar   every runtime jar (211, 144 MB)
 #   $KOP_CACHE_DIR/pulsar-$KOP_PULSAR_BROKER_VERSION/.complete    marker (hash of pom + options)
 #
 # Usage: scripts/pulsar/fetch-pulsar.sh [--print-env]

@@ -262,17 +262,17 @@ EOF
 }
 
 write_env() {
-  cat >"$env_file" <<EOF
-# written by scripts/pulsar/standalone.sh start; source it or use 'standalone.sh env'
-export PULSAR_SERVICE_URL=pulsar://127.0.0.1:$port
-export PULSAR_WEB_URL=http://127.0.0.1:$web_port
-export PULSAR_CLUSTER=standalone
-export PULSAR_DIR=$dir
-export PULSAR_SECRET_KEY_FILE=$auth/secret.key
-export PULSAR_ADMIN_TOKEN_FILE=$auth/admin.token
-export PULSAR_PROXY_TOKEN_FILE=$auth/proxy.token
-export PULSAR_LOG_FILE=$log_dir/pulsar-standalone.log
-EOF
+  {
+    echo "# written by scripts/pulsar/standalone.sh start; source it or use 'standalone.sh env'"
+    printf 'export PULSAR_SERVICE_URL=%q\n' "pulsar://127.0.0.1:$port"
+    printf 'export PULSAR_WEB_URL=%q\n' "http://127.0.0.1:$web_port"
+    printf 'export PULSAR_CLUSTER=%q\n' standalone
+    printf 'export PULSAR_DIR=%q\n' "$dir"
+    printf 'export PULSAR_SECRET_KEY_FILE=%q\n' "$auth/secret.key"
+    printf 'export PULSAR_ADMIN_TOKEN_FILE=%q\n' "$auth/admin.token"
+    printf 'export PULSAR_PROXY_TOKEN_FILE=%q\n' "$auth/proxy.token"
+    printf 'export PULSAR_LOG_FILE=%q\n' "$log_dir/pulsar-standalone.log"
+  } >"$env_file"
 }
 
 pick_java() {
