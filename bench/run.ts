@@ -274,8 +274,8 @@ async function main(): Promise<void> {
     opts,
     runs: [],
     targets: new Map(),
-    quietBudgetMs: opts.quietWaitS * 4000,
-    retryDeadline: started.getTime() + (opts.quick ? 3 : 8) * 60_000,
+    quietBudgetMs: opts.quietWaitS * 3000,
+    retryDeadline: started.getTime() + (opts.quick ? 3 : 6.5) * 60_000,
     discarded: [],
   };
   if (opts.cpuProf) {

@@ -20,7 +20,7 @@ one server at a time, and writes bench/results/<timestamp>.md and .json (markdow
   --out DIR               report folder (default bench/results)                  env KOP_BENCH_OUT
   --quiet-wait S          before each run, wait up to S seconds (default 30, 0 = off) for the
                           machine to be quiet (other processes under 15% of its CPU); at most
-                          4 x S in total                                          env KOP_BENCH_QUIET_WAIT
+                          3 x S in total                                          env KOP_BENCH_QUIET_WAIT
   --retries N             repeat a run disturbed by other processes (over 10% of the machine's
                           CPU) up to N times, keep the least disturbed (default 1)  env KOP_BENCH_RETRIES
   --cpu-prof              run the gateway under node --cpu-prof; .cpuprofile files next to the report
