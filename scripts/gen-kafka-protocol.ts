@@ -11,7 +11,8 @@
  * `version >= N` conditions; the runtime lives in src/protocol/codec/.
  * Nothing of the JSON "about" prose is copied.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeGeneratedFiles } from './lib/generated-output.js';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -766,12 +767,7 @@ export function generate(inputDir: string): Map<string, string> {
 
 /** Writes the generated files into outputDir, removing stale generated .ts files. */
 export function writeOutput(files: Map<string, string>, outputDir: string): void {
-  mkdirSync(outputDir, { recursive: true });
-  for (const f of readdirSync(outputDir)) {
-    if (!f.endsWith('.ts') || files.has(f)) continue;
-    if (readFileSync(join(outputDir, f), 'utf8').startsWith(HEADER)) rmSync(join(outputDir, f));
-  }
-  for (const [name, text] of files) writeFileSync(join(outputDir, name), text);
+  writeGeneratedFiles(files, outputDir, HEADER);
 }
 
 function main(argv: string[]): void {

@@ -18,7 +18,8 @@
  * ranges (ignored). Anything else (import, oneof, map, groups, services,
  * proto3) is an error.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeGeneratedFiles } from './lib/generated-output.js';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -787,14 +788,9 @@ export function generate(input: string): Map<string, string> {
   return out;
 }
 
-/** Writes the generated files into outputDir, removing stale generated .ts files (never the hand-written ones). */
+/** Writes the generated files into outputDir, removing stale generated .ts files. */
 export function writeOutput(files: Map<string, string>, outputDir: string): void {
-  mkdirSync(outputDir, { recursive: true });
-  for (const f of readdirSync(outputDir)) {
-    if (!f.endsWith('.ts') || files.has(f)) continue;
-    if (readFileSync(join(outputDir, f), 'utf8').startsWith(HEADER)) rmSync(join(outputDir, f));
-  }
-  for (const [name, text] of files) writeFileSync(join(outputDir, name), text);
+  writeGeneratedFiles(files, outputDir, HEADER);
 }
 
 function main(argv: string[]): void {

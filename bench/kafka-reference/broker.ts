@@ -108,7 +108,8 @@ function propsText(p: Record<string, string | number | boolean>): string {
     .join('\n') + '\n';
 }
 
-function tcpReady(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:port (1 s timeout). */
+export function tcpReady(port: number): Promise<boolean> {
   return new Promise((res) => {
     const s = connect({ host: '127.0.0.1', port });
     s.once('connect', () => {

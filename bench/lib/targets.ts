@@ -8,10 +8,9 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { ClientSecurity } from '../../test/helpers/clients/types.js';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startKafkaBroker } from '../kafka-reference/broker.js';
+import { freePort, startKafkaBroker, tcpReady } from '../kafka-reference/broker.js';
 import { repoRoot } from '../../test/helpers/clients/paths.js';
 
 export type TargetId = 'gateway' | 'gateway-interval' | 'gateway-sasl-ssl' | 'kafka';
@@ -98,21 +97,6 @@ export interface RunningTarget {
   /** lines at warn level or above in the gateway log (its level is warn); empty for Kafka */
   warnings(): string[];
   stop(): Promise<void>;
-}
-
-function tcpReady(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-    s.setTimeout(1000, () => {
-      s.destroy();
-      res(false);
-    });
-  });
 }
 
 export interface GatewayStartOptions {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { parseProperties } from './properties.js';
+import { editDistance } from '../util/edit-distance.js';
 import { SCHEMA, envName, type ConfigKey, type GatewayConfig, type KeySpec } from './schema.js';
 
 export class ConfigError extends Error {
@@ -87,7 +88,7 @@ export function loadConfig(options: LoadOptions = {}): GatewayConfig {
     }
     // Other KOP_* variables (tooling) are ignored, but a near miss of a real
     // key, like KOP_KAFKA_LISTENER, is a typo that must not be silently dropped.
-    const near = keys.find((k) => levenshtein(envName(k), name) <= 2);
+    const near = keys.find((k) => editDistance(envName(k), name) <= 2);
     if (near) throw new ConfigError(`unknown environment variable ${name} (did you mean ${envName(near)}?)`);
   }
 
@@ -112,20 +113,6 @@ export function loadConfig(options: LoadOptions = {}): GatewayConfig {
 
 function suggest(key: string): string {
   const lower = key.toLowerCase();
-  const near = Object.keys(SCHEMA).find((k) => k.toLowerCase() === lower || levenshtein(k.toLowerCase(), lower) <= 2);
+  const near = Object.keys(SCHEMA).find((k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2);
   return near ? ` (did you mean '${near}'?)` : '';
-}
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
 }

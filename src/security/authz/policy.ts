@@ -6,6 +6,7 @@
  * (subscription_auth_roles), `subscriptionAuthMode` and per-topic permissions
  * (destination_auth). See docs/authorization.md.
  */
+import { editDistance } from '../../util/edit-distance.js';
 import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
 
@@ -76,21 +77,6 @@ function key(path: string, k: string): string {
   return /^[A-Za-z0-9_-]+$/.test(k) ? (path ? `${path}.${k}` : k) : `${path}[${JSON.stringify(k)}]`;
 }
 
-/** Edit distance, for "did you mean" on misspelt field names. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
 function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -110,7 +96,7 @@ class Checker {
     const obj = v as Record<string, unknown>;
     for (const k of Object.keys(obj)) {
       if (!allowed.includes(k)) {
-        const near = allowed.find((a) => distance(a.toLowerCase(), k.toLowerCase()) <= 2);
+        const near = allowed.find((a) => editDistance(a.toLowerCase(), k.toLowerCase()) <= 2);
         this.fail(key(path, k), `unknown field '${k}'${near ? ` (did you mean '${near}'?)` : ''}; allowed here: ${allowed.join(', ')}`);
       }
     }
