@@ -17,5 +17,8 @@ export function createStorageEngine(config: GatewayConfig, log: Logger): Storage
         flushIntervalMs: config.embeddedFlushIntervalMs,
         retentionCheckIntervalMs: config.embeddedRetentionCheckIntervalMs,
       });
+    case 'pulsar':
+      // being built (issue 6): refuse to start rather than pretend
+      throw new Error('storageEngine=pulsar is not available in this build yet');
   }
 }
