@@ -1,0 +1,239 @@
+/**
+ * How one Kafka produce batch becomes ONE Pulsar entry, and how a Pulsar entry
+ * becomes Kafka record batch bytes for a Fetch response (config `entryFormat`).
+ *
+ *   kafka   the payload is the Kafka batch exactly as it arrived (encode copies
+ *           nothing); metadata: property kafka.entry.format=kafka,
+ *           num_messages_in_batch = record count, event_time = the batch's
+ *           base timestamp (when > 0). Reading patches the batch's baseOffset
+ *           IN PLACE in the payload given to decodeEntry (the CRC does not
+ *           cover it; patching is idempotent since an entry's offset never
+ *           changes; pass { copy: true } to leave the payload untouched).
+ *           partitionLeaderEpoch, attributes, timestamps stay as written.
+ *   pulsar  one Pulsar batch message per Kafka record, readable by every Pulsar
+ *           consumer: see entry-pulsar.ts for the mapping of keys, values,
+ *           headers and timestamps. A compressed Kafka batch becomes a Pulsar
+ *           batch compressed with the matching codec (gzip -> ZLIB, snappy ->
+ *           SNAPPY, lz4 -> LZ4, zstd -> ZSTD; entry-compression.ts), so what is
+ *           stored stays about as small as what the producer sent; an
+ *           uncompressed one stays uncompressed (option `compression` overrides).
+ *
+ * Reading accepts any entry: ours in either format, or a plain Pulsar producer's
+ * (batched or not, any CompressionType). Entries that are not kafka-format come
+ * back as ONE uncompressed Kafka batch (decompressing is needed anyway to read
+ * Pulsar messages; recompressing would cost CPU on every fetch for bytes that
+ * are already compact on the wire to Pulsar), with offsets baseOffset ..
+ * baseOffset + entryRecordCount - 1.
+ *
+ * Sync / async: encodeEntry is synchronous (the kafka format is a few header
+ * reads; the pulsar format decompresses / compresses with the sync codecs);
+ * encodeEntryAsync does the same with codecs that keep the event loop free for
+ * large batches. decodeEntry returns a Buffer when no decompression is needed
+ * and a Promise otherwise (async codecs); decodeEntrySync is always synchronous.
+ */
+import { KafkaError } from '../../protocol/errors.js';
+import {
+  DEFAULT_MAX_UNCOMPRESSED_BYTES,
+  openRecords,
+  openRecordsSync,
+  readBatchHeader,
+  type BatchHeader,
+  type RecordsSection,
+} from '../../protocol/records/records.js';
+import { checkBatch, LOG_OVERHEAD, OFF_LAST_OFFSET_DELTA, setBaseOffset } from '../../protocol/records/batch-header.js';
+import { CompressionType, type KeyValue, type MessageMetadata } from '../../pulsar/proto/index.js';
+import {
+  compressionName,
+  EntryFormatError,
+  pulsarCodecFor,
+  pulsarCompress,
+  pulsarCompressSync,
+  pulsarDecompress,
+  pulsarDecompressSync,
+} from './entry-compression.js';
+import { FORMAT_KEY, pulsarEntryToBatch, recordsToPulsarBatch, type PulsarBatch } from './entry-pulsar.js';
+
+export { EntryFormatError, pulsarCodecFor } from './entry-compression.js';
+export {
+  BATCH_ATTRIBUTES_KEY,
+  BATCH_BASE_TIMESTAMP_KEY,
+  BATCH_LEADER_EPOCH_KEY,
+  BATCH_MAX_TIMESTAMP_KEY,
+  BATCH_PRODUCER_KEY,
+  FORMAT_KEY,
+  HEADERS_ENCODING_KEY,
+  UNDECODABLE_HEADER,
+} from './entry-pulsar.js';
+
+export type EntryFormat = 'kafka' | 'pulsar';
+
+export interface EncodedEntry {
+  metadata: Partial<MessageMetadata>;
+  payload: Buffer;
+  numMessages: number;
+}
+
+export interface EncodeOptions {
+  /**
+   * pulsar format only: the Pulsar codec of the entry; 'same' (default) = the
+   * one matching the Kafka batch's codec (NONE for an uncompressed batch).
+   */
+  compression?: 'same' | CompressionType;
+  /** bound on a compressed Kafka batch's records once decompressed (default 64 MiB) */
+  maxUncompressedBytes?: number;
+}
+
+export interface DecodeOptions {
+  /** bound on a compressed payload once decompressed (default 64 MiB) */
+  maxUncompressedBytes?: number;
+  /** kafka format: patch a copy of the payload instead of the payload itself (default false) */
+  copy?: boolean;
+}
+
+/** How an entry was written: by us in one of the formats, or by a plain Pulsar producer. */
+export function entryFormatOf(metadata: Pick<MessageMetadata, 'properties'>): EntryFormat | 'plain' {
+  const props = metadata.properties;
+  if (props !== undefined) {
+    for (const p of props) {
+      if (p.key === FORMAT_KEY) {
+        if (p.value === 'kafka' || p.value === 'pulsar') return p.value;
+        break;
+      }
+    }
+  }
+  return 'plain';
+}
+
+/** How many Kafka records (= broker entry index slots) the entry occupies. */
+export function entryRecordCount(metadata: Pick<MessageMetadata, 'numMessagesInBatch'>): number {
+  return metadata.numMessagesInBatch ?? 1;
+}
+
+/** Checks that `batch` is exactly one v2 batch whose records fill offsets 0..n-1; returns n. */
+function checkOne(batch: Buffer): number {
+  const problem = checkBatch(batch, 0, batch.length, false);
+  if (problem !== null) throw new EntryFormatError(`not a Kafka v2 record batch: ${problem}`);
+  const size = batch.readInt32BE(8) + LOG_OVERHEAD;
+  if (size !== batch.length) throw new EntryFormatError(`expected exactly one record batch, got ${batch.length - size} bytes after the first`);
+  const n = batch.readInt32BE(57);
+  if (n === 0) throw new EntryFormatError('an empty record batch cannot be stored');
+  if (batch.readInt32BE(OFF_LAST_OFFSET_DELTA) !== n - 1) {
+    throw new EntryFormatError(`record count ${n} does not fill offset deltas 0..${batch.readInt32BE(OFF_LAST_OFFSET_DELTA)}`);
+  }
+  return n;
+}
+
+function kafkaEntry(batch: Buffer, n: number): EncodedEntry {
+  const properties: KeyValue[] = [{ key: FORMAT_KEY, value: 'kafka' }];
+  const metadata: Partial<MessageMetadata> = { properties, numMessagesInBatch: n };
+  const baseTimestamp = batch.readBigInt64BE(27);
+  if (baseTimestamp > 0n) metadata.eventTime = baseTimestamp;
+  return { metadata, payload: batch, numMessages: n };
+}
+
+function pulsarEntry(h: BatchHeader, b: PulsarBatch, codec: CompressionType, compressed: Buffer): EncodedEntry {
+  const metadata: Partial<MessageMetadata> = { properties: b.properties, numMessagesInBatch: h.recordCount };
+  if (codec !== CompressionType.NONE) {
+    metadata.compression = codec;
+    metadata.uncompressedSize = b.payload.length;
+  }
+  return { metadata, payload: compressed, numMessages: h.recordCount };
+}
+
+function codecOf(h: BatchHeader, options: EncodeOptions | undefined): CompressionType {
+  const c = options?.compression ?? 'same';
+  return c === 'same' ? pulsarCodecFor(h.compression) : c;
+}
+
+function readOptions(options: { maxUncompressedBytes?: number } | undefined) {
+  return { verifyCrc: false, maxUncompressedBytes: options?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES };
+}
+
+/**
+ * One Kafka v2 record batch (exactly one, already validated: the CRC is not
+ * checked again) -> one Pulsar entry. The metadata never sets producerName,
+ * sequenceId or publishTime (the producer does).
+ */
+export function encodeEntry(format: EntryFormat, batch: Buffer, options?: EncodeOptions): EncodedEntry {
+  const n = checkOne(batch);
+  if (format === 'kafka') return kafkaEntry(batch, n);
+  const h = readBatchHeader(batch);
+  const section: RecordsSection = openRecordsSync(batch, 0, readOptions(options));
+  const b = recordsToPulsarBatch(h, section);
+  const codec = codecOf(h, options);
+  return pulsarEntry(h, b, codec, pulsarCompressSync(codec, b.payload));
+}
+
+/** encodeEntry with (de)compression that does not block the event loop on large batches. */
+export async function encodeEntryAsync(format: EntryFormat, batch: Buffer, options?: EncodeOptions): Promise<EncodedEntry> {
+  const n = checkOne(batch);
+  if (format === 'kafka') return kafkaEntry(batch, n);
+  const h = readBatchHeader(batch);
+  const section = await openRecords(batch, 0, readOptions(options));
+  const b = recordsToPulsarBatch(h, section);
+  const codec = codecOf(h, options);
+  return pulsarEntry(h, b, codec, await pulsarCompress(codec, b.payload));
+}
+
+/** Patch the base offsets of the batch(es) of a kafka-format payload. */
+function patchKafka(metadata: MessageMetadata, payload: Buffer, baseOffset: bigint, copy: boolean): Buffer {
+  const out = copy ? Buffer.from(payload) : payload;
+  let pos = 0;
+  let next = baseOffset;
+  while (pos < out.length) {
+    const problem = checkBatch(out, pos, out.length, false);
+    if (problem !== null) throw new EntryFormatError(`kafka-format entry: bad record batch at byte ${pos}: ${problem}`);
+    setBaseOffset(out, next, pos);
+    next += BigInt(out.readInt32BE(pos + OFF_LAST_OFFSET_DELTA) + 1);
+    pos += out.readInt32BE(pos + 8) + LOG_OVERHEAD;
+  }
+  const slots = Number(next - baseOffset);
+  if (slots !== entryRecordCount(metadata)) {
+    throw new EntryFormatError(`kafka-format entry: its batches span ${slots} offsets, num_messages_in_batch says ${entryRecordCount(metadata)}`);
+  }
+  return out;
+}
+
+function fromUncompressed(metadata: MessageMetadata, payload: Buffer, baseOffset: bigint, copy: boolean): Buffer {
+  try {
+    const format = entryFormatOf(metadata);
+    if (format === 'kafka') return patchKafka(metadata, payload, baseOffset, copy);
+    return pulsarEntryToBatch(metadata, payload, baseOffset, format === 'pulsar');
+  } catch (err) {
+    if (err instanceof KafkaError) throw err;
+    throw new EntryFormatError((err as Error).message ?? String(err), { cause: err });
+  }
+}
+
+function isEncrypted(metadata: MessageMetadata): boolean {
+  return metadata.encryptionKeys !== undefined && metadata.encryptionKeys.length > 0;
+}
+
+function compressionOf(metadata: MessageMetadata): CompressionType {
+  const c = metadata.compression ?? CompressionType.NONE;
+  if (!(Object.values(CompressionType) as number[]).includes(c)) throw new EntryFormatError(`unknown Pulsar compression ${compressionName(c)}`);
+  return c;
+}
+
+/**
+ * One Pulsar entry (metadata + payload as received, from any producer) ->
+ * Kafka v2 record batch bytes whose first offset is baseOffset and which hold
+ * exactly the entry's messages. A Buffer when no decompression is needed, else
+ * a Promise. Bad entries throw (or reject with) a KafkaError: EntryFormatError
+ * or CompressionError (CORRUPT_MESSAGE / MESSAGE_TOO_LARGE).
+ */
+export function decodeEntry(metadata: MessageMetadata, payload: Buffer, baseOffset: bigint, options?: DecodeOptions): Buffer | Promise<Buffer> {
+  const c = compressionOf(metadata);
+  // encrypted payloads cannot be decompressed (compression comes before encryption)
+  if (c === CompressionType.NONE || isEncrypted(metadata)) return fromUncompressed(metadata, payload, baseOffset, options?.copy ?? false);
+  const max = options?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
+  return pulsarDecompress(c, payload, metadata.uncompressedSize ?? 0, max).then((raw) => fromUncompressed(metadata, raw, baseOffset, false));
+}
+
+/** decodeEntry, always synchronous. */
+export function decodeEntrySync(metadata: MessageMetadata, payload: Buffer, baseOffset: bigint, options?: DecodeOptions): Buffer {
+  const c = compressionOf(metadata);
+  if (c === CompressionType.NONE || isEncrypted(metadata)) return fromUncompressed(metadata, payload, baseOffset, options?.copy ?? false);
+  const raw = pulsarDecompressSync(c, payload, metadata.uncompressedSize ?? 0, options?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES);
+  return fromUncompressed(metadata, raw, baseOffset, false);
+}
