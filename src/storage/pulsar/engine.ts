@@ -1,0 +1,507 @@
+/**
+ * The Pulsar storage engine (`storageEngine=pulsar`): Kafka topics are Pulsar
+ * partitioned topics (`persistent://tenant/ns/topic`, partitions
+ * `...-partition-N`), records are Pulsar entries (entryFormat pulsar or kafka,
+ * ./entry-format.ts), offsets are the broker's entry index (./partition.ts),
+ * and the gateway's own state (group offsets, topic ids and configs, producer
+ * id blocks, DeleteRecords marks) lives in compacted topics of
+ * kafkaMetadataTenant/kafkaMetadataNamespace (./kv-store.ts). The gateway keeps
+ * no data of its own; several gateway nodes can serve one Pulsar cluster.
+ *
+ * Topic administration goes through Pulsar's admin REST API; data through the
+ * binary protocol. See docs/pulsar-engine.md.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { ErrorCode } from '../../protocol/errors.js';
+import { INTERNAL_TOPICS, isInternalTopic, parseFullName, partitionName } from '../../topics/names.js';
+import type { PulsarAdmin } from '../../pulsar/admin/types.js';
+import type { PulsarClient } from '../../pulsar/client/types.js';
+import {
+  StorageError,
+  type AppendOptions,
+  type AppendResult,
+  type ConfigAlteration,
+  type PartitionOffsets,
+  type PartitionRef,
+  type ReadOptions,
+  type ReadResult,
+  type StorageEngine,
+  type TimestampLookup,
+  type TopicConfigEntry,
+  type TopicInfo,
+} from '../engine.js';
+import {
+  applyAlterations,
+  describeTopicConfigs,
+  makeDefaults,
+  normalizeConfigs,
+  resolveTopicConfig,
+  validateTopicConfigs,
+  type TopicConfig,
+  type TopicConfigKey,
+} from '../topic-config.js';
+import { silentEngineLogger, type EngineLogger } from '../embedded/types.js';
+import type { EntryFormat } from './entry-format.js';
+import { toStorageError } from './errors.js';
+import { PulsarKeyValueStore } from './kv-store.js';
+import { Locator } from './locate.js';
+import { PulsarPartition } from './partition.js';
+
+export interface PulsarEngineOptions {
+  client: PulsarClient;
+  admin: PulsarAdmin;
+  entryFormat: EntryFormat;
+  /** tenant/namespace of the gateway's own topics */
+  metadataNamespace: string;
+  nodeId: number;
+  logger?: EngineLogger;
+  operationTimeoutMs?: number;
+  /** Newest entry bytes cached per partition. Default 8 MiB. */
+  partitionCacheBytes?: number;
+  /** Close partitions unused this long. Default 300000. */
+  partitionIdleMs?: number;
+  /** Check the broker's entry-metadata settings at start (needs a superuser role). Default true. */
+  checkBrokerConfig?: boolean;
+  maxPartitionsPerTopic?: number;
+}
+
+interface TopicMetaRecord {
+  v: 1;
+  topicId: string;
+  configs: Record<string, string>;
+  createdMs: number;
+}
+
+const NS_TOPICS = 'topics';
+const NS_LOG_START = 'log-start';
+const NS_PRODUCER_IDS = 'producer-ids';
+const PRODUCER_ID_BLOCK = 1000n;
+const TOPIC_CACHE_MS = 1000;
+const INDEX_INTERCEPTOR = 'org.apache.pulsar.common.intercept.AppendIndexMetadataInterceptor';
+
+function err(code: ErrorCode, message: string): StorageError {
+  return new StorageError(code, message);
+}
+
+function isStatus(e: unknown, ...statuses: number[]): boolean {
+  return typeof e === 'object' && e !== null && statuses.includes((e as { status?: number }).status ?? -1);
+}
+
+export class PulsarEngine implements StorageEngine {
+  readonly kind = 'pulsar' as const;
+  readonly state: PulsarKeyValueStore;
+  readonly configDefaults: Record<TopicConfigKey, string> = makeDefaults();
+  readonly locator: Locator;
+
+  private readonly client: PulsarClient;
+  private readonly admin: PulsarAdmin;
+  private readonly logger: EngineLogger;
+  private readonly timeoutMs: number;
+  private readonly partitions = new Map<string, PulsarPartition>();
+  private readonly topicCache = new Map<string, { info: TopicInfo | null; config: TopicConfig; at: number }>();
+  private readonly logStarts = new Map<string, bigint>();
+  private listCache: { topics: TopicInfo[]; at: number } | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private pidNext = 0n;
+  private pidEnd = 0n;
+  private pidChain: Promise<unknown> = Promise.resolve();
+  private started = false;
+
+  constructor(private readonly options: PulsarEngineOptions) {
+    this.client = options.client;
+    this.admin = options.admin;
+    this.logger = options.logger ?? silentEngineLogger;
+    this.timeoutMs = options.operationTimeoutMs ?? 30_000;
+    this.locator = new Locator(this.client, this.admin, this.timeoutMs);
+    this.state = new PulsarKeyValueStore(this.client, options.metadataNamespace, this.logger, this.timeoutMs, options.nodeId);
+  }
+
+  async start(): Promise<void> {
+    if (this.options.checkBrokerConfig !== false) await this.checkBroker();
+    const ns = this.options.metadataNamespace;
+    try {
+      await this.admin.createNamespace(ns, true);
+      // the state topics have no durable subscriptions: keep their data, let compaction bound it
+      await this.admin.setRetention(ns, -1, -1);
+      await this.admin.setCompactionThreshold(ns, 4 * 1024 * 1024);
+    } catch (e) {
+      throw new Error(`storageEngine=pulsar: cannot prepare the metadata namespace ${ns} (kafkaMetadataTenant/kafkaMetadataNamespace): ${(e as Error).message}`);
+    }
+    // load the log-start marks now (small), so reads need no round trip for them
+    for (const { key, value } of await this.state.scan(NS_LOG_START)) this.logStarts.set(key, BigInt(value.toString('utf8')));
+    this.started = true;
+    this.idleTimer = setInterval(() => void this.closeIdle(), 30_000);
+    this.idleTimer.unref();
+    this.logger.info({ entryFormat: this.options.entryFormat, metadataNamespace: ns }, 'pulsar storage engine started');
+  }
+
+  private async checkBroker(): Promise<void> {
+    let conf: Record<string, string>;
+    try {
+      conf = await this.admin.brokerRuntimeConfig();
+    } catch (e) {
+      if (isStatus(e, 401, 403)) {
+        this.logger.warn({ err: (e as Error).message }, 'cannot read the broker configuration (the gateway role is not a superuser); broker entry metadata is checked on first use instead');
+        return;
+      }
+      throw new Error(`storageEngine=pulsar: cannot reach Pulsar's admin API at webServiceUrl: ${(e as Error).message}`);
+    }
+    const interceptors = (conf.brokerEntryMetadataInterceptors ?? '').replace(/[[\]\s]/g, '').split(',');
+    const exposed = String(conf.exposingBrokerEntryMetadataToClientEnabled).toLowerCase() === 'true';
+    const missing: string[] = [];
+    if (!interceptors.includes(INDEX_INTERCEPTOR)) missing.push(`brokerEntryMetadataInterceptors=${INDEX_INTERCEPTOR}`);
+    if (!exposed) missing.push('exposingBrokerEntryMetadataToClientEnabled=true');
+    if (missing.length > 0) {
+      throw new Error(
+        `storageEngine=pulsar: the Pulsar broker must run with ${missing.join(' and ')} (broker.conf): Kafka offsets are the broker's entry index. See docs/pulsar-engine.md.`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.started = false;
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    const ps = [...this.partitions.values()];
+    this.partitions.clear();
+    await Promise.all(ps.map((p) => p.close()));
+    await this.state.close();
+    await this.client.close();
+  }
+
+  private checkStarted(): void {
+    if (!this.started) throw err(ErrorCode.KAFKA_STORAGE_ERROR, 'the pulsar storage engine is not running');
+  }
+
+  private async closeIdle(): Promise<void> {
+    const idleMs = this.options.partitionIdleMs ?? 300_000;
+    const now = Date.now();
+    for (const [k, p] of this.partitions) {
+      if (now - p.lastUsed > idleMs || p.failed) {
+        this.partitions.delete(k);
+        await p.close();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ topics
+
+  private async topicMeta(name: string): Promise<TopicMetaRecord | null> {
+    const raw = await this.state.get(NS_TOPICS, name);
+    if (raw === null) return null;
+    try {
+      return JSON.parse(raw.toString('utf8')) as TopicMetaRecord;
+    } catch {
+      return null;
+    }
+  }
+
+  private isInternal(name: string): boolean {
+    const parsed = parseFullName(name);
+    return isInternalTopic(parsed) || INTERNAL_TOPICS.has(parsed.local);
+  }
+
+  private async load(name: string, fresh = false): Promise<{ info: TopicInfo | null; config: TopicConfig }> {
+    const c = this.topicCache.get(name);
+    if (!fresh && c && Date.now() - c.at < TOPIC_CACHE_MS) return c;
+    let partitions: number;
+    try {
+      partitions = await this.admin.getPartitionedMetadata(name);
+    } catch (e) {
+      if (isStatus(e, 404)) partitions = 0;
+      else throw toStorageError(e, `describe ${name}`);
+    }
+    const meta = partitions > 0 ? await this.topicMeta(name) : null;
+    const configs = meta?.configs ?? {};
+    const info: TopicInfo | null =
+      partitions > 0
+        ? {
+            name,
+            // topics created outside the gateway get a stable id derived from their name
+            topicId: meta ? Buffer.from(meta.topicId, 'hex') : createHash('sha256').update(`kop-topic-id:${name}`).digest().subarray(0, 16),
+            partitions,
+            configs,
+            internal: this.isInternal(name),
+          }
+        : null;
+    const entry = { info, config: resolveTopicConfig(configs, this.configDefaults), at: Date.now() };
+    this.topicCache.set(name, entry);
+    return entry;
+  }
+
+  private invalidate(name: string): void {
+    this.topicCache.delete(name);
+    this.listCache = null;
+  }
+
+  private checkPartitionCount(n: number, name: string): void {
+    const max = this.options.maxPartitionsPerTopic ?? 10_000;
+    if (!Number.isInteger(n) || n < 1) throw err(ErrorCode.INVALID_PARTITIONS, `number of partitions must be at least 1 (got ${n}) for ${name}`);
+    if (n > max) throw err(ErrorCode.INVALID_PARTITIONS, `number of partitions ${n} for ${name} exceeds the limit of ${max}`);
+  }
+
+  async createTopic(name: string, partitions: number, configs: Record<string, string>, validateOnly = false): Promise<TopicInfo> {
+    this.checkStarted();
+    this.checkPartitionCount(partitions, name);
+    validateTopicConfigs(configs);
+    const existing = await this.load(name, true);
+    if (existing.info) throw err(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
+    const record: TopicMetaRecord = { v: 1, topicId: randomBytes(16).toString('hex'), configs: normalizeConfigs(configs), createdMs: Date.now() };
+    const info: TopicInfo = { name, topicId: Buffer.from(record.topicId, 'hex'), partitions, configs: record.configs, internal: this.isInternal(name) };
+    if (validateOnly) return info;
+    // the metadata first: a topic never exists without its id (a crash in between leaves an unused record)
+    await this.state.put(NS_TOPICS, name, Buffer.from(JSON.stringify(record)));
+    try {
+      await this.admin.createPartitionedTopic(name, partitions);
+    } catch (e) {
+      if (isStatus(e, 409)) throw err(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
+      if (isStatus(e, 404)) {
+        const t = parseFullName(name);
+        throw err(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `namespace ${t.tenant}/${t.namespace} does not exist in Pulsar`);
+      }
+      throw toStorageError(e, `create ${name}`);
+    } finally {
+      this.invalidate(name);
+    }
+    this.logger.info({ topic: name, partitions, configs: record.configs }, 'topic created');
+    return info;
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.checkStarted();
+    const t = await this.load(name, true);
+    if (!t.info) throw err(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name} does not exist`);
+    for (let p = 0; p < t.info.partitions; p++) {
+      const key = partitionName(name, p);
+      const part = this.partitions.get(key);
+      this.partitions.delete(key);
+      await part?.close();
+      this.locator.forget(key);
+    }
+    try {
+      await this.admin.deletePartitionedTopic(name, true);
+    } catch (e) {
+      if (!isStatus(e, 404)) throw toStorageError(e, `delete ${name}`);
+    } finally {
+      this.invalidate(name);
+    }
+    await this.state.put(NS_TOPICS, name, null);
+    for (let p = 0; p < t.info.partitions; p++) {
+      const key = partitionName(name, p);
+      if (this.logStarts.delete(key)) await this.state.put(NS_LOG_START, key, null);
+    }
+    this.logger.info({ topic: name }, 'topic deleted');
+  }
+
+  async createPartitions(name: string, totalPartitions: number, validateOnly = false): Promise<void> {
+    this.checkStarted();
+    const t = await this.load(name, true);
+    if (!t.info) throw err(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name} does not exist`);
+    const current = t.info.partitions;
+    if (totalPartitions === current) throw err(ErrorCode.INVALID_PARTITIONS, `topic ${name} already has ${current} partitions`);
+    if (totalPartitions < current) {
+      throw err(ErrorCode.INVALID_PARTITIONS, `topic ${name} has ${current} partitions, which is more than the requested ${totalPartitions}: partitions can only be added`);
+    }
+    this.checkPartitionCount(totalPartitions, name);
+    if (validateOnly) return;
+    try {
+      await this.admin.updatePartitionedTopic(name, totalPartitions);
+    } catch (e) {
+      throw toStorageError(e, `add partitions to ${name}`);
+    } finally {
+      this.invalidate(name);
+    }
+    this.logger.info({ topic: name, from: current, to: totalPartitions }, 'partitions added');
+  }
+
+  async describeTopic(name: string): Promise<TopicInfo | null> {
+    this.checkStarted();
+    return (await this.load(name)).info;
+  }
+
+  async describeTopicById(topicId: Buffer): Promise<TopicInfo | null> {
+    for (const t of await this.listTopics()) if (t.topicId.equals(topicId)) return t;
+    return null;
+  }
+
+  async listTopics(): Promise<TopicInfo[]> {
+    this.checkStarted();
+    if (this.listCache && Date.now() - this.listCache.at < TOPIC_CACHE_MS) return this.listCache.topics;
+    const names: string[] = [];
+    try {
+      for (const tenant of await this.admin.listTenants()) {
+        for (const ns of await this.admin.listNamespaces(tenant)) {
+          if (ns === this.options.metadataNamespace) continue;
+          names.push(...(await this.admin.listPartitionedTopics(ns)).filter((n) => n.startsWith('persistent://')));
+        }
+      }
+    } catch (e) {
+      throw toStorageError(e, 'list topics');
+    }
+    const out: TopicInfo[] = [];
+    for (const name of names.sort()) {
+      const t = await this.load(name);
+      if (t.info) out.push(t.info);
+    }
+    this.listCache = { topics: out, at: Date.now() };
+    return out;
+  }
+
+  private async updateConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const meta = (await this.topicMeta(name)) ?? {
+      v: 1 as const,
+      topicId: (await this.load(name)).info!.topicId.toString('hex'),
+      configs: {},
+      createdMs: Date.now(),
+    };
+    const next: TopicMetaRecord = { ...meta, configs: normalizeConfigs(configs) };
+    await this.state.put(NS_TOPICS, name, Buffer.from(JSON.stringify(next)));
+    this.invalidate(name);
+    this.logger.info({ topic: name, configs: next.configs }, 'topic configs changed');
+  }
+
+  private async existing(name: string): Promise<TopicInfo> {
+    this.checkStarted();
+    const t = await this.load(name);
+    if (!t.info) throw err(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name} does not exist`);
+    return t.info;
+  }
+
+  async alterTopicConfigs(name: string, changes: ConfigAlteration[], validateOnly = false): Promise<void> {
+    const info = await this.existing(name);
+    const next = applyAlterations(info.configs, changes, this.configDefaults);
+    if (!validateOnly) await this.updateConfigs(name, next);
+  }
+
+  async replaceTopicConfigs(name: string, configs: Record<string, string>, validateOnly = false): Promise<void> {
+    await this.existing(name);
+    validateTopicConfigs(configs);
+    if (!validateOnly) await this.updateConfigs(name, configs);
+  }
+
+  async describeTopicConfigs(name: string): Promise<TopicConfigEntry[]> {
+    const info = await this.existing(name);
+    return describeTopicConfigs(info.configs, this.configDefaults);
+  }
+
+  // ------------------------------------------------------------ data
+
+  private async partition(tp: PartitionRef): Promise<PulsarPartition> {
+    this.checkStarted();
+    const key = partitionName(tp.topic, tp.partition);
+    let p = this.partitions.get(key);
+    if (p && p.failed) {
+      this.partitions.delete(key);
+      void p.close();
+      p = undefined;
+    }
+    if (!p) {
+      const t = await this.load(tp.topic);
+      if (!t.info || tp.partition < 0 || tp.partition >= t.info.partitions) {
+        throw err(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${tp.topic} partition ${tp.partition}`);
+      }
+      p = this.partitions.get(key);
+      if (!p) {
+        const topic = tp.topic;
+        p = new PulsarPartition(key, `${topic}-${tp.partition}`, {
+          client: this.client,
+          locator: this.locator,
+          format: this.options.entryFormat,
+          logger: this.logger,
+          nodeId: this.options.nodeId,
+          cacheBytes: this.options.partitionCacheBytes ?? 8 * 1024 * 1024,
+          config: () => this.topicCache.get(topic)?.config ?? resolveTopicConfig({}, this.configDefaults),
+          deletedBefore: () => this.logStarts.get(key) ?? -1n,
+          operationTimeoutMs: this.timeoutMs,
+        });
+        this.partitions.set(key, p);
+      }
+    }
+    await p.ready.catch((e: unknown) => {
+      if (this.partitions.get(key) === p) this.partitions.delete(key);
+      throw toStorageError(e, `open ${key}`);
+    });
+    return p;
+  }
+
+  async append(tp: PartitionRef, batches: Buffer, options: AppendOptions): Promise<AppendResult> {
+    const p = await this.partition(tp);
+    await this.load(tp.topic); // keep the topic's config fresh (max.message.bytes, timestamp type)
+    return p.append(batches, options.acks, options.nowMs ?? BigInt(Date.now()));
+  }
+
+  async read(tp: PartitionRef, fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+    return (await this.partition(tp)).read(fetchOffset, options);
+  }
+
+  async offsets(tp: PartitionRef): Promise<PartitionOffsets> {
+    return (await this.partition(tp)).offsets();
+  }
+
+  async offsetForTimestamp(tp: PartitionRef, timestampMs: bigint): Promise<TimestampLookup | null> {
+    return (await this.partition(tp)).offsetForTimestamp(timestampMs);
+  }
+
+  async maxTimestamp(tp: PartitionRef): Promise<TimestampLookup | null> {
+    return (await this.partition(tp)).maxTimestamp();
+  }
+
+  async deleteRecords(tp: PartitionRef, beforeOffset: bigint): Promise<bigint> {
+    const p = await this.partition(tp);
+    const { logStartOffset, highWatermark } = await p.offsets();
+    const target = beforeOffset === -1n ? highWatermark : beforeOffset;
+    if (target < 0n || target > highWatermark) {
+      throw err(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${beforeOffset} is outside [${logStartOffset}, ${highWatermark}] of ${tp.topic}-${tp.partition}`);
+    }
+    if (target <= logStartOffset) return logStartOffset;
+    const key = partitionName(tp.topic, tp.partition);
+    await this.state.put(NS_LOG_START, key, Buffer.from(String(target)));
+    this.logStarts.set(key, target);
+    return target;
+  }
+
+  async waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (!this.started) return;
+    const parts: Array<{ p: PulsarPartition; offset: bigint }> = [];
+    try {
+      for (const { tp, offset } of tps) parts.push({ p: await this.partition(tp), offset });
+    } catch {
+      return; // unknown partition: let the caller re-check now
+    }
+    if (parts.some(({ p, offset }) => p.highWatermark > offset || p.failed)) return;
+    await new Promise<void>((resolve) => {
+      const offs: Array<() => void> = [];
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        for (const off of offs) off();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done);
+      if (signal?.aborted) return done();
+      for (const { p, offset } of parts) offs.push(p.onAppend(() => (p.highWatermark > offset || p.failed ? done() : undefined)));
+    });
+  }
+
+  // ------------------------------------------------------------ producer ids
+
+  /** Ids come in blocks reserved per gateway node in the state store (node id in the high bits: no two nodes collide). */
+  allocateProducerId(): Promise<bigint> {
+    const next = this.pidChain.then(async () => {
+      this.checkStarted();
+      if (this.pidNext >= this.pidEnd) {
+        const key = `node-${this.options.nodeId}`;
+        const raw = await this.state.get(NS_PRODUCER_IDS, key);
+        const start = raw === null ? 0n : BigInt(raw.toString('utf8'));
+        const end = start + PRODUCER_ID_BLOCK;
+        await this.state.put(NS_PRODUCER_IDS, key, Buffer.from(String(end)));
+        this.pidNext = start;
+        this.pidEnd = end;
+      }
+      const local = this.pidNext++;
+      return (BigInt(this.options.nodeId) << 40n) + local;
+    });
+    this.pidChain = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,533 @@
+/**
+ * One Kafka partition stored in one Pulsar topic partition (`...-partition-N`).
+ *
+ * Offsets are Pulsar's: the broker's AppendIndexMetadataInterceptor gives every
+ * entry an index = the index of its last message (num_messages_in_batch of
+ * them), so an entry of n Kafka records holds offsets index-n+1 .. index. The
+ * broker is the single writer of offsets; several gateway nodes can append to
+ * the same partition.
+ *
+ * A partition in use keeps a tail reader (a non-durable subscription) that
+ * sees every entry appended by anyone, in order. It
+ *   - gives the high watermark (last index + 1),
+ *   - resolves appends: a SEND_RECEIPT has the entry's position but not its
+ *     index, so an append completes when the tail has seen its position,
+ *   - feeds the idempotent-producer state (pid/epoch/sequence travel as entry
+ *     properties, in both entry formats),
+ *   - keeps a bounded cache of the newest entries, from which most fetches
+ *     (consumers near the end) are served without a Pulsar round trip.
+ * Older offsets are read through catch-up readers positioned by the locator
+ * (./locate.ts), kept open between fetches of the same consumer.
+ */
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  LOG_OVERHEAD,
+  OFF_BATCH_LENGTH,
+  baseSequence,
+  lastOffsetDelta,
+  lastSequence,
+  maxTimestamp as readMaxTimestamp,
+  producerEpoch,
+  producerId as readProducerId,
+  stampLogAppendTime,
+} from '../../protocol/records/batch-header.js';
+import type { Consumer, MessageId, Producer, PulsarClient, ReceivedEntry } from '../../pulsar/client/types.js';
+import type { KeyValue, MessageMetadata } from '../../pulsar/proto/index.js';
+import { ProducerStateTable, type ProducerBatch } from '../producer-state.js';
+import { StorageError, type AppendResult, type PartitionOffsets, type ReadOptions, type ReadResult, type TimestampLookup } from '../engine.js';
+import type { TopicConfig } from '../topic-config.js';
+import { decodeEntry, encodeEntry, entryRecordCount, type EntryFormat } from './entry-format.js';
+import { toStorageError } from './errors.js';
+import { Locator, type LocatedEntry } from './locate.js';
+import type { EngineLogger } from '../embedded/types.js';
+import { forEachRecord, openRecords, readBatchHeader, recordTimestamp } from '../../protocol/records/records.js';
+
+export const PROP_PRODUCER_ID = 'kafka.pid';
+export const PROP_PRODUCER_EPOCH = 'kafka.epoch';
+export const PROP_BASE_SEQUENCE = 'kafka.seq';
+
+export interface PartitionContext {
+  client: PulsarClient;
+  locator: Locator;
+  format: EntryFormat;
+  logger: EngineLogger;
+  nodeId: number;
+  /** Bytes of newest entries kept per partition. */
+  cacheBytes: number;
+  config(): TopicConfig;
+  /** Log start set by DeleteRecords (kept in the engine's state), -1n when none. */
+  deletedBefore(): bigint;
+  operationTimeoutMs: number;
+}
+
+interface CachedEntry {
+  base: bigint;
+  /** last offset + 1 */
+  end: bigint;
+  id: MessageId;
+  metadata: MessageMetadata;
+  payload: Buffer;
+}
+
+interface Waiter {
+  resolve(entry: CachedEntry): void;
+  reject(e: Error): void;
+}
+
+function idKey(id: MessageId): string {
+  return `${id.ledgerId}:${id.entryId}`;
+}
+
+function prop(meta: MessageMetadata, key: string): string | undefined {
+  const ps = meta.properties;
+  if (!ps) return undefined;
+  for (const p of ps) if (p.key === key) return p.value;
+  return undefined;
+}
+
+/** The idempotent-producer header of an entry written by the gateway, if any. */
+function producerOf(e: CachedEntry): ProducerBatch | null {
+  const pid = prop(e.metadata, PROP_PRODUCER_ID);
+  if (pid === undefined) return null;
+  const seq = Number(prop(e.metadata, PROP_BASE_SEQUENCE) ?? -1);
+  const count = Number(e.end - e.base);
+  let last = seq < 0 ? -1 : seq + count - 1;
+  if (last > 0x7fffffff) last -= 0x80000000;
+  return { producerId: BigInt(pid), epoch: Number(prop(e.metadata, PROP_PRODUCER_EPOCH) ?? 0), firstSeq: seq, lastSeq: last };
+}
+
+interface CatchUpReader {
+  consumer: Consumer;
+  /** Kafka offset of the next entry it delivers */
+  next: bigint;
+  timer: NodeJS.Timeout | null;
+}
+
+const READER_IDLE_MS = 30_000;
+/** Producer state is rebuilt from at most this many newest entries when a partition opens. */
+const REBUILD_ENTRIES = 1000n;
+
+export class PulsarPartition {
+  private tail: Consumer | null = null;
+  private hw = 0n;
+  private cache: CachedEntry[] = [];
+  private cacheSize = 0;
+  private producer: Promise<Producer> | null = null;
+  private readonly producers = new ProducerStateTable();
+  private readonly pendingIds = new Map<string, Waiter>();
+  /** Entries the tail delivered before their SEND_RECEIPT arrived. */
+  private readonly seenIds = new Map<string, CachedEntry>();
+  private readonly inFlight = new Map<string, Promise<AppendResult>>();
+  private readonly hwListeners = new Set<() => void>();
+  private readonly readers = new Map<bigint, CatchUpReader>();
+  private closed = false;
+  private failure: StorageError | null = null;
+  readonly ready: Promise<void>;
+  lastUsed = Date.now();
+
+  constructor(
+    readonly name: string,
+    readonly label: string,
+    private readonly ctx: PartitionContext,
+  ) {
+    this.ready = this.open();
+    this.ready.catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- tail
+
+  private async open(): Promise<void> {
+    const { client } = this.ctx;
+    const last = await client.getLastMessageId(this.name).catch((e: unknown) => {
+      throw toStorageError(e, `${this.label}: last message id`);
+    });
+    let start: MessageId | undefined;
+    if (last.entryId >= 0n) start = { ledgerId: last.ledgerId, entryId: last.entryId > REBUILD_ENTRIES ? last.entryId - REBUILD_ENTRIES + 1n : 0n };
+    this.tail = await client
+      .subscribe({
+        topic: this.name,
+        subscription: `kop-tail-${this.ctx.nodeId}-${Math.random().toString(36).slice(2, 10)}`,
+        subscriptionType: 'Exclusive',
+        durable: false,
+        initialPosition: 'Earliest',
+        ...(start ? { startMessageId: start, startInclusive: true } : {}),
+        receiverQueueSize: 1000,
+      })
+      .catch((e: unknown) => {
+        throw toStorageError(e, `${this.label}: tail reader`);
+      });
+    if (last.entryId >= 0n) {
+      // caught up once the last entry known at open has arrived
+      while (!this.closed) {
+        const e = await this.tail.receive(this.ctx.operationTimeoutMs);
+        if (e === null) throw new StorageError(ErrorCode.REQUEST_TIMED_OUT, `${this.label}: tail reader did not reach ${idKey(last)}`);
+        this.onEntry(e);
+        if (e.messageId.ledgerId === last.ledgerId && e.messageId.entryId === last.entryId) break;
+        if (e.messageId.ledgerId > last.ledgerId || (e.messageId.ledgerId === last.ledgerId && e.messageId.entryId > last.entryId)) break;
+      }
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    const tail = this.tail!;
+    while (!this.closed) {
+      let e: ReceivedEntry | null;
+      try {
+        e = await tail.receive(60_000);
+      } catch (err) {
+        if (this.closed) return;
+        this.ctx.logger.warn({ err, partition: this.label }, 'tail reader failed; partition will reopen');
+        this.fail(toStorageError(err, `${this.label}: tail reader`));
+        return;
+      }
+      if (e !== null) this.onEntry(e);
+    }
+  }
+
+  private onEntry(e: ReceivedEntry): void {
+    const index = e.brokerEntryMetadata?.index;
+    if (index === undefined) {
+      this.fail(
+        new StorageError(
+          ErrorCode.KAFKA_STORAGE_ERROR,
+          `${this.label}: entry ${idKey(e.messageId)} has no broker entry index: the broker needs brokerEntryMetadataInterceptors=org.apache.pulsar.common.intercept.AppendIndexMetadataInterceptor`,
+        ),
+      );
+      return;
+    }
+    const count = BigInt(entryRecordCount(e.metadata));
+    const entry: CachedEntry = { base: index - count + 1n, end: index + 1n, id: e.messageId, metadata: e.metadata, payload: e.payload };
+    if (entry.end <= this.hw) return; // already seen (a resubscribed reader repeating itself)
+    this.hw = entry.end;
+    const pb = producerOf(entry);
+    if (pb !== null) this.producers.record(pb, entry.base, entry.end - 1n, BigInt(prop(entry.metadata, 'kafka.maxts') ?? '-1'));
+    this.cache.push(entry);
+    this.cacheSize += entry.payload.length;
+    while (this.cache.length > 1 && this.cacheSize > this.ctx.cacheBytes) this.cacheSize -= this.cache.shift()!.payload.length;
+    this.ctx.locator.remember(this.name, { id: entry.id, base: entry.base, end: entry.end, publishTime: e.metadata.publishTime });
+    const key = idKey(e.messageId);
+    const w = this.pendingIds.get(key);
+    if (w) {
+      this.pendingIds.delete(key);
+      w.resolve(entry);
+    } else if (this.producer !== null) {
+      this.seenIds.set(key, entry);
+      if (this.seenIds.size > 10_000) this.seenIds.delete(this.seenIds.keys().next().value!);
+    }
+    for (const l of this.hwListeners) l();
+  }
+
+  private fail(e: StorageError): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.ctx.logger.error({ partition: this.label, err: e.message }, 'partition failed');
+    for (const w of this.pendingIds.values()) w.reject(e);
+    this.pendingIds.clear();
+    for (const l of this.hwListeners) l();
+  }
+
+  get failed(): StorageError | null {
+    return this.failure;
+  }
+
+  /** Wait for the tail to deliver `id`; resolves with the entry (and so its offsets). */
+  private awaitTail(id: MessageId): Promise<CachedEntry> {
+    const key = idKey(id);
+    const seen = this.seenIds.get(key);
+    if (seen) {
+      this.seenIds.delete(key);
+      return Promise.resolve(seen);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.pendingIds.set(key, { resolve, reject }));
+  }
+
+  // ---------------------------------------------------------------- append
+
+  private getProducer(): Promise<Producer> {
+    this.producer ??= this.ctx.client
+      .createProducer({ topic: this.name, producerName: `kop-gateway-${this.ctx.nodeId}-${Math.random().toString(36).slice(2, 10)}`, accessMode: 'Shared' })
+      .catch((e: unknown) => {
+        this.producer = null;
+        throw toStorageError(e, `${this.label}: producer`);
+      });
+    return this.producer;
+  }
+
+  /** Append validated batches (one Pulsar entry each). Takes ownership of `buf`. */
+  async append(buf: Buffer, acks: number, nowMs: bigint): Promise<AppendResult> {
+    await this.ready;
+    if (this.failure) throw this.failure;
+    this.lastUsed = Date.now();
+    const cfg = this.ctx.config();
+    const logAppendTime = cfg.timestampType === 'LogAppendTime';
+    const spans: Array<{ pos: number; size: number }> = [];
+    for (let pos = 0; pos < buf.length; ) {
+      const size = buf.readInt32BE(pos + OFF_BATCH_LENGTH) + LOG_OVERHEAD;
+      if (size > cfg.maxMessageBytes) {
+        throw new StorageError(ErrorCode.MESSAGE_TOO_LARGE, `record batch of ${size} bytes exceeds max.message.bytes=${cfg.maxMessageBytes} of ${this.label}`);
+      }
+      spans.push({ pos, size });
+      pos += size;
+    }
+    const results: Array<Promise<AppendResult>> = [];
+    for (const { pos, size } of spans) {
+      const batch = buf.subarray(pos, pos + size);
+      if (logAppendTime) stampLogAppendTime(batch, nowMs, 0);
+      results.push(this.appendBatch(batch, acks, logAppendTime ? nowMs : -1n));
+    }
+    const all = await Promise.all(results);
+    const first = all[0]!;
+    return { ...first, logStartOffset: await this.logStart() };
+  }
+
+  private appendBatch(batch: Buffer, acks: number, logAppendTime: bigint): Promise<AppendResult> {
+    const pid = readProducerId(batch, 0);
+    if (pid < 0n) return this.send(batch, acks, logAppendTime, null);
+    const pb: ProducerBatch = { producerId: pid, epoch: producerEpoch(batch, 0), firstSeq: baseSequence(batch, 0), lastSeq: lastSequence(batch, 0) };
+    const key = `${pb.producerId}:${pb.epoch}:${pb.firstSeq}:${pb.lastSeq}`;
+    const running = this.inFlight.get(key);
+    if (running) return running.then((r) => ({ ...r, duplicate: true })); // a retry of a batch still being written
+    const verdict = this.producers.check(pb, this.label);
+    if (verdict.result === 'duplicate') {
+      return Promise.resolve({ baseOffset: verdict.firstOffset, logAppendTime, logStartOffset: -1n, duplicate: true });
+    }
+    if (verdict.result === 'error') return Promise.reject(new StorageError(verdict.code, verdict.message));
+    const p = this.send(batch, acks, logAppendTime, pb).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+
+  private async send(batch: Buffer, acks: number, logAppendTime: bigint, pb: ProducerBatch | null): Promise<AppendResult> {
+    const encoded = await encodeEntry(this.ctx.format, batch);
+    const properties: KeyValue[] = [...(encoded.metadata.properties ?? [])];
+    if (pb !== null) {
+      properties.push(
+        { key: PROP_PRODUCER_ID, value: String(pb.producerId) },
+        { key: PROP_PRODUCER_EPOCH, value: String(pb.epoch) },
+        { key: PROP_BASE_SEQUENCE, value: String(pb.firstSeq) },
+        { key: 'kafka.maxts', value: String(readMaxTimestamp(batch, 0)) },
+      );
+    }
+    const metadata: Partial<MessageMetadata> = { ...encoded.metadata, properties, numMessagesInBatch: lastOffsetDelta(batch, 0) + 1 };
+    const producer = await this.getProducer();
+    const sent = producer.send({ metadata, payload: encoded.payload });
+    if (acks === 0) {
+      sent.catch((e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append failed'));
+      return { baseOffset: -1n, logAppendTime, logStartOffset: -1n, duplicate: false };
+    }
+    let receipt;
+    try {
+      receipt = await sent;
+    } catch (e) {
+      throw toStorageError(e, `${this.label}: append`);
+    }
+    const entry = await this.awaitTail(receipt.messageId);
+    return { baseOffset: entry.base, logAppendTime, logStartOffset: -1n, duplicate: false };
+  }
+
+  // ---------------------------------------------------------------- offsets
+
+  private logStartCache: { value: bigint; at: number } | null = null;
+
+  async logStart(): Promise<bigint> {
+    const deleted = this.ctx.deletedBefore();
+    const now = Date.now();
+    if (this.logStartCache === null || now - this.logStartCache.at > 10_000) {
+      const first = await this.ctx.locator.first(this.name).catch(() => null);
+      this.logStartCache = { value: first ? first.base : this.hw, at: now };
+    }
+    let ls = this.logStartCache.value;
+    if (deleted > ls) ls = deleted;
+    return ls > this.hw ? this.hw : ls;
+  }
+
+  async offsets(): Promise<PartitionOffsets> {
+    await this.ready;
+    if (this.failure) throw this.failure;
+    this.lastUsed = Date.now();
+    return { logStartOffset: await this.logStart(), highWatermark: this.hw, lastStableOffset: this.hw };
+  }
+
+  get highWatermark(): bigint {
+    return this.hw;
+  }
+
+  onAppend(fn: () => void): () => void {
+    this.hwListeners.add(fn);
+    return () => this.hwListeners.delete(fn);
+  }
+
+  // ---------------------------------------------------------------- read
+
+  async read(fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+    await this.ready;
+    if (this.failure) throw this.failure;
+    this.lastUsed = Date.now();
+    const logStartOffset = await this.logStart();
+    const hw = this.hw;
+    const base = { logStartOffset, highWatermark: hw, lastStableOffset: hw };
+    if (fetchOffset < logStartOffset || fetchOffset > hw) {
+      throw new StorageError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${fetchOffset} is outside [${logStartOffset}, ${hw}] of ${this.label}`);
+    }
+    const max = options.maxOffset !== undefined && options.maxOffset < hw ? options.maxOffset : hw;
+    if (fetchOffset >= max) return { ...base, records: [], bytes: 0 };
+    const records: Buffer[] = [];
+    let bytes = 0;
+    const take = async (e: CachedEntry): Promise<boolean> => {
+      if (e.base >= max) return false;
+      if (records.length > 0 || !options.minOneMessage) {
+        if (bytes + e.payload.length > options.maxBytes) return false;
+      }
+      const b = await decodeEntry(e.metadata, e.payload, e.base);
+      records.push(b);
+      bytes += b.length;
+      return bytes < options.maxBytes;
+    };
+    const c = this.cache;
+    if (c.length > 0 && c[0]!.base <= fetchOffset) {
+      let i = this.cacheIndex(fetchOffset);
+      while (i < c.length && (await take(c[i]!))) i++;
+      return { ...base, records, bytes };
+    }
+    // older than the cache: a catch-up reader
+    const r = await this.readerAt(fetchOffset);
+    try {
+      let wait = this.ctx.operationTimeoutMs;
+      for (;;) {
+        const e = await r.consumer.receive(wait);
+        if (e === null) break;
+        const idx = e.brokerEntryMetadata?.index;
+        if (idx === undefined) throw new StorageError(ErrorCode.KAFKA_STORAGE_ERROR, `${this.label}: entry without broker entry index`);
+        const n = BigInt(entryRecordCount(e.metadata));
+        const entry: CachedEntry = { base: idx - n + 1n, end: idx + 1n, id: e.messageId, metadata: e.metadata, payload: e.payload };
+        r.next = entry.end;
+        if (entry.end <= fetchOffset) continue; // before the wanted offset (located entry precedes it)
+        const more = await take(entry);
+        if (!more || r.next >= max) break;
+        wait = 0; // only what is buffered already
+        if (r.consumer.buffered === 0) break;
+      }
+    } catch (e) {
+      await this.dropReader(r);
+      throw toStorageError(e, `${this.label}: read`);
+    }
+    this.parkReader(r);
+    return { ...base, records, bytes };
+  }
+
+  private cacheIndex(offset: bigint): number {
+    const c = this.cache;
+    let lo = 0;
+    let hi = c.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (c[mid]!.end <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private async readerAt(offset: bigint): Promise<CatchUpReader> {
+    const parked = this.readers.get(offset);
+    if (parked) {
+      this.readers.delete(offset);
+      if (parked.timer) clearTimeout(parked.timer);
+      parked.timer = null;
+      return parked;
+    }
+    const at: LocatedEntry | null = await this.ctx.locator.locate(this.name, offset);
+    if (at === null) throw new StorageError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} of ${this.label} is no longer stored in Pulsar`);
+    const consumer = await this.ctx.client
+      .subscribe({
+        topic: this.name,
+        subscription: `kop-read-${this.ctx.nodeId}-${Math.random().toString(36).slice(2, 10)}`,
+        subscriptionType: 'Exclusive',
+        durable: false,
+        startMessageId: at.id,
+        startInclusive: true,
+        receiverQueueSize: 100,
+      })
+      .catch((e: unknown) => {
+        throw toStorageError(e, `${this.label}: reader`);
+      });
+    return { consumer, next: at.base, timer: null };
+  }
+
+  private parkReader(r: CatchUpReader): void {
+    if (this.closed || this.readers.has(r.next)) {
+      void this.dropReader(r);
+      return;
+    }
+    this.readers.set(r.next, r);
+    r.timer = setTimeout(() => {
+      if (this.readers.get(r.next) === r) this.readers.delete(r.next);
+      void this.dropReader(r);
+    }, READER_IDLE_MS);
+    r.timer.unref();
+  }
+
+  private async dropReader(r: CatchUpReader): Promise<void> {
+    if (r.timer) clearTimeout(r.timer);
+    await r.consumer.close().catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- timestamps
+
+  /** First offset whose record timestamp >= ts (Kafka ListOffsets by time). */
+  async offsetForTimestamp(ts: bigint): Promise<TimestampLookup | null> {
+    await this.ready;
+    if (this.failure) throw this.failure;
+    const ls = await this.logStart();
+    const at = await this.ctx.locator.locateTime(this.name, ts);
+    // scan forward from the first entry published at/after ts - skew: record times may precede publish times
+    let offset = at === null ? ls : at.base < ls ? ls : at.base;
+    let scanned = 0;
+    while (offset < this.hw && scanned < 64) {
+      const r = await this.read(offset, { maxBytes: 1 << 20, minOneMessage: true });
+      if (r.records.length === 0) break;
+      for (const b of r.records) {
+        for (const rec of await recordTimes(b)) if (rec.offset >= offset && rec.timestamp >= ts) return rec;
+        const end = b.readBigInt64BE(0) + BigInt(b.readInt32BE(23)) + 1n;
+        if (end > offset) offset = end;
+        scanned++;
+      }
+    }
+    return null;
+  }
+
+  async maxTimestamp(): Promise<TimestampLookup | null> {
+    await this.ready;
+    const last = this.cache[this.cache.length - 1];
+    if (!last) return null;
+    const b = await decodeEntry(last.metadata, last.payload, last.base);
+    let best: TimestampLookup | null = null;
+    for (const r of await recordTimes(b)) if (best === null || r.timestamp > best.timestamp) best = r;
+    return best;
+  }
+
+  // ---------------------------------------------------------------- close
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.fail(new StorageError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${this.label}: partition closed`));
+    for (const r of this.readers.values()) await this.dropReader(r);
+    this.readers.clear();
+    await this.tail?.close().catch(() => undefined);
+    const p = this.producer ? await this.producer.catch(() => null) : null;
+    await p?.close().catch(() => undefined);
+  }
+}
+
+/** Offset and timestamp of every record of one batch (decompressing if needed). */
+async function recordTimes(batch: Buffer): Promise<Array<{ offset: bigint; timestamp: bigint }>> {
+  const h = readBatchHeader(batch, 0);
+  const section = await openRecords(batch, 0);
+  const out: Array<{ offset: bigint; timestamp: bigint }> = [];
+  forEachRecord(section, (r) => {
+    out.push({ offset: h.baseOffset + BigInt(r.offsetDelta), timestamp: recordTimestamp(h, r.timestampDelta) });
+  });
+  return out;
+}
