@@ -84,6 +84,7 @@ async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, 
       const r = await ctx.gateway.storage.read(w.tp, w.fetchOffset, {
         maxBytes: limit,
         minOneMessage: first,
+        principal: ctx.session.principal,
       });
       const bytes = r.bytes;
       w.out = partitionOut(w.out.partitionIndex, ErrorCode.NONE, r.highWatermark, r.lastStableOffset, r.logStartOffset, concat(r.records, bytes), readCommitted);

@@ -76,7 +76,7 @@ async function producePartition(
   try {
     const bytes = records!.length;
     const count = recordCount(records!, 0);
-    const r = await ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks });
+    const r = await ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks, principal: ctx.session.principal });
     ctx.access.addUsage(found.name, 'produce', count, bytes);
     return { ...partitionResult(index, ErrorCode.NONE), baseOffset: r.baseOffset, logAppendTimeMs: r.logAppendTime, logStartOffset: r.logStartOffset };
   } catch (err) {

@@ -36,6 +36,8 @@ export interface AppendOptions {
   acks: number;
   /** Wall clock used for LogAppendTime topics and the returned logAppendTime. */
   nowMs?: bigint;
+  /** The authenticated Kafka principal the append is made for (engines that forward identities use it). */
+  principal?: string | null;
 }
 
 export interface AppendResult {
@@ -54,6 +56,8 @@ export interface ReadOptions {
   maxOffset?: bigint;
   /** Kafka's "minOneMessage": return at least the first batch even if larger than maxBytes. */
   minOneMessage: boolean;
+  /** The authenticated Kafka principal the read is made for (engines that forward identities use it). */
+  principal?: string | null;
 }
 
 export interface ReadResult extends PartitionOffsets {

@@ -63,6 +63,10 @@ export interface PulsarEngineOptions {
   /** Check the broker's entry-metadata settings at start (needs a superuser role). Default true. */
   checkBrokerConfig?: boolean;
   maxPartitionsPerTopic?: number;
+  /** Forward each Kafka principal as original_principal (the client must authenticate as a proxy role). */
+  forwardIdentity?: boolean;
+  /** Newest entries re-read when a partition opens (idempotent-producer state and cache). Default 1000. */
+  tailRebuildEntries?: number;
 }
 
 interface TopicMetaRecord {
@@ -412,6 +416,8 @@ export class PulsarEngine implements StorageEngine {
           config: () => this.topicCache.get(topic)?.config ?? resolveTopicConfig({}, this.configDefaults),
           deletedBefore: () => this.logStarts.get(key) ?? -1n,
           operationTimeoutMs: this.timeoutMs,
+          forwardIdentity: this.options.forwardIdentity ?? false,
+          rebuildEntries: BigInt(this.options.tailRebuildEntries ?? 1000),
         });
         this.partitions.set(key, p);
       }
@@ -426,7 +432,7 @@ export class PulsarEngine implements StorageEngine {
   async append(tp: PartitionRef, batches: Buffer, options: AppendOptions): Promise<AppendResult> {
     const p = await this.partition(tp);
     await this.load(tp.topic); // keep the topic's config fresh (max.message.bytes, timestamp type)
-    return p.append(batches, options.acks, options.nowMs ?? BigInt(Date.now()));
+    return p.append(batches, options.acks, options.nowMs ?? BigInt(Date.now()), options.principal);
   }
 
   async read(tp: PartitionRef, fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {

@@ -58,6 +58,10 @@ export interface PartitionContext {
   /** Log start set by DeleteRecords (kept in the engine's state), -1n when none. */
   deletedBefore(): bigint;
   operationTimeoutMs: number;
+  /** Forward the Kafka principal to Pulsar (original_principal) on produce and catch-up reads. */
+  forwardIdentity: boolean;
+  /** Newest entries re-read when the partition opens (idempotent-producer state, cache). */
+  rebuildEntries: bigint;
 }
 
 interface CachedEntry {
@@ -101,25 +105,30 @@ interface CatchUpReader {
   /** Kafka offset of the next entry it delivers */
   next: bigint;
   timer: NodeJS.Timeout | null;
+  /** forwarded principal ('' = the gateway's own) */
+  who: string;
+}
+
+function readerKey(who: string, offset: bigint): string {
+  return `${who}\0${offset}`;
 }
 
 const READER_IDLE_MS = 30_000;
-/** Producer state is rebuilt from at most this many newest entries when a partition opens. */
-const REBUILD_ENTRIES = 1000n;
 
 export class PulsarPartition {
   private tail: Consumer | null = null;
   private hw = 0n;
   private cache: CachedEntry[] = [];
   private cacheSize = 0;
-  private producer: Promise<Producer> | null = null;
+  /** by forwarded principal ('' = the gateway's own identity) */
+  private readonly producerByPrincipal = new Map<string, Promise<Producer>>();
   private readonly producers = new ProducerStateTable();
   private readonly pendingIds = new Map<string, Waiter>();
   /** Entries the tail delivered before their SEND_RECEIPT arrived. */
   private readonly seenIds = new Map<string, CachedEntry>();
   private readonly inFlight = new Map<string, Promise<AppendResult>>();
   private readonly hwListeners = new Set<() => void>();
-  private readonly readers = new Map<bigint, CatchUpReader>();
+  private readonly readers = new Map<string, CatchUpReader>();
   private closed = false;
   private failure: StorageError | null = null;
   readonly ready: Promise<void>;
@@ -142,7 +151,8 @@ export class PulsarPartition {
       throw toStorageError(e, `${this.label}: last message id`);
     });
     let start: MessageId | undefined;
-    if (last.entryId >= 0n) start = { ledgerId: last.ledgerId, entryId: last.entryId > REBUILD_ENTRIES ? last.entryId - REBUILD_ENTRIES + 1n : 0n };
+    const rebuild = this.ctx.rebuildEntries > 0n ? this.ctx.rebuildEntries : 1n;
+    if (last.entryId >= 0n) start = { ledgerId: last.ledgerId, entryId: last.entryId >= rebuild ? last.entryId - rebuild + 1n : 0n };
     this.tail = await client
       .subscribe({
         topic: this.name,
@@ -211,7 +221,7 @@ export class PulsarPartition {
     if (w) {
       this.pendingIds.delete(key);
       w.resolve(entry);
-    } else if (this.producer !== null) {
+    } else if (this.producerByPrincipal.size > 0) {
       this.seenIds.set(key, entry);
       if (this.seenIds.size > 10_000) this.seenIds.delete(this.seenIds.keys().next().value!);
     }
@@ -245,18 +255,32 @@ export class PulsarPartition {
 
   // ---------------------------------------------------------------- append
 
-  private getProducer(): Promise<Producer> {
-    this.producer ??= this.ctx.client
-      .createProducer({ topic: this.name, producerName: `kop-gateway-${this.ctx.nodeId}-${Math.random().toString(36).slice(2, 10)}`, accessMode: 'Shared' })
-      .catch((e: unknown) => {
-        this.producer = null;
-        throw toStorageError(e, `${this.label}: producer`);
-      });
-    return this.producer;
+  private identity(principal: string | null | undefined): string {
+    return this.ctx.forwardIdentity && principal ? principal : '';
+  }
+
+  private getProducer(principal: string): Promise<Producer> {
+    let p = this.producerByPrincipal.get(principal);
+    if (!p) {
+      p = this.ctx.client
+        .createProducer({
+          topic: this.name,
+          producerName: `kop-gateway-${this.ctx.nodeId}-${Math.random().toString(36).slice(2, 10)}`,
+          accessMode: 'Shared',
+          ...(principal ? { originalIdentity: { principal } } : {}),
+        })
+        .catch((e: unknown) => {
+          this.producerByPrincipal.delete(principal);
+          throw toStorageError(e, `${this.label}: producer${principal ? ` for ${principal}` : ''}`);
+        });
+      this.producerByPrincipal.set(principal, p);
+    }
+    return p;
   }
 
   /** Append validated batches (one Pulsar entry each). Takes ownership of `buf`. */
-  async append(buf: Buffer, acks: number, nowMs: bigint): Promise<AppendResult> {
+  async append(buf: Buffer, acks: number, nowMs: bigint, principal?: string | null): Promise<AppendResult> {
+    const who = this.identity(principal);
     await this.ready;
     if (this.failure) throw this.failure;
     this.lastUsed = Date.now();
@@ -275,16 +299,16 @@ export class PulsarPartition {
     for (const { pos, size } of spans) {
       const batch = buf.subarray(pos, pos + size);
       if (logAppendTime) stampLogAppendTime(batch, nowMs, 0);
-      results.push(this.appendBatch(batch, acks, logAppendTime ? nowMs : -1n));
+      results.push(this.appendBatch(batch, acks, logAppendTime ? nowMs : -1n, who));
     }
     const all = await Promise.all(results);
     const first = all[0]!;
     return { ...first, logStartOffset: await this.logStart() };
   }
 
-  private appendBatch(batch: Buffer, acks: number, logAppendTime: bigint): Promise<AppendResult> {
+  private appendBatch(batch: Buffer, acks: number, logAppendTime: bigint, who: string): Promise<AppendResult> {
     const pid = readProducerId(batch, 0);
-    if (pid < 0n) return this.send(batch, acks, logAppendTime, null);
+    if (pid < 0n) return this.send(batch, acks, logAppendTime, null, who);
     const pb: ProducerBatch = { producerId: pid, epoch: producerEpoch(batch, 0), firstSeq: baseSequence(batch, 0), lastSeq: lastSequence(batch, 0) };
     const key = `${pb.producerId}:${pb.epoch}:${pb.firstSeq}:${pb.lastSeq}`;
     const running = this.inFlight.get(key);
@@ -294,12 +318,12 @@ export class PulsarPartition {
       return Promise.resolve({ baseOffset: verdict.firstOffset, logAppendTime, logStartOffset: -1n, duplicate: true });
     }
     if (verdict.result === 'error') return Promise.reject(new StorageError(verdict.code, verdict.message));
-    const p = this.send(batch, acks, logAppendTime, pb).finally(() => this.inFlight.delete(key));
+    const p = this.send(batch, acks, logAppendTime, pb, who).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, p);
     return p;
   }
 
-  private async send(batch: Buffer, acks: number, logAppendTime: bigint, pb: ProducerBatch | null): Promise<AppendResult> {
+  private async send(batch: Buffer, acks: number, logAppendTime: bigint, pb: ProducerBatch | null, who: string): Promise<AppendResult> {
     const encoded = await encodeEntry(this.ctx.format, batch);
     const properties: KeyValue[] = [...(encoded.metadata.properties ?? [])];
     if (pb !== null) {
@@ -311,7 +335,7 @@ export class PulsarPartition {
       );
     }
     const metadata: Partial<MessageMetadata> = { ...encoded.metadata, properties, numMessagesInBatch: lastOffsetDelta(batch, 0) + 1 };
-    const producer = await this.getProducer();
+    const producer = await this.getProducer(who);
     const sent = producer.send({ metadata, payload: encoded.payload });
     if (acks === 0) {
       sent.catch((e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append failed'));
@@ -392,7 +416,8 @@ export class PulsarPartition {
       return { ...base, records, bytes };
     }
     // older than the cache: a catch-up reader
-    const r = await this.readerAt(fetchOffset);
+    const who = this.identity(options.principal);
+    const r = await this.readerAt(fetchOffset, who);
     try {
       let wait = this.ctx.operationTimeoutMs;
       for (;;) {
@@ -429,10 +454,10 @@ export class PulsarPartition {
     return lo;
   }
 
-  private async readerAt(offset: bigint): Promise<CatchUpReader> {
-    const parked = this.readers.get(offset);
+  private async readerAt(offset: bigint, who: string): Promise<CatchUpReader> {
+    const parked = this.readers.get(readerKey(who, offset));
     if (parked) {
-      this.readers.delete(offset);
+      this.readers.delete(readerKey(who, offset));
       if (parked.timer) clearTimeout(parked.timer);
       parked.timer = null;
       return parked;
@@ -448,21 +473,23 @@ export class PulsarPartition {
         startMessageId: at.id,
         startInclusive: true,
         receiverQueueSize: 100,
+        ...(who ? { originalIdentity: { principal: who } } : {}),
       })
       .catch((e: unknown) => {
         throw toStorageError(e, `${this.label}: reader`);
       });
-    return { consumer, next: at.base, timer: null };
+    return { consumer, next: at.base, timer: null, who };
   }
 
   private parkReader(r: CatchUpReader): void {
-    if (this.closed || this.readers.has(r.next)) {
+    const key = readerKey(r.who, r.next);
+    if (this.closed || this.readers.has(key)) {
       void this.dropReader(r);
       return;
     }
-    this.readers.set(r.next, r);
+    this.readers.set(key, r);
     r.timer = setTimeout(() => {
-      if (this.readers.get(r.next) === r) this.readers.delete(r.next);
+      if (this.readers.get(key) === r) this.readers.delete(key);
       void this.dropReader(r);
     }, READER_IDLE_MS);
     r.timer.unref();
@@ -516,8 +543,11 @@ export class PulsarPartition {
     for (const r of this.readers.values()) await this.dropReader(r);
     this.readers.clear();
     await this.tail?.close().catch(() => undefined);
-    const p = this.producer ? await this.producer.catch(() => null) : null;
-    await p?.close().catch(() => undefined);
+    for (const pp of this.producerByPrincipal.values()) {
+      const p = await pp.catch(() => null);
+      await p?.close().catch(() => undefined);
+    }
+    this.producerByPrincipal.clear();
   }
 }
 
