@@ -194,6 +194,9 @@ defaultRetentionSizeInMB=-1
 brokerDeleteInactiveTopicsEnabled=false
 allowAutoTopicCreation=true
 allowAutoTopicCreationType=non-partitioned
+# producers' sequence ids dedup resends after a lost receipt (the gateway's idempotent-producer
+# guarantee across Pulsar connection loss and broker restarts relies on it)
+brokerDeduplicationEnabled=true
 
 ### off: functions worker, transactions, load balancing (one broker)
 functionsWorkerEnabled=false

@@ -155,6 +155,12 @@ export class PulsarEngine implements StorageEngine {
     const missing: string[] = [];
     if (!interceptors.includes(INDEX_INTERCEPTOR)) missing.push(`brokerEntryMetadataInterceptors=${INDEX_INTERCEPTOR}`);
     if (!exposed) missing.push('exposingBrokerEntryMetadataToClientEnabled=true');
+    if (String(conf.brokerDeduplicationEnabled).toLowerCase() !== 'true') {
+      this.logger.warn(
+        {},
+        'the Pulsar broker runs without brokerDeduplicationEnabled=true: an entry resent after a lost receipt (connection loss, broker restart) can be stored twice, so idempotent Kafka producers may see duplicates then',
+      );
+    }
     if (missing.length > 0) {
       throw new Error(
         `storageEngine=pulsar: the Pulsar broker must run with ${missing.join(' and ')} (broker.conf): Kafka offsets are the broker's entry index. See docs/pulsar-engine.md.`,
