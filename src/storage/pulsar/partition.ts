@@ -82,6 +82,16 @@ function idKey(id: MessageId): string {
   return `${id.ledgerId}:${id.entryId}`;
 }
 
+/**
+ * An entry is matched to the append that wrote it by (producer name, sequence
+ * id), not by the receipt's position: a resend the broker's deduplication drops
+ * gets a receipt without the original position, while the tail has seen the
+ * original entry, which carries both.
+ */
+function sendKey(producerName: string, sequenceId: bigint): string {
+  return `${producerName}\0${sequenceId}`;
+}
+
 function prop(meta: MessageMetadata, key: string): string | undefined {
   const ps = meta.properties;
   if (!ps) return undefined;
@@ -216,7 +226,7 @@ export class PulsarPartition {
     this.cacheSize += entry.payload.length;
     while (this.cache.length > 1 && this.cacheSize > this.ctx.cacheBytes) this.cacheSize -= this.cache.shift()!.payload.length;
     this.ctx.locator.remember(this.name, { id: entry.id, base: entry.base, end: entry.end, publishTime: e.metadata.publishTime });
-    const key = idKey(e.messageId);
+    const key = sendKey(e.metadata.producerName, e.metadata.sequenceId);
     const w = this.pendingIds.get(key);
     if (w) {
       this.pendingIds.delete(key);
@@ -241,9 +251,9 @@ export class PulsarPartition {
     return this.failure;
   }
 
-  /** Wait for the tail to deliver `id`; resolves with the entry (and so its offsets). */
-  private awaitTail(id: MessageId): Promise<CachedEntry> {
-    const key = idKey(id);
+  /** Wait for the tail to deliver the entry a producer sent with `sequenceId`; resolves with it (and so its offsets). */
+  private awaitTail(producerName: string, sequenceId: bigint): Promise<CachedEntry> {
+    const key = sendKey(producerName, sequenceId);
     const seen = this.seenIds.get(key);
     if (seen) {
       this.seenIds.delete(key);
@@ -347,7 +357,7 @@ export class PulsarPartition {
     } catch (e) {
       throw toStorageError(e, `${this.label}: append`);
     }
-    const entry = await this.awaitTail(receipt.messageId);
+    const entry = await this.awaitTail(producer.producerName, receipt.sequenceId);
     return { baseOffset: entry.base, logAppendTime, logStartOffset: -1n, duplicate: false };
   }
 
