@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseProperties } from './config/properties.js';
+import type { KeyValueStore } from './storage/engine.js';
 
 const KEY = 'cluster.id';
 
@@ -26,5 +27,23 @@ export async function loadOrCreateClusterId(dataDirectory: string): Promise<stri
   const tmp = `${file}.tmp`;
   await writeFile(tmp, `# written by kop-gateway\n${KEY}=${id}\nversion=1\n`, { flush: true });
   await rename(tmp, file);
+  return id;
+}
+
+/**
+ * The cluster id of gateways sharing one storage cluster (storageEngine=pulsar):
+ * kept in the engine's state so every node announces the same id. The first
+ * node writes it; a race between two first starts is settled by reading back.
+ */
+export async function loadOrCreateSharedClusterId(state: KeyValueStore): Promise<string> {
+  const valid = (b: Buffer | null): string | null => {
+    const v = b?.toString('utf8') ?? null;
+    return v !== null && /^[A-Za-z0-9_-]{22}$/.test(v) ? v : null;
+  };
+  const existing = valid(await state.get('cluster', KEY));
+  if (existing) return existing;
+  await state.put('cluster', KEY, Buffer.from(randomBytes(16).toString('base64url')));
+  const id = valid(await state.get('cluster', KEY));
+  if (!id) throw new Error('could not store the cluster id in the storage engine');
   return id;
 }

@@ -16,7 +16,7 @@ import { buildDispatchTable } from './handlers/index.js';
 import type { Endpoint, GatewayContext } from './gateway-context.js';
 import type { StorageEngine } from './storage/engine.js';
 import { createStorageEngine } from './storage/factory.js';
-import { loadOrCreateClusterId } from './cluster-id.js';
+import { loadOrCreateClusterId, loadOrCreateSharedClusterId } from './cluster-id.js';
 import { anonymousSession, saslSession, type Session } from './session/session.js';
 import { SaslAuthenticator } from './security/sasl/authenticator.js';
 import { buildSecurity, type BuiltSecurity } from './security/index.js';
@@ -77,7 +77,7 @@ export class Gateway {
       await security.close();
       throw err;
     }
-    const clusterId = await loadOrCreateClusterId(config.dataDirectory);
+    const clusterId = storage.kind === 'pulsar' ? await loadOrCreateSharedClusterId(storage.state) : await loadOrCreateClusterId(config.dataDirectory);
     const table = buildDispatchTable();
 
     const bound: BoundListener[] = [];
