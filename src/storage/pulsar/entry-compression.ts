@@ -4,7 +4,8 @@
  *
  *   NONE   the payload as is
  *   LZ4    ONE raw LZ4 block (no frame, no size prefix: uncompressed_size says how much comes out)
- *   ZLIB   zlib stream (Deflater/Inflater with the 2-byte zlib header, not gzip, not raw deflate)
+ *   ZLIB   zlib stream (Deflater/Inflater with the 2-byte zlib header, not gzip, not raw deflate;
+ *          Java's ends with a sync flush instead of a finished stream: both are read)
  *   ZSTD   a zstd frame
  *   SNAPPY ONE raw snappy block (varint length preamble, no xerial framing)
  *
@@ -126,6 +127,16 @@ function lz4BlockDecompress(data: Buffer, uncompressedSize: number): Buffer {
   return out.subarray(0, end);
 }
 
+/**
+ * Pulsar's ZLIB encoder (CompressionCodecZLib) ends its stream with a SYNC_FLUSH,
+ * not a FINISH: no final block, no Adler-32 trailer. Java's Inflater stops once
+ * uncompressed_size bytes are out; zlib here must accept the open end the same
+ * way (the length check after it catches a truncated payload).
+ */
+function inflateOptions(uncompressedSize: number): zlib.ZlibOptions {
+  return { maxOutputLength: Math.max(1, uncompressedSize), finishFlush: zlib.constants.Z_SYNC_FLUSH };
+}
+
 function inflateError(err: unknown): EntryFormatError {
   return new EntryFormatError(`ZLIB payload: ${(err as Error).message ?? String(err)}`, { cause: err });
 }
@@ -143,7 +154,7 @@ export function pulsarDecompressSync(c: CompressionType, data: Buffer, uncompres
     case CompressionType.ZLIB: {
       let out: Buffer;
       try {
-        out = zlib.inflateSync(data, { maxOutputLength: Math.max(1, uncompressedSize) });
+        out = zlib.inflateSync(data, inflateOptions(uncompressedSize));
       } catch (err) {
         throw inflateError(err);
       }
@@ -166,7 +177,7 @@ export async function pulsarDecompress(c: CompressionType, data: Buffer, uncompr
       checkSize(c, uncompressedSize, maxBytes);
       let out: Buffer;
       try {
-        out = await inflateAsync(data, { maxOutputLength: Math.max(1, uncompressedSize) });
+        out = await inflateAsync(data, inflateOptions(uncompressedSize));
       } catch (err) {
         throw inflateError(err);
       }
