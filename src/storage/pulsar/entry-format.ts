@@ -10,6 +10,8 @@
  *           cover it; patching is idempotent since an entry's offset never
  *           changes; pass { copy: true } to leave the payload untouched).
  *           partitionLeaderEpoch, attributes, timestamps stay as written.
+ *           Pulsar consumers cannot read these entries (num_messages_in_batch
+ *           makes them parse the Kafka bytes as a Pulsar batch); only we can.
  *   pulsar  one Pulsar batch message per Kafka record, readable by every Pulsar
  *           consumer: see entry-pulsar.ts for the mapping of keys, values,
  *           headers and timestamps. A compressed Kafka batch becomes a Pulsar

@@ -38,6 +38,12 @@
  * so a Kafka -> pulsar -> Kafka round trip gives the same batch except for the
  * compression (read back uncompressed), the base offset and record attributes
  * (always 0 in Kafka).
+ * Visible to Pulsar consumers: Pulsar's MessageImpl and RawMessageImpl give a
+ * batch message WITHOUT properties of its own the entry's properties instead,
+ * so a Kafka record without headers shows kafka.entry.format=pulsar (and the
+ * kafka.batch.* keys when set) to a Pulsar consumer; records with headers show
+ * just their headers. (Checked against Pulsar's classes in
+ * test/unit/pulsar-entry-format.test.ts.)
  *
  * Reading plain Pulsar entries: key as above (base64 when flagged), value =
  * payload (null when null_value), headers = properties (UTF-8), timestamp =
