@@ -117,7 +117,7 @@ export class PulsarEngine implements StorageEngine {
     this.logger = options.logger ?? silentEngineLogger;
     this.timeoutMs = options.operationTimeoutMs ?? 30_000;
     this.locator = new Locator(this.client, this.admin, this.timeoutMs);
-    this.state = new PulsarKeyValueStore(this.client, options.metadataNamespace, this.logger, this.timeoutMs, options.nodeId);
+    this.state = new PulsarKeyValueStore(this.client, this.admin, options.metadataNamespace, this.logger, this.timeoutMs, options.nodeId);
   }
 
   async start(): Promise<void> {

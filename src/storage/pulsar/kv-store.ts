@@ -14,6 +14,7 @@
  */
 import type { KeyValueStore } from '../engine.js';
 import type { Consumer, MessageId, Producer, PulsarClient, ReceivedEntry } from '../../pulsar/client/types.js';
+import type { PulsarAdmin } from '../../pulsar/admin/types.js';
 import type { EngineLogger } from '../embedded/types.js';
 import { toStorageError } from './errors.js';
 
@@ -42,6 +43,7 @@ export class PulsarKeyValueStore implements KeyValueStore {
 
   constructor(
     private readonly client: PulsarClient,
+    private readonly admin: PulsarAdmin,
     private readonly metadataNamespace: string,
     private readonly logger: EngineLogger,
     private readonly timeoutMs: number,
@@ -61,6 +63,10 @@ export class PulsarKeyValueStore implements KeyValueStore {
   private async load(namespace: string): Promise<Space> {
     const topic = stateTopicName(this.metadataNamespace, namespace);
     try {
+      // brokers that do not auto-create topics: create it (a no-op conflict when it exists)
+      await this.admin.createNonPartitionedTopic(topic).catch((e: unknown) => {
+        if ((e as { status?: number }).status !== 409) throw e;
+      });
       const reader = await this.client.subscribe({
         topic,
         subscription: `kop-state-${this.nodeId}-${Math.random().toString(36).slice(2, 10)}`,
@@ -138,6 +144,11 @@ export class PulsarKeyValueStore implements KeyValueStore {
     if (prev === undefined || after(receipt.messageId, prev)) space.localWrites.set(key, receipt.messageId);
     if (value === null) space.map.delete(key);
     else space.map.set(key, Buffer.from(value));
+  }
+
+  /** The live view of a namespace (kept current by its reader; replaced after a reload: ask again rather than keep it). */
+  async view(namespace: string): Promise<ReadonlyMap<string, Buffer>> {
+    return (await this.space(namespace)).map;
   }
 
   async scan(namespace: string): Promise<Array<{ key: string; value: Buffer }>> {
