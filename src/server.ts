@@ -24,6 +24,9 @@ import { TlsManager, createListenerServer, peerPrincipal, tlsInfo } from './secu
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { SingleNodeLocator } from './coordinator/locator.js';
+import { PulsarCoordinatorLocator } from './coordinator/pulsar-locator.js';
+import { OFFSETS_NAMESPACE_PREFIX } from './coordinator/store.js';
+import { PulsarEngine } from './storage/pulsar/engine.js';
 
 export interface StartOptions {
   logger?: Logger;
@@ -41,6 +44,8 @@ export class Gateway {
   private readonly connections = new Set<Connection>();
   private readonly limits: ConnectionLimits;
   private stopping: Promise<void> | null = null;
+  /** storageEngine=pulsar: this node's part in the coordinator election. */
+  pulsarLocator: PulsarCoordinatorLocator | null = null;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -81,16 +86,41 @@ export class Gateway {
     const table = buildDispatchTable();
 
     const bound: BoundListener[] = [];
-    // One node: it coordinates every group (see docs/consumer-groups.md for several nodes).
+    // embedded: one node coordinates every group. pulsar: nodes compete for each offsets partition
+    // through Pulsar exclusive producers (docs/consumer-groups.md, src/coordinator/pulsar-locator.ts).
+    const pulsarLocator =
+      storage instanceof PulsarEngine
+        ? new PulsarCoordinatorLocator({
+            client: storage.client,
+            state: storage.state,
+            metadataNamespace: storage.metadataNamespace,
+            numPartitions: config.offsetsTopicNumPartitions,
+            nodeId: config.kafkaNodeId,
+            endpoint: (listenerName) => context.advertisedEndpoint(listenerName),
+            listenerNames: () => advertised.map((a) => a.name),
+            logger: log.child({ component: 'coordinator-election' }),
+          })
+        : null;
     const coordinator = new LocalGroupCoordinator(
-      new SingleNodeLocator(config.offsetsTopicNumPartitions, config.kafkaNodeId, (listenerName) => context.advertisedEndpoint(listenerName)),
+      pulsarLocator ?? new SingleNodeLocator(config.offsetsTopicNumPartitions, config.kafkaNodeId, (listenerName) => context.advertisedEndpoint(listenerName)),
       storage.state,
       coordinatorConfigFrom(config),
       log.child({ component: 'group-coordinator' }),
     );
     try {
       await coordinator.start();
+      if (pulsarLocator && storage instanceof PulsarEngine) {
+        const kv = storage.state;
+        await pulsarLocator.start({
+          gained: async (p) => {
+            await kv.reload(`${OFFSETS_NAMESPACE_PREFIX}${p}`); // read what the previous owner wrote
+            await coordinator.loadPartition(p);
+          },
+          lost: (p) => coordinator.unloadPartition(p),
+        });
+      }
     } catch (err) {
+      await pulsarLocator?.close();
       await storage.close();
       await security.close();
       throw err;
@@ -132,6 +162,8 @@ export class Gateway {
       await gateway.stop(0);
       throw err;
     }
+    await pulsarLocator?.publish(); // now with the bound ports
+    gateway.pulsarLocator = pulsarLocator;
     log.info({ clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind }, 'kop-gateway started');
     return gateway;
   }
@@ -199,6 +231,7 @@ export class Gateway {
       const closing = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
       // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can drain.
       await this.context.coordinator?.shutdown();
+      await this.pulsarLocator?.close(); // hand the offsets partitions to the other nodes at once
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
       await Promise.all(closing);
       await this.context.storage.close();

@@ -97,8 +97,8 @@ export class PulsarEngine implements StorageEngine {
   readonly configDefaults: Record<TopicConfigKey, string> = makeDefaults();
   readonly locator: Locator;
 
-  private readonly client: PulsarClient;
-  private readonly admin: PulsarAdmin;
+  readonly client: PulsarClient;
+  readonly admin: PulsarAdmin;
   private readonly logger: EngineLogger;
   private readonly timeoutMs: number;
   private readonly partitions = new Map<string, PulsarPartition>();
@@ -110,6 +110,10 @@ export class PulsarEngine implements StorageEngine {
   private pidEnd = 0n;
   private pidChain: Promise<unknown> = Promise.resolve();
   private started = false;
+
+  get metadataNamespace(): string {
+    return this.options.metadataNamespace;
+  }
 
   constructor(private readonly options: PulsarEngineOptions) {
     this.client = options.client;
