@@ -33,6 +33,7 @@ import {
 import { renderMarkdown } from './lib/report.js';
 import { cpuWindow, machineInfo, peakRssMiB, toolsInfo, waitForQuiet } from './lib/system.js';
 import { TARGETS, startTarget, type RunningTarget, type TargetId } from './lib/targets.js';
+import { PULSAR_DIRECT_MEMORY, PULSAR_HEAP, PULSAR_VERSION, pulsarUnavailable, startPulsarBroker, type PulsarBroker } from './lib/pulsar.js';
 
 /** Producer settings: the Kafka 4.x client defaults, written out so the report shows them. */
 const PRODUCER_PROPS: Record<string, string> = {
@@ -70,6 +71,12 @@ interface Ctx {
   /** no repeats of disturbed runs after this time (keeps a full run near 10 minutes) */
   retryDeadline: number;
   discarded: RunResult[];
+  /** the Pulsar broker of the gateway-pulsar targets while one of them runs */
+  pulsar?: PulsarBroker;
+  /** why the Pulsar targets cannot run here (checked once) */
+  pulsarSkip?: string | undefined;
+  /** the broker's settings that matter for the figures (from its first start) */
+  pulsarConf?: Record<string, string>;
 }
 
 /** Other processes above this share of the machine's CPU make a run wait (see --quiet-wait). */
@@ -101,7 +108,7 @@ async function produce(
   if (attempt > 0) topic = `${topic}-again${attempt}`;
   const run: RunResult = { target: t.spec.id, kind, size, topic, acks, throughputArg: throughput, records, warmupRecords: warmup, notes: [] };
   await settle(ctx, run);
-  const end = cpuWindow(t.pid);
+  const end = cpuWindow(t.pid, t.pulsarBrokerPid);
   try {
     const r: ProducerPerfResult = await runProducerPerf({
       bootstrap: t.bootstrap,
@@ -142,7 +149,7 @@ async function produce(
 async function consume(ctx: Ctx, t: RunningTarget, size: number, topic: string, records: number, attempt: number): Promise<RunResult> {
   const run: RunResult = { target: t.spec.id, kind: 'consume', size, topic, records, notes: [] };
   await settle(ctx, run);
-  const end = cpuWindow(t.pid);
+  const end = cpuWindow(t.pid, t.pulsarBrokerPid);
   try {
     const r = await runConsumerPerf({
       bootstrap: t.bootstrap,
@@ -220,31 +227,72 @@ function killLoadGenerators(): void {
 
 /** The target running now: stopped (data directory removed) on Ctrl-C / SIGTERM. */
 let current: RunningTarget | undefined;
+/** The Pulsar broker running now: stopped (its folder removed) on Ctrl-C / SIGTERM and at exit. */
+let currentPulsar: PulsarBroker | undefined;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    progress(`${sig}: stopping ${current ? current.spec.label : 'nothing running'} and exiting`);
+    progress(`${sig}: stopping ${current ? current.spec.label : 'nothing running'}${currentPulsar ? ' and the Pulsar broker' : ''} and exiting`);
     const t = current;
     killLoadGenerators();
-    void (t ? t.stop() : Promise.resolve()).finally(() => process.exit(130));
+    void (t ? t.stop() : Promise.resolve()).finally(() => {
+      currentPulsar?.stopSync();
+      process.exit(130);
+    });
   });
+}
+
+/** The Pulsar broker for a gateway-pulsar target: started at the first one of a phase (~10-20 s). */
+async function ensurePulsar(ctx: Ctx): Promise<PulsarBroker> {
+  if (ctx.pulsar) return ctx.pulsar;
+  progress(`Pulsar ${PULSAR_VERSION} standalone: starting (scripts/pulsar/standalone.sh, heap ${PULSAR_HEAP})`);
+  const b = await startPulsarBroker();
+  ctx.pulsar = currentPulsar = b;
+  progress(`Pulsar standalone: ready on ${b.serviceUrl} / ${b.webUrl} in ${b.startupMs} ms (pid ${b.pid}, ${b.dir})`);
+  return b;
+}
+
+/** Stops the Pulsar broker unless the next target of the phase needs it too. */
+async function releasePulsar(ctx: Ctx, next: TargetId | undefined): Promise<void> {
+  if (!ctx.pulsar || (next !== undefined && TARGETS[next].pulsar)) return;
+  const b = ctx.pulsar;
+  const rss = b.peakRssMiB();
+  ctx.pulsar = currentPulsar = undefined;
+  await b.stop();
+  progress(`Pulsar standalone: stopped and removed${rss !== undefined ? ` (peak RSS ${rss} MiB)` : ''}`);
 }
 
 /** Starts a target, runs `body`, records startup time, peak RSS and warnings, stops it. */
 async function withTarget(ctx: Ctx, id: TargetId, phase: string, body: (t: RunningTarget) => Promise<void>): Promise<void> {
   const spec = TARGETS[id];
   const rec = ctx.targets.get(id)!;
+  if (spec.pulsar) {
+    if (!('pulsarSkip' in ctx)) ctx.pulsarSkip = pulsarUnavailable();
+    if (ctx.pulsarSkip) {
+      rec.starts.push({ phase, startupMs: -1, warnings: [], skipped: ctx.pulsarSkip });
+      progress(`${spec.label}: skipped (${ctx.pulsarSkip})`);
+      return;
+    }
+  }
   progress(`${spec.label}: starting (${phase})`);
   let t: RunningTarget;
+  let pulsar: PulsarBroker | undefined;
+  let pulsarStartupMs: number | undefined;
   try {
+    if (spec.pulsar) {
+      const fresh = !ctx.pulsar;
+      pulsar = await ensurePulsar(ctx);
+      if (fresh) pulsarStartupMs = pulsar.startupMs;
+      ctx.pulsarConf ??= pulsar.conf;
+    }
     const nodeArgs = ctx.profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profDir, `${id}-${phase}`)}`] : [];
-    t = await startTarget(spec, { nodeArgs });
+    t = await startTarget(spec, { nodeArgs, ...(pulsar ? { pulsar } : {}) });
   } catch (e) {
     rec.starts.push({ phase, startupMs: -1, warnings: [], error: errText(e) });
     progress(`${spec.label}: FAILED to start: ${errText(e).split('\n')[0]}`);
     return;
   }
   progress(`${spec.label}: ready on ${t.bootstrap} in ${t.startupMs} ms (pid ${t.pid})`);
-  const start: TargetRecord['starts'][number] = { phase, startupMs: t.startupMs, warnings: [] };
+  const start: TargetRecord['starts'][number] = { phase, startupMs: t.startupMs, warnings: [], ...(pulsarStartupMs !== undefined ? { pulsarStartupMs } : {}) };
   rec.starts.push(start);
   current = t;
   try {
@@ -253,6 +301,8 @@ async function withTarget(ctx: Ctx, id: TargetId, phase: string, body: (t: Runni
     current = undefined;
     const rss = peakRssMiB(t.pid);
     if (rss !== undefined) start.peakRssMiB = rss;
+    const brokerRss = pulsar?.peakRssMiB();
+    if (brokerRss !== undefined) start.brokerPeakRssMiB = brokerRss;
     start.warnings = t.warnings().slice(0, 50);
     await t.stop();
     progress(`${spec.label}: stopped${start.warnings.length ? ` (${start.warnings.length} warning/error log lines)` : ''}`);
@@ -297,7 +347,7 @@ async function main(): Promise<void> {
   progress(`targets: ${opts.targets.join(', ')}; sizes: ${opts.sizes.join(', ')} B${opts.quick ? '; QUICK mode' : ''}`);
 
   // ---------------------------------------------------------------- phase 1: throughput
-  for (const id of opts.targets) {
+  for (const [i, id] of opts.targets.entries()) {
     await withTarget(ctx, id, 'throughput', async (t) => {
       // unmeasured warm-up of the server's produce and fetch paths (JIT of the JVM and of V8)
       for (const size of opts.sizes) {
@@ -317,6 +367,7 @@ async function main(): Promise<void> {
         if (!all.error) await measure(ctx, (a) => consume(ctx, t, size, all.topic, records, a));
       }
     });
+    await releasePulsar(ctx, opts.targets[i + 1]);
   }
 
   // ---------------------------------------------------------------- phase 2: latency at a fixed rate
@@ -330,7 +381,7 @@ async function main(): Promise<void> {
   }
   progress(`latency rates (records/s): ${Object.entries(latencyRates).map(([s, r]) => `${s} B: ${fmtRate(r)}`).join(', ')}`);
   const secs = latencySeconds(opts.quick);
-  for (const id of opts.targets) {
+  for (const [i, id] of opts.targets.entries()) {
     await withTarget(ctx, id, 'latency', async (t) => {
       for (const size of opts.sizes) {
         const rate = latencyRates[String(size)]!;
@@ -338,6 +389,7 @@ async function main(): Promise<void> {
         await measure(ctx, (a) => produce(ctx, t, 'latency', size, `bench-${size}-latency`, 'all', warmup + Math.round(rate * secs.measure), warmup, rate, a));
       }
     });
+    await releasePulsar(ctx, opts.targets[i + 1]);
   }
 
   const finished = new Date();
@@ -359,6 +411,15 @@ async function main(): Promise<void> {
     discardedRuns: ctx.discarded,
     loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
   };
+  if (opts.targets.some((id) => TARGETS[id].pulsar)) {
+    report.pulsar = {
+      version: PULSAR_VERSION,
+      heap: PULSAR_HEAP,
+      directMemory: PULSAR_DIRECT_MEMORY,
+      conf: ctx.pulsarConf ?? {},
+      ...(ctx.pulsarSkip ? { skipped: ctx.pulsarSkip } : {}),
+    };
+  }
   if (shares.length) report.otherCpuShareMax = Math.max(...shares);
 
   const md = renderMarkdown(report);
@@ -368,7 +429,7 @@ async function main(): Promise<void> {
   process.stdout.write(md);
   progress(`report: ${base}.md and ${base}.json (${report.durationS} s)`);
   if (ctx.profDir) progress(`gateway CPU profiles: ${ctx.profDir} (open in Chrome DevTools > Performance)`);
-  const failed = ctx.runs.filter((r) => r.error).length + [...ctx.targets.values()].filter((t) => t.starts.some((s) => s.error)).length;
+  const failed = ctx.runs.filter((r) => r.error).length + [...ctx.targets.values()].filter((t) => t.starts.some((s) => s.error && !s.skipped)).length;
   if (failed) {
     progress(`${failed} run(s) or start(s) failed; see the report`);
     process.exitCode = 1;

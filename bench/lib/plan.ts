@@ -13,7 +13,9 @@ Measures the gateway and Apache Kafka ${'(the reference broker)'} with Kafka's o
 one server at a time, and writes bench/results/<timestamp>.md and .json (markdown also on stdout).
 
   --quick                 about a tenth of the records (a smoke check, ~2 min)    env KOP_BENCH_QUICK=1
-  --targets LIST          comma-separated: ${TARGET_IDS.join(', ')} (default all)  env KOP_BENCH_TARGETS
+  --targets LIST          comma-separated: ${TARGET_IDS.join(', ')}
+                          (default all; the gateway-pulsar ones start a Pulsar standalone broker
+                          with scripts/pulsar/standalone.sh and are skipped without its jars)  env KOP_BENCH_TARGETS
   --sizes LIST            record sizes in bytes (default 100,1024)               env KOP_BENCH_SIZES
   --latency-fraction F    latency runs offer F x the slowest target's acks=all
                           throughput (default 0.5)                               env KOP_BENCH_LATENCY_FRACTION
@@ -155,7 +157,19 @@ export interface TargetRecord {
   settings: Record<string, string>;
   durability: string;
   /** one entry per start (throughput phase, latency phase) */
-  starts: Array<{ phase: string; startupMs: number; peakRssMiB?: number; warnings: string[]; error?: string }>;
+  starts: Array<{
+    phase: string;
+    startupMs: number;
+    peakRssMiB?: number;
+    warnings: string[];
+    error?: string;
+    /** not run here, and why (Pulsar targets without the Pulsar jars) */
+    skipped?: string;
+    /** Pulsar targets: the broker was started for this start, in this many ms */
+    pulsarStartupMs?: number;
+    /** Pulsar targets: the broker's peak RSS since its start */
+    brokerPeakRssMiB?: number;
+  }>;
 }
 
 export interface BenchReport {
@@ -174,6 +188,8 @@ export interface BenchReport {
   runs: RunResult[];
   /** attempts replaced by a less disturbed repeat */
   discardedRuns: RunResult[];
+  /** the Pulsar standalone broker of the gateway-pulsar targets */
+  pulsar?: { version: string; heap: string; directMemory: string; conf: Record<string, string>; skipped?: string };
   /** machine-wide CPU used by other processes during the measured runs, share of capacity */
   otherCpuShareMax?: number;
   loadAvgAtEnd: number[];

@@ -38,7 +38,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 export function resultRows(r: BenchReport): Row[] {
-  const ids = r.targets.map((t) => t.id);
+  const ids = r.targets.filter((t) => !(t.starts.length > 0 && t.starts.every((s) => s.skipped))).map((t) => t.id);
   const rows: Row[] = [];
   const add = (label: string, better: Better, digits: number, get: (t: TargetId) => number | undefined) =>
     rows.push({ label, better, digits, values: new Map(ids.map((id) => [id, get(id)])) });
@@ -74,10 +74,13 @@ export function renderMarkdown(r: BenchReport): string {
   const p = (s = '') => out.push(s);
   const m = r.machine;
   const tl = r.tools;
-  const ids = r.targets.map((t) => t.id);
+  // targets skipped on this machine (Pulsar targets without the Pulsar jars) get no column, only a note
+  const ids = r.targets.filter((t) => !(t.starts.length > 0 && t.starts.every((s) => s.skipped))).map((t) => t.id);
   const label = (id: TargetId) => r.targets.find((t) => t.id === id)!.label;
   const gatewayIds = ids.filter((id) => id !== 'kafka');
   const hasKafka = ids.includes('kafka');
+  const isPulsar = (id: TargetId) => id === 'gateway-pulsar' || id === 'gateway-pulsar-kafka';
+  const pulsarIds = ids.filter(isPulsar);
 
   p(`# ${r.title}`);
   p();
@@ -96,7 +99,8 @@ export function renderMarkdown(r: BenchReport): string {
       'Produce figures are the steady-state line (after the warm-up records). MB = 2^20 bytes of record values, as the tools count. ' +
       (hasKafka ? 'Ratio = gateway ÷ Kafka: above 1 is better for throughput, below 1 is better for latency and CPU. ' : '') +
       '"server CPU µs/record" is the CPU time of the server process over the whole run (warm-up included) per record: ' +
-      'less sensitive than the rates to other processes on the machine, though the JVM\'s varies from run to run (JIT, GC).',
+      'less sensitive than the rates to other processes on the machine, though the JVM\'s varies from run to run (JIT, GC).' +
+      (pulsarIds.length ? ' For the Pulsar targets it is the gateway\'s CPU plus the Pulsar broker\'s (both serve the records).' : ''),
   );
   p();
   // The price of security: the SASL_SSL gateway against the same gateway over PLAINTEXT (both interval flush).
@@ -142,7 +146,8 @@ export function renderMarkdown(r: BenchReport): string {
         const c = y.cpu;
         const per = c.serverCpuS !== undefined ? `${((c.serverCpuS / y.records) * 1e6).toFixed(1)} µs/rec` : '?';
         const other = c.otherShare !== undefined ? `${(c.otherShare * 100).toFixed(0)}%` : '?';
-        return `${c.serverCpuS?.toFixed(1) ?? '?'} s, ${per}; wall ${c.wallS.toFixed(1)} s; other ${other}`;
+        const broker = c.brokerCpuS !== undefined ? ` (Pulsar broker ${c.brokerCpuS.toFixed(1)} s)` : '';
+        return `${c.serverCpuS?.toFixed(1) ?? '?'} s${broker}, ${per}; wall ${c.wallS.toFixed(1)} s; other ${other}`;
       }),
     ]);
   }
@@ -150,11 +155,13 @@ export function renderMarkdown(r: BenchReport): string {
   const startRows: string[][] = [];
   for (const t of r.targets) {
     for (const s of t.starts) {
+      if (s.skipped) continue;
       startRows.push([
         t.label,
         s.phase,
-        s.error ? 'FAILED' : `${s.startupMs} ms`,
-        s.peakRssMiB !== undefined ? `${s.peakRssMiB} MiB` : '—',
+        (s.error ? 'FAILED' : `${s.startupMs} ms`) + (s.pulsarStartupMs !== undefined ? ` (after starting the Pulsar broker: ${s.pulsarStartupMs} ms)` : ''),
+        (s.peakRssMiB !== undefined ? `${s.peakRssMiB} MiB` : '—') +
+          (s.brokerPeakRssMiB !== undefined ? ` + Pulsar broker ${s.brokerPeakRssMiB} MiB (since its start)` : ''),
         String(s.warnings.length),
       ]);
     }
@@ -172,6 +179,29 @@ export function renderMarkdown(r: BenchReport): string {
       '`embeddedFlushPolicy=interval` is the gateway\'s equivalent of that, so **gateway (interval) ÷ Kafka is the like-for-like ratio**; ' +
       'gateway (every-batch) ÷ Kafka shows the price of fsync-before-ack on this disk.',
   );
+  if (pulsarIds.length && r.pulsar) {
+    const c = r.pulsar.conf;
+    notes.push(
+      'The Pulsar targets store every record in an Apache Pulsar ' +
+        `${r.pulsar.version} standalone broker on this machine (scripts/pulsar/standalone.sh: broker and bookie in one JVM, -Xmx${r.pulsar.heap}, ` +
+        `direct memory ${r.pulsar.directMemory}), started by the benchmark and shared by both Pulsar targets of a phase; each gateway start uses a fresh namespace. ` +
+        `**Durability is not that of gateway (every-batch)**: the bookie's journal is written without fsync (journalSyncData=${c.journalSyncData ?? '?'}, ` +
+        `journalMaxGroupWaitMSec=${c.journalMaxGroupWaitMSec ?? '?'}) on one bookie (ensemble/write/ack quorum ${c.managedLedgerDefaultEnsembleSize ?? '?'}/` +
+        `${c.managedLedgerDefaultWriteQuorum ?? '?'}/${c.managedLedgerDefaultAckQuorum ?? '?'}), so an acknowledged record survives a gateway or broker process crash ` +
+        'but not an OS crash or power loss before the page cache is written back — the same class as Kafka\'s defaults and gateway (interval). ' +
+        'A production Pulsar cluster (journalSyncData=true, write quorum 2-3 on separate bookies) pays a network round trip and an fsync per entry that this setup does not. ' +
+        `Broker deduplication is on (brokerDeduplicationEnabled=${c.brokerDeduplicationEnabled ?? '?'}), as the gateway's idempotent producers expect. ` +
+        'Each produce request goes gateway → broker → bookie → broker → gateway before the acknowledgement, all on this machine, so the three processes (client JVM, gateway, broker JVM) share its cores.',
+    );
+    notes.push(
+      '`entryFormat=pulsar` converts every Kafka batch into a Pulsar batch message (one Pulsar message per record, readable by Pulsar consumers) and back on fetch; ' +
+        '`entryFormat=kafka` stores the Kafka batch as it arrived (Pulsar consumers cannot read it). The difference between the two columns is the price of the conversion.',
+    );
+  }
+  for (const t of r.targets) {
+    const skipped = t.starts.find((s) => s.skipped);
+    if (skipped) notes.push(`**${t.label} was not run**: ${skipped.skipped}.`);
+  }
   if (m.fsync) {
     notes.push(
       `This disk: append 4 KiB + fdatasync takes ${m.fsync.p50Ms.toFixed(2)} ms (median; p99 ${m.fsync.p99Ms.toFixed(2)} ms), so one ` +
@@ -287,6 +317,17 @@ export function renderMarkdown(r: BenchReport): string {
         ['Apache Kafka', `${tl.kafkaVersion} from Maven Central (${tl.kafkaClientsJar ?? 'kafka-clients jar not found'}; broker \`kafka_2.13\`, tools \`kafka-tools\`)`],
         ['load generators', `\`org.apache.kafka.tools.ProducerPerformance\` / \`ConsumerPerformance\` ${tl.kafkaVersion}, JVM \`${PERF_JVM_ARGS.join(' ')}\``],
         ['gateway', `kop-gateway ${tl.gatewayVersion}, commit ${tl.gatewayCommit}${tl.gatewayDirty ? ' + uncommitted changes' : ''}, \`node dist/src/cli.js start\` (separate process)`],
+        ...(pulsarIds.length && r.pulsar
+          ? [
+              [
+                'Apache Pulsar',
+                `${r.pulsar.version} standalone from the Maven Central jars (scripts/pulsar/fetch-pulsar.sh, started by scripts/pulsar/standalone.sh), ` +
+                  Object.entries(r.pulsar.conf)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(', '),
+              ],
+            ]
+          : []),
         ['producer', Object.entries(r.producerSettings).map(([k, v]) => `${k}=${v}`).join(', ')],
         ['consumer', Object.entries(r.consumerSettings).map(([k, v]) => `${k}=${v}`).join(', ')],
       ],
@@ -295,13 +336,19 @@ export function renderMarkdown(r: BenchReport): string {
 
   p('## Targets');
   p();
-  for (const t of r.targets) {
+  for (const t of r.targets.filter((x) => ids.includes(x.id))) {
     p(`- **${t.label}**: ${t.durability}. ${Object.entries(t.settings).map(([k, v]) => `\`${k}=${v}\``).join(', ')}`);
   }
   p(
     '- Gateway, both policies: `node dist/src/cli.js start` with a PLAINTEXT listener on a free port of 127.0.0.1, a fresh data directory, ' +
       'the audit log on (default) into a temp file, every other setting at its default (no authentication or authorization on a PLAINTEXT listener).',
   );
+  if (pulsarIds.length) {
+    p(
+      '- Pulsar targets: the same gateway command with `storageEngine=pulsar` against the benchmark\'s Pulsar standalone broker (token authentication as role admin), ' +
+        'a fresh namespace per gateway start (`kafkaNamespace`, and `<namespace>-meta` for the gateway\'s own state); each auto-created topic is a Pulsar partitioned topic of one partition.',
+    );
+  }
   p(
     '- Both run on the same machine with their data in a fresh temporary directory on the same disk; one topic of one partition per run, ' +
       'auto-created by the producer; each target is started for its runs and stopped before the next one starts.',

@@ -203,8 +203,10 @@ export function machineCpu(): { busy: number; total: number } | undefined {
 
 export interface CpuWindow {
   wallS: number;
-  /** CPU seconds of the server under test (gateway or Kafka broker) */
+  /** CPU seconds of the server under test (gateway or Kafka broker; gateway + Pulsar broker for the Pulsar targets) */
   serverCpuS?: number;
+  /** the Pulsar broker's part of serverCpuS (Pulsar targets) */
+  brokerCpuS?: number;
   /** CPU seconds of the load generator JVM(s) (reaped children of this process) and this process */
   clientCpuS?: number;
   /** CPU seconds of everything else on the machine: noise for these figures */
@@ -213,19 +215,32 @@ export interface CpuWindow {
   otherShare?: number;
 }
 
-/** Starts a measurement window; call the returned function when the run is over. */
-export function cpuWindow(serverPid: number): () => CpuWindow {
+/**
+ * Starts a measurement window; call the returned function when the run is over. `brokerPid`: a
+ * second server process (the Pulsar broker behind the gateway), counted as the server's too.
+ */
+export function cpuWindow(serverPid: number, brokerPid?: number): () => CpuWindow {
   const t0 = performance.now();
   const s0 = processCpu(serverPid);
+  const b0 = brokerPid !== undefined ? processCpu(brokerPid) : undefined;
   const self0 = processCpu('self');
   const m0 = machineCpu();
   return () => {
     const wallS = (performance.now() - t0) / 1000;
     const s1 = processCpu(serverPid);
+    const b1 = brokerPid !== undefined ? processCpu(brokerPid) : undefined;
     const self1 = processCpu('self');
     const m1 = machineCpu();
     const w: CpuWindow = { wallS };
     if (s0 && s1) w.serverCpuS = s1.own - s0.own;
+    if (brokerPid !== undefined && w.serverCpuS !== undefined) {
+      if (b0 && b1) {
+        w.brokerCpuS = b1.own - b0.own;
+        w.serverCpuS += w.brokerCpuS;
+      } else {
+        delete w.serverCpuS; // the broker's share is unknown: no server figure rather than a wrong one
+      }
+    }
     if (self0 && self1) w.clientCpuS = self1.own + self1.children - (self0.own + self0.children);
     if (m0 && m1 && w.serverCpuS !== undefined && w.clientCpuS !== undefined) {
       w.otherCpuS = Math.max(0, m1.busy - m0.busy - w.serverCpuS - w.clientCpuS);

@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startKafkaBroker, tcpReady } from '../kafka-reference/broker.js';
 import { repoRoot } from '../../test/helpers/clients/paths.js';
+import type { PulsarBroker } from './pulsar.js';
 
-export type TargetId = 'gateway' | 'gateway-interval' | 'gateway-sasl-ssl' | 'kafka';
-export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-interval', 'gateway-sasl-ssl', 'kafka'];
+export type TargetId = 'gateway' | 'gateway-interval' | 'gateway-sasl-ssl' | 'gateway-pulsar' | 'gateway-pulsar-kafka' | 'kafka';
+export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-interval', 'gateway-sasl-ssl', 'gateway-pulsar', 'gateway-pulsar-kafka', 'kafka'];
 
 export interface TargetSpec {
   id: TargetId;
@@ -26,6 +27,8 @@ export interface TargetSpec {
   durability: string;
   /** the gateway listener's security protocol (default PLAINTEXT) */
   listener?: 'PLAINTEXT' | 'SASL_SSL';
+  /** storageEngine=pulsar with this entryFormat, against the benchmark's Pulsar standalone broker */
+  pulsar?: { entryFormat: 'pulsar' | 'kafka' };
 }
 
 /**
@@ -39,6 +42,14 @@ const GATEWAY_COMMON: Record<string, string> = {
   KOP_LOG_PRETTY: 'false',
   KOP_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
 };
+
+/** Both Pulsar targets: what an acknowledgement means (see scripts/pulsar/standalone.sh). */
+const PULSAR_DURABILITY =
+  'acknowledged when the Pulsar broker confirmed the send: the entry is in the BookKeeper journal of the one bookie ' +
+  '(ensemble = write quorum = ack quorum = 1) but the journal is not fsynced (journalSyncData=false, the standalone default): ' +
+  'an OS crash or power loss can lose acknowledged records, a gateway crash cannot (the gateway keeps no data); ' +
+  'comparable to Kafka\'s defaults (page cache, one replica), not to gateway (every-batch). The broker (one JVM, ' +
+  'Pulsar standalone with the bookie in process) runs on the same machine, started by the benchmark';
 
 export const TARGETS: Record<TargetId, TargetSpec> = {
   gateway: {
@@ -70,6 +81,22 @@ export const TARGETS: Record<TargetId, TargetSpec> = {
     durability: 'as gateway (interval), over a SASL_SSL listener: TLS (development certificate), SASL/PLAIN with a Pulsar token, Pulsar authorization and the audit log on every request',
     listener: 'SASL_SSL',
   },
+  'gateway-pulsar': {
+    id: 'gateway-pulsar',
+    kind: 'gateway',
+    label: 'gateway (Pulsar, pulsar format)',
+    settings: { ...GATEWAY_COMMON, KOP_STORAGE_ENGINE: 'pulsar', KOP_ENTRY_FORMAT: 'pulsar' },
+    durability: PULSAR_DURABILITY,
+    pulsar: { entryFormat: 'pulsar' },
+  },
+  'gateway-pulsar-kafka': {
+    id: 'gateway-pulsar-kafka',
+    kind: 'gateway',
+    label: 'gateway (Pulsar, kafka format)',
+    settings: { ...GATEWAY_COMMON, KOP_STORAGE_ENGINE: 'pulsar', KOP_ENTRY_FORMAT: 'kafka' },
+    durability: PULSAR_DURABILITY,
+    pulsar: { entryFormat: 'kafka' },
+  },
   kafka: {
     id: 'kafka',
     kind: 'kafka',
@@ -94,6 +121,10 @@ export interface RunningTarget {
   logFile: string;
   /** what the load generators need to connect (SASL_SSL target) */
   security?: ClientSecurity;
+  /** the Pulsar broker behind a gateway-pulsar target (its CPU counts as the server's too) */
+  pulsarBrokerPid?: number;
+  /** the gateway's Pulsar namespace (gateway-pulsar targets) */
+  pulsarNamespace?: string;
   /** lines at warn level or above in the gateway log (its level is warn); empty for Kafka */
   warnings(): string[];
   stop(): Promise<void>;
@@ -104,6 +135,8 @@ export interface GatewayStartOptions {
   nodeArgs?: string[];
   /** where the gateway's stdout/stderr go (default: a file in its temp dir) */
   logFile?: string;
+  /** the running Pulsar broker, for targets with `pulsar` */
+  pulsar?: PulsarBroker;
 }
 
 /**
@@ -117,6 +150,24 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
   const port = await freePort();
   const logFile = opts.logFile ?? join(dir, 'gateway.log');
   const secure = spec.listener === 'SASL_SSL' ? await saslSslSetup(dir) : null;
+  let pulsarEnv: Record<string, string> = {};
+  let pulsarNamespace: string | undefined;
+  if (spec.pulsar) {
+    const broker = opts.pulsar;
+    if (!broker) throw new Error(`${spec.id} needs a running Pulsar broker`);
+    // a fresh namespace per start: the Pulsar counterpart of a fresh data directory
+    pulsarNamespace = await broker.newNamespace(`bench-${spec.id}`);
+    const [tenant, namespace] = pulsarNamespace.split('/') as [string, string];
+    pulsarEnv = {
+      KOP_BROKER_SERVICE_URL: broker.serviceUrl,
+      KOP_WEB_SERVICE_URL: broker.webUrl,
+      KOP_BROKER_CLIENT_AUTHENTICATION_PLUGIN: 'org.apache.pulsar.client.impl.auth.AuthenticationToken',
+      KOP_BROKER_CLIENT_AUTHENTICATION_PARAMETERS: `file:${broker.adminTokenFile}`,
+      KOP_KAFKA_TENANT: tenant,
+      KOP_KAFKA_NAMESPACE: namespace,
+      KOP_KAFKA_METADATA_NAMESPACE: `${namespace}-meta`,
+    };
+  }
   const log = createWriteStream(logFile, { flags: 'a' });
   const started = Date.now();
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cli, 'start'], {
@@ -129,6 +180,7 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
       KOP_KAFKA_LISTENERS: `${spec.listener ?? 'PLAINTEXT'}://127.0.0.1:${port}`,
       KOP_DATA_DIRECTORY: join(dir, 'data'),
       ...(secure ? secure.env : {}),
+      ...pulsarEnv,
       // the audit log stays on (the default) but not in the repository's ./logs
       KOP_AUDIT_LOG_FILE: join(dir, 'audit.log'),
     },
@@ -167,7 +219,8 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
     rmSync(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 30_000;
+  const startLimitS = spec.pulsar ? 90 : 30;
+  const deadline = Date.now() + startLimitS * 1000;
   for (;;) {
     if (exited !== undefined) {
       await stop();
@@ -176,13 +229,14 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
     if (await tcpReady(port)) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`gateway not listening on ${port} after 30 s:\n${out.slice(-4000)}`);
+      throw new Error(`gateway not listening on ${port} after ${startLimitS} s:\n${out.slice(-4000)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
     spec,
     ...(secure ? { security: secure.security } : {}),
+    ...(spec.pulsar && opts.pulsar ? { pulsarBrokerPid: opts.pulsar.pid, pulsarNamespace: pulsarNamespace! } : {}),
     bootstrap: `127.0.0.1:${port}`,
     pid: child.pid ?? -1,
     startupMs: Date.now() - started,
