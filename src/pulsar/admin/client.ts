@@ -301,9 +301,11 @@ export class PulsarAdminClient implements PulsarAdmin {
   }
 
   async createPartitionedTopic(topic: string, partitions: number, properties?: Record<string, string>): Promise<void> {
-    // Pulsar 2.11+ takes {partitions, properties} as well as a bare count.
-    const body = properties && Object.keys(properties).length > 0 ? { partitions, properties } : partitions;
-    await this.send('PUT', `/admin/v2/${topicPath(topic)}/partitions`, body);
+    // Pulsar 3.0.7's PUT .../partitions takes a bare count only ({partitions, properties}
+    // is a 400 "Cannot deserialize value of type `int`"); properties go in a second call
+    // (PUT .../properties, Pulsar 2.11+), which GET .../partitions then reports too.
+    await this.send('PUT', `/admin/v2/${topicPath(topic)}/partitions`, partitions);
+    if (properties && Object.keys(properties).length > 0) await this.send('PUT', `/admin/v2/${topicPath(topic)}/properties`, properties);
   }
 
   async createNonPartitionedTopic(topic: string): Promise<void> {
@@ -320,6 +322,11 @@ export class PulsarAdminClient implements PulsarAdmin {
 
   async deleteTopic(topic: string, force = false): Promise<void> {
     await this.send('DELETE', `/admin/v2/${topicPath(topic)}${force ? '?force=true' : ''}`);
+  }
+
+  /** Add or replace topic properties (PUT .../properties, Pulsar 2.11+). */
+  async updateTopicProperties(topic: string, properties: Record<string, string>): Promise<void> {
+    await this.send('PUT', `/admin/v2/${topicPath(topic)}/properties`, properties);
   }
 
   async getTopicProperties(topic: string): Promise<Record<string, string>> {

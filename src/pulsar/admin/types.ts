@@ -86,6 +86,10 @@ export interface PulsarAdmin {
   /** null when the tenant does not exist. */
   getTenant(tenant: string): Promise<TenantInfo | null>;
   createTenant(tenant: string, info: TenantInfo): Promise<void>;
+  /** Replace a tenant's admin roles and allowed clusters. */
+  updateTenant(tenant: string, info: TenantInfo): Promise<void>;
+  /** The tenant must have no namespaces unless force. */
+  deleteTenant(tenant: string, force?: boolean): Promise<void>;
 
   // --- namespaces ---
   listNamespaces(tenant: string): Promise<string[]>;
@@ -93,11 +97,18 @@ export interface PulsarAdmin {
   getNamespacePolicies(namespace: string): Promise<NamespacePolicies | null>;
   /** No error when it exists already (409 ignored) if ifNotExists. */
   createNamespace(namespace: string, ifNotExists?: boolean): Promise<void>;
+  /** The namespace must be empty unless force. */
+  deleteNamespace(namespace: string, force?: boolean): Promise<void>;
   grantNamespacePermission(namespace: string, role: string, actions: string[]): Promise<void>;
   revokeNamespacePermission(namespace: string, role: string): Promise<void>;
   grantTopicPermission(topic: string, role: string, actions: string[]): Promise<void>;
   revokeTopicPermission(topic: string, role: string): Promise<void>;
+  /** Replaces the subscription's role list. */
   setSubscriptionAuthRoles(namespace: string, subscription: string, roles: string[]): Promise<void>;
+  /** Remove one role from a subscription's role list. */
+  revokeSubscriptionAuthRole(namespace: string, subscription: string, role: string): Promise<void>;
+  /** 'None' | 'Prefix' */
+  setSubscriptionAuthMode(namespace: string, mode: string): Promise<void>;
   /** Namespace compaction threshold in bytes (0 disables). */
   setCompactionThreshold(namespace: string, bytes: number): Promise<void>;
   /** Namespace retention (-1: infinite). */
@@ -117,11 +128,18 @@ export interface PulsarAdmin {
   updatePartitionedTopic(topic: string, partitions: number): Promise<void>;
   deletePartitionedTopic(topic: string, force?: boolean): Promise<void>;
   deleteTopic(topic: string, force?: boolean): Promise<void>;
+  /** Add or replace topic properties (PUT .../properties). */
+  updateTopicProperties(topic: string, properties: Record<string, string>): Promise<void>;
   /** Partitioned-topic properties (GET .../properties); {} when none. */
   getTopicProperties(topic: string): Promise<Record<string, string>>;
   /** internalStats of one partition (or a non-partitioned topic). */
   internalStats(topic: string): Promise<InternalStats>;
-  /** One entry by position (GET .../ledger/{ledgerId}/entry/{entryId}); null when it does not exist (any more). */
+  /**
+   * One entry by position (GET .../ledger/{ledgerId}/entry/{entryId}); null when it does not exist
+   * (any more), or the topic does not. Pulsar 3.0.7 never answers for a position past the last
+   * confirmed entry of the ledger being written (the call ends in the timeout): stay within
+   * internalStats' lastConfirmedEntry.
+   */
   getEntry(topic: string, ledgerId: bigint, entryId: bigint): Promise<AdminEntry | null>;
   /** Move a subscription's cursor (POST .../subscription/{sub}/resetcursor with a message id); creates nothing. */
   resetCursor(topic: string, subscription: string, ledgerId: bigint, entryId: bigint): Promise<void>;
