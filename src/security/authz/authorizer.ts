@@ -81,7 +81,27 @@ export class PulsarAuthorizer implements Authorizer {
     if (this.superUsers.has(role)) return allow('superuser');
     if (resource.kind === 'cluster') return deny('cluster operations need a superuser');
 
-    const tenant = await this.source.getTenant(resource.tenant);
+    const first = await this.decideOnPolicy(role, action, resource);
+    if (first.allowed || !this.source.refresh) return first;
+    // Refresh on denial (sources caching a remote policy): a grant made since the
+    // policy was read applies now instead of after the cache's age bound.
+    let changed: boolean;
+    try {
+      changed = await this.source.refresh(resource.tenant);
+    } catch {
+      return first;
+    }
+    return changed ? this.decideOnPolicy(role, action, resource) : first;
+  }
+
+  private async decideOnPolicy(role: string, action: AuthAction, resource: Exclude<AuthResource, { kind: 'cluster' }>): Promise<AuthDecision> {
+    let tenant: TenantPolicy | null;
+    try {
+      tenant = await this.source.getTenant(resource.tenant);
+    } catch (err) {
+      // a source that cannot tell (remote policy unreachable for too long): fail closed
+      return deny(`policy of tenant '${resource.tenant}' is unavailable: ${(err as Error).message}`);
+    }
     // Pulsar: tenant admin check of a tenant without metadata fails NOT_FOUND.
     if (!tenant) return deny(`tenant '${resource.tenant}' has no policy`);
     if (tenant.adminRoles.has(role)) return allow('tenant admin');

@@ -17,6 +17,14 @@ export interface PolicySource {
    * request on it is denied except for superusers). May answer synchronously.
    */
   getTenant(tenant: string): TenantPolicy | null | Promise<TenantPolicy | null>;
+  /**
+   * Optional, for sources that cache a remote policy (PulsarPolicySource): re-read
+   * the tenant now. The authorizer calls it once before denying a request on the
+   * tenant and decides again when it answers true (the policy in force changed).
+   * The source bounds how often it really re-reads (a denial storm must not
+   * hammer the remote API). May throw; the denial then stands.
+   */
+  refresh?(tenant: string): Promise<boolean>;
   /** Subscribe to changes; returns the unsubscribe function. */
   onChange(listener: (change: PolicyChange) => void): () => void;
   close(): Promise<void>;
