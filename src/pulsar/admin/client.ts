@@ -277,7 +277,8 @@ export class PulsarAdminClient implements PulsarAdmin {
   }
 
   async setCompactionThreshold(namespace: string, bytes: number): Promise<void> {
-    await this.send('POST', `/admin/v2/namespaces/${nsPath(namespace)}/compactionThreshold`, bytes);
+    // PUT (a POST is 405 Method Not Allowed on Pulsar 3.0.7)
+    await this.send('PUT', `/admin/v2/namespaces/${nsPath(namespace)}/compactionThreshold`, bytes);
   }
 
   async setRetention(namespace: string, retentionTimeInMinutes: number, retentionSizeInMB: number): Promise<void> {
