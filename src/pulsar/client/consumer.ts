@@ -1,0 +1,458 @@
+/**
+ * A Pulsar consumer (durable subscription) or reader (non-durable), as Java's
+ * ConsumerImpl but for whole entries: SUBSCRIBE, FLOW permits counted in
+ * messages (an entry of a batch of n takes n permits, as on the broker),
+ * MESSAGE frames kept whole with their broker entry metadata, receive() with
+ * a timeout, onReadable, SEEK, acks, GET_LAST_MESSAGE_ID, UNSUBSCRIBE.
+ *
+ * Start positions (checked against Pulsar 3.0.7, see
+ * test/unit/pulsar-client.test.ts): for a non-durable subscription the broker
+ * starts AT start_message_id (it steps back one entry and opens the cursor
+ * there), so an exclusive start is made by dropping entries up to and
+ * including the start on the client, as Java's reader does.
+ *
+ * On CLOSE_CONSUMER or connection loss the consumer subscribes again with
+ * back-off and clears its buffer; a reader resumes after the last entry it
+ * handed out (never skipping, never repeating); a durable subscription gets
+ * its unacknowledged entries again from the broker.
+ */
+import { CommandAckAckType, CommandSubscribeInitialPosition, CommandSubscribeSubType, type CommandCloseConsumer, type CommandMessage, type MessageIdData } from '../proto/index.js';
+import {
+  ackCommand,
+  closeConsumerCommand,
+  flowCommand,
+  getLastMessageIdCommand,
+  seekCommand,
+  subscribeCommand,
+  unsubscribeCommand,
+  type MessagePayload,
+  type PulsarChecksumError,
+} from '../wire/index.js';
+import { Backoff, sleep } from './backoff.js';
+import type { Connection, ConsumerHandler } from './connection.js';
+import type { ClientContext } from './context.js';
+import { PulsarClientError, closedError, timeoutError } from './errors.js';
+import { compareEntry, fromIdData, toIdData } from './ids.js';
+import type { Consumer, ConsumerOptions, MessageId, ReceivedEntry } from './types.js';
+
+type State = 'connecting' | 'ready' | 'closed';
+
+interface Waiter {
+  resolve(e: ReceivedEntry | null): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Errors after which subscribing again cannot help. */
+const FATAL = new Set(['AuthorizationError', 'AuthenticationError', 'TopicNotFound', 'SubscriptionNotFound', 'NotAllowedError', 'InvalidTopicName', 'IncompatibleSchema', 'Closed']);
+
+export class ConsumerImpl implements Consumer, ConsumerHandler {
+  readonly topic: string;
+  readonly subscription: string;
+  readonly closed: Promise<Error | null>;
+  private resolveClosed!: (e: Error | null) => void;
+  private state: State = 'connecting';
+  private cnx: Connection | null = null;
+  private consumerId = -1n;
+  private readonly buffer: ReceivedEntry[] = [];
+  private bufferHead = 0;
+  private readonly waiters: Waiter[] = [];
+  private readonly readable = new Set<() => void>();
+  private readonly readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
+  private readonly queueSize: number;
+  private readonly durable: boolean;
+  /** Messages handed out since the last FLOW. */
+  private consumedSinceFlow = 0;
+  /** Explicit flow() permits not yet used (receiverQueueSize 0), granted again after a resubscribe. */
+  private manualPermits = 0;
+  private lastDelivered: MessageId | null = null;
+  /** Where a (re)subscription of a reader starts; null: the options' initial position. */
+  private start: { id: MessageId; inclusive: boolean } | null;
+  /** Drop entries at or before this one (exclusive starts), until one after it arrives. */
+  private skipUpTo: MessageId | null = null;
+  private seekInFlight: Promise<unknown> | null = null;
+  private reconnectScheduled = false;
+  private failure: Error | null = null;
+  private readonly backoff: Backoff;
+  private readonly untrack: () => void;
+
+  constructor(
+    private readonly ctx: ClientContext,
+    private readonly opts: ConsumerOptions,
+  ) {
+    this.topic = opts.topic;
+    this.subscription = opts.subscription;
+    this.queueSize = Math.max(0, opts.receiverQueueSize ?? 1000);
+    this.durable = opts.durable ?? true;
+    this.start = !this.durable && opts.startMessageId ? { id: opts.startMessageId, inclusive: opts.startInclusive ?? false } : null;
+    this.backoff = new Backoff(100, ctx.maxBackoffMs);
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    this.untrack = ctx.track(this);
+  }
+
+  get connected(): boolean {
+    return this.state === 'ready';
+  }
+
+  get buffered(): number {
+    return this.buffer.length - this.bufferHead;
+  }
+
+  async startConsumer(): Promise<void> {
+    try {
+      await this.connectLoop(true);
+    } catch (e) {
+      this.state = 'closed';
+      this.untrack();
+      this.resolveClosed(e as Error);
+      throw e;
+    }
+  }
+
+  private async connectLoop(initial: boolean): Promise<void> {
+    const deadline = Date.now() + this.ctx.operationTimeoutMs;
+    while (this.state === 'connecting') {
+      let cnx: Connection | undefined;
+      try {
+        if (this.seekInFlight) await this.seekInFlight.catch(() => undefined);
+        cnx = await this.ctx.connect(this.topic, this.opts.originalIdentity);
+        if (this.state !== 'connecting') break;
+        await this.register(cnx);
+        return;
+      } catch (e) {
+        if (cnx) cnx.unregisterConsumer(this.consumerId, this);
+        if (this.state !== 'connecting') break;
+        const err = e instanceof PulsarClientError ? e : new PulsarClientError('UnknownError', `subscribe to ${this.topic}: ${(e as Error).message}`, true, { cause: e });
+        if (initial ? !err.retriable || Date.now() >= deadline : FATAL.has(err.serverError)) {
+          if (initial) throw err;
+          this.ctx.logger.warn({ topic: this.topic, subscription: this.subscription, err }, 'pulsar: consumer closed for good');
+          this.terminate(err);
+          return;
+        }
+        const delay = this.backoff.nextDelay();
+        this.ctx.logger.info({ topic: this.topic, subscription: this.subscription, err: err.message, delayMs: delay }, 'pulsar: consumer resubscribing');
+        await sleep(delay);
+      }
+    }
+    if (initial) throw this.failure ?? closedError(`consumer on ${this.topic}`);
+  }
+
+  /** start_message_id for a reader's SUBSCRIBE; sets the client-side skip for exclusive starts. */
+  private startMessageIdData(): MessageIdData | undefined {
+    this.skipUpTo = null;
+    if (this.durable) return undefined;
+    const from = this.lastDelivered ? { id: this.lastDelivered, inclusive: false } : this.start;
+    if (!from) return undefined;
+    // the broker delivers the start entry itself: drop it for an exclusive start
+    if (!from.inclusive) this.skipUpTo = from.id;
+    return toIdData(from.id, false);
+  }
+
+  private async register(cnx: Connection): Promise<void> {
+    const consumerId = this.ctx.ids.next();
+    this.consumerId = consumerId;
+    cnx.registerConsumer(consumerId, this);
+    const requestId = this.ctx.ids.next();
+    const o = this.opts;
+    const startMessageId = this.startMessageIdData();
+    const answer = await cnx.request(
+      requestId,
+      subscribeCommand({
+        topic: this.topic,
+        subscription: this.subscription,
+        subType: CommandSubscribeSubType[o.subscriptionType ?? 'Exclusive'],
+        consumerId,
+        requestId,
+        ...(o.consumerName !== undefined ? { consumerName: o.consumerName } : {}),
+        durable: this.durable,
+        ...(startMessageId ? { startMessageId } : {}),
+        ...(o.readCompacted ? { readCompacted: true } : {}),
+        initialPosition: CommandSubscribeInitialPosition[o.initialPosition ?? 'Latest'],
+        replicateSubscriptionState: false,
+        ...(o.subscriptionProperties ? { subscriptionProperties: Object.entries(o.subscriptionProperties).map(([key, value]) => ({ key, value })) } : {}),
+      }),
+      { what: `SUBSCRIBE ${this.subscription} on ${this.topic}` },
+    );
+    void answer;
+    if (cnx.isClosed) throw new PulsarClientError('ConnectionClosed', `SUBSCRIBE on ${this.topic}: connection closed`, true);
+    if (this.state !== 'connecting' || this.consumerId !== consumerId) {
+      cnx.unregisterConsumer(consumerId, this);
+      const rid = this.ctx.ids.next();
+      void cnx.request(rid, closeConsumerCommand({ consumerId, requestId: rid }), { what: 'CLOSE_CONSUMER' }).catch(() => undefined);
+      return;
+    }
+    this.cnx = cnx;
+    this.state = 'ready';
+    this.backoff.reset();
+    this.consumedSinceFlow = 0;
+    const permits = this.queueSize > 0 ? this.queueSize : this.manualPermits;
+    if (permits > 0) cnx.send(flowCommand({ consumerId, messagePermits: permits }));
+    this.ctx.logger.debug({ topic: this.topic, subscription: this.subscription, broker: cnx.address, startMessageId }, 'pulsar: consumer ready');
+    for (const w of this.readyWaiters.splice(0)) w.resolve();
+  }
+
+  onMessage(cmd: CommandMessage, payload: MessagePayload | null, checksumError?: PulsarChecksumError): void {
+    if (this.state !== 'ready' || cmd.consumerId !== this.consumerId) return;
+    if (checksumError || !payload) {
+      this.ctx.logger.error({ topic: this.topic, subscription: this.subscription, messageId: cmd.messageId, err: checksumError }, 'pulsar: entry failed its CRC32C check, subscribing again to get it redelivered');
+      this.resubscribe();
+      return;
+    }
+    const id = fromIdData(cmd.messageId);
+    id.batchIndex = -1;
+    const n = payload.metadata.numMessagesInBatch ?? 1;
+    if (this.queueSize === 0) this.manualPermits = Math.max(0, this.manualPermits - n);
+    if (this.skipUpTo) {
+      if (compareEntry(id, this.skipUpTo) <= 0) {
+        this.returnPermits(n);
+        return;
+      }
+      this.skipUpTo = null;
+    }
+    const entry: ReceivedEntry = { messageId: id, metadata: payload.metadata, payload: payload.payload, redeliveryCount: cmd.redeliveryCount ?? 0 };
+    if (payload.brokerEntryMetadata) entry.brokerEntryMetadata = payload.brokerEntryMetadata;
+    const w = this.waiters.shift();
+    if (w) {
+      if (w.timer) clearTimeout(w.timer);
+      this.handOut(entry);
+      w.resolve(entry);
+      return;
+    }
+    const wasEmpty = this.buffered === 0;
+    this.buffer.push(entry);
+    if (wasEmpty) {
+      for (const fn of [...this.readable]) {
+        try {
+          fn();
+        } catch (e) {
+          this.ctx.logger.error({ err: e }, 'pulsar: onReadable listener threw');
+        }
+      }
+    }
+  }
+
+  private take(): ReceivedEntry | undefined {
+    if (this.bufferHead >= this.buffer.length) return undefined;
+    const e = this.buffer[this.bufferHead]!;
+    this.buffer[this.bufferHead++] = undefined as unknown as ReceivedEntry;
+    if (this.bufferHead > 1024 && this.bufferHead * 2 > this.buffer.length) {
+      this.buffer.splice(0, this.bufferHead);
+      this.bufferHead = 0;
+    }
+    this.handOut(e);
+    return e;
+  }
+
+  private clearBuffer(): void {
+    this.buffer.length = 0;
+    this.bufferHead = 0;
+  }
+
+  private handOut(e: ReceivedEntry): void {
+    this.lastDelivered = e.messageId;
+    this.returnPermits(e.metadata.numMessagesInBatch ?? 1);
+  }
+
+  private returnPermits(n: number): void {
+    if (this.queueSize === 0) return;
+    this.consumedSinceFlow += n;
+    if (this.consumedSinceFlow >= Math.max(1, this.queueSize >> 1) && this.state === 'ready' && this.cnx) {
+      this.cnx.send(flowCommand({ consumerId: this.consumerId, messagePermits: this.consumedSinceFlow }));
+      this.consumedSinceFlow = 0;
+    }
+  }
+
+  receive(timeoutMs: number): Promise<ReceivedEntry | null> {
+    const e = this.take();
+    if (e) return Promise.resolve(e);
+    if (this.state === 'closed') return Promise.reject(this.failure ?? closedError(`receive on ${this.topic}`));
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { resolve, reject, timer: undefined };
+      if (timeoutMs >= 0 && Number.isFinite(timeoutMs)) {
+        w.timer = setTimeout(() => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          resolve(null);
+        }, timeoutMs);
+      }
+      this.waiters.push(w);
+    });
+  }
+
+  flow(permits: number): void {
+    if (!(permits > 0)) return;
+    if (this.queueSize === 0) this.manualPermits += permits;
+    if (this.state === 'ready' && this.cnx) this.cnx.send(flowCommand({ consumerId: this.consumerId, messagePermits: permits }));
+  }
+
+  onReadable(fn: () => void): () => void {
+    this.readable.add(fn);
+    return () => this.readable.delete(fn);
+  }
+
+  /** Waits (up to operationTimeoutMs) for a live registration. */
+  private async ready(what: string): Promise<Connection> {
+    if (this.state === 'ready' && this.cnx) return this.cnx;
+    if (this.state === 'closed') throw this.failure ?? closedError(what);
+    const ms = this.ctx.operationTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => {
+        const i = this.readyWaiters.indexOf(entry);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
+        reject(timeoutError(`${what} (not connected)`, ms));
+      }, ms);
+      const entry = {
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+        reject: (e: Error) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      };
+      this.readyWaiters.push(entry);
+    });
+    return this.ready(what);
+  }
+
+  private async ack(id: MessageId, type: number, what: string): Promise<void> {
+    const cnx = await this.ready(what);
+    const requestId = this.ctx.ids.next();
+    const answer = await cnx.request(requestId, ackCommand({ consumerId: this.consumerId, ackType: type as 0, messageId: [toIdData(id, false)], requestId }), { what });
+    const r = answer.ackResponse;
+    if (r?.error !== undefined) throw PulsarClientError.fromServer(r.error, r.message, what);
+  }
+
+  acknowledgeCumulative(id: MessageId): Promise<void> {
+    return this.ack(id, CommandAckAckType.Cumulative, `cumulative ACK on ${this.topic}`);
+  }
+
+  acknowledge(id: MessageId): Promise<void> {
+    return this.ack(id, CommandAckAckType.Individual, `ACK on ${this.topic}`);
+  }
+
+  async seek(target: MessageId | { publishTime: bigint }): Promise<void> {
+    const what = `SEEK on ${this.topic}`;
+    const cnx = await this.ready(what);
+    const requestId = this.ctx.ids.next();
+    const byId = 'ledgerId' in target;
+    const p = cnx.request(
+      requestId,
+      seekCommand({ consumerId: this.consumerId, requestId, ...(byId ? { messageId: toIdData(target, false) } : { messagePublishTime: target.publishTime }) }),
+      { what },
+    );
+    this.seekInFlight = p;
+    try {
+      await p;
+    } finally {
+      if (this.seekInFlight === p) this.seekInFlight = null;
+    }
+    // the broker resets the cursor and closes the consumer (CLOSE_CONSUMER): what was buffered is stale
+    this.clearBuffer();
+    this.lastDelivered = null;
+    this.skipUpTo = null;
+    // a reader resubscribing after the reset starts at the target (by time: the broker's cursor position is kept)
+    this.start = byId ? { id: target, inclusive: true } : null;
+  }
+
+  async getLastMessageId(): Promise<MessageId> {
+    const what = `GET_LAST_MESSAGE_ID on ${this.topic}`;
+    const cnx = await this.ready(what);
+    const requestId = this.ctx.ids.next();
+    const answer = await cnx.request(requestId, getLastMessageIdCommand({ consumerId: this.consumerId, requestId }), { what });
+    const r = answer.getLastMessageIdResponse;
+    if (!r) throw new PulsarClientError('UnknownError', `${what}: unexpected answer of type ${answer.type}`, false);
+    return fromIdData(r.lastMessageId);
+  }
+
+  onBrokerClose(c: CommandCloseConsumer): void {
+    void c;
+    if (this.state !== 'ready') return;
+    this.ctx.logger.debug({ topic: this.topic, subscription: this.subscription }, 'pulsar: broker closed the consumer, resubscribing');
+    this.lost();
+  }
+
+  onConnectionClosed(err: PulsarClientError): void {
+    if (this.state !== 'ready') return;
+    this.ctx.logger.info({ topic: this.topic, subscription: this.subscription, err: err.message }, 'pulsar: consumer connection lost, resubscribing');
+    this.lost();
+  }
+
+  onReachedEndOfTopic(): void {
+    this.ctx.logger.info({ topic: this.topic, subscription: this.subscription }, 'pulsar: reached the end of a terminated topic');
+  }
+
+  /** Leave (CLOSE_CONSUMER) and subscribe again. */
+  private resubscribe(): void {
+    if (this.state !== 'ready' || !this.cnx) return;
+    const cnx = this.cnx;
+    const consumerId = this.consumerId;
+    const requestId = this.ctx.ids.next();
+    this.lost();
+    void cnx.request(requestId, closeConsumerCommand({ consumerId, requestId }), { what: 'CLOSE_CONSUMER' }).catch(() => undefined);
+  }
+
+  private lost(): void {
+    this.cnx?.unregisterConsumer(this.consumerId, this);
+    this.cnx = null;
+    this.state = 'connecting';
+    this.clearBuffer();
+    if (this.reconnectScheduled) return;
+    this.reconnectScheduled = true;
+    void sleep(this.backoff.nextDelay()).then(async () => {
+      this.reconnectScheduled = false;
+      await this.connectLoop(false).catch(() => undefined);
+    });
+  }
+
+  private terminate(err: Error): void {
+    if (this.state === 'closed') return;
+    this.failure = err;
+    this.state = 'closed';
+    this.cnx?.unregisterConsumer(this.consumerId, this);
+    this.cnx = null;
+    this.clearBuffer();
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(err);
+    }
+    for (const w of this.readyWaiters.splice(0)) w.reject(err);
+    this.untrack();
+    this.resolveClosed(err);
+  }
+
+  async unsubscribe(): Promise<void> {
+    const what = `UNSUBSCRIBE ${this.subscription} on ${this.topic}`;
+    const cnx = await this.ready(what);
+    const requestId = this.ctx.ids.next();
+    await cnx.request(requestId, unsubscribeCommand({ consumerId: this.consumerId, requestId }), { what });
+    this.finish(null);
+  }
+
+  private finish(err: Error | null): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.cnx?.unregisterConsumer(this.consumerId, this);
+    this.cnx = null;
+    this.clearBuffer();
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.resolve(null);
+    }
+    for (const w of this.readyWaiters.splice(0)) w.reject(closedError(`consumer on ${this.topic}`));
+    this.untrack();
+    this.resolveClosed(err);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const cnx = this.state === 'ready' ? this.cnx : null;
+    const consumerId = this.consumerId;
+    this.finish(null);
+    if (cnx) {
+      const requestId = this.ctx.ids.next();
+      await cnx.request(requestId, closeConsumerCommand({ consumerId, requestId }), { what: `CLOSE_CONSUMER on ${this.topic}` }).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/** What producers and consumers need from their client: ids, connections to a topic's broker, settings. */
+import type { Connection } from './connection.js';
+import type { IdGenerator } from './ids.js';
+import type { ClientLogger, OriginalIdentity } from './types.js';
+
+export interface ClientContext {
+  ids: IdGenerator;
+  logger: ClientLogger;
+  operationTimeoutMs: number;
+  maxBackoffMs: number;
+  /** Lookup + pooled connection to the broker owning `topic`. */
+  connect(topic: string, identity?: OriginalIdentity): Promise<Connection>;
+  /** Registered so client.close() closes them; the function unregisters. */
+  track(x: { close(): Promise<void> }): () => void;
+}
+
+export const noopLogger: ClientLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};

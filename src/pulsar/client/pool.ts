@@ -1,0 +1,109 @@
+/**
+ * Connections shared by producers, consumers and lookups, keyed by (broker
+ * URL, original identity), as Java's ConnectionPool with one connection per
+ * broker. A connection that closes leaves the pool; the next get() opens a
+ * new one. The service URL may list several hosts: they are tried in turn
+ * (round-robin, starting after the last one that failed).
+ */
+import { Connection, type ConnectionOptions } from './connection.js';
+import { PulsarClientError } from './errors.js';
+import { parseServiceUrl, type HostPort, type ServiceUrl } from './url.js';
+import type { OriginalIdentity } from './types.js';
+
+export type PoolOptions = Omit<ConnectionOptions, 'host' | 'tls' | 'identity' | 'proxyToBrokerUrl'>;
+
+function identityKey(id: OriginalIdentity | undefined): string {
+  return id ? JSON.stringify([id.principal, id.authMethod ?? null, id.authData ?? null]) : '';
+}
+
+export class ConnectionPool {
+  private readonly conns = new Map<string, Promise<Connection>>();
+  private readonly live = new Set<Connection>();
+  private nextHost = 0;
+  private closed = false;
+
+  constructor(
+    readonly service: ServiceUrl,
+    private readonly o: PoolOptions,
+  ) {}
+
+  get openConnections(): number {
+    return this.live.size;
+  }
+
+  /** A connection to one of the service URL's hosts (for lookups and partitioned metadata). */
+  forService(identity?: OriginalIdentity): Promise<Connection> {
+    return this.get(`service|${this.service.url}`, identity, () => this.openAny(this.service.hosts, this.service.tls, identity));
+  }
+
+  /**
+   * A connection to the broker at `brokerUrl` (from a lookup); through the
+   * service URL with proxy_to_broker_url when the lookup said proxyThroughServiceUrl.
+   */
+  forBroker(brokerUrl: string, identity?: OriginalIdentity, proxyThroughServiceUrl = false): Promise<Connection> {
+    if (proxyThroughServiceUrl) {
+      return this.get(`proxy|${this.service.url}|${brokerUrl}`, identity, () => this.openAny(this.service.hosts, this.service.tls, identity, brokerUrl));
+    }
+    const u = parseServiceUrl(brokerUrl);
+    return this.get(`broker|${u.url}`, identity, () => this.openAny(u.hosts, u.tls, identity));
+  }
+
+  private get(target: string, identity: OriginalIdentity | undefined, open: () => Promise<Connection>): Promise<Connection> {
+    if (this.closed) return Promise.reject(new PulsarClientError('Closed', 'the Pulsar client is closed', false));
+    const key = `${target}|${identityKey(identity)}`;
+    let p = this.conns.get(key);
+    if (p) return p;
+    p = open().then(
+      (c) => {
+        if (this.closed) {
+          c.close();
+          throw new PulsarClientError('Closed', 'the Pulsar client is closed', false);
+        }
+        this.live.add(c);
+        c.onClose(() => {
+          this.live.delete(c);
+          if (this.conns.get(key) === p) this.conns.delete(key);
+        });
+        return c;
+      },
+      (e: unknown) => {
+        if (this.conns.get(key) === p) this.conns.delete(key);
+        throw e;
+      },
+    );
+    this.conns.set(key, p);
+    return p;
+  }
+
+  private async openAny(hosts: HostPort[], tls: boolean, identity: OriginalIdentity | undefined, proxyToBrokerUrl?: string): Promise<Connection> {
+    let last: unknown;
+    const start = this.nextHost;
+    for (let i = 0; i < hosts.length; i++) {
+      const idx = (start + i) % hosts.length;
+      try {
+        const c = await Connection.open({
+          ...this.o,
+          host: hosts[idx]!,
+          tls,
+          ...(identity ? { identity } : {}),
+          ...(proxyToBrokerUrl ? { proxyToBrokerUrl } : {}),
+        });
+        return c;
+      } catch (e) {
+        last = e;
+        this.nextHost = (idx + 1) % hosts.length;
+        // an authentication failure will not get better on another host of the same cluster
+        if (e instanceof PulsarClientError && !e.retriable) throw e;
+        this.o.logger.warn({ err: e, host: hosts[idx] }, 'pulsar: connection failed, trying the next host');
+      }
+    }
+    throw last;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.live) c.close(new PulsarClientError('ConnectionClosed', 'the Pulsar client is closed', true));
+    this.live.clear();
+    this.conns.clear();
+  }
+}
