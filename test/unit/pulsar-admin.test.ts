@@ -15,6 +15,16 @@ import { pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '.
 
 const skip = pulsarSkipReason();
 
+/** Delete a tenant of this test (topics, namespaces, tenant); the broker refuses forced namespace deletion. */
+async function dropTenant(admin: PulsarAdminClient, tenant: string): Promise<void> {
+  for (const n of await admin.listNamespaces(tenant).catch(() => [] as string[])) {
+    for (const t of await admin.listPartitionedTopics(n).catch(() => [] as string[])) await admin.deletePartitionedTopic(t, true).catch(() => undefined);
+    for (const t of await admin.listTopics(n).catch(() => [] as string[])) await admin.deleteTopic(t, true).catch(() => undefined);
+    await admin.deleteNamespace(n).catch(() => undefined);
+  }
+  await admin.deleteTenant(tenant).catch(() => undefined);
+}
+
 async function rejectsWith(p: Promise<unknown>, status: number, reason?: RegExp): Promise<PulsarAdminError> {
   try {
     await p;
@@ -109,8 +119,7 @@ if (skip) {
 
   after(async () => {
     if (!admin) return;
-    for (const n of await admin.listNamespaces(tenant).catch(() => [])) await admin.deleteNamespace(n, true).catch(() => undefined);
-    await admin.deleteTenant(tenant).catch(() => undefined);
+    await dropTenant(admin, tenant);
     admin.close();
   });
 
