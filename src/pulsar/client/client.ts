@@ -113,6 +113,11 @@ export class PulsarClientImpl implements PulsarClient {
     }
   }
 
+  /** Drops every open connection (producers and consumers reconnect): for tests and operators. */
+  closeConnections(reason = 'connections dropped on request'): void {
+    this.pool.closeConnections(reason);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

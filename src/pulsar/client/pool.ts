@@ -100,6 +100,11 @@ export class ConnectionPool {
     throw last;
   }
 
+  /** Closes every live connection; the pool stays usable. */
+  closeConnections(reason: string): void {
+    for (const c of [...this.live]) c.close(new PulsarClientError('ConnectionClosed', reason, true));
+  }
+
   close(): void {
     this.closed = true;
     for (const c of this.live) c.close(new PulsarClientError('ConnectionClosed', 'the Pulsar client is closed', true));

@@ -110,7 +110,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
       try {
         cnx = await this.ctx.connect(this.topic, this.opts.originalIdentity);
         if (this.state !== 'connecting') break;
-        await this.register(cnx);
+        await this.register(cnx, initial);
         return;
       } catch (e) {
         cnx?.unregisterProducer(this.id, this);
@@ -130,7 +130,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
     if (initial) throw closedError(`producer on ${this.topic}`);
   }
 
-  private async register(cnx: Connection): Promise<void> {
+  private async register(cnx: Connection, initial: boolean): Promise<void> {
     cnx.registerProducer(this.id, this);
     const requestId = this.ctx.ids.next();
     const name = this.producerName || undefined;
@@ -150,11 +150,19 @@ export class ProducerImpl implements Producer, ProducerHandler {
       }),
       {
         what: `PRODUCER on ${this.topic}`,
-        intermediate: (c) => c.type === BaseCommandType.PRODUCER_SUCCESS && c.producerSuccess?.producerReady === false,
+        // the first registration of a WaitForExclusive producer waits in the broker's queue, without a timeout
+        intermediate: (c) => initial && c.type === BaseCommandType.PRODUCER_SUCCESS && c.producerSuccess?.producerReady === false,
       },
     );
     const ok = answer.producerSuccess;
     if (!ok) throw new PulsarClientError('UnknownError', `PRODUCER on ${this.topic}: unexpected answer of type ${answer.type}`, true);
+    if (ok.producerReady === false) {
+      // a re-registration queued behind another producer: our exclusive session is over (fenced)
+      cnx.unregisterProducer(this.id, this);
+      const rid = this.ctx.ids.next();
+      void cnx.request(rid, closeProducerCommand({ producerId: this.id, requestId: rid }), { what: 'CLOSE_PRODUCER' }).catch(() => undefined);
+      throw new PulsarClientError('ProducerFenced', `PRODUCER on ${this.topic}: lost exclusive access, another producer holds the topic`, false);
+    }
     if (cnx.isClosed) throw new PulsarClientError('ConnectionClosed', `PRODUCER on ${this.topic}: connection closed`, true);
     if (this.state !== 'connecting') {
       // closed meanwhile: let the broker forget it
