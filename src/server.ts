@@ -162,7 +162,7 @@ export class Gateway {
       await gateway.stop(0);
       throw err;
     }
-    await pulsarLocator?.publish(); // now with the bound ports
+    await pulsarLocator?.listening(); // publish the node record, now with the bound ports
     gateway.pulsarLocator = pulsarLocator;
     log.info({ clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind }, 'kop-gateway started');
     return gateway;

@@ -197,6 +197,9 @@ allowAutoTopicCreationType=non-partitioned
 # producers' sequence ids dedup resends after a lost receipt (the gateway's idempotent-producer
 # guarantee across Pulsar connection loss and broker restarts relies on it)
 brokerDeduplicationEnabled=true
+# hand new entries to caught-up readers at once (default: polled every 10 ms): the gateway's
+# tail reader gives each append its offset, so this delay would be added to every produce
+managedLedgerNewEntriesCheckDelayInMillis=0
 
 ### off: functions worker, transactions, load balancing (one broker)
 functionsWorkerEnabled=false

@@ -66,6 +66,8 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
   private closed = false;
   private timers: NodeJS.Timeout[] = [];
   private publishing: Promise<void> = Promise.resolve();
+  /** Node records are written only once the listeners are bound (their ports are in the record). */
+  private publishable = false;
 
   constructor(private readonly o: PulsarLocatorOptions) {
     this.numPartitions = o.numPartitions;
@@ -126,7 +128,12 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
     const firstRound = Array.from({ length: this.numPartitions }, (_, p) => this.compete(p));
     // wait briefly for the uncontested ones, the rest keep waiting in the background
     await Promise.race([Promise.all(firstRound), new Promise((r) => setTimeout(r, 3000))]);
-    await this.publish();
+  }
+
+  /** The listeners are bound: write the node record now and after every ownership change. */
+  listening(): Promise<void> {
+    this.publishable = true;
+    return this.publish();
   }
 
   private async compete(partition: number): Promise<void> {
@@ -188,6 +195,7 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
 
   /** Write this node's record (endpoints, owned partitions). */
   publish(): Promise<void> {
+    if (!this.publishable || this.closed) return this.publishing;
     const run = async (): Promise<void> => {
       const endpoints: Record<string, Endpoint> = {};
       for (const l of this.o.listenerNames()) endpoints[l] = this.o.endpoint(l);

@@ -1,11 +1,16 @@
 /**
  * Builds the configured storage engine.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { StorageEngine } from './engine.js';
 import { EmbeddedEngine } from './embedded/engine.js';
-import { join } from 'node:path';
+import { PulsarEngine } from './pulsar/engine.js';
+import { createPulsarAdmin } from '../pulsar/admin/index.js';
+import { createPulsarClient } from '../pulsar/client/index.js';
+import { tokenSupplierFromConfig } from '../pulsar/auth-config.js';
 
 export function createStorageEngine(config: GatewayConfig, log: Logger): StorageEngine {
   switch (config.storageEngine) {
@@ -17,8 +22,35 @@ export function createStorageEngine(config: GatewayConfig, log: Logger): Storage
         flushIntervalMs: config.embeddedFlushIntervalMs,
         retentionCheckIntervalMs: config.embeddedRetentionCheckIntervalMs,
       });
-    case 'pulsar':
-      // being built (issue 6): refuse to start rather than pretend
-      throw new Error('storageEngine=pulsar is not available in this build yet');
+    case 'pulsar': {
+      const token = tokenSupplierFromConfig(config);
+      const ca = config.brokerClientTrustCertsFilePath ? readFileSync(config.brokerClientTrustCertsFilePath) : undefined;
+      const rejectUnauthorized = !config.brokerClientTlsAllowInsecureConnection;
+      const logger = log.child({ component: 'storage' });
+      const client = createPulsarClient({
+        serviceUrl: config.brokerServiceUrl,
+        auth: token ? { method: 'token', token } : { method: 'none' },
+        tls: { ...(ca ? { ca } : {}), rejectUnauthorized },
+        operationTimeoutMs: config.pulsarOperationTimeoutMs,
+        logger: log.child({ component: 'pulsar-client' }),
+      });
+      const admin = createPulsarAdmin({
+        webServiceUrl: config.webServiceUrl,
+        ...(token ? { token } : {}),
+        ...(ca ? { ca } : {}),
+        rejectUnauthorized,
+        timeoutMs: config.pulsarOperationTimeoutMs,
+      });
+      return new PulsarEngine({
+        client,
+        admin,
+        entryFormat: config.entryFormat,
+        metadataNamespace: `${config.kafkaMetadataTenant}/${config.kafkaMetadataNamespace}`,
+        nodeId: config.kafkaNodeId,
+        logger,
+        operationTimeoutMs: config.pulsarOperationTimeoutMs,
+        forwardIdentity: config.pulsarForwardClientIdentity,
+      });
+    }
   }
 }

@@ -159,6 +159,13 @@ export class PulsarEngine implements StorageEngine {
     const missing: string[] = [];
     if (!interceptors.includes(INDEX_INTERCEPTOR)) missing.push(`brokerEntryMetadataInterceptors=${INDEX_INTERCEPTOR}`);
     if (!exposed) missing.push('exposingBrokerEntryMetadataToClientEnabled=true');
+    const delay = Number(conf.managedLedgerNewEntriesCheckDelayInMillis ?? '10');
+    if (delay > 1) {
+      this.logger.warn(
+        { managedLedgerNewEntriesCheckDelayInMillis: delay },
+        'the Pulsar broker delays new entries to caught-up readers; every produce waits that long for its offset (set managedLedgerNewEntriesCheckDelayInMillis=0)',
+      );
+    }
     if (String(conf.brokerDeduplicationEnabled).toLowerCase() !== 'true') {
       this.logger.warn(
         {},
