@@ -26,6 +26,8 @@ import { APIS } from '../protocol/generated/apis.js';
 /** Creates the session of a new connection (listener-specific). */
 export type SessionFactory = (conn: Connection) => Session;
 
+function noop(): void {}
+
 export class Dispatcher implements FrameHandler {
   constructor(
     private readonly gateway: GatewayContext,
@@ -58,7 +60,7 @@ export class Dispatcher implements FrameHandler {
     }
   }
 
-  async handle(frame: Buffer, conn: Connection): Promise<FrameResult> {
+  async handle(frame: Buffer, conn: Connection, release?: () => void): Promise<FrameResult> {
     const log = conn.log;
     const session = this.sessionOf(conn);
     if (session.saslRawNext) return this.handleRawSasl(frame, conn, session);
@@ -114,6 +116,7 @@ export class Dispatcher implements FrameHandler {
       log,
       closeAfterResponse: false,
       throttleMs: 0,
+      release: release ?? noop,
       access: new RequestAccess(this.gateway.security.authorizer, this.gateway.security.audit, session, conn.id, APIS[apiKey]?.name ?? String(apiKey)),
     };
     let body: unknown;

@@ -46,6 +46,12 @@ export interface RequestContext {
   closeAfterResponse: boolean;
   /** Set by a handler when the client exceeded a quota: the connection stops reading that long. */
   throttleMs: number;
+  /**
+   * Let the connection start on its next request while this one finishes
+   * (responses stay in order). Call once the order-sensitive part is done
+   * (Produce: every append handed to storage). Optional to call.
+   */
+  release(): void;
   /** Authorization of the resources this request names (audited). */
   readonly access: RequestAccess;
 }

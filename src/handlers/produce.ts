@@ -64,6 +64,30 @@ async function producePartition(
   index: number,
   records: Buffer | null,
   acks: number,
+  issued: () => void,
+): Promise<PartitionOut> {
+  let signalled = false;
+  const signal = (): void => {
+    if (!signalled) {
+      signalled = true;
+      issued();
+    }
+  };
+  try {
+    return await appendPartition(ctx, resolver, topic, index, records, acks, signal);
+  } finally {
+    signal();
+  }
+}
+
+async function appendPartition(
+  ctx: RequestContext,
+  resolver: TopicResolver,
+  topic: string,
+  index: number,
+  records: Buffer | null,
+  acks: number,
+  issued: () => void,
 ): Promise<PartitionOut> {
   const found = await resolver.lookup(topic);
   // Authorization comes before existence, as in Kafka: a denied client learns nothing about the topic.
@@ -76,7 +100,9 @@ async function producePartition(
   try {
     const bytes = records!.length;
     const count = recordCount(records!, 0);
-    const r = await ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks, principal: ctx.session.principal });
+    const appending = ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks, principal: ctx.session.principal });
+    issued(); // handed to storage: the connection may start on the next request
+    const r = await appending;
     ctx.access.addUsage(found.name, 'produce', count, bytes);
     return { ...partitionResult(index, ErrorCode.NONE), baseOffset: r.baseOffset, logAppendTimeMs: r.logAppendTime, logStartOffset: r.logStartOffset };
   } catch (err) {
@@ -101,14 +127,22 @@ export const produce: ApiEntry<ProduceRequest, ProduceResponse> = {
     const acks = request.acks;
     const resolver = new TopicResolver(ctx);
     const validAcks = acks === -1 || acks === 0 || acks === 1;
+    // the next request of this connection may start once every partition's append is handed to
+    // storage (engines keep per-partition call order), so a producer's in-flight requests overlap
+    let toIssue = 0;
+    for (const t of request.topicData) toIssue += t.partitionData.length;
+    const issued = (): void => {
+      if (--toIssue === 0) ctx.release();
+    };
+    if (toIssue === 0) ctx.release();
     const responses = await Promise.all(
       request.topicData.map(async (t) => ({
         name: t.name,
         partitionResponses: await Promise.all(
           t.partitionData.map((p) =>
             validAcks
-              ? producePartition(ctx, resolver, t.name, p.index, p.records, acks)
-              : Promise.resolve(partitionResult(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${acks}`)),
+              ? producePartition(ctx, resolver, t.name, p.index, p.records, acks, issued)
+              : (issued(), Promise.resolve(partitionResult(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${acks}`))),
           ),
         ),
       })),

@@ -29,7 +29,14 @@ export interface FrameResult {
 export interface FrameHandler {
   /** Called once when the connection is set up, before any byte is read. */
   opened?(conn: Connection): void;
-  handle(frame: Buffer, conn: Connection): Promise<FrameResult>;
+  /**
+   * Handle one request. `release` lets the connection start on the next queued
+   * request before this one's response is ready (responses still go out in
+   * request order); a handler calls it once the order-sensitive part of its
+   * work is under way (Produce: appends handed to storage). Never called: the
+   * next request waits for this one's response, as Kafka's muted channels do.
+   */
+  handle(frame: Buffer, conn: Connection, release?: () => void): Promise<FrameResult>;
   /** Called once when the connection is gone, for session clean-up and audit. */
   closed?(conn: Connection): void;
 }
@@ -41,6 +48,9 @@ export interface ConnectionOptions {
 }
 
 let nextConnectionId = 1;
+
+/** Requests of one connection handled at once when handlers release early (Kafka producers send up to 5). */
+export const MAX_PIPELINED_REQUESTS = 5;
 
 export class Connection {
   readonly id = nextConnectionId++;
@@ -55,6 +65,12 @@ export class Connection {
   private readonly input = new ChunkQueue();
   private readonly queue: Buffer[] = [];
   private processing = false;
+  /** Requests started and not yet answered (more than one while released requests pipeline). */
+  private outstanding = 0;
+  /** Resolves when the response of the latest started request has been written. */
+  private writeChain: Promise<void> = Promise.resolve();
+  /** A response asked to close the connection: later responses are not written. */
+  private closingAfterResponse = false;
   private draining = false;
   private closed = false;
   private paused = false;
@@ -77,7 +93,7 @@ export class Connection {
     socket.setNoDelay(true);
     if (options.idleTimeoutMs > 0) {
       socket.setTimeout(options.idleTimeoutMs, () => {
-        if (this.processing) return; // a long request is not idleness
+        if (this.outstanding > 0) return; // a long request is not idleness
         this.log.info({ conn: this.id, idleMs: options.idleTimeoutMs }, 'closing idle connection');
         this.destroy();
       });
@@ -94,7 +110,7 @@ export class Connection {
     socket.on('end', () => {
       // Client half-closed: finish what it sent, then close our side.
       this.draining = true;
-      if (!this.processing && this.queue.length === 0) socket.end();
+      if (this.outstanding === 0 && this.queue.length === 0) socket.end();
     });
   }
 
@@ -142,57 +158,81 @@ export class Connection {
   }
 
   private pump(): void {
-    if (this.processing || this.closed) return;
+    if (this.processing || this.closed || this.closingAfterResponse) return;
+    if (this.outstanding >= MAX_PIPELINED_REQUESTS) return;
     const frame = this.queue.shift();
     if (!frame) {
-      if (this.draining) this.finishDrain();
+      if (this.draining && this.outstanding === 0) this.finishDrain();
       return;
     }
     this.processing = true;
+    this.outstanding++;
     void this.run(frame);
   }
 
   private async run(frame: Buffer): Promise<void> {
     this.requests++;
+    const previousWrite = this.writeChain;
+    let written!: () => void;
+    this.writeChain = new Promise<void>((r) => (written = r));
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.processing = false;
+      this.pump();
+    };
     let result: FrameResult;
     try {
-      result = await this.handler.handle(frame, this);
+      result = await this.handler.handle(frame, this, release);
     } catch (err) {
       this.log.warn({ conn: this.id, err: (err as Error).message }, 'request failed; closing connection');
+      released = true;
       this.processing = false;
+      this.outstanding--;
+      written();
       this.destroy();
       return;
     }
-    if (this.closed) return;
-    if (result.response) {
-      let flushed: boolean;
-      if (Array.isArray(result.response)) {
-        this.socket.cork();
-        flushed = true;
-        for (const part of result.response) {
-          this.bytesOut += part.length;
-          flushed = this.socket.write(part) && flushed;
+    await previousWrite; // responses leave in request order
+    try {
+      if (this.closed || this.closingAfterResponse) return;
+      if (result.response) {
+        let flushed: boolean;
+        if (Array.isArray(result.response)) {
+          this.socket.cork();
+          flushed = true;
+          for (const part of result.response) {
+            this.bytesOut += part.length;
+            flushed = this.socket.write(part) && flushed;
+          }
+          this.socket.uncork();
+        } else {
+          this.bytesOut += result.response.length;
+          flushed = this.socket.write(result.response);
         }
-        this.socket.uncork();
-      } else {
-        this.bytesOut += result.response.length;
-        flushed = this.socket.write(result.response);
+        if (!flushed) await this.waitDrain();
       }
-      if (!flushed) await this.waitDrain();
+      if (result.close) {
+        this.closingAfterResponse = true;
+        this.draining = true;
+        this.queue.length = 0;
+        this.finishDrain();
+        return;
+      }
+      if (result.throttleMs && result.throttleMs > 0) {
+        this.pause();
+        await new Promise((r) => setTimeout(r, result.throttleMs));
+        if (this.closed) return;
+      }
+    } finally {
+      this.outstanding--;
+      if (!released) {
+        released = true;
+        this.processing = false;
+      }
+      written();
     }
-    if (result.close) {
-      this.processing = false;
-      this.draining = true;
-      this.queue.length = 0;
-      this.finishDrain();
-      return;
-    }
-    if (result.throttleMs && result.throttleMs > 0) {
-      this.pause();
-      await new Promise((r) => setTimeout(r, result.throttleMs));
-      if (this.closed) return;
-    }
-    this.processing = false;
     if (this.queue.length < this.options.maxQueuedRequests) this.resume();
     this.pump();
   }
@@ -213,7 +253,7 @@ export class Connection {
     this.draining = true;
     this.pause();
     const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
-    if (!this.processing && this.queue.length === 0) this.finishDrain();
+    if (this.outstanding === 0 && this.queue.length === 0) this.finishDrain();
     const timer = setTimeout(() => this.destroy(), timeoutMs);
     timer.unref();
     return done.finally(() => clearTimeout(timer));

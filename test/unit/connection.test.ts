@@ -206,3 +206,54 @@ test('connection: idle connections are closed after the idle timeout', async () 
     assert.ok(Date.now() - t0 >= 90, 'closed only after the idle timeout');
   });
 });
+
+/** Releases the connection at once, then answers after a delay given by byte 4; records concurrency. */
+class ReleasingHandler implements FrameHandler {
+  running = 0;
+  maxRunning = 0;
+  started: number[] = [];
+  async handle(frame: Buffer, _conn: Connection, release?: () => void): Promise<FrameResult> {
+    this.started.push(frame.readInt32BE(0));
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    if (frame[5] !== 0x01) release?.();
+    const delay = frame[4]!;
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    this.running--;
+    const out = Buffer.alloc(8);
+    out.writeInt32BE(4, 0);
+    frame.copy(out, 4, 0, 4);
+    return { response: out };
+  }
+}
+
+test('released requests pipeline (at most 5 at once) and their responses still leave in request order', async () => {
+  const handler = new ReleasingHandler();
+  await withServer(handler, {}, async (port) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    // later requests finish first: 60, 50, ... ms
+    const frames = Array.from({ length: 8 }, (_, i) => frame(i + 1, 80 - i * 10));
+    const t0 = Date.now();
+    sock.write(Buffer.concat(frames));
+    const ids = await readIds(sock, 8);
+    const took = Date.now() - t0;
+    sock.destroy();
+    assert.deepEqual(ids, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(handler.started, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.equal(handler.maxRunning, 5, 'five requests in flight, not more');
+    assert.ok(took < 80 + 70 + 60 + 50 + 40, `overlapped, not one after another (${took} ms)`);
+  });
+});
+
+test('a handler that does not release keeps the connection to one request at a time', async () => {
+  const handler = new ReleasingHandler();
+  await withServer(handler, {}, async (port) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    sock.write(Buffer.concat(Array.from({ length: 4 }, (_, i) => frame(i + 1, 20, [0x01]))));
+    assert.deepEqual(await readIds(sock, 4), [1, 2, 3, 4]);
+    sock.destroy();
+    assert.equal(handler.maxRunning, 1);
+  });
+});

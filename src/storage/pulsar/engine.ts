@@ -104,6 +104,8 @@ export class PulsarEngine implements StorageEngine {
   private readonly partitions = new Map<string, PulsarPartition>();
   private readonly topicCache = new Map<string, { info: TopicInfo | null; config: TopicConfig; at: number }>();
   private readonly logStarts = new Map<string, bigint>();
+  /** partition -> resolves when the appends queued while it opened have been handed to it */
+  private readonly appendGates = new Map<string, Promise<void>>();
   private listCache: { topics: TopicInfo[]; at: number } | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private pidNext = 0n;
@@ -446,10 +448,37 @@ export class PulsarEngine implements StorageEngine {
     return p;
   }
 
-  async append(tp: PartitionRef, batches: Buffer, options: AppendOptions): Promise<AppendResult> {
-    const p = await this.partition(tp);
-    await this.load(tp.topic); // keep the topic's config fresh (max.message.bytes, timestamp type)
-    return p.append(batches, options.acks, options.nowMs ?? BigInt(Date.now()), options.principal);
+  /**
+   * Appends to one partition reach it in the order of these calls (a connection
+   * pipelining produce requests relies on that): an open partition is called
+   * at once; the first appends of a partition being opened queue behind a gate.
+   */
+  append(tp: PartitionRef, batches: Buffer, options: AppendOptions): Promise<AppendResult> {
+    const key = partitionName(tp.topic, tp.partition);
+    const nowMs = options.nowMs ?? BigInt(Date.now());
+    const open = this.partitions.get(key);
+    if (open && !open.failed && !this.appendGates.has(key) && this.started) {
+      const cached = this.topicCache.get(tp.topic);
+      if (!cached || Date.now() - cached.at >= TOPIC_CACHE_MS) void this.load(tp.topic).catch(() => undefined); // keep configs fresh
+      return open.append(batches, options.acks, nowMs, options.principal);
+    }
+    const prev = this.appendGates.get(key) ?? Promise.resolve();
+    let pass!: () => void;
+    const gate = new Promise<void>((r) => (pass = r));
+    this.appendGates.set(key, gate);
+    return (async () => {
+      try {
+        await prev;
+        const p = await this.partition(tp);
+        await this.load(tp.topic);
+        const r = p.append(batches, options.acks, nowMs, options.principal);
+        pass();
+        return await r;
+      } finally {
+        pass();
+        if (this.appendGates.get(key) === gate) this.appendGates.delete(key);
+      }
+    })();
   }
 
   async read(tp: PartitionRef, fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {

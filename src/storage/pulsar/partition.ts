@@ -31,7 +31,7 @@ import {
   producerId as readProducerId,
   stampLogAppendTime,
 } from '../../protocol/records/batch-header.js';
-import type { Consumer, MessageId, Producer, PulsarClient, ReceivedEntry } from '../../pulsar/client/types.js';
+import type { Consumer, MessageId, Producer, PulsarClient, ReceivedEntry, SendReceipt } from '../../pulsar/client/types.js';
 import type { KeyValue, MessageMetadata } from '../../pulsar/proto/index.js';
 import { ProducerStateTable, type ProducerBatch } from '../producer-state.js';
 import { StorageError, type AppendResult, type PartitionOffsets, type ReadOptions, type ReadResult, type TimestampLookup } from '../engine.js';
@@ -117,6 +117,8 @@ interface CatchUpReader {
   timer: NodeJS.Timeout | null;
   /** forwarded principal ('' = the gateway's own) */
   who: string;
+  /** An entry received but not returned (it did not fit): the next read starts with it. */
+  held: CachedEntry | null;
 }
 
 function readerKey(who: string, offset: bigint): string {
@@ -137,6 +139,10 @@ export class PulsarPartition {
   /** Entries the tail delivered before their SEND_RECEIPT arrived. */
   private readonly seenIds = new Map<string, CachedEntry>();
   private readonly inFlight = new Map<string, Promise<AppendResult>>();
+  /** Idempotent producers' batches sent by this node and not yet confirmed by the tail. */
+  private readonly pendingSeq = new Map<bigint, { epoch: number; lastSeq: number; count: number }>();
+  /** Resolves when the previous append call has issued its sends. */
+  private issueChain: Promise<void> = Promise.resolve();
   private readonly hwListeners = new Set<() => void>();
   private readonly readers = new Map<string, CatchUpReader>();
   private closed = false;
@@ -288,77 +294,132 @@ export class PulsarPartition {
     return p;
   }
 
-  /** Append validated batches (one Pulsar entry each). Takes ownership of `buf`. */
-  async append(buf: Buffer, acks: number, nowMs: bigint, principal?: string | null): Promise<AppendResult> {
-    const who = this.identity(principal);
-    await this.ready;
-    if (this.failure) throw this.failure;
-    this.lastUsed = Date.now();
-    const cfg = this.ctx.config();
-    const logAppendTime = cfg.timestampType === 'LogAppendTime';
-    const spans: Array<{ pos: number; size: number }> = [];
-    for (let pos = 0; pos < buf.length; ) {
-      const size = buf.readInt32BE(pos + OFF_BATCH_LENGTH) + LOG_OVERHEAD;
-      if (size > cfg.maxMessageBytes) {
-        throw new StorageError(ErrorCode.MESSAGE_TOO_LARGE, `record batch of ${size} bytes exceeds max.message.bytes=${cfg.maxMessageBytes} of ${this.label}`);
-      }
-      spans.push({ pos, size });
-      pos += size;
-    }
+  /**
+   * Append validated batches (one Pulsar entry each). Takes ownership of `buf`.
+   * Appends are sent to Pulsar in the order of the calls (a pipelining
+   * connection can have several in flight), each resolving when the tail has
+   * seen its entry.
+   */
+  append(buf: Buffer, acks: number, nowMs: bigint, principal?: string | null): Promise<AppendResult> {
+    const prev = this.issueChain;
+    let issued!: () => void;
+    this.issueChain = new Promise<void>((r) => (issued = r));
+    return this.appendInOrder(prev, issued, buf, acks, nowMs, this.identity(principal));
+  }
+
+  private async appendInOrder(prev: Promise<void>, issued: () => void, buf: Buffer, acks: number, nowMs: bigint, who: string): Promise<AppendResult> {
     const results: Array<Promise<AppendResult>> = [];
-    for (const { pos, size } of spans) {
-      const batch = buf.subarray(pos, pos + size);
-      if (logAppendTime) stampLogAppendTime(batch, nowMs, 0);
-      results.push(this.appendBatch(batch, acks, logAppendTime ? nowMs : -1n, who));
+    try {
+      await prev;
+      await this.ready;
+      if (this.failure) throw this.failure;
+      this.lastUsed = Date.now();
+      const producer = await this.getProducer(who);
+      const cfg = this.ctx.config();
+      const logAppendTime = cfg.timestampType === 'LogAppendTime';
+      for (let pos = 0; pos < buf.length; ) {
+        const size = buf.readInt32BE(pos + OFF_BATCH_LENGTH) + LOG_OVERHEAD;
+        if (size > cfg.maxMessageBytes) {
+          throw new StorageError(ErrorCode.MESSAGE_TOO_LARGE, `record batch of ${size} bytes exceeds max.message.bytes=${cfg.maxMessageBytes} of ${this.label}`);
+        }
+        const batch = buf.subarray(pos, pos + size);
+        if (logAppendTime) stampLogAppendTime(batch, nowMs, 0);
+        results.push(this.appendBatch(batch, acks, logAppendTime ? nowMs : -1n, producer));
+        pos += size;
+      }
+    } finally {
+      issued();
     }
     const all = await Promise.all(results);
     const first = all[0]!;
     return { ...first, logStartOffset: await this.logStart() };
   }
 
-  private appendBatch(batch: Buffer, acks: number, logAppendTime: bigint, who: string): Promise<AppendResult> {
+  /** Idempotence checks, then the send (issued synchronously, so calls keep their order). */
+  private appendBatch(batch: Buffer, acks: number, logAppendTime: bigint, producer: Producer): Promise<AppendResult> {
     const pid = readProducerId(batch, 0);
-    if (pid < 0n) return this.send(batch, acks, logAppendTime, null, who);
+    if (pid < 0n) return this.send(batch, acks, logAppendTime, null, producer);
     const pb: ProducerBatch = { producerId: pid, epoch: producerEpoch(batch, 0), firstSeq: baseSequence(batch, 0), lastSeq: lastSequence(batch, 0) };
     const key = `${pb.producerId}:${pb.epoch}:${pb.firstSeq}:${pb.lastSeq}`;
     const running = this.inFlight.get(key);
     if (running) return running.then((r) => ({ ...r, duplicate: true })); // a retry of a batch still being written
-    const verdict = this.producers.check(pb, this.label);
+    const verdict = this.checkSequence(pb);
     if (verdict.result === 'duplicate') {
       return Promise.resolve({ baseOffset: verdict.firstOffset, logAppendTime, logStartOffset: -1n, duplicate: true });
     }
     if (verdict.result === 'error') return Promise.reject(new StorageError(verdict.code, verdict.message));
-    const p = this.send(batch, acks, logAppendTime, pb, who).finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, p);
-    return p;
+    const pending = this.pendingSeq.get(pid);
+    this.pendingSeq.set(pid, { epoch: pb.epoch, lastSeq: pb.lastSeq, count: (pending && pending.epoch === pb.epoch ? pending.count : 0) + 1 });
+    const p = this.send(batch, acks, logAppendTime, pb, producer).then(
+      (r) => {
+        const now = this.pendingSeq.get(pid);
+        if (now && --now.count <= 0) this.pendingSeq.delete(pid);
+        return r;
+      },
+      (e: unknown) => {
+        this.pendingSeq.delete(pid); // later in-flight batches of this producer fail their sequence check, as in Kafka
+        throw e;
+      },
+    );
+    const tracked = p.finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, tracked);
+    return tracked;
   }
 
-  private async send(batch: Buffer, acks: number, logAppendTime: bigint, pb: ProducerBatch | null, who: string): Promise<AppendResult> {
-    const encoded = await encodeEntry(this.ctx.format, batch);
-    const properties: KeyValue[] = [...(encoded.metadata.properties ?? [])];
-    if (pb !== null) {
-      properties.push(
-        { key: PROP_PRODUCER_ID, value: String(pb.producerId) },
-        { key: PROP_PRODUCER_EPOCH, value: String(pb.epoch) },
-        { key: PROP_BASE_SEQUENCE, value: String(pb.firstSeq) },
-        { key: 'kafka.maxts', value: String(readMaxTimestamp(batch, 0)) },
-      );
+  /**
+   * Kafka's sequence rules against the state the tail confirmed, extended by
+   * the batches this node has sent and not yet seen come back (pipelined).
+   */
+  private checkSequence(pb: ProducerBatch): ReturnType<ProducerStateTable['check']> {
+    const confirmed = this.producers.check(pb, this.label);
+    if (confirmed.result === 'duplicate') return confirmed;
+    const pending = this.pendingSeq.get(pb.producerId);
+    if (pending === undefined || pb.firstSeq < 0) return confirmed;
+    if (pb.epoch < pending.epoch) {
+      return { result: 'error', code: ErrorCode.INVALID_PRODUCER_EPOCH, message: `producer ${pb.producerId} epoch ${pb.epoch} is older than the current epoch ${pending.epoch} in ${this.label}` };
     }
-    const metadata: Partial<MessageMetadata> = { ...encoded.metadata, properties, numMessagesInBatch: lastOffsetDelta(batch, 0) + 1 };
-    const producer = await this.getProducer(who);
-    const sent = producer.send({ metadata, payload: encoded.payload });
+    if (pb.epoch > pending.epoch) {
+      return pb.firstSeq === 0
+        ? { result: 'ok' }
+        : { result: 'error', code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `producer ${pb.producerId} new epoch ${pb.epoch} must start at sequence 0 in ${this.label}` };
+    }
+    const expected = pending.lastSeq === 0x7fffffff ? 0 : pending.lastSeq + 1;
+    return pb.firstSeq === expected
+      ? { result: 'ok' }
+      : { result: 'error', code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `producer ${pb.producerId} epoch ${pb.epoch}: out of order sequence ${pb.firstSeq}, expected ${expected} in ${this.label}` };
+  }
+
+  private send(batch: Buffer, acks: number, logAppendTime: bigint, pb: ProducerBatch | null, producer: Producer): Promise<AppendResult> {
+    let sent: Promise<SendReceipt>;
+    try {
+      const encoded = encodeEntry(this.ctx.format, batch);
+      const properties: KeyValue[] = [...(encoded.metadata.properties ?? [])];
+      if (pb !== null) {
+        properties.push(
+          { key: PROP_PRODUCER_ID, value: String(pb.producerId) },
+          { key: PROP_PRODUCER_EPOCH, value: String(pb.epoch) },
+          { key: PROP_BASE_SEQUENCE, value: String(pb.firstSeq) },
+          { key: 'kafka.maxts', value: String(readMaxTimestamp(batch, 0)) },
+        );
+      }
+      const metadata: Partial<MessageMetadata> = { ...encoded.metadata, properties, numMessagesInBatch: lastOffsetDelta(batch, 0) + 1 };
+      sent = producer.send({ metadata, payload: encoded.payload });
+    } catch (e) {
+      return Promise.reject(toStorageError(e, `${this.label}: append`));
+    }
     if (acks === 0) {
       sent.catch((e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append failed'));
-      return { baseOffset: -1n, logAppendTime, logStartOffset: -1n, duplicate: false };
+      return Promise.resolve({ baseOffset: -1n, logAppendTime, logStartOffset: -1n, duplicate: false });
     }
-    let receipt;
-    try {
-      receipt = await sent;
-    } catch (e) {
-      throw toStorageError(e, `${this.label}: append`);
-    }
-    const entry = await this.awaitTail(producer.producerName, receipt.sequenceId);
-    return { baseOffset: entry.base, logAppendTime, logStartOffset: -1n, duplicate: false };
+    return sent.then(
+      async (receipt) => {
+        const entry = await this.awaitTail(producer.producerName, receipt.sequenceId);
+        return { baseOffset: entry.base, logAppendTime, logStartOffset: -1n, duplicate: false };
+      },
+      (e: unknown) => {
+        throw toStorageError(e, `${this.label}: append`);
+      },
+    );
   }
 
   // ---------------------------------------------------------------- offsets
@@ -409,20 +470,21 @@ export class PulsarPartition {
     if (fetchOffset >= max) return { ...base, records: [], bytes: 0 };
     const records: Buffer[] = [];
     let bytes = 0;
-    const take = async (e: CachedEntry): Promise<boolean> => {
-      if (e.base >= max) return false;
+    /** 'no': not taken (beyond max or too big); 'more': taken, room left; 'full': taken, no room left. */
+    const take = async (e: CachedEntry): Promise<'no' | 'more' | 'full'> => {
+      if (e.base >= max) return 'no';
       if (records.length > 0 || !options.minOneMessage) {
-        if (bytes + e.payload.length > options.maxBytes) return false;
+        if (bytes + e.payload.length > options.maxBytes) return 'no';
       }
       const b = await decodeEntry(e.metadata, e.payload, e.base);
       records.push(b);
       bytes += b.length;
-      return bytes < options.maxBytes;
+      return bytes < options.maxBytes ? 'more' : 'full';
     };
     const c = this.cache;
     if (c.length > 0 && c[0]!.base <= fetchOffset) {
       let i = this.cacheIndex(fetchOffset);
-      while (i < c.length && (await take(c[i]!))) i++;
+      while (i < c.length && (await take(c[i]!)) === 'more') i++;
       return { ...base, records, bytes };
     }
     // older than the cache: a catch-up reader
@@ -431,16 +493,29 @@ export class PulsarPartition {
     try {
       let wait = this.ctx.operationTimeoutMs;
       for (;;) {
-        const e = await r.consumer.receive(wait);
-        if (e === null) break;
-        const idx = e.brokerEntryMetadata?.index;
-        if (idx === undefined) throw new StorageError(ErrorCode.KAFKA_STORAGE_ERROR, `${this.label}: entry without broker entry index`);
-        const n = BigInt(entryRecordCount(e.metadata));
-        const entry: CachedEntry = { base: idx - n + 1n, end: idx + 1n, id: e.messageId, metadata: e.metadata, payload: e.payload };
+        // an entry received by the previous read but not returned then comes first
+        let entry = r.held;
+        r.held = null;
+        if (entry === null) {
+          const e = await r.consumer.receive(wait);
+          if (e === null) break;
+          const idx = e.brokerEntryMetadata?.index;
+          if (idx === undefined) throw new StorageError(ErrorCode.KAFKA_STORAGE_ERROR, `${this.label}: entry without broker entry index`);
+          const n = BigInt(entryRecordCount(e.metadata));
+          entry = { base: idx - n + 1n, end: idx + 1n, id: e.messageId, metadata: e.metadata, payload: e.payload };
+        }
+        if (entry.end <= fetchOffset) {
+          r.next = entry.end;
+          continue; // before the wanted offset (the located entry precedes it)
+        }
+        const took = await take(entry);
+        if (took === 'no') {
+          r.held = entry; // keep it for the next fetch, which starts at it
+          r.next = entry.base;
+          break;
+        }
         r.next = entry.end;
-        if (entry.end <= fetchOffset) continue; // before the wanted offset (located entry precedes it)
-        const more = await take(entry);
-        if (!more || r.next >= max) break;
+        if (took === 'full' || r.next >= max) break;
         wait = 0; // only what is buffered already
         if (r.consumer.buffered === 0) break;
       }
@@ -488,7 +563,7 @@ export class PulsarPartition {
       .catch((e: unknown) => {
         throw toStorageError(e, `${this.label}: reader`);
       });
-    return { consumer, next: at.base, timer: null, who };
+    return { consumer, next: at.base, timer: null, who, held: null };
   }
 
   private parkReader(r: CatchUpReader): void {
