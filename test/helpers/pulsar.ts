@@ -85,49 +85,76 @@ let shared: Promise<SharedPulsar> | undefined;
 
 /** The run's broker, started on first use (~6-10 s), reused afterwards. Throws when it cannot start. */
 export function sharedPulsar(): Promise<SharedPulsar> {
-  shared ??= (async () => {
-    const why = pulsarUnavailable();
-    if (why) throw new Error(why);
-    const dir = sharedPulsarDir();
-    const started = await standalone(dir, 'start', '--port', 'auto', '--web-port', 'auto', '--heap', process.env.KOP_PULSAR_HEAP || '768m');
-    if (started.code !== 0) throw new Error(`pulsar standalone start failed (exit ${started.code}):\n${started.stdout}\n${started.stderr}`);
-    const e = readEnv(dir);
-    const adminTokenFile = e.PULSAR_ADMIN_TOKEN_FILE!;
-    const proxyTokenFile = e.PULSAR_PROXY_TOKEN_FILE!;
-    const adminToken = readFileSync(adminTokenFile, 'utf8').trim();
-    const webUrl = e.PULSAR_WEB_URL!;
-    const p: SharedPulsar = {
-      dir,
-      serviceUrl: e.PULSAR_SERVICE_URL!,
-      webUrl,
-      adminToken,
-      proxyToken: readFileSync(proxyTokenFile, 'utf8').trim(),
-      adminTokenFile,
-      proxyTokenFile,
-      secretKeyFile: e.PULSAR_SECRET_KEY_FILE!,
-      async token(role, expSeconds) {
-        const r = await standalone(dir, 'token', role, ...(expSeconds !== undefined ? ['--exp', String(expSeconds)] : []));
-        if (r.code !== 0) throw new Error(`standalone.sh token ${role}: ${r.stderr}`);
-        return r.stdout.trim();
-      },
-      async rest(method, path, body) {
-        const res = await fetch(`${webUrl}${path}`, {
-          method,
-          headers: { Authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-          body: body !== undefined ? JSON.stringify(body) : undefined,
-        });
-        return { status: res.status, text: await res.text() };
-      },
-      async restart() {
-        const stop = await standalone(dir, 'stop');
-        if (stop.code !== 0) throw new Error(`pulsar standalone stop failed: ${stop.stderr}`);
-        const start = await standalone(dir, 'start');
-        if (start.code !== 0) throw new Error(`pulsar standalone restart failed: ${start.stdout}\n${start.stderr}`);
-      },
-    };
-    return p;
-  })();
+  shared ??= startPulsarAt(sharedPulsarDir(), process.env.KOP_PULSAR_HEAP || '768m');
   return shared;
+}
+
+export interface PrivatePulsar extends SharedPulsar {
+  /** Stop the broker (SIGTERM, then SIGKILL). */
+  stop(): Promise<void>;
+  /** Stop the broker and delete its folder. */
+  wipe(): Promise<void>;
+}
+
+/**
+ * A broker of one test's own in `dir` (a fresh folder: new ports, keys and data), for tests that
+ * stop or restart it; the shared broker is never restarted. Stop it with wipe() when done.
+ */
+export async function privatePulsar(dir: string, heap = '512m'): Promise<PrivatePulsar> {
+  const p = await startPulsarAt(dir, heap);
+  return {
+    ...p,
+    async stop() {
+      const r = await standalone(dir, 'stop');
+      if (r.code !== 0) throw new Error(`pulsar standalone stop failed: ${r.stderr}`);
+    },
+    async wipe() {
+      const r = await standalone(dir, 'wipe');
+      if (r.code !== 0) throw new Error(`pulsar standalone wipe failed: ${r.stderr}`);
+    },
+  };
+}
+
+async function startPulsarAt(dir: string, heap: string): Promise<SharedPulsar> {
+  const why = pulsarUnavailable();
+  if (why) throw new Error(why);
+  const started = await standalone(dir, 'start', '--port', 'auto', '--web-port', 'auto', '--heap', heap);
+  if (started.code !== 0) throw new Error(`pulsar standalone start failed (exit ${started.code}):\n${started.stdout}\n${started.stderr}`);
+  const e = readEnv(dir);
+  const adminTokenFile = e.PULSAR_ADMIN_TOKEN_FILE!;
+  const proxyTokenFile = e.PULSAR_PROXY_TOKEN_FILE!;
+  const adminToken = readFileSync(adminTokenFile, 'utf8').trim();
+  const webUrl = e.PULSAR_WEB_URL!;
+  const p: SharedPulsar = {
+    dir,
+    serviceUrl: e.PULSAR_SERVICE_URL!,
+    webUrl,
+    adminToken,
+    proxyToken: readFileSync(proxyTokenFile, 'utf8').trim(),
+    adminTokenFile,
+    proxyTokenFile,
+    secretKeyFile: e.PULSAR_SECRET_KEY_FILE!,
+    async token(role, expSeconds) {
+      const r = await standalone(dir, 'token', role, ...(expSeconds !== undefined ? ['--exp', String(expSeconds)] : []));
+      if (r.code !== 0) throw new Error(`standalone.sh token ${role}: ${r.stderr}`);
+      return r.stdout.trim();
+    },
+    async rest(method, path, body) {
+      const res = await fetch(`${webUrl}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, text: await res.text() };
+    },
+    async restart() {
+      const stop = await standalone(dir, 'stop');
+      if (stop.code !== 0) throw new Error(`pulsar standalone stop failed: ${stop.stderr}`);
+      const start = await standalone(dir, 'start');
+      if (start.code !== 0) throw new Error(`pulsar standalone restart failed: ${start.stdout}\n${start.stderr}`);
+    },
+  };
+  return p;
 }
 
 /** A namespace of its own for one test file: `public/t-<prefix>-<random>` (created by the caller through rest()). */
