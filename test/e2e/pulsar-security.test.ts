@@ -295,7 +295,7 @@ if (skip) {
     assert.equal(got.length, 2);
   }, { timeout: 120_000 });
 
-  toolTest('a role without any grant cannot see the topic: not listed, metadata and fetch refused', unavailable('java', 'kcat'), async () => {
+  toolTest('a role without any grant cannot see the topic (not listed, metadata and fetch refused); a topic-level Pulsar grant opens that topic only', unavailable('java', 'kcat'), async () => {
     const admin = kafka(gw, plainSasl('carol')).admin();
     await admin.connect();
     const listed = await admin.listTopics();
@@ -314,6 +314,17 @@ if (skip) {
     assert.match(String(md.topics[0]?.error), /authoriz/i, JSON.stringify(md.topics));
     await assert.rejects(java.consume({ topic: 'orders', partitions: [0], offset: 'beginning', maxRecords: 1, timeoutMs: 10_000 }), /TopicAuthorization|authoriz/i);
     await auditRecord(auditFile, (r) => r.event === 'access_denied' && r.principal === 'carol', 'carol denied');
+    // a topic-level grant (pulsar-admin topics grant-permission on the partitioned topic) opens that topic only
+    await rest('POST', `/admin/v2/persistent/${ns}/orders/permissions/carol`, ['consume']);
+    const stored = JSON.parse((await rest('GET', `/admin/v2/persistent/${ns}/orders/permissions`)).text) as Record<string, string[]>;
+    assert.deepEqual(stored.carol, ['consume'], JSON.stringify(stored));
+    await kafkajsProduce({ bootstrap: gw.bootstrap, security: sec('alice') }, { topic: 'orders', records: [{ value: 'for-carol' }] });
+    const all = await java.consume({ topic: 'orders', partitions: [0], offset: 'beginning', untilEnd: true, timeoutMs: 20_000 });
+    assert.equal(all.at(-1)?.valueText, 'for-carol', 'carol reads the topic she was granted');
+    const after = await java.listTopics();
+    assert.deepEqual(after.map((t) => t.topic).filter((t) => ['orders', 'grouped', 'acl-flip'].includes(t)), ['orders'], JSON.stringify(after));
+    const refused = await new JavaKafkaClient({ bootstrap: gw.bootstrap, security: sec('carol'), config: { 'max.block.ms': 10000, 'delivery.timeout.ms': 10000, 'request.timeout.ms': 5000 } }).produce({ topic: 'orders', count: 1, allowErrors: true });
+    assert.equal(refused[0]!.error, 'TopicAuthorizationException', 'consume on the topic grants no produce');
   }, { timeout: 120_000 });
 
   toolTest('consumer groups follow Pulsar subscription permissions: the listed role joins and commits, another consumer is refused the group', unavailable('java', 'python'), async () => {
