@@ -134,6 +134,12 @@ export const SCHEMA = {
     origin: 'gateway',
     doc: 'storageEngine=pulsar: connect to Pulsar as a proxy role (the gateway\'s token role must be in the broker\'s proxyRoles) and forward each Kafka client\'s principal as original_principal, so the broker checks the client\'s permissions a second time.',
   },
+  pulsarForwardGatewayPrincipal: {
+    kind: 'string',
+    default: '',
+    origin: 'gateway',
+    doc: 'With pulsarForwardClientIdentity: the principal forwarded for the gateway\'s own work (topic administration, tail readers, state topics, coordinator election), since Pulsar refuses a proxy role\'s requests that name no original principal. A role with the rights the gateway needs (a superuser). Required then.',
+  },
   pulsarPolicyCacheMs: {
     kind: 'int',
     default: 5000,

@@ -121,13 +121,33 @@ export function trustCertsFromConfig(config: Pick<GatewayConfig, 'brokerClientTr
 
 /** createPulsarAdmin options from the configuration (webServiceUrl, brokerClient* keys, pulsarOperationTimeoutMs). */
 export function pulsarAdminOptionsFromConfig(
-  config: BrokerClientAuthConfig & Pick<GatewayConfig, 'webServiceUrl' | 'brokerClientTrustCertsFilePath' | 'brokerClientTlsAllowInsecureConnection' | 'pulsarOperationTimeoutMs'>,
+  config: BrokerClientAuthConfig &
+    Pick<GatewayConfig, 'webServiceUrl' | 'brokerClientTrustCertsFilePath' | 'brokerClientTlsAllowInsecureConnection' | 'pulsarOperationTimeoutMs'> &
+    Partial<Pick<GatewayConfig, 'pulsarForwardClientIdentity' | 'pulsarForwardGatewayPrincipal'>>,
 ): PulsarAdminOptions {
   const options: PulsarAdminOptions = { webServiceUrl: config.webServiceUrl, timeoutMs: config.pulsarOperationTimeoutMs };
+  const own = gatewayPrincipalFromConfig(config);
+  if (own) options.originalPrincipal = own;
   const token = tokenSupplierFromConfig(config);
   if (token) options.token = token;
   const ca = trustCertsFromConfig(config);
   if (ca) options.ca = ca;
   if (config.brokerClientTlsAllowInsecureConnection) options.rejectUnauthorized = false;
   return options;
+}
+
+/**
+ * The principal forwarded for the gateway's own work when it connects as a
+ * proxy role (pulsarForwardClientIdentity): Pulsar refuses a proxy role's
+ * requests without an original principal. Undefined when not forwarding.
+ */
+export function gatewayPrincipalFromConfig(config: Partial<Pick<GatewayConfig, 'pulsarForwardClientIdentity' | 'pulsarForwardGatewayPrincipal'>>): string | undefined {
+  if (!config.pulsarForwardClientIdentity) return undefined;
+  const p = (config.pulsarForwardGatewayPrincipal ?? '').trim();
+  if (!p) {
+    throw new Error(
+      'pulsarForwardClientIdentity=true needs pulsarForwardGatewayPrincipal: the principal forwarded for the gateway\'s own work (Pulsar refuses a proxy role\'s requests that name no original principal)',
+    );
+  }
+  return p;
 }

@@ -1,7 +1,6 @@
 /**
  * Builds the configured storage engine.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
@@ -10,7 +9,7 @@ import { EmbeddedEngine } from './embedded/engine.js';
 import { PulsarEngine } from './pulsar/engine.js';
 import { createPulsarAdmin } from '../pulsar/admin/index.js';
 import { createPulsarClient } from '../pulsar/client/index.js';
-import { tokenSupplierFromConfig } from '../pulsar/auth-config.js';
+import { gatewayPrincipalFromConfig, pulsarAdminOptionsFromConfig, tokenSupplierFromConfig, trustCertsFromConfig } from '../pulsar/auth-config.js';
 
 export function createStorageEngine(config: GatewayConfig, log: Logger): StorageEngine {
   switch (config.storageEngine) {
@@ -24,23 +23,18 @@ export function createStorageEngine(config: GatewayConfig, log: Logger): Storage
       });
     case 'pulsar': {
       const token = tokenSupplierFromConfig(config);
-      const ca = config.brokerClientTrustCertsFilePath ? readFileSync(config.brokerClientTrustCertsFilePath) : undefined;
-      const rejectUnauthorized = !config.brokerClientTlsAllowInsecureConnection;
+      const own = gatewayPrincipalFromConfig(config);
       const logger = log.child({ component: 'storage' });
+      const ca = trustCertsFromConfig(config);
       const client = createPulsarClient({
         serviceUrl: config.brokerServiceUrl,
         auth: token ? { method: 'token', token } : { method: 'none' },
-        tls: { ...(ca ? { ca } : {}), rejectUnauthorized },
+        tls: { ...(ca ? { ca } : {}), rejectUnauthorized: !config.brokerClientTlsAllowInsecureConnection },
         operationTimeoutMs: config.pulsarOperationTimeoutMs,
         logger: log.child({ component: 'pulsar-client' }),
+        ...(own ? { defaultOriginalIdentity: { principal: own } } : {}),
       });
-      const admin = createPulsarAdmin({
-        webServiceUrl: config.webServiceUrl,
-        ...(token ? { token } : {}),
-        ...(ca ? { ca } : {}),
-        rejectUnauthorized,
-        timeoutMs: config.pulsarOperationTimeoutMs,
-      });
+      const admin = createPulsarAdmin(pulsarAdminOptionsFromConfig(config));
       return new PulsarEngine({
         client,
         admin,

@@ -426,6 +426,7 @@ if (skip) {
         ...common,
         brokerClientAuthenticationParameters: `file:${p.proxyTokenFile}`,
         pulsarForwardClientIdentity: true,
+        pulsarForwardGatewayPrincipal: 'admin', // the gateway's own work: Pulsar wants an original principal from a proxy role
         kafkaNamespace: 'fwd',
         kafkaMetadataNamespace: 'kafka-meta-fwd',
         kafkaNodeId: 1,

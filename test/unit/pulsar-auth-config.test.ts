@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { pulsarAdminOptionsFromConfig, tokenSupplierFromConfig, trustCertsFromConfig } from '../../src/pulsar/auth-config.js';
+import { gatewayPrincipalFromConfig, pulsarAdminOptionsFromConfig, tokenSupplierFromConfig, trustCertsFromConfig } from '../../src/pulsar/auth-config.js';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl';
 const cfg = (plugin: string, params: string) => ({ brokerClientAuthenticationPlugin: plugin, brokerClientAuthenticationParameters: params });
@@ -89,4 +89,20 @@ test('auth-config: trust certs and admin options from the configuration', () => 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('identity forwarding needs a principal for the gateway\'s own work, sent as X-Original-Principal', () => {
+  assert.equal(gatewayPrincipalFromConfig({ pulsarForwardClientIdentity: false, pulsarForwardGatewayPrincipal: 'admin' }), undefined);
+  assert.throws(() => gatewayPrincipalFromConfig({ pulsarForwardClientIdentity: true, pulsarForwardGatewayPrincipal: ' ' }), /pulsarForwardClientIdentity=true needs pulsarForwardGatewayPrincipal/);
+  assert.equal(gatewayPrincipalFromConfig({ pulsarForwardClientIdentity: true, pulsarForwardGatewayPrincipal: 'svc' }), 'svc');
+  const o = pulsarAdminOptionsFromConfig({
+    ...cfg('token', `token:${JWT}`),
+    webServiceUrl: 'http://p:8080',
+    brokerClientTrustCertsFilePath: '',
+    brokerClientTlsAllowInsecureConnection: false,
+    pulsarOperationTimeoutMs: 1000,
+    pulsarForwardClientIdentity: true,
+    pulsarForwardGatewayPrincipal: 'svc',
+  });
+  assert.equal(o.originalPrincipal, 'svc');
 });

@@ -105,12 +105,14 @@ function timeHeader(v: string | undefined): bigint | undefined {
 export class PulsarAdminClient implements PulsarAdmin {
   private readonly http: HttpTransport;
   private readonly token: (() => string | Promise<string>) | undefined;
+  private readonly originalPrincipal: string | undefined;
   readonly timeoutMs: number;
 
   constructor(options: PulsarAdminOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS;
     this.http = new HttpTransport(options.webServiceUrl, { ca: options.ca, rejectUnauthorized: options.rejectUnauthorized, timeoutMs: this.timeoutMs });
     this.token = options.token;
+    this.originalPrincipal = options.originalPrincipal;
   }
 
   /** Release keep-alive sockets. */
@@ -132,6 +134,7 @@ export class PulsarAdminClient implements PulsarAdmin {
       }
       if (t) headers.Authorization = `Bearer ${t}`;
     }
+    if (this.originalPrincipal) headers['X-Original-Principal'] = this.originalPrincipal;
     let res: HttpResponse;
     try {
       res = await this.http.request(method, path, headers, body === undefined ? undefined : stringifyJson(body), timeoutMs);

@@ -15,6 +15,8 @@ export interface PulsarAdminOptions {
   rejectUnauthorized?: boolean;
   /** Per request. Default 30000. */
   timeoutMs?: number;
+  /** Sent as X-Original-Principal (the token is a proxy role's: Pulsar requires an original principal then). */
+  originalPrincipal?: string;
 }
 
 /**

@@ -31,6 +31,7 @@ export class PulsarClientImpl implements PulsarClient {
       keepAliveIntervalMs: o.keepAliveIntervalMs ?? 30_000,
       operationTimeoutMs,
       logger,
+      ...(o.defaultOriginalIdentity ? { defaultIdentity: o.defaultOriginalIdentity } : {}),
     });
     const ids = new IdGenerator();
     this.ctx = {

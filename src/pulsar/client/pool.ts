@@ -10,7 +10,10 @@ import { PulsarClientError } from './errors.js';
 import { parseServiceUrl, type HostPort, type ServiceUrl } from './url.js';
 import type { OriginalIdentity } from './types.js';
 
-export type PoolOptions = Omit<ConnectionOptions, 'host' | 'tls' | 'identity' | 'proxyToBrokerUrl'>;
+export type PoolOptions = Omit<ConnectionOptions, 'host' | 'tls' | 'identity' | 'proxyToBrokerUrl'> & {
+  /** Used for connections asked for without an identity. */
+  defaultIdentity?: OriginalIdentity;
+};
 
 function identityKey(id: OriginalIdentity | undefined): string {
   return id ? JSON.stringify([id.principal, id.authMethod ?? null, id.authData ?? null]) : '';
@@ -33,7 +36,7 @@ export class ConnectionPool {
 
   /** A connection to one of the service URL's hosts (for lookups and partitioned metadata). */
   forService(identity?: OriginalIdentity): Promise<Connection> {
-    return this.get(`service|${this.service.url}`, identity, () => this.openAny(this.service.hosts, this.service.tls, identity));
+    return this.get(`service|${this.service.url}`, identity, (id) => this.openAny(this.service.hosts, this.service.tls, id));
   }
 
   /**
@@ -42,13 +45,15 @@ export class ConnectionPool {
    */
   forBroker(brokerUrl: string, identity?: OriginalIdentity, proxyThroughServiceUrl = false): Promise<Connection> {
     if (proxyThroughServiceUrl) {
-      return this.get(`proxy|${this.service.url}|${brokerUrl}`, identity, () => this.openAny(this.service.hosts, this.service.tls, identity, brokerUrl));
+      return this.get(`proxy|${this.service.url}|${brokerUrl}`, identity, (id) => this.openAny(this.service.hosts, this.service.tls, id, brokerUrl));
     }
     const u = parseServiceUrl(brokerUrl);
-    return this.get(`broker|${u.url}`, identity, () => this.openAny(u.hosts, u.tls, identity));
+    return this.get(`broker|${u.url}`, identity, (id) => this.openAny(u.hosts, u.tls, id));
   }
 
-  private get(target: string, identity: OriginalIdentity | undefined, open: () => Promise<Connection>): Promise<Connection> {
+  private get(target: string, requested: OriginalIdentity | undefined, openWith: (identity: OriginalIdentity | undefined) => Promise<Connection>): Promise<Connection> {
+    const identity = requested ?? this.o.defaultIdentity;
+    const open = (): Promise<Connection> => openWith(identity);
     if (this.closed) return Promise.reject(new PulsarClientError('Closed', 'the Pulsar client is closed', false));
     const key = `${target}|${identityKey(identity)}`;
     let p = this.conns.get(key);

@@ -50,6 +50,12 @@ export interface PulsarClientOptions {
   maxBackoffMs?: number;
   /** pino-style logger (debug/info/warn/error with (obj, msg)). */
   logger?: ClientLogger;
+  /**
+   * Identity forwarded on connections that name none (the client authenticates
+   * as a proxy role: Pulsar refuses a proxy role's requests without an original
+   * principal, so its own work needs one too).
+   */
+  defaultOriginalIdentity?: OriginalIdentity;
 }
 
 export interface ClientLogger {

@@ -60,6 +60,8 @@ type AuthzConfig = Pick<
       | 'brokerClientTrustCertsFilePath'
       | 'brokerClientTlsAllowInsecureConnection'
       | 'pulsarOperationTimeoutMs'
+      | 'pulsarForwardClientIdentity'
+      | 'pulsarForwardGatewayPrincipal'
       | 'pulsarPolicyCacheMs'
     >
   >;
@@ -97,6 +99,8 @@ export async function createAuthorizer(config: AuthzConfig, log: Logger, deps: A
           brokerClientTrustCertsFilePath: config.brokerClientTrustCertsFilePath ?? '',
           brokerClientTlsAllowInsecureConnection: config.brokerClientTlsAllowInsecureConnection ?? false,
           pulsarOperationTimeoutMs: config.pulsarOperationTimeoutMs ?? 30_000,
+          pulsarForwardClientIdentity: config.pulsarForwardClientIdentity ?? false,
+          pulsarForwardGatewayPrincipal: config.pulsarForwardGatewayPrincipal ?? '',
         }),
       );
       admin = built;

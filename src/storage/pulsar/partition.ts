@@ -73,8 +73,14 @@ interface CachedEntry {
   payload: Buffer;
 }
 
+/** Where an entry's offsets lie (no payload: kept for entries nobody waits for yet). */
+interface EntrySpan {
+  base: bigint;
+  end: bigint;
+}
+
 interface Waiter {
-  resolve(entry: CachedEntry): void;
+  resolve(entry: EntrySpan): void;
   reject(e: Error): void;
 }
 
@@ -137,10 +143,14 @@ export class PulsarPartition {
   private readonly producers = new ProducerStateTable();
   private readonly pendingIds = new Map<string, Waiter>();
   /** Entries the tail delivered before their SEND_RECEIPT arrived. */
-  private readonly seenIds = new Map<string, CachedEntry>();
+  private readonly seenIds = new Map<string, EntrySpan>();
   private readonly inFlight = new Map<string, Promise<AppendResult>>();
   /** Idempotent producers' batches sent by this node and not yet confirmed by the tail. */
   private readonly pendingSeq = new Map<bigint, { epoch: number; lastSeq: number; count: number }>();
+  /** ledgerId:entryId -> end offset (last + 1) of recent entries (tail and own appends). */
+  private readonly endAt = new Map<string, bigint>();
+  /** The highest end offset known (may briefly run ahead of the tail's hw). */
+  private knownEnd = 0n;
   /** Resolves when the previous append call has issued its sends. */
   private issueChain: Promise<void> = Promise.resolve();
   private readonly hwListeners = new Set<() => void>();
@@ -226,8 +236,9 @@ export class PulsarPartition {
     const entry: CachedEntry = { base: index - count + 1n, end: index + 1n, id: e.messageId, metadata: e.metadata, payload: e.payload };
     if (entry.end <= this.hw) return; // already seen (a resubscribed reader repeating itself)
     this.hw = entry.end;
+    this.notePosition(e.messageId, entry.end);
     const pb = producerOf(entry);
-    if (pb !== null) this.producers.record(pb, entry.base, entry.end - 1n, BigInt(prop(entry.metadata, 'kafka.maxts') ?? '-1'));
+    if (pb !== null) this.recordProducer(pb, entry.base, entry.end - 1n, BigInt(prop(entry.metadata, 'kafka.maxts') ?? '-1'));
     this.cache.push(entry);
     this.cacheSize += entry.payload.length;
     while (this.cache.length > 1 && this.cacheSize > this.ctx.cacheBytes) this.cacheSize -= this.cache.shift()!.payload.length;
@@ -238,7 +249,7 @@ export class PulsarPartition {
       this.pendingIds.delete(key);
       w.resolve(entry);
     } else if (this.producerByPrincipal.size > 0) {
-      this.seenIds.set(key, entry);
+      this.seenIds.set(key, { base: entry.base, end: entry.end });
       if (this.seenIds.size > 10_000) this.seenIds.delete(this.seenIds.keys().next().value!);
     }
     for (const l of this.hwListeners) l();
@@ -258,7 +269,7 @@ export class PulsarPartition {
   }
 
   /** Wait for the tail to deliver the entry a producer sent with `sequenceId`; resolves with it (and so its offsets). */
-  private awaitTail(producerName: string, sequenceId: bigint): Promise<CachedEntry> {
+  private awaitTail(producerName: string, sequenceId: bigint): Promise<EntrySpan> {
     const key = sendKey(producerName, sequenceId);
     const seen = this.seenIds.get(key);
     if (seen) {
@@ -411,15 +422,65 @@ export class PulsarPartition {
       sent.catch((e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append failed'));
       return Promise.resolve({ baseOffset: -1n, logAppendTime, logStartOffset: -1n, duplicate: false });
     }
+    const count = BigInt(lastOffsetDelta(batch, 0) + 1);
     return sent.then(
       async (receipt) => {
-        const entry = await this.awaitTail(producer.producerName, receipt.sequenceId);
-        return { baseOffset: entry.base, logAppendTime, logStartOffset: -1n, duplicate: false };
+        // Entries of a ledger are consecutive in the index: when the entry before ours is known
+        // (seen by the tail, or an earlier append of ours), our offsets follow from it at once.
+        const { ledgerId, entryId } = receipt.messageId;
+        const before = entryId > 0n ? this.endAt.get(`${ledgerId}:${entryId - 1n}`) : undefined;
+        let base: bigint;
+        if (before !== undefined) {
+          base = before;
+          this.notePosition(receipt.messageId, before + count);
+        } else {
+          base = (await this.awaitTail(producer.producerName, receipt.sequenceId)).base;
+        }
+        if (pb !== null) this.recordProducer(pb, base, base + count - 1n, readMaxTimestamp(batch, 0));
+        return { baseOffset: base, logAppendTime, logStartOffset: -1n, duplicate: false };
       },
       (e: unknown) => {
         throw toStorageError(e, `${this.label}: append`);
       },
     );
+  }
+
+  /** Record an idempotent batch once (its append and the tail both report it). */
+  private recordProducer(pb: ProducerBatch, first: bigint, last: bigint, maxTs: bigint): void {
+    const cur = this.producers.get(pb.producerId);
+    if (cur && cur.epoch === pb.epoch && cur.batches.some((b) => b.firstSeq === pb.firstSeq && b.lastSeq === pb.lastSeq)) return;
+    this.producers.record(pb, first, last, maxTs);
+  }
+
+  /** Remember where an entry's offsets end (bounded: the newest positions only). */
+  private notePosition(id: MessageId, end: bigint): void {
+    this.endAt.set(idKey(id), end);
+    if (end > this.knownEnd) this.knownEnd = end;
+    if (this.endAt.size > 20_000) {
+      const oldest = this.endAt.keys().next().value!;
+      this.endAt.delete(oldest);
+    }
+  }
+
+  /**
+   * Appends acknowledged from positions can run ahead of the tail for a moment:
+   * wait (briefly) until the tail has delivered them, so offsets and reads see
+   * every acknowledged record.
+   */
+  private async caughtUp(): Promise<void> {
+    if (this.hw >= this.knownEnd || this.failure) return;
+    const target = this.knownEnd;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const timer = setTimeout(done, this.ctx.operationTimeoutMs);
+      const off = this.onAppend(() => {
+        if (this.hw >= target || this.failure) done();
+      });
+    });
   }
 
   // ---------------------------------------------------------------- offsets
@@ -440,6 +501,7 @@ export class PulsarPartition {
 
   async offsets(): Promise<PartitionOffsets> {
     await this.ready;
+    await this.caughtUp();
     if (this.failure) throw this.failure;
     this.lastUsed = Date.now();
     return { logStartOffset: await this.logStart(), highWatermark: this.hw, lastStableOffset: this.hw };
@@ -458,6 +520,7 @@ export class PulsarPartition {
 
   async read(fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {
     await this.ready;
+    if (fetchOffset > this.hw) await this.caughtUp(); // reading what was just acknowledged
     if (this.failure) throw this.failure;
     this.lastUsed = Date.now();
     const logStartOffset = await this.logStart();
