@@ -14,6 +14,12 @@
  * - Nodes publish themselves in the `nodes` state namespace: their advertised
  *   endpoints and the partitions they own with the time they got them, so any
  *   node can answer FindCoordinator with the owner's address.
+ * - A node that was frozen (stopped process, VM pause, event loop blocked) may
+ *   have been dropped by the broker meanwhile, its lock handed to another node,
+ *   before it can see its connection close. A clock ticks every WATCH_MS: while
+ *   the last tick is more than STALL_MS old this node claims nothing (clients
+ *   get a retriable error and ask again), and after a gap of more than
+ *   GIVE_UP_MS it gives up every partition and queues again.
  */
 import type { Producer, PulsarClient } from '../pulsar/client/types.js';
 import type { Endpoint } from '../gateway-context.js';
@@ -22,6 +28,10 @@ import { offsetsPartitionFor, type CoordinatorLocator, type CoordinatorNode, typ
 
 export const NODES_NAMESPACE = 'nodes';
 const WATCH_MS = 250;
+/** No tick for this long: the event loop stalled, claim nothing until it ticks again. */
+const STALL_MS = 2000;
+/** A stall this long may have outlasted the broker's keep-alive: give every partition up. */
+const GIVE_UP_MS = 10_000;
 const VIEW_REFRESH_MS = 1000;
 
 export interface NodeRecord {
@@ -68,6 +78,10 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
   private publishing: Promise<void> = Promise.resolve();
   /** Node records are written only once the listeners are bound (their ports are in the record). */
   private publishable = false;
+  /** When the stall clock last ticked (see STALL_MS). */
+  private lastTick = Date.now();
+  /** Bumped when a stall makes this node give up everything: each compete loop closes its producer. */
+  private generation = 0;
 
   constructor(private readonly o: PulsarLocatorOptions) {
     this.numPartitions = o.numPartitions;
@@ -87,7 +101,7 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
   }
 
   ownerOf(partition: number): CoordinatorNode | null {
-    if (this.owned.has(partition)) return this.self;
+    if (this.owned.has(partition)) return this.stalled() ? null : this.self;
     let best: NodeRecord | null = null;
     let bestSince = -1;
     for (const [key, raw] of this.view) {
@@ -116,6 +130,10 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
    */
   async start(listener: OwnershipListener): Promise<void> {
     this.listener = listener;
+    this.lastTick = Date.now();
+    const clock = setInterval(() => this.tick(), WATCH_MS);
+    clock.unref();
+    this.timers.push(clock);
     this.view = await this.o.state.view(NODES_NAMESPACE);
     const refresh = setInterval(() => {
       void this.o.state.view(NODES_NAMESPACE).then(
@@ -128,6 +146,27 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
     const firstRound = Array.from({ length: this.numPartitions }, (_, p) => this.compete(p));
     // wait briefly for the uncontested ones, the rest keep waiting in the background
     await Promise.race([Promise.all(firstRound), new Promise((r) => setTimeout(r, 3000))]);
+  }
+
+  /** Whether the stall clock is late (the process was frozen or the event loop blocked). */
+  private stalled(): boolean {
+    return Date.now() - this.lastTick > STALL_MS;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const gap = now - this.lastTick;
+    this.lastTick = now;
+    if (gap > GIVE_UP_MS && this.owned.size > 0) {
+      this.o.logger.warn({ stalledMs: gap, partitions: this.ownedPartitions() }, 'coordinator election: this node was frozen longer than the broker may wait; giving up every offsets partition and queueing again');
+      this.generation++;
+      // claim nothing from now on; each compete loop sees the new generation, closes its producer and queues again
+      for (const p of this.ownedPartitions()) {
+        this.owned.delete(p);
+        this.listener?.lost(p);
+      }
+      void this.publish();
+    }
   }
 
   /** The listeners are bound: write the node record now and after every ownership change. */
@@ -165,8 +204,10 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
       }
       void this.publish();
       await this.watch(producer);
-      this.owned.delete(partition);
-      this.listener?.lost(partition);
+      if (this.owned.get(partition)?.producer === producer) {
+        this.owned.delete(partition);
+        this.listener?.lost(partition);
+      }
       if (!this.closed) {
         this.o.logger.warn({ partition }, 'lost group coordination of offsets partition (connection to Pulsar lost or fenced); queueing again');
         void this.publish();
@@ -185,8 +226,9 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
         clearInterval(t);
         resolve();
       };
+      const generation = this.generation;
       const t = setInterval(() => {
-        if (this.closed || !producer.connected) finish();
+        if (this.closed || !producer.connected || this.generation !== generation) finish();
       }, WATCH_MS);
       t.unref();
       void producer.closed.then(finish);

@@ -268,6 +268,65 @@ if (skip) {
       assert.equal(offsets.reduce((s, o) => s + (o.offset ?? 0), 0), 20, JSON.stringify(offsets));
     }, { timeout: 150_000 });
 
+    test('a frozen coordinator node (SIGSTOP): the other takes over once the broker drops it; woken up, it no longer claims the group', { timeout: 150_000 }, async (t) => {
+      const group = `g-${uniqueName('frozen')}`;
+      const owner = (await findCoordinator(ports[1], group)).nodeId as 1 | 2;
+      const other: 1 | 2 = owner === 1 ? 2 : 1;
+      assert.equal((await findCoordinator(ports[other], group)).nodeId, owner);
+      const g = nodes[owner]!;
+      const t0 = Date.now();
+      g.child.kill('SIGSTOP');
+      let resumed = false;
+      try {
+        // a client asks the frozen node meanwhile: the kernel queues the request, the node reads it on waking up
+        const clientId = Buffer.from('frozen');
+        const key = Buffer.from(group);
+        const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length + 2 + key.length + 1);
+        let o = body.writeInt16BE(10, 0);
+        o = body.writeInt16BE(1, o);
+        o = body.writeInt32BE(9, o);
+        o = body.writeInt16BE(clientId.length, o);
+        o += clientId.copy(body, o);
+        o = body.writeInt16BE(key.length, o);
+        o += key.copy(body, o);
+        body.writeInt8(0, o);
+        const len = Buffer.alloc(4);
+        len.writeInt32BE(body.length);
+        const queued = await RawClient.open(ports[owner]);
+        queued.send(Buffer.concat([len, body]));
+        let takeoverMs = -1;
+        while (Date.now() - t0 < 120_000) {
+          const f = await findCoordinator(ports[other], group).catch(() => ({ errorCode: -1, nodeId: -1 }));
+          if (f.errorCode === 0 && f.nodeId === other) {
+            takeoverMs = Date.now() - t0;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        t.diagnostic(`SIGSTOP of node ${owner}: node ${other} coordinates ${group} after ${takeoverMs} ms (the broker's keep-alive drops the frozen node's lock producer)`);
+        assert.ok(takeoverMs >= 0 && takeoverMs < 120_000, `node ${other} took over (${takeoverMs} ms)`);
+        g.child.kill('SIGCONT');
+        resumed = true;
+        const r = await queued.next(10_000);
+        queued.close();
+        assert.ok(r, 'the woken node answers the queued FindCoordinator');
+        const errorCode = r.readInt16BE(8);
+        const nodeId = r.readInt32BE(12 + Math.max(0, r.readInt16BE(10)));
+        t.diagnostic(`the queued FindCoordinator answered by the woken node ${owner}: error ${errorCode}, node ${nodeId}`);
+        assert.ok(!(errorCode === 0 && nodeId === owner), `woken up after ${takeoverMs} ms frozen, node ${owner} still claims the group that node ${other} now coordinates (two coordinators)`);
+        let f: Awaited<ReturnType<typeof findCoordinator>> | undefined;
+        const deadline = Date.now() + 20_000;
+        do {
+          f = await findCoordinator(ports[owner], group);
+          if (f.errorCode === 0 && f.nodeId === other) break;
+          await new Promise((res) => setTimeout(res, 200));
+        } while (Date.now() < deadline);
+        assert.deepEqual([f.errorCode, f.nodeId], [0, other], `the woken node names node ${other}`);
+      } finally {
+        if (!resumed) g.child.kill('SIGCONT');
+      }
+    });
+
     toolTest('a consumer group across both nodes: one coordinator; SIGKILL of its node, then a clean stop of the other: takeover, nothing lost or skipped', unavailable('java', 'kafkajs'), async (t) => {
       const topic = 'grp-nodes';
       const group = `g-${uniqueName('nodes')}`;
