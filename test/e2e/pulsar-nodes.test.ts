@@ -122,7 +122,7 @@ class LoopProducer {
             this.acked.set(m.value, { partition: md.partition, offset: Number(md.baseOffset) });
           }
         } catch (e) {
-          this.errors.push(`${(e as Error).name}: ${(e as Error).message}`);
+          this.errors.push(`${(e as Error).name}: ${(e as Error).message} (values ${messages[0]!.value}..${messages[messages.length - 1]!.value})`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -347,6 +347,27 @@ if (skip) {
       const members: GroupMember[] = [];
       const consumed = () => members.flatMap((m) => m.records);
       const state = () => members.map((m) => m.describe()).join('\n');
+      /** What the log holds for the acknowledged records (read through a running node), as a problem report or ''. */
+      const logReport = async (): Promise<string> => {
+        const live = nodes[1] ? 1 : 2;
+        const all = await new JavaKafkaClient({ bootstrap: `127.0.0.1:${ports[live]}` }).consume({ topic, offset: 'beginning', untilEnd: true, timeoutMs: 60_000 });
+        const at = new Map<string, string[]>();
+        for (const r of all) at.set(r.valueText ?? '', [...(at.get(r.valueText ?? '') ?? []), `${r.partition}/${r.offset}`]);
+        const problems: string[] = [];
+        for (const [v, a] of producer.acked) {
+          const where = at.get(v);
+          if (!where) problems.push(`${v} acknowledged at ${a.partition}/${a.offset} is not in the log`);
+          else if (where.length > 1 || where[0] !== `${a.partition}/${a.offset}`) problems.push(`${v} acknowledged at ${a.partition}/${a.offset} is in the log at ${where.join(', ')}`);
+        }
+        for (let part = 0; part < PARTITIONS; part++) {
+          const offs = all.filter((r) => r.partition === part).map((r) => r.offset);
+          if (offs.some((o, i) => o !== i)) problems.push(`partition ${part}: offsets not dense from 0`);
+        }
+        const byOffset = (part: number, lo: number, hi: number) => all.filter((r) => r.partition === part && r.offset >= lo && r.offset <= hi).map((r) => `${r.offset}:${r.valueText}`).join(' ');
+        const first = [...producer.acked].find(([v]) => !at.has(v));
+        const around = first ? `\nlog around ${first[0]} (${first[1].partition}/${first[1].offset}): ${byOffset(first[1].partition, first[1].offset - 3, first[1].offset + 3)}` : '';
+        return problems.length ? `log read through node ${live} (${all.length} records): ${problems.length} problems, e.g.\n  ${problems.slice(0, 8).join('\n  ')}${around}` : '';
+      };
       const allAckedConsumed = (what: string) =>
         waitFor(
           () => {
@@ -359,7 +380,9 @@ if (skip) {
             const missing = [...producer.acked.keys()].filter((v) => !got.has(v));
             return `${what}: ${missing.length} of ${producer.acked.size} acknowledged records not consumed (e.g. ${missing.slice(0, 5).join(', ')})\nproducer errors: ${producer.errors.slice(-3).join('; ')}\n${state()}`;
           },
-        );
+        ).catch(async (e: Error) => {
+          throw new Error(`${e.message}\n${await logReport().catch((x: Error) => `log not read: ${x.message}`)}`);
+        });
       try {
         // bootstrap lists in both orders: the members' fetches and metadata go to either node
         for (let i = 0; i < 3; i++) {
@@ -446,6 +469,7 @@ if (skip) {
           const a = producer.acked.get(r.value ?? '');
           if (a) assert.deepEqual([r.partition, r.offset], [a.partition, a.offset], `${r.value} consumed at the offset it was acknowledged with`);
         }
+        assert.equal(await logReport(), '', 'the log holds every acknowledged record once, at its offset');
         t.diagnostic(`end: ${producer.acked.size} acknowledged records, ${consumed().length} deliveries, ${dups} values delivered more than once, producer errors: ${producer.errors.length} ${producer.errors.slice(0, 3).join('; ')}`);
         for (const m of members) await m.close();
         // committed offsets, read through the node still running, are the end of every partition
