@@ -210,6 +210,16 @@ if (skip) {
       assert.equal(acked.size, p.acks.length, 'each value acknowledged once');
       const ends = await java.listOffsets(topic, 'latest');
       const all = await java.consume({ topic, offset: 'beginning', untilEnd: true, timeoutMs: 90_000 });
+      const ackedPerPartition = (part: number) => p.acks.filter((a) => a.partition === part).sort((x, y) => x.offset - y.offset);
+      for (let part = 0; part < PARTITIONS; part++) {
+        const recs = all.filter((r) => r.partition === part);
+        const ack = ackedPerPartition(part);
+        const wrong = recs.filter((r) => acked.get(r.valueText!)?.offset !== r.offset).slice(0, 5).map((r) => `${r.valueText} stored at ${r.offset}, acknowledged at ${acked.get(r.valueText!)?.offset}`);
+        t.diagnostic(
+          `partition ${part}: end offset ${ends.find((e) => e.partition === part)!.offset}, ${recs.length} records read (offsets ${recs[0]?.offset}..${recs.at(-1)?.offset}), ` +
+            `${ack.length} acknowledged (offsets ${ack[0]?.offset}..${ack.at(-1)?.offset}); first mismatches: ${JSON.stringify(wrong)}`,
+        );
+      }
       for (let part = 0; part < PARTITIONS; part++) {
         const recs = all.filter((r) => r.partition === part);
         const end = ends.find((e) => e.partition === part)!.offset;
