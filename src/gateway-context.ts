@@ -38,6 +38,8 @@ export interface GatewayContext {
   readonly quotas?: { produce: ByteRateQuota; fetch: ByteRateQuota };
   /** The endpoint clients of the given listener should use to reach this node. */
   advertisedEndpoint(listenerName: string): Endpoint;
+  /** Other gateway nodes serving the same cluster (storageEngine=pulsar), for Metadata's broker list. */
+  peers?(listenerName: string): Array<{ nodeId: number; endpoint: Endpoint }>;
   /** The consumer group coordinator; group APIs answer COORDINATOR_NOT_AVAILABLE without one. */
   readonly coordinator?: GroupCoordinator;
 }

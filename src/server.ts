@@ -164,6 +164,13 @@ export class Gateway {
     }
     await pulsarLocator?.listening(); // publish the node record, now with the bound ports
     gateway.pulsarLocator = pulsarLocator;
+    if (pulsarLocator) {
+      context.peers = (listenerName) =>
+        pulsarLocator.peers().flatMap((p) => {
+          const endpoint = p.endpoints[listenerName];
+          return endpoint ? [{ nodeId: p.nodeId, endpoint }] : [];
+        });
+    }
     log.info({ clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind }, 'kop-gateway started');
     return gateway;
   }

@@ -33,6 +33,8 @@ const STALL_MS = 2000;
 /** A stall this long may have outlasted the broker's keep-alive: give every partition up. */
 const GIVE_UP_MS = 10_000;
 const VIEW_REFRESH_MS = 1000;
+/** Nodes rewrite their record this often; a record older than 3 periods is a node that is gone. */
+const HEARTBEAT_MS = 15_000;
 
 export interface NodeRecord {
   v: 1;
@@ -100,6 +102,26 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
     return [...this.owned.keys()].sort((a, b) => a - b);
   }
 
+  /**
+   * The other gateway nodes alive now (their records were refreshed recently),
+   * for Metadata: Kafka's admin client sends group requests only to a
+   * coordinator it finds among the brokers Metadata lists.
+   */
+  peers(): Array<{ nodeId: number; endpoints: Record<string, Endpoint> }> {
+    const out: Array<{ nodeId: number; endpoints: Record<string, Endpoint> }> = [];
+    const now = Date.now();
+    for (const [key, raw] of this.view) {
+      if (key === `node-${this.o.nodeId}`) continue;
+      try {
+        const rec = JSON.parse(raw.toString('utf8')) as NodeRecord;
+        if (now - rec.updatedMs <= 3 * HEARTBEAT_MS) out.push({ nodeId: rec.nodeId, endpoints: rec.endpoints });
+      } catch {
+        // unreadable record: not a peer
+      }
+    }
+    return out.sort((a, b) => a.nodeId - b.nodeId);
+  }
+
   ownerOf(partition: number): CoordinatorNode | null {
     if (this.owned.has(partition)) return this.stalled() ? null : this.self;
     let best: NodeRecord | null = null;
@@ -143,6 +165,9 @@ export class PulsarCoordinatorLocator implements CoordinatorLocator {
     }, VIEW_REFRESH_MS);
     refresh.unref();
     this.timers.push(refresh);
+    const heartbeat = setInterval(() => void this.publish(), HEARTBEAT_MS);
+    heartbeat.unref();
+    this.timers.push(heartbeat);
     const firstRound = Array.from({ length: this.numPartitions }, (_, p) => this.compete(p));
     // wait briefly for the uncontested ones, the rest keep waiting in the background
     await Promise.race([Promise.all(firstRound), new Promise((r) => setTimeout(r, 3000))]);

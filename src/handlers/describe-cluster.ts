@@ -20,6 +20,7 @@ export const describeCluster: ApiEntry<DescribeClusterRequest, DescribeClusterRe
     }
     const { host, port } = ctx.gateway.advertisedEndpoint(ctx.conn.listenerName);
     const nodeId = ctx.gateway.nodeId;
-    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, controllerId: nodeId, brokers: [{ brokerId: nodeId, host, port, rack: null }] };
+    const peers = (ctx.gateway.peers?.(ctx.conn.listenerName) ?? []).map((p) => ({ brokerId: p.nodeId, host: p.endpoint.host, port: p.endpoint.port, rack: null }));
+    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, controllerId: nodeId, brokers: [{ brokerId: nodeId, host, port, rack: null }, ...peers] };
   },
 };

@@ -110,7 +110,11 @@ export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
     return {
       ...MetadataResponse.defaults(),
       throttleTimeMs: 0,
-      brokers: [{ nodeId, host: endpoint.host, port: endpoint.port, rack: null }],
+      // this node leads every partition; other gateway nodes are listed so clients can reach a group coordinator there
+      brokers: [
+        { nodeId, host: endpoint.host, port: endpoint.port, rack: null },
+        ...(ctx.gateway.peers?.(ctx.conn.listenerName) ?? []).map((p) => ({ nodeId: p.nodeId, host: p.endpoint.host, port: p.endpoint.port, rack: null })),
+      ],
       clusterId,
       controllerId: nodeId,
       topics,
