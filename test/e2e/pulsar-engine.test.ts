@@ -20,7 +20,7 @@ import { PythonKafkaClient } from '../helpers/clients/python.js';
 import { kcatConsume, kcatProduce } from '../helpers/clients/kcat.js';
 import { kafkajsConsume, kafkajsProduce } from '../helpers/clients/kafkajs.js';
 import type { Compression, ConsumedRecord, ProduceRecordInput } from '../helpers/clients/types.js';
-import { createNamespace, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
+import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
 
 const skip = pulsarSkipReason();
 const BASE_TS = 1_700_000_000_000;
@@ -48,22 +48,6 @@ function assertSameRecords(got: ConsumedRecord[], sent: ProduceRecordInput[], wh
     const headers = (s.headers as Array<{ key: string; value: string }>).map((h) => ({ key: h.key, value: Buffer.from(h.value) }));
     assert.deepEqual(r.headers.map((h) => ({ key: h.key, value: h.value })), headers, `${what}: headers of #${i}`);
   });
-}
-
-/** Gateway settings for the shared broker, in namespace `ns` (Kafka short names land there). */
-export function pulsarGatewayConfig(p: SharedPulsar, ns: string, entryFormat: 'pulsar' | 'kafka'): Record<string, string | number | boolean> {
-  const [tenant, namespace] = ns.split('/') as [string, string];
-  return {
-    storageEngine: 'pulsar',
-    brokerServiceUrl: p.serviceUrl,
-    webServiceUrl: p.webUrl,
-    brokerClientAuthenticationPlugin: 'org.apache.pulsar.client.impl.auth.AuthenticationToken',
-    brokerClientAuthenticationParameters: `file:${p.adminTokenFile}`,
-    kafkaTenant: tenant,
-    kafkaNamespace: namespace,
-    kafkaMetadataNamespace: `${namespace}-meta`,
-    entryFormat,
-  };
 }
 
 if (skip) {

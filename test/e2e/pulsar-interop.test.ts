@@ -26,7 +26,7 @@ import { PythonKafkaClient } from '../helpers/clients/python.js';
 import { kcatConsume, kcatProduce } from '../helpers/clients/kcat.js';
 import { kafkajsProduce } from '../helpers/clients/kafkajs.js';
 import { toBuffer, type ConsumedRecord, type ProduceRecordInput } from '../helpers/clients/types.js';
-import { createNamespace, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
+import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
 import { pulsarConsume, pulsarJavaUnavailable, pulsarProduce, type PulsarConsumed, type PulsarProduced } from '../helpers/pulsar/interop.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
 
@@ -34,21 +34,6 @@ const env = harnessEnv();
 const skip = pulsarSkipReason() ?? (env.strict ? undefined : pulsarJavaUnavailable());
 const BASE_TS = 1_700_000_000_000;
 
-/** Gateway settings for the shared broker, in namespace `ns` (as in pulsar-engine.test.ts). */
-function gatewayConfig(p: SharedPulsar, ns: string): Record<string, string | number | boolean> {
-  const [tenant, namespace] = ns.split('/') as [string, string];
-  return {
-    storageEngine: 'pulsar',
-    brokerServiceUrl: p.serviceUrl,
-    webServiceUrl: p.webUrl,
-    brokerClientAuthenticationPlugin: 'org.apache.pulsar.client.impl.auth.AuthenticationToken',
-    brokerClientAuthenticationParameters: `file:${p.adminTokenFile}`,
-    kafkaTenant: tenant,
-    kafkaNamespace: namespace,
-    kafkaMetadataNamespace: `${namespace}-meta`,
-    entryFormat: 'pulsar',
-  };
-}
 
 /** A Kafka record as it should look on either side. timestamp: exact, or a [from, to] window (producer-set CreateTime). */
 interface Expected {
@@ -172,7 +157,7 @@ if (skip) {
     p = await sharedPulsar();
     conn = { url: p.serviceUrl, token: p.adminToken };
     ns = await createNamespace(p, uniqueName('interop'));
-    gw = await startTestGateway(gatewayConfig(p, ns), mkdtempSync(join(tmpdir(), 'kop-e2e-pulsar-interop-')));
+    gw = await startTestGateway(pulsarGatewayConfig(p, ns), mkdtempSync(join(tmpdir(), 'kop-e2e-pulsar-interop-')));
   });
   after(async () => {
     await gw?.stop().catch(() => undefined);

@@ -23,7 +23,7 @@ import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient, runJavaMain } from '../helpers/clients/java.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { createNamespace, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
+import { createNamespace, pulsarGatewayEnv, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
 import { GroupMember, waitFor } from './drivers/group-members.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -148,21 +148,13 @@ if (skip) {
     let both = '';
 
     function nodeEnv(id: 1 | 2): Record<string, string> {
-      const [tenant, namespace] = ns.split('/') as [string, string];
       const dir = mkdtempSync(join(tmpdir(), `kop-nodes-${id}-`));
       dirs.push(dir);
       return {
         KOP_KAFKA_LISTENERS: `PLAINTEXT://127.0.0.1:${ports[id]}`,
         KOP_DATA_DIRECTORY: dir,
         KOP_KAFKA_NODE_ID: String(id),
-        KOP_STORAGE_ENGINE: 'pulsar',
-        KOP_BROKER_SERVICE_URL: p.serviceUrl,
-        KOP_WEB_SERVICE_URL: p.webUrl,
-        KOP_BROKER_CLIENT_AUTHENTICATION_PLUGIN: 'org.apache.pulsar.client.impl.auth.AuthenticationToken',
-        KOP_BROKER_CLIENT_AUTHENTICATION_PARAMETERS: `file:${p.adminTokenFile}`,
-        KOP_KAFKA_TENANT: tenant,
-        KOP_KAFKA_NAMESPACE: namespace,
-        KOP_KAFKA_METADATA_NAMESPACE: `${namespace}-meta`,
+        ...pulsarGatewayEnv(p, ns),
         KOP_OFFSETS_TOPIC_NUM_PARTITIONS: '10',
         KOP_GROUP_INITIAL_REBALANCE_DELAY_MS: '300',
         KOP_GROUP_MIN_SESSION_TIMEOUT_MS: '1000',

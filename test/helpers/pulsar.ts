@@ -169,3 +169,30 @@ export async function createNamespace(p: SharedPulsar, name: string, tenant = 'p
   if (r.status !== 204 && r.status !== 409) throw new Error(`create namespace ${ns}: HTTP ${r.status} ${r.text}`);
   return ns;
 }
+
+/**
+ * Gateway settings (config keys) for storageEngine=pulsar on this broker, the gateway authenticating
+ * with the admin token; Kafka short names land in namespace `ns` ("tenant/name"), the gateway's own
+ * state in "<tenant>/<name>-meta".
+ */
+export function pulsarGatewayConfig(p: SharedPulsar, ns: string, entryFormat: 'pulsar' | 'kafka' = 'pulsar'): Record<string, string | number | boolean> {
+  const [tenant, namespace] = ns.split('/') as [string, string];
+  return {
+    storageEngine: 'pulsar',
+    brokerServiceUrl: p.serviceUrl,
+    webServiceUrl: p.webUrl,
+    brokerClientAuthenticationPlugin: 'org.apache.pulsar.client.impl.auth.AuthenticationToken',
+    brokerClientAuthenticationParameters: `file:${p.adminTokenFile}`,
+    kafkaTenant: tenant,
+    kafkaNamespace: namespace,
+    kafkaMetadataNamespace: `${namespace}-meta`,
+    entryFormat,
+  };
+}
+
+/** The same settings as KOP_* environment variables (for a gateway child process). */
+export function pulsarGatewayEnv(p: SharedPulsar, ns: string, entryFormat: 'pulsar' | 'kafka' = 'pulsar'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(pulsarGatewayConfig(p, ns, entryFormat))) out[`KOP_${k.replace(/([A-Z])/g, '_$1').toUpperCase()}`] = String(v);
+  return out;
+}
