@@ -109,6 +109,9 @@ export class Gateway {
     );
     try {
       await coordinator.start();
+      if (storage instanceof PulsarEngine) {
+        coordinator.onOffsetCommitted = (groupId, topic, partition, offset) => storage.mirrorCommittedOffset(groupId, topic, partition, offset);
+      }
       if (pulsarLocator && storage instanceof PulsarEngine) {
         const kv = storage.state;
         await pulsarLocator.start({

@@ -181,6 +181,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   private expirationTimer: { cancel(): void } | null = null;
   private expirationRun: Promise<void> | null = null;
   private readonly newMemberJoinTimeoutMs: number;
+  /** Told of every durable offset commit (the Pulsar engine mirrors them into subscriptions). */
+  onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
 
   constructor(
     readonly locator: CoordinatorLocator,
@@ -934,6 +936,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       try {
         await g.track(this.store.putOffset(partition, g.key, o.topic, o.partition, value));
         g.setOffset(o.topic, o.partition, value);
+        this.onOffsetCommitted?.(g.groupId, o.topic, o.partition, o.offset);
         return ErrorCode.NONE;
       } catch (err) {
         this.log.error({ err, group: g.groupId, topic: o.topic, partition: o.partition }, 'offset commit write failed');

@@ -146,7 +146,7 @@ if (skip) {
     assert.deepEqual(more.map((a) => a.offset), [500, 501, 502]);
   }, { timeout: 240_000 });
 
-  toolTest('pulsar: a Java consumer group commits in Pulsar and resumes after a gateway restart', unavailable('java'), async () => {
+  toolTest('pulsar: a Java consumer group commits in Pulsar (mirrored as a durable subscription with its backlog) and resumes after a gateway restart', unavailable('java'), async () => {
     const format = 'kafka' as const;
     let java = new JavaKafkaClient({ bootstrap: gw[format]!.bootstrap });
     const topic = 'group-resume';
@@ -154,6 +154,26 @@ if (skip) {
     await java.produce({ topic, count: 40, acks: 'all' });
     const first = await java.consume({ topic, group: 'g-resume', commit: true, maxRecords: 40, timeoutMs: 40_000 });
     assert.equal(first.length, 40);
+    // the committed position is mirrored into a durable Pulsar subscription named after the group
+    const backlog = async (): Promise<number[] | null> => {
+      const out: number[] = [];
+      for (const part of [0, 1]) {
+        const r = await p.rest('GET', `/admin/v2/persistent/${nss[format]}/${topic}-partition-${part}/stats`);
+        const sub = (JSON.parse(r.text) as { subscriptions?: Record<string, { msgBacklog: number }> }).subscriptions?.['g-resume'];
+        if (!sub) return null;
+        out.push(sub.msgBacklog);
+      }
+      return out;
+    };
+    const until = async (ok: (b: number[] | null) => boolean, what: string): Promise<number[] | null> => {
+      let b: number[] | null = null;
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+        b = await backlog();
+        if (ok(b)) return b;
+      }
+      assert.fail(`${what}: Pulsar subscription backlog ${JSON.stringify(b)}`);
+    };
+    await until((b) => b !== null && b.every((n) => n === 0), 'after committing everything the group subscription has no backlog');
     await gw[format]!.stop();
     await start(format);
     java = new JavaKafkaClient({ bootstrap: gw[format]!.bootstrap });
@@ -162,8 +182,10 @@ if (skip) {
     const total = (byPartition[0] ?? 0) + (byPartition[1] ?? 0);
     assert.equal(total, 40, `committed offsets after restart: ${JSON.stringify(offsets)}`);
     await java.produce({ topic, count: 6, acks: 'all' });
+    await until((b) => b !== null && b[0]! + b[1]! > 0, 'new records show as backlog of the group subscription');
     const next = await java.consume({ topic, group: 'g-resume', commit: true, maxRecords: 6, timeoutMs: 40_000 });
     assert.equal(next.length, 6, 'only the 6 new records are delivered to the group');
+    await until((b) => b !== null && b.every((n) => n === 0), 'the backlog is gone once the group committed again');
   }, { timeout: 240_000 });
 
   toolTest('pulsar: CreatePartitions and DeleteTopics act on the Pulsar partitioned topic', unavailable('java'), async () => {

@@ -46,6 +46,8 @@ import { toStorageError } from './errors.js';
 import { PulsarKeyValueStore } from './kv-store.js';
 import { Locator } from './locate.js';
 import { PulsarPartition } from './partition.js';
+import { SubscriptionMirror } from './subscription-mirror.js';
+import type { MessageId } from '../../pulsar/client/types.js';
 
 export interface PulsarEngineOptions {
   client: PulsarClient;
@@ -65,6 +67,8 @@ export interface PulsarEngineOptions {
   maxPartitionsPerTopic?: number;
   /** Forward each Kafka principal as original_principal (the client must authenticate as a proxy role). */
   forwardIdentity?: boolean;
+  /** Per (group, partition): at most one subscription update this often. Default 5000. */
+  subscriptionMirrorIntervalMs?: number;
   /** Newest entries re-read when a partition opens (idempotent-producer state and cache). Default 1000. */
   tailRebuildEntries?: number;
 }
@@ -96,6 +100,8 @@ export class PulsarEngine implements StorageEngine {
   readonly state: PulsarKeyValueStore;
   readonly configDefaults: Record<TopicConfigKey, string> = makeDefaults();
   readonly locator: Locator;
+  /** Committed group offsets reflected as durable Pulsar subscriptions. */
+  readonly mirror: SubscriptionMirror;
 
   readonly client: PulsarClient;
   readonly admin: PulsarAdmin;
@@ -123,6 +129,7 @@ export class PulsarEngine implements StorageEngine {
     this.logger = options.logger ?? silentEngineLogger;
     this.timeoutMs = options.operationTimeoutMs ?? 30_000;
     this.locator = new Locator(this.client, this.admin, this.timeoutMs);
+    this.mirror = new SubscriptionMirror(this.admin, (topic, offset) => this.positionOf(topic, offset), this.logger, options.subscriptionMirrorIntervalMs ?? 5000);
     this.state = new PulsarKeyValueStore(this.client, this.admin, options.metadataNamespace, this.logger, this.timeoutMs, options.nodeId);
   }
 
@@ -183,6 +190,7 @@ export class PulsarEngine implements StorageEngine {
 
   async close(): Promise<void> {
     this.started = false;
+    this.mirror.close();
     if (this.idleTimer) clearInterval(this.idleTimer);
     const ps = [...this.partitions.values()];
     this.partitions.clear();
@@ -533,6 +541,28 @@ export class PulsarEngine implements StorageEngine {
       if (signal?.aborted) return done();
       for (const { p, offset } of parts) offs.push(p.onAppend(() => (p.highWatermark > offset || p.failed ? done() : undefined)));
     });
+  }
+
+  // ------------------------------------------------------------ group positions in Pulsar
+
+  /**
+   * A consumer group committed `offset` (the next offset it will read) on a
+   * partition: reflect it as the durable subscription `groupId` on the
+   * partition's Pulsar topic (best effort, coalesced; see ./subscription-mirror.ts).
+   */
+  mirrorCommittedOffset(groupId: string, topic: string, partition: number, offset: bigint): void {
+    if (!this.started || offset < 0n || groupId.length === 0) return;
+    this.mirror.committed({ topic: partitionName(topic, partition), subscription: groupId, offset });
+  }
+
+  private async positionOf(partitionTopic: string, offset: bigint): Promise<MessageId | null> {
+    const cached = this.partitions.get(partitionTopic)?.positionOf(offset);
+    if (cached) return cached;
+    const e = await this.locator.locate(partitionTopic, offset);
+    if (e) return e.id;
+    // at or past the end: the position after the last entry
+    const s = await this.admin.internalStats(partitionTopic);
+    return s.lastConfirmedEntry.entryId >= 0n ? { ledgerId: s.lastConfirmedEntry.ledgerId, entryId: s.lastConfirmedEntry.entryId + 1n } : null;
   }
 
   // ------------------------------------------------------------ producer ids

@@ -483,6 +483,19 @@ export class PulsarPartition {
     });
   }
 
+  /**
+   * From the newest-entry cache: the position of the entry holding `offset`, or
+   * the position after the last entry when offset is the high watermark; null
+   * when the cache cannot tell.
+   */
+  positionOf(offset: bigint): MessageId | null {
+    const c = this.cache;
+    const last = c[c.length - 1];
+    if (!last || c[0]!.base > offset) return null;
+    if (offset >= this.hw) return offset === this.hw ? { ledgerId: last.id.ledgerId, entryId: last.id.entryId + 1n } : null;
+    return c[this.cacheIndex(offset)]!.id;
+  }
+
   // ---------------------------------------------------------------- offsets
 
   private logStartCache: { value: bigint; at: number } | null = null;
