@@ -8,15 +8,16 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { harnessEnv, type HarnessEnv } from '../clients/paths.js';
+import { join } from 'node:path';
+import { harnessEnv, repoRoot, type HarnessEnv } from '../clients/paths.js';
 import { checkResult, commandExists, parseJsonLines, runCommand } from '../clients/proc.js';
 import { DEFAULT_PULSAR_BROKER_VERSION } from '../pulsar.js';
 
 const MAIN = 'PulsarInterop';
-const SOURCE = join(dirname(fileURLToPath(import.meta.url)), `${MAIN}.java`);
-const LOG4J = join(dirname(fileURLToPath(import.meta.url)), '..', 'java', 'log4j2.properties');
+// the sources, not the compiled folder: dist/test/helpers holds no .java files
+const HELPERS = join(repoRoot(), 'test', 'helpers');
+const SOURCE = join(HELPERS, 'pulsar', `${MAIN}.java`);
+const LOG4J = join(HELPERS, 'java', 'log4j2.properties');
 
 function pulsarLibs(env: HarnessEnv): { version: string; libs: string } {
   const version = process.env.KOP_PULSAR_BROKER_VERSION || DEFAULT_PULSAR_BROKER_VERSION;
