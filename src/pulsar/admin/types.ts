@@ -78,6 +78,8 @@ export interface AdminEntry {
 }
 
 export interface PulsarAdmin {
+  /** Release the HTTP connections (keep-alive sockets). */
+  close(): void;
   // --- clusters / brokers ---
   listClusters(): Promise<string[]>;
   /** Runtime broker configuration (GET /admin/v2/brokers/configuration/runtime), superuser only. */

@@ -197,6 +197,7 @@ export class PulsarEngine implements StorageEngine {
     await Promise.all(ps.map((p) => p.close()));
     await this.state.close();
     await this.client.close();
+    this.admin.close();
   }
 
   private checkStarted(): void {
