@@ -10,6 +10,17 @@ import type { KeyValueStore } from './storage/engine.js';
 
 const KEY = 'cluster.id';
 
+/**
+ * A random cluster id as Kafka makes them (16 random bytes, base64url), never
+ * starting with '-': Kafka's command-line tools would read it as an option.
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export async function loadOrCreateClusterId(dataDirectory: string): Promise<string> {
   const file = join(dataDirectory, 'meta.properties');
   try {
@@ -22,7 +33,7 @@ export async function loadOrCreateClusterId(dataDirectory: string): Promise<stri
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const id = randomBytes(16).toString('base64url');
+  const id = newClusterId();
   await mkdir(dataDirectory, { recursive: true });
   const tmp = `${file}.tmp`;
   await writeFile(tmp, `# written by kop-gateway\n${KEY}=${id}\nversion=1\n`, { flush: true });
@@ -42,7 +53,7 @@ export async function loadOrCreateSharedClusterId(state: KeyValueStore): Promise
   };
   const existing = valid(await state.get('cluster', KEY));
   if (existing) return existing;
-  await state.put('cluster', KEY, Buffer.from(randomBytes(16).toString('base64url')));
+  await state.put('cluster', KEY, Buffer.from(newClusterId()));
   const id = valid(await state.get('cluster', KEY));
   if (!id) throw new Error('could not store the cluster id in the storage engine');
   return id;

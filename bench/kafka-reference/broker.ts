@@ -7,6 +7,7 @@
  *   ... kafka.bootstrap ('127.0.0.1:PORT') ...
  *   await kafka.stop();                                // SIGTERM, then SIGKILL; removes the dir
  */
+import { newClusterId } from '../../src/cluster-id.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -81,9 +82,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A fresh Kafka cluster id: 16 random bytes, base64url without padding. */
+/** A fresh Kafka cluster id: 16 random bytes, base64url without padding, never starting with '-' (StorageTool would take it for an option). */
 export function randomClusterId(): string {
-  return randomBytes(16).toString('base64url');
+  return newClusterId();
 }
 
 /** An unsigned JWT ({"alg":"none"}) that Kafka's unsecured OAUTHBEARER validator accepts. */

@@ -110,3 +110,11 @@ test('listeners: names, protocol map, IPv6 and errors', () => {
   assert.throws(() => parseListenerList('PLAINTEXT://h:1,PLAINTEXT://h:2', ''), /used twice/);
   assert.throws(() => parseListenerList('', ''), /no listener/);
 });
+
+test('cluster ids never start with "-" (Kafka\'s command-line tools would read one as an option)', async () => {
+  const { newClusterId } = await import('../../src/cluster-id.js');
+  for (let i = 0; i < 2000; i++) {
+    const id = newClusterId();
+    assert.match(id, /^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+  }
+});
