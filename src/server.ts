@@ -150,6 +150,7 @@ export class Gateway {
       coordinator,
     };
     const gateway = new Gateway(config, context, bound, log, security, tls);
+    gateway.pulsarLocator = pulsarLocator; // closed by stop(), also when a listener fails to bind below
     const dispatcher = new Dispatcher(context, (conn) => {
       const spec = specs.find((l) => l.name === conn.listenerName)!;
       if (!spec.protocol.startsWith('SASL')) {
@@ -166,7 +167,6 @@ export class Gateway {
       throw err;
     }
     await pulsarLocator?.listening(); // publish the node record, now with the bound ports
-    gateway.pulsarLocator = pulsarLocator;
     if (pulsarLocator) {
       context.peers = (listenerName) =>
         pulsarLocator.peers().flatMap((p) => {
