@@ -10,8 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createServer } from 'node:net';
@@ -20,9 +19,9 @@ import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient, javaLog4jConfig } from '../helpers/clients/java.js';
 import { harnessEnv, repoRoot } from '../helpers/clients/paths.js';
-import { checkResult, runCommand } from '../helpers/clients/proc.js';
 import { createNamespace, privatePulsar, pulsarSkipReason, type PrivatePulsar } from '../helpers/pulsar.js';
 import { GroupMember, waitFor } from './drivers/group-members.js';
+import { compileJavaSource } from '../helpers/clients/java-compile.js';
 
 const skip = pulsarSkipReason();
 const PARTITIONS = 3;
@@ -40,31 +39,22 @@ async function freePort(): Promise<number> {
 let compiled: Promise<string> | undefined;
 /** Compile drivers/ContinuousProducer.java once per source hash into $KOP_CACHE_DIR/producer-driver/<hash>/. */
 function ensureContinuousProducer(): Promise<string> {
-  compiled ??= (async () => {
+  if (compiled) return compiled;
+  const compiling = (() => {
     const env = harnessEnv();
-    const src = join(repoRoot(), 'test', 'e2e', 'drivers', 'ContinuousProducer.java');
-    const hash = createHash('sha256').update(`kafka ${env.kafkaVersion}\n`).update(readFileSync(src)).digest('hex').slice(0, 16);
-    const base = join(env.cacheDir, 'producer-driver');
-    const classes = join(base, hash);
-    if (existsSync(join(classes, 'ContinuousProducer.class'))) return classes;
-    mkdirSync(base, { recursive: true });
-    const tmp = mkdtempSync(join(base, `.tmp-${hash}-`));
-    try {
-      checkResult(await runCommand(env.javac, ['-nowarn', '-encoding', 'UTF-8', '-d', tmp, '-cp', env.javaClasspath, src], { timeoutMs: 180_000 }));
-      try {
-        renameSync(tmp, classes);
-      } catch (e) {
-        if (!existsSync(join(classes, 'ContinuousProducer.class'))) throw e;
-        rmSync(tmp, { recursive: true, force: true });
-      }
-    } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
-      compiled = undefined;
-      throw e;
-    }
-    return classes;
-  })();
-  return compiled;
+    return compileJavaSource({
+      source: join(repoRoot(), 'test', 'e2e', 'drivers', 'ContinuousProducer.java'),
+      mainClass: 'ContinuousProducer',
+      cacheName: 'producer-driver',
+      classpath: env.javaClasspath,
+      salt: `kafka ${env.kafkaVersion}`,
+    });
+  })().catch((e: unknown) => {
+    compiled = undefined;
+    throw e;
+  });
+  compiled = compiling;
+  return compiling;
 }
 
 interface Ack {

@@ -6,12 +6,10 @@
  * which GroupMember collects: the current assignment, records, commits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { javaLog4jConfig } from '../../helpers/clients/java.js';
 import { harnessEnv, repoRoot } from '../../helpers/clients/paths.js';
-import { checkResult, runCommand } from '../../helpers/clients/proc.js';
+import { compileJavaSource } from '../../helpers/clients/java-compile.js';
 
 export type MemberKind = 'java' | 'python' | 'kafkajs';
 
@@ -45,31 +43,22 @@ let javaClasses: Promise<string> | undefined;
 
 /** Compile GroupConsumer.java once per source hash into $KOP_CACHE_DIR/group-driver/<hash>/. */
 export function ensureGroupConsumerJava(): Promise<string> {
-  javaClasses ??= (async () => {
+  if (javaClasses) return javaClasses;
+  const compiling = (() => {
     const env = harnessEnv();
-    const src = join(driversDir(), 'GroupConsumer.java');
-    const hash = createHash('sha256').update(`kafka ${env.kafkaVersion}\n`).update(readFileSync(src)).digest('hex').slice(0, 16);
-    const base = join(env.cacheDir, 'group-driver');
-    const classes = join(base, hash);
-    if (existsSync(join(classes, 'GroupConsumer.class'))) return classes;
-    mkdirSync(base, { recursive: true });
-    const tmp = mkdtempSync(join(base, `.tmp-${hash}-`));
-    try {
-      checkResult(await runCommand(env.javac, ['-nowarn', '-encoding', 'UTF-8', '-d', tmp, '-cp', env.javaClasspath, src], { timeoutMs: 180_000 }));
-      try {
-        renameSync(tmp, classes);
-      } catch (e) {
-        if (!existsSync(join(classes, 'GroupConsumer.class'))) throw e;
-        rmSync(tmp, { recursive: true, force: true });
-      }
-    } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
-      javaClasses = undefined;
-      throw e;
-    }
-    return classes;
-  })();
-  return javaClasses;
+    return compileJavaSource({
+      source: join(driversDir(), 'GroupConsumer.java'),
+      mainClass: 'GroupConsumer',
+      cacheName: 'group-driver',
+      classpath: env.javaClasspath,
+      salt: `kafka ${env.kafkaVersion}`,
+    });
+  })().catch((e: unknown) => {
+    javaClasses = undefined;
+    throw e;
+  });
+  javaClasses = compiling;
+  return compiling;
 }
 
 async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: string; args: string[] }> {

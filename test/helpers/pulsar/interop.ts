@@ -6,12 +6,12 @@
  *   const sent = await pulsarProduce({ url, token, topic: 'persistent://public/ns/t-partition-0', count: 20 });
  *   const got = await pulsarConsume({ url, token, topic: 'persistent://public/ns/t', subscription: 's', count: 20 });
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { harnessEnv, repoRoot, type HarnessEnv } from '../clients/paths.js';
 import { checkResult, commandExists, parseJsonLines, runCommand } from '../clients/proc.js';
 import { DEFAULT_PULSAR_BROKER_VERSION } from '../pulsar.js';
+import { compileJavaSource } from '../clients/java-compile.js';
 
 const MAIN = 'PulsarInterop';
 // the sources, not the compiled folder: dist/test/helpers holds no .java files
@@ -51,25 +51,7 @@ async function compile(env: HarnessEnv): Promise<string> {
   const why = pulsarJavaUnavailable(env);
   if (why) throw new Error(`Pulsar Java client unavailable: ${why}`);
   const { version, libs } = pulsarLibs(env);
-  const hash = createHash('sha256').update(`pulsar ${version}\n`).update(readFileSync(SOURCE)).digest('hex').slice(0, 16);
-  const base = join(env.cacheDir, 'pulsar-interop');
-  const classes = join(base, hash);
-  if (existsSync(join(classes, `${MAIN}.class`))) return classes;
-  mkdirSync(base, { recursive: true });
-  const tmp = mkdtempSync(join(base, `.tmp-${hash}-`));
-  try {
-    checkResult(await runCommand(env.javac, ['-nowarn', '-encoding', 'UTF-8', '-d', tmp, '-cp', join(libs, '*'), SOURCE], { timeoutMs: 180_000 }));
-    try {
-      renameSync(tmp, classes);
-    } catch (e) {
-      if (!existsSync(join(classes, `${MAIN}.class`))) throw e;
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  return classes;
+  return compileJavaSource({ source: SOURCE, mainClass: MAIN, cacheName: 'pulsar-interop', classpath: join(libs, '*'), salt: `pulsar ${version}` });
 }
 
 async function run(command: 'consume' | 'produce', flags: Record<string, string | number | boolean | undefined>, timeoutMs: number, okCodes = [0]) {
