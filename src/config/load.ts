@@ -108,6 +108,10 @@ export function loadConfig(options: LoadOptions = {}): GatewayConfig {
       throw new ConfigError(`invalid configuration: ${key}: ${(err as Error).message}: value was ${JSON.stringify(value)}`);
     }
   }
+  const maxPartitions = result.maxNumPartitionsPerPartitionedTopic;
+  if (maxPartitions > 0 && result.defaultNumPartitions > maxPartitions) {
+    throw new ConfigError(`invalid configuration: defaultNumPartitions (${result.defaultNumPartitions}) exceeds maxNumPartitionsPerPartitionedTopic (${maxPartitions})`);
+  }
   return result;
 }
 

@@ -257,6 +257,13 @@ export const SCHEMA = {
     origin: 'Pulsar',
     doc: 'Partitions of auto-created topics and of CreateTopics requests that ask for the default (-1).',
   },
+  maxNumPartitionsPerPartitionedTopic: {
+    kind: 'int',
+    default: 10_000,
+    min: 0,
+    origin: 'Pulsar',
+    doc: 'Most partitions one topic may have (CreateTopics, CreatePartitions, auto-creation); more is INVALID_PARTITIONS. 0 = no bound, as in Pulsar (whose default is 0); the gateway bounds it by default, since each partition costs files (embedded) or broker topics (pulsar). A CreateTopics request asking for more than 10,000 new partitions in all is refused with POLICY_VIOLATION, as Kafka\'s controller does.',
+  },
   groupInitialRebalanceDelayMs: {
     kind: 'int',
     default: 3000,

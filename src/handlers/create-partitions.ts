@@ -41,6 +41,10 @@ async function growOne(ctx: RequestContext, t: TopicIn, validateOnly: boolean): 
   if (!info) return result(t.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
   const problem = checkIncrease(t.name, info.partitions, t.count);
   if (problem) return result(t.name, ErrorCode.INVALID_PARTITIONS, problem);
+  const maxPartitions = ctx.gateway.config.maxNumPartitionsPerPartitionedTopic;
+  if (maxPartitions > 0 && t.count > maxPartitions) {
+    return result(t.name, ErrorCode.INVALID_PARTITIONS, `Number of partitions ${t.count} exceeds the maximum of ${maxPartitions} per topic (maxNumPartitionsPerPartitionedTopic).`);
+  }
   if (t.assignments !== null) {
     const added = t.count - info.partitions;
     if (t.assignments.length !== added) {

@@ -18,6 +18,9 @@ import { describeTopicConfigs, validateConfigValue } from '../storage/topic-conf
 import { isInternalTopic, resolveTopic } from '../topics/names.js';
 import { topicConfigDefaults, topicConfigViews } from './describe-configs.js';
 
+/** Kafka's controller limit on the partitions one CreateTopics request may create (MAX_RECORDS_PER_USER_OP). */
+export const MAX_PARTITIONS_PER_REQUEST = 10_000;
+
 type TopicIn = CreateTopicsRequest['topics'][number];
 type TopicOut = CreateTopicsResponse['topics'][number];
 
@@ -101,6 +104,10 @@ async function createOne(ctx: RequestContext, t: TopicIn, validateOnly: boolean)
     else if (t.numPartitions <= 0) return failed(t.name, ErrorCode.INVALID_PARTITIONS, 'Number of partitions was set to an invalid non-positive value.');
     else partitions = t.numPartitions;
   }
+  const maxPartitions = config.maxNumPartitionsPerPartitionedTopic;
+  if (maxPartitions > 0 && partitions > maxPartitions) {
+    return failed(t.name, ErrorCode.INVALID_PARTITIONS, `Number of partitions ${partitions} exceeds the maximum of ${maxPartitions} per topic (maxNumPartitionsPerPartitionedTopic).`);
+  }
 
   const configs: Record<string, string> = {};
   for (const c of t.configs) {
@@ -151,6 +158,12 @@ export const createTopics: ApiEntry<CreateTopicsRequest, CreateTopicsResponse> =
     const counts = new Map<string, number>();
     for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     const unique = request.topics.filter((t) => counts.get(t.name) === 1);
+    // Kafka's controller refuses a request for more than 10,000 new partitions in all, before creating any.
+    const requested = unique.reduce((n, t) => n + (t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? ctx.gateway.config.defaultNumPartitions : Math.max(0, t.numPartitions)), 0);
+    if (requested > MAX_PARTITIONS_PER_REQUEST) {
+      const message = `Unable to create topics: Excessively large number of partitions per request (${requested} > ${MAX_PARTITIONS_PER_REQUEST}).`;
+      return { throttleTimeMs: 0, topics: request.topics.map((t) => failed(t.name, ErrorCode.POLICY_VIOLATION, message)) };
+    }
     const topics = await Promise.all(unique.map((t) => createOne(ctx, t, validateOnly)));
     // Kafka: a name given more than once is refused (once), the others are created.
     for (const [name, n] of counts) if (n > 1) topics.push(failed(name, ErrorCode.INVALID_REQUEST, 'Duplicate topic name.'));

@@ -317,6 +317,23 @@ describe('admin APIs through the dispatcher, embedded engine', () => {
     assert.equal((await engine.describeTopic('persistent://public/default/manual'))!.partitions, 3);
   });
 
+  test('partition bounds: more than 10,000 new partitions per CreateTopics is POLICY_VIOLATION for the whole request; CreatePartitions beyond maxNumPartitionsPerPartitionedTopic is INVALID_PARTITIONS; nothing created', async () => {
+    const max = 10_000; // the default bound
+    const ok = await create(7, [topic('np-ok', { numPartitions: 3 })]);
+    assert.equal(ok.topics[0]!.errorCode, ErrorCode.NONE);
+    // 2^31-1 partitions in one request: refused before anything is created
+    const huge = await create(7, [topic('np-huge-a', { numPartitions: 2_147_483_647 }), topic('np-huge-b', { numPartitions: 1 })]);
+    for (const t of huge.topics) {
+      assert.equal(t.errorCode, ErrorCode.POLICY_VIOLATION, `${t.name}: ${t.errorMessage}`);
+      assert.match(t.errorMessage ?? '', /Excessively large number of partitions per request/);
+    }
+    assert.equal(await engine.describeTopic('persistent://public/default/np-huge-b'), null);
+    const grow = await call(API_KEYS.CreatePartitions, 3, { topics: [{ name: 'np-ok', count: max + 1, assignments: null }], timeoutMs: 5000, validateOnly: false });
+    assert.equal(grow.results[0]!.errorCode, ErrorCode.INVALID_PARTITIONS);
+    assert.match(grow.results[0]!.errorMessage ?? '', /exceeds the maximum/);
+    assert.equal((await engine.describeTopic('persistent://public/default/np-ok'))!.partitions, 3);
+  });
+
   test('CreatePartitions: every version grows; shrink, same count, unknown topic, assignments, validateOnly', async () => {
     await create(7, [topic('cp', { numPartitions: 1 })]);
     for (let v = 0; v <= 3; v++) {
