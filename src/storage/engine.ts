@@ -8,7 +8,7 @@
  * Offsets are bigint (Kafka int64). Record data is raw Kafka record batches
  * (magic v2) as Buffers; engines keep them as slices where they can.
  */
-import type { ErrorCode } from '../protocol/errors.js';
+import { KafkaError, type ErrorCode } from '../protocol/errors.js';
 
 export interface PartitionRef {
   topic: string;
@@ -71,13 +71,14 @@ export interface TimestampLookup {
   timestamp: bigint;
 }
 
-/** Failure with the Kafka error code the client should see. */
-export class StorageError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
+/**
+ * Failure with the Kafka error code the client should see. A KafkaError (one error hierarchy):
+ * a storage failure that escapes a handler still reaches the client with its own code through the
+ * dispatcher (e.g. a retriable NOT_LEADER_OR_FOLLOWER or REQUEST_TIMED_OUT), never as UNKNOWN_SERVER_ERROR.
+ */
+export class StorageError extends KafkaError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
     this.name = 'StorageError';
   }
 }
