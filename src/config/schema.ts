@@ -8,6 +8,7 @@
  */
 import { parseListenerList } from '../network/listeners.js';
 import { parseStoreType, parseTlsCiphers, parseTlsProtocols } from '../security/tls/options.js';
+import { checkNameOrThrow } from '../topics/names.js';
 
 export type KeyKind = 'string' | 'int' | 'bool' | 'enum';
 
@@ -51,12 +52,14 @@ export const SCHEMA = {
     default: 'public',
     origin: 'KoP',
     doc: 'Tenant of short Kafka topic names (topic "t" is persistent://<kafkaTenant>/<kafkaNamespace>/t).',
+    check: (v: string) => checkNameOrThrow('tenant', v),
   },
   kafkaNamespace: {
     kind: 'string',
     default: 'default',
     origin: 'KoP',
     doc: 'Namespace of short Kafka topic names.',
+    check: (v: string) => checkNameOrThrow('namespace', v),
   },
   kafkaNodeId: {
     kind: 'int',
@@ -121,12 +124,14 @@ export const SCHEMA = {
     default: 'public',
     origin: 'KoP',
     doc: 'storageEngine=pulsar: tenant of the gateway\'s own topics (consumer group offsets and metadata, topic ids and configs).',
+    check: (v: string) => checkNameOrThrow('tenant', v),
   },
   kafkaMetadataNamespace: {
     kind: 'string',
     default: '__kafka',
     origin: 'KoP',
     doc: 'storageEngine=pulsar: namespace of the gateway\'s own topics (created at start when missing).',
+    check: (v: string) => checkNameOrThrow('namespace', v),
   },
   pulsarForwardClientIdentity: {
     kind: 'bool',

@@ -18,8 +18,9 @@ import type {
 } from '../protocol/generated/index.js';
 import { StorageError, type ConfigAlteration } from '../storage/engine.js';
 import { TOPIC_CONFIG_SPECS, validateConfigValue } from '../storage/topic-config.js';
-import { resolveTopic } from '../topics/names.js';
+
 import { ResourceType } from './describe-configs.js';
+import { resolveRequestTopic } from './topic-lookup.js';
 
 type ResultOut = AlterConfigsResponse['responses'][number];
 
@@ -47,7 +48,7 @@ function checkNoDuplicateKeys(names: string[]): void {
 }
 
 async function topicName(ctx: RequestContext, name: string): Promise<string> {
-  const { full, tenant } = resolveTopic(name, ctx.session.defaultNamespace);
+  const { full, tenant } = resolveRequestTopic(ctx, name);
   if (!(await ctx.access.tenantAdmin(tenant))) throw new KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to alter configs in tenant ${tenant}`);
   if (!(await ctx.gateway.storage.describeTopic(full))) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
   return full;

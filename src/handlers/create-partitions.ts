@@ -9,8 +9,9 @@ import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/generated/index.js';
 import { StorageError } from '../storage/engine.js';
-import { resolveTopic } from '../topics/names.js';
+
 import { checkReplicaList } from './create-topics.js';
+import { resolveRequestTopic } from './topic-lookup.js';
 
 type TopicIn = CreatePartitionsRequest['topics'][number];
 type ResultOut = CreatePartitionsResponse['results'][number];
@@ -31,7 +32,7 @@ async function growOne(ctx: RequestContext, t: TopicIn, validateOnly: boolean): 
   let full: string;
   let tenant: string;
   try {
-    ({ full, tenant } = resolveTopic(t.name, ctx.session.defaultNamespace));
+    ({ full, tenant } = resolveRequestTopic(ctx, t.name));
   } catch (err) {
     if (err instanceof KafkaError) return result(t.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
     throw err;

@@ -15,8 +15,9 @@ import type { CreateTopicsRequest, CreateTopicsResponse } from '../protocol/gene
 import { ZERO_UUID } from '../protocol/codec/types.js';
 import { StorageError } from '../storage/engine.js';
 import { describeTopicConfigs, validateConfigValue } from '../storage/topic-config.js';
-import { isInternalTopic, resolveTopic } from '../topics/names.js';
+import { isInternalTopic } from '../topics/names.js';
 import { topicConfigDefaults, topicConfigViews } from './describe-configs.js';
+import { resolveRequestTopic } from './topic-lookup.js';
 
 /** Kafka's controller limit on the partitions one CreateTopics request may create (MAX_RECORDS_PER_USER_OP). */
 export const MAX_PARTITIONS_PER_REQUEST = 10_000;
@@ -75,7 +76,7 @@ async function createOne(ctx: RequestContext, t: TopicIn, validateOnly: boolean)
   const { config, nodeId, storage } = ctx.gateway;
   let resolved;
   try {
-    resolved = resolveTopic(t.name, ctx.session.defaultNamespace);
+    resolved = resolveRequestTopic(ctx, t.name);
   } catch (err) {
     if (err instanceof KafkaError) return failed(t.name, err.code, err.message);
     throw err;

@@ -10,7 +10,8 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { DeleteTopicsRequest, DeleteTopicsResponse } from '../protocol/generated/index.js';
 import { ZERO_UUID } from '../protocol/codec/types.js';
 import { StorageError, type TopicInfo } from '../storage/engine.js';
-import { isInternalTopic, kafkaNameFor, parseFullName, resolveTopic } from '../topics/names.js';
+import { isInternalTopic, kafkaNameFor, parseFullName } from '../topics/names.js';
+import { resolveRequestTopic } from './topic-lookup.js';
 
 type ResultOut = DeleteTopicsResponse['responses'][number];
 
@@ -43,7 +44,7 @@ async function byName(ctx: RequestContext, name: string): Promise<ResultOut> {
   let full: string;
   let tenant: string;
   try {
-    ({ full, tenant } = resolveTopic(name, ctx.session.defaultNamespace));
+    ({ full, tenant } = resolveRequestTopic(ctx, name));
   } catch (err) {
     // Kafka answers names that cannot exist as unknown topics
     if (err instanceof KafkaError) return result(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_MESSAGE);

@@ -20,7 +20,7 @@ import { SCHEMA } from '../config/schema.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { StorageError, type StorageEngine, type TopicConfigEntry } from '../storage/engine.js';
 import { TOPIC_CONFIG_KEYS, TOPIC_CONFIG_SPECS, makeDefaults, type TopicConfigKey } from '../storage/topic-config.js';
-import { resolveTopic } from '../topics/names.js';
+import { resolveRequestTopic } from './topic-lookup.js';
 
 type ResultOut = DescribeConfigsResponse['results'][number];
 type ConfigOut = ResultOut['configs'][number];
@@ -209,7 +209,7 @@ export function checkBrokerId(name: string, nodeId: number, allowEmpty: boolean)
 }
 
 async function topicViews(ctx: RequestContext, name: string): Promise<ConfigView[]> {
-  const resolved = resolveTopic(name, ctx.session.defaultNamespace);
+  const resolved = resolveRequestTopic(ctx, name);
   if (!(await ctx.access.topic(resolved, 'lookup'))) throw new KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to describe topic ${name}`);
   const storage = ctx.gateway.storage;
   let entries: TopicConfigEntry[];

@@ -23,8 +23,8 @@ import type {
   OffsetFetchResponse,
 } from '../protocol/generated/index.js';
 import type { FetchedOffset, OffsetToCommit } from '../coordinator/coordinator.js';
-import { kafkaNameFor, parseFullName, resolveTopic, type TopicName } from '../topics/names.js';
-import { TopicResolver, partitionExists } from './topic-lookup.js';
+import { kafkaNameFor, parseFullName, type TopicName } from '../topics/names.js';
+import { TopicResolver, partitionExists, resolveRequestTopic } from './topic-lookup.js';
 import { coordinatorOf, groupAllowed, groupKey } from './group-common.js';
 
 // ---------------------------------------------------------------- OffsetCommit
@@ -139,7 +139,7 @@ async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boo
   const wanted: Array<{ topic: string; partition: number }> = [];
   const names = g.topics.map((t): TopicName | null => {
     try {
-      return resolveTopic(t.name, ns);
+      return resolveRequestTopic(ctx, t.name, ns);
     } catch (err) {
       if (err instanceof KafkaError) return null;
       throw err;

@@ -9,9 +9,10 @@ import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { MetadataResponse, type MetadataRequest } from '../protocol/generated/index.js';
-import { isInternalTopic, kafkaNameFor, parseFullName, resolveTopic } from '../topics/names.js';
+import { isInternalTopic, kafkaNameFor, parseFullName } from '../topics/names.js';
 import { StorageError, type TopicInfo } from '../storage/engine.js';
 import { ZERO_UUID } from '../protocol/codec/types.js';
+import { resolveRequestTopic } from './topic-lookup.js';
 
 type TopicOut = MetadataResponse['topics'][number];
 
@@ -49,7 +50,7 @@ function topicError(name: string | null, code: number, topicId: Buffer = ZERO_UU
 async function lookupOrCreate(ctx: RequestContext, name: string, allowCreate: boolean): Promise<TopicOut> {
   let resolved;
   try {
-    resolved = resolveTopic(name, ctx.session.defaultNamespace);
+    resolved = resolveRequestTopic(ctx, name);
   } catch (err) {
     if (err instanceof KafkaError) return topicError(name, err.code);
     throw err;

@@ -6,11 +6,35 @@
  */
 import type { RequestContext } from '../dispatch/registry.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import type { TopicInfo } from '../storage/engine.js';
-import { kafkaNameFor, resolveTopic, type TopicName } from '../topics/names.js';
+import { StorageError, type TopicInfo } from '../storage/engine.js';
+import { kafkaNameFor, resolveTopic, showName, type NamespaceRef, type TopicName } from '../topics/names.js';
 
 /** A failed lookup still carries the resolved name when the name itself was valid (for authorization). */
 export type TopicLookup = { ok: true; name: TopicName; info: TopicInfo } | { ok: false; code: number; message: string; name?: TopicName };
+
+/**
+ * resolveTopic for a name a request carries: the one way handlers turn a
+ * client's topic name into a resolved one. An illegal name is refused
+ * (INVALID_TOPIC_EXCEPTION, thrown) and the refusal is logged: who, which API,
+ * the name (printable, bounded) and the rule it breaks.
+ */
+export function resolveRequestTopic(ctx: RequestContext, kafkaName: string, defaults: NamespaceRef = ctx.session.defaultNamespace): TopicName {
+  try {
+    const name = resolveTopic(kafkaName, defaults);
+    if (ctx.gateway.storage.reservedNamespaces.includes(`${name.tenant}/${name.namespace}`)) {
+      throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `invalid topic name ${showName(kafkaName)}: namespace ${name.tenant}/${name.namespace} holds the gateway's own state`);
+    }
+    return name;
+  } catch (err) {
+    if (err instanceof KafkaError) {
+      ctx.log.info(
+        { conn: ctx.conn.id, clientId: ctx.clientId, principal: ctx.session.principal, apiKey: ctx.apiKey, topic: showName(String(kafkaName)), errorCode: err.code, reason: err.message },
+        'refused an illegal topic name',
+      );
+    }
+    throw err;
+  }
+}
 
 export class TopicResolver {
   private readonly byName = new Map<string, Promise<TopicLookup>>();
@@ -29,12 +53,19 @@ export class TopicResolver {
   private async resolve(kafkaName: string): Promise<TopicLookup> {
     let name: TopicName;
     try {
-      name = resolveTopic(kafkaName, this.ctx.session.defaultNamespace);
+      name = resolveRequestTopic(this.ctx, kafkaName);
     } catch (err) {
       if (err instanceof KafkaError) return { ok: false, code: err.code, message: err.message };
       throw err;
     }
-    const info = await this.ctx.gateway.storage.describeTopic(name.full);
+    let info: TopicInfo | null;
+    try {
+      info = await this.ctx.gateway.storage.describeTopic(name.full);
+    } catch (err) {
+      // an engine refusing the name itself (a reserved namespace) answers like a name rule
+      if (err instanceof StorageError && err.code === ErrorCode.INVALID_TOPIC_EXCEPTION) return { ok: false, code: err.code, message: err.message };
+      throw err;
+    }
     if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic ${kafkaName} does not exist`, name };
     return { ok: true, name, info };
   }

@@ -97,6 +97,13 @@ export interface TopicConfigEntry {
 
 export interface StorageEngine {
   readonly kind: 'embedded' | 'pulsar';
+  /**
+   * Namespaces (`tenant/namespace`) holding the engine's own state: never
+   * addressable by Kafka clients (their topic names are refused with
+   * INVALID_TOPIC_EXCEPTION, see handlers/topic-lookup.ts), and refused by the
+   * engine itself too.
+   */
+  readonly reservedNamespaces: readonly string[];
   start(): Promise<void>;
   /** Flush and release everything; in-flight appends complete first. */
   close(): Promise<void>;

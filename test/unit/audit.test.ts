@@ -21,6 +21,7 @@ import {
   JsonAuditLog,
   MemoryAuditSink,
   StdoutAuditSink,
+  visibleIdentity,
 } from '../../src/security/audit/index.js';
 import { silentLogger } from '../../src/logger.js';
 
@@ -244,6 +245,46 @@ test('summaries of long-lived connections: written every summaryIntervalMs, at t
   assert.equal(all.at(-1)!.openConnections, 1);
   const total = all.filter((r) => r.event === 'access_summary').reduce((n, r) => n + (r.requests as number), 0);
   assert.equal(total, 4);
+});
+
+test('look-alike identities: lines are printable ASCII; a principal or resource that is not plain ASCII gets a visible <field>Escaped twin', async () => {
+  assert.equal(visibleIdentity('admin'), null);
+  assert.equal(visibleIdentity('pulsar user'), null, 'an inner single space is plain');
+  assert.equal(visibleIdentity('admin '), 'admin<U+0020>');
+  assert.equal(visibleIdentity(' admin'), '<U+0020>admin');
+  assert.equal(visibleIdentity('ad  min'), 'ad<U+0020><U+0020>min');
+  assert.equal(visibleIdentity('\u0430dmin'), '<U+0430>dmin');
+  assert.equal(visibleIdentity('admin\u202e'), 'admin<U+202E>');
+  assert.equal(visibleIdentity('ad\u200bmin'), 'ad<U+200B>min');
+  assert.equal(visibleIdentity('ad\u0000min\u007f'), 'ad<U+0000>min<U+007F>');
+  assert.equal(visibleIdentity('\u{1F600}<x>'), '<U+1F600><U+003C>x>', "an astral character is one code point; '<' is escaped inside an escaped form");
+  assert.equal(visibleIdentity(null), null);
+
+  const sink = new MemoryAuditSink();
+  const audit = new JsonAuditLog(sink, { summaryIntervalMs: 0 });
+  const roles = ['admin', 'admin ', '\u0430dmin', 'admin\u202e'];
+  roles.forEach((role, i) => {
+    audit.authentication(i, { mechanism: 'PLAIN', success: true, principal: role });
+    audit.decision(i, { principal: role, operation: 'CreateTopics', action: 'admin', resource: 'tenant acme', allowed: false, reason: `no grant for ${role}` });
+    audit.decision(i, { principal: role, operation: 'Metadata', action: 'lookup', resource: 'group acme/ns/g\u00e9', allowed: true, reason: 'ok' });
+    audit.connectionClosed(i, { principal: role, clientSoftware: null, requests: 1, bytesIn: 1, bytesOut: 1 });
+  });
+  await audit.close();
+  for (const line of sink.lines) assert.doesNotMatch(line, /[^\x20-\x7e\n]/, `printable ASCII: ${line}`);
+  const recs = records(sink);
+  const byRole = (role: string, event: string) => recs.filter((r) => r.event === event && r.principal === role);
+  for (const event of ['authentication', 'access_denied', 'access_summary', 'connection_closed']) {
+    assert.equal(byRole('admin', event).length, 1, event);
+    assert.equal('principalEscaped' in byRole('admin', event)[0]!, false, `${event}: a plain principal has no twin`);
+    assert.equal(byRole('admin ', event)[0]!.principalEscaped, 'admin<U+0020>', event);
+    assert.equal(byRole('\u0430dmin', event)[0]!.principalEscaped, '<U+0430>dmin', event);
+    assert.equal(byRole('admin\u202e', event)[0]!.principalEscaped, 'admin<U+202E>', event);
+  }
+  const summary = byRole('admin', 'access_summary')[0]!;
+  assert.equal(summary.resource, 'group acme/ns/g\u00e9', 'the parsed value is exact');
+  assert.equal(summary.resourceEscaped, 'group acme/ns/g<U+00E9>');
+  assert.equal('resourceEscaped' in byRole('admin', 'access_denied')[0]!, false);
+  assert.ok(sink.lines.some((l) => l.includes('"principal":"\\u0430dmin"')), 'the raw line shows the escape');
 });
 
 test('auditText: bounded, tokens redacted', () => {

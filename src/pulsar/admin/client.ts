@@ -5,6 +5,7 @@
  * failure, timeout). What the broker answers is noted at each method and
  * checked against a real broker in test/unit/pulsar-admin.test.ts.
  */
+import { encodeUrlSegment, showName } from '../../topics/names.js';
 import { HttpTransport, TransportError, type HttpResponse } from './http.js';
 import { parseJson, stringifyJson, toBigInt } from './json.js';
 import type {
@@ -43,11 +44,12 @@ export class PulsarAdminError extends Error implements PulsarAdminErrorShape {
 /** `tenant/ns` -> encoded path segments. */
 function nsPath(namespace: string): string {
   const parts = namespace.split('/');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`invalid namespace '${namespace}': expected tenant/namespace`);
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`invalid namespace ${showName(namespace)}: expected tenant/namespace`);
   return `${enc(parts[0])}/${enc(parts[1])}`;
 }
 
-const enc = (s: string) => encodeURIComponent(s);
+/** One URL path segment: percent-encoded, never empty, '.' or '..' (names.ts). */
+const enc = (s: string) => encodeUrlSegment(s);
 
 /** `persistent://t/ns/topic` (or `t/ns/topic`, persistent) -> `persistent/t/ns/topic`, each segment encoded. */
 export function topicPath(topic: string): string {
@@ -60,10 +62,9 @@ export function topicPath(topic: string): string {
   } else if (topic.includes('://')) {
     throw new Error(`invalid topic '${topic}': expected persistent://tenant/namespace/topic`);
   }
-  const i = rest.indexOf('/');
-  const j = i < 0 ? -1 : rest.indexOf('/', i + 1);
-  if (i <= 0 || j <= i + 1 || j === rest.length - 1) throw new Error(`invalid topic '${topic}': expected persistent://tenant/namespace/topic`);
-  return `${domain}/${enc(rest.slice(0, i))}/${enc(rest.slice(i + 1, j))}/${enc(rest.slice(j + 1))}`;
+  const parts = rest.split('/');
+  if (parts.length !== 3 || parts.some((p) => p.length === 0)) throw new Error(`invalid topic ${showName(topic)}: expected persistent://tenant/namespace/topic`);
+  return `${domain}/${parts.map(enc).join('/')}`;
 }
 
 function position(v: unknown): { ledgerId: bigint; entryId: bigint } {

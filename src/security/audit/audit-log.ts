@@ -12,6 +12,9 @@
  * Nothing here blocks or throws into the caller: records are serialised and
  * handed to the sink, which writes asynchronously. Credentials are never
  * recorded; JWT-looking text in free-form fields is redacted as a safety net.
+ * Lines are printable ASCII (JSON \u escapes for anything else), and an
+ * identity that only looks like another (`admin ` or a homoglyph of `admin`)
+ * also gets a visible `<field>Escaped` form (visibleIdentity).
  */
 import { hostname } from 'node:os';
 import type { AuditConnectionInfo, AuditLog, AuthAction } from '../types.js';
@@ -67,6 +70,45 @@ function text(value: string | null | undefined): string | null {
   return value === null || value === undefined ? null : auditText(value);
 }
 
+/** An identity a reader can tell apart from a look-alike: printable ASCII, inner single spaces. */
+const PLAIN_IDENTITY = /^[\x21-\x7e](?:[\x21-\x7e]| (?=[\x21-\x7e]))*$/;
+
+/**
+ * The visible form of an identity (principal, resource) that is not plain
+ * printable ASCII: every character outside U+0021..U+007E, every space that
+ * is leading, trailing or doubled, and '<' itself are written as `<U+XXXX>`
+ * (the Unicode code point, 4-6 hex digits). So `аdmin` (Cyrillic а) reads
+ * `<U+0430>dmin`, `admin ` reads `admin<U+0020>`, a bidi override reads
+ * `<U+202E>`. Null when the value is plain (then the field is left out).
+ */
+export function visibleIdentity(value: string | null): string | null {
+  if (value === null || PLAIN_IDENTITY.test(value)) return null;
+  const chars = [...value];
+  let out = '';
+  chars.forEach((c, i) => {
+    const cp = c.codePointAt(0)!;
+    const spaceOk = c === ' ' && i > 0 && i < chars.length - 1 && chars[i - 1] !== ' ' && chars[i + 1] !== ' ';
+    if ((cp > 0x20 && cp < 0x7f && c !== '<') || spaceOk) out += c;
+    else out += `<U+${cp.toString(16).toUpperCase().padStart(4, '0')}>`;
+  });
+  return auditText(out);
+}
+
+/** Adds `<field>Escaped` next to an identity field whose value is not plain (docs/audit-log.md). */
+function withVisible(fields: Record<string, unknown>, ...names: string[]): Record<string, unknown> {
+  for (const n of names) {
+    const v = fields[n];
+    const escaped = typeof v === 'string' ? visibleIdentity(v) : null;
+    if (escaped !== null) fields[`${n}Escaped`] = escaped;
+  }
+  return fields;
+}
+
+/** A JSON line of printable ASCII only: other characters as JSON \uXXXX escapes (the parsed value is unchanged). */
+function asciiJson(line: string): string {
+  return /[^\x20-\x7e]/.test(line) ? line.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : line;
+}
+
 export class JsonAuditLog implements AuditLog {
   private readonly conns = new Map<number, ConnState>();
   private readonly now: () => number;
@@ -107,7 +149,7 @@ export class JsonAuditLog implements AuditLog {
     if (state) this.writeSummaries(connId, state, true);
     this.conns.delete(connId);
     const now = this.now();
-    this.emit('connection_closed', {
+    this.emit('connection_closed', withVisible({
       connId,
       remote: state?.remote ?? null,
       listener: state?.listener ?? null,
@@ -119,13 +161,13 @@ export class JsonAuditLog implements AuditLog {
       durationMs: state ? now - state.openedAt : null,
       denied: state?.denied ?? 0,
       summaries: state?.summaryRecords ?? 0,
-    });
+    }, 'principal'));
   }
 
   authentication(connId: number, event: { mechanism: string; success: boolean; principal?: string; reason?: string; reauthentication?: boolean }): void {
     const state = this.state(connId);
     if (event.success && event.principal !== undefined) state.principal = event.principal;
-    this.emit('authentication', {
+    this.emit('authentication', withVisible({
       connId,
       remote: state.remote,
       listener: state.listener,
@@ -134,14 +176,14 @@ export class JsonAuditLog implements AuditLog {
       principal: text(event.principal ?? null),
       reason: text(event.reason ?? null),
       reauthentication: event.reauthentication ?? false,
-    });
+    }, 'principal'));
   }
 
   decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; records?: number; bytes?: number }): void {
     const state = this.state(connId);
     if (!event.allowed) {
       state.denied++;
-      this.emit('access_denied', {
+      this.emit('access_denied', withVisible({
         connId,
         remote: state.remote,
         listener: state.listener,
@@ -152,7 +194,7 @@ export class JsonAuditLog implements AuditLog {
         reason: auditText(event.reason),
         records: event.records ?? 0,
         bytes: event.bytes ?? 0,
-      });
+      }, 'principal', 'resource'));
       return;
     }
     const key = `${event.principal ?? ''}\u0000${event.operation}\u0000${event.action}\u0000${event.resource}`;
@@ -212,7 +254,7 @@ export class JsonAuditLog implements AuditLog {
   private writeSummaries(connId: number, state: ConnState, final: boolean): void {
     for (const s of state.summaries.values()) {
       state.summaryRecords++;
-      this.emit('access_summary', {
+      this.emit('access_summary', withVisible({
         connId,
         remote: state.remote,
         listener: state.listener,
@@ -227,7 +269,7 @@ export class JsonAuditLog implements AuditLog {
         first: new Date(s.first).toISOString(),
         last: new Date(s.last).toISOString(),
         final,
-      });
+      }, 'principal', 'resource'));
     }
     state.summaries.clear();
   }
@@ -239,7 +281,7 @@ export class JsonAuditLog implements AuditLog {
     Object.assign(record, fields);
     let line: string;
     try {
-      line = `${JSON.stringify(record)}\n`;
+      line = `${asciiJson(JSON.stringify(record))}\n`;
     } catch {
       line = `${JSON.stringify({ schema: AUDIT_SCHEMA_VERSION, ts: record.ts, event, error: 'record could not be serialised' })}\n`;
     }

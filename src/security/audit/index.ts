@@ -12,7 +12,7 @@ import type { Logger } from '../../logger.js';
 import { droppedRecordLine, JsonAuditLog } from './audit-log.js';
 import { FileAuditSink, StdoutAuditSink } from './sink.js';
 
-export { AUDIT_SCHEMA_VERSION, JsonAuditLog, auditText, droppedRecordLine, type JsonAuditLogOptions } from './audit-log.js';
+export { AUDIT_SCHEMA_VERSION, JsonAuditLog, auditText, droppedRecordLine, visibleIdentity, type JsonAuditLogOptions } from './audit-log.js';
 export { FileAuditSink, MemoryAuditSink, StdoutAuditSink, type AuditSink, type AuditSinkStats, type FileAuditSinkOptions } from './sink.js';
 
 type AuditConfig = Pick<GatewayConfig, 'auditLogFile' | 'auditSummaryIntervalMs' | 'authorizationEnabled' | 'authenticationEnabled' | 'kafkaNodeId'>;

@@ -7,6 +7,7 @@
  * (destination_auth). See docs/authorization.md.
  */
 import { editDistance } from '../../util/edit-distance.js';
+import { nameProblem, showName, type NameKind } from '../../topics/names.js';
 import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
 
@@ -67,8 +68,6 @@ export function tenantOfFileName(file: string): string {
   return name.slice(0, name.length - extname(name).length);
 }
 
-/** Pulsar/Kafka legal name characters (tenant, namespace, topic, subscription). */
-const LEGAL_NAME = /^[a-zA-Z0-9._-]+$/;
 const MAX_ROLE_LENGTH = 1024;
 /** Policy files are small; a huge one is a mistake (or an attack on the reloader). */
 export const MAX_POLICY_FILE_BYTES = 4 * 1024 * 1024;
@@ -119,10 +118,10 @@ class Checker {
     return v;
   }
 
-  name(v: string, path: string, what: string): string {
-    if (v.length === 0 || v.length > 255 || !LEGAL_NAME.test(v)) {
-      this.fail(path, `invalid ${what} name ${JSON.stringify(v)}: use 1-255 characters of a-z A-Z 0-9 . _ -`);
-    }
+  /** The gateway's name rules (src/topics/names.ts, docs/names.md). */
+  name(v: string, path: string, what: NameKind): string {
+    const problem = nameProblem(what, v);
+    if (problem) this.fail(path, `invalid ${what} name ${showName(v)}: ${problem}`);
     return v;
   }
 
@@ -228,9 +227,8 @@ function namespacePolicy(c: Checker, value: unknown, path: string): NamespacePol
     for (const [topic, tv] of Object.entries(c.map(obj.topics, tp))) {
       const p = key(tp, topic);
       if (topic.includes('://') || topic.includes('/')) c.fail(p, 'use the local topic name (the key is inside its namespace), not a full name');
-      c.name(topic, p, 'topic');
-      if (topic === '.' || topic === '..') c.fail(p, `invalid topic name ${JSON.stringify(topic)}`);
       if (topic.includes('-partition-')) c.fail(p, 'grant on the topic, not on one partition (a topic grant covers all its partitions)');
+      c.name(topic, p, 'topic');
       const t = c.object(tv, p, TOPIC_FIELDS);
       topics.set(topic, { permissions: t.permissions === undefined ? new Map() : c.grants(t.permissions, key(p, 'permissions')) });
     }

@@ -8,7 +8,7 @@
  * may run the exchange again before its session expires; the principal must
  * not change, only the expiry moves.
  */
-import { parseNamespace, type NamespaceRef } from '../../topics/names.js';
+import { NameError, parseNamespace, showName, type NamespaceRef } from '../../topics/names.js';
 import { AuthenticationError, type TokenValidator } from '../types.js';
 import { isErrorAcknowledgement, oauthBearerErrorChallenge, parseOAuthBearer } from './oauthbearer.js';
 import { parsePlain } from './plain.js';
@@ -100,8 +100,9 @@ export class SaslAuthenticator {
   private namespaceFrom(value: string, what: string): NamespaceRef {
     try {
       return parseNamespace(value.includes('/') ? value : `${value}/${this.settings.defaults.namespace}`);
-    } catch {
-      throw new AuthenticationError(`invalid ${what} '${value.slice(0, 80)}': expected tenant/namespace or tenant`);
+    } catch (err) {
+      const why = err instanceof NameError ? err.problem : 'expected tenant/namespace or tenant';
+      throw new AuthenticationError(`invalid ${what} ${showName(value)}: ${why}`);
     }
   }
 }

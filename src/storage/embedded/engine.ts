@@ -123,6 +123,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 
 export class EmbeddedEngine implements StorageEngine {
   readonly kind = 'embedded' as const;
+  /** The engine's state lives outside topics/ (state/, trash/): no topic namespace is reserved. */
+  readonly reservedNamespaces: readonly string[] = [];
   /** I/O counters (fsyncs, flush rounds, writes). */
   readonly stats: IoStats = newIoStats();
   readonly state: KeyValueStore;

@@ -5,6 +5,14 @@
  *   <data>/topics/<tenant>/<namespace>/<topic>/<partition>/    one directory per partition
  *   <data>/trash/                                              deleted topics, purged in the background
  *
+ * Names are data, never paths: each of tenant, namespace and topic becomes ONE
+ * directory name through encodeFsSegment (names.ts: names of [a-zA-Z0-9._-] as
+ * they are, anything else percent-encoded, '.' and '..' included), and every
+ * path is checked to resolve inside <data>/topics before it is used. Whatever
+ * name this store is handed, it cannot reach another directory: it fails
+ * closed (INVALID_TOPIC_EXCEPTION) instead. At load, a topic.json whose name
+ * does not map back to its own directory is skipped.
+ *
  * topic.json is written last when a topic is created, so a directory without it
  * is an interrupted creation and is removed on start. Partition directories at or
  * above the recorded count are an interrupted CreatePartitions and are removed.
@@ -13,8 +21,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { join } from 'node:path';
-import { parseFullName } from '../../topics/names.js';
+import { join, resolve, sep } from 'node:path';
+import { ErrorCode } from '../../protocol/errors.js';
+import { StorageError } from '../engine.js';
+import { decodeFsSegment, encodeFsSegment, parseFullName, showName } from '../../topics/names.js';
 import { fsyncDir, readFileOrNull, writeFileAtomic, type IoStats } from './io.js';
 import type { EngineLogger } from './types.js';
 
@@ -60,13 +70,33 @@ export class TopicStore {
     this.trashDir = join(dataDir, 'trash');
   }
 
+  /** `<topics>/<tenant>/<namespace>/<topic>`, each segment encoded; throws INVALID_TOPIC_EXCEPTION rather than leave the topics directory. */
   topicDir(name: string): string {
-    const t = parseFullName(name);
-    return join(this.topicsDir, t.tenant, t.namespace, t.local);
+    let segments: string[];
+    try {
+      const t = parseFullName(name);
+      segments = [t.tenant, t.namespace, t.local].map(encodeFsSegment);
+    } catch (e) {
+      throw new StorageError(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic name ${showName(String(name))} cannot be stored: ${(e as Error).message}`);
+    }
+    return this.inside(join(this.topicsDir, ...segments), 3, name);
   }
 
   partitionDir(name: string, partition: number): string {
-    return join(this.topicDir(name), String(partition));
+    if (!Number.isSafeInteger(partition) || partition < 0) throw new StorageError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `invalid partition ${partition}`);
+    return this.inside(join(this.topicDir(name), String(partition)), 4, name);
+  }
+
+  /** The path, if it lies exactly `depth` directories below the topics directory; else fail closed. */
+  private inside(path: string, depth: number, name: string): string {
+    const root = resolve(this.topicsDir);
+    const full = resolve(path);
+    const rel = full.startsWith(root + sep) ? full.slice(root.length + 1).split(sep) : null;
+    if (rel === null || rel.length !== depth || rel.some((p) => p === '' || p === '.' || p === '..')) {
+      this.logger.error({ topic: showName(String(name)), path: full }, 'refused a topic path outside the topics directory');
+      throw new StorageError(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic name ${showName(String(name))} does not map to a directory of its own`);
+    }
+    return path;
   }
 
   async init(): Promise<void> {
@@ -95,6 +125,18 @@ export class TopicStore {
             this.logger.error({ err, dir }, 'unreadable topic metadata: topic skipped (directory left in place)');
             continue;
           }
+          // The name must be legal and its directory this one: a name from before the
+          // rules (or a planted topic.json) never serves files from somewhere else.
+          let own: string | null = null;
+          try {
+            own = this.topicDir(meta.name);
+          } catch {
+            own = null;
+          }
+          if (own === null || resolve(own) !== resolve(dir) || [tenant, ns, local].some((seg) => decodeFsSegment(seg) === null)) {
+            this.logger.error({ dir, topic: showName(meta.name) }, 'topic metadata names a topic that does not belong in this directory (illegal name or moved directory): topic skipped (directory left in place)');
+            continue;
+          }
           for (const entry of await listDirs(dir)) {
             const p = /^\d+$/.test(entry) ? Number(entry) : -1;
             if (p >= meta.partitions) {
@@ -111,14 +153,14 @@ export class TopicStore {
 
   async create(meta: TopicMeta): Promise<void> {
     const dir = this.topicDir(meta.name);
-    const t = parseFullName(meta.name);
     await fs.promises.mkdir(dir, { recursive: true });
-    for (let p = 0; p < meta.partitions; p++) await fs.promises.mkdir(join(dir, String(p)), { recursive: true });
+    for (let p = 0; p < meta.partitions; p++) await fs.promises.mkdir(this.partitionDir(meta.name, p), { recursive: true });
     await fsyncDir(dir, this.stats);
     await this.save(meta);
     // Make the directory entries of the new path durable.
-    await fsyncDir(join(this.topicsDir, t.tenant, t.namespace), this.stats);
-    await fsyncDir(join(this.topicsDir, t.tenant), this.stats);
+    const nsDir = join(dir, '..');
+    await fsyncDir(nsDir, this.stats);
+    await fsyncDir(join(nsDir, '..'), this.stats);
     await fsyncDir(this.topicsDir, this.stats);
   }
 
@@ -137,7 +179,7 @@ export class TopicStore {
 
   async addPartitions(meta: TopicMeta, total: number): Promise<void> {
     const dir = this.topicDir(meta.name);
-    for (let p = meta.partitions; p < total; p++) await fs.promises.mkdir(join(dir, String(p)), { recursive: true });
+    for (let p = meta.partitions; p < total; p++) await fs.promises.mkdir(this.partitionDir(meta.name, p), { recursive: true });
     await fsyncDir(dir, this.stats);
     await this.save({ ...meta, partitions: total });
   }
@@ -145,6 +187,7 @@ export class TopicStore {
   /** Move the topic's directory to the trash (atomic, durable); returns the trash path. */
   async moveToTrash(meta: TopicMeta): Promise<string> {
     const dir = this.topicDir(meta.name);
+    // the trash entry is named by the topic id (hex) and a time, never by the name
     const target = join(this.trashDir, `${meta.topicId.toString('hex')}-${Date.now()}`);
     await fs.promises.rename(dir, target);
     await fsyncDir(this.trashDir, this.stats);
@@ -152,8 +195,14 @@ export class TopicStore {
     return target;
   }
 
+  /** Remove one entry of the trash (and nothing else). */
   async purge(path: string): Promise<void> {
-    await fs.promises.rm(path, { recursive: true, force: true });
+    const root = resolve(this.trashDir);
+    const full = resolve(path);
+    if (!full.startsWith(root + sep) || full.slice(root.length + 1).includes(sep)) {
+      throw new StorageError(ErrorCode.KAFKA_STORAGE_ERROR, `refusing to purge ${full}: not an entry of the trash ${root}`);
+    }
+    await fs.promises.rm(full, { recursive: true, force: true });
   }
 
   async purgeTrash(): Promise<void> {

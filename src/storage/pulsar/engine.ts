@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../protocol/errors.js';
-import { INTERNAL_TOPICS, isInternalTopic, parseFullName, partitionName } from '../../topics/names.js';
+import { INTERNAL_TOPICS, isInternalTopic, parseFullName, partitionName, tryParseFullName, type TopicName } from '../../topics/names.js';
 import type { PulsarAdmin } from '../../pulsar/admin/types.js';
 import type { PulsarClient } from '../../pulsar/client/types.js';
 import {
@@ -97,6 +97,8 @@ function isStatus(e: unknown, ...statuses: number[]): boolean {
 
 export class PulsarEngine implements StorageEngine {
   readonly kind = 'pulsar' as const;
+  /** kafkaMetadataTenant/kafkaMetadataNamespace: the gateway's state, coordinator topics. */
+  readonly reservedNamespaces: readonly string[];
   readonly state: PulsarKeyValueStore;
   readonly configDefaults: Record<TopicConfigKey, string> = makeDefaults();
   readonly locator: Locator;
@@ -126,6 +128,7 @@ export class PulsarEngine implements StorageEngine {
   constructor(private readonly options: PulsarEngineOptions) {
     this.client = options.client;
     this.admin = options.admin;
+    this.reservedNamespaces = [options.metadataNamespace];
     this.logger = options.logger ?? silentEngineLogger;
     this.timeoutMs = options.operationTimeoutMs ?? 30_000;
     this.locator = new Locator(this.client, this.admin, this.timeoutMs);
@@ -232,7 +235,26 @@ export class PulsarEngine implements StorageEngine {
     return isInternalTopic(parsed) || INTERNAL_TOPICS.has(parsed.local);
   }
 
+  /**
+   * Every name that reaches Pulsar from a Kafka request passes here first: a
+   * legal name (names.ts) outside the gateway's own metadata namespace, whose
+   * topics (state, coordinators) no Kafka client may create, delete or touch.
+   */
+  private checkName(name: string): TopicName {
+    let t: TopicName;
+    try {
+      t = parseFullName(name);
+    } catch (e) {
+      throw err(ErrorCode.INVALID_TOPIC_EXCEPTION, (e as Error).message);
+    }
+    if (this.reservedNamespaces.includes(`${t.tenant}/${t.namespace}`)) {
+      throw err(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic ${name} is in the gateway's own metadata namespace ${this.options.metadataNamespace} (kafkaMetadataTenant/kafkaMetadataNamespace), reserved for its state`);
+    }
+    return t;
+  }
+
   private async load(name: string, fresh = false): Promise<{ info: TopicInfo | null; config: TopicConfig }> {
+    this.checkName(name);
     const c = this.topicCache.get(name);
     if (!fresh && c && Date.now() - c.at < TOPIC_CACHE_MS) return c;
     let partitions: number;
@@ -363,7 +385,8 @@ export class PulsarEngine implements StorageEngine {
       for (const tenant of await this.admin.listTenants()) {
         for (const ns of await this.admin.listNamespaces(tenant)) {
           if (ns === this.options.metadataNamespace) continue;
-          names.push(...(await this.admin.listPartitionedTopics(ns)).filter((n) => n.startsWith('persistent://')));
+          // only names a Kafka client can address (Pulsar's own system topics and names outside the rules stay hidden)
+          names.push(...(await this.admin.listPartitionedTopics(ns)).filter((n) => tryParseFullName(n) !== null));
         }
       }
     } catch (e) {
