@@ -193,6 +193,13 @@ export const SCHEMA = {
     origin: 'Kafka',
     doc: 'Largest request frame accepted (Kafka socket.request.max.bytes). A larger size prefix closes the connection.',
   },
+  fetchMaxBytes: {
+    kind: 'int',
+    default: 55 * MiB,
+    min: 1024,
+    origin: 'Kafka',
+    doc: 'Largest Fetch response the gateway builds (Kafka fetch.max.bytes): a request asks for min(its max_bytes, this); the first partition with data may still return one larger batch so consumers make progress (KIP-74). A partition named several times in one request is read once.',
+  },
   maxQueuedRequests: {
     kind: 'int',
     default: 500,

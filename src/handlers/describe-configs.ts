@@ -62,6 +62,9 @@ export const BROKER_SYNONYMS: Record<TopicConfigKey, string> = {
   'flush.ms': 'log.flush.interval.ms',
   'index.interval.bytes': 'log.index.interval.bytes',
   'max.message.bytes': 'message.max.bytes',
+  'message.timestamp.after.max.ms': 'log.message.timestamp.after.max.ms',
+  'message.timestamp.before.max.ms': 'log.message.timestamp.before.max.ms',
+  'message.timestamp.difference.max.ms': 'log.message.timestamp.difference.max.ms',
   'message.timestamp.type': 'log.message.timestamp.type',
   'min.insync.replicas': 'min.insync.replicas',
   'retention.bytes': 'log.retention.bytes',
@@ -77,6 +80,12 @@ const TOPIC_DOCS: Record<TopicConfigKey, string> = {
   'flush.ms': 'Force an fsync of the partition when data has been unflushed for this many milliseconds.',
   'index.interval.bytes': 'Bytes of log between two entries of the sparse offset index.',
   'max.message.bytes': 'Largest record batch (after compression) the topic accepts.',
+  'message.timestamp.after.max.ms':
+    'CreateTime topics: how far in the future (ms after the gateway clock) a record timestamp may be; a batch with a later one is refused with INVALID_TIMESTAMP.',
+  'message.timestamp.before.max.ms':
+    'CreateTime topics: how far in the past (ms before the gateway clock) a record timestamp may be; a batch with an earlier one is refused with INVALID_TIMESTAMP.',
+  'message.timestamp.difference.max.ms':
+    '[DEPRECATED] Bound used for message.timestamp.before.max.ms and message.timestamp.after.max.ms while they are unset.',
   'message.timestamp.type':
     'CreateTime keeps the timestamps producers set; LogAppendTime replaces them with the time the gateway appended the batch.',
   'min.insync.replicas': 'Fixed at 1: every partition has exactly one replica (durability comes from the storage engine).',

@@ -3,9 +3,21 @@
  * max_bytes (response), partition_max_bytes, min_bytes and max_wait_ms
  * (long-poll: the handler waits for an append to any fetched partition).
  *
- * Like a Kafka broker, the first partition with data returns at least one whole
- * batch even when it is larger than the limits, so a consumer never gets stuck
- * behind a large batch. Later partitions stop when max_bytes is used up.
+ * Bounds, as a Kafka broker applies them (KafkaApis.handleFetchRequest,
+ * ReplicaManager.readFromLog):
+ *  - the response's budget is min(request max_bytes, the gateway's
+ *    fetchMaxBytes, Kafka's fetch.max.bytes, 55 MiB by default), and
+ *    min_bytes is capped by it;
+ *  - each partition reads at most min(partition_max_bytes, what is left of
+ *    the budget); the first partition with data returns at least one whole
+ *    batch even when it is larger (KIP-74), so a consumer never gets stuck
+ *    behind a large batch; later partitions stop when the budget is used up;
+ *  - a partition named several times in one request is read once: like
+ *    Kafka's FetchRequest.fetchData (a map keyed by topic id + name +
+ *    partition), the last occurrence's fields count, at the first
+ *    occurrence's place, and the response lists it once (topics grouped as
+ *    Kafka's FetchResponse does: consecutive partitions of a topic share an
+ *    entry). The same for topic ids (v13+).
  *
  * Fetch sessions (KIP-227): this gateway answers every fetch in full with
  * session id 0, which is what a Kafka broker with no free session slots does;
@@ -49,6 +61,9 @@ function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso =
 
 /** One partition the request asks for, resolved once, read possibly several times (long-poll). */
 interface Wanted {
+  /** The topic entry it is answered in (name, and id for v13+). */
+  topic: string;
+  topicId: Buffer;
   out: PartitionOut;
   name: TopicName | null;
   tp: PartitionRef | null;
@@ -74,12 +89,12 @@ function concat(buffers: Buffer[], bytes: number): Buffer {
 }
 
 async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, readCommitted: boolean): Promise<number> {
-  let remaining = maxBytes;
+  let remaining = Math.max(0, maxBytes);
   let total = 0;
   let first = true;
   for (const w of wanted) {
     if (!w.tp) continue;
-    const limit = Math.min(w.partitionMaxBytes, Math.max(remaining, 0));
+    const limit = Math.max(0, Math.min(w.partitionMaxBytes, remaining));
     try {
       const r = await ctx.gateway.storage.read(w.tp, w.fetchOffset, {
         maxBytes: limit,
@@ -128,33 +143,44 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
       }
     }
     const resolver = new TopicResolver(ctx);
-    const topics: TopicOut[] = [];
+    // Kafka's fetchData map: one entry per topic(-id) partition, the last occurrence's fields at the first one's place
     const wanted: Wanted[] = [];
+    const slot = new Map<string, number>();
     for (const t of request.topics) {
       const found = v >= 13 ? await resolver.lookupId(t.topicId) : await resolver.lookup(t.topic);
-      const out: TopicOut = { topic: t.topic, topicId: t.topicId ?? ZERO_UUID, partitions: [] };
-      topics.push(out);
+      const topicKey = v >= 13 ? t.topicId.toString('hex') : t.topic;
       for (const p of t.partitions) {
         let code: number = found.ok ? ErrorCode.NONE : found.code;
         if (found.name && !(await ctx.access.topic(found.name, 'consume'))) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
         if (found.ok && !partitionExists(found.info, p.partition)) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         if (code === ErrorCode.NONE && v >= 9) code = checkLeaderEpoch(p.currentLeaderEpoch);
         const w: Wanted = {
+          topic: t.topic,
+          topicId: t.topicId ?? ZERO_UUID,
           out: partitionOut(p.partition, code),
           name: found.ok ? found.name : null,
           tp: code === ErrorCode.NONE && found.ok ? { topic: found.info.name, partition: p.partition } : null,
           fetchOffset: p.fetchOffset,
           partitionMaxBytes: p.partitionMaxBytes,
         };
-        wanted.push(w);
+        const key = `${topicKey}\u0000${p.partition}`;
+        const at = slot.get(key);
+        if (at === undefined) {
+          slot.set(key, wanted.length);
+          wanted.push(w);
+        } else {
+          wanted[at] = w;
+        }
       }
     }
 
-    const maxBytes = v >= 3 ? request.maxBytes : 0x7fffffff;
+    // the response budget: the request's max_bytes within the gateway's bound (Kafka's fetch.max.bytes)
+    const maxBytes = Math.max(0, Math.min(request.maxBytes, ctx.gateway.config.fetchMaxBytes));
+    const minBytes = Math.min(request.minBytes, maxBytes);
     const deadline = Date.now() + Math.max(0, request.maxWaitMs);
     let bytes = await readAll(ctx, wanted, maxBytes, readCommitted);
     const anyError = wanted.some((w) => w.out.errorCode !== ErrorCode.NONE);
-    while (bytes < request.minBytes && !anyError && !ctx.conn.isClosed) {
+    while (bytes < minBytes && !anyError && !ctx.conn.isClosed) {
       const left = deadline - Date.now();
       const watch = wanted.filter((w) => w.tp).map((w) => ({ tp: w.tp!, offset: w.fetchOffset }));
       if (left <= 0 || watch.length === 0) break;
@@ -166,10 +192,15 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
       const data = w.out.records;
       if (w.name && data && data.length > 0) ctx.access.addUsage(w.name, 'consume', countRecords(data), data.length);
     }
-    // Attach the (possibly re-read) partition results in request order.
-    let i = 0;
-    for (const [ti, t] of request.topics.entries()) {
-      for (let k = 0; k < t.partitions.length; k++) topics[ti]!.partitions.push(wanted[i++]!.out);
+    // The (possibly re-read) partition results, grouped as Kafka's FetchResponse: consecutive partitions of a topic share an entry.
+    const topics: TopicOut[] = [];
+    let last: { entry: TopicOut; w: Wanted } | null = null;
+    for (const w of wanted) {
+      if (last === null || last.w.topic !== w.topic || !last.w.topicId.equals(w.topicId)) {
+        last = { entry: { topic: w.topic, topicId: w.topicId, partitions: [] }, w };
+        topics.push(last.entry);
+      }
+      last.entry.partitions.push(w.out);
     }
     const throttleTimeMs = quota?.enabled ? quota.record(principal, bytes) : 0;
     ctx.throttleMs = throttleTimeMs;

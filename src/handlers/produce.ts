@@ -1,10 +1,11 @@
 /**
  * Produce (0). Record batches go to the storage engine as the bytes the client
- * sent: the handler checks framing, magic and CRC of every batch header (Kafka's
- * CORRUPT_MESSAGE / INVALID_RECORD cases), the engine assigns offsets, enforces
- * max.message.bytes and idempotent-producer sequences, and resolves when the
- * data is durable for the requested acks. Partitions of one request are
- * appended concurrently; appends to one partition keep arrival order.
+ * sent, after validateProduced (storage/validated-batch.ts: framing, CRC once,
+ * records, sizes, timestamps, with Kafka's codes and record_errors) has turned
+ * them into the ValidatedBatch the engine's append takes; the engine assigns
+ * offsets, enforces idempotent-producer sequences, and resolves when the data
+ * is durable for the requested acks. Partitions of one request are appended
+ * concurrently; appends to one partition keep arrival order.
  *
  * acks=0: no response; if any partition failed the connection is closed, as
  * Kafka does, so the client notices.
@@ -13,8 +14,9 @@ import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/generated/index.js';
-import { Compression, compression, isTransactional, recordCount, setLeaderEpoch, splitBatches } from '../protocol/records/batch-header.js';
 import { StorageError } from '../storage/engine.js';
+import { resolveTopicConfig } from '../storage/topic-config.js';
+import { validateProduced } from '../storage/validated-batch.js';
 import { isInternalTopic } from '../topics/names.js';
 import { LEADER_EPOCH, TopicResolver, partitionExists } from './topic-lookup.js';
 
@@ -22,39 +24,17 @@ type PartitionOut = ProduceResponse['responses'][number]['partitionResponses'][n
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 
-function partitionResult(index: number, errorCode: number, errorMessage: string | null = null): PartitionOut {
+function partitionResult(index: number, errorCode: number, errorMessage: string | null = null, recordErrors: PartitionOut['recordErrors'] = []): PartitionOut {
   return {
     index,
     errorCode,
     baseOffset: -1n,
     logAppendTimeMs: -1n,
     logStartOffset: -1n,
-    recordErrors: [],
+    recordErrors,
     errorMessage,
     currentLeader: NO_LEADER,
   };
-}
-
-/** Why a partition's records cannot be appended, or null when they look right. */
-function checkRecords(records: Buffer | null, apiVersion: number): { code: number; message: string } | null {
-  if (records === null || records.length === 0) return { code: ErrorCode.INVALID_RECORD, message: 'produce request without record batches' };
-  // CRC32C is verified by the storage engine's append (once); here: framing, magic, attributes.
-  const { spans, problem } = splitBatches(records, 0, records.length, false);
-  if (problem === 'bad-crc') return { code: ErrorCode.CORRUPT_MESSAGE, message: 'record batch CRC mismatch' };
-  if (problem === 'bad-magic') return { code: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, message: 'only record batch magic v2 is accepted' };
-  if (problem !== null) return { code: ErrorCode.CORRUPT_MESSAGE, message: `malformed record batch (${problem})` };
-  // Kafka's ProduceRequest rule for v3+: exactly one record batch per partition.
-  if (spans.length !== 1) return { code: ErrorCode.INVALID_RECORD, message: `produce requests carry exactly one record batch per partition, not ${spans.length}` };
-  for (const span of spans) {
-    if (compression(records, span.pos) === Compression.Zstd && apiVersion < 7) {
-      return { code: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, message: 'zstd needs Produce v7 or later' };
-    }
-    if (isTransactional(records, span.pos)) {
-      return { code: ErrorCode.INVALID_RECORD, message: 'transactional batches are not supported by this gateway' };
-    }
-    setLeaderEpoch(records, LEADER_EPOCH, span.pos); // outside the CRC, as a Kafka leader does
-  }
-  return null;
 }
 
 async function producePartition(
@@ -95,12 +75,19 @@ async function appendPartition(
   if (!found.ok) return partitionResult(index, found.code, found.message);
   if (isInternalTopic(found.name)) return partitionResult(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `cannot produce to internal topic ${topic}`);
   if (!partitionExists(found.info, index)) return partitionResult(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${index} of ${topic} does not exist`);
-  const invalid = checkRecords(records, ctx.apiVersion);
-  if (invalid) return partitionResult(index, invalid.code, invalid.message);
   try {
-    const bytes = records!.length;
-    const count = recordCount(records!, 0);
-    const appending = ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks, principal: ctx.session.principal });
+    const storage = ctx.gateway.storage;
+    const verdict = await validateProduced(records, {
+      config: resolveTopicConfig(found.info.configs, storage.configDefaults),
+      apiVersion: ctx.apiVersion,
+      nowMs: Date.now(),
+      leaderEpoch: LEADER_EPOCH,
+    });
+    if (!verdict.ok) return partitionResult(index, verdict.code, verdict.message, verdict.recordErrors);
+    const batch = verdict.batch;
+    const bytes = batch.size;
+    const count = batch.recordCount;
+    const appending = storage.append({ topic: found.info.name, partition: index }, batch, { acks, principal: ctx.session.principal });
     issued(); // handed to storage: the connection may start on the next request
     const r = await appending;
     ctx.access.addUsage(found.name, 'produce', count, bytes);

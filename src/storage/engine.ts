@@ -6,9 +6,13 @@
  * Topic names here are always resolved Pulsar-style names without partition
  * suffix (`persistent://tenant/ns/topic`); see src/topics/names.ts.
  * Offsets are bigint (Kafka int64). Record data is raw Kafka record batches
- * (magic v2) as Buffers; engines keep them as slices where they can.
+ * (magic v2) as Buffers; engines keep them as slices where they can. What is
+ * appended is a ValidatedBatch, which only the validator in
+ * validated-batch.ts makes: engines never see unvalidated bytes.
  */
 import { KafkaError, type ErrorCode } from '../protocol/errors.js';
+import type { TopicConfigKey } from './topic-config.js';
+import type { ValidatedBatch } from './validated-batch.js';
 
 export interface PartitionRef {
   topic: string;
@@ -104,6 +108,8 @@ export interface StorageEngine {
    * engine itself too.
    */
   readonly reservedNamespaces: readonly string[];
+  /** Topic config defaults (Kafka's, with the engine's overrides): explicit topic configs apply over these. */
+  readonly configDefaults: Record<TopicConfigKey, string>;
   start(): Promise<void>;
   /** Flush and release everything; in-flight appends complete first. */
   close(): Promise<void>;
@@ -125,11 +131,13 @@ export interface StorageEngine {
 
   // --- data ---
   /**
-   * Append one validated record batch buffer (one or more batches) to a partition.
-   * The engine assigns offsets, enforces idempotent-producer sequences and
-   * max.message.bytes, and resolves once durable per `acks` and the flush policy.
+   * Append one record batch that passed validateProduced (framing, CRC,
+   * records, sizes, timestamps: nothing to check again). The engine takes
+   * ownership of its bytes, assigns offsets, enforces idempotent-producer
+   * sequences, stamps LogAppendTime topics, and resolves once durable per
+   * `acks` and the flush policy.
    */
-  append(tp: PartitionRef, batches: Buffer, options: AppendOptions): Promise<AppendResult>;
+  append(tp: PartitionRef, batch: ValidatedBatch, options: AppendOptions): Promise<AppendResult>;
   /** Read from fetchOffset; OFFSET_OUT_OF_RANGE StorageError when outside [logStart, HW]. */
   read(tp: PartitionRef, fetchOffset: bigint, options: ReadOptions): Promise<ReadResult>;
   offsets(tp: PartitionRef): Promise<PartitionOffsets>;

@@ -39,6 +39,9 @@ export const TOPIC_CONFIG_SPECS = {
   'flush.ms': { type: 'long', default: LONG_MAX.toString(), min: 0n },
   'index.interval.bytes': { type: 'int', default: '4096', min: 0n },
   'max.message.bytes': { type: 'int', default: '1048588', min: 0n },
+  'message.timestamp.after.max.ms': { type: 'long', default: LONG_MAX.toString(), min: 0n },
+  'message.timestamp.before.max.ms': { type: 'long', default: LONG_MAX.toString(), min: 0n },
+  'message.timestamp.difference.max.ms': { type: 'long', default: LONG_MAX.toString(), min: 0n },
   'message.timestamp.type': { type: 'enum', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'] },
   'min.insync.replicas': {
     type: 'int',
@@ -66,6 +69,13 @@ export interface TopicConfig {
   indexIntervalBytes: number;
   maxMessageBytes: number;
   timestampType: 'CreateTime' | 'LogAppendTime';
+  /**
+   * CreateTime topics: how far a record's timestamp may lie before / after the
+   * broker's clock (message.timestamp.before/after.max.ms; while one is unset,
+   * the deprecated message.timestamp.difference.max.ms, as in Kafka 3.6+).
+   */
+  timestampBeforeMaxMs: number;
+  timestampAfterMaxMs: number;
   minInsyncReplicas: number;
   /** -1 = unlimited */
   retentionBytes: number;
@@ -141,6 +151,7 @@ function num(v: string): number {
 /** Explicit configs over defaults, typed. Assumes both were validated. */
 export function resolveTopicConfig(explicit: Record<string, string>, defaults: Record<TopicConfigKey, string>): TopicConfig {
   const get = (k: TopicConfigKey): string => (explicit[k] ?? defaults[k]).trim();
+  const orDifference = (v: string): string => (BigInt(v) === LONG_MAX ? get('message.timestamp.difference.max.ms') : v);
   return {
     cleanupPolicy: splitList(get('cleanup.policy')).join(','),
     flushMessages: num(get('flush.messages')),
@@ -148,6 +159,8 @@ export function resolveTopicConfig(explicit: Record<string, string>, defaults: R
     indexIntervalBytes: num(get('index.interval.bytes')),
     maxMessageBytes: num(get('max.message.bytes')),
     timestampType: get('message.timestamp.type') as TopicConfig['timestampType'],
+    timestampBeforeMaxMs: num(orDifference(get('message.timestamp.before.max.ms'))),
+    timestampAfterMaxMs: num(orDifference(get('message.timestamp.after.max.ms'))),
     minInsyncReplicas: num(get('min.insync.replicas')),
     retentionBytes: num(get('retention.bytes')),
     retentionMs: num(get('retention.ms')),

@@ -44,6 +44,7 @@ import { encodeBatchSync } from '../../src/protocol/records/encode.js';
 import { anonymousSession } from '../../src/session/session.js';
 import { EmbeddedEngine } from '../../src/storage/embedded/engine.js';
 import { TOPIC_CONFIG_KEYS, describeTopicConfigs, makeDefaults } from '../../src/storage/topic-config.js';
+import { validated } from '../helpers/validated.js';
 
 const NODE = 7;
 
@@ -550,8 +551,8 @@ describe('admin APIs through the dispatcher, embedded engine', () => {
     await create(7, [topic('dr', { numPartitions: 2 })]);
     const full = 'persistent://public/default/dr';
     const batch = () => encodeBatchSync({ records: Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
-    await engine.append({ topic: full, partition: 0 }, batch(), { acks: -1 });
-    await engine.append({ topic: full, partition: 0 }, batch(), { acks: -1 });
+    await engine.append({ topic: full, partition: 0 }, validated(batch()), { acks: -1 });
+    await engine.append({ topic: full, partition: 0 }, validated(batch()), { acks: -1 });
     const del = (version: number, partitions: Array<[number, bigint]>, name = 'dr') =>
       call(API_KEYS.DeleteRecords, version, { topics: [{ name, partitions: partitions.map(([p, o]) => ({ partitionIndex: p, offset: o })) }], timeoutMs: 5000 });
     for (let v = 0; v <= 2; v++) {

@@ -4,6 +4,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { StorageError } from '../../src/storage/engine.js';
 import { ProducerStateTable, NUM_BATCHES_TO_RETAIN, type ProducerBatch } from '../../src/storage/producer-state.js';
 import { decodeRecords, openEngine, tempDir, TOPIC, valuesBatch } from './storage-fixtures.test.js';
+import { validated } from '../helpers/validated.js';
 
 const PID = 42n;
 const b = (epoch: number, firstSeq: number, lastSeq: number, producerId = PID): ProducerBatch => ({ producerId, epoch, firstSeq, lastSeq });
@@ -122,23 +123,23 @@ test('engine idempotence: duplicates return the original offset and are not writ
   const engine = await openEngine(d.path);
   try {
     await engine.createTopic(TOPIC, 1, {});
-    const r0 = await engine.append(tp, idem(['a', 'b'], 0), { acks: -1 });
-    const r1 = await engine.append(tp, idem(['c'], 2), { acks: -1 });
-    await engine.append(tp, valuesBatch(['plain']), { acks: -1 }); // non-idempotent in between
+    const r0 = await engine.append(tp, validated(idem(['a', 'b'], 0)), { acks: -1 });
+    const r1 = await engine.append(tp, validated(idem(['c'], 2)), { acks: -1 });
+    await engine.append(tp, validated(valuesBatch(['plain'])), { acks: -1 }); // non-idempotent in between
     assert.deepEqual([r0.baseOffset, r1.baseOffset], [0n, 2n]);
-    const dup = await engine.append(tp, idem(['a', 'b'], 0), { acks: -1 });
+    const dup = await engine.append(tp, validated(idem(['a', 'b'], 0)), { acks: -1 });
     assert.deepEqual([dup.baseOffset, dup.duplicate], [0n, true]);
-    const dup1 = await engine.append(tp, idem(['c'], 2), { acks: 1 });
+    const dup1 = await engine.append(tp, validated(idem(['c'], 2)), { acks: 1 });
     assert.deepEqual([dup1.baseOffset, dup1.duplicate], [2n, true]);
     assert.equal((await engine.offsets(tp)).highWatermark, 4n, 'nothing written for duplicates');
 
-    assert.equal(await code(engine.append(tp, idem(['gap'], 5), { acks: -1 })), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert.equal(await code(engine.append(tp, idem(['old'], 3), { acks: -1 })), ErrorCode.NONE);
+    assert.equal(await code(engine.append(tp, validated(idem(['gap'], 5)), { acks: -1 })), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert.equal(await code(engine.append(tp, validated(idem(['old'], 3)), { acks: -1 })), ErrorCode.NONE);
     // epoch bump to 1 must restart at 0
-    assert.equal(await code(engine.append(tp, idem(['e1'], 4, 1), { acks: -1 })), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-    const e1 = await engine.append(tp, idem(['e1'], 0, 1), { acks: -1 });
+    assert.equal(await code(engine.append(tp, validated(idem(['e1'], 4, 1)), { acks: -1 })), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    const e1 = await engine.append(tp, validated(idem(['e1'], 0, 1)), { acks: -1 });
     assert.equal(e1.baseOffset, 5n);
-    assert.equal(await code(engine.append(tp, idem(['stale'], 5, 0), { acks: -1 })), ErrorCode.INVALID_PRODUCER_EPOCH);
+    assert.equal(await code(engine.append(tp, validated(idem(['stale'], 5, 0)), { acks: -1 })), ErrorCode.INVALID_PRODUCER_EPOCH);
     const vals = decodeRecords((await engine.read(tp, 0n, { maxBytes: 1 << 20, minOneMessage: true })).records).map((r) => r.value);
     assert.deepEqual(vals, ['a', 'b', 'c', 'plain', 'old', 'e1']);
   } finally {
@@ -153,10 +154,10 @@ test('engine idempotence: a retry racing its original in the same write group is
   try {
     await engine.createTopic(TOPIC, 1, {});
     const results = await Promise.all([
-      engine.append(tp, idem(['x'], 0), { acks: -1 }),
-      engine.append(tp, idem(['x'], 0), { acks: -1 }),
-      engine.append(tp, idem(['y'], 1), { acks: -1 }),
-      engine.append(tp, idem(['y'], 1), { acks: -1 }),
+      engine.append(tp, validated(idem(['x'], 0)), { acks: -1 }),
+      engine.append(tp, validated(idem(['x'], 0)), { acks: -1 }),
+      engine.append(tp, validated(idem(['y'], 1)), { acks: -1 }),
+      engine.append(tp, validated(idem(['y'], 1)), { acks: -1 }),
     ]);
     assert.deepEqual(
       results.map((r) => [r.baseOffset, r.duplicate]),
@@ -181,26 +182,26 @@ test('engine idempotence survives restarts: snapshot after clean close, log repl
     await engine.createTopic(TOPIC, 1, { 'segment.bytes': '600' });
     let seq = 0;
     for (let i = 0; i < 20; i++) {
-      await engine.append(tp, idem([`v${i}`], seq), { acks: -1 });
+      await engine.append(tp, validated(idem([`v${i}`], seq)), { acks: -1 });
       seq++;
     }
     assert.ok(engine.partitionLog(tp).segmentCount > 2);
     await engine.close();
 
     engine = await openEngine(d.path); // clean: snapshot at the log end
-    let dup = await engine.append(tp, idem(['v19'], 19), { acks: -1 });
+    let dup = await engine.append(tp, validated(idem(['v19'], 19)), { acks: -1 });
     assert.deepEqual([dup.baseOffset, dup.duplicate], [19n, true]);
-    assert.equal(await code(engine.append(tp, idem(['gap'], 22), { acks: -1 })), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-    for (let i = 20; i < 25; i++) await engine.append(tp, idem([`v${i}`], seq++), { acks: -1 });
+    assert.equal(await code(engine.append(tp, validated(idem(['gap'], 22)), { acks: -1 })), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    for (let i = 20; i < 25; i++) await engine.append(tp, validated(idem([`v${i}`], seq++)), { acks: -1 });
     // Simulated crash: no close (the clean marker is absent), a new engine on the same directory.
     const crashed = engine;
     engine = await openEngine(d.path);
-    dup = await engine.append(tp, idem(['v24'], 24), { acks: -1 });
+    dup = await engine.append(tp, validated(idem(['v24'], 24)), { acks: -1 });
     assert.deepEqual([dup.baseOffset, dup.duplicate], [24n, true]);
-    dup = await engine.append(tp, idem(['v21'], 21), { acks: -1 });
+    dup = await engine.append(tp, validated(idem(['v21'], 21)), { acks: -1 });
     assert.deepEqual([dup.baseOffset, dup.duplicate], [21n, true]);
-    assert.equal(await code(engine.append(tp, idem(['gap'], 26), { acks: -1 })), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert.equal((await engine.append(tp, idem(['v25'], 25), { acks: -1 })).baseOffset, 25n);
+    assert.equal(await code(engine.append(tp, validated(idem(['gap'], 26)), { acks: -1 })), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert.equal((await engine.append(tp, validated(idem(['v25'], 25)), { acks: -1 })).baseOffset, 25n);
     assert.equal(engine.partitionLog(tp).producerCount, 1);
     void crashed;
   } finally {

@@ -17,6 +17,7 @@ import { PulsarEngine } from '../../src/storage/pulsar/engine.js';
 import { createPulsarAdmin } from '../../src/pulsar/admin/index.js';
 import { createPulsarClient } from '../../src/pulsar/client/index.js';
 import { createNamespace, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
+import { appendValidated, validated } from '../helpers/validated.js';
 
 const skip = pulsarSkipReason();
 
@@ -72,7 +73,7 @@ if (skip) {
       await e.createTopic(topic, 2, {});
       const tp = { topic, partition: 1 };
       const bases: bigint[] = [];
-      for (let i = 0; i < 10; i++) bases.push((await e.append(tp, batch(5, `b${i}`, 1_000 + i * 10), { acks: -1 })).baseOffset);
+      for (let i = 0; i < 10; i++) bases.push((await e.append(tp, validated(batch(5, `b${i}`, 1_000 + i * 10)), { acks: -1 })).baseOffset);
       assert.deepEqual(bases, Array.from({ length: 10 }, (_, i) => BigInt(i * 5)));
       assert.deepEqual(await e.offsets(tp), { logStartOffset: 0n, highWatermark: 50n, lastStableOffset: 50n });
       const all = values((await e.read(tp, 0n, { maxBytes: 1 << 20, minOneMessage: true })).records);
@@ -95,7 +96,7 @@ if (skip) {
     await a.start();
     await a.createTopic(topic, 1, {});
     const tp = { topic, partition: 0 };
-    for (let i = 0; i < 300; i++) await a.append(tp, batch(2, `s${i}`, 10_000 + i * 2), { acks: 1 });
+    for (let i = 0; i < 300; i++) await a.append(tp, validated(batch(2, `s${i}`, 10_000 + i * 2)), { acks: 1 });
     assert.equal((await a.offsets(tp)).highWatermark, 600n);
     await a.close();
     // a fresh engine that re-reads only the newest entry and caches almost nothing
@@ -126,15 +127,15 @@ if (skip) {
     await e.createTopic(topic, 1, {});
     const tp = { topic, partition: 0 };
     const pid = await e.allocateProducerId();
-    const first = await e.append(tp, batch(3, 'i0', 1, { producerId: pid, producerEpoch: 0, baseSequence: 0 }), { acks: -1 });
-    const second = await e.append(tp, batch(3, 'i1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 }), { acks: -1 });
-    const retry = await e.append(tp, batch(3, 'i1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 }), { acks: -1 });
+    const first = await e.append(tp, validated(batch(3, 'i0', 1, { producerId: pid, producerEpoch: 0, baseSequence: 0 })), { acks: -1 });
+    const second = await e.append(tp, validated(batch(3, 'i1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 })), { acks: -1 });
+    const retry = await e.append(tp, validated(batch(3, 'i1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 })), { acks: -1 });
     assert.equal(first.baseOffset, 0n);
     assert.equal(second.baseOffset, 3n);
     assert.equal(retry.baseOffset, 3n);
     assert.equal(retry.duplicate, true);
     await assert.rejects(
-      e.append(tp, batch(1, 'gap', 1, { producerId: pid, producerEpoch: 0, baseSequence: 9 }), { acks: -1 }),
+      e.append(tp, validated(batch(1, 'gap', 1, { producerId: pid, producerEpoch: 0, baseSequence: 9 })), { acks: -1 }),
       (x: unknown) => x instanceof StorageError && x.code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
     );
     assert.equal((await e.offsets(tp)).highWatermark, 6n, 'nothing written twice');
@@ -142,7 +143,7 @@ if (skip) {
     await e.close();
     const again = engine('pulsar');
     await again.start();
-    const retry2 = await again.append(tp, batch(3, 'i1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 }), { acks: -1 });
+    const retry2 = await again.append(tp, validated(batch(3, 'i1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 })), { acks: -1 });
     assert.equal(retry2.duplicate, true);
     assert.equal(retry2.baseOffset, 3n);
   });
@@ -154,9 +155,9 @@ if (skip) {
     await e.createTopic(topic, 1, { 'max.message.bytes': '300' });
     await assert.rejects(e.createTopic(topic, 1, {}), (x: unknown) => x instanceof StorageError && x.code === ErrorCode.TOPIC_ALREADY_EXISTS);
     const tp = { topic, partition: 0 };
-    for (let i = 0; i < 4; i++) await e.append(tp, batch(2, `d${i}`, 1), { acks: -1 });
+    for (let i = 0; i < 4; i++) await e.append(tp, validated(batch(2, `d${i}`, 1)), { acks: -1 });
     await assert.rejects(
-      e.append(tp, batch(20, 'big'.repeat(20), 1), { acks: -1 }),
+      appendValidated(e, tp, batch(20, 'big'.repeat(20), 1), { acks: -1 }),
       (x: unknown) => x instanceof StorageError && x.code === ErrorCode.MESSAGE_TOO_LARGE,
     );
     assert.equal(await e.deleteRecords(tp, 5n), 5n);

@@ -7,6 +7,7 @@
  */
 import { EmbeddedEngine } from '../../src/storage/embedded/engine.js';
 import { valuesBatch } from './storage-fixtures.test.js';
+import { validated } from '../helpers/validated.js';
 
 export const CRASH_TOPIC = 'persistent://public/default/crash';
 export const CRASH_PARTITIONS = 3;
@@ -28,7 +29,7 @@ async function runChild(): Promise<void> {
       const count = 1 + (i % 3);
       const payload = `r${run}-${i}`;
       const values = Array.from({ length: count }, (_, k) => `${payload}#${k}`.padEnd(20 + (i % 50), '.'));
-      const r = await engine.append({ topic: CRASH_TOPIC, partition }, valuesBatch(values), { acks: -1 });
+      const r = await engine.append({ topic: CRASH_TOPIC, partition }, validated(valuesBatch(values)), { acks: -1 });
       process.stdout.write(`ACK ${partition} ${r.baseOffset} ${count} ${payload}\n`);
     }
   };

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CRASH_PARTITIONS, CRASH_TOPIC } from './storage-crash-child.test.js';
 import { decodeRecords, openEngine, tempDir, valuesBatch } from './storage-fixtures.test.js';
+import { validated } from '../helpers/validated.js';
 
 const self = fileURLToPath(import.meta.url);
 const isTs = self.endsWith('.ts');
@@ -139,7 +140,7 @@ test('crash test: SIGKILL during acks=-1 appends loses no acknowledged record, d
       // And the log takes new appends after all those crashes, right at the end.
       const tp0 = { topic: CRASH_TOPIC, partition: 0 };
       const end = (await engine.offsets(tp0)).highWatermark;
-      assert.equal((await engine.append(tp0, valuesBatch(['after']), { acks: -1 })).baseOffset, end);
+      assert.equal((await engine.append(tp0, validated(valuesBatch(['after'])), { acks: -1 })).baseOffset, end);
     } finally {
       await engine.close();
     }

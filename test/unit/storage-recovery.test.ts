@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { splitBatches, baseOffset, lastOffsetDelta } from '../../src/protocol/records/batch-header.js';
 import { decodeRecords, openEngine, tempDir, TOPIC, valuesBatch } from './storage-fixtures.test.js';
 import type { EmbeddedEngine } from '../../src/storage/embedded/engine.js';
+import { validated } from '../helpers/validated.js';
 
 const tp = { topic: TOPIC, partition: 0 };
 const PART_DIR = 'topics/public/default/t1/0';
@@ -45,7 +46,7 @@ async function buildLog(dir: string, seed: number): Promise<string[]> {
     for (let i = 0; i < 70; i++) {
       const n = 1 + Math.floor(rand() * 4);
       const vals = Array.from({ length: n }, (_, k) => `b${i}r${k}:`.padEnd(10 + Math.floor(rand() * 190), String.fromCharCode(97 + (i % 26))));
-      const r = await engine.append(tp, valuesBatch(vals), { acks: -1 });
+      const r = await engine.append(tp, validated(valuesBatch(vals)), { acks: -1 });
       assert.equal(r.baseOffset, BigInt(values.length));
       values.push(...vals);
     }
@@ -88,7 +89,7 @@ async function checkRecovered(dir: string, values: string[], end: bigint): Promi
     assert.equal(got.length, Number(end - o.logStartOffset));
     for (const [off, v] of got) assert.equal(v, values[Number(off)], `offset ${off}`);
     // Appends continue densely at the recovered end.
-    const r = await engine.append(tp, valuesBatch(['after-crash', 'x']), { acks: -1 });
+    const r = await engine.append(tp, validated(valuesBatch(['after-crash', 'x'])), { acks: -1 });
     assert.equal(r.baseOffset, end);
     const tail = decodeRecords((await engine.read(tp, end, { maxBytes: 1 << 20, minOneMessage: true })).records);
     assert.deepEqual(
@@ -177,7 +178,7 @@ test('a crash without close: the tail is recovered from the log, indexes rebuilt
     const values: string[] = [];
     for (let i = 0; i < 60; i++) {
       const v = `v${i}`.padEnd(40, '-');
-      await e1.append(tp, valuesBatch([v]), { acks: -1 });
+      await e1.append(tp, validated(valuesBatch([v])), { acks: -1 });
       values.push(v);
     }
     // e1 is abandoned (as if killed): no clean-shutdown marker, active index files never written.
@@ -249,7 +250,7 @@ test('crash right after a roll (empty new segment) and interrupted topic operati
     const engine = await openEngine(d.path);
     try {
       assert.equal((await engine.offsets(tp)).highWatermark, end);
-      assert.equal((await engine.append(tp, valuesBatch(['next']), { acks: -1 })).baseOffset, end);
+      assert.equal((await engine.append(tp, validated(valuesBatch(['next'])), { acks: -1 })).baseOffset, end);
       assert.equal(await engine.describeTopic('persistent://public/default/half'), null);
       assert.ok(!fs.existsSync(join(d.path, 'topics/public/default/half')));
       assert.ok(!fs.existsSync(join(d.path, 'topics/public/default/t1/5')));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { StorageError } from '../../src/storage/engine.js';
 import { batchBases, buildBatch, decodeRecords, openEngine, tempDir, TOPIC, valuesBatch } from './storage-fixtures.test.js';
+import { appendValidated, validated } from '../helpers/validated.js';
 
 const tp = { topic: TOPIC, partition: 0 };
 const READ_ALL = { maxBytes: 1 << 30, minOneMessage: true };
@@ -23,10 +24,11 @@ test('append/read round trip keeps the batch bytes and assigns dense offsets', a
   const engine = await openEngine(d.path);
   try {
     await engine.createTopic(TOPIC, 1, {});
-    const a = await engine.append(tp, valuesBatch(['a0', 'a1', 'a2']), { acks: -1 });
-    const b = await engine.append(tp, valuesBatch(['b0']), { acks: 1 });
-    const c = await engine.append(tp, Buffer.concat([valuesBatch(['c0', 'c1']), valuesBatch(['d0'])]), { acks: -1 });
-    assert.deepEqual([a.baseOffset, b.baseOffset, c.baseOffset], [0n, 3n, 4n]);
+    const a = await engine.append(tp, validated(valuesBatch(['a0', 'a1', 'a2'])), { acks: -1 });
+    const b = await engine.append(tp, validated(valuesBatch(['b0'])), { acks: 1 });
+    const c = await engine.append(tp, validated(valuesBatch(['c0', 'c1'])), { acks: -1 });
+    const dd = await engine.append(tp, validated(valuesBatch(['d0'])), { acks: -1 });
+    assert.deepEqual([a.baseOffset, b.baseOffset, c.baseOffset, dd.baseOffset], [0n, 3n, 4n, 6n]);
     assert.equal(a.duplicate, false);
     assert.equal(a.logAppendTime, -1n);
     assert.equal(a.logStartOffset, 0n);
@@ -68,11 +70,11 @@ test('OFFSET_OUT_OF_RANGE outside [logStart, HW], UNKNOWN_TOPIC_OR_PARTITION for
   const engine = await openEngine(d.path);
   try {
     await engine.createTopic(TOPIC, 2, {});
-    await engine.append(tp, valuesBatch(['x', 'y']), { acks: -1 });
+    await engine.append(tp, validated(valuesBatch(['x', 'y'])), { acks: -1 });
     await rejectsWith(engine.read(tp, 3n, READ_ALL), ErrorCode.OFFSET_OUT_OF_RANGE, /out of range/);
     await rejectsWith(engine.read(tp, -1n, READ_ALL), ErrorCode.OFFSET_OUT_OF_RANGE);
     await rejectsWith(engine.read({ topic: TOPIC, partition: 2 }, 0n, READ_ALL), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    await rejectsWith(engine.append({ topic: TOPIC + 'x', partition: 0 }, valuesBatch(['z']), { acks: 1 }), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    await rejectsWith(engine.append({ topic: TOPIC + 'x', partition: 0 }, validated(valuesBatch(['z'])), { acks: 1 }), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     await rejectsWith(engine.offsets({ topic: TOPIC, partition: 5 }), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   } finally {
     await engine.close();
@@ -89,7 +91,7 @@ test('maxBytes: whole batches only, first batch whole when minOneMessage, maxOff
     for (let i = 0; i < 10; i++) {
       const b = valuesBatch([`v${i}`.padEnd(100 + i * 10, '.')]);
       sizes.push(b.length);
-      await engine.append(tp, b, { acks: -1 });
+      await engine.append(tp, validated(b), { acks: -1 });
     }
     const r1 = await engine.read(tp, 0n, { maxBytes: sizes[0]! + sizes[1]! + 5, minOneMessage: true });
     assert.deepEqual(batchBases(r1.records), [0n, 1n]);
@@ -118,7 +120,7 @@ test('segments roll by segment.bytes; offsets stay dense; every offset is found 
     for (let i = 0; i < 120; i++) {
       const n = 1 + (i % 4);
       const values = Array.from({ length: n }, (_, k) => `m${i}-${k}`);
-      const r = await engine.append(tp, valuesBatch(values), { acks: -1 });
+      const r = await engine.append(tp, validated(valuesBatch(values)), { acks: -1 });
       assert.equal(r.baseOffset, next);
       next += BigInt(n);
       expected.push(...values);
@@ -162,11 +164,11 @@ test('segment.ms rolls the active segment by age', async () => {
   const engine = await openEngine(d.path);
   try {
     await engine.createTopic(TOPIC, 1, { 'segment.ms': '30' });
-    await engine.append(tp, valuesBatch(['a']), { acks: -1 });
-    await engine.append(tp, valuesBatch(['b']), { acks: -1 });
+    await engine.append(tp, validated(valuesBatch(['a'])), { acks: -1 });
+    await engine.append(tp, validated(valuesBatch(['b'])), { acks: -1 });
     assert.equal(engine.partitionLog(tp).segmentCount, 1);
     await new Promise((r) => setTimeout(r, 50));
-    await engine.append(tp, valuesBatch(['c']), { acks: -1 });
+    await engine.append(tp, validated(valuesBatch(['c'])), { acks: -1 });
     assert.deepEqual(engine.partitionLog(tp).segmentBases(), [0n, 2n]);
     assert.deepEqual(decodeRecords((await engine.read(tp, 0n, READ_ALL)).records).map((r) => r.value), ['a', 'b']);
     assert.deepEqual(decodeRecords((await engine.read(tp, 2n, READ_ALL)).records).map((r) => r.value), ['c']);
@@ -176,22 +178,25 @@ test('segment.ms rolls the active segment by age', async () => {
   }
 });
 
-test('max.message.bytes, segment.bytes and corrupt batches are refused', async () => {
+test('max.message.bytes (the topic config, validated before the engine), segment.bytes and corrupt batches are refused', async () => {
   const d = tempDir();
   const engine = await openEngine(d.path);
   try {
     await engine.createTopic(TOPIC, 1, { 'max.message.bytes': '200' });
-    await rejectsWith(engine.append(tp, valuesBatch(['x'.repeat(300)]), { acks: -1 }), ErrorCode.MESSAGE_TOO_LARGE, /max\.message\.bytes=200/);
+    await rejectsWith(appendValidated(engine, tp, valuesBatch(['x'.repeat(300)]), { acks: -1 }), ErrorCode.MESSAGE_TOO_LARGE, /of 200 \(max\.message\.bytes\)/);
     const bad = valuesBatch(['ok']);
     bad[bad.length - 1] ^= 0xff;
-    await rejectsWith(engine.append(tp, bad, { acks: -1 }), ErrorCode.CORRUPT_MESSAGE, /bad-crc/);
-    await rejectsWith(engine.append(tp, valuesBatch(['ok']).subarray(0, 30), { acks: -1 }), ErrorCode.CORRUPT_MESSAGE);
+    await rejectsWith(appendValidated(engine, tp, bad, { acks: -1 }), ErrorCode.CORRUPT_MESSAGE, /corrupt \(stored crc/);
+    await rejectsWith(appendValidated(engine, tp, valuesBatch(['ok']).subarray(0, 30), { acks: -1 }), ErrorCode.CORRUPT_MESSAGE);
+    // an engine takes nothing but a ValidatedBatch, even through a cast
+    await assert.rejects(engine.append(tp, valuesBatch(['raw']) as never, { acks: -1 }), /only batches made by validateProduced/);
+    assert.equal((await engine.offsets(tp)).highWatermark, 0n, 'nothing was stored');
     await engine.alterTopicConfigs(TOPIC, [
       { name: 'max.message.bytes', value: '100000', op: 'set' },
       { name: 'segment.bytes', value: '500', op: 'set' },
     ]);
-    await rejectsWith(engine.append(tp, valuesBatch(['x'.repeat(600)]), { acks: -1 }), ErrorCode.RECORD_LIST_TOO_LARGE);
-    const ok = await engine.append(tp, valuesBatch(['x'.repeat(300)]), { acks: -1 });
+    await rejectsWith(engine.append(tp, validated(valuesBatch(['x'.repeat(600)])), { acks: -1 }), ErrorCode.RECORD_LIST_TOO_LARGE);
+    const ok = await engine.append(tp, validated(valuesBatch(['x'.repeat(300)])), { acks: -1 });
     assert.equal(ok.baseOffset, 0n);
   } finally {
     await engine.close();
@@ -204,7 +209,7 @@ test('LogAppendTime topics stamp the batch and return the append time', async ()
   const engine = await openEngine(d.path);
   try {
     await engine.createTopic(TOPIC, 1, { 'message.timestamp.type': 'LogAppendTime' });
-    const r = await engine.append(tp, valuesBatch(['a', 'b'], { baseTimestamp: 5n }), { acks: -1, nowMs: 1_234_567n });
+    const r = await engine.append(tp, validated(valuesBatch(['a', 'b'], { baseTimestamp: 5n })), { acks: -1, nowMs: 1_234_567n });
     assert.equal(r.logAppendTime, 1_234_567n);
     const read = await engine.read(tp, 0n, READ_ALL);
     const buf = read.records[0]!;
@@ -226,7 +231,7 @@ test('offsetForTimestamp via the time index and maxTimestamp', async () => {
     for (let i = 0; i < 40; i++) {
       const base = 1000n + BigInt(10 * i);
       const recs = [0, 1, 2].map((k) => ({ value: `r${i}-${k}`, timestamp: i === 39 && k === 1 ? 9999n : base + BigInt(k) }));
-      await engine.append(tp, buildBatch(recs, { baseTimestamp: base }), { acks: -1 });
+      await engine.append(tp, validated(buildBatch(recs, { baseTimestamp: base })), { acks: -1 });
     }
     assert.ok(engine.partitionLog(tp).segmentCount > 2);
     assert.deepEqual(await engine.offsetForTimestamp(tp, 0n), { offset: 0n, timestamp: 1000n });
@@ -263,7 +268,7 @@ test('restart keeps data, offsets, configs, topic ids; appends continue', async 
   const d = tempDir();
   let engine = await openEngine(d.path);
   const id = (await engine.createTopic(TOPIC, 3, { 'retention.ms': '123456', 'segment.bytes': '1000' })).topicId;
-  for (let i = 0; i < 30; i++) await engine.append({ topic: TOPIC, partition: i % 3 }, valuesBatch([`v${i}`]), { acks: -1 });
+  for (let i = 0; i < 30; i++) await engine.append({ topic: TOPIC, partition: i % 3 }, validated(valuesBatch([`v${i}`])), { acks: -1 });
   await engine.close();
   assert.ok(fs.existsSync(join(d.path, 'clean-shutdown')));
   engine = await openEngine(d.path);
@@ -277,7 +282,7 @@ test('restart keeps data, offsets, configs, topic ids; appends continue', async 
     for (let p = 0; p < 3; p++) {
       const o = await engine.offsets({ topic: TOPIC, partition: p });
       assert.equal(o.highWatermark, 10n);
-      const r = await engine.append({ topic: TOPIC, partition: p }, valuesBatch(['more']), { acks: -1 });
+      const r = await engine.append({ topic: TOPIC, partition: p }, validated(valuesBatch(['more'])), { acks: -1 });
       assert.equal(r.baseOffset, 10n);
       const all = decodeRecords((await engine.read({ topic: TOPIC, partition: p }, 0n, READ_ALL)).records);
       assert.ok(all.length >= 1);
@@ -328,10 +333,10 @@ test('topics: create/describe/list/delete/createPartitions with Kafka error code
     assert.equal((await engine.describeTopic(TOPIC))!.partitions, 2);
     await engine.createPartitions(TOPIC, 4);
     assert.equal((await engine.describeTopic(TOPIC))!.partitions, 4);
-    const r = await engine.append({ topic: TOPIC, partition: 3 }, valuesBatch(['p3']), { acks: -1 });
+    const r = await engine.append({ topic: TOPIC, partition: 3 }, validated(valuesBatch(['p3'])), { acks: -1 });
     assert.equal(r.baseOffset, 0n);
 
-    await engine.append(tp, valuesBatch(['x']), { acks: -1 });
+    await engine.append(tp, validated(valuesBatch(['x'])), { acks: -1 });
     await engine.deleteTopic(TOPIC);
     assert.equal(await engine.describeTopic(TOPIC), null);
     assert.ok(!fs.existsSync(join(d.path, 'topics/public/default/t1')));
@@ -352,8 +357,8 @@ test('deleteTopic while appends and reads are in flight fails them cleanly', asy
   const engine = await openEngine(d.path);
   try {
     await engine.createTopic(TOPIC, 1, {});
-    for (let i = 0; i < 20; i++) await engine.append(tp, valuesBatch([`v${i}`.repeat(50)]), { acks: -1 });
-    const appends = Array.from({ length: 50 }, (_, i) => engine.append(tp, valuesBatch([`late${i}`]), { acks: -1 }).then(() => 'ok', (e: StorageError) => e.code));
+    for (let i = 0; i < 20; i++) await engine.append(tp, validated(valuesBatch([`v${i}`.repeat(50)])), { acks: -1 });
+    const appends = Array.from({ length: 50 }, (_, i) => engine.append(tp, validated(valuesBatch([`late${i}`])), { acks: -1 }).then(() => 'ok', (e: StorageError) => e.code));
     const reads = Array.from({ length: 20 }, (_, i) => engine.read(tp, BigInt(i), READ_ALL).then(() => 'ok', (e: StorageError) => e.code));
     const wait = engine.waitForAppend([{ tp, offset: 1000n }], 10_000);
     await engine.deleteTopic(TOPIC);
@@ -378,7 +383,7 @@ test('concurrent appends to many partitions: per-partition order, dense offsets'
       Array.from({ length: P * N }, (_, i) => {
         const p = i % P;
         const k = Math.floor(i / P);
-        return engine.append({ topic: TOPIC, partition: p }, valuesBatch([`p${p}-${k}`]), { acks: -1 }).then((r) => ({ p, k, off: r.baseOffset }));
+        return engine.append({ topic: TOPIC, partition: p }, validated(valuesBatch([`p${p}-${k}`])), { acks: -1 }).then((r) => ({ p, k, off: r.baseOffset }));
       }),
     );
     for (const r of results) assert.equal(r.off, BigInt(r.k), 'arrival order = offset order within a partition');
@@ -407,12 +412,12 @@ test('group commit: concurrent acks=-1 appends across partitions share fdatasync
     await engine.createTopic(TOPIC, P, {});
     // Sequential appends: one sync each (the baseline).
     const before = engine.stats.logSyncs;
-    for (let i = 0; i < 5; i++) await engine.append(tp, valuesBatch(['seq']), { acks: -1 });
+    for (let i = 0; i < 5; i++) await engine.append(tp, validated(valuesBatch(['seq'])), { acks: -1 });
     assert.equal(engine.stats.logSyncs - before, 5);
 
     const N = 400;
     const s0 = { ...engine.stats };
-    await Promise.all(Array.from({ length: N }, (_, i) => engine.append({ topic: TOPIC, partition: i % P }, valuesBatch([`v${i}`]), { acks: -1 })));
+    await Promise.all(Array.from({ length: N }, (_, i) => engine.append({ topic: TOPIC, partition: i % P }, validated(valuesBatch([`v${i}`])), { acks: -1 })));
     const syncs = engine.stats.logSyncs - s0.logSyncs;
     const rounds = engine.stats.flushRounds - s0.flushRounds;
     const writes = engine.stats.logWrites - s0.logWrites;
@@ -434,7 +439,7 @@ test('every-batch: HW moves only after the fsync; interval: after the write, fsy
     await engine.createTopic(TOPIC, 1, {});
     await engine.createTopic(TOPIC + 's', 1, { 'flush.messages': '1' });
     const syncsBefore = engine.stats.logSyncs;
-    const r = await engine.append(tp, valuesBatch(['a']), { acks: -1 });
+    const r = await engine.append(tp, validated(valuesBatch(['a'])), { acks: -1 });
     assert.equal(r.baseOffset, 0n);
     assert.equal((await engine.offsets(tp)).highWatermark, 1n, 'visible after the page-cache write');
     assert.equal(engine.stats.logSyncs, syncsBefore, 'not fsynced yet');
@@ -443,11 +448,11 @@ test('every-batch: HW moves only after the fsync; interval: after the write, fsy
 
     // Per-topic flush.messages=1 overrides the engine policy: ack and HW after fsync.
     const stp = { topic: TOPIC + 's', partition: 0 };
-    const p = engine.append(stp, valuesBatch(['s']), { acks: 0 });
+    const p = engine.append(stp, validated(valuesBatch(['s'])), { acks: 0 });
     const ack0 = await p;
     assert.equal(ack0.baseOffset, 0n);
     const s1 = engine.stats.logSyncs;
-    await engine.append(stp, valuesBatch(['t']), { acks: 1 });
+    await engine.append(stp, validated(valuesBatch(['t'])), { acks: 1 });
     assert.ok(engine.stats.logSyncs > s1);
     assert.equal((await engine.offsets(stp)).highWatermark, 2n);
   } finally {
@@ -463,7 +468,7 @@ test('waitForAppend wakes on a HW move, times out, aborts, and leaves no listene
     await engine.createTopic(TOPIC, 2, {});
     const tp1 = { topic: TOPIC, partition: 1 };
     // Already past: resolves at once.
-    await engine.append(tp, valuesBatch(['a']), { acks: -1 });
+    await engine.append(tp, validated(valuesBatch(['a'])), { acks: -1 });
     await engine.waitForAppend([{ tp, offset: 0n }], 5000);
     // Wakes on append to one of the watched partitions.
     const t0 = Date.now();
@@ -474,7 +479,7 @@ test('waitForAppend wakes on a HW move, times out, aborts, and leaves no listene
       ],
       5000,
     );
-    setTimeout(() => void engine.append(tp1, valuesBatch(['b']), { acks: -1 }), 30);
+    setTimeout(() => void engine.append(tp1, validated(valuesBatch(['b'])), { acks: -1 }), 30);
     await w;
     assert.ok(Date.now() - t0 < 2000);
     assert.equal(engine.waitingFetches, 0);
@@ -504,7 +509,7 @@ test('retention by size and time deletes whole old segments and moves the log st
   try {
     await engine.createTopic(TOPIC, 1, { 'segment.bytes': '1000', 'retention.bytes': '3000' });
     const now = Date.now();
-    for (let i = 0; i < 60; i++) await engine.append(tp, valuesBatch([`v${i}`.padEnd(80, '.')], { baseTimestamp: BigInt(now - 100_000 + i) }), { acks: -1 });
+    for (let i = 0; i < 60; i++) await engine.append(tp, validated(valuesBatch([`v${i}`.padEnd(80, '.')], { baseTimestamp: BigInt(now - 100_000 + i) })), { acks: -1 });
     const log = engine.partitionLog(tp);
     const segsBefore = log.segmentCount;
     assert.ok(segsBefore > 4);
@@ -548,7 +553,7 @@ test('deleteRecords moves the log start (persisted), drops old segments, bounds 
   const engine = await openEngine(d.path);
   try {
     await engine.createTopic(TOPIC, 1, { 'segment.bytes': '800' });
-    for (let i = 0; i < 30; i++) await engine.append(tp, valuesBatch([`v${i}`.padEnd(60, '.')]), { acks: -1 });
+    for (let i = 0; i < 30; i++) await engine.append(tp, validated(valuesBatch([`v${i}`.padEnd(60, '.')])), { acks: -1 });
     const log = engine.partitionLog(tp);
     const segs = log.segmentCount;
     await rejectsWith(engine.deleteRecords(tp, 31n), ErrorCode.OFFSET_OUT_OF_RANGE);
@@ -568,7 +573,7 @@ test('deleteRecords moves the log start (persisted), drops old segments, bounds 
       assert.equal(await again.deleteRecords(tp, -1n), 30n);
       await rejectsWith(again.read(tp, 29n, READ_ALL), ErrorCode.OFFSET_OUT_OF_RANGE);
       assert.equal((await again.read(tp, 30n, READ_ALL)).bytes, 0);
-      const more = await again.append(tp, valuesBatch(['after']), { acks: -1 });
+      const more = await again.append(tp, validated(valuesBatch(['after'])), { acks: -1 });
       assert.equal(more.baseOffset, 30n);
       assert.equal(more.logStartOffset, 30n);
     } finally {
@@ -665,7 +670,7 @@ test('open file descriptors stay bounded; reads racing retention retry or fail c
   const engine = await openEngine(d.path, { maxOpenFiles: 4 });
   try {
     await engine.createTopic(TOPIC, 2, { 'segment.bytes': '400' });
-    for (let i = 0; i < 80; i++) await engine.append({ topic: TOPIC, partition: i % 2 }, valuesBatch([`v${i}`.padEnd(100, '.')]), { acks: -1 });
+    for (let i = 0; i < 80; i++) await engine.append({ topic: TOPIC, partition: i % 2 }, validated(valuesBatch([`v${i}`.padEnd(100, '.')])), { acks: -1 });
     assert.ok(engine.partitionLog(tp).segmentCount >= 10);
     for (let o = 0n; o < 40n; o++) {
       for (let p = 0; p < 2; p++) {
@@ -701,7 +706,7 @@ test('a topic flushed only by count (flush.ms = Long.MAX) arms no runaway timer'
   process.on('warning', onWarning);
   try {
     await engine.createTopic(TOPIC, 1, { 'flush.messages': '1000' });
-    await engine.append(tp, valuesBatch(['a']), { acks: -1 });
+    await engine.append(tp, validated(valuesBatch(['a'])), { acks: -1 });
     const rounds = engine.stats.flushRounds;
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(engine.stats.flushRounds, rounds, 'no flush round before the count or close');

@@ -40,6 +40,7 @@ import {
   validateRecords,
   validateRecordsAsync,
   type ReadOptions,
+  type RecordsSection,
   type RecordsSummary,
 } from './records.js';
 
@@ -60,6 +61,8 @@ export interface BatchValidation {
   /** smallest / largest record timestamp (baseTimestamp + delta); baseTimestamp when empty */
   minTimestamp: bigint;
   maxTimestamp: bigint;
+  /** the records section that was validated: the batch itself, or its decompressed payload */
+  section: RecordsSection;
 }
 
 function clientRules(buf: Buffer, pos: number): void {
@@ -82,7 +85,7 @@ function clientRules(buf: Buffer, pos: number): void {
   }
 }
 
-function summarize(buf: Buffer, pos: number, r: RecordsSummary): BatchValidation {
+function summarize(buf: Buffer, pos: number, r: RecordsSummary, section: RecordsSection): BatchValidation {
   const base = buf.readBigInt64BE(pos + OFF_BASE_TIMESTAMP);
   return {
     size: buf.readInt32BE(pos + OFF_BATCH_LENGTH) + LOG_OVERHEAD,
@@ -91,6 +94,7 @@ function summarize(buf: Buffer, pos: number, r: RecordsSummary): BatchValidation
     uncompressedBytes: r.bytes,
     minTimestamp: base + BigInt(r.minTimestampDelta),
     maxTimestamp: base + BigInt(r.maxTimestampDelta),
+    section,
   };
 }
 
@@ -99,7 +103,7 @@ export async function validateBatch(buf: Buffer, pos = 0, options?: ValidateOpti
   assertBatch(buf, pos, buf.length, options?.verifyCrc ?? true);
   if (options?.fromClient ?? true) clientRules(buf, pos);
   const s = await openRecords(buf, pos, { ...options, verifyCrc: false });
-  return summarize(buf, pos, await validateRecordsAsync(s, { requireKeys: options?.requireKeys ?? false }));
+  return summarize(buf, pos, await validateRecordsAsync(s, { requireKeys: options?.requireKeys ?? false }), s);
 }
 
 /** validateBatch without yielding: compressed batches are decompressed on this thread at once. */
@@ -107,5 +111,5 @@ export function validateBatchSync(buf: Buffer, pos = 0, options?: ValidateOption
   assertBatch(buf, pos, buf.length, options?.verifyCrc ?? true);
   if (options?.fromClient ?? true) clientRules(buf, pos);
   const s = openRecordsSync(buf, pos, { ...options, verifyCrc: false });
-  return summarize(buf, pos, validateRecords(s, { requireKeys: options?.requireKeys ?? false }));
+  return summarize(buf, pos, validateRecords(s, { requireKeys: options?.requireKeys ?? false }), s);
 }

@@ -55,6 +55,7 @@ import {
   type TopicConfig,
   type TopicConfigKey,
 } from '../topic-config.js';
+import type { ValidatedBatch } from '../validated-batch.js';
 import { FileCache, SegmentGoneError } from './file-cache.js';
 import { GroupCommitter } from './group-commit.js';
 import { fdatasync, isErrno, newIoStats, readFileOrNull, unlinkIfExists, fsyncDir, writeFileAtomic, type IoStats } from './io.js';
@@ -83,8 +84,6 @@ export interface EmbeddedEngineOptions {
   retentionCheckIntervalMs?: number;
   /** Open segment file descriptors kept (LRU). Default 1024. */
   maxOpenFiles?: number;
-  /** Verify CRC32C of appended batches. Default true (a corrupt batch in the log would stop recovery there). */
-  verifyCrc?: boolean;
   /** Forget idempotent producers idle this long (Kafka producer.id.expiration.ms). Default 86400000. */
   producerIdExpirationMs?: number;
   /** Largest buffer one read allocates. Default 32 MiB. */
@@ -157,7 +156,6 @@ export class EmbeddedEngine implements StorageEngine {
       flushBytes: options.flushBytes ?? 64 << 20,
       retentionCheckIntervalMs: options.retentionCheckIntervalMs ?? 300_000,
       maxOpenFiles: options.maxOpenFiles ?? 1024,
-      verifyCrc: options.verifyCrc ?? true,
       producerIdExpirationMs: options.producerIdExpirationMs ?? 86_400_000,
       maxReadBytes: options.maxReadBytes ?? 32 << 20,
       maxPartitionsPerTopic: options.maxPartitionsPerTopic ?? 10_000,
@@ -180,7 +178,6 @@ export class EmbeddedEngine implements StorageEngine {
       committer: this.committer,
       stats: this.stats,
       logger: this.logger,
-      verifyCrc: this.options.verifyCrc,
       maxReadBytes: this.options.maxReadBytes,
       onHighWatermark: (log, hw) => this.notifier.notify(log, hw),
     };
@@ -466,12 +463,12 @@ export class EmbeddedEngine implements StorageEngine {
   }
 
   /**
-   * Append record batches. Takes ownership of `batches`: base offsets are patched in
-   * place (and, for LogAppendTime topics, the timestamps and CRC); do not reuse it.
+   * Append a validated record batch. Takes ownership of its bytes: the base offset is patched
+   * in place (and, for LogAppendTime topics, the timestamps and CRC); do not reuse it.
    */
-  append(tp: PartitionRef, batches: Buffer, options: AppendOptions): Promise<AppendResult> {
+  append(tp: PartitionRef, batch: ValidatedBatch, options: AppendOptions): Promise<AppendResult> {
     try {
-      return this.log(tp).append(batches, options.acks, options.nowMs ?? BigInt(Date.now()));
+      return this.log(tp).append(batch, options.acks, options.nowMs ?? BigInt(Date.now()));
     } catch (e) {
       return Promise.reject(e);
     }

@@ -33,15 +33,14 @@ import {
   maxTimestamp as readMaxTimestamp,
   producerEpoch,
   producerId as readProducerId,
-  recordCount,
   setBaseOffset,
-  splitBatches,
   stampLogAppendTime,
   type BatchSpan,
 } from '../../protocol/records/batch-header.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { StorageError, type AppendResult, type PartitionOffsets, type ReadOptions, type ReadResult, type TimestampLookup } from '../engine.js';
 import { ProducerStateTable, type UndoToken } from '../producer-state.js';
+import { assertValidated, type ValidatedBatch } from '../validated-batch.js';
 import type { TopicConfig } from '../topic-config.js';
 import { scanBatches } from './batch-scan.js';
 import { SegmentGoneError, type FileCache } from './file-cache.js';
@@ -60,8 +59,6 @@ export interface PartitionLogContext {
   committer: GroupCommitter<Segment>;
   stats: IoStats;
   logger: EngineLogger;
-  /** Verify CRC32C of appended batches (a corrupt batch in the log would cut recovery short). */
-  verifyCrc: boolean;
   /** Upper bound of one read's buffer. */
   maxReadBytes: number;
   /** Called whenever the high watermark moves. */
@@ -209,37 +206,25 @@ export class PartitionLog {
   // ---------------------------------------------------------------- append
 
   /**
-   * Append one or more record batches. Takes ownership of `buf` (patched in place).
-   * Rejects with StorageError: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE,
+   * Append a validated record batch. Takes ownership of its bytes (patched in place).
+   * Rejects with StorageError: RECORD_LIST_TOO_LARGE,
    * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, KAFKA_STORAGE_ERROR, or the
    * closing/deleted error.
    */
-  append(buf: Buffer, acks: number, nowMs: bigint): Promise<AppendResult> {
+  append(batch: ValidatedBatch, acks: number, nowMs: bigint): Promise<AppendResult> {
     const stop = this.refuse ?? this.failed;
     if (stop) return Promise.reject(stop);
-    const cfg = this.config;
-    const { spans, problem } = splitBatches(buf, 0, buf.length, this.ctx.verifyCrc);
-    if (problem !== null || spans.length === 0) {
-      return Promise.reject(storageError(ErrorCode.CORRUPT_MESSAGE, `invalid record batch for ${this.label}: ${problem ?? 'no batches'}`));
+    assertValidated(batch);
+    const { buf, size } = batch;
+    // framing, CRC, records, max.message.bytes: checked once by the validator; segment.bytes is this engine's
+    if (size > this.config.segmentBytes) {
+      return Promise.reject(
+        storageError(ErrorCode.RECORD_LIST_TOO_LARGE, `record batch of ${size} bytes exceeds segment.bytes=${this.config.segmentBytes} of ${this.label}`),
+      );
     }
-    let records = 0;
-    let offsetCount = 0;
-    for (const s of spans) {
-      if (s.size > cfg.maxMessageBytes) {
-        return Promise.reject(
-          storageError(ErrorCode.MESSAGE_TOO_LARGE, `record batch of ${s.size} bytes exceeds max.message.bytes=${cfg.maxMessageBytes} of ${this.label}`),
-        );
-      }
-      if (s.size > cfg.segmentBytes) {
-        return Promise.reject(
-          storageError(ErrorCode.RECORD_LIST_TOO_LARGE, `record batch of ${s.size} bytes exceeds segment.bytes=${cfg.segmentBytes} of ${this.label}`),
-        );
-      }
-      records += recordCount(buf, s.pos);
-      offsetCount += lastOffsetDelta(buf, s.pos) + 1;
-    }
+    const spans: BatchSpan[] = [{ pos: 0, size }];
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ buf, spans, acks, nowMs, records, offsetCount, resolve, reject, baseOffset: -1n, startPos: 0, undo: [], written: false });
+      this.queue.push({ buf, spans, acks, nowMs, records: batch.recordCount, offsetCount: batch.offsetCount, resolve, reject, baseOffset: -1n, startPos: 0, undo: [], written: false });
       this.kick();
     });
   }

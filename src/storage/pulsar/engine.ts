@@ -40,6 +40,7 @@ import {
   type TopicConfig,
   type TopicConfigKey,
 } from '../topic-config.js';
+import type { ValidatedBatch } from '../validated-batch.js';
 import { silentEngineLogger, type EngineLogger } from '../embedded/types.js';
 import type { EntryFormat } from './entry-format.js';
 import { toStorageError } from './errors.js';
@@ -485,14 +486,14 @@ export class PulsarEngine implements StorageEngine {
    * pipelining produce requests relies on that): an open partition is called
    * at once; the first appends of a partition being opened queue behind a gate.
    */
-  append(tp: PartitionRef, batches: Buffer, options: AppendOptions): Promise<AppendResult> {
+  append(tp: PartitionRef, batch: ValidatedBatch, options: AppendOptions): Promise<AppendResult> {
     const key = partitionName(tp.topic, tp.partition);
     const nowMs = options.nowMs ?? BigInt(Date.now());
     const open = this.partitions.get(key);
     if (open && !open.failed && !this.appendGates.has(key) && this.started) {
       const cached = this.topicCache.get(tp.topic);
       if (!cached || Date.now() - cached.at >= TOPIC_CACHE_MS) void this.load(tp.topic).catch(() => undefined); // keep configs fresh
-      return open.append(batches, options.acks, nowMs, options.principal);
+      return open.append(batch, options.acks, nowMs, options.principal);
     }
     const prev = this.appendGates.get(key) ?? Promise.resolve();
     let pass!: () => void;
@@ -503,7 +504,7 @@ export class PulsarEngine implements StorageEngine {
         await prev;
         const p = await this.partition(tp);
         await this.load(tp.topic);
-        const r = p.append(batches, options.acks, nowMs, options.principal);
+        const r = p.append(batch, options.acks, nowMs, options.principal);
         pass();
         return await r;
       } finally {

@@ -83,6 +83,12 @@ export interface EncodeOptions {
   compression?: 'same' | CompressionType;
   /** bound on a compressed Kafka batch's records once decompressed (default 64 MiB) */
   maxUncompressedBytes?: number;
+  /**
+   * pulsar format: the batch's records section as validation already
+   * decompressed it (a ValidatedBatch's `decompressed`), so it is not
+   * decompressed a second time; null/absent: read from the batch.
+   */
+  records?: RecordsSection | null;
 }
 
 export interface DecodeOptions {
@@ -160,7 +166,7 @@ export function encodeEntry(format: EntryFormat, batch: Buffer, options?: Encode
   const n = checkOne(batch);
   if (format === 'kafka') return kafkaEntry(batch, n);
   const h = readBatchHeader(batch);
-  const section: RecordsSection = openRecordsSync(batch, 0, readOptions(options));
+  const section: RecordsSection = options?.records ?? openRecordsSync(batch, 0, readOptions(options));
   const b = recordsToPulsarBatch(h, section);
   const codec = codecOf(h, options);
   return pulsarEntry(h, b, codec, pulsarCompressSync(codec, b.payload));
@@ -171,7 +177,7 @@ export async function encodeEntryAsync(format: EntryFormat, batch: Buffer, optio
   const n = checkOne(batch);
   if (format === 'kafka') return kafkaEntry(batch, n);
   const h = readBatchHeader(batch);
-  const section = await openRecords(batch, 0, readOptions(options));
+  const section = options?.records ?? (await openRecords(batch, 0, readOptions(options)));
   const b = recordsToPulsarBatch(h, section);
   const codec = codecOf(h, options);
   return pulsarEntry(h, b, codec, await pulsarCompress(codec, b.payload));

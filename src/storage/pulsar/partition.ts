@@ -36,6 +36,7 @@ import type { KeyValue, MessageMetadata } from '../../pulsar/proto/index.js';
 import { ProducerStateTable, type ProducerBatch } from '../producer-state.js';
 import { StorageError, type AppendResult, type PartitionOffsets, type ReadOptions, type ReadResult, type TimestampLookup } from '../engine.js';
 import type { TopicConfig } from '../topic-config.js';
+import { assertValidated, type ValidatedBatch } from '../validated-batch.js';
 import { decodeEntry, encodeEntry, entryRecordCount, type EntryFormat } from './entry-format.js';
 import { toStorageError } from './errors.js';
 import { Locator, type LocatedEntry } from './locate.js';
@@ -316,50 +317,47 @@ export class PulsarPartition {
   }
 
   /**
-   * Append validated batches (one Pulsar entry each). Takes ownership of `buf`.
+   * Append a validated batch (one Pulsar entry). Takes ownership of its bytes.
    * Appends are sent to Pulsar in the order of the calls (a pipelining
    * connection can have several in flight), each resolving when the tail has
    * seen its entry.
    */
-  append(buf: Buffer, acks: number, nowMs: bigint, principal?: string | null): Promise<AppendResult> {
+  append(batch: ValidatedBatch, acks: number, nowMs: bigint, principal?: string | null): Promise<AppendResult> {
+    try {
+      assertValidated(batch);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const prev = this.issueChain;
     let issued!: () => void;
     this.issueChain = new Promise<void>((r) => (issued = r));
-    return this.appendInOrder(prev, issued, buf, acks, nowMs, this.identity(principal));
+    return this.appendInOrder(prev, issued, batch, acks, nowMs, this.identity(principal));
   }
 
-  private async appendInOrder(prev: Promise<void>, issued: () => void, buf: Buffer, acks: number, nowMs: bigint, who: string): Promise<AppendResult> {
-    const results: Array<Promise<AppendResult>> = [];
+  private async appendInOrder(prev: Promise<void>, issued: () => void, batch: ValidatedBatch, acks: number, nowMs: bigint, who: string): Promise<AppendResult> {
+    let result: Promise<AppendResult>;
     try {
       await prev;
       await this.ready;
       if (this.failure) throw this.failure;
       this.lastUsed = Date.now();
       const producer = await this.getProducer(who);
-      const cfg = this.ctx.config();
-      const logAppendTime = cfg.timestampType === 'LogAppendTime';
-      for (let pos = 0; pos < buf.length; ) {
-        const size = buf.readInt32BE(pos + OFF_BATCH_LENGTH) + LOG_OVERHEAD;
-        if (size > cfg.maxMessageBytes) {
-          throw new StorageError(ErrorCode.MESSAGE_TOO_LARGE, `record batch of ${size} bytes exceeds max.message.bytes=${cfg.maxMessageBytes} of ${this.label}`);
-        }
-        const batch = buf.subarray(pos, pos + size);
-        if (logAppendTime) stampLogAppendTime(batch, nowMs, 0);
-        results.push(this.appendBatch(batch, acks, logAppendTime ? nowMs : -1n, producer));
-        pos += size;
-      }
+      // framing, CRC, records, max.message.bytes: checked once by the validator
+      const logAppendTime = this.ctx.config().timestampType === 'LogAppendTime';
+      if (logAppendTime) stampLogAppendTime(batch.buf, nowMs, 0);
+      result = this.appendBatch(batch, acks, logAppendTime ? nowMs : -1n, producer);
     } finally {
       issued();
     }
-    const all = await Promise.all(results);
-    const first = all[0]!;
+    const first = await result;
     return { ...first, logStartOffset: await this.logStart() };
   }
 
   /** Idempotence checks, then the send (issued synchronously, so calls keep their order). */
-  private appendBatch(batch: Buffer, acks: number, logAppendTime: bigint, producer: Producer): Promise<AppendResult> {
+  private appendBatch(validated: ValidatedBatch, acks: number, logAppendTime: bigint, producer: Producer): Promise<AppendResult> {
+    const batch = validated.buf;
     const pid = readProducerId(batch, 0);
-    if (pid < 0n) return this.send(batch, acks, logAppendTime, null, producer);
+    if (pid < 0n) return this.send(validated, acks, logAppendTime, null, producer);
     const pb: ProducerBatch = { producerId: pid, epoch: producerEpoch(batch, 0), firstSeq: baseSequence(batch, 0), lastSeq: lastSequence(batch, 0) };
     const key = `${pb.producerId}:${pb.epoch}:${pb.firstSeq}:${pb.lastSeq}`;
     const running = this.inFlight.get(key);
@@ -371,7 +369,7 @@ export class PulsarPartition {
     if (verdict.result === 'error') return Promise.reject(new StorageError(verdict.code, verdict.message));
     const pending = this.pendingSeq.get(pid);
     this.pendingSeq.set(pid, { epoch: pb.epoch, lastSeq: pb.lastSeq, count: (pending && pending.epoch === pb.epoch ? pending.count : 0) + 1 });
-    const p = this.send(batch, acks, logAppendTime, pb, producer).then(
+    const p = this.send(validated, acks, logAppendTime, pb, producer).then(
       (r) => {
         const now = this.pendingSeq.get(pid);
         if (now && --now.count <= 0) this.pendingSeq.delete(pid);
@@ -410,10 +408,11 @@ export class PulsarPartition {
       : { result: 'error', code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `producer ${pb.producerId} epoch ${pb.epoch}: out of order sequence ${pb.firstSeq}, expected ${expected} in ${this.label}` };
   }
 
-  private send(batch: Buffer, acks: number, logAppendTime: bigint, pb: ProducerBatch | null, producer: Producer): Promise<AppendResult> {
+  private send(validated: ValidatedBatch, acks: number, logAppendTime: bigint, pb: ProducerBatch | null, producer: Producer): Promise<AppendResult> {
+    const batch = validated.buf;
     let sent: Promise<SendReceipt>;
     try {
-      const encoded = encodeEntry(this.ctx.format, batch);
+      const encoded = encodeEntry(this.ctx.format, batch, { records: validated.decompressed });
       const properties: KeyValue[] = [...(encoded.metadata.properties ?? [])];
       if (pb !== null) {
         properties.push(
