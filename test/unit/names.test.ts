@@ -200,6 +200,8 @@ test('topic store: cannot leave its topics directory whatever name it is handed 
       );
     }
     assert.throws(() => store.partitionDir('persistent://acme/orders/t1', -1), StorageError);
+    // legal, but its encoding is longer than a file name: refused, not truncated
+    assert.throws(() => store.topicDir(`persistent://${':'.repeat(100)}/ns/t`), (e: unknown) => e instanceof StorageError && e.code === ErrorCode.INVALID_TOPIC_EXCEPTION);
     // trash purges only its own entries
     await assert.rejects(store.purge(join(dir, 'topics')), /not an entry of the trash/);
     await assert.rejects(store.purge(join(dir, 'trash', '..', 'state')), /not an entry of the trash/);

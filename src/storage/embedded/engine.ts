@@ -350,6 +350,7 @@ export class EmbeddedEngine implements StorageEngine {
   createTopic(name: string, partitions: number, configs: Record<string, string>, validateOnly = false): Promise<TopicInfo> {
     return this.admin(async () => {
       const parsed = this.parseName(name);
+      this.topicStore.topicDir(name); // storable (INVALID_TOPIC_EXCEPTION otherwise), validateOnly included
       if (this.topics.has(name)) throw err(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
       this.checkPartitionCount(partitions, name);
       validateTopicConfigs(configs);
