@@ -61,7 +61,8 @@ export const boundCounters: BoundCounters = {
 
 /** At most one log line per reason per this many ms; the lines in between are counted in `suppressed`. */
 const LOG_WINDOW_MS = 1000;
-const lastLogged = new Map<string, { at: number; suppressed: number }>();
+/** Per logger (one per gateway), so one gateway's refusals never hide another's. */
+const lastLogged = new WeakMap<Logger, Map<string, { at: number; suppressed: number }>>();
 
 /**
  * Counts a refusal and logs it at warn, throttled per reason: the first one in
@@ -70,12 +71,14 @@ const lastLogged = new Map<string, { at: number; suppressed: number }>();
 export function noteRefusal(log: Logger, reason: AcceptRefusal | BoundClose, fields: Record<string, unknown>, message: string, now = Date.now()): void {
   if (reason in boundCounters.refused) boundCounters.refused[reason as AcceptRefusal]++;
   else boundCounters.closed[reason as BoundClose]++;
-  const last = lastLogged.get(reason);
+  let windows = lastLogged.get(log);
+  if (!windows) lastLogged.set(log, (windows = new Map()));
+  const last = windows.get(reason);
   if (last && now - last.at < LOG_WINDOW_MS) {
     last.suppressed++;
     return;
   }
   const suppressed = last?.suppressed ?? 0;
-  lastLogged.set(reason, { at: now, suppressed: 0 });
+  windows.set(reason, { at: now, suppressed: 0 });
   log.warn({ ...fields, reason, ...(suppressed > 0 ? { suppressedSinceLastLine: suppressed } : {}) }, message);
 }
