@@ -8,7 +8,8 @@ import type { GatewayConfig } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { Connection } from './network/connection.js';
-import { ConnectionLimits } from './network/limits.js';
+import { ConnectionLimits, type AdmissionTicket } from './network/limits.js';
+import { noteRefusal } from './network/counters.js';
 import { ByteRateQuota } from './network/quotas.js';
 import { parseListenerList, type ListenerSpec } from './network/listeners.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -157,7 +158,7 @@ export class Gateway {
         const cn = spec.protocol === 'SSL' ? peerPrincipal(conn.socket) : null; // mTLS: the client certificate's CN
         return cn ? anonymousSession(cn, defaults, 'SSL') : anonymousSession(null, defaults);
       }
-      conn.maxFrameBytes = Math.min(config.saslMaxReceiveSize, config.socketRequestMaxBytes);
+      conn.preAuthenticationLimits(config.saslMaxReceiveSize);
       return saslSession(new SaslAuthenticator(security.sasl!), defaults);
     });
     try {
@@ -179,7 +180,11 @@ export class Gateway {
   }
 
   private listen(spec: ListenerSpec, dispatcher: Dispatcher, tls: TlsManager | null): Promise<BoundListener> {
-    const server = createListenerServer(spec, tls, (socket: Socket) => this.accept(socket, spec, dispatcher));
+    const server = createListenerServer<AdmissionTicket>(spec, tls, {
+      admit: (raw) => this.admit(raw, spec),
+      onSocket: (socket, ticket) => this.accept(socket, spec, dispatcher, ticket),
+      handshakeTimeoutMs: this.config.tlsHandshakeTimeoutMs,
+    });
     return new Promise((resolve, reject) => {
       server.once('error', (err) => reject(new Error(`cannot listen on ${spec.name}://${spec.host}:${spec.port}: ${err.message}`)));
       server.listen({ host: spec.host || undefined, port: spec.port }, () => {
@@ -190,26 +195,45 @@ export class Gateway {
     });
   }
 
-  private accept(socket: Socket, spec: ListenerSpec, dispatcher: Dispatcher): void {
+  /**
+   * At accept, before anything is read or a TLS handshake starts: connection caps and the caps
+   * on connections not yet authenticated (PLAINTEXT connections never are). Null refuses.
+   */
+  private admit(raw: Socket, spec: ListenerSpec): AdmissionTicket | null {
+    const address = raw.remoteAddress ?? '?';
     if (this.stopping) {
-      socket.destroy();
-      return;
+      noteRefusal(this.log, 'stopping', { remote: address, listener: spec.name }, 'connection refused: the gateway is stopping');
+      return null;
     }
-    const address = socket.remoteAddress ?? '?';
-    const admission = this.limits.admit(address);
+    const admission = this.limits.admitConnection(address, spec.protocol === 'PLAINTEXT');
     if (!admission.ok) {
-      this.log.warn({ remote: address, listener: spec.name, reason: admission.reason }, 'connection refused');
+      noteRefusal(this.log, admission.cause, { remote: address, listener: spec.name, detail: admission.reason }, 'connection refused');
+      return null;
+    }
+    const ticket = admission.ticket;
+    raw.once('close', () => ticket.release());
+    return ticket;
+  }
+
+  private accept(socket: Socket, spec: ListenerSpec, dispatcher: Dispatcher, ticket: AdmissionTicket): void {
+    if (this.stopping || socket.destroyed) {
       socket.destroy();
+      ticket.release();
       return;
     }
-    socket.once('close', () => this.limits.release(address));
+    socket.once('close', () => ticket.release());
+    // SSL: the handshake and the certificate checks were the authentication.
+    if (spec.protocol === 'SSL') ticket.authenticated();
     const conn = new Connection(
       socket,
       dispatcher,
       {
         maxFrameBytes: this.config.socketRequestMaxBytes,
         maxQueuedRequests: this.config.maxQueuedRequests,
+        maxQueuedBytes: this.config.maxQueuedRequestBytes,
+        requestReceiveTimeoutMs: this.config.requestReceiveTimeoutMs,
         idleTimeoutMs: this.config.connectionMaxIdleMs,
+        onAuthenticated: () => ticket.authenticated(),
       },
       this.log,
       spec.name,

@@ -207,6 +207,20 @@ export const SCHEMA = {
     origin: 'KoP',
     doc: 'Requests read ahead per connection before the gateway stops reading from its socket (back-pressure).',
   },
+  maxQueuedRequestBytes: {
+    kind: 'int',
+    default: 16 * MiB,
+    min: 1024,
+    origin: 'gateway',
+    doc: 'Bytes of requests read ahead per connection (complete frames waiting behind the one being handled, plus a partly received one) before the gateway stops reading from its socket. One frame up to socketRequestMaxBytes is always received whole; this bounds what queues behind it (a parked JoinGroup, a slow Produce). Before authentication the bound is one pre-authentication frame (saslMaxReceiveSize).',
+  },
+  requestReceiveTimeoutMs: {
+    kind: 'int',
+    default: 30_000,
+    min: 100,
+    origin: 'gateway',
+    doc: 'A request frame whose size prefix has arrived must arrive whole within this time, or the connection is closed (a half-sent frame is not held for ever). Time while the gateway itself stops reading (back-pressure, quota throttling) does not count. The default matches the Kafka clients\' request.timeout.ms, after which the client has given up on the request anyway.',
+  },
   maxConnections: {
     kind: 'int',
     default: 10_000,
@@ -220,6 +234,27 @@ export const SCHEMA = {
     min: 1,
     origin: 'Kafka',
     doc: 'Most connections open at once from one client address (Kafka max.connections.per.ip).',
+  },
+  maxUnauthenticatedConnections: {
+    kind: 'int',
+    default: 500,
+    min: 1,
+    origin: 'gateway',
+    doc: 'Most connections open at once that have not authenticated yet (in their TLS handshake on SSL/SASL_SSL listeners, or before SASL completes on SASL listeners); more are closed on accept, before the TLS handshake starts. Authenticated connections do not count (they are bounded by maxConnections). PLAINTEXT connections are never unauthenticated.',
+  },
+  maxUnauthenticatedConnectionsPerIp: {
+    kind: 'int',
+    default: 50,
+    min: 1,
+    origin: 'gateway',
+    doc: 'Most connections not yet authenticated from one client address (see maxUnauthenticatedConnections). Authenticated connections from the same address do not count.',
+  },
+  tlsHandshakeTimeoutMs: {
+    kind: 'int',
+    default: 10_000,
+    min: 100,
+    origin: 'gateway',
+    doc: 'SSL/SASL_SSL: a connection whose TLS handshake has not completed this long after accept is closed, also when it never sends a ClientHello or trickles it byte by byte (Netty\'s SslHandler default, which Pulsar uses).',
   },
   maxConnectionCreationRate: {
     kind: 'int',
@@ -365,10 +400,20 @@ export const SCHEMA = {
   },
   saslMaxReceiveSize: {
     kind: 'int',
-    default: 524_288,
+    default: 65_536,
     min: 512,
     origin: 'Kafka',
-    doc: 'Largest frame accepted before authentication (Kafka sasl.server.max.receive.size).',
+    doc: 'Largest frame accepted before authentication (Kafka sasl.server.max.receive.size, whose default is 512 KiB); a larger size prefix closes the connection, audited as a failed authentication. 64 KiB holds the largest token saslMaxTokenBytes allows plus username and extensions; nothing sent before authentication needs more.',
+  },
+  saslMaxTokenBytes: {
+    kind: 'int',
+    default: 16_384,
+    min: 256,
+    origin: 'gateway',
+    doc: 'Longest token (JWT) accepted in SASL/PLAIN passwords and OAUTHBEARER messages; a longer one fails authentication before any parsing or SASLprep. A Pulsar token is a few hundred bytes and must fit in an HTTP header for Pulsar\'s admin API (Jetty\'s default header limit is 8 KiB); the default is twice that. At most 1 MiB.',
+    check: (v: number) => {
+      if (v > 1024 * 1024) throw new Error('at most 1048576 (1 MiB)');
+    },
   },
   authenticationTimeoutMs: {
     kind: 'int',

@@ -19,9 +19,10 @@ import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import type { GatewayContext } from '../gateway-context.js';
 import type { Session } from '../session/session.js';
 import type { RequestContext } from './registry.js';
-import { delay, runSaslStep } from '../security/sasl/session-auth.js';
+import { runSaslStep } from '../security/sasl/session-auth.js';
 import { RequestAccess } from '../security/access.js';
 import { APIS } from '../protocol/generated/apis.js';
+import { noteRefusal } from '../network/counters.js';
 
 /** Creates the session of a new connection (listener-specific). */
 export type SessionFactory = (conn: Connection) => Session;
@@ -50,7 +51,7 @@ export class Dispatcher implements FrameHandler {
       const timeoutMs = this.gateway.config.authenticationTimeoutMs;
       const timer = setTimeout(() => {
         if (!session.authenticated && !conn.isClosed) {
-          conn.log.info({ conn: conn.id, remote: conn.remoteAddress, timeoutMs }, 'no authentication in time; closing connection');
+          noteRefusal(conn.log, 'authenticationTimeout', { conn: conn.id, remote: conn.remoteAddress, timeoutMs }, 'no authentication in time; closing connection');
           this.gateway.security.audit?.authentication(conn.id, { mechanism: session.sasl?.selectedMechanism ?? 'NONE', success: false, reason: `not authenticated within ${timeoutMs} ms` });
           conn.destroy();
         }
@@ -157,8 +158,14 @@ export class Dispatcher implements FrameHandler {
       session.saslVersion = 0;
       return { response: raw(Buffer.alloc(0)) };
     }
-    await delay(this.gateway.security.failedAuthenticationDelayMs);
-    return { response: null, close: true }; // the legacy framing has no error response
+    return { response: null, close: true }; // the legacy framing has no error response (runSaslStep applied the delay)
+  }
+
+  /** A connection bound closed the connection: before authentication, that is a failed authentication. */
+  refused(conn: Connection, reason: string): void {
+    const session = conn.context as Session | undefined;
+    if (!session || session.authenticated) return;
+    this.gateway.security.audit?.authentication(conn.id, { mechanism: session.sasl?.selectedMechanism ?? 'NONE', success: false, reason });
   }
 
   closed(conn: Connection): void {

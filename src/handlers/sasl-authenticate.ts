@@ -1,7 +1,7 @@
 /**
  * SaslAuthenticate (36): one SASL message of the exchange selected by
  * SaslHandshake. On failure: SASL_AUTHENTICATION_FAILED with the reason (never
- * the credential), sent after failedAuthenticationDelayMs, then the connection
+ * the credential), sent after failedAuthenticationDelayMs (applied by runSaslStep), then the connection
  * closes, as Kafka does. v1+ carries the session lifetime (KIP-368): the
  * earlier of the token's expiry and connectionsMaxReauthMs.
  */
@@ -10,7 +10,7 @@ import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { SaslAuthenticateRequest, SaslAuthenticateResponse } from '../protocol/generated/index.js';
 import { EMPTY_BUFFER } from '../protocol/codec/types.js';
-import { delay, runSaslStep } from '../security/sasl/session-auth.js';
+import { runSaslStep } from '../security/sasl/session-auth.js';
 
 export const saslAuthenticate: ApiEntry<SaslAuthenticateRequest, SaslAuthenticateResponse> = {
   apiKey: API_KEYS.SaslAuthenticate,
@@ -31,7 +31,6 @@ export const saslAuthenticate: ApiEntry<SaslAuthenticateRequest, SaslAuthenticat
       case 'challenge':
         return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: step.bytes, sessionLifetimeMs: 0n };
       case 'failure':
-        await delay(ctx.gateway.security.failedAuthenticationDelayMs);
         ctx.closeAfterResponse = true;
         return { errorCode: ErrorCode.SASL_AUTHENTICATION_FAILED, errorMessage: `Authentication failed: ${step.reason}`, authBytes: EMPTY_BUFFER, sessionLifetimeMs: 0n };
     }

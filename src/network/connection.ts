@@ -2,16 +2,25 @@
  * One client connection: 4-byte size framing, requests handled one after the
  * other with responses written strictly in request order (Kafka's broker mutes
  * a channel while it handles a request; clients rely on that ordering), and
- * back-pressure both ways:
- *  - reading stops while `maxQueuedRequests` frames wait, or while the socket's
- *    outgoing buffer is above its high-water mark (a slow reader);
- *  - a size prefix above `maxFrameBytes` closes the connection, as Kafka does.
+ * back-pressure both ways, and bounds on what one connection may hold:
+ *  - reading stops while `maxQueuedRequests` frames, or `maxQueuedBytes` bytes
+ *    (queued frames plus a partly received one), wait behind the requests being
+ *    handled, or while the socket's outgoing buffer is above its high-water mark
+ *    (a slow reader); one frame is always received whole;
+ *  - a size prefix above `maxFrameBytes` closes the connection, as Kafka does;
+ *    before authentication both bounds are the small pre-authentication frame size;
+ *  - a frame whose first byte arrived must arrive whole within
+ *    `requestReceiveTimeoutMs` (time the connection itself stops reading does
+ *    not count), or the connection closes;
+ *  - on close every buffered byte is dropped, and the process-wide gauge
+ *    boundCounters.bufferedRequestBytes follows what connections hold.
  *
  * It knows bytes, sizes and time only; Kafka semantics live in the FrameHandler.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ChunkQueue } from './chunk-queue.js';
+import { boundCounters, noteRefusal } from './counters.js';
 
 export interface FrameResult {
   /**
@@ -39,12 +48,20 @@ export interface FrameHandler {
   handle(frame: Buffer, conn: Connection, release?: () => void): Promise<FrameResult>;
   /** Called once when the connection is gone, for session clean-up and audit. */
   closed?(conn: Connection): void;
+  /** A bound closed the connection (frame too large, frame not received in time): for audit. */
+  refused?(conn: Connection, reason: string): void;
 }
 
 export interface ConnectionOptions {
   maxFrameBytes: number;
   maxQueuedRequests: number;
+  /** Bytes of queued frames (plus a partial one) before reading stops; default: no byte bound. */
+  maxQueuedBytes?: number;
+  /** A started frame must be received whole within this time; 0 or absent: no bound. */
+  requestReceiveTimeoutMs?: number;
   idleTimeoutMs: number;
+  /** Called once when the client has authenticated (or at once on listeners without authentication). */
+  onAuthenticated?: () => void;
 }
 
 let nextConnectionId = 1;
@@ -57,13 +74,23 @@ export class Connection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly openedAt = Date.now();
-  /** May be lowered/raised by the session (e.g. a small pre-authentication limit). */
+  /** Lowered before authentication (preAuthenticationLimits), restored by authenticated(). */
   maxFrameBytes: number;
+  /** Read-ahead bound in bytes; lowered before authentication like maxFrameBytes. */
+  maxQueuedBytes: number;
+  private preAuth = false;
   /** Free slot for the layers above (session state); the connection never reads it. */
   context: unknown = undefined;
 
   private readonly input = new ChunkQueue();
   private readonly queue: Buffer[] = [];
+  /** Bytes of the frames in `queue`. */
+  private queueBytes = 0;
+  /** What this connection adds to boundCounters.bufferedRequestBytes. */
+  private heldBytes = 0;
+  private partialTimer: NodeJS.Timeout | null = null;
+  /** When the frame now partly received started arriving (or reading resumed). */
+  private partialSince = 0;
   private processing = false;
   /** Requests started and not yet answered (more than one while released requests pipeline). */
   private outstanding = 0;
@@ -90,6 +117,7 @@ export class Connection {
     this.remoteAddress = socket.remoteAddress ?? '?';
     this.remotePort = socket.remotePort ?? 0;
     this.maxFrameBytes = options.maxFrameBytes;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? Infinity;
     socket.setNoDelay(true);
     if (options.idleTimeoutMs > 0) {
       socket.setTimeout(options.idleTimeoutMs, () => {
@@ -118,42 +146,147 @@ export class Connection {
     return this.closed;
   }
 
+  /** Bytes read ahead and not yet handed to the handler: queued frames plus a partly received one. */
+  get bufferedBytes(): number {
+    return this.queueBytes + this.input.length;
+  }
+
+  /** Frames received whole and waiting for their turn. */
+  get queuedFrames(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Until authenticated(): frames and read-ahead are bounded by `frameBytes`
+   * (saslMaxReceiveSize), so an unauthenticated client can make the gateway
+   * hold at most about two small frames.
+   */
+  preAuthenticationLimits(frameBytes: number): void {
+    this.preAuth = true;
+    this.maxFrameBytes = Math.min(frameBytes, this.options.maxFrameBytes);
+    this.maxQueuedBytes = Math.min(frameBytes, this.options.maxQueuedBytes ?? Infinity);
+  }
+
+  /** The client authenticated: the full limits apply and the unauthenticated slot is given back. */
+  authenticated(): void {
+    this.preAuth = false;
+    this.maxFrameBytes = this.options.maxFrameBytes;
+    this.maxQueuedBytes = this.options.maxQueuedBytes ?? Infinity;
+    this.options.onAuthenticated?.();
+    if (!this.overReadAhead() && !this.throttled) this.resume();
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed || this.draining) return;
     this.bytesIn += chunk.length;
     this.input.push(chunk);
     this.extractFrames();
+    this.account();
     this.pump();
   }
 
   private extractFrames(): void {
+    let took = false;
     while (this.input.length >= 4) {
       const size = this.input.peekInt32();
       if (size < 0 || size > this.maxFrameBytes) {
-        this.log.warn(
+        const preAuth = this.preAuth && size >= 0;
+        const reason = size < 0 ? `invalid negative frame size ${size}` : `request frame of ${size} bytes, larger than ${this.maxFrameBytes} (${preAuth ? 'saslMaxReceiveSize, before authentication' : 'socketRequestMaxBytes'})`;
+        noteRefusal(
+          this.log,
+          preAuth ? 'preAuthFrameTooLarge' : 'frameTooLarge',
           { conn: this.id, remote: this.remoteAddress, size, max: this.maxFrameBytes },
           size < 0 ? 'invalid negative frame size; closing connection' : 'request frame larger than allowed; closing connection',
         );
-        this.destroy();
+        this.refuse(reason);
         return;
       }
       if (this.input.length < 4 + size) break;
-      this.queue.push(this.input.take(4 + size).subarray(4));
+      const frame = this.input.take(4 + size).subarray(4);
+      this.queue.push(frame);
+      this.queueBytes += frame.length;
+      took = true;
     }
-    if (this.queue.length >= this.options.maxQueuedRequests) this.pause();
+    if (took) this.partialSince = this.input.length > 0 ? Date.now() : 0; // what is left, if anything, is a new frame
+    if (this.overReadAhead()) {
+      if (!this.paused) boundCounters.readAheadPauses++;
+      this.pause();
+    }
+    this.watchPartialFrame();
   }
+
+  /** Read-ahead bounds: frames waiting, or bytes waiting behind at least one queued frame. */
+  private overReadAhead(): boolean {
+    if (this.queue.length >= this.options.maxQueuedRequests) return true;
+    return this.queue.length > 0 && this.queueBytes + this.input.length >= this.maxQueuedBytes;
+  }
+
+  /** Keeps boundCounters.bufferedRequestBytes equal to the sum over open connections. */
+  private account(): void {
+    const held = this.closed ? 0 : this.queueBytes + this.input.length;
+    boundCounters.bufferedRequestBytes += held - this.heldBytes;
+    this.heldBytes = held;
+  }
+
+  /**
+   * Arms the receive timer while a frame is partly received and the connection
+   * is reading; the frame must then complete within requestReceiveTimeoutMs.
+   */
+  private watchPartialFrame(): void {
+    const timeoutMs = this.options.requestReceiveTimeoutMs ?? 0;
+    if (timeoutMs <= 0) return;
+    if (this.input.length === 0 || this.paused || this.closed) {
+      if (this.input.length === 0) this.partialSince = 0;
+      if (this.partialTimer) clearTimeout(this.partialTimer);
+      this.partialTimer = null;
+      return;
+    }
+    if (this.partialSince === 0) this.partialSince = Date.now();
+    if (this.partialTimer) return;
+    const check = (): void => {
+      this.partialTimer = null;
+      if (this.closed || this.paused || this.input.length === 0 || this.partialSince === 0) return;
+      const left = this.partialSince + timeoutMs - Date.now();
+      if (left > 0) {
+        this.partialTimer = setTimeout(check, left);
+        this.partialTimer.unref();
+        return;
+      }
+      const expected = this.input.length >= 4 ? this.input.peekInt32() + 4 : null;
+      noteRefusal(
+        this.log,
+        'partialFrameTimeout',
+        { conn: this.id, remote: this.remoteAddress, received: this.input.length, expected, timeoutMs },
+        'request frame not received whole in time (requestReceiveTimeoutMs); closing connection',
+      );
+      this.refuse(`request frame not received whole within ${timeoutMs} ms (${this.input.length} of ${expected ?? '?'} bytes)`);
+    };
+    this.partialTimer = setTimeout(check, Math.max(0, this.partialSince + timeoutMs - Date.now()));
+    this.partialTimer.unref();
+  }
+
+  private refuse(reason: string): void {
+    if (this.closed) return;
+    this.handler.refused?.(this, reason);
+    this.destroy();
+  }
+
+  private throttled = false;
 
   private pause(): void {
     if (!this.paused) {
       this.paused = true;
       this.socket.pause();
     }
+    this.watchPartialFrame();
   }
 
   private resume(): void {
     if (this.paused && !this.closed) {
       this.paused = false;
       this.socket.resume();
+      this.partialSince = this.input.length > 0 ? Date.now() : 0; // waiting for us is not the client's time
+      this.watchPartialFrame();
     }
   }
 
@@ -161,6 +294,10 @@ export class Connection {
     if (this.processing || this.closed || this.closingAfterResponse) return;
     if (this.outstanding >= MAX_PIPELINED_REQUESTS) return;
     const frame = this.queue.shift();
+    if (frame) {
+      this.queueBytes -= frame.length;
+      this.account();
+    }
     if (!frame) {
       if (this.draining && this.outstanding === 0) this.finishDrain();
       return;
@@ -216,13 +353,15 @@ export class Connection {
       if (result.close) {
         this.closingAfterResponse = true;
         this.draining = true;
-        this.queue.length = 0;
+        this.dropBuffered();
         this.finishDrain();
         return;
       }
       if (result.throttleMs && result.throttleMs > 0) {
+        this.throttled = true;
         this.pause();
         await new Promise((r) => setTimeout(r, result.throttleMs));
+        this.throttled = false;
         if (this.closed) return;
       }
     } finally {
@@ -233,7 +372,7 @@ export class Connection {
       }
       written();
     }
-    if (this.queue.length < this.options.maxQueuedRequests) this.resume();
+    if (!this.overReadAhead()) this.resume();
     this.pump();
   }
 
@@ -270,10 +409,19 @@ export class Connection {
     if (!this.socket.destroyed) this.socket.destroy();
   }
 
+  /** Drops every frame read ahead and the partial one (close, or a response that closes). */
+  private dropBuffered(): void {
+    this.queue.length = 0;
+    this.queueBytes = 0;
+    this.input.clear();
+    if (this.partialTimer) clearTimeout(this.partialTimer);
+    this.partialTimer = null;
+    this.account();
+  }
+
   private onClose(): void {
     this.closed = true;
-    this.queue.length = 0;
-    this.input.clear();
+    this.dropBuffered();
     const w = this.drainWaiter;
     this.drainWaiter = null;
     w?.();

@@ -31,7 +31,7 @@ export async function buildSecurity(config: GatewayConfig, defaults: NamespaceRe
     const validator = createTokenValidator(config);
     for (const w of validator.warnings) log.warn({ component: 'tokens' }, w);
     log.info({ tokens: validator.description, mechanisms: mechanismsOf(config) }, 'authentication enabled (Pulsar tokens)');
-    sasl = { validator, mechanisms: mechanismsOf(config), defaults, maxReauthMs: config.connectionsMaxReauthMs };
+    sasl = { validator, mechanisms: mechanismsOf(config), defaults, maxReauthMs: config.connectionsMaxReauthMs, maxTokenBytes: config.saslMaxTokenBytes };
   }
   warnInsecureListeners(config, specs, log);
   const authz = await createAuthorizer(config, log);

@@ -4,6 +4,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Connection, type FrameHandler, type FrameResult } from '../../src/network/connection.js';
 import { silentLogger } from '../../src/logger.js';
+import { boundCounters } from '../../src/network/counters.js';
 
 /** Echo handler: responds with the frame's first 4 bytes (a fake correlation id) after a delay given by byte 4. */
 class EchoHandler implements FrameHandler {
@@ -26,13 +27,25 @@ class EchoHandler implements FrameHandler {
 
 async function withServer(
   handler: FrameHandler,
-  options: { maxFrameBytes?: number; maxQueuedRequests?: number; idleTimeoutMs?: number },
+  options: { maxFrameBytes?: number; maxQueuedRequests?: number; idleTimeoutMs?: number; maxQueuedBytes?: number; requestReceiveTimeoutMs?: number },
   fn: (port: number, conns: Connection[]) => Promise<void>,
 ): Promise<void> {
   const conns: Connection[] = [];
   const server: Server = createServer((s) =>
     conns.push(
-      new Connection(s, handler, { maxFrameBytes: options.maxFrameBytes ?? 1024, maxQueuedRequests: options.maxQueuedRequests ?? 100, idleTimeoutMs: options.idleTimeoutMs ?? 0 }, silentLogger(), 'PLAINTEXT'),
+      new Connection(
+        s,
+        handler,
+        {
+          maxFrameBytes: options.maxFrameBytes ?? 1024,
+          maxQueuedRequests: options.maxQueuedRequests ?? 100,
+          idleTimeoutMs: options.idleTimeoutMs ?? 0,
+          ...(options.maxQueuedBytes !== undefined ? { maxQueuedBytes: options.maxQueuedBytes } : {}),
+          ...(options.requestReceiveTimeoutMs !== undefined ? { requestReceiveTimeoutMs: options.requestReceiveTimeoutMs } : {}),
+        },
+        silentLogger(),
+        'PLAINTEXT',
+      ),
     ),
   );
   server.listen(0, '127.0.0.1');
@@ -256,4 +269,153 @@ test('a handler that does not release keeps the connection to one request at a t
     sock.destroy();
     assert.equal(handler.maxRunning, 1);
   });
+});
+
+/** A handler whose first request waits for `open()`; the others answer at once with their 4-byte id. */
+function parkingHandler(): { handler: FrameHandler; open: () => void; handled: () => number } {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let handled = 0;
+  const handler: FrameHandler = {
+    async handle(frame) {
+      if (handled++ === 0) await gate;
+      const out = Buffer.alloc(8);
+      out.writeInt32BE(4, 0);
+      frame.copy(out, 4, 0, 4);
+      return { response: out };
+    },
+  };
+  return { handler, open, handled: () => handled };
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('connection: read-ahead behind a parked request is bounded in bytes (maxQueuedBytes), nothing is lost, and buffers are released on close', async () => {
+  const { handler, open } = parkingHandler();
+  const frameBytes = 64 * 1024;
+  const maxQueuedBytes = 256 * 1024;
+  await withServer(handler, { maxFrameBytes: 1024 * 1024, maxQueuedRequests: 500, maxQueuedBytes }, async (port, conns) => {
+    const baseline = boundCounters.bufferedRequestBytes;
+    const pausesBefore = boundCounters.readAheadPauses;
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    const n = 100; // 6.4 MB behind the parked first request: 25 times the bound
+    const padding = Array.from({ length: frameBytes - 5 }, () => 0);
+    const one = frame(0, 0, padding);
+    for (let i = 0; i < n; i++) {
+      const f = Buffer.from(one);
+      f.writeInt32BE(i, 4);
+      sock.write(f);
+    }
+    await until('the connection to pause', () => conns[0] !== undefined && conns[0].socket.isPaused());
+    await new Promise((r) => setTimeout(r, 200));
+    const conn = conns[0]!;
+    // the bound, plus the one frame that may complete past it, plus one socket read
+    const ceiling = maxQueuedBytes + frameBytes + 64 * 1024;
+    assert.ok(conn.bufferedBytes <= ceiling, `${conn.bufferedBytes} bytes read ahead, bound ${maxQueuedBytes}`);
+    assert.ok(conn.queuedFrames < 10, `${conn.queuedFrames} frames queued (500 allowed by count, bytes bound them)`);
+    assert.ok(boundCounters.bufferedRequestBytes - baseline <= ceiling, 'the process-wide gauge agrees');
+    assert.ok(boundCounters.readAheadPauses > pausesBefore, 'the pause is counted');
+    open();
+    const ids = await readIds(sock, n);
+    assert.deepEqual(ids, Array.from({ length: n }, (_, i) => i), 'every frame handled, in order');
+
+    sock.destroy();
+    await until('the close', () => conn.isClosed);
+    assert.equal(conn.bufferedBytes, 0);
+    assert.equal(boundCounters.bufferedRequestBytes, baseline, 'released on close');
+  });
+});
+
+test('connection: a client gone while its read-ahead waits behind a parked request: everything is released when the request completes', async () => {
+  // A paused socket is not read, so the peer's FIN is only seen once reading resumes (Kafka's muted
+  // channels behave the same); until then what is held is bounded by maxQueuedBytes.
+  const { handler, open } = parkingHandler();
+  await withServer(handler, { maxFrameBytes: 1024 * 1024, maxQueuedBytes: 128 * 1024 }, async (port, conns) => {
+    const baseline = boundCounters.bufferedRequestBytes;
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    const padding = Array.from({ length: 32 * 1024 }, () => 0);
+    for (let i = 0; i < 20; i++) sock.write(frame(i, 0, padding));
+    await until('frames to queue', () => (conns[0]?.bufferedBytes ?? 0) > 64 * 1024);
+    assert.ok(boundCounters.bufferedRequestBytes > baseline);
+    assert.ok(conns[0]!.bufferedBytes <= 128 * 1024 + 2 * 33 * 1024 + 64 * 1024, `${conns[0]!.bufferedBytes} bytes held`);
+    sock.destroy();
+    open();
+    await until('the close', () => conns[0]!.isClosed);
+    assert.equal(conns[0]!.bufferedBytes, 0);
+    assert.equal(boundCounters.bufferedRequestBytes, baseline, 'nothing held after close');
+  });
+});
+
+test('connection: a half-sent frame closes the connection after requestReceiveTimeoutMs, trickled bytes do not extend it; whole frames are unaffected', async () => {
+  const handler = new EchoHandler();
+  await withServer(handler, { requestReceiveTimeoutMs: 400 }, async (port, conns) => {
+    const before = boundCounters.closed.partialFrameTimeout;
+    const baseline = boundCounters.bufferedRequestBytes;
+    // a frame announced as 1000 bytes, sent one byte every 100 ms
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    const head = Buffer.alloc(4);
+    head.writeInt32BE(1000, 0);
+    sock.write(head);
+    const started = Date.now();
+    const trickle = setInterval(() => sock.write(Buffer.from([0])), 100);
+    await once(sock, 'close');
+    clearInterval(trickle);
+    const took = Date.now() - started;
+    assert.ok(took >= 350, `closed after ${took} ms, not before the timeout`);
+    assert.equal(boundCounters.closed.partialFrameTimeout, before + 1);
+    await until('release', () => conns[0]!.isClosed);
+    assert.equal(boundCounters.bufferedRequestBytes, baseline);
+
+    // complete frames spaced wider than the timeout are fine: the timer runs only while a frame is partial
+    const ok = connect(port, '127.0.0.1');
+    await once(ok, 'connect');
+    for (let i = 0; i < 3; i++) {
+      ok.write(frame(i));
+      assert.deepEqual(await readIds(ok, 1), [i]);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(ok.destroyed, false);
+    ok.destroy();
+  });
+});
+
+test('connection: before authentication frames and read-ahead are bounded by the pre-authentication size; authenticated() restores both', async () => {
+  let conn!: Connection;
+  const handler = new EchoHandler();
+  const server: Server = createServer((s) => {
+    conn = new Connection(s, handler, { maxFrameBytes: 1024 * 1024, maxQueuedRequests: 100, maxQueuedBytes: 1024 * 1024, idleTimeoutMs: 0, onAuthenticated: () => (authenticated = true) }, silentLogger(), 'SASL_PLAINTEXT');
+    conn.preAuthenticationLimits(512);
+  });
+  let authenticated = false;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const port = (server.address() as { port: number }).port;
+    const before = boundCounters.closed.preAuthFrameTooLarge;
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    await until('connection', () => conn !== undefined);
+    assert.equal(conn.maxFrameBytes, 512);
+    assert.equal(conn.maxQueuedBytes, 512);
+    conn.authenticated();
+    assert.equal(authenticated, true);
+    assert.equal(conn.maxFrameBytes, 1024 * 1024);
+    conn.preAuthenticationLimits(512);
+    const head = Buffer.alloc(4);
+    head.writeInt32BE(513, 0);
+    sock.write(head);
+    await once(sock, 'close');
+    assert.equal(boundCounters.closed.preAuthFrameTooLarge, before + 1);
+  } finally {
+    server.close();
+  }
 });

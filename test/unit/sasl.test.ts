@@ -95,3 +95,44 @@ test('authenticator: SaslAuthenticate without a handshake, and bad namespaces, f
   const bad = await a.step(plain('', 'acme/a/b', 'token:alice'));
   assert.match((bad as { reason: string }).reason, /invalid username "acme\/a\/b": expected tenant\/namespace/);
 });
+
+test('PLAIN: credentials above their bounds fail cleanly at any size, before SASLprep (no stack overflow)', async () => {
+  const { CredentialTooLargeError, MAX_NAME_BYTES } = await import('../../src/security/sasl/plain.js');
+  const sizes = [16 * 1024 + 7, 100_000, 200_000, 300_000, 512 * 1024, 2 * 1024 * 1024];
+  for (const n of sizes) {
+    for (const fill of ['A', '\u00e9', '\u00ad']) {
+      const msg = plain('', 'acme/orders', `token:${fill.repeat(n)}`);
+      assert.throws(
+        () => parsePlain(msg, 16 * 1024),
+        (e: Error) => e instanceof CredentialTooLargeError && /password of \d+ bytes is longer than a token may be \(saslMaxTokenBytes 16384/.test(e.message),
+        `${n} x ${JSON.stringify(fill)}`,
+      );
+    }
+  }
+  assert.throws(() => parsePlain(plain('', 'a'.repeat(MAX_NAME_BYTES + 1), 'token:x')), (e: Error) => e instanceof CredentialTooLargeError && /username of 1025 bytes/.test(e.message));
+  assert.throws(() => parsePlain(plain('z'.repeat(MAX_NAME_BYTES + 1), 'acme', 'token:x')), (e: Error) => e instanceof CredentialTooLargeError && /authzid/.test(e.message));
+  // a configured bound of 1 MiB: a long non-ASCII password is refused before SASLprep, an ASCII one skips it
+  assert.throws(() => parsePlain(plain('', 'acme', `token:${'\u00e9'.repeat(300_000)}`), 1024 * 1024), (e: Error) => e instanceof CredentialTooLargeError && /non-ASCII/.test(e.message));
+  assert.equal(parsePlain(plain('', 'acme', `token:${'A'.repeat(300_000)}`), 1024 * 1024).token.length, 300_000);
+  // just inside the bounds, non-ASCII text still goes through SASLprep
+  assert.equal(parsePlain(plain('', 'acme', `token:${'a\u00ad'.repeat(4000)}`), 16 * 1024).token, 'a'.repeat(4000));
+});
+
+test('authenticator: tokens above saslMaxTokenBytes fail with a clean reason on PLAIN and OAUTHBEARER (the OAUTHBEARER one through the error challenge)', async () => {
+  const { boundCounters } = await import('../../src/network/counters.js');
+  const before = boundCounters.closed.saslCredentialTooLarge;
+  const a = new SaslAuthenticator({ ...settings, maxTokenBytes: 1000 });
+  a.selectMechanism('PLAIN');
+  const p = await a.step(plain('', 'acme', `token:${'x'.repeat(300_000)}`));
+  assert.equal(p.kind, 'failure');
+  assert.match((p as { reason: string }).reason, /longer than a token may be \(saslMaxTokenBytes 1000/);
+  a.selectMechanism('OAUTHBEARER');
+  const o = await a.step(Buffer.from(`n,,\u0001auth=Bearer ${'y'.repeat(300_000)}\u0001\u0001`));
+  assert.equal(o.kind, 'challenge');
+  assert.match((o as { failure: string }).failure, /OAUTHBEARER token of 300000 bytes is longer than saslMaxTokenBytes \(1000\)/);
+  assert.equal(a.awaitingErrorAcknowledgement, true);
+  const last = await a.step(Buffer.from([1]));
+  assert.equal(last.kind, 'failure');
+  assert.equal(a.awaitingErrorAcknowledgement, false);
+  assert.equal(boundCounters.closed.saslCredentialTooLarge, before + 2);
+});

@@ -11,7 +11,8 @@
 import { NameError, parseNamespace, showName, type NamespaceRef } from '../../topics/names.js';
 import { AuthenticationError, type TokenValidator } from '../types.js';
 import { isErrorAcknowledgement, oauthBearerErrorChallenge, parseOAuthBearer } from './oauthbearer.js';
-import { parsePlain } from './plain.js';
+import { CredentialTooLargeError, DEFAULT_MAX_TOKEN_BYTES, parsePlain } from './plain.js';
+import { boundCounters } from '../../network/counters.js';
 
 export const SUPPORTED_MECHANISMS = ['PLAIN', 'OAUTHBEARER'] as const;
 export type Mechanism = (typeof SUPPORTED_MECHANISMS)[number];
@@ -23,6 +24,8 @@ export interface SaslSettings {
   defaults: NamespaceRef;
   /** connectionsMaxReauthMs: upper bound of a session's lifetime; 0 = only the token's expiry. */
   maxReauthMs: number;
+  /** saslMaxTokenBytes: longer tokens fail before they are parsed (default 16 KiB). */
+  maxTokenBytes?: number;
 }
 
 export type Step =
@@ -41,6 +44,15 @@ export class SaslAuthenticator {
 
   get selectedMechanism(): Mechanism | null {
     return this.mechanism;
+  }
+
+  /**
+   * An OAUTHBEARER error challenge was sent: the exchange has failed already
+   * (its failure was reported with the challenge) and the next message only
+   * acknowledges it.
+   */
+  get awaitingErrorAcknowledgement(): boolean {
+    return this.pendingFailure !== null;
   }
 
   /** SaslHandshake: returns false when the mechanism is not enabled. */
@@ -76,6 +88,7 @@ export class SaslAuthenticator {
       return { kind: 'success', principal: identity.role, namespace, expiresAt };
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
+      if (err instanceof CredentialTooLargeError) boundCounters.closed.saslCredentialTooLarge++;
       if (mechanism === 'OAUTHBEARER') {
         this.pendingFailure = err.message;
         return { kind: 'challenge', bytes: oauthBearerErrorChallenge(), failure: err.message };
@@ -86,14 +99,21 @@ export class SaslAuthenticator {
   }
 
   private readPlain(bytes: Buffer): { token: string; namespace: NamespaceRef } {
-    const creds = parsePlain(bytes);
+    const creds = parsePlain(bytes, this.maxTokenBytes);
     return { token: creds.token, namespace: this.namespaceFrom(creds.username, 'username') };
   }
 
   private readOAuthBearer(bytes: Buffer): { token: string; namespace: NamespaceRef } {
     const initial = parseOAuthBearer(bytes);
+    if (initial.token.length > this.maxTokenBytes) {
+      throw new CredentialTooLargeError(`OAUTHBEARER token of ${initial.token.length} bytes is longer than saslMaxTokenBytes (${this.maxTokenBytes})`);
+    }
     const ns = initial.extensions['namespace'];
     return { token: initial.token, namespace: ns === undefined ? this.settings.defaults : this.namespaceFrom(ns, 'namespace extension') };
+  }
+
+  private get maxTokenBytes(): number {
+    return this.settings.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
   }
 
   /** "tenant/namespace" or "tenant" (the configured namespace in that tenant). */

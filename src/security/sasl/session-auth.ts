@@ -1,6 +1,9 @@
 /**
  * Runs one SASL message through the connection's authenticator and applies the
- * outcome to the session: principal, namespace, expiry, frame limit, audit.
+ * outcome to the session: principal, namespace, expiry, the connection's
+ * authenticated limits, audit, and the failed-authentication delay (Kafka's
+ * connection.failed.authentication.delay.ms), applied here once per failed
+ * exchange so no caller and no mechanism can skip it.
  * Shared by SaslAuthenticate and the legacy raw-token framing.
  */
 import type { Connection } from '../../network/connection.js';
@@ -19,6 +22,9 @@ export async function runSaslStep(gateway: GatewayContext, conn: Connection, ses
   const sasl = session.sasl!;
   const mechanism = sasl.selectedMechanism ?? 'NONE';
   const reauth = session.authenticated;
+  // After an OAUTHBEARER error challenge the exchange has failed already: its failure was audited
+  // and delayed when the challenge went out (a client may disconnect instead of acknowledging).
+  const acknowledgingFailure = sasl.awaitingErrorAcknowledgement;
   const step = await sasl.step(bytes);
   const audit = gateway.security.audit;
   if (step.kind === 'success') {
@@ -27,8 +33,8 @@ export async function runSaslStep(gateway: GatewayContext, conn: Connection, ses
     session.mechanism = mechanism;
     session.defaultNamespace = step.namespace;
     session.expiresAt = step.expiresAt;
-    conn.maxFrameBytes = gateway.config.socketRequestMaxBytes;
     audit?.authentication(conn.id, { mechanism, success: true, principal: step.principal, reauthentication: reauth });
+    conn.authenticated();
     scheduleExpiry(conn, session, log);
     log.info(
       { conn: conn.id, principal: step.principal, mechanism, namespace: `${step.namespace.tenant}/${step.namespace.namespace}`, expiresAt: Number.isFinite(step.expiresAt) ? new Date(step.expiresAt).toISOString() : null, reauthentication: reauth },
@@ -36,10 +42,16 @@ export async function runSaslStep(gateway: GatewayContext, conn: Connection, ses
     );
     return { step, sessionLifetimeMs: Number.isFinite(step.expiresAt) ? Math.max(1, step.expiresAt - Date.now()) : 0 };
   }
-  if (step.kind === 'failure') {
-    audit?.authentication(conn.id, { mechanism, success: false, reason: step.reason, reauthentication: reauth });
-    log.warn({ conn: conn.id, remote: conn.remoteAddress, mechanism, reason: step.reason, reauthentication: reauth }, 'authentication failed');
+  if (step.kind === 'failure' && acknowledgingFailure) {
+    log.debug({ conn: conn.id, mechanism, reason: step.reason }, 'client acknowledged the OAUTHBEARER error challenge; closing connection');
+    return { step, sessionLifetimeMs: 0 };
   }
+  // A failure, or an OAUTHBEARER error challenge (the exchange has failed; RFC 7628 lets the client
+  // acknowledge before the failure response): audited now and delayed now, whatever the client does next.
+  const reason = step.kind === 'failure' ? step.reason : step.failure;
+  audit?.authentication(conn.id, { mechanism, success: false, reason, reauthentication: reauth });
+  log.warn({ conn: conn.id, remote: conn.remoteAddress, mechanism, reason, reauthentication: reauth }, 'authentication failed');
+  await delay(gateway.security.failedAuthenticationDelayMs);
   return { step, sessionLifetimeMs: 0 };
 }
 

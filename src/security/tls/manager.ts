@@ -4,6 +4,13 @@
  * listeners' tls.Server instances, enforces client-certificate rules, and
  * reloads the material when its files change (new connections get it through
  * server.setSecureContext; a broken file is logged and the current one kept).
+ *
+ * Bounds before the handshake: every TCP connection is first offered to the
+ * listener's `admit` hook (connection caps, unauthenticated caps) before the
+ * TLSSocket does any work; a handshake not complete tlsHandshakeTimeoutMs after
+ * accept is closed (measured from accept, so a ClientHello trickled byte by byte
+ * does not extend it); a failed handshake closes the socket. Each is logged
+ * (throttled) and counted in boundCounters.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,13 +19,33 @@ import { createServer as createTlsServer, createSecureContext, type SecureContex
 import { ConfigError } from '../../config/load.js';
 import type { Logger } from '../../logger.js';
 import type { ListenerSpec, SecurityProtocol } from '../../network/listeners.js';
+import { noteRefusal } from '../../network/counters.js';
 import { certCoversHost, clientTrustHints, ensureDevCertificates, type DevCertFiles } from '../dev-certs.js';
 import { hasConfiguredIdentity, hasConfiguredTrust, loadTlsMaterial, type TlsMaterial, type TlsSettings } from './material.js';
 import { parseTlsCiphers, parseTlsProtocols } from './options.js';
 import { peerPrincipal } from './peer.js';
 
-/** Handshakes slower than this are cut (Node's default is 120 s). */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** tlsHandshakeTimeoutMs' default: handshakes slower than this are cut (Node's default is 120 s). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** How a listener admits connections and receives them. */
+export interface ListenerHooks<T> {
+  /**
+   * Called at accept, before a byte is read or a TLS handshake starts: a ticket
+   * for the connection, or null to refuse it (the socket is destroyed at once;
+   * the hook logs why).
+   */
+  admit(raw: Socket): T | null;
+  /** The connection, after a successful handshake and certificate checks (TLS) or at once (TCP). */
+  onSocket(socket: Socket, ticket: T): void;
+  /** TLS: close a connection whose handshake is not complete this long after accept. */
+  handshakeTimeoutMs?: number;
+}
+
+/** The TCP socket under a server-side TLSSocket (Node keeps it as `_parent`). */
+function rawSocketOf(socket: TLSSocket): Socket {
+  return (socket as unknown as { _parent?: Socket | null })._parent ?? socket;
+}
 
 export function isTlsProtocol(protocol: SecurityProtocol): boolean {
   return protocol === 'SSL' || protocol === 'SASL_SSL';
@@ -141,27 +168,62 @@ export class TlsManager {
     };
   }
 
-  /** A TLS server for this listener; `onSocket` gets each connection after a successful handshake and checks. */
-  createServer(spec: ListenerSpec, onSocket: (socket: Socket) => void): TlsServer {
+  /** A TLS server for this listener; `hooks.onSocket` gets each connection after a successful handshake and checks. */
+  createServer<T>(spec: ListenerSpec, hooks: ListenerHooks<T>): TlsServer {
+    const handshakeTimeoutMs = hooks.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const server = createTlsServer({
       ...this.contextOptions(this.material),
       requestCert: this.requestCert,
       // Checked in 'secureConnection' instead, so every refusal is logged.
       rejectUnauthorized: false,
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // Node's own (idle-style) handshake timeout, as a backstop of the absolute one below.
+      handshakeTimeout: handshakeTimeoutMs,
       noDelay: true,
     });
+    const tickets = new WeakMap<Socket, T>();
+    const timers = new WeakMap<Socket, NodeJS.Timeout>();
+    /** Raw sockets this manager closed on purpose: their TLS errors are not news. */
+    const closedHere = new WeakSet<Socket>();
+    // Runs before tls.Server's own 'connection' listener creates the TLSSocket.
+    server.prependListener('connection', (raw: Socket) => {
+      const ticket = hooks.admit(raw);
+      if (ticket === null) {
+        closedHere.add(raw);
+        raw.destroy();
+        return;
+      }
+      tickets.set(raw, ticket);
+      // tlsCertRefreshCheckDurationSec=0: check the files for each admitted connection, before its TLSSocket exists.
+      if (this.settings.tlsCertRefreshCheckDurationSec === 0) void this.checkForChanges();
+      const timer = setTimeout(() => {
+        if (raw.destroyed) return;
+        closedHere.add(raw);
+        noteRefusal(this.log, 'tlsHandshakeTimeout', { listener: spec.name, remote: `${raw.remoteAddress}:${raw.remotePort}`, timeoutMs: handshakeTimeoutMs }, 'TLS handshake not complete in time (tlsHandshakeTimeoutMs); closing connection');
+        raw.destroy();
+      }, handshakeTimeoutMs);
+      timer.unref();
+      timers.set(raw, timer);
+      raw.once('close', () => clearTimeout(timer));
+    });
     server.on('secureConnection', (socket: TLSSocket) => {
-      if (this.admit(socket, spec)) onSocket(socket);
+      const raw = rawSocketOf(socket);
+      clearTimeout(timers.get(raw));
+      const ticket = tickets.get(raw);
+      if (ticket !== undefined && this.admit(socket, spec)) hooks.onSocket(socket, ticket);
       else socket.destroy();
     });
-    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-      this.log.info({ listener: spec.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, 'TLS handshake failed');
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+      const raw = rawSocketOf(socket);
+      socket.destroy(); // Node leaves the socket open when a 'tlsClientError' listener exists
+      if (closedHere.has(raw)) return;
+      closedHere.add(raw);
+      const remote = `${socket.remoteAddress ?? raw.remoteAddress}:${socket.remotePort ?? raw.remotePort}`;
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+        noteRefusal(this.log, 'tlsHandshakeTimeout', { listener: spec.name, remote, timeoutMs: handshakeTimeoutMs }, 'TLS handshake not complete in time (tlsHandshakeTimeoutMs); closing connection');
+      } else {
+        noteRefusal(this.log, 'tlsHandshakeFailed', { listener: spec.name, remote, err: err.message }, 'TLS handshake failed');
+      }
     });
-    if (this.settings.tlsCertRefreshCheckDurationSec === 0) {
-      // Runs before tls.Server's own 'connection' listener creates the TLSSocket.
-      server.prependListener('connection', () => void this.checkForChanges());
-    }
     this.servers.add(server);
     server.once('close', () => {
       this.servers.delete(server);
@@ -282,8 +344,14 @@ function certSummary(m: TlsMaterial): Record<string, string | undefined> {
  * SSL/SASL_SSL (the sockets `onSocket` gets are TLSSockets, which are
  * net.Sockets, after the handshake).
  */
-export function createListenerServer(spec: ListenerSpec, tls: TlsManager | null, onSocket: (socket: Socket) => void): Server {
-  if (!isTlsProtocol(spec.protocol)) return createNetServer({ noDelay: true }, onSocket);
+export function createListenerServer<T>(spec: ListenerSpec, tls: TlsManager | null, hooks: ListenerHooks<T>): Server {
+  if (!isTlsProtocol(spec.protocol)) {
+    return createNetServer({ noDelay: true }, (raw: Socket) => {
+      const ticket = hooks.admit(raw);
+      if (ticket === null) raw.destroy();
+      else hooks.onSocket(raw, ticket);
+    });
+  }
   if (!tls) throw new Error(`listener ${spec.name}: ${spec.protocol} needs TLS settings (internal error: no TLS manager)`);
-  return tls.createServer(spec, onSocket);
+  return tls.createServer(spec, hooks);
 }
