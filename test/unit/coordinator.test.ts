@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/coordinator/clock.js';
-import { LocalGroupCoordinator, type CoordinatorConfig, type JoinGroupParams, type JoinResult, type SyncResult } from '../../src/coordinator/coordinator.js';
-import { SingleNodeLocator, javaStringHash, offsetsPartitionFor, type CoordinatorLocator, type GroupKey } from '../../src/coordinator/locator.js';
+import { LocalGroupCoordinator, type CoordinatorConfig, type GroupRef, type JoinGroupParams, type JoinResult, type SyncResult } from '../../src/coordinator/coordinator.js';
+import { SingleNodeLocator, javaStringHash, offsetsPartitionFor, type CoordinatorLocator } from '../../src/coordinator/locator.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { encodeVersioned } from '../../src/protocol/codec/frame.js';
 import { ConsumerProtocolSubscription } from '../../src/protocol/generated/index.js';
@@ -89,8 +89,9 @@ class Harness {
     return this;
   }
 
-  key(groupId = 'g', tenant = 'public'): GroupKey {
-    return { tenant, groupId };
+  /** A group as the handlers name it: checked in namespace `default` (its home once created). */
+  key(groupId = 'g', tenant = 'public', namespace = 'default'): GroupRef {
+    return { tenant, groupId, namespace };
   }
 
   joinParams(over: Partial<JoinGroupParams> = {}): JoinGroupParams {
@@ -144,7 +145,7 @@ class Harness {
     return this.c.groupState(key);
   }
 
-  commit(memberId: string, generationId: number, offsets: Array<{ partition: number; offset: bigint; metadata?: string | null; topic?: string }>, over: { key?: GroupKey; apiVersion?: number; retentionTimeMs?: bigint } = {}) {
+  commit(memberId: string, generationId: number, offsets: Array<{ partition: number; offset: bigint; metadata?: string | null; topic?: string }>, over: { key?: GroupRef; apiVersion?: number; retentionTimeMs?: bigint } = {}) {
     return this.c.commitOffsets({
       key: over.key ?? this.key(),
       generationId,
@@ -655,7 +656,7 @@ describe('coordinator: administration and tenants', () => {
     assert.equal((await h.c.listGroups('acme', ['STABLE'], ['classic'])).groups.length, 1);
     assert.equal((await h.c.listGroups('acme', [], ['consumer'])).groups.length, 0);
     // Deleting one tenant's group leaves the other's alone.
-    assert.deepEqual([...(await h.c.deleteGroups('globex', ['billing']))], [['billing', ErrorCode.NONE]]);
+    assert.deepEqual([...(await h.c.deleteGroups([kb]))], [['billing', ErrorCode.NONE]]);
     assert.equal(h.state(ka)?.state, 'Stable');
   });
 
@@ -679,7 +680,7 @@ describe('coordinator: administration and tenants', () => {
     const h = await new Harness(BASE, kv).start();
     await h.stableSingle();
     await h.commit('', -1, [{ partition: 0, offset: 1n }], { key: h.key('empty') });
-    const r = await h.c.deleteGroups('public', ['g', 'empty', 'none']);
+    const r = await h.c.deleteGroups(['g', 'empty', 'none'].map((g) => h.key(g)));
     assert.deepEqual([...r], [['g', ErrorCode.NON_EMPTY_GROUP], ['none', ErrorCode.GROUP_ID_NOT_FOUND], ['empty', ErrorCode.NONE]]);
     await h.c.shutdown();
     const h2 = await new Harness(BASE, kv).start();
