@@ -34,8 +34,11 @@ export interface GatewayContext {
   readonly clusterId: string;
   readonly nodeId: number;
   readonly security: SecurityServices;
-  /** Per-principal byte-rate quotas (disabled when the configured rate is 0). */
-  readonly quotas?: { produce: ByteRateQuota; fetch: ByteRateQuota };
+  /**
+   * Per-principal rate quotas (disabled when the configured rate is 0): produce and fetch
+   * bytes, and new producer ids (InitProducerId; the "bytes" counted are ids).
+   */
+  readonly quotas?: { produce: ByteRateQuota; fetch: ByteRateQuota; producerIds?: ByteRateQuota };
   /** The endpoint clients of the given listener should use to reach this node. */
   advertisedEndpoint(listenerName: string): Endpoint;
   /** Other gateway nodes serving the same cluster (storageEngine=pulsar), for Metadata's broker list. */

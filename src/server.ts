@@ -108,6 +108,9 @@ export class Gateway {
       coordinatorConfigFrom(config),
       log.child({ component: 'group-coordinator' }),
     );
+    // Homes inferred for groups stored before homes existed (src/coordinator/home.ts) are audited.
+    coordinator.onHomeInferred = (key, home) =>
+      security.audit?.homeAssigned(null, { principal: null, operation: null, resource: `group ${key.tenant}/${home}/${key.groupId}`, namespace: `${key.tenant}/${home}`, how: 'inferred' });
     try {
       await coordinator.start();
       if (storage instanceof PulsarEngine) {
@@ -140,6 +143,7 @@ export class Gateway {
       quotas: {
         produce: new ByteRateQuota({ bytesPerSecond: config.quotaProducerByteRate }),
         fetch: new ByteRateQuota({ bytesPerSecond: config.quotaConsumerByteRate }),
+        producerIds: new ByteRateQuota({ bytesPerSecond: config.quotaProducerIdRate }),
       },
       advertisedEndpoint(listenerName: string): Endpoint {
         const listener = bound.find((b) => b.spec.name === listenerName);
@@ -240,7 +244,13 @@ export class Gateway {
     );
     this.connections.add(conn);
     const tlsDetails = tlsInfo(socket);
-    this.context.security.audit?.connectionOpened({ connId: conn.id, remote: `${conn.remoteAddress}:${conn.remotePort}`, listener: spec.name, ...(tlsDetails ? { tls: tlsDetails } : {}) });
+    this.context.security.audit?.connectionOpened({
+      connId: conn.id,
+      remote: `${conn.remoteAddress}:${conn.remotePort}`,
+      listener: spec.name,
+      pendingAuthentication: spec.protocol.startsWith('SASL'),
+      ...(tlsDetails ? { tls: tlsDetails } : {}),
+    });
     socket.once('close', () => this.connections.delete(conn));
     this.log.debug({ conn: conn.id, remote: `${conn.remoteAddress}:${conn.remotePort}`, listener: spec.name }, 'connection opened');
   }

@@ -277,6 +277,13 @@ export const SCHEMA = {
     origin: 'Kafka',
     doc: 'Fetch bytes per second allowed to each principal (Kafka consumer_byte_rate); a throttled fetch returns no data and throttle_time_ms. 0 = unlimited.',
   },
+  quotaProducerIdRate: {
+    kind: 'int',
+    default: 10,
+    min: 0,
+    origin: 'gateway',
+    doc: 'New producer ids (InitProducerId) per second allowed to each principal, measured like the byte-rate quotas; above it responses carry throttle_time_ms and the connection is muted that long. 0 = unlimited.',
+  },
   connectionMaxIdleMs: {
     kind: 'int',
     default: 600_000,
@@ -665,6 +672,13 @@ export const SCHEMA = {
     min: 0,
     origin: 'gateway',
     doc: 'Allowed accesses are summarised per connection and written when it closes, and every this often for long-lived connections. 0: only at close.',
+  },
+  auditAggregationIntervalMs: {
+    kind: 'int',
+    default: 60_000,
+    min: 0,
+    origin: 'gateway',
+    doc: 'Audit volume bound: identical repeated denials, failed authentications and filtered listings within this interval are written once and then counted into one `repeated` record, and connections that never authenticate are counted into one `connections_unauthenticated` record per interval (docs/audit-log.md). 0: every record written one by one.',
   },
   logLevel: {
     kind: 'enum',

@@ -26,6 +26,8 @@ import { systemClock, type Clock } from './clock.js';
 import { ClassicGroup, Member, joinError, syncError, type CommittedOffset, type GroupState, type JoinResult, type Protocol, type SyncResult } from './group.js';
 import type { CoordinatorLocator, GroupKey } from './locator.js';
 import { GroupStore, groupMapKey, type StoredGroup } from './store.js';
+import { verifyHome, type HomeAssignment } from './home.js';
+import { parseFullName } from '../topics/names.js';
 
 export type { GroupKey } from './locator.js';
 export type { JoinResult, SyncResult, Protocol, GroupState } from './group.js';
@@ -46,8 +48,29 @@ export interface CoordinatorConfig {
   newMemberJoinTimeoutMs?: number;
 }
 
+/**
+ * A group as an operation names it: its key, and the namespace (of key.tenant)
+ * where the caller checked the principal's permission (home.ts). The
+ * coordinator acts only when that namespace is the group's home; an operation
+ * that creates the group, or adopts one stored without a home, records it as
+ * the home and tells the caller through `onHome`.
+ */
+export interface GroupRef extends GroupKey {
+  namespace: string;
+  onHome?: (how: Exclude<HomeAssignment, 'inferred'>) => void;
+}
+
+/** Where a group's permissions are checked, as the coordinator of its partition knows it. */
+export interface GroupHomeLookup {
+  /** NONE, or why this node cannot tell (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE). */
+  errorCode: number;
+  /** The home namespace; null when the group does not exist or has no home yet. */
+  home: string | null;
+  exists: boolean;
+}
+
 export interface JoinGroupParams {
-  key: GroupKey;
+  key: GroupRef;
   memberId: string;
   groupInstanceId: string | null;
   /** JoinGroup v4+: a new member first gets MEMBER_ID_REQUIRED with its id. */
@@ -66,7 +89,7 @@ export interface JoinGroupParams {
 }
 
 export interface SyncGroupParams {
-  key: GroupKey;
+  key: GroupRef;
   generationId: number;
   memberId: string;
   groupInstanceId: string | null;
@@ -76,7 +99,7 @@ export interface SyncGroupParams {
 }
 
 export interface HeartbeatParams {
-  key: GroupKey;
+  key: GroupRef;
   generationId: number;
   memberId: string;
   groupInstanceId: string | null;
@@ -105,7 +128,7 @@ export interface OffsetToCommit {
 }
 
 export interface CommitOffsetsParams {
-  key: GroupKey;
+  key: GroupRef;
   generationId: number;
   memberId: string;
   groupInstanceId: string | null;
@@ -143,6 +166,8 @@ export interface GroupSummary {
 
 export interface GroupOverview {
   groupId: string;
+  /** Home namespace (null: stored before homes existed and not inferable; checked in the session's namespace). */
+  home: string | null;
   protocolType: string;
   state: GroupState;
   groupType: 'classic';
@@ -151,21 +176,23 @@ export interface GroupOverview {
 export interface GroupCoordinator {
   readonly locator: CoordinatorLocator;
   start(): Promise<void>;
+  /** Where the group's permissions are checked (home.ts); answered by the group's coordinator only. */
+  groupHome(key: GroupKey): GroupHomeLookup;
   /** Stop serving: parked JoinGroup/SyncGroup requests get NOT_COORDINATOR; waits for pending writes. */
   shutdown(): Promise<void>;
   joinGroup(params: JoinGroupParams): Promise<JoinResult>;
   syncGroup(params: SyncGroupParams): Promise<SyncResult>;
   heartbeat(params: HeartbeatParams): Promise<number>;
-  leaveGroup(key: GroupKey, members: MemberIdentity[]): Promise<LeaveGroupResult>;
+  leaveGroup(key: GroupRef, members: MemberIdentity[]): Promise<LeaveGroupResult>;
   /** One error code per entry of params.offsets, in order. */
   commitOffsets(params: CommitOffsetsParams): Promise<number[]>;
   /** partitions null: every committed offset of the group. */
-  fetchOffsets(key: GroupKey, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }>;
-  deleteOffsets(key: GroupKey, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }>;
-  describeGroup(key: GroupKey): Promise<GroupSummary>;
+  fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }>;
+  deleteOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }>;
+  describeGroup(key: GroupRef): Promise<GroupSummary>;
   listGroups(tenant: string, states: string[], types: string[]): Promise<{ errorCode: number; groups: GroupOverview[] }>;
   /** Error code per group id. */
-  deleteGroups(tenant: string, groupIds: string[]): Promise<Map<string, number>>;
+  deleteGroups(groups: GroupRef[]): Promise<Map<string, number>>;
 }
 
 type GroupIdRule = 'non-empty' | 'any';
@@ -183,6 +210,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   private readonly newMemberJoinTimeoutMs: number;
   /** Told of every durable offset commit (the Pulsar engine mirrors them into subscriptions). */
   onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
+  /** Told of every home inferred for a group stored before homes existed (the server audits it). */
+  onHomeInferred: ((key: GroupKey, home: string) => void) | null = null;
 
   constructor(
     readonly locator: CoordinatorLocator,
@@ -226,18 +255,57 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     try {
       const data = await this.store.loadPartition(partition, (key, err) => this.log.error({ partition, key, err }, 'unreadable group coordinator entry skipped'));
       const now = this.clock.now();
-      for (const { key, group: stored, offsets } of data.groups.values()) {
+      for (const { key, home, group: stored, offsets } of data.groups.values()) {
         const g = new ClassicGroup(key, stored?.stateTimestamp ?? now);
         if (stored) this.restoreGroup(g, stored);
         for (const o of offsets) g.setOffset(o.topic, o.partition, o.value);
-        if (!stored && offsets.length === 0) continue;
+        if (!stored && offsets.length === 0) {
+          // A home left behind by a group whose other entries are gone: drop it.
+          if (home !== null) void this.store.putHome(partition, key, null).catch((err: unknown) => this.log.warn({ err, group: key.groupId }, 'failed to delete an orphaned group home'));
+          continue;
+        }
+        g.home = home;
+        g.homeStored = home !== null;
         this.groups.set(groupMapKey(key), g);
+        if (home === null) this.inferHome(g);
         this.onGroupLoaded(g);
       }
       this.loaded.add(partition);
     } finally {
       this.loading.delete(partition);
     }
+  }
+
+  /**
+   * A group stored before homes existed: its home is the one namespace its
+   * stored members joined from, else the one namespace of the topics it has
+   * offsets for. Several (or none): no home; the first JoinGroup or
+   * OffsetCommit allowed in its session's namespace adopts that one.
+   */
+  private inferHome(g: ClassicGroup): void {
+    const namespaces = new Set<string>();
+    for (const m of g.members.values()) if (m.namespace.tenant === g.key.tenant) namespaces.add(m.namespace.namespace);
+    if (g.members.size === 0) {
+      for (const topic of g.offsets.keys()) {
+        try {
+          const n = parseFullName(topic);
+          if (n.tenant === g.key.tenant) namespaces.add(n.namespace);
+          else namespaces.add('\u0000other tenant');
+        } catch {
+          namespaces.add('\u0000unparsable');
+        }
+      }
+    }
+    if (namespaces.size !== 1) {
+      this.log.warn({ group: g.groupId, tenant: g.key.tenant, candidates: [...namespaces].filter((n) => !n.startsWith('\u0000')) }, 'group stored without a home namespace, and none can be inferred: the first JoinGroup or OffsetCommit allowed in its session namespace adopts that namespace');
+      return;
+    }
+    const home = [...namespaces][0]!;
+    if (home.startsWith('\u0000')) return;
+    g.home = home;
+    this.log.info({ group: g.groupId, tenant: g.key.tenant, home }, 'group stored without a home namespace: home inferred from its stored members/offsets');
+    this.onHomeInferred?.(g.key, home);
+    this.persistHomeNow(g);
   }
 
   /** Stop coordinating a partition (Kafka onResignation): its groups become Dead here. */
@@ -320,10 +388,72 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     return this.groups.get(groupMapKey(key));
   }
 
-  private addGroup(key: GroupKey): ClassicGroup {
+  /** A new group: its home is where the caller checked the permission to create it. */
+  private addGroup(ref: GroupRef): ClassicGroup {
+    const key = { tenant: ref.tenant, groupId: ref.groupId };
     const g = new ClassicGroup(key, this.clock.now());
+    g.home = ref.namespace;
     this.groups.set(groupMapKey(key), g);
+    this.log.debug({ group: g.groupId, tenant: g.key.tenant, home: g.home }, 'group created; home namespace recorded');
+    ref.onHome?.('created');
     return g;
+  }
+
+  groupHome(key: GroupKey): GroupHomeLookup {
+    const status = this.validateGroupStatus(key, 'any');
+    if (status !== null) return { errorCode: status, home: null, exists: false };
+    const g = this.getGroup(key);
+    return { errorCode: ErrorCode.NONE, home: g?.home ?? null, exists: g !== undefined && !g.is('Dead') };
+  }
+
+  /**
+   * The home rule (home.ts) for an operation on `g` whose permission was
+   * checked in ref.namespace. `adopt`: a group without a home takes that
+   * namespace (the operations that may create a group). Returns an error code,
+   * or null to go on.
+   */
+  private checkHome(g: ClassicGroup | undefined, ref: GroupRef, adopt: boolean): number | null {
+    if (!g) return null;
+    switch (verifyHome(g.home, ref.namespace)) {
+      case 'home':
+        return null;
+      case 'unset':
+        if (adopt) {
+          g.home = ref.namespace;
+          g.homeStored = false;
+          this.log.info({ group: g.groupId, tenant: g.key.tenant, home: g.home }, 'group stored without a home namespace adopted by the namespace that used it first');
+          ref.onHome?.('adopted');
+          this.persistHomeNow(g);
+        }
+        return null;
+      case 'moved':
+        // The caller checked another namespace: the home was set after its lookup. Retriable.
+        this.log.info({ group: g.groupId, tenant: g.key.tenant, home: g.home, checkedIn: ref.namespace }, 'group operation checked outside the group home; refused (the client retries)');
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+  }
+
+  /** The group's home entry, written once and before any other entry of the group. */
+  private persistHome(g: ClassicGroup): Promise<void> {
+    if (g.home === null || g.homeStored) return Promise.resolve();
+    if (g.homeWrite) return g.homeWrite;
+    const home = g.home;
+    const write = this.store.putHome(this.locator.partitionFor(g.key), g.key, home).then(
+      () => {
+        g.homeWrite = null;
+        if (g.home === home) g.homeStored = true;
+      },
+      (err: unknown) => {
+        g.homeWrite = null;
+        throw err;
+      },
+    );
+    g.homeWrite = write;
+    return write;
+  }
+
+  private persistHomeNow(g: ClassicGroup): void {
+    g.track(this.persistHome(g)).catch((err: unknown) => this.log.warn({ err, group: g.groupId, home: g.home }, 'failed to write the group home (written again with the group next time)'));
   }
 
   /** groupInstanceId (when given) maps to memberId, and memberId is a member. */
@@ -366,6 +496,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     }
     const isUnknownMember = p.memberId === '';
     let g = this.getGroup(p.key);
+    const homeError = this.checkHome(g, p.key, true);
+    if (homeError !== null) return respond(joinError(p.memberId, homeError));
     if (!g) {
       // A group is created by a new member only; a known member id for an unknown group is rejected.
       if (!isUnknownMember) return respond(joinError(p.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
@@ -752,6 +884,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (status === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) return respond(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
     if (status !== null) return respond(syncError(status));
     const g = this.getGroup(p.key);
+    const homeError = this.checkHome(g, p.key, false);
+    if (homeError !== null) return respond(syncError(homeError));
     if (!g) return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     if (g.is('Dead')) return respond(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
     const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'sync-group');
@@ -815,6 +949,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (status === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) return ErrorCode.NONE;
     if (status !== null) return status;
     const g = this.getGroup(p.key);
+    const homeError = this.checkHome(g, p.key, false);
+    if (homeError !== null) return homeError;
     if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (g.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'heartbeat');
@@ -839,10 +975,12 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     }
   }
 
-  async leaveGroup(key: GroupKey, leaving: MemberIdentity[]): Promise<LeaveGroupResult> {
+  async leaveGroup(key: GroupRef, leaving: MemberIdentity[]): Promise<LeaveGroupResult> {
     const status = this.validateGroupStatus(key, 'non-empty');
     if (status !== null) return { errorCode: status, members: [] };
     const g = this.getGroup(key);
+    const homeError = this.checkHome(g, key, false);
+    if (homeError !== null) return { errorCode: homeError, members: [] };
     const result = (m: MemberIdentity, errorCode: number) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode });
     if (!g) return { errorCode: ErrorCode.NONE, members: leaving.map((m) => result(m, ErrorCode.UNKNOWN_MEMBER_ID)) };
     if (g.is('Dead')) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
@@ -876,6 +1014,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     const status = this.validateGroupStatus(p.key, 'any');
     if (status !== null) return all(status);
     let g = this.getGroup(p.key);
+    const homeError = this.checkHome(g, p.key, true);
+    if (homeError !== null) return all(homeError);
     if (!g) {
       if (p.generationId >= 0) {
         // A member of a generation this coordinator does not know (or an old one).
@@ -934,7 +1074,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       const pk = `${o.topic}\0${o.partition}`;
       g.pendingOffsetCommits.set(pk, (g.pendingOffsetCommits.get(pk) ?? 0) + 1);
       try {
-        await g.track(this.store.putOffset(partition, g.key, o.topic, o.partition, value));
+        await g.track(this.persistHome(g).then(() => this.store.putOffset(partition, g.key, o.topic, o.partition, value)));
         g.setOffset(o.topic, o.partition, value);
         this.onOffsetCommitted?.(g.groupId, o.topic, o.partition, o.offset);
         return ErrorCode.NONE;
@@ -950,10 +1090,12 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     return Promise.all(writes);
   }
 
-  async fetchOffsets(key: GroupKey, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
+  async fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
     const status = this.validateGroupStatus(key, 'any');
     if (status !== null) return { errorCode: status, offsets: [] };
     const g = this.getGroup(key);
+    const homeError = this.checkHome(g, key, false);
+    if (homeError !== null) return { errorCode: homeError, offsets: [] };
     // No transactions here: the only unstable offsets are commits being written.
     if (g && requireStable && g.inFlight.size > 0) await Promise.allSettled([...g.inFlight]);
     const found = (topic: string, partition: number, o: CommittedOffset): FetchedOffset => ({
@@ -978,10 +1120,12 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     };
   }
 
-  async deleteOffsets(key: GroupKey, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }> {
+  async deleteOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }> {
     const status = this.validateGroupStatus(key, 'non-empty');
     if (status !== null) return { errorCode: status, partitions: [] };
     const g = this.getGroup(key);
+    const homeError = this.checkHome(g, key, false);
+    if (homeError !== null) return { errorCode: homeError, partitions: [] };
     if (!g || g.is('Dead')) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
     let codes: Array<number | null>;
     if (g.is('Empty')) {
@@ -1012,10 +1156,12 @@ export class LocalGroupCoordinator implements GroupCoordinator {
 
   // ------------------------------------------------------------------ admin
 
-  async describeGroup(key: GroupKey): Promise<GroupSummary> {
+  async describeGroup(key: GroupRef): Promise<GroupSummary> {
     const status = this.validateGroupStatus(key, 'any');
     if (status !== null) return { errorCode: status, state: '', protocolType: '', protocolData: '', members: [] };
     const g = this.getGroup(key);
+    const homeError = this.checkHome(g, key, false);
+    if (homeError !== null) return { errorCode: homeError, state: '', protocolType: '', protocolData: '', members: [] };
     if (!g) return { errorCode: ErrorCode.NONE, state: 'Dead', protocolType: '', protocolData: '', members: [] };
     const stable = g.is('Stable');
     return {
@@ -1044,24 +1190,26 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       if (g.key.tenant !== tenant || g.is('Dead')) continue;
       if (stateFilter.size > 0 && !stateFilter.has(g.state.toLowerCase())) continue;
       if (typeFilter.size > 0 && !typeFilter.has('classic')) continue;
-      groups.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state, groupType: 'classic' });
+      groups.push({ groupId: g.groupId, home: g.home, protocolType: g.protocolType ?? '', state: g.state, groupType: 'classic' });
     }
     groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
     return { errorCode, groups };
   }
 
-  async deleteGroups(tenant: string, groupIds: string[]): Promise<Map<string, number>> {
+  async deleteGroups(refs: GroupRef[]): Promise<Map<string, number>> {
     const result = new Map<string, number>();
     const eligible: ClassicGroup[] = [];
-    for (const groupId of groupIds) {
-      const key = { tenant, groupId };
+    for (const key of refs) {
+      const groupId = key.groupId;
       const status = this.validateGroupStatus(key, 'any');
       if (status !== null) {
         result.set(groupId, status);
         continue;
       }
       const g = this.getGroup(key);
-      if (!g || g.is('Dead')) result.set(groupId, ErrorCode.GROUP_ID_NOT_FOUND);
+      const homeError = this.checkHome(g, key, false);
+      if (homeError !== null) result.set(groupId, homeError);
+      else if (!g || g.is('Dead')) result.set(groupId, ErrorCode.GROUP_ID_NOT_FOUND);
       else if (!g.is('Empty')) result.set(groupId, ErrorCode.NON_EMPTY_GROUP);
       else {
         g.transitionTo('Dead', this.clock.now());
@@ -1073,7 +1221,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       eligible.map(async (g) => {
         const removed = await this.removeGroupData(g);
         result.set(g.groupId, removed === null ? ErrorCode.NONE : ErrorCode.COORDINATOR_NOT_AVAILABLE);
-        if (removed === null) this.log.info({ group: g.groupId, tenant }, 'group deleted');
+        if (removed === null) this.log.info({ group: g.groupId, tenant: g.key.tenant, home: g.home }, 'group deleted');
       }),
     );
     return result;
@@ -1088,7 +1236,12 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       const deletes: Promise<void>[] = [];
       for (const [topic, m] of g.offsets) for (const p of m.keys()) deletes.push(this.store.putOffset(partition, g.key, topic, p, null));
       deletes.push(this.store.putGroup(partition, g.key, null));
+      // The home goes last (puts land in issue order): a crash before it leaves a home without a
+      // group, dropped at the next load. Issued in this same turn, so a group created again under
+      // the name writes its new home after this tombstone.
+      deletes.push(this.store.putHome(partition, g.key, null));
       await Promise.all(deletes);
+      g.homeStored = false;
       g.offsets.clear();
       return null;
     } catch (err) {
@@ -1124,7 +1277,9 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   /** Write the group's metadata; resolves with the error code (NONE when durable). */
   private storeGroup(g: ClassicGroup, assignment: Map<string, Buffer>): Promise<number> {
     const stored = this.toStored(g, assignment);
-    const write = this.store.putGroup(this.locator.partitionFor(g.key), g.key, stored).then(
+    const write = this.persistHome(g)
+      .then(() => this.store.putGroup(this.locator.partitionFor(g.key), g.key, stored))
+      .then(
       () => ErrorCode.NONE,
       (err: unknown) => {
         this.log.error({ err, group: g.groupId }, 'group metadata write failed');

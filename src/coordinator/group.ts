@@ -157,6 +157,15 @@ export class ClassicGroup {
   readonly pendingOffsetCommits = new Map<string, number>();
   /** In-flight writes of this group (offset commits, metadata), for requireStable and shutdown. */
   readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * The namespace (of key.tenant) where this group's permissions are checked (home.ts);
+   * null for a group stored before homes existed whose home could not be inferred.
+   */
+  home: string | null = null;
+  /** Whether `home` is durable (its entry is written before any other entry of the group). */
+  homeStored = false;
+  /** The home write in progress, shared by the writes waiting for it. */
+  homeWrite: Promise<void> | null = null;
 
   constructor(
     readonly key: GroupKey,

@@ -5,6 +5,8 @@
  *
  *   ["g", tenant, groupId]                      -> group metadata (generation, protocol, members, assignments)
  *   ["o", tenant, groupId, topic, partition]    -> one committed offset (topic is the resolved name)
+ *   ["h", tenant, groupId]                      -> the group's home namespace (home.ts), written
+ *                                                  before any other entry of the group
  *
  * Writing null deletes an entry (a tombstone in the compacted topic). Values
  * are versioned JSON. A partition's entries are read only when this node
@@ -47,7 +49,7 @@ export interface StoredGroup {
 }
 
 export interface LoadedPartition {
-  groups: Map<string, { key: GroupKey; group: StoredGroup | null; offsets: Array<{ topic: string; partition: number; value: CommittedOffset }> }>;
+  groups: Map<string, { key: GroupKey; home: string | null; group: StoredGroup | null; offsets: Array<{ topic: string; partition: number; value: CommittedOffset }> }>;
 }
 
 export function groupMapKey(key: GroupKey): string {
@@ -60,6 +62,21 @@ function namespaceOf(partition: number): string {
 
 function groupEntryKey(key: GroupKey): string {
   return JSON.stringify(['g', key.tenant, key.groupId]);
+}
+
+function homeEntryKey(key: GroupKey): string {
+  return JSON.stringify(['h', key.tenant, key.groupId]);
+}
+
+function encodeHome(namespace: string): Buffer {
+  return Buffer.from(JSON.stringify({ v: 1, namespace }));
+}
+
+function decodeHome(buf: Buffer): string {
+  const j = JSON.parse(buf.toString('utf8'));
+  if (j.v !== 1) throw new Error(`unknown group home version ${j.v}`);
+  if (typeof j.namespace !== 'string' || j.namespace === '') throw new Error('group home without a namespace');
+  return j.namespace;
 }
 
 function offsetEntryKey(key: GroupKey, topic: string, partition: number): string {
@@ -173,7 +190,7 @@ export class GroupStore {
     const slot = (key: GroupKey) => {
       const k = groupMapKey(key);
       let s = groups.get(k);
-      if (!s) groups.set(k, (s = { key, group: null, offsets: [] }));
+      if (!s) groups.set(k, (s = { key, home: null, group: null, offsets: [] }));
       return s;
     };
     for (const { key, value } of await this.kv.scan(namespaceOf(partition))) {
@@ -181,6 +198,7 @@ export class GroupStore {
         const parts = JSON.parse(key) as unknown[];
         const gk: GroupKey = { tenant: String(parts[1]), groupId: String(parts[2]) };
         if (parts[0] === 'g') slot(gk).group = decodeGroup(value);
+        else if (parts[0] === 'h') slot(gk).home = decodeHome(value);
         else if (parts[0] === 'o') slot(gk).offsets.push({ topic: String(parts[3]), partition: Number(parts[4]), value: decodeOffset(value) });
         else throw new Error('unknown entry type');
       } catch (err) {
@@ -192,6 +210,11 @@ export class GroupStore {
 
   putGroup(partition: number, key: GroupKey, group: StoredGroup | null): Promise<void> {
     return this.kv.put(namespaceOf(partition), groupEntryKey(key), group === null ? null : encodeGroup(group));
+  }
+
+  /** The group's home namespace (null deletes it, with the group). */
+  putHome(partition: number, key: GroupKey, namespace: string | null): Promise<void> {
+    return this.kv.put(namespaceOf(partition), homeEntryKey(key), namespace === null ? null : encodeHome(namespace));
   }
 
   putOffset(partition: number, key: GroupKey, topic: string, topicPartition: number, value: CommittedOffset | null): Promise<void> {

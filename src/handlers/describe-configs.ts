@@ -11,6 +11,12 @@
  *  - BROKER_LOGGER (8) with our node id: the root logger's level.
  *  - anything else: INVALID_REQUEST, as Kafka answers.
  * Also the config listing CreateTopics v5+ returns.
+ *
+ * Authorization: a topic needs `lookup` on it (TOPIC_AUTHORIZATION_FAILED). The
+ * BROKER and BROKER_LOGGER resources need what Kafka requires, DESCRIBE_CONFIGS
+ * on the cluster, which maps to Pulsar's broker configuration (a superuser
+ * operation): superusers only, CLUSTER_AUTHORIZATION_FAILED for anyone else,
+ * checked before the broker id is looked at (as Kafka does), and audited.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
@@ -233,16 +239,23 @@ async function topicViews(ctx: RequestContext, name: string): Promise<ConfigView
   return topicConfigViews(entries, topicConfigDefaults(storage));
 }
 
+/** Kafka's DESCRIBE_CONFIGS on the cluster: a superuser (the decision is audited). */
+async function requireCluster(ctx: RequestContext): Promise<void> {
+  if (!(await ctx.access.cluster())) throw new KafkaError(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.');
+}
+
 async function describeResource(ctx: RequestContext, type: number, name: string): Promise<ConfigView[]> {
   const { nodeId, config } = ctx.gateway;
   switch (type) {
     case ResourceType.TOPIC:
       return topicViews(ctx, name);
     case ResourceType.BROKER:
+      await requireCluster(ctx);
       if (name === '') return []; // no cluster-wide dynamic broker defaults: the gateway's config file is all
       checkBrokerId(name, nodeId, true);
       return brokerConfigViews(nodeId, config, topicConfigDefaults(ctx.gateway.storage));
     case ResourceType.BROKER_LOGGER:
+      await requireCluster(ctx);
       if (name === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Broker id must not be empty');
       checkBrokerId(name, nodeId, false);
       return brokerLoggerViews(config.logLevel);

@@ -6,12 +6,20 @@
  * partition when several gateway nodes share a Pulsar cluster). TRANSACTION
  * keys: this gateway has no transaction coordinator, so COORDINATOR_NOT_AVAILABLE
  * with a message saying so (the client's transactional calls time out with it).
+ *
+ * Authorization (Kafka: DESCRIBE on the group): `consume` on the group in its
+ * home namespace (group-common.ts) when this node coordinates the group. When
+ * another node does (or this one is still loading it), the home is not known
+ * here: the check is made in the session's namespace. The answer only names the
+ * coordinator's address; every operation on the group is checked in its home by
+ * that coordinator.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FindCoordinatorRequest, FindCoordinatorResponse } from '../protocol/generated/index.js';
-import { coordinatorOf, groupAllowed, groupKey } from './group-common.js';
+import { checkNamespace } from '../coordinator/home.js';
+import { coordinatorOf, groupKey } from './group-common.js';
 
 type Coordinator = FindCoordinatorResponse['coordinators'][number];
 
@@ -27,8 +35,13 @@ async function locate(ctx: RequestContext, keyType: number, key: string): Promis
     return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'transactions are not supported by this gateway');
   }
   if (keyType !== KEY_TYPE_GROUP) return failed(key, ErrorCode.INVALID_REQUEST, `unsupported coordinator key type ${keyType}`);
-  if (!(await groupAllowed(ctx, key))) return failed(key, ErrorCode.GROUP_AUTHORIZATION_FAILED, `not authorized to use group ${key}`);
   const coordinator = coordinatorOf(ctx);
+  const ns = ctx.session.defaultNamespace;
+  const lookup = coordinator?.groupHome(groupKey(ctx, key));
+  const namespace = lookup?.errorCode === ErrorCode.NONE ? checkNamespace(lookup.home, ns.namespace) : ns.namespace;
+  if (!(await ctx.access.group({ tenant: ns.tenant, namespace, group: key }, 'consume'))) {
+    return failed(key, ErrorCode.GROUP_AUTHORIZATION_FAILED, `not authorized to use group ${key}`);
+  }
   if (!coordinator) return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'no group coordinator');
   const locator = coordinator.locator;
   const owner = locator.ownerOf(locator.partitionFor(groupKey(ctx, key)));

@@ -3,6 +3,15 @@
  * state filter v4+, type filter v5+) and DeleteGroups (42, v0-v2). A client
  * sees the groups of its session's tenant only. Every group here is a
  * "classic" group (Kafka's name for the JoinGroup/SyncGroup protocol).
+ *
+ * Authorization, each group in its home namespace (group-common.ts):
+ *  - DescribeGroups: `consume` (Kafka DESCRIBE); a denied group answers
+ *    GROUP_AUTHORIZATION_FAILED with no state, members or metadata.
+ *  - ListGroups: only the groups the principal may describe in their homes
+ *    (Kafka filters by DESCRIBE); a filtered listing, counted in one audit record.
+ *  - DeleteGroups: `admin` (Kafka DELETE; Pulsar has no group deletion grant,
+ *    so a tenant admin or superuser, as for deleting topics); per group
+ *    GROUP_AUTHORIZATION_FAILED.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
@@ -15,7 +24,9 @@ import type {
   ListGroupsRequest,
   ListGroupsResponse,
 } from '../protocol/generated/index.js';
-import { coordinatorOf, groupAllowed, groupKey } from './group-common.js';
+import type { GroupRef } from '../coordinator/coordinator.js';
+import { checkNamespace } from '../coordinator/home.js';
+import { authorizeGroup, coordinatorOf } from './group-common.js';
 
 /** Kafka's "authorized operations not requested / not computed" marker. */
 const OPS_NOT_REQUESTED = -2147483648;
@@ -32,12 +43,11 @@ export const describeGroups: ApiEntry<DescribeGroupsRequest, DescribeGroupsRespo
   maxVersion: 5,
   rule: 'group',
   async handle(ctx, request) {
-    const coordinator = coordinatorOf(ctx);
     const groups = await Promise.all(
       request.groups.map(async (groupId): Promise<DescribedGroup> => {
-        if (!(await groupAllowed(ctx, groupId))) return describeError(groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED);
-        if (!coordinator) return describeError(groupId, ErrorCode.COORDINATOR_NOT_AVAILABLE);
-        const s = await coordinator.describeGroup(groupKey(ctx, groupId));
+        const access = await authorizeGroup(ctx, groupId);
+        if (!access.ok) return describeError(groupId, access.errorCode);
+        const s = await access.coordinator.describeGroup(access.ref);
         return {
           errorCode: s.errorCode,
           groupId,
@@ -73,9 +83,13 @@ export const listGroups: ApiEntry<ListGroupsRequest, ListGroupsResponse> = {
     if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
     const v = ctx.apiVersion;
     const r = await coordinator.listGroups(ctx.session.defaultNamespace.tenant, v >= 4 ? request.statesFilter : [], v >= 5 ? request.typesFilter : []);
-    // Only the groups this session may use are listed (Kafka: DESCRIBE on each group).
+    // Only the groups this session may describe in their homes are listed (Kafka: DESCRIBE on each group).
+    const ns = ctx.session.defaultNamespace;
     const visible = [];
-    for (const g of r.groups) if (await groupAllowed(ctx, g.groupId)) visible.push(g);
+    for (const g of r.groups) {
+      const checked = { tenant: ns.tenant, namespace: checkNamespace(g.home, ns.namespace), group: g.groupId };
+      if (await ctx.access.group(checked, 'consume', { listing: true })) visible.push(g);
+    }
     return {
       throttleTimeMs: 0,
       errorCode: r.errorCode,
@@ -93,14 +107,22 @@ export const deleteGroups: ApiEntry<DeleteGroupsRequest, DeleteGroupsResponse> =
   maxVersion: 2,
   rule: 'group',
   async handle(ctx, request) {
-    const coordinator = coordinatorOf(ctx);
-    if (!coordinator) return { throttleTimeMs: 0, results: request.groupsNames.map((groupId) => ({ groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE })) };
-    const denied = new Set<string>();
-    for (const g of request.groupsNames) if (!(await groupAllowed(ctx, g))) denied.add(g);
-    const codes = await coordinator.deleteGroups(ctx.session.defaultNamespace.tenant, request.groupsNames.filter((g) => !denied.has(g)));
+    // Kafka: DELETE on each group; mapped to `admin` (tenant admin or superuser) in its home.
+    const refused = new Map<string, number>();
+    const refs: GroupRef[] = [];
+    let coordinator = null;
+    for (const groupId of request.groupsNames) {
+      const access = await authorizeGroup(ctx, groupId, 'admin');
+      if (!access.ok) refused.set(groupId, access.errorCode);
+      else {
+        refs.push(access.ref);
+        coordinator = access.coordinator;
+      }
+    }
+    const codes = coordinator ? await coordinator.deleteGroups(refs) : new Map<string, number>();
     return {
       throttleTimeMs: 0,
-      results: request.groupsNames.map((groupId) => ({ groupId, errorCode: denied.has(groupId) ? ErrorCode.GROUP_AUTHORIZATION_FAILED : (codes.get(groupId) ?? ErrorCode.UNKNOWN_SERVER_ERROR) })),
+      results: request.groupsNames.map((groupId) => ({ groupId, errorCode: refused.get(groupId) ?? codes.get(groupId) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
     };
   },
   errorResponse(request, errorCode) {

@@ -1,13 +1,28 @@
 /**
  * What the group API handlers share: the group coordinator of the gateway, the
  * tenant-scoped key of a group named in a request, and its authorization.
+ *
  * Groups are namespaced by the tenant of the session's default namespace, so
  * two tenants' groups "billing" are different groups. A group is a Pulsar
- * subscription: using it needs `consume` in the session's namespace
- * (RequestAccess.group); a denial is GROUP_AUTHORIZATION_FAILED.
+ * subscription, and Pulsar grants are per namespace, so a group has ONE home
+ * namespace (src/coordinator/home.ts), recorded by the coordinator when the
+ * group is created: every operation is checked there, whatever namespace the
+ * session uses. `authorizeGroup` is the only way the handlers reach a group:
+ * it asks the group's coordinator for the home, checks the permission there
+ * (`consume` to use or describe, `admin` to delete) and hands back the
+ * `GroupRef` the coordinator requires, which names the namespace checked (the
+ * coordinator refuses a ref whose namespace is not the group's home).
+ *
+ * A denial is GROUP_AUTHORIZATION_FAILED. When this node is not the group's
+ * coordinator it cannot know the home: the coordinator's status
+ * (NOT_COORDINATOR, ...) is the answer, nothing is served or revealed, and the
+ * client asks the coordinator, which checks.
  */
 import type { RequestContext } from '../dispatch/registry.js';
-import type { GroupCoordinator, GroupKey } from '../coordinator/coordinator.js';
+import type { GroupCoordinator, GroupKey, GroupRef } from '../coordinator/coordinator.js';
+import { checkNamespace } from '../coordinator/home.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type { CheckOptions } from '../security/access.js';
 
 export function groupKey(ctx: RequestContext, groupId: string): GroupKey {
   return { tenant: ctx.session.defaultNamespace.tenant, groupId };
@@ -23,7 +38,35 @@ export function clientHost(ctx: RequestContext): string {
   return `/${ctx.conn.remoteAddress}`;
 }
 
-/** May this session use the group (join, commit, fetch, describe, delete)? */
-export function groupAllowed(ctx: RequestContext, groupId: string): Promise<boolean> {
-  return ctx.access.group(groupId);
+export type GroupAccess =
+  | { ok: true; ref: GroupRef; coordinator: GroupCoordinator }
+  /** errorCode: GROUP_AUTHORIZATION_FAILED, or why the home cannot be known here. */
+  | { ok: false; errorCode: number };
+
+/**
+ * Check the session's permission on a group in the group's home namespace.
+ * `consume`: use or describe it (Kafka READ/DESCRIBE); `admin`: delete it or
+ * its offsets (Kafka DELETE: tenant admin). A group without a home yet is
+ * checked in the session's namespace; an operation that creates (or, after an
+ * upgrade, adopts) it records that namespace as its home, audited.
+ */
+export async function authorizeGroup(ctx: RequestContext, groupId: string, action: 'consume' | 'admin' = 'consume', opts?: CheckOptions): Promise<GroupAccess> {
+  const coordinator = coordinatorOf(ctx);
+  const session = ctx.session.defaultNamespace;
+  if (!coordinator) {
+    const allowed = await ctx.access.group({ tenant: session.tenant, namespace: session.namespace, group: groupId }, action, opts);
+    return { ok: false, errorCode: allowed ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.GROUP_AUTHORIZATION_FAILED };
+  }
+  const key = groupKey(ctx, groupId);
+  const lookup = coordinator.groupHome(key);
+  if (lookup.errorCode !== ErrorCode.NONE) return { ok: false, errorCode: lookup.errorCode };
+  const namespace = checkNamespace(lookup.home, session.namespace);
+  const checked = { tenant: key.tenant, namespace, group: groupId };
+  if (!(await ctx.access.group(checked, action, opts))) return { ok: false, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
+  const ref: GroupRef = {
+    ...key,
+    namespace,
+    onHome: (how) => ctx.access.homeAssigned({ kind: 'group', tenant: key.tenant, namespace, group: groupId }, how),
+  };
+  return { ok: true, ref, coordinator };
 }

@@ -4,6 +4,9 @@
  * LeaveGroup (13, v0-v5; several members per request from v3). JoinGroup and
  * SyncGroup responses are parked until the rebalance step completes, as on a
  * Kafka broker (the connection's later requests wait behind them).
+ *
+ * Authorization: `consume` on the group in its home namespace (group-common.ts);
+ * a JoinGroup that creates the group makes the session's namespace its home.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
@@ -20,7 +23,7 @@ import type {
 } from '../protocol/generated/index.js';
 import { joinError, syncError, type JoinResult, type SyncResult } from '../coordinator/group.js';
 import type { MemberIdentity } from '../coordinator/coordinator.js';
-import { clientHost, coordinatorOf, groupAllowed, groupKey } from './group-common.js';
+import { authorizeGroup, clientHost } from './group-common.js';
 
 function joinResponse(r: JoinResult, version: number): JoinGroupResponse {
   return {
@@ -44,11 +47,10 @@ export const joinGroup: ApiEntry<JoinGroupRequest, JoinGroupResponse> = {
   rule: 'group',
   async handle(ctx, request) {
     const v = ctx.apiVersion;
-    if (!(await groupAllowed(ctx, request.groupId))) return joinResponse(joinError(request.memberId, ErrorCode.GROUP_AUTHORIZATION_FAILED), v);
-    const coordinator = coordinatorOf(ctx);
-    if (!coordinator) return joinResponse(joinError(request.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE), v);
-    const result = await coordinator.joinGroup({
-      key: groupKey(ctx, request.groupId),
+    const access = await authorizeGroup(ctx, request.groupId);
+    if (!access.ok) return joinResponse(joinError(request.memberId, access.errorCode), v);
+    const result = await access.coordinator.joinGroup({
+      key: access.ref,
       memberId: request.memberId,
       groupInstanceId: v >= 5 ? request.groupInstanceId : null,
       // KIP-394: from v4 a new dynamic member first gets its id with MEMBER_ID_REQUIRED.
@@ -85,15 +87,14 @@ export const syncGroup: ApiEntry<SyncGroupRequest, SyncGroupResponse> = {
   rule: 'group',
   async handle(ctx, request) {
     const v = ctx.apiVersion;
-    if (!(await groupAllowed(ctx, request.groupId))) return syncResponse(syncError(ErrorCode.GROUP_AUTHORIZATION_FAILED));
-    const coordinator = coordinatorOf(ctx);
-    if (!coordinator) return syncResponse(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    const access = await authorizeGroup(ctx, request.groupId);
+    if (!access.ok) return syncResponse(syncError(access.errorCode));
     // v5+: protocol type and name are mandatory (Kafka's areMandatoryProtocolTypeAndNamePresent).
     if (v >= 5 && (request.protocolType === null || request.protocolName === null)) {
       return syncResponse(syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     }
-    const result = await coordinator.syncGroup({
-      key: groupKey(ctx, request.groupId),
+    const result = await access.coordinator.syncGroup({
+      key: access.ref,
       generationId: request.generationId,
       memberId: request.memberId,
       groupInstanceId: v >= 3 ? request.groupInstanceId : null,
@@ -114,11 +115,10 @@ export const heartbeat: ApiEntry<HeartbeatRequest, HeartbeatResponse> = {
   maxVersion: 4,
   rule: 'group',
   async handle(ctx, request) {
-    if (!(await groupAllowed(ctx, request.groupId))) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
-    const coordinator = coordinatorOf(ctx);
-    if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
-    const errorCode = await coordinator.heartbeat({
-      key: groupKey(ctx, request.groupId),
+    const access = await authorizeGroup(ctx, request.groupId);
+    if (!access.ok) return { throttleTimeMs: 0, errorCode: access.errorCode };
+    const errorCode = await access.coordinator.heartbeat({
+      key: access.ref,
       generationId: request.generationId,
       memberId: request.memberId,
       groupInstanceId: ctx.apiVersion >= 3 ? request.groupInstanceId : null,
@@ -141,10 +141,9 @@ export const leaveGroup: ApiEntry<LeaveGroupRequest, LeaveGroupResponse> = {
       v >= 3
         ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: m.reason }))
         : [{ memberId: request.memberId, groupInstanceId: null, reason: null }];
-    if (!(await groupAllowed(ctx, request.groupId))) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] };
-    const coordinator = coordinatorOf(ctx);
-    if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
-    const result = await coordinator.leaveGroup(groupKey(ctx, request.groupId), leaving);
+    const access = await authorizeGroup(ctx, request.groupId);
+    if (!access.ok) return { throttleTimeMs: 0, errorCode: access.errorCode, members: [] };
+    const result = await access.coordinator.leaveGroup(access.ref, leaving);
     if (v >= 3) return { throttleTimeMs: 0, errorCode: result.errorCode, members: result.members };
     // v0-2 have one member and no member list: its error is the request's.
     const memberError = result.members.find((m) => m.errorCode !== ErrorCode.NONE)?.errorCode ?? ErrorCode.NONE;

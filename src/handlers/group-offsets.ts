@@ -6,10 +6,14 @@
  * partitions get UNKNOWN_TOPIC_OR_PARTITION (Kafka checks its metadata cache
  * the same way); everything else is the coordinator's decision.
  *
- * Authorization: the group first (GROUP_AUTHORIZATION_FAILED for the whole
- * request or group), then `consume` on each topic named
- * (TOPIC_AUTHORIZATION_FAILED per partition, checked before existence); an
- * OffsetFetch of all topics leaves out the topics the session may not consume.
+ * Authorization: the group first, in its home namespace (group-common.ts;
+ * GROUP_AUTHORIZATION_FAILED for the whole request or group): `consume` for
+ * OffsetCommit and OffsetFetch (an OffsetCommit that creates a simple group makes
+ * the session's namespace its home), `admin` (Kafka DELETE: tenant admin) for
+ * OffsetDelete. Then `consume` on each topic named (TOPIC_AUTHORIZATION_FAILED
+ * per partition, checked before existence); an OffsetFetch of all topics leaves
+ * out the topics the session may not consume (a filtered listing: counted, not
+ * audited one by one).
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
@@ -25,7 +29,7 @@ import type {
 import type { FetchedOffset, OffsetToCommit } from '../coordinator/coordinator.js';
 import { kafkaNameFor, parseFullName, type TopicName } from '../topics/names.js';
 import { TopicResolver, partitionExists, resolveRequestTopic } from './topic-lookup.js';
-import { coordinatorOf, groupAllowed, groupKey } from './group-common.js';
+import { authorizeGroup } from './group-common.js';
 
 // ---------------------------------------------------------------- OffsetCommit
 
@@ -36,7 +40,8 @@ export const offsetCommit: ApiEntry<OffsetCommitRequest, OffsetCommitResponse> =
   rule: 'group',
   async handle(ctx, request) {
     const v = ctx.apiVersion;
-    if (!(await groupAllowed(ctx, request.groupId))) return offsetCommit.errorResponse!(request, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const access = await authorizeGroup(ctx, request.groupId);
+    if (!access.ok) return offsetCommit.errorResponse!(request, access.errorCode);
     const resolver = new TopicResolver(ctx);
     // Response slots in request order; valid partitions go to the coordinator.
     const out = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
@@ -68,18 +73,15 @@ export const offsetCommit: ApiEntry<OffsetCommitRequest, OffsetCommitResponse> =
       }
     }
     if (toCommit.length > 0) {
-      const coordinator = coordinatorOf(ctx);
-      const codes = coordinator
-        ? await coordinator.commitOffsets({
-            key: groupKey(ctx, request.groupId),
-            generationId: v >= 1 ? request.generationIdOrMemberEpoch : -1,
-            memberId: v >= 1 ? request.memberId : '',
-            groupInstanceId: v >= 7 ? request.groupInstanceId : null,
-            retentionTimeMs: v >= 2 && v <= 4 ? request.retentionTimeMs : -1n,
-            offsets: toCommit,
-            apiVersion: v,
-          })
-        : toCommit.map(() => ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      const codes = await access.coordinator.commitOffsets({
+        key: access.ref,
+        generationId: v >= 1 ? request.generationIdOrMemberEpoch : -1,
+        memberId: v >= 1 ? request.memberId : '',
+        groupInstanceId: v >= 7 ? request.groupInstanceId : null,
+        retentionTimeMs: v >= 2 && v <= 4 ? request.retentionTimeMs : -1n,
+        offsets: toCommit,
+        apiVersion: v,
+      });
       codes.forEach((code, i) => (out[slots[i]!.t]!.partitions[slots[i]!.p]!.errorCode = code));
     }
     return { throttleTimeMs: 0, topics: out };
@@ -101,16 +103,14 @@ interface GroupFetch {
 
 /** One group's offsets as response topics (names as the client uses them). */
 async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boolean): Promise<{ errorCode: number; topics: FetchTopicOut[] }> {
-  const coordinator = coordinatorOf(ctx);
   const ns = ctx.session.defaultNamespace;
   const noOffset = (partitionIndex: number) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE });
-  if (!coordinator) {
-    return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, topics: (g.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(noOffset) })) };
+  const access = await authorizeGroup(ctx, g.groupId);
+  if (!access.ok) {
+    // A hidden group: its error, and no offsets (only the partitions the client named, echoed).
+    return { errorCode: access.errorCode, topics: (g.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(noOffset) })) };
   }
-  if (!(await groupAllowed(ctx, g.groupId))) {
-    return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: (g.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(noOffset) })) };
-  }
-  const key = groupKey(ctx, g.groupId);
+  const { coordinator, ref: key } = access;
   const asPartition = (o: FetchedOffset) => ({
     partitionIndex: o.partition,
     committedOffset: o.offset,
@@ -124,7 +124,7 @@ async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boo
     const allowed = new Map<string, boolean>();
     for (const o of r.offsets) {
       let ok = allowed.get(o.topic);
-      if (ok === undefined) allowed.set(o.topic, (ok = await ctx.access.topic(parseFullName(o.topic), 'consume')));
+      if (ok === undefined) allowed.set(o.topic, (ok = await ctx.access.topic(parseFullName(o.topic), 'consume', { listing: true })));
       if (!ok) continue;
       const name = kafkaNameFor(o.topic, ns);
       let t = byTopic.get(name);
@@ -209,7 +209,9 @@ export const offsetDelete: ApiEntry<OffsetDeleteRequest, OffsetDeleteResponse> =
   maxVersion: 0,
   rule: 'group',
   async handle(ctx, request) {
-    if (!(await groupAllowed(ctx, request.groupId))) return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, throttleTimeMs: 0, topics: [] };
+    // Kafka: DELETE on the group (docs/authorization.md: tenant admin), then READ on each topic.
+    const access = await authorizeGroup(ctx, request.groupId, 'admin');
+    if (!access.ok) return { errorCode: access.errorCode, throttleTimeMs: 0, topics: [] };
     const resolver = new TopicResolver(ctx);
     const out = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
     const toDelete: Array<{ topic: string; partition: number }> = [];
@@ -228,9 +230,7 @@ export const offsetDelete: ApiEntry<OffsetDeleteRequest, OffsetDeleteResponse> =
         }
       });
     }
-    const coordinator = coordinatorOf(ctx);
-    if (!coordinator) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, throttleTimeMs: 0, topics: [] };
-    const r = await coordinator.deleteOffsets(groupKey(ctx, request.groupId), toDelete);
+    const r = await access.coordinator.deleteOffsets(access.ref, toDelete);
     if (r.errorCode !== ErrorCode.NONE) {
       // A group error: only the partitions rejected before reaching the group are listed.
       const rejected = out.map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => p.errorCode !== ErrorCode.NONE) })).filter((t) => t.partitions.length > 0);

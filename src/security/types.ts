@@ -40,8 +40,13 @@ export type AuthResource =
    * against the namespace's subscription rules as Pulsar's canConsume does.
    */
   | { kind: 'topic'; tenant: string; namespace: string; topic: string; subscription?: string }
-  /** A consumer group (Pulsar subscription) in a namespace. */
+  /** A consumer group (Pulsar subscription) in a namespace: its home (src/coordinator/home.ts). */
   | { kind: 'group'; tenant: string; namespace: string; group: string }
+  /**
+   * A namespace as a whole: produce/consume need that grant on the namespace or on
+   * at least one of its topics (Kafka's "WRITE on any topic", e.g. InitProducerId).
+   */
+  | { kind: 'namespace'; tenant: string; namespace: string }
   /** Tenant-level administration (create/delete topics, configs). */
   | { kind: 'tenant'; tenant: string }
   /** Cluster-level administration (superusers only). */
@@ -68,6 +73,24 @@ export interface AuditConnectionInfo {
   remote: string;
   listener: string;
   tls?: { version: string | null; cipher: string | null };
+  /**
+   * The connection must still authenticate (SASL listeners): with aggregation on, its
+   * connection_opened record waits for a successful authentication, and a connection that
+   * never authenticates is only counted (connections_unauthenticated, docs/audit-log.md).
+   */
+  pendingAuthentication?: boolean;
+}
+
+/** What the audit log wrote and what it folded into aggregate records (for metrics). Live objects. */
+export interface AuditCounters {
+  /** Records written, by event. */
+  readonly written: Record<string, number>;
+  /**
+   * Records not written one by one but counted into an aggregate record, by kind:
+   * `access_denied`, `authentication`, `access_filtered` (repeats within an interval, in
+   * `repeated` records) and `connection_unauthenticated` (connections_unauthenticated records).
+   */
+  readonly aggregated: Record<string, number>;
 }
 
 /** The audit access log (its own stream; schema in docs/audit-log.md). Never blocks the caller. */
@@ -77,5 +100,13 @@ export interface AuditLog {
   authentication(connId: number, event: { mechanism: string; success: boolean; principal?: string; reason?: string; reauthentication?: boolean }): void;
   /** Every decision: denials are written at once, allows summarised per connection. */
   decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; records?: number; bytes?: number }): void;
+  /**
+   * A listing filtered by authorization (Metadata of all topics, ListGroups, OffsetFetch of all
+   * topics): one record per request with the counts, instead of one per resource.
+   */
+  filtered(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resourceType: string; allowed: number; hidden: number }): void;
+  /** A resource got its home namespace (src/coordinator/home.ts). connId null: not from a request. */
+  homeAssigned(connId: number | null, event: { principal: string | null; operation: string | null; resource: string; namespace: string; how: 'created' | 'adopted' | 'inferred' }): void;
+  readonly counters: AuditCounters;
   close(): Promise<void>;
 }

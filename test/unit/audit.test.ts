@@ -476,3 +476,82 @@ test('rotation: a moved or deleted file is noticed and reopened under its name',
   await sink2.close();
   assert.equal(readFileSync(join(dir2, 'a.log'), 'utf8'), '{"x":1}\n');
 });
+
+test('aggregation: identical denials, failures and filtered listings within an interval are written once and counted; an allow in between makes a denial news again', async () => {
+  const sink = new MemoryAuditSink();
+  const c = clock();
+  const audit = new JsonAuditLog(sink, { summaryIntervalMs: 0, aggregationIntervalMs: 3_600_000, now: c.now });
+  audit.connectionOpened({ connId: 1, remote: '127.0.0.1:5000', listener: 'PLAINTEXT' });
+  const denied = { principal: 'mallory', operation: 'Produce', action: 'produce' as const, resource: 'persistent://acme/orders/secret', allowed: false, reason: 'no produce grant' };
+  for (let i = 0; i < 500; i++) {
+    audit.decision(1, denied);
+    c.advance(1);
+  }
+  // a different reason, or another resource, is a different denial: written
+  audit.decision(1, { ...denied, reason: 'policy unavailable' });
+  audit.decision(1, { ...denied, resource: 'persistent://acme/orders/other' });
+  for (let i = 0; i < 300; i++) audit.filtered(1, { principal: 'mallory', operation: 'Metadata', action: 'lookup', resourceType: 'topic', allowed: 2, hidden: 10_000 });
+  for (let i = 0; i < 50; i++) audit.authentication(1, { mechanism: 'PLAIN', success: false, reason: 'signature verification failed' });
+  audit.authentication(1, { mechanism: 'PLAIN', success: false, principal: 'bob', reason: 'token expired' });
+  audit.authentication(1, { mechanism: 'PLAIN', success: true, principal: 'mallory' });
+  audit.authentication(1, { mechanism: 'PLAIN', success: true, principal: 'mallory', reauthentication: true });
+  let recs = records(sink);
+  assert.equal(recs.filter((r) => r.event === 'access_denied').length, 3, 'one per distinct denial');
+  assert.equal(recs.filter((r) => r.event === 'access_filtered').length, 1);
+  const filtered = recs.find((r) => r.event === 'access_filtered')!;
+  assert.deepEqual([filtered.operation, filtered.resourceType, filtered.allowed, filtered.hidden, filtered.connId], ['Metadata', 'topic', 2, 10_000, 1]);
+  assert.equal(recs.filter((r) => r.event === 'authentication' && r.outcome === 'failure').length, 2, 'first of each distinct failure (and principal)');
+  assert.equal(recs.filter((r) => r.event === 'authentication' && r.outcome === 'success').length, 2, 'every success');
+  // allowed once: the next denial of the same access is written again, after the repeats so far
+  audit.decision(1, { ...denied, allowed: true, reason: 'namespace grant: produce' });
+  audit.decision(1, denied);
+  recs = records(sink);
+  const repeatedDenial = recs.find((r) => r.event === 'repeated' && r.of === 'access_denied')!;
+  assert.equal(repeatedDenial.count, 499);
+  assert.equal(repeatedDenial.resource, denied.resource);
+  assert.equal(repeatedDenial.connections, 1);
+  assert.equal(recs.filter((r) => r.event === 'access_denied').length, 4);
+  assert.deepEqual(audit.counters.aggregated, { access_denied: 499, access_filtered: 299, authentication: 49 });
+  await audit.close();
+  recs = records(sink);
+  const rep = (of: string) => recs.filter((r) => r.event === 'repeated' && r.of === of);
+  assert.deepEqual(rep('access_filtered').map((r) => [r.count, r.hidden, r.allowed]), [[299, 299 * 10_000, 299 * 2]]);
+  assert.deepEqual(rep('authentication').map((r) => [r.count, r.reason, r.principal]), [[49, 'signature verification failed', null]]);
+  assert.equal(audit.counters.written.access_denied, 4);
+  assert.equal(audit.counters.written.repeated, 3);
+  // nothing is lost: written + aggregated covers every call
+  assert.equal((audit.counters.written.access_denied ?? 0) + audit.counters.aggregated.access_denied!, 503);
+});
+
+test('aggregation: connections that never authenticate are counted per interval; one that authenticates gets its connection_opened (with the time it opened)', async () => {
+  const sink = new MemoryAuditSink();
+  const c = clock();
+  const audit = new JsonAuditLog(sink, { summaryIntervalMs: 0, aggregationIntervalMs: 3_600_000, now: c.now });
+  for (let i = 0; i < 30; i++) {
+    audit.connectionOpened({ connId: 100 + i, remote: `10.0.0.${i % 25}:4${i}`, listener: 'SASL_SSL', pendingAuthentication: true });
+    c.advance(10);
+    audit.connectionClosed(100 + i, { principal: null, clientSoftware: null, requests: 1, bytesIn: 100, bytesOut: 0 });
+  }
+  audit.connectionOpened({ connId: 7, remote: '10.1.2.3:50000', listener: 'SASL_SSL', pendingAuthentication: true });
+  const openedAt = new Date(c.now()).toISOString();
+  c.advance(500);
+  assert.ok(!records(sink).some((r) => r.event === 'connection_opened'), 'nothing per connection yet');
+  audit.authentication(7, { mechanism: 'PLAIN', success: true, principal: 'alice' });
+  audit.connectionClosed(7, { principal: 'alice', clientSoftware: null, requests: 3, bytesIn: 10, bytesOut: 10 });
+  await audit.close();
+  const recs = records(sink);
+  assert.deepEqual(
+    recs.map((r) => r.event),
+    ['audit_started', 'connection_opened', 'authentication', 'connection_closed', 'connections_unauthenticated', 'audit_stopped'],
+  );
+  assert.equal(recs[1]!.ts, openedAt);
+  assert.equal(recs[1]!.connId, 7);
+  const u = recs[4]!;
+  assert.equal(u.connections, 30);
+  assert.equal(u.requests, 30);
+  assert.equal(u.bytesIn, 3000);
+  assert.deepEqual(u.listeners, { SASL_SSL: 30 });
+  assert.equal(u.remotes.length, 20, 'top remote addresses, bounded');
+  assert.equal(u.remotes.reduce((n: number, r: { connections: number }) => n + r.connections, 0) + u.otherRemotes, 30);
+  assert.equal(audit.counters.aggregated.connection_unauthenticated, 30);
+});

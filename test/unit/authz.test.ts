@@ -265,3 +265,21 @@ test('asynchronous policy sources are awaited', async () => {
   await expectAllowed(a, 'alice', 'produce', topic('t'));
   await expectDenied(a, 'carol', 'produce', topic('t'));
 });
+
+test('a namespace as a whole (InitProducerId: WRITE on any topic): a namespace or topic grant, tenant admins and superusers; admin on a group needs a tenant admin', async () => {
+  const a = authz();
+  const ns = (namespace: string, tenant = 'acme'): AuthResource => ({ kind: 'namespace', tenant, namespace });
+  await expectAllowed(a, 'alice', 'produce', ns('orders'), /namespace grant: produce/);
+  await expectAllowed(a, 'carol', 'produce', ns('orders'), /topic grant: produce on payments/);
+  await expectDenied(a, 'bob', 'produce', ns('orders'), /no produce grant for the role in namespace acme\/orders or any of its topics/);
+  await expectAllowed(a, 'bob', 'lookup', ns('orders'));
+  await expectDenied(a, 'alice', 'produce', ns('empty'));
+  await expectDenied(a, 'gina', 'produce', ns('orders'));
+  await expectAllowed(a, 'acme-admin', 'produce', ns('empty'), /tenant admin/);
+  await expectAllowed(a, 'root', 'produce', ns('orders', 'nobody'), /superuser/);
+  await expectDenied(a, null, 'produce', ns('orders'), /not authenticated/);
+  await expectAllowed(authz({ allowWildcards: true }), 'x-writer', 'produce', ns('orders'), /wildcard/);
+  // DELETE on a group maps to admin: consume grants do not suffice
+  await expectDenied(a, 'bob', 'admin', group('billing'), /needs a superuser or tenant admin/);
+  await expectAllowed(a, 'acme-admin', 'admin', group('billing'), /tenant admin/);
+});

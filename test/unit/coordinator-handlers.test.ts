@@ -279,7 +279,7 @@ describe('group API handlers through the codec, embedded engine', () => {
     const mixed = await call(API_KEYS.OffsetCommit, 8, { groupId: 'auth', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, topics: [{ name: 'hidden', partitions: [part(0)] }, { name: 't', partitions: [part(0)] }] });
     assert.deepEqual(mixed.topics.map((t) => t.partitions[0]!.errorCode), [ErrorCode.TOPIC_AUTHORIZATION_FAILED, ErrorCode.NONE]);
     // Offsets of a topic the session may not consume are neither listed nor fetched.
-    await gateway.coordinator!.commitOffsets({ key: { tenant: 'public', groupId: 'auth' }, generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, offsets: [{ topic: 'persistent://public/default/hidden', partition: 0, offset: 9n, leaderEpoch: -1, metadata: '', commitTimestamp: -1n }], apiVersion: 8 });
+    await gateway.coordinator!.commitOffsets({ key: { tenant: 'public', groupId: 'auth', namespace: 'default' }, generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, offsets: [{ topic: 'persistent://public/default/hidden', partition: 0, offset: 9n, leaderEpoch: -1, metadata: '', commitTimestamp: -1n }], apiVersion: 8 });
     const all = await call(API_KEYS.OffsetFetch, 7, { groupId: 'auth', topics: null, groups: [], requireStable: false });
     assert.deepEqual(all.topics.map((t) => t.name), ['t']);
     const named = await call(API_KEYS.OffsetFetch, 7, { groupId: 'auth', topics: [{ name: 'hidden', partitionIndexes: [0] }], groups: [], requireStable: false });
@@ -292,7 +292,7 @@ describe('group API handlers through the codec, embedded engine', () => {
     assert.equal(deleted.results[0]!.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
     assert.equal((await call(API_KEYS.OffsetDelete, 0, { groupId: 'secret', topics: [] })).errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
     // A group the session may not use is not listed.
-    await gateway.coordinator!.commitOffsets({ key: { tenant: 'public', groupId: 'secret' }, generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, offsets: [{ topic: 'persistent://public/default/t', partition: 0, offset: 1n, leaderEpoch: -1, metadata: '', commitTimestamp: -1n }], apiVersion: 8 });
+    await gateway.coordinator!.commitOffsets({ key: { tenant: 'public', groupId: 'secret', namespace: 'default' }, generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, offsets: [{ topic: 'persistent://public/default/t', partition: 0, offset: 1n, leaderEpoch: -1, metadata: '', commitTimestamp: -1n }], apiVersion: 8 });
     const listed = await call(API_KEYS.ListGroups, 3, { statesFilter: [], typesFilter: [] });
     assert.ok(listed.groups.some((g) => g.groupId === 'auth') && !listed.groups.some((g) => g.groupId === 'secret'));
   });

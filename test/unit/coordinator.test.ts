@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/coordinator/clock.js';
-import { LocalGroupCoordinator, type CoordinatorConfig, type JoinGroupParams, type JoinResult, type SyncResult } from '../../src/coordinator/coordinator.js';
-import { SingleNodeLocator, javaStringHash, offsetsPartitionFor, type CoordinatorLocator, type GroupKey } from '../../src/coordinator/locator.js';
+import { LocalGroupCoordinator, type CoordinatorConfig, type GroupRef, type JoinGroupParams, type JoinResult, type SyncResult } from '../../src/coordinator/coordinator.js';
+import { SingleNodeLocator, javaStringHash, offsetsPartitionFor, type CoordinatorLocator } from '../../src/coordinator/locator.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { encodeVersioned } from '../../src/protocol/codec/frame.js';
 import { ConsumerProtocolSubscription } from '../../src/protocol/generated/index.js';
@@ -89,8 +89,9 @@ class Harness {
     return this;
   }
 
-  key(groupId = 'g', tenant = 'public'): GroupKey {
-    return { tenant, groupId };
+  /** A group as the handlers name it: checked in namespace `default` (its home once created). */
+  key(groupId = 'g', tenant = 'public', namespace = 'default'): GroupRef {
+    return { tenant, groupId, namespace };
   }
 
   joinParams(over: Partial<JoinGroupParams> = {}): JoinGroupParams {
@@ -144,7 +145,7 @@ class Harness {
     return this.c.groupState(key);
   }
 
-  commit(memberId: string, generationId: number, offsets: Array<{ partition: number; offset: bigint; metadata?: string | null; topic?: string }>, over: { key?: GroupKey; apiVersion?: number; retentionTimeMs?: bigint } = {}) {
+  commit(memberId: string, generationId: number, offsets: Array<{ partition: number; offset: bigint; metadata?: string | null; topic?: string }>, over: { key?: GroupRef; apiVersion?: number; retentionTimeMs?: bigint } = {}) {
     return this.c.commitOffsets({
       key: over.key ?? this.key(),
       generationId,
@@ -655,7 +656,7 @@ describe('coordinator: administration and tenants', () => {
     assert.equal((await h.c.listGroups('acme', ['STABLE'], ['classic'])).groups.length, 1);
     assert.equal((await h.c.listGroups('acme', [], ['consumer'])).groups.length, 0);
     // Deleting one tenant's group leaves the other's alone.
-    assert.deepEqual([...(await h.c.deleteGroups('globex', ['billing']))], [['billing', ErrorCode.NONE]]);
+    assert.deepEqual([...(await h.c.deleteGroups([kb]))], [['billing', ErrorCode.NONE]]);
     assert.equal(h.state(ka)?.state, 'Stable');
   });
 
@@ -679,7 +680,7 @@ describe('coordinator: administration and tenants', () => {
     const h = await new Harness(BASE, kv).start();
     await h.stableSingle();
     await h.commit('', -1, [{ partition: 0, offset: 1n }], { key: h.key('empty') });
-    const r = await h.c.deleteGroups('public', ['g', 'empty', 'none']);
+    const r = await h.c.deleteGroups(['g', 'empty', 'none'].map((g) => h.key(g)));
     assert.deepEqual([...r], [['g', ErrorCode.NON_EMPTY_GROUP], ['none', ErrorCode.GROUP_ID_NOT_FOUND], ['empty', ErrorCode.NONE]]);
     await h.c.shutdown();
     const h2 = await new Harness(BASE, kv).start();
@@ -728,5 +729,97 @@ describe('coordinator: administration and tenants', () => {
         assert.equal(offsetsPartitionFor({ tenant, groupId }, 7), p, `${key} lives in its partition`);
       }
     }
+  });
+});
+
+describe('coordinator: group homes (the namespace where a group is authorized)', () => {
+  /** The KV entry of a group's home, as stored. */
+  const homeEntry = (h: Harness, groupId: string, tenant = 'public') => {
+    const p = h.locator.partitionFor({ tenant, groupId });
+    const v = h.kv.data.get(`__consumer_offsets-${p}`)?.get(JSON.stringify(['h', tenant, groupId]));
+    return v ? (JSON.parse(v.toString()) as { namespace: string }).namespace : null;
+  };
+
+  test('created with the namespace checked; every operation checked elsewhere is refused (retriably) and changes nothing', async () => {
+    const kv = new MemKv();
+    const h = await new Harness(BASE, kv).start();
+    const assigned: string[] = [];
+    const home = { ...h.key('billing'), namespace: 'orders', onHome: (how: string) => void assigned.push(how) };
+    const a = await h.stableSingle({ key: home });
+    assert.deepEqual(assigned, ['created']);
+    assert.deepEqual(h.c.groupHome(home), { errorCode: ErrorCode.NONE, home: 'orders', exists: true });
+    await h.commit(a.memberId, a.generationId, [{ partition: 0, offset: 42n }], { key: home });
+    assert.equal(homeEntry(h, 'billing'), 'orders', 'the home is durable');
+
+    const elsewhere = h.key('billing', 'public', 'scratch');
+    const j = h.join({ key: elsewhere });
+    await flush();
+    assert.equal(j.value?.errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'join from another namespace');
+    assert.deepEqual(await h.commit('', -1, [{ partition: 0, offset: 0n }], { key: elsewhere }), [ErrorCode.COORDINATOR_NOT_AVAILABLE]);
+    assert.equal((await h.fetch(elsewhere)).errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    assert.equal((await h.c.describeGroup(elsewhere)).errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    assert.deepEqual((await h.c.describeGroup(elsewhere)).members, []);
+    assert.equal(await h.heartbeat(a.memberId, a.generationId, null, elsewhere), ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    assert.equal((await h.c.leaveGroup(elsewhere, [{ memberId: a.memberId, groupInstanceId: null, reason: null }])).errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    assert.equal((await h.c.deleteOffsets(elsewhere, [{ topic: TOPIC, partition: 0 }])).errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    assert.deepEqual([...(await h.c.deleteGroups([elsewhere]))], [['billing', ErrorCode.COORDINATOR_NOT_AVAILABLE]]);
+    // the rightful member and its offset are untouched
+    assert.deepEqual(h.state(home)?.members, [a.memberId]);
+    assert.equal(h.state(home)?.state, 'Stable');
+    assert.deepEqual((await h.fetch(home)).offsets, [[TOPIC, 0, 42n]]);
+    assert.equal(await h.heartbeat(a.memberId, a.generationId, null, home), ErrorCode.NONE);
+    assert.deepEqual((await h.c.listGroups('public', [], [])).groups.map((g) => [g.groupId, g.home]), [['billing', 'orders']]);
+
+    // survives a restart
+    await h.c.shutdown();
+    const h2 = await new Harness(BASE, kv).start();
+    assert.equal(h2.c.groupHome(home).home, 'orders');
+    assert.deepEqual(await h2.commit('', -1, [{ partition: 0, offset: 0n }], { key: elsewhere }), [ErrorCode.COORDINATOR_NOT_AVAILABLE]);
+    assert.deepEqual((await h2.fetch(home)).offsets, [[TOPIC, 0, 42n]]);
+  });
+
+  test('a simple group (offset commit) gets its home; deleting the group deletes the home, and a new group may take the name', async () => {
+    const h = await new Harness().start();
+    const ref = h.key('simple', 'public', 'orders');
+    assert.deepEqual(await h.commit('', -1, [{ partition: 0, offset: 5n }], { key: ref }), [ErrorCode.NONE]);
+    assert.equal(homeEntry(h, 'simple'), 'orders');
+    assert.deepEqual([...(await h.c.deleteGroups([ref]))], [['simple', ErrorCode.NONE]]);
+    assert.equal(homeEntry(h, 'simple'), null);
+    assert.deepEqual(h.c.groupHome(ref), { errorCode: ErrorCode.NONE, home: null, exists: false });
+    const again = h.key('simple', 'public', 'scratch');
+    assert.deepEqual(await h.commit('', -1, [{ partition: 0, offset: 1n }], { key: again }), [ErrorCode.NONE]);
+    assert.equal(homeEntry(h, 'simple'), 'scratch');
+  });
+
+  test('groups stored before homes existed: inferred from their members or offsets when unambiguous, else adopted by the first use (and written)', async () => {
+    const kv = new MemKv();
+    const h = await new Harness(BASE, kv).start();
+    // three groups written the old way: a consumer group joined from orders, a simple group with
+    // offsets in orders, and a simple group with offsets in two namespaces
+    await h.stableSingle({ key: h.key('members', 'public', 'x'), namespace: { tenant: 'public', namespace: 'orders' } });
+    await h.commit('', -1, [{ partition: 0, offset: 1n, topic: 'persistent://public/orders/t' }], { key: h.key('offsets', 'public', 'x') });
+    await h.commit('', -1, [{ partition: 0, offset: 1n, topic: 'persistent://public/orders/t' }, { partition: 0, offset: 2n, topic: 'persistent://public/scratch/u' }], { key: h.key('mixed', 'public', 'x') });
+    await h.c.shutdown();
+    for (const m of kv.data.values()) for (const k of [...m.keys()]) if (k.startsWith('["h"')) m.delete(k); // as before the upgrade
+    const inferred: string[] = [];
+    const h2 = new Harness(BASE, kv);
+    h2.c = new LocalGroupCoordinator(h2.locator, kv, BASE, silentLogger(), h2.clock);
+    h2.c.onHomeInferred = (key, home) => inferred.push(`${key.groupId}:${home}`);
+    await h2.c.start();
+    await flush();
+    assert.deepEqual(inferred.sort(), ['members:orders', 'offsets:orders']);
+    assert.equal(h2.c.groupHome(h2.key('members')).home, 'orders');
+    assert.equal(homeEntry(h2, 'members'), 'orders', 'the inferred home is written');
+    assert.equal(h2.c.groupHome(h2.key('offsets')).home, 'orders');
+    assert.deepEqual(h2.c.groupHome(h2.key('mixed')), { errorCode: ErrorCode.NONE, home: null, exists: true });
+    // reading does not adopt; the first commit (checked in its session's namespace) does
+    assert.equal((await h2.fetch(h2.key('mixed', 'public', 'scratch'))).errorCode, ErrorCode.NONE);
+    assert.equal(h2.c.groupHome(h2.key('mixed')).home, null);
+    const adopted: string[] = [];
+    const ref = { ...h2.key('mixed', 'public', 'scratch'), onHome: (how: string) => void adopted.push(how) };
+    assert.deepEqual(await h2.commit('', -1, [{ partition: 0, offset: 3n, topic: 'persistent://public/scratch/u' }], { key: ref }), [ErrorCode.NONE]);
+    assert.deepEqual(adopted, ['adopted']);
+    assert.equal(homeEntry(h2, 'mixed'), 'scratch');
+    assert.deepEqual(await h2.commit('', -1, [{ partition: 0, offset: 3n }], { key: h2.key('mixed', 'public', 'orders') }), [ErrorCode.COORDINATOR_NOT_AVAILABLE]);
   });
 });

@@ -15,7 +15,8 @@ import { FileAuditSink, StdoutAuditSink } from './sink.js';
 export { AUDIT_SCHEMA_VERSION, JsonAuditLog, auditText, droppedRecordLine, visibleIdentity, type JsonAuditLogOptions } from './audit-log.js';
 export { FileAuditSink, MemoryAuditSink, StdoutAuditSink, type AuditSink, type AuditSinkStats, type FileAuditSinkOptions } from './sink.js';
 
-type AuditConfig = Pick<GatewayConfig, 'auditLogFile' | 'auditSummaryIntervalMs' | 'authorizationEnabled' | 'authenticationEnabled' | 'kafkaNodeId'>;
+type AuditConfig = Pick<GatewayConfig, 'auditLogFile' | 'auditSummaryIntervalMs' | 'authorizationEnabled' | 'authenticationEnabled' | 'kafkaNodeId'> &
+  Partial<Pick<GatewayConfig, 'auditAggregationIntervalMs'>>;
 
 export class AuditConfigError extends Error {
   override name = 'AuditConfigError';
@@ -24,7 +25,7 @@ export class AuditConfigError extends Error {
 /** Open the audit log, or null when it is disabled. Rejects when the file cannot be opened. */
 export async function createAuditLog(config: AuditConfig, log: Logger): Promise<JsonAuditLog | null> {
   const target = config.auditLogFile.trim();
-  const options = { nodeId: config.kafkaNodeId, summaryIntervalMs: config.auditSummaryIntervalMs };
+  const options = { nodeId: config.kafkaNodeId, summaryIntervalMs: config.auditSummaryIntervalMs, aggregationIntervalMs: config.auditAggregationIntervalMs ?? 60_000 };
   if (target === '') {
     if (config.authorizationEnabled || config.authenticationEnabled) {
       throw new AuditConfigError(

@@ -48,6 +48,8 @@ export function describeResource(r: AuthResource): string {
       return `persistent://${r.tenant}/${r.namespace}/${baseTopicName(r.topic)}`;
     case 'group':
       return `group ${r.tenant}/${r.namespace}/${r.group}`;
+    case 'namespace':
+      return `namespace ${r.tenant}/${r.namespace}`;
     case 'tenant':
       return `tenant ${r.tenant}`;
     case 'cluster':
@@ -113,6 +115,7 @@ export class PulsarAuthorizer implements Authorizer {
     if (!ns) return deny(`namespace '${resource.tenant}/${resource.namespace}' has no policy`);
 
     if (resource.kind === 'group') return this.group(role, action, resource.group, ns, tenant, resource.namespace);
+    if (resource.kind === 'namespace') return this.anyTopic(role, action, ns, tenant, resource.namespace);
 
     const topic = baseTopicName(resource.topic);
     const name = describeResource(resource);
@@ -159,6 +162,28 @@ export class PulsarAuthorizer implements Authorizer {
       }
     }
     return deny(`no consume grant for the role in namespace ${tenant.tenant}/${namespace}`);
+  }
+
+  /**
+   * produce/consume somewhere in a namespace: a grant on the namespace or on at
+   * least one of its topics (Kafka's authorizeByResourceType: "WRITE on any
+   * topic"); lookup: either grant.
+   */
+  private anyTopic(role: string, action: AuthAction, ns: NamespacePolicy, tenant: TenantPolicy, namespace: string): AuthDecision {
+    const wanted: GrantAction[] = action === 'lookup' ? ['produce', 'consume'] : action === 'produce' || action === 'consume' ? [action] : [];
+    for (const a of wanted) {
+      if (ns.permissions.get(role)?.has(a)) return allow(`namespace grant: ${a}`);
+      for (const [topic, t] of ns.topics) if (t.permissions.get(role)?.has(a)) return allow(`topic grant: ${a} on ${topic}`);
+      if (this.wildcards) {
+        const w = wildcardGrant(role, a, ns.permissions);
+        if (w) return allow(`namespace grant (wildcard '${w}'): ${a}`);
+        for (const [topic, t] of ns.topics) {
+          const tw = wildcardGrant(role, a, t.permissions);
+          if (tw) return allow(`topic grant (wildcard '${tw}'): ${a} on ${topic}`);
+        }
+      }
+    }
+    return deny(`no ${action === 'lookup' ? 'produce or consume' : action} grant for the role in namespace ${tenant.tenant}/${namespace} or any of its topics`);
   }
 
   /** canConsumeAsync's subscription rules; null when they let the role through. */
