@@ -255,6 +255,9 @@ before(async () => {
       failedAuthenticationDelayMs: FAILED_AUTH_DELAY_MS,
       auditLogFile: saslAudit,
       auditSummaryIntervalMs: 0,
+      // these tests count one audit record per failed login; identical failures are otherwise
+      // aggregated into one `repeated` record per interval (covered by test/unit/audit.test.ts)
+      auditAggregationIntervalMs: 0,
     },
     join(dir, 'data'),
   );
