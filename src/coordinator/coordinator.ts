@@ -183,6 +183,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   private readonly newMemberJoinTimeoutMs: number;
   /** Told of every durable offset commit (the Pulsar engine mirrors them into subscriptions). */
   onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
+  /** Generations started by this node since it started (rebalances completed their join phase); metrics. */
+  rebalancesCompleted = 0;
 
   constructor(
     readonly locator: CoordinatorLocator,
@@ -626,6 +628,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
 
   private initNextGeneration(g: ClassicGroup): void {
     g.generationId++;
+    this.rebalancesCompleted++;
     const now = this.clock.now();
     if (g.size > 0) {
       g.protocolName = g.selectProtocol();
@@ -1212,6 +1215,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       return check(o.commitTimestamp);
     }
     return false;
+  }
+
+  /** The groups this node coordinates now, read at scrape time by the metrics (never modified). */
+  groupsForMetrics(): Iterable<Readonly<ClassicGroup>> {
+    return this.groups.values();
   }
 
   /** Groups held now (tests and diagnostics). */

@@ -164,7 +164,11 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
 
     for (const w of wanted) {
       const data = w.out.records;
-      if (w.name && data && data.length > 0) ctx.access.addUsage(w.name, 'consume', countRecords(data), data.length);
+      if (w.name && data && data.length > 0) {
+        const records = countRecords(data);
+        ctx.access.addUsage(w.name, 'consume', records, data.length);
+        ctx.gateway.metrics?.fetched(w.name, records, data.length);
+      }
     }
     // Attach the (possibly re-read) partition results in request order.
     let i = 0;

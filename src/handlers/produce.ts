@@ -100,10 +100,16 @@ async function appendPartition(
   try {
     const bytes = records!.length;
     const count = recordCount(records!, 0);
+    const metrics = ctx.gateway.metrics;
+    const started = metrics ? performance.now() : 0;
     const appending = ctx.gateway.storage.append({ topic: found.info.name, partition: index }, records!, { acks, principal: ctx.session.principal });
     issued(); // handed to storage: the connection may start on the next request
     const r = await appending;
     ctx.access.addUsage(found.name, 'produce', count, bytes);
+    if (metrics) {
+      metrics.storageAppend(ctx.gateway.storage.kind, (performance.now() - started) / 1000);
+      metrics.produced(found.name, count, bytes);
+    }
     return { ...partitionResult(index, ErrorCode.NONE), baseOffset: r.baseOffset, logAppendTimeMs: r.logAppendTime, logStartOffset: r.logStartOffset };
   } catch (err) {
     if (err instanceof StorageError) return partitionResult(index, err.code, err.message);

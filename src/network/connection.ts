@@ -64,6 +64,8 @@ export class Connection {
 
   private readonly input = new ChunkQueue();
   private readonly queue: Buffer[] = [];
+  /** performance.now() when each queued frame was complete (request queue-time metric). */
+  private readonly queueTimes: number[] = [];
   private processing = false;
   /** Requests started and not yet answered (more than one while released requests pipeline). */
   private outstanding = 0;
@@ -79,6 +81,8 @@ export class Connection {
   bytesIn = 0;
   bytesOut = 0;
   requests = 0;
+  /** performance.now() when the request being handed to the handler was read (valid until the handler's first await). */
+  requestReceivedAt = 0;
 
   constructor(
     readonly socket: Socket,
@@ -139,6 +143,7 @@ export class Connection {
       }
       if (this.input.length < 4 + size) break;
       this.queue.push(this.input.take(4 + size).subarray(4));
+      this.queueTimes.push(performance.now());
     }
     if (this.queue.length >= this.options.maxQueuedRequests) this.pause();
   }
@@ -161,16 +166,17 @@ export class Connection {
     if (this.processing || this.closed || this.closingAfterResponse) return;
     if (this.outstanding >= MAX_PIPELINED_REQUESTS) return;
     const frame = this.queue.shift();
+    const receivedAt = this.queueTimes.shift() ?? 0;
     if (!frame) {
       if (this.draining && this.outstanding === 0) this.finishDrain();
       return;
     }
     this.processing = true;
     this.outstanding++;
-    void this.run(frame);
+    void this.run(frame, receivedAt);
   }
 
-  private async run(frame: Buffer): Promise<void> {
+  private async run(frame: Buffer, receivedAt: number): Promise<void> {
     this.requests++;
     const previousWrite = this.writeChain;
     let written!: () => void;
@@ -184,6 +190,7 @@ export class Connection {
     };
     let result: FrameResult;
     try {
+      this.requestReceivedAt = receivedAt; // read by the handler before its first await
       result = await this.handler.handle(frame, this, release);
     } catch (err) {
       this.log.warn({ conn: this.id, err: (err as Error).message }, 'request failed; closing connection');
@@ -217,6 +224,7 @@ export class Connection {
         this.closingAfterResponse = true;
         this.draining = true;
         this.queue.length = 0;
+        this.queueTimes.length = 0;
         this.finishDrain();
         return;
       }
@@ -273,6 +281,7 @@ export class Connection {
   private onClose(): void {
     this.closed = true;
     this.queue.length = 0;
+    this.queueTimes.length = 0;
     this.input.clear();
     const w = this.drainWaiter;
     this.drainWaiter = null;

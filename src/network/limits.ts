@@ -11,7 +11,8 @@ export interface ConnectionLimitSettings {
   maxConnectionCreationRate: number;
 }
 
-export type Admission = { ok: true } | { ok: false; reason: string };
+/** A refusal names the setting that refused (metrics label) and why (log). */
+export type Admission = { ok: true } | { ok: false; limit: 'maxConnections' | 'maxConnectionsPerIp' | 'maxConnectionCreationRate'; reason: string };
 
 export class ConnectionLimits {
   private total = 0;
@@ -26,12 +27,12 @@ export class ConnectionLimits {
     if (s.maxConnectionCreationRate > 0) {
       while (this.recent.length > 0 && this.recent[0]! <= now - 1000) this.recent.shift();
       if (this.recent.length >= s.maxConnectionCreationRate) {
-        return { ok: false, reason: `connection creation rate above ${s.maxConnectionCreationRate}/s` };
+        return { ok: false, limit: 'maxConnectionCreationRate', reason: `connection creation rate above ${s.maxConnectionCreationRate}/s` };
       }
     }
-    if (this.total >= s.maxConnections) return { ok: false, reason: `${this.total} connections open (maxConnections)` };
+    if (this.total >= s.maxConnections) return { ok: false, limit: 'maxConnections', reason: `${this.total} connections open (maxConnections)` };
     const fromIp = this.perIp.get(address) ?? 0;
-    if (fromIp >= s.maxConnectionsPerIp) return { ok: false, reason: `${fromIp} connections open from ${address} (maxConnectionsPerIp)` };
+    if (fromIp >= s.maxConnectionsPerIp) return { ok: false, limit: 'maxConnectionsPerIp', reason: `${fromIp} connections open from ${address} (maxConnectionsPerIp)` };
     if (s.maxConnectionCreationRate > 0) this.recent.push(now);
     this.total++;
     this.perIp.set(address, fromIp + 1);

@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createHttpsServerImpl, type Server as HttpsServer } from 'node:https';
+import type { RequestListener } from 'node:http';
 import { createServer as createTlsServer, createSecureContext, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ConfigError } from '../../config/load.js';
 import type { Logger } from '../../logger.js';
@@ -162,6 +164,22 @@ export class TlsManager {
       // Runs before tls.Server's own 'connection' listener creates the TLSSocket.
       server.prependListener('connection', () => void this.checkForChanges());
     }
+    this.servers.add(server);
+    server.once('close', () => {
+      this.servers.delete(server);
+      if (this.servers.size === 0) this.stopTimer();
+    });
+    this.startTimer();
+    return server;
+  }
+
+  /**
+   * An HTTPS server with the listeners' certificate (the operations listener,
+   * src/ops/): no client certificate asked, reloaded with the Kafka listeners.
+   */
+  createHttpsServer(handler: RequestListener): HttpsServer {
+    const server = createHttpsServerImpl({ ...this.contextOptions(this.material), requestCert: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    server.on('request', handler);
     this.servers.add(server);
     server.once('close', () => {
       this.servers.delete(server);

@@ -245,6 +245,26 @@ export class EmbeddedEngine implements StorageEngine {
     );
   }
 
+  /** Segment files and their bytes per topic (metrics, read at scrape time). */
+  segmentStats(): Array<{ topic: string; partitions: number; segments: number; bytes: number }> {
+    const out = [];
+    for (const [topic, t] of this.topics) {
+      let segments = 0;
+      let bytes = 0;
+      for (const l of t.logs) {
+        segments += l.segmentCount;
+        bytes += l.sizeInBytes;
+      }
+      out.push({ topic, partitions: t.logs.length, segments, bytes });
+    }
+    return out;
+  }
+
+  /** Whether the engine is started and not closing (readiness). */
+  get isOpen(): boolean {
+    return this.started && !this.closing;
+  }
+
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
