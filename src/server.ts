@@ -10,7 +10,8 @@ import { silentLogger } from './logger.js';
 import { Connection } from './network/connection.js';
 import { ConnectionLimits } from './network/limits.js';
 import { ByteRateQuota } from './network/quotas.js';
-import { isLoopbackHost, parseListenerList, type ListenerSpec } from './network/listeners.js';
+import { isLoopbackHost, type ListenerSpec } from './network/listeners.js';
+import { checkListeners } from './config/check.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { buildDispatchTable } from './handlers/index.js';
 import type { Endpoint, GatewayContext } from './gateway-context.js';
@@ -70,16 +71,8 @@ export class Gateway {
 
   static async start(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
     const log = options.logger ?? silentLogger();
-    const specs = parseListenerList(config.kafkaListeners, config.kafkaProtocolMap);
-    for (const spec of specs) {
-      if (spec.protocol.startsWith('SASL') && !config.authenticationEnabled) {
-        throw new Error(`listener ${spec.name} uses ${spec.protocol} but authenticationEnabled=false: set authenticationEnabled=true and a token key (tokenSecretKey or tokenPublicKey)`);
-      }
-    }
-    const advertised = parseListenerList(config.kafkaAdvertisedListeners || config.kafkaListeners, config.kafkaProtocolMap);
-    for (const a of advertised) {
-      if (!specs.some((s) => s.name === a.name)) throw new Error(`kafkaAdvertisedListeners names '${a.name}', which is not in kafkaListeners`);
-    }
+    // the same rules `kop-gateway config check` applies (src/config/check.ts)
+    const { specs, advertised } = checkListeners(config);
     const defaults = parseNamespace(`${config.kafkaTenant}/${config.kafkaNamespace}`);
     const opsSpec = parseOpsListener(config.opsListener);
     const opsToken = opsSpec ? readOpsToken(config.opsListenerToken) : '';

@@ -210,7 +210,7 @@ export class EmbeddedEngine implements StorageEngine {
     if (this.started) return;
     await fs.promises.mkdir(this.dir, { recursive: true });
     await this.lock();
-    await this.checkFormat();
+    const firstStart = await this.checkFormat();
     const markerPath = join(this.dir, CLEAN_MARKER);
     const clean = (await readFileOrNull(markerPath)) !== null;
     if (clean) {
@@ -240,7 +240,8 @@ export class EmbeddedEngine implements StorageEngine {
     }
     this.started = true;
     this.logger.info(
-      { dataDirectory: this.dir, topics: metas.length, partitions, cleanShutdown: clean, ms: Date.now() - t0, flushPolicy: this.options.flushPolicy },
+      // a new data directory has no previous shutdown to judge: firstStart instead of cleanShutdown:false
+      { dataDirectory: this.dir, topics: metas.length, partitions, ...(firstStart ? { firstStart: true } : { cleanShutdown: clean }), ms: Date.now() - t0, flushPolicy: this.options.flushPolicy },
       'embedded storage started',
     );
   }
@@ -301,15 +302,17 @@ export class EmbeddedEngine implements StorageEngine {
     await fs.promises.writeFile(path, `${process.pid}\n`); // advisory: no need to be durable
   }
 
-  private async checkFormat(): Promise<void> {
+  /** Checks (or, on first start, writes) the format file; true on first start (a new data directory). */
+  private async checkFormat(): Promise<boolean> {
     const path = join(this.dir, FORMAT_FILE);
     const data = await readFileOrNull(path);
     if (data === null) {
       await writeFileAtomic(path, JSON.stringify({ format: FORMAT, engine: 'embedded' }) + '\n', this.stats);
-      return;
+      return true;
     }
     const parsed = JSON.parse(data.toString('utf8')) as { format?: unknown };
     if (parsed.format !== FORMAT) throw new Error(`${path}: unsupported data format ${String(parsed.format)} (this gateway reads format ${FORMAT})`);
+    return false;
   }
 
   private checkStarted(): void {
