@@ -95,13 +95,18 @@ async function start(argv: string[]): Promise<number> {
     // The banner scrolls away under the log in a terminal: keep it in a file too.
     await writeFile(connectFile, banner.replace(/^\n/, '') + '\n', { mode: 0o600 }).catch((err: unknown) => log.warn({ err: (err as Error).message, connectFile }, 'could not write the connection details file'));
   }
-  let signals = 0;
+  let firstSignalAt = 0;
   const shutdown = (signal: string) => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt > 0) {
+      // The same stop delivered twice (to the process group and passed on by npm) is not a second request.
+      if (Date.now() - firstSignalAt < 1000) {
+        log.debug({ signal }, 'signal repeated within 1 s: already shutting down');
+        return;
+      }
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
+    firstSignalAt = Date.now();
     log.info({ signal, timeoutMs: config.gracefulShutdownTimeoutMs }, 'shutting down: finishing in-flight requests');
     gateway.stop().then(
       () => {

@@ -98,7 +98,8 @@ export class TlsManager {
         },
         `TLS: no certificate configured (tlsCertificateFilePath, kopSslKeystoreLocation); ${made ? 'created' : 'using'} development certificates in ${result.dir}, not for production`,
       );
-      log.info({ ...clientTrustHints(result.caCertFile) }, `TLS: clients must trust the development CA ${result.caCertFile}`);
+      const protocol = tlsListeners.some((l) => l.protocol === 'SASL_SSL') ? 'SASL_SSL' : 'SSL';
+      log.info({ ...clientTrustHints(result.caCertFile, protocol) }, `TLS: clients must trust the development CA ${result.caCertFile} (${protocol} listener settings)`);
     }
 
     const material = loadTlsMaterial(settings, dev);
