@@ -430,6 +430,22 @@ test('KOP_LOG_LEVEL=debug keeps the secure development profile; a security setti
   }
 });
 
+test('two gateways in one folder cannot share an audit log file: the second refuses to start and says why', async () => {
+  const dir = tempDir('kop-ops-audit-lock-');
+  const shared = join(dir, 'logs', 'audit.log');
+  const first = await startTestGateway({ auditLogFile: shared }, join(dir, 'data1'));
+  try {
+    const compiled = import.meta.url.endsWith('.js');
+    const cli = compiled ? [join(repoRoot, 'dist/src/cli.js')] : ['--import', 'tsx', join(repoRoot, 'src/cli.ts')];
+    const second = spawnGroup(process.execPath, [...cli, 'start'], { KOP_LOG_PRETTY: 'false', KOP_KAFKA_LISTENERS: 'PLAINTEXT://127.0.0.1:0', KOP_DATA_DIRECTORY: join(dir, 'data2'), KOP_AUDIT_LOG_FILE: shared }, dir);
+    assert.equal(await second.exited, 1, second.out());
+    assert.match(second.out(), new RegExp(`in use by process ${process.pid}.*give each gateway its own auditLogFile`));
+  } finally {
+    await first.stop();
+  }
+  assert.ok(!existsSync(`${shared}.lock`), 'the lock is released on stop');
+});
+
 test('config check refuses what start refuses: a missing certificate file and a missing token key file', async () => {
   const dir = tempDir('kop-ops-check-');
   const file = join(dir, 'gateway.properties');
