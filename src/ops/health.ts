@@ -65,7 +65,6 @@ export function probe(fn: () => Promise<unknown>, timeoutMs: number, cacheMs: nu
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<CheckResult>((resolve) => {
         timer = setTimeout(() => resolve({ ok: false, detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
-        timer.unref();
       });
       const attempt = fn().then(
         (): CheckResult => ({ ok: true }),

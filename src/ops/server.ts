@@ -136,7 +136,7 @@ export class OpsServer {
  * `_total`) while it does: their names are put back afterwards, and scrapes
  * are serialised by the caller.
  */
-async function expose(registry: Registry, openMetrics: boolean): Promise<string> {
+export async function expose(registry: Registry, openMetrics: boolean): Promise<string> {
   if (!openMetrics) return registry.metrics();
   const names = registry.getMetricsAsArray().map((m) => [m, (m as unknown as { name: string }).name] as const);
   const previous = registry.contentType;
