@@ -214,6 +214,20 @@ toolTest('a real Prometheus scrapes the embedded gateway while kafkajs and Java 
       await prom.waitFor('kop_gateway_audit_records_dropped_total', (v) => v === 0);
       // the library's process metrics
       await prom.waitFor('nodejs_eventloop_lag_seconds', (v) => v !== null);
+
+      // every query of the Grafana dashboard is valid PromQL for this Prometheus, and the traffic panel has data
+      const dashboard = JSON.parse(readFileSync(join(repoRoot, 'docs', 'grafana', 'kop-gateway.json'), 'utf8')) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
+      const grafanaVars = (expr: string) => expr.replace(/\$__rate_interval/g, '1m').replace(/\$(job|instance|topic|group)\b/g, '.*');
+      let queries = 0;
+      for (const panel of dashboard.panels) {
+        for (const t of panel.targets ?? []) {
+          await prom.query(grafanaVars(t.expr)).catch((err: Error) => assert.fail(`dashboard panel "${panel.title}": ${t.expr}: ${err.message}`));
+          queries++;
+        }
+      }
+      assert.ok(queries > 20);
+      const traffic = dashboard.panels.find((p) => p.title === 'Bytes in / out per topic')!;
+      assert.ok((await prom.query(grafanaVars(traffic.targets![0]!.expr))).some((s) => s.labels.topic === topic));
     });
   } finally {
     await gw.stop();
