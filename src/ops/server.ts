@@ -58,7 +58,9 @@ export class OpsServer {
   listen(): Promise<number> {
     const { host, port, tls } = this.o.spec;
     return new Promise((resolve, reject) => {
-      this.server.once('error', (err) => reject(new Error(`cannot listen on opsListener ${tls ? 'https' : 'http'}://${host}:${port}: ${err.message}`)));
+      this.server.once('error', (err) =>
+        reject(new Error(`cannot listen on opsListener ${tls ? 'https' : 'http'}://${host}:${port}: ${err.message} (set opsListener, or KOP_OPS_LISTENER, to another address, or empty to turn the operations listener off)`)),
+      );
       this.server.listen({ host, port }, () => {
         const addr = this.server.address();
         this.boundPort = typeof addr === 'object' && addr ? addr.port : port;

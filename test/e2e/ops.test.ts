@@ -265,7 +265,7 @@ toolTest('a real Prometheus scrapes a gateway on the Pulsar engine: records and 
   }
 }, { timeout: 240_000 });
 
-test('health: /health/ready fails with the reason while the Pulsar broker is down, and while draining', { skip: pulsarSkipReason(), timeout: 300_000 }, async () => {
+test('health: /health/ready fails with the reason while the Pulsar broker is down (a private broker, stopped); live stays 200', { skip: pulsarSkipReason(), timeout: 300_000 }, async () => {
   const pdir = tempDir('kop-ops-private-pulsar-');
   const p = await privatePulsar(pdir);
   const dir = tempDir('kop-ops-health-');
