@@ -19,4 +19,18 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-node --test --test-concurrency=1 "$@"
+tap="$(mktemp "${TMPDIR:-/tmp}/kop-test-tap.XXXXXX")"
+main_reporter=tap
+[[ -t 1 ]] && main_reporter=spec
+node --test --test-concurrency=1 \
+  --test-reporter="$main_reporter" --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" "$@"
+status=$?
+skipped="$(grep -E '^ *ok [0-9]+ - .* # SKIP' "$tap" | grep -v 'test name does not match pattern' | sed -E 's/^ *ok [0-9]+ - //')"
+if [[ -n "$skipped" ]]; then
+  echo
+  echo "Skipped tests ($(printf '%s\n' "$skipped" | wc -l)), with the reason:"
+  printf '%s\n' "$skipped" | sed 's/^/  /'
+fi
+rm -f "$tap"
+exit "$status"

@@ -10,6 +10,7 @@ import type { SaslSettings } from './security/sasl/authenticator.js';
 import type { AuditLog, Authorizer } from './security/types.js';
 import type { ByteRateQuota } from './network/quotas.js';
 import type { GroupCoordinator } from './coordinator/coordinator.js';
+import type { GatewayMetrics } from './metrics/metrics.js';
 
 export interface Endpoint {
   host: string;
@@ -45,4 +46,6 @@ export interface GatewayContext {
   peers?(listenerName: string): Array<{ nodeId: number; endpoint: Endpoint }>;
   /** The consumer group coordinator; group APIs answer COORDINATOR_NOT_AVAILABLE without one. */
   readonly coordinator?: GroupCoordinator;
+  /** Prometheus metrics; undefined when metrics are off (no opsListener, or metricsEnabled=false). */
+  readonly metrics?: GatewayMetrics;
 }

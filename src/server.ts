@@ -11,7 +11,8 @@ import { Connection } from './network/connection.js';
 import { ConnectionLimits, type AdmissionTicket } from './network/limits.js';
 import { noteRefusal } from './network/counters.js';
 import { ByteRateQuota } from './network/quotas.js';
-import { parseListenerList, type ListenerSpec } from './network/listeners.js';
+import { isLoopbackHost, type ListenerSpec } from './network/listeners.js';
+import { checkListeners } from './config/check.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { buildDispatchTable } from './handlers/index.js';
 import type { Endpoint, GatewayContext } from './gateway-context.js';
@@ -21,13 +22,19 @@ import { loadOrCreateClusterId, loadOrCreateSharedClusterId } from './cluster-id
 import { anonymousSession, saslSession, type Session } from './session/session.js';
 import { SaslAuthenticator } from './security/sasl/authenticator.js';
 import { buildSecurity, type BuiltSecurity } from './security/index.js';
-import { TlsManager, createListenerServer, peerPrincipal, tlsInfo } from './security/tls/index.js';
+import { TlsManager, createListenerServer, isTlsProtocol, peerPrincipal, tlsInfo } from './security/tls/index.js';
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { SingleNodeLocator } from './coordinator/locator.js';
 import { PulsarCoordinatorLocator } from './coordinator/pulsar-locator.js';
 import { OFFSETS_NAMESPACE_PREFIX } from './coordinator/store.js';
 import { PulsarEngine } from './storage/pulsar/engine.js';
+import { EmbeddedEngine } from './storage/embedded/engine.js';
+import { GatewayMetrics } from './metrics/metrics.js';
+import { registerAuditMetrics, registerBoundMetrics, registerGroupMetrics, registerStorageMetrics } from './metrics/sources.js';
+import { parseOpsListener, readOpsToken } from './ops/listener.js';
+import { OpsServer } from './ops/server.js';
+import { Readiness, probe } from './ops/health.js';
 
 export interface StartOptions {
   logger?: Logger;
@@ -47,6 +54,10 @@ export class Gateway {
   private stopping: Promise<void> | null = null;
   /** storageEngine=pulsar: this node's part in the coordinator election. */
   pulsarLocator: PulsarCoordinatorLocator | null = null;
+  /** The operations listener (metrics, health), when opsListener is set. */
+  ops: OpsServer | null = null;
+  /** Set when stop() begins: readiness fails from then on (load balancers stop sending clients). */
+  draining = false;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -61,22 +72,27 @@ export class Gateway {
 
   static async start(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
     const log = options.logger ?? silentLogger();
-    const specs = parseListenerList(config.kafkaListeners, config.kafkaProtocolMap);
-    for (const spec of specs) {
-      if (spec.protocol.startsWith('SASL') && !config.authenticationEnabled) {
-        throw new Error(`listener ${spec.name} uses ${spec.protocol} but authenticationEnabled=false: set authenticationEnabled=true and a token key (tokenSecretKey or tokenPublicKey)`);
-      }
-    }
-    const advertised = parseListenerList(config.kafkaAdvertisedListeners || config.kafkaListeners, config.kafkaProtocolMap);
-    for (const a of advertised) {
-      if (!specs.some((s) => s.name === a.name)) throw new Error(`kafkaAdvertisedListeners names '${a.name}', which is not in kafkaListeners`);
-    }
+    // the same rules `kop-gateway config check` applies (src/config/check.ts)
+    const { specs, advertised } = checkListeners(config);
     const defaults = parseNamespace(`${config.kafkaTenant}/${config.kafkaNamespace}`);
-    // SSL/SASL_SSL listeners: certificates (or development ones), checked before anything starts.
-    const tls = TlsManager.create(config, specs, advertised, log);
+    const opsSpec = parseOpsListener(config.opsListener);
+    const opsToken = opsSpec ? readOpsToken(config.opsListenerToken) : '';
+    const metrics = opsSpec && config.metricsEnabled ? new GatewayMetrics({ topicLabel: config.metricsTopicLabel, lagMaxPartitions: config.metricsLagMaxPartitions, engine: options.storage?.kind ?? config.storageEngine }) : undefined;
+    // SSL/SASL_SSL listeners (and an https:// ops listener): certificates (or development ones), checked before anything starts.
+    const tlsSpecs = opsSpec?.tls ? [...specs, { name: 'OPS', protocol: 'SSL' as const, host: opsSpec.host, port: opsSpec.port }] : specs;
+    const tls = TlsManager.create(config, tlsSpecs, advertised, log);
+    if (opsSpec && !opsToken && config.metricsEnabled && !isLoopbackHost(opsSpec.host)) {
+      log.warn({ opsListener: config.opsListener }, 'SECURITY WARNING: /metrics is reachable from other machines without a token (opsListenerToken): topic, group and tenant names are visible to anyone who can connect');
+    }
 
-    const security = await buildSecurity(config, defaults, specs, log);
-    const storage = options.storage ?? createStorageEngine(config, log);
+    const built = await buildSecurity(config, defaults, specs, log);
+    // Every authentication and authorization decision passes the audit log: the metrics count them there.
+    const security: BuiltSecurity = metrics ? { ...built, audit: metrics.observeAudit(built.audit) } : built;
+    if (metrics) {
+      registerAuditMetrics(metrics, built.audit);
+      registerBoundMetrics(metrics);
+    }
+    const storage = options.storage ?? createStorageEngine(config, log, metrics);
     try {
       await storage.start();
     } catch (err) {
@@ -145,6 +161,7 @@ export class Gateway {
         fetch: new ByteRateQuota({ bytesPerSecond: config.quotaConsumerByteRate }),
         producerIds: new ByteRateQuota({ bytesPerSecond: config.quotaProducerIdRate }),
       },
+      ...(metrics ? { metrics } : {}),
       advertisedEndpoint(listenerName: string): Endpoint {
         const listener = bound.find((b) => b.spec.name === listenerName);
         const explicit = config.kafkaAdvertisedListeners ? advertised.find((a) => a.name === listenerName) : undefined;
@@ -172,6 +189,19 @@ export class Gateway {
       throw err;
     }
     await pulsarLocator?.listening(); // publish the node record, now with the bound ports
+    if (metrics) {
+      registerStorageMetrics(metrics, storage);
+      registerGroupMetrics(metrics, coordinator, storage);
+    }
+    if (opsSpec) {
+      gateway.ops = new OpsServer({ spec: opsSpec, token: opsToken, metrics: metrics ?? null, readiness: gateway.readiness(storage), tls, log: log.child({ component: 'ops' }) });
+      try {
+        await gateway.ops.listen();
+      } catch (err) {
+        await gateway.stop(0);
+        throw err;
+      }
+    }
     if (pulsarLocator) {
       context.peers = (listenerName) =>
         pulsarLocator.peers().flatMap((p) => {
@@ -179,8 +209,38 @@ export class Gateway {
           return endpoint ? [{ nodeId: p.nodeId, endpoint }] : [];
         });
     }
-    log.info({ clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind }, 'kop-gateway started');
+    log.info(
+      { clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind, ...(gateway.ops ? { ops: gateway.ops.url, metrics: metrics !== undefined } : {}) },
+      'kop-gateway started',
+    );
     return gateway;
+  }
+
+  /** What /health/ready checks (src/ops/health.ts). */
+  private readiness(storage: StorageEngine): Readiness {
+    const r = new Readiness();
+    r.add('listeners', () => {
+      if (this.draining) return { ok: false, detail: 'draining: the gateway is shutting down' };
+      const listening = this.listeners.filter((l) => l.server.listening).map((l) => `${l.spec.name}://${l.spec.host}:${l.port}`);
+      return listening.length === this.listeners.length && listening.length > 0 ? { ok: true, detail: listening.join(',') } : { ok: false, detail: `bound: ${listening.join(',') || 'none'}` };
+    });
+    if (storage instanceof EmbeddedEngine) {
+      r.add('storage', () => (storage.isOpen ? { ok: true, detail: 'embedded' } : { ok: false, detail: 'the embedded storage is not open' }));
+    } else if (storage instanceof PulsarEngine) {
+      const timeoutMs = 3_000;
+      const brokerProbe = probe(() => storage.client.checkConnection(), timeoutMs, 1_000);
+      r.add('pulsarBroker', async () => {
+        const res = await brokerProbe();
+        return res.ok ? { ok: true, detail: this.config.brokerServiceUrl } : { ok: false, detail: `${this.config.brokerServiceUrl}: ${res.detail ?? 'unreachable'}` };
+      });
+      // Tenant policies (authorizationEnabled) and topic administration come from the admin API.
+      const adminProbe = probe(() => storage.admin.listClusters(), timeoutMs, 1_000);
+      r.add('pulsarAdmin', async () => {
+        const res = await adminProbe();
+        return res.ok ? { ok: true, detail: this.config.webServiceUrl } : { ok: false, detail: `${this.config.webServiceUrl}: ${res.detail ?? 'unreachable'}` };
+      });
+    }
+    return r;
   }
 
   private listen(spec: ListenerSpec, dispatcher: Dispatcher, tls: TlsManager | null): Promise<BoundListener> {
@@ -189,6 +249,8 @@ export class Gateway {
       onSocket: (socket, ticket) => this.accept(socket, spec, dispatcher, ticket),
       handshakeTimeoutMs: this.config.tlsHandshakeTimeoutMs,
     });
+    const metrics = this.context.metrics;
+    if (metrics && isTlsProtocol(spec.protocol)) server.on('tlsClientError', () => metrics.connectionRefused(spec.name, 'tls'));
     return new Promise((resolve, reject) => {
       server.once('error', (err) => reject(new Error(`cannot listen on ${spec.name}://${spec.host}:${spec.port}: ${err.message}`)));
       server.listen({ host: spec.host || undefined, port: spec.port }, () => {
@@ -207,11 +269,13 @@ export class Gateway {
     const address = raw.remoteAddress ?? '?';
     if (this.stopping) {
       noteRefusal(this.log, 'stopping', { remote: address, listener: spec.name }, 'connection refused: the gateway is stopping');
+      this.context.metrics?.connectionRefused(spec.name, 'draining');
       return null;
     }
     const admission = this.limits.admitConnection(address, spec.protocol === 'PLAINTEXT');
     if (!admission.ok) {
       noteRefusal(this.log, admission.cause, { remote: address, listener: spec.name, detail: admission.reason }, 'connection refused');
+      this.context.metrics?.connectionRefused(spec.name, admission.cause);
       return null;
     }
     const ticket = admission.ticket;
@@ -228,6 +292,11 @@ export class Gateway {
     socket.once('close', () => ticket.release());
     // SSL: the handshake and the certificate checks were the authentication.
     if (spec.protocol === 'SSL') ticket.authenticated();
+    const metrics = this.context.metrics;
+    if (metrics) {
+      metrics.connectionOpened(spec.name);
+      socket.once('close', () => metrics.connectionClosed(spec.name));
+    }
     const conn = new Connection(
       socket,
       dispatcher,
@@ -271,6 +340,7 @@ export class Gateway {
    * (up to timeoutMs), then close the storage engine.
    */
   stop(timeoutMs = this.config.gracefulShutdownTimeoutMs): Promise<void> {
+    this.draining = true;
     this.stopping ??= (async () => {
       const closing = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
       // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can drain.
@@ -281,6 +351,7 @@ export class Gateway {
       await this.context.storage.close();
       this.tls?.close();
       await this.security.close();
+      await this.ops?.close(); // last: probes see "draining" until the end
       this.log.info('kop-gateway stopped');
     })();
     return this.stopping;

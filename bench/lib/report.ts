@@ -105,12 +105,15 @@ export function renderMarkdown(r: BenchReport): string {
   p();
   // The price of security: the SASL_SSL gateway against the same gateway over PLAINTEXT (both interval flush).
   const hasSecurityPair = ids.includes('gateway-sasl-ssl') && ids.includes('gateway-interval');
+  // The price of metrics: the same gateway with metrics collected and scraped, against metrics off.
+  const hasMetricsPair = ids.includes('gateway-metrics') && ids.includes('gateway');
   const header = [
     'figure',
     'better',
     ...ids.map(label),
     ...(hasKafka ? gatewayIds.map((g) => `${label(g)} ÷ Kafka`) : []),
     ...(hasSecurityPair ? ['SASL_SSL ÷ PLAINTEXT (interval)'] : []),
+    ...(hasMetricsPair ? ['metrics on ÷ off'] : []),
   ];
   const rows = resultRows(r).map((row) => [
     row.label,
@@ -118,6 +121,7 @@ export function renderMarkdown(r: BenchReport): string {
     ...ids.map((id) => fmt(row.values.get(id), row.digits)),
     ...(hasKafka ? gatewayIds.map((g) => ratio(row.values.get(g), row.values.get('kafka'))) : []),
     ...(hasSecurityPair ? [ratio(row.values.get('gateway-sasl-ssl'), row.values.get('gateway-interval'))] : []),
+    ...(hasMetricsPair ? [ratio(row.values.get('gateway-metrics'), row.values.get('gateway'))] : []),
   ]);
   p(table(header, rows));
 

@@ -14,8 +14,8 @@ import { freePort, startKafkaBroker, tcpReady } from '../kafka-reference/broker.
 import { repoRoot } from '../../test/helpers/clients/paths.js';
 import type { PulsarBroker } from './pulsar.js';
 
-export type TargetId = 'gateway' | 'gateway-interval' | 'gateway-sasl-ssl' | 'gateway-pulsar' | 'gateway-pulsar-kafka' | 'kafka';
-export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-interval', 'gateway-sasl-ssl', 'gateway-pulsar', 'gateway-pulsar-kafka', 'kafka'];
+export type TargetId = 'gateway' | 'gateway-metrics' | 'gateway-interval' | 'gateway-sasl-ssl' | 'gateway-pulsar' | 'gateway-pulsar-kafka' | 'kafka';
+export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-metrics', 'gateway-interval', 'gateway-sasl-ssl', 'gateway-pulsar', 'gateway-pulsar-kafka', 'kafka'];
 
 export interface TargetSpec {
   id: TargetId;
@@ -29,7 +29,12 @@ export interface TargetSpec {
   listener?: 'PLAINTEXT' | 'SASL_SSL';
   /** storageEngine=pulsar with this entryFormat, against the benchmark's Pulsar standalone broker */
   pulsar?: { entryFormat: 'pulsar' | 'kafka' };
+  /** an opsListener with metrics on, scraped every METRICS_SCRAPE_MS as Prometheus would (the cost of metrics) */
+  metrics?: boolean;
 }
+
+/** How often the benchmark scrapes /metrics of a `metrics` target (Prometheus' default interval is 15 s: this is harsher). */
+export const METRICS_SCRAPE_MS = 5_000;
 
 /**
  * Gateway settings shared by both gateway targets (plus, per start: a PLAINTEXT listener on a free
@@ -58,6 +63,14 @@ export const TARGETS: Record<TargetId, TargetSpec> = {
     label: 'gateway (every-batch)',
     settings: { ...GATEWAY_COMMON, KOP_EMBEDDED_FLUSH_POLICY: 'every-batch' },
     durability: 'embedded engine default: fdatasync (group-committed) before every acks=1/all response',
+  },
+  'gateway-metrics': {
+    id: 'gateway-metrics',
+    kind: 'gateway',
+    label: 'gateway (every-batch, metrics on)',
+    settings: { ...GATEWAY_COMMON, KOP_EMBEDDED_FLUSH_POLICY: 'every-batch' },
+    durability: 'as gateway (every-batch), with Prometheus metrics collected (opsListener, metricsEnabled) and /metrics scraped every 5 s',
+    metrics: true,
   },
   'gateway-interval': {
     id: 'gateway-interval',
@@ -148,6 +161,7 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
   if (!existsSync(cli)) throw new Error(`${cli} not found: run npm run build`);
   const dir = mkdtempSync(join(tmpdir(), 'kop-bench-gw-'));
   const port = await freePort();
+  const opsPort = spec.metrics ? await freePort() : 0;
   const logFile = opts.logFile ?? join(dir, 'gateway.log');
   const secure = spec.listener === 'SASL_SSL' ? await saslSslSetup(dir) : null;
   let pulsarEnv: Record<string, string> = {};
@@ -181,6 +195,7 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
       KOP_DATA_DIRECTORY: join(dir, 'data'),
       ...(secure ? secure.env : {}),
       ...pulsarEnv,
+      ...(spec.metrics ? { KOP_OPS_LISTENER: `http://127.0.0.1:${opsPort}`, KOP_METRICS_ENABLED: 'true' } : {}),
       // the audit log stays on (the default) but not in the repository's ./logs
       KOP_AUDIT_LOG_FILE: join(dir, 'audit.log'),
     },
@@ -204,9 +219,11 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
   process.on('exit', killOnExit);
 
   let stopped = false;
+  let scraper: NodeJS.Timeout | undefined;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    if (scraper) clearInterval(scraper);
     if (exited === undefined) {
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -232,6 +249,16 @@ export async function startGatewayProcess(spec: TargetSpec, opts: GatewayStartOp
       throw new Error(`gateway not listening on ${port} after ${startLimitS} s:\n${out.slice(-4000)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
+  }
+  if (spec.metrics) {
+    const url = `http://127.0.0.1:${opsPort}/metrics`;
+    const scrape = () =>
+      void fetch(url)
+        .then((res) => res.text())
+        .catch(() => undefined);
+    scrape();
+    scraper = setInterval(scrape, METRICS_SCRAPE_MS);
+    scraper.unref();
   }
   return {
     spec,

@@ -9,6 +9,7 @@
 import { parseListenerList } from '../network/listeners.js';
 import { parseStoreType, parseTlsCiphers, parseTlsProtocols } from '../security/tls/options.js';
 import { checkNameOrThrow } from '../topics/names.js';
+import { parseOpsListener } from '../ops/listener.js';
 
 export type KeyKind = 'string' | 'int' | 'bool' | 'enum';
 
@@ -23,6 +24,13 @@ export interface KeySpec {
   sensitive?: boolean;
   /** Extra validation; throw with a message naming what is wrong. */
   check?: (value: never) => void;
+  /**
+   * The key does not change the security posture (logging, shutdown timing,
+   * metrics): set by a KOP_* variable it is applied on top of the secure
+   * development profile instead of turning it off (src/profiles/dev-secure.ts).
+   * Anything not marked so turns the profile off, loudly.
+   */
+  profileSafe?: true;
 }
 
 const MiB = 1024 * 1024;
@@ -296,6 +304,7 @@ export const SCHEMA = {
     default: 30_000,
     min: 0,
     origin: 'gateway',
+    profileSafe: true,
     doc: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are cut.',
   },
   allowAutoTopicCreation: {
@@ -680,11 +689,49 @@ export const SCHEMA = {
     origin: 'gateway',
     doc: 'Audit volume bound: identical repeated denials, failed authentications and filtered listings within this interval are written once and then counted into one `repeated` record, and connections that never authenticate are counted into one `connections_unauthenticated` record per interval (docs/audit-log.md). 0: every record written one by one.',
   },
+  opsListener: {
+    kind: 'string',
+    default: '',
+    origin: 'gateway',
+    profileSafe: true,
+    doc: 'Operations listener, http://host:port or https://host:port (https: the Kafka listeners\' certificate): /metrics (Prometheus, OpenMetrics), /health/live, /health/ready (see docs/metrics.md). Empty: off (the development profile uses http://127.0.0.1:8085). Keep it on a loopback or management network.',
+    check: (v: string) => void parseOpsListener(v),
+  },
+  opsListenerToken: {
+    kind: 'string',
+    default: '',
+    origin: 'gateway',
+    sensitive: true,
+    doc: 'Bearer token required on /metrics of opsListener (Authorization: Bearer <token>), or file:<path> of a file holding it. Empty: /metrics is open to whoever reaches opsListener. The health endpoints never need it.',
+  },
+  metricsEnabled: {
+    kind: 'bool',
+    default: true,
+    origin: 'gateway',
+    profileSafe: true,
+    doc: 'With opsListener: collect and serve Prometheus metrics on /metrics. false: the listener serves only the health endpoints and the data path records nothing.',
+  },
+  metricsTopicLabel: {
+    kind: 'bool',
+    default: true,
+    origin: 'gateway',
+    profileSafe: true,
+    doc: 'Per-topic series for bytes/records in and out and storage segments. false: per tenant/namespace only (for deployments with many topics).',
+  },
+  metricsLagMaxPartitions: {
+    kind: 'int',
+    default: 10_000,
+    min: 0,
+    origin: 'gateway',
+    profileSafe: true,
+    doc: 'Most consumer-lag series (group, topic, partition) one scrape reports; lag is computed at scrape time from committed offsets and high watermarks. Series beyond it are counted in kop_gateway_consumer_lag_series_dropped.',
+  },
   logLevel: {
     kind: 'enum',
     default: 'info',
     values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
     origin: 'gateway',
+    profileSafe: true,
     doc: 'Log level of the JSON log on stdout.',
   },
   logPretty: {
@@ -692,6 +739,7 @@ export const SCHEMA = {
     default: 'auto',
     values: ['auto', 'true', 'false'],
     origin: 'gateway',
+    profileSafe: true,
     doc: 'Human-readable logs: auto = when stdout is a terminal.',
   },
 } as const satisfies Record<string, KeySpec>;

@@ -212,6 +212,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
   /** Told of every home inferred for a group stored before homes existed (the server audits it). */
   onHomeInferred: ((key: GroupKey, home: string) => void) | null = null;
+  /** Generations started by this node since it started (rebalances completed their join phase); metrics. */
+  rebalancesCompleted = 0;
 
   constructor(
     readonly locator: CoordinatorLocator,
@@ -758,6 +760,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
 
   private initNextGeneration(g: ClassicGroup): void {
     g.generationId++;
+    this.rebalancesCompleted++;
     const now = this.clock.now();
     if (g.size > 0) {
       g.protocolName = g.selectProtocol();
@@ -1367,6 +1370,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       return check(o.commitTimestamp);
     }
     return false;
+  }
+
+  /** The groups this node coordinates now, read at scrape time by the metrics (never modified). */
+  groupsForMetrics(): Iterable<Readonly<ClassicGroup>> {
+    return this.groups.values();
   }
 
   /** Groups held now (tests and diagnostics). */

@@ -62,6 +62,7 @@ export class Dispatcher implements FrameHandler {
   }
 
   async handle(frame: Buffer, conn: Connection, release?: () => void): Promise<FrameResult> {
+    const receivedAt = conn.requestReceivedAt;
     const log = conn.log;
     const session = this.sessionOf(conn);
     if (session.saslRawNext) return this.handleRawSasl(frame, conn, session);
@@ -106,6 +107,9 @@ export class Dispatcher implements FrameHandler {
       return { response: null, close: true };
     }
 
+    const metrics = this.gateway.metrics;
+    const timing = metrics?.request(apiKey, apiVersion);
+    const handlerStart = timing ? performance.now() : 0;
     const ctx: RequestContext = {
       apiKey,
       apiVersion,
@@ -132,15 +136,34 @@ export class Dispatcher implements FrameHandler {
       } else {
         log.info({ conn: conn.id, apiKey, apiVersion, error: errorName(code), reason: (err as Error).message }, 'request failed');
       }
-      if (!entry.errorResponse) return { response: null, close: true };
+      if (!entry.errorResponse) {
+        metrics?.requestError(apiKey, code);
+        return { response: null, close: true };
+      }
       body = entry.errorResponse(decoded.body, code);
     }
     const close = ctx.closeAfterResponse;
     const throttleMs = ctx.throttleMs;
-    if (body === null || body === undefined) return { response: null, close, throttleMs };
-    const key = apiKey as ApiKeyNumber;
-    if (entry.zeroCopyResponse) return { response: encodeResponseChunks(key, apiVersion, correlationId, body as never), close, throttleMs };
-    return { response: encodeResponse(key, apiVersion, correlationId, body as never), close, throttleMs };
+    const handlerEnd = timing ? performance.now() : 0;
+    if (metrics && timing) {
+      if (throttleMs > 0) metrics.quotaThrottle(apiKey, throttleMs);
+      if (body !== null && body !== undefined) metrics.responseErrors(apiKey, body);
+    }
+    let result: FrameResult;
+    if (body === null || body === undefined) result = { response: null, close, throttleMs };
+    else {
+      const key = apiKey as ApiKeyNumber;
+      const response = entry.zeroCopyResponse ? encodeResponseChunks(key, apiVersion, correlationId, body as never) : encodeResponse(key, apiVersion, correlationId, body as never);
+      result = { response, close, throttleMs };
+    }
+    if (timing) {
+      const now = performance.now();
+      timing.requests.inc();
+      timing.queue.observe(Math.max(0, handlerStart - receivedAt) / 1000);
+      timing.handler.observe((handlerEnd - handlerStart) / 1000);
+      timing.total.observe(Math.max(0, now - receivedAt) / 1000);
+    }
+    return result;
   }
 
   /** After SaslHandshake v0: the frame is a raw SASL token and so is the answer (no Kafka header). */

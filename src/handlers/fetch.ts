@@ -190,7 +190,11 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
 
     for (const w of wanted) {
       const data = w.out.records;
-      if (w.name && data && data.length > 0) ctx.access.addUsage(w.name, 'consume', countRecords(data), data.length);
+      if (w.name && data && data.length > 0) {
+        const records = countRecords(data);
+        ctx.access.addUsage(w.name, 'consume', records, data.length);
+        ctx.gateway.metrics?.fetched(w.name, records, data.length);
+      }
     }
     // The (possibly re-read) partition results, grouped as Kafka's FetchResponse: consecutive partitions of a topic share an entry.
     const topics: TopicOut[] = [];

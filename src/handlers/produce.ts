@@ -87,10 +87,16 @@ async function appendPartition(
     const batch = verdict.batch;
     const bytes = batch.size;
     const count = batch.recordCount;
+    const metrics = ctx.gateway.metrics;
+    const started = metrics ? performance.now() : 0;
     const appending = storage.append({ topic: found.info.name, partition: index }, batch, { acks, principal: ctx.session.principal });
     issued(); // handed to storage: the connection may start on the next request
     const r = await appending;
     ctx.access.addUsage(found.name, 'produce', count, bytes);
+    if (metrics) {
+      metrics.storageAppend(ctx.gateway.storage.kind, (performance.now() - started) / 1000);
+      metrics.produced(found.name, count, bytes);
+    }
     return { ...partitionResult(index, ErrorCode.NONE), baseOffset: r.baseOffset, logAppendTimeMs: r.logAppendTime, logStartOffset: r.logStartOffset };
   } catch (err) {
     if (err instanceof StorageError) return partitionResult(index, err.code, err.message);

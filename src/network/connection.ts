@@ -91,6 +91,8 @@ export class Connection {
   private partialTimer: NodeJS.Timeout | null = null;
   /** When the frame now partly received started arriving (or reading resumed). */
   private partialSince = 0;
+  /** performance.now() when each queued frame was complete (request queue-time metric). */
+  private readonly queueTimes: number[] = [];
   private processing = false;
   /** Requests started and not yet answered (more than one while released requests pipeline). */
   private outstanding = 0;
@@ -106,6 +108,8 @@ export class Connection {
   bytesIn = 0;
   bytesOut = 0;
   requests = 0;
+  /** performance.now() when the request being handed to the handler was read (valid until the handler's first await). */
+  requestReceivedAt = 0;
 
   constructor(
     readonly socket: Socket,
@@ -205,6 +209,7 @@ export class Connection {
       const frame = this.input.take(4 + size).subarray(4);
       this.queue.push(frame);
       this.queueBytes += frame.length;
+      this.queueTimes.push(performance.now());
       took = true;
     }
     if (took) this.partialSince = this.input.length > 0 ? Date.now() : 0; // what is left, if anything, is a new frame
@@ -298,16 +303,17 @@ export class Connection {
       this.queueBytes -= frame.length;
       this.account();
     }
+    const receivedAt = this.queueTimes.shift() ?? 0;
     if (!frame) {
       if (this.draining && this.outstanding === 0) this.finishDrain();
       return;
     }
     this.processing = true;
     this.outstanding++;
-    void this.run(frame);
+    void this.run(frame, receivedAt);
   }
 
-  private async run(frame: Buffer): Promise<void> {
+  private async run(frame: Buffer, receivedAt: number): Promise<void> {
     this.requests++;
     const previousWrite = this.writeChain;
     let written!: () => void;
@@ -321,6 +327,7 @@ export class Connection {
     };
     let result: FrameResult;
     try {
+      this.requestReceivedAt = receivedAt; // read by the handler before its first await
       result = await this.handler.handle(frame, this, release);
     } catch (err) {
       this.log.warn({ conn: this.id, err: (err as Error).message }, 'request failed; closing connection');
@@ -412,6 +419,7 @@ export class Connection {
   /** Drops every frame read ahead and the partial one (close, or a response that closes). */
   private dropBuffered(): void {
     this.queue.length = 0;
+    this.queueTimes.length = 0;
     this.queueBytes = 0;
     this.input.clear();
     if (this.partialTimer) clearTimeout(this.partialTimer);

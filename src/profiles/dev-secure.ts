@@ -7,10 +7,14 @@
  *   - authentication with Pulsar tokens: a dev HMAC secret key made once under
  *     <dataDirectory>/dev/, and a token for the superuser role `admin`
  *     written next to it and printed for the user;
- *   - authorization with Pulsar's model from policies/, and the audit log.
+ *   - authorization with Pulsar's model from policies/, and the audit log;
+ *   - the operations listener (metrics, health) on http://127.0.0.1:8085.
  *
- * Any configuration (a --config file or a KOP_* configuration variable) turns
- * the profile off: then the defaults are Pulsar's broker.conf defaults.
+ * A --config file, or a KOP_* variable of a key that can change the security
+ * posture, turns the profile off (then the defaults are Pulsar's broker.conf
+ * defaults), and the start says so loudly. KOP_* variables of keys marked
+ * `profileSafe` in the schema (log level, shutdown timing, metrics) are applied
+ * on top of the profile: changing the log level never changes the posture.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -19,6 +23,7 @@ import { SignJWT } from 'jose';
 
 export const DEV_SUPERUSER = 'admin';
 const DEV_PORT = 9092;
+export const DEV_OPS_LISTENER = 'http://127.0.0.1:8085';
 
 export interface DevProfile {
   overrides: Record<string, string | number | boolean>;
@@ -59,24 +64,45 @@ export async function prepareDevProfile(dataDirectory = './data'): Promise<DevPr
       authorizationEnabled: true,
       superUserRoles: DEV_SUPERUSER,
       tokenSecretKey: `file://${secretKeyFile}`,
+      opsListener: DEV_OPS_LISTENER,
     },
   };
 }
 
-/** True when the user gave no configuration at all (no file, no KOP_* configuration variable). */
-export function isUnconfigured(file: string | undefined, env: NodeJS.ProcessEnv, configEnvNames: ReadonlySet<string>): boolean {
-  return file === undefined && !Object.keys(env).some((name) => configEnvNames.has(name));
+export interface ProfileDecision {
+  /** Run the secure development profile. */
+  on: boolean;
+  /** KOP_* variables applied on top of the profile (their keys are profileSafe). */
+  applied: string[];
+  /** Why the profile is off: the --config file and/or the variables of posture-changing keys. */
+  offBecause: string[];
+}
+
+/**
+ * Whether `start` runs the development profile. `configEnv` maps each
+ * configuration variable (KOP_<KEY>) to whether its key is profileSafe; other
+ * KOP_* variables (tooling) do not count.
+ */
+export function decideProfile(file: string | undefined, env: NodeJS.ProcessEnv, configEnv: ReadonlyMap<string, boolean>): ProfileDecision {
+  const present = Object.keys(env)
+    .filter((name) => configEnv.has(name) && env[name] !== undefined)
+    .sort();
+  const posture = present.filter((name) => !configEnv.get(name));
+  const offBecause = [...(file !== undefined ? [`--config ${file}`] : []), ...posture];
+  return { on: offBecause.length === 0, applied: offBecause.length === 0 ? present : [], offBecause };
 }
 
 /** What the user needs to connect, printed once the gateway is up. */
-export function devProfileBanner(p: DevProfile, bootstrap: string, caFile: string): string {
+export function devProfileBanner(p: DevProfile, bootstrap: string, caFile: string, ops: string | null, connectFile?: string): string {
   return [
     '',
     '  kop-gateway is running with the secure development profile (no configuration given).',
+    ...(connectFile ? [`  (This text is also in ${connectFile}.)`] : []),
     `  Bootstrap:        ${bootstrap} (SASL_SSL)`,
     `  CA certificate:   ${caFile}`,
     `  Superuser token:  ${p.tokenFile}  (role "${DEV_SUPERUSER}")`,
     `  Token secret key: ${p.secretKeyFile}`,
+    ...(ops ? [`  Metrics, health:  ${ops}/metrics  ${ops}/health/ready`] : []),
     '',
     '  Try it with kcat:',
     `    kcat -b ${bootstrap} -X security.protocol=SASL_SSL -X ssl.ca.location=${caFile} \\`,

@@ -295,10 +295,22 @@ function writePublic(file: string, data: string): void {
 }
 
 /** How to point clients at the dev CA: lines for logs and the CLI. */
-export function clientTrustHints(caFile: string): { kcat: string; java: string; python: string } {
+/**
+ * Client settings that trust the CA, for the listener's protocol: a SASL_SSL
+ * listener (the development profile's) also needs the SASL settings, or the
+ * client's first request is refused.
+ */
+export function clientTrustHints(caFile: string, protocol: 'SSL' | 'SASL_SSL' = 'SASL_SSL'): { kcat: string; java: string; python: string } {
+  if (protocol === 'SSL') {
+    return {
+      kcat: `kcat -b HOST:PORT -X security.protocol=ssl -X ssl.ca.location=${caFile} -L`,
+      java: `security.protocol=SSL ssl.truststore.type=PEM ssl.truststore.location=${caFile}`,
+      python: `{'security.protocol': 'SSL', 'ssl.ca.location': '${caFile}'}`,
+    };
+  }
   return {
-    kcat: `kcat -b HOST:PORT -X security.protocol=ssl -X ssl.ca.location=${caFile} -L`,
-    java: `security.protocol=SSL ssl.truststore.type=PEM ssl.truststore.location=${caFile}`,
-    python: `{'security.protocol': 'SSL', 'ssl.ca.location': '${caFile}'}`,
+    kcat: `kcat -b HOST:PORT -X security.protocol=SASL_SSL -X ssl.ca.location=${caFile} -X sasl.mechanisms=PLAIN -X sasl.username=TENANT/NAMESPACE -X sasl.password=token:TOKEN -L`,
+    java: `security.protocol=SASL_SSL ssl.truststore.type=PEM ssl.truststore.location=${caFile} sasl.mechanism=PLAIN sasl.jaas.config='org.apache.kafka.common.security.plain.PlainLoginModule required username="TENANT/NAMESPACE" password="token:TOKEN";'`,
+    python: `{'security.protocol': 'SASL_SSL', 'ssl.ca.location': '${caFile}', 'sasl.mechanisms': 'PLAIN', 'sasl.username': 'TENANT/NAMESPACE', 'sasl.password': 'token:TOKEN'}`,
   };
 }

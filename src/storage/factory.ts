@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { StorageEngine } from './engine.js';
+import { pulsarClientObserver, type GatewayMetrics } from '../metrics/metrics.js';
 import { EmbeddedEngine } from './embedded/engine.js';
 import { PulsarEngine } from './pulsar/engine.js';
 import { createPulsarAdmin } from '../pulsar/admin/index.js';
 import { createPulsarClient } from '../pulsar/client/index.js';
 import { gatewayPrincipalFromConfig, pulsarAdminOptionsFromConfig, tokenSupplierFromConfig, trustCertsFromConfig } from '../pulsar/auth-config.js';
 
-export function createStorageEngine(config: GatewayConfig, log: Logger): StorageEngine {
+/** `metrics`: the Pulsar client and admin API report to it (the embedded engine's are read at scrape time). */
+export function createStorageEngine(config: GatewayConfig, log: Logger, metrics?: GatewayMetrics): StorageEngine {
   switch (config.storageEngine) {
     case 'embedded':
       return new EmbeddedEngine({
@@ -33,8 +35,10 @@ export function createStorageEngine(config: GatewayConfig, log: Logger): Storage
         operationTimeoutMs: config.pulsarOperationTimeoutMs,
         logger: log.child({ component: 'pulsar-client' }),
         ...(own ? { defaultOriginalIdentity: { principal: own } } : {}),
+        ...(metrics ? { observer: pulsarClientObserver(metrics) } : {}),
       });
       const admin = createPulsarAdmin(pulsarAdminOptionsFromConfig(config));
+      if (metrics) admin.observer = (method, result, seconds) => metrics.adminCall(method, result, seconds);
       return new PulsarEngine({
         client,
         admin,

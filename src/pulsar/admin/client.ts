@@ -108,6 +108,8 @@ export class PulsarAdminClient implements PulsarAdmin {
   private readonly token: (() => string | Promise<string>) | undefined;
   private readonly originalPrincipal: string | undefined;
   readonly timeoutMs: number;
+  /** Told of every request: method, result (ok: 2xx, rejected: other HTTP status, failed: no answer) and seconds (metrics). */
+  observer: ((method: string, result: 'ok' | 'rejected' | 'failed', seconds: number) => void) | null = null;
 
   constructor(options: PulsarAdminOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS;
@@ -137,9 +139,12 @@ export class PulsarAdminClient implements PulsarAdmin {
     }
     if (this.originalPrincipal) headers['X-Original-Principal'] = this.originalPrincipal;
     let res: HttpResponse;
+    const started = performance.now();
     try {
       res = await this.http.request(method, path, headers, body === undefined ? undefined : stringifyJson(body), timeoutMs);
+      this.observer?.(method, res.status >= 200 && res.status < 300 ? 'ok' : 'rejected', (performance.now() - started) / 1000);
     } catch (e) {
+      this.observer?.(method, 'failed', (performance.now() - started) / 1000);
       if (e instanceof TransportError) {
         throw new PulsarAdminError(0, e.kind === 'timeout' ? `timed out: ${e.message}` : `request failed: ${e.message}`, method, path, {
           retriable: e.kind !== 'other',

@@ -32,6 +32,7 @@ export class PulsarClientImpl implements PulsarClient {
       operationTimeoutMs,
       logger,
       ...(o.defaultOriginalIdentity ? { defaultIdentity: o.defaultOriginalIdentity } : {}),
+      ...(o.observer ? { observer: o.observer } : {}),
     });
     const ids = new IdGenerator();
     this.ctx = {
@@ -39,6 +40,7 @@ export class PulsarClientImpl implements PulsarClient {
       logger,
       operationTimeoutMs,
       maxBackoffMs: o.maxBackoffMs ?? 30_000,
+      ...(o.observer ? { observer: o.observer } : {}),
       connect: (topic, identity) => this.connectTo(topic, identity),
       track: (x) => {
         this.live.add(x);
@@ -49,6 +51,37 @@ export class PulsarClientImpl implements PulsarClient {
 
   get openConnections(): number {
     return this.pool.openConnections;
+  }
+
+  /** Resolves when a connection to the service URL is open or could be opened now (readiness). */
+  async checkConnection(): Promise<void> {
+    this.check();
+    await this.pool.forService();
+  }
+
+  /** Producers and consumers open now (metrics). */
+  get openHandles(): { producers: number; consumers: number } {
+    let producers = 0;
+    let consumers = 0;
+    for (const x of this.live) {
+      if (x instanceof ProducerImpl) producers++;
+      else if (x instanceof ConsumerImpl) consumers++;
+    }
+    return { producers, consumers };
+  }
+
+  /** A lookup, reported to the observer. */
+  private async observedLookup(topic: string, identity?: OriginalIdentity): Promise<Lookup> {
+    const observer = this.ctx.observer;
+    if (!observer) return lookupTopic(this.pool, this.ctx.ids, topic, identity);
+    try {
+      const l = await lookupTopic(this.pool, this.ctx.ids, topic, identity);
+      observer.lookup(true);
+      return l;
+    } catch (e) {
+      observer.lookup(false);
+      throw e;
+    }
   }
 
   private check(): void {
@@ -72,7 +105,7 @@ export class PulsarClientImpl implements PulsarClient {
 
   private async connectTo(topic: string, identity?: OriginalIdentity): Promise<Connection> {
     this.check();
-    const l: Lookup = await lookupTopic(this.pool, this.ctx.ids, topic, identity);
+    const l: Lookup = await this.observedLookup(topic, identity);
     return this.pool.forBroker(l.brokerUrl, identity, l.proxyThroughServiceUrl);
   }
 
@@ -81,7 +114,7 @@ export class PulsarClientImpl implements PulsarClient {
   }
 
   lookup(topic: string, originalIdentity?: OriginalIdentity): Promise<LookupResult> {
-    return this.retrying(() => lookupTopic(this.pool, this.ctx.ids, topic, originalIdentity));
+    return this.retrying(() => this.observedLookup(topic, originalIdentity));
   }
 
   async createProducer(options: ProducerOptions): Promise<Producer> {

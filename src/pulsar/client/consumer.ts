@@ -400,6 +400,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     this.clearBuffer();
     if (this.reconnectScheduled) return;
     this.reconnectScheduled = true;
+    this.ctx.observer?.reconnect('consumer');
     void sleep(this.backoff.nextDelay()).then(async () => {
       this.reconnectScheduled = false;
       await this.connectLoop(false).catch(() => undefined);

@@ -1,13 +1,15 @@
 /** What producers and consumers need from their client: ids, connections to a topic's broker, settings. */
 import type { Connection } from './connection.js';
 import type { IdGenerator } from './ids.js';
-import type { ClientLogger, OriginalIdentity } from './types.js';
+import type { ClientLogger, OriginalIdentity, PulsarClientObserver } from './types.js';
 
 export interface ClientContext {
   ids: IdGenerator;
   logger: ClientLogger;
   operationTimeoutMs: number;
   maxBackoffMs: number;
+  /** Metrics of lookups, reconnects and send latency; absent when nobody listens. */
+  observer?: PulsarClientObserver;
   /** Lookup + pooled connection to the broker owning `topic`. */
   connect(topic: string, identity?: OriginalIdentity): Promise<Connection>;
   /** Registered so client.close() closes them; the function unregisters. */

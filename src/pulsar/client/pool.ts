@@ -8,11 +8,12 @@
 import { Connection, type ConnectionOptions } from './connection.js';
 import { PulsarClientError } from './errors.js';
 import { parseServiceUrl, type HostPort, type ServiceUrl } from './url.js';
-import type { OriginalIdentity } from './types.js';
+import type { OriginalIdentity, PulsarClientObserver } from './types.js';
 
 export type PoolOptions = Omit<ConnectionOptions, 'host' | 'tls' | 'identity' | 'proxyToBrokerUrl'> & {
   /** Used for connections asked for without an identity. */
   defaultIdentity?: OriginalIdentity;
+  observer?: PulsarClientObserver;
 };
 
 function identityKey(id: OriginalIdentity | undefined): string {
@@ -93,8 +94,10 @@ export class ConnectionPool {
           ...(identity ? { identity } : {}),
           ...(proxyToBrokerUrl ? { proxyToBrokerUrl } : {}),
         });
+        this.o.observer?.connectionOpened();
         return c;
       } catch (e) {
+        this.o.observer?.connectionFailed();
         last = e;
         this.nextHost = (idx + 1) % hosts.length;
         // an authentication failure will not get better on another host of the same cluster

@@ -24,6 +24,8 @@ interface PendingSend {
   metadata: MessageMetadata;
   payload: Buffer;
   deadline: number;
+  /** performance.now() at send (latency metric). */
+  sentAt: number;
   resolve(r: SendReceipt): void;
   reject(e: Error): void;
 }
@@ -218,7 +220,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
       publishTime: given.publishTime ?? BigInt(Date.now()),
     };
     return new Promise<SendReceipt>((resolve, reject) => {
-      const op: PendingSend = { sequenceId, metadata, payload: message.payload, deadline: Date.now() + this.ctx.operationTimeoutMs, resolve, reject };
+      const op: PendingSend = { sequenceId, metadata, payload: message.payload, deadline: Date.now() + this.ctx.operationTimeoutMs, sentAt: performance.now(), resolve, reject };
       this.pending.push(op);
       if (this.state === 'ready') this.write(op);
       this.armTimeout();
@@ -254,6 +256,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
       return;
     }
     this.pending.shift();
+    this.ctx.observer?.sendLatency((performance.now() - head.sentAt) / 1000);
     head.resolve({ messageId: r.messageId ? fromIdData(r.messageId) : { ledgerId: -1n, entryId: -1n, batchIndex: -1 }, sequenceId: head.sequenceId });
     this.releaseSlot();
     if (this.pending.length === 0 && this.timeoutTimer) {
@@ -321,6 +324,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
   private scheduleReconnect(): void {
     if (this.reconnectScheduled || this.state !== 'connecting') return;
     this.reconnectScheduled = true;
+    this.ctx.observer?.reconnect('producer');
     void sleep(this.backoff.nextDelay()).then(async () => {
       this.reconnectScheduled = false;
       await this.connectLoop(false).catch(() => undefined);

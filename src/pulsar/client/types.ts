@@ -56,6 +56,18 @@ export interface PulsarClientOptions {
    * principal, so its own work needs one too).
    */
   defaultOriginalIdentity?: OriginalIdentity;
+  /** Told of lookups, reconnects, send latency and connections (the gateway's metrics). */
+  observer?: PulsarClientObserver;
+}
+
+/** What the client reports as it works (src/metrics implements it); every method must be cheap and never throw. */
+export interface PulsarClientObserver {
+  lookup(ok: boolean): void;
+  reconnect(kind: 'producer' | 'consumer'): void;
+  /** Seconds from a send to its receipt. */
+  sendLatency(seconds: number): void;
+  connectionOpened(): void;
+  connectionFailed(): void;
 }
 
 export interface ClientLogger {
@@ -203,5 +215,9 @@ export interface PulsarClient {
   getLastMessageId(topic: string): Promise<MessageId>;
   /** Connections open now (tests and metrics). */
   readonly openConnections: number;
+  /** Producers and consumers open now (metrics). */
+  readonly openHandles: { producers: number; consumers: number };
+  /** Resolves when a connection to the service URL is open or could be opened now (readiness). */
+  checkConnection(): Promise<void>;
   close(): Promise<void>;
 }

@@ -10,7 +10,8 @@
 import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../logger.js';
 import { droppedRecordLine, JsonAuditLog } from './audit-log.js';
-import { FileAuditSink, StdoutAuditSink } from './sink.js';
+import { FileAuditSink, StdoutAuditSink, type AuditSink } from './sink.js';
+import { AuditFileInUse, lockAuditFile } from './file-lock.js';
 
 export { AUDIT_SCHEMA_VERSION, JsonAuditLog, auditText, droppedRecordLine, visibleIdentity, type JsonAuditLogOptions } from './audit-log.js';
 export { FileAuditSink, MemoryAuditSink, StdoutAuditSink, type AuditSink, type AuditSinkStats, type FileAuditSinkOptions } from './sink.js';
@@ -39,15 +40,35 @@ export async function createAuditLog(config: AuditConfig, log: Logger): Promise<
     log.info('audit log on stdout (auditLogFile=-)');
     return new JsonAuditLog(new StdoutAuditSink(), options);
   }
-  let sink: FileAuditSink;
+  let release: () => Promise<void>;
   try {
-    sink = await FileAuditSink.open(target, {
+    release = await lockAuditFile(target);
+  } catch (err) {
+    if (err instanceof AuditFileInUse) throw new AuditConfigError(`auditLogFile '${target}': ${err.message}`);
+    throw new AuditConfigError(`auditLogFile '${target}' cannot be opened for appending: ${(err as Error).message}`);
+  }
+  let file: FileAuditSink;
+  try {
+    file = await FileAuditSink.open(target, {
       logger: log.child({ component: 'audit' }),
       droppedLine: (count, since) => droppedRecordLine(count, since, config.kafkaNodeId),
     });
   } catch (err) {
+    await release();
     throw new AuditConfigError(`auditLogFile '${target}' cannot be opened for appending: ${(err as Error).message}`);
   }
+  // the lock goes with the sink
+  const sink: AuditSink = {
+    write: (line) => file.write(line),
+    flush: (timeoutMs) => file.flush(timeoutMs),
+    close: async () => {
+      await file.close();
+      await release();
+    },
+    get stats() {
+      return file.stats;
+    },
+  };
   log.info({ auditLogFile: target }, 'audit log opened');
   return new JsonAuditLog(sink, options);
 }

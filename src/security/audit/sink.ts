@@ -26,7 +26,10 @@ export interface AuditSink {
 
 export interface AuditSinkStats {
   lines: number;
+  /** Dropped since the last 'records were dropped' record was written. */
   dropped: number;
+  /** Dropped since the sink opened (metrics). */
+  droppedTotal: number;
   failing: boolean;
   queuedBytes: number;
 }
@@ -66,6 +69,7 @@ export class FileAuditSink implements AuditSink {
   private retryTimer: NodeJS.Timeout | null = null;
   private rotationTimer: NodeJS.Timeout | null = null;
   private dropped = 0;
+  private droppedTotal = 0;
   private droppedSince: Date | null = null;
   private lines = 0;
   private closed = false;
@@ -106,7 +110,7 @@ export class FileAuditSink implements AuditSink {
   }
 
   get stats(): AuditSinkStats {
-    return { lines: this.lines, dropped: this.dropped, failing: this.failing, queuedBytes: this.queuedBytes };
+    return { lines: this.lines, dropped: this.dropped, droppedTotal: this.droppedTotal, failing: this.failing, queuedBytes: this.queuedBytes };
   }
 
   write(line: string): void {
@@ -176,6 +180,7 @@ export class FileAuditSink implements AuditSink {
       );
     }
     this.dropped++;
+    this.droppedTotal++;
   }
 
   private kick(): void {
@@ -327,7 +332,7 @@ export class StdoutAuditSink implements AuditSink {
   constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
 
   get stats(): AuditSinkStats {
-    return { lines: this.lines, dropped: this.dropped, failing: false, queuedBytes: 0 };
+    return { lines: this.lines, dropped: this.dropped, droppedTotal: this.dropped, failing: false, queuedBytes: 0 };
   }
 
   write(line: string): void {
@@ -357,7 +362,7 @@ export class MemoryAuditSink implements AuditSink {
   readonly lines: string[] = [];
 
   get stats(): AuditSinkStats {
-    return { lines: this.lines.length, dropped: 0, failing: false, queuedBytes: 0 };
+    return { lines: this.lines.length, dropped: 0, droppedTotal: 0, failing: false, queuedBytes: 0 };
   }
 
   write(line: string): void {

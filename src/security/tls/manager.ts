@@ -15,6 +15,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createHttpsServerImpl, type Server as HttpsServer } from 'node:https';
+import type { RequestListener } from 'node:http';
 import { createServer as createTlsServer, createSecureContext, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ConfigError } from '../../config/load.js';
 import type { Logger } from '../../logger.js';
@@ -123,7 +125,8 @@ export class TlsManager {
         },
         `TLS: no certificate configured (tlsCertificateFilePath, kopSslKeystoreLocation); ${made ? 'created' : 'using'} development certificates in ${result.dir}, not for production`,
       );
-      log.info({ ...clientTrustHints(result.caCertFile) }, `TLS: clients must trust the development CA ${result.caCertFile}`);
+      const protocol = tlsListeners.some((l) => l.protocol === 'SASL_SSL') ? 'SASL_SSL' : 'SSL';
+      log.info({ ...clientTrustHints(result.caCertFile, protocol) }, `TLS: clients must trust the development CA ${result.caCertFile} (${protocol} listener settings)`);
     }
 
     const material = loadTlsMaterial(settings, dev);
@@ -224,6 +227,22 @@ export class TlsManager {
         noteRefusal(this.log, 'tlsHandshakeFailed', { listener: spec.name, remote, err: err.message }, 'TLS handshake failed');
       }
     });
+    this.servers.add(server);
+    server.once('close', () => {
+      this.servers.delete(server);
+      if (this.servers.size === 0) this.stopTimer();
+    });
+    this.startTimer();
+    return server;
+  }
+
+  /**
+   * An HTTPS server with the listeners' certificate (the operations listener,
+   * src/ops/): no client certificate asked, reloaded with the Kafka listeners.
+   */
+  createHttpsServer(handler: RequestListener): HttpsServer {
+    const server = createHttpsServerImpl({ ...this.contextOptions(this.material), requestCert: false, handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS });
+    server.on('request', handler);
     this.servers.add(server);
     server.once('close', () => {
       this.servers.delete(server);

@@ -209,7 +209,7 @@ export class EmbeddedEngine implements StorageEngine {
     if (this.started) return;
     await fs.promises.mkdir(this.dir, { recursive: true });
     await this.lock();
-    await this.checkFormat();
+    const firstStart = await this.checkFormat();
     const markerPath = join(this.dir, CLEAN_MARKER);
     const clean = (await readFileOrNull(markerPath)) !== null;
     if (clean) {
@@ -239,9 +239,30 @@ export class EmbeddedEngine implements StorageEngine {
     }
     this.started = true;
     this.logger.info(
-      { dataDirectory: this.dir, topics: metas.length, partitions, cleanShutdown: clean, ms: Date.now() - t0, flushPolicy: this.options.flushPolicy },
+      // a new data directory has no previous shutdown to judge: firstStart instead of cleanShutdown:false
+      { dataDirectory: this.dir, topics: metas.length, partitions, ...(firstStart ? { firstStart: true } : { cleanShutdown: clean }), ms: Date.now() - t0, flushPolicy: this.options.flushPolicy },
       'embedded storage started',
     );
+  }
+
+  /** Segment files and their bytes per topic (metrics, read at scrape time). */
+  segmentStats(): Array<{ topic: string; partitions: number; segments: number; bytes: number }> {
+    const out = [];
+    for (const [topic, t] of this.topics) {
+      let segments = 0;
+      let bytes = 0;
+      for (const l of t.logs) {
+        segments += l.segmentCount;
+        bytes += l.sizeInBytes;
+      }
+      out.push({ topic, partitions: t.logs.length, segments, bytes });
+    }
+    return out;
+  }
+
+  /** Whether the engine is started and not closing (readiness). */
+  get isOpen(): boolean {
+    return this.started && !this.closing;
   }
 
   close(): Promise<void> {
@@ -280,15 +301,17 @@ export class EmbeddedEngine implements StorageEngine {
     await fs.promises.writeFile(path, `${process.pid}\n`); // advisory: no need to be durable
   }
 
-  private async checkFormat(): Promise<void> {
+  /** Checks (or, on first start, writes) the format file; true on first start (a new data directory). */
+  private async checkFormat(): Promise<boolean> {
     const path = join(this.dir, FORMAT_FILE);
     const data = await readFileOrNull(path);
     if (data === null) {
       await writeFileAtomic(path, JSON.stringify({ format: FORMAT, engine: 'embedded' }) + '\n', this.stats);
-      return;
+      return true;
     }
     const parsed = JSON.parse(data.toString('utf8')) as { format?: unknown };
     if (parsed.format !== FORMAT) throw new Error(`${path}: unsupported data format ${String(parsed.format)} (this gateway reads format ${FORMAT})`);
+    return false;
   }
 
   private checkStarted(): void {

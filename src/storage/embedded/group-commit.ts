@@ -133,6 +133,7 @@ export class GroupCommitter<T> {
       }
       if (targets.size > 0) {
         this.stats.flushRounds++;
+        const started = this.stats.observeFlushRound ? performance.now() : 0;
         await Promise.all(
           [...targets].map(async (t) => {
             try {
@@ -143,6 +144,7 @@ export class GroupCommitter<T> {
             }
           }),
         );
+        this.stats.observeFlushRound?.((performance.now() - started) / 1000);
       }
     } finally {
       this.running = false;

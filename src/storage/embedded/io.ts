@@ -17,6 +17,8 @@ export interface IoStats {
   flushRounds: number;
   /** pwritev calls for segment data. */
   logWrites: number;
+  /** Seconds of each group-commit round (metrics; absent when nobody listens). */
+  observeFlushRound?: (seconds: number) => void;
 }
 
 export function newIoStats(): IoStats {
