@@ -32,6 +32,7 @@ import { encodeBatchSync } from '../../src/protocol/records/encode.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { kafkajsConsume, kafkajsProduce } from '../helpers/clients/kafkajs.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
+import { prng } from '../helpers/prng.js';
 
 const SEED = Number(process.env.KOP_FUZZ_SEED ?? 0xf22);
 const FRAMES = Number(process.env.KOP_FUZZ_FRAMES ?? 1500);
@@ -39,16 +40,6 @@ const TIME_BUDGET_MS = 90_000;
 const KEEP_TOPIC = 'fuzz-keep-3b1d';
 const KEEP_RECORDS = 120;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = [
   'fz-a',

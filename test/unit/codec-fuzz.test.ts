@@ -15,21 +15,11 @@ import { sampleMessage } from '../../src/protocol/codec/sample.js';
 import type { MessageCodec, MessageSchema } from '../../src/protocol/codec/types.js';
 import * as generated from '../../src/protocol/generated/index.js';
 import { API_KEYS, SCHEMAS } from '../../src/protocol/generated/index.js';
+import { prng } from '../helpers/prng.js';
 
 const SEED = Number(process.env.CODEC_FUZZ_SEED ?? 0x5eed);
 const codecs = generated as unknown as Record<string, MessageCodec<unknown>>;
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function encode(codec: MessageCodec<unknown>, version: number, value: unknown): Buffer {
   const w = new Writer();

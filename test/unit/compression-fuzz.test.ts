@@ -12,22 +12,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompressionError, compressSync, decompress, decompressSync, lz4CompressSync, snappyCompressRawSync } from '../../src/protocol/compression/index.js';
 import { repoRoot } from '../helpers/clients/paths.js';
+import { prng } from '../helpers/prng.js';
 
 const ITERATIONS = Number(process.env.KOP_FUZZ_ITERATIONS ?? 400);
 const SEED = Number(process.env.KOP_FUZZ_SEED ?? 0x5eed);
 const LIMIT = 256 * 1024;
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function text(n: number, rnd: () => number): Buffer {
   const words = ['kafka', 'record', 'batch', 'zz', '0000', 'éé', 'pulsar'];

@@ -29,21 +29,12 @@ import {
   type RecordInput,
 } from '../../src/protocol/records/index.js';
 import { repoRoot } from '../helpers/clients/paths.js';
+import { prng } from '../helpers/prng.js';
 
 const ITERATIONS = Number(process.env.KOP_FUZZ_ITERATIONS ?? 400);
 const SEED = Number(process.env.KOP_FUZZ_SEED ?? 0xb47c4);
 const MAX = 1 << 20;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(src: Buffer, rnd: () => number, from = 0): Buffer {
   const int = (n: number) => Math.floor(rnd() * n);

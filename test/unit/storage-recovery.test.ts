@@ -6,21 +6,11 @@ import { splitBatches, baseOffset, lastOffsetDelta } from '../../src/protocol/re
 import { decodeRecords, openEngine, tempDir, TOPIC, valuesBatch } from './storage-fixtures.test.js';
 import type { EmbeddedEngine } from '../../src/storage/embedded/engine.js';
 import { validated } from '../helpers/validated.js';
+import { prng as rng } from '../helpers/prng.js';
 
 const tp = { topic: TOPIC, partition: 0 };
 const PART_DIR = 'topics/public/default/t1/0';
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function readAllValues(engine: EmbeddedEngine): Promise<Array<[bigint, string]>> {
   const out: Array<[bigint, string]> = [];
