@@ -68,6 +68,9 @@ function securedSettings(dir: string): Record<string, string | number | boolean>
     policiesDirectory: policies,
     auditLogFile: join(dir, 'audit.log'),
     auditSummaryIntervalMs: 0,
+    // metric counts are compared with the audit log's records one by one: identical repeated
+    // denials would otherwise be aggregated into a `repeated` record only after the interval
+    auditAggregationIntervalMs: 0,
     failedAuthenticationDelayMs: 10,
     opsListener: 'http://127.0.0.1:0',
     opsListenerToken: OPS_TOKEN,
