@@ -184,6 +184,27 @@ toolTest('pulsar: a record larger than the broker\'s maxMessageSize fails at onc
   assert.equal(fits[0]?.offset, small.length);
 }, { timeout: 240_000 });
 
+toolTest('pulsar entryFormat=pulsar: batches produced with gzip, snappy, lz4, zstd are fetched compressed with the same codec; a Java consumer gets identical records', pulsarSkip ?? unavailable('java'), async () => {
+  const g = gws['pulsar-pulsar']!;
+  const java = new JavaKafkaClient({ bootstrap: g.bootstrap });
+  const CODECS = [['gzip', 1], ['snappy', 2], ['lz4', 3], ['zstd', 4], ['none', 0]] as const;
+  for (const [codec, id] of CODECS) {
+    const topic = `wire-${codec}`;
+    await java.createTopics([{ name: topic, partitions: 1 }]);
+    const sent = sample(300, codec);
+    const acked = await java.produce({ topic, records: sent, compression: codec, acks: 'all', lingerMs: 20 });
+    assert.equal(acked.filter((a) => a.error).length, 0, JSON.stringify(acked.find((a) => a.error)));
+    const codecs = await wireCodecs(g, topic);
+    assert.ok(codecs.length > 0, 'batches fetched');
+    assert.deepEqual([...new Set(codecs)], [id], `${codec}: codecs on the wire ${codecs}`);
+    const got = await java.consume({ topic, partitions: [0], offset: 'beginning', maxRecords: sent.length, timeoutMs: 30_000 });
+    assert.deepEqual(got.map((r) => r.keyText), sent.map((x) => x.key), `${codec}: keys`);
+    assert.deepEqual(got.map((r) => r.value), sent.map((x) => x.value), `${codec}: values`);
+    assert.deepEqual(got.map((r) => r.timestamp), sent.map((x) => x.timestamp), `${codec}: timestamps`);
+    assert.deepEqual(got.map((r) => r.headers.map((h) => h.valueText)), sent.map((x) => (x.headers as Array<{ value: string }>).map((h) => h.value)), `${codec}: headers`);
+  }
+}, { timeout: 240_000 });
+
 test('engines started', () => {
   assert.ok(gws.embedded);
 });
