@@ -596,7 +596,7 @@ export const SCHEMA = {
     kind: 'string',
     default: 'PKCS12',
     origin: 'KoP',
-    doc: 'Type of kopSslKeystoreLocation: PKCS12, or PEM (one file with the private key and the certificate chain). JKS: convert with keytool to PKCS12.',
+    doc: 'Type of kopSslKeystoreLocation: PKCS12, JKS (keytool; the key protected with the store password), or PEM (one file with the private key and the certificate chain). A file that starts like a JKS store is read as JKS whatever the type.',
     check: (v: string) => void parseStoreType(v),
   },
   kopSslKeystoreLocation: {
@@ -616,7 +616,7 @@ export const SCHEMA = {
     kind: 'string',
     default: 'PKCS12',
     origin: 'KoP',
-    doc: 'Type of kopSslTruststoreLocation: PKCS12 or PEM.',
+    doc: 'Type of kopSslTruststoreLocation: PKCS12, JKS or PEM.',
     check: (v: string) => void parseStoreType(v),
   },
   kopSslTruststoreLocation: {

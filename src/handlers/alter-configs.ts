@@ -17,7 +17,7 @@ import type {
   IncrementalAlterConfigsResponse,
 } from '../protocol/generated/index.js';
 import { StorageError, type ConfigAlteration } from '../storage/engine.js';
-import { TOPIC_CONFIG_SPECS, validateConfigValue } from '../storage/topic-config.js';
+import { TOPIC_CONFIG_KEYS, validateConfigValue } from '../storage/topic-config.js';
 
 import { ResourceType } from './describe-configs.js';
 import { resolveRequestTopic } from './topic-lookup.js';
@@ -135,7 +135,7 @@ export const incrementalAlterConfigs: ApiEntry<IncrementalAlterConfigsRequest, I
               throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${c.name}`);
             }
             // Kafka ignores deleting a config it does not know
-            if (op === 'delete' && !(c.name in TOPIC_CONFIG_SPECS)) continue;
+            if (op === 'delete' && !(TOPIC_CONFIG_KEYS as readonly string[]).includes(c.name)) continue;
             changes.push({ name: c.name, value: op === 'delete' ? null : c.value, op });
           }
           if (changes.length === 0) return;

@@ -25,7 +25,7 @@ import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protoco
 import { SCHEMA } from '../config/schema.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { StorageError, type StorageEngine, type TopicConfigEntry } from '../storage/engine.js';
-import { TOPIC_CONFIG_KEYS, TOPIC_CONFIG_SPECS, makeDefaults, type TopicConfigKey } from '../storage/topic-config.js';
+import { TOPIC_CONFIG_KEYS, makeDefaults, topicConfigSpec, type TopicConfigKey } from '../storage/topic-config.js';
 import { resolveRequestTopic } from './topic-lookup.js';
 
 type ResultOut = DescribeConfigsResponse['results'][number];
@@ -61,8 +61,11 @@ export interface ConfigView {
   documentation: string | null;
 }
 
-/** The broker config each topic config falls back to (Kafka's ServerTopicConfigSynonyms). */
-export const BROKER_SYNONYMS: Record<TopicConfigKey, string> = {
+/**
+ * The broker config each topic config falls back to (Kafka's ServerTopicConfigSynonyms);
+ * keys without one (remote.storage.enable, the throttled-replica lists...) have no server default.
+ */
+export const BROKER_SYNONYMS: Partial<Record<TopicConfigKey, string>> = {
   'cleanup.policy': 'log.cleanup.policy',
   'flush.messages': 'log.flush.interval.messages',
   'flush.ms': 'log.flush.interval.ms',
@@ -77,9 +80,23 @@ export const BROKER_SYNONYMS: Record<TopicConfigKey, string> = {
   'retention.ms': 'log.retention.ms',
   'segment.bytes': 'log.segment.bytes',
   'segment.ms': 'log.roll.ms',
+  // the other keys Kafka 4.x accepts (KAFKA_ACCEPTED_SPECS)
+  'compression.type': 'compression.type',
+  'compression.gzip.level': 'compression.gzip.level',
+  'compression.lz4.level': 'compression.lz4.level',
+  'compression.zstd.level': 'compression.zstd.level',
+  'file.delete.delay.ms': 'log.segment.delete.delay.ms',
+  'local.retention.bytes': 'log.local.retention.bytes',
+  'local.retention.ms': 'log.local.retention.ms',
+  preallocate: 'log.preallocate',
+  'segment.index.bytes': 'log.index.size.max.bytes',
+  'segment.jitter.ms': 'log.roll.jitter.ms',
+  'unclean.leader.election.enable': 'unclean.leader.election.enable',
 };
 
-const TOPIC_DOCS: Record<TopicConfigKey, string> = {
+const NO_EFFECT = ' Accepted and kept for compatibility; it has no effect on this gateway.';
+
+const TOPIC_DOCS: Partial<Record<TopicConfigKey, string>> = {
   'cleanup.policy':
     "Retention policy of old log segments: 'delete' discards segments older than retention.ms or beyond retention.bytes. 'compact' is not supported by this gateway's storage.",
   'flush.messages': 'Force an fsync of the partition after this many messages; 1 makes every batch durable before it is acknowledged.',
@@ -99,9 +116,26 @@ const TOPIC_DOCS: Record<TopicConfigKey, string> = {
   'retention.ms': 'How long records are kept before the segments holding them are deleted; -1 means forever.',
   'segment.bytes': 'Size of one log segment file.',
   'segment.ms': 'Time after which the active segment is rolled even if it is not full, so that retention can delete it.',
+  'compression.type':
+    "Codec batches are stored with: 'producer' keeps each batch as the producer compressed it; 'uncompressed', 'gzip', 'snappy', 'lz4' or 'zstd' recompress batches produced with another codec.",
+  'compression.gzip.level': 'Level of gzip when batches are recompressed to gzip (1..9, or -1 for the codec default).',
+  'compression.lz4.level': 'Level of lz4 when batches are recompressed to lz4 (1..17).',
+  'compression.zstd.level': 'Level of zstd when batches are recompressed to zstd (-131072..22).',
+  'file.delete.delay.ms': 'Time to wait before deleting a file from the filesystem.' + NO_EFFECT,
+  'follower.replication.throttled.replicas': 'Replicas whose replication is throttled on the follower side.' + NO_EFFECT + ' (one replica per partition)',
+  'leader.replication.throttled.replicas': 'Replicas whose replication is throttled on the leader side.' + NO_EFFECT + ' (one replica per partition)',
+  'local.retention.bytes': 'Local size bound of a tiered-storage topic (-2: retention.bytes).' + NO_EFFECT,
+  'local.retention.ms': 'Local time bound of a tiered-storage topic (-2: retention.ms).' + NO_EFFECT,
+  preallocate: 'Preallocate segment files.' + NO_EFFECT,
+  'remote.log.copy.disable': 'Stop copying segments to tiered storage.' + NO_EFFECT,
+  'remote.log.delete.on.disable': 'Delete tiered data when tiered storage is disabled on the topic.' + NO_EFFECT,
+  'remote.storage.enable': "Kafka's tiered storage: only false is accepted (Pulsar's offloaders tier this gateway's data).",
+  'segment.index.bytes': 'Size of the offset index of a segment.' + NO_EFFECT,
+  'segment.jitter.ms': 'Random jitter subtracted from segment.ms.' + NO_EFFECT,
+  'unclean.leader.election.enable': 'Every partition has one replica: there is no leader election.' + NO_EFFECT,
 };
 
-const TOPIC_TYPES: Record<string, number> = { long: ConfigType.LONG, int: ConfigType.INT, enum: ConfigType.STRING, list: ConfigType.LIST };
+const TOPIC_TYPES: Record<string, number> = { long: ConfigType.LONG, int: ConfigType.INT, enum: ConfigType.STRING, list: ConfigType.LIST, boolean: ConfigType.BOOLEAN };
 
 const KAFKA_TOPIC_DEFAULTS = makeDefaults();
 
@@ -120,7 +154,7 @@ export function topicConfigDefaults(storage: StorageEngine): Record<TopicConfigK
 
 /** Where a broker-level default comes from: Kafka's own default, or the gateway's configuration. */
 function defaultSource(key: TopicConfigKey, value: string): number {
-  return value === TOPIC_CONFIG_SPECS[key].default ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG;
+  return value === topicConfigSpec(key).default ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG;
 }
 
 /** Topic configs as Kafka describes them (pure: entries from the engine, defaults it applies). */
@@ -128,7 +162,7 @@ export function topicConfigViews(entries: readonly TopicConfigEntry[], defaults:
   const out: ConfigView[] = [];
   for (const e of entries) {
     const key = e.name as TopicConfigKey;
-    const spec = TOPIC_CONFIG_SPECS[key];
+    const spec = (TOPIC_CONFIG_KEYS as readonly string[]).includes(key) ? topicConfigSpec(key) : undefined;
     const brokerName = BROKER_SYNONYMS[key];
     const synonyms: ConfigView['synonyms'] = [];
     if (e.source === 'topic') synonyms.push({ name: e.name, value: e.value, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
@@ -175,11 +209,11 @@ export function brokerConfigViews(nodeId: number, config: GatewayConfig, topicDe
   add('offsets.topic.replication.factor', '1', ConfigType.SHORT, D, 'Consumer group offsets are kept by the storage engine; one replica.');
   add('transaction.state.log.replication.factor', '1', ConfigType.SHORT, D, 'One replica, as for every topic of this gateway.');
   add('delete.topic.enable', 'true', ConfigType.BOOLEAN, D, 'Topics can be deleted with DeleteTopics.');
-  add('unclean.leader.election.enable', 'false', ConfigType.BOOLEAN, D, 'There is one replica per partition: no leader election.');
-  add('compression.type', 'producer', ConfigType.STRING, D, 'Record batches are stored as the producer compressed them.');
   for (const key of TOPIC_CONFIG_KEYS) {
-    const spec = TOPIC_CONFIG_SPECS[key];
-    add(BROKER_SYNONYMS[key], topicDefaults[key], TOPIC_TYPES[spec.type] ?? ConfigType.UNKNOWN, defaultSource(key, topicDefaults[key]), `Default of the topic config ${key}. ${TOPIC_DOCS[key]}`);
+    const spec = topicConfigSpec(key);
+    const brokerName = BROKER_SYNONYMS[key];
+    if (brokerName === undefined) continue;
+    add(brokerName, topicDefaults[key], TOPIC_TYPES[spec.type] ?? ConfigType.UNKNOWN, defaultSource(key, topicDefaults[key]), `Default of the topic config ${key}. ${TOPIC_DOCS[key]}`);
   }
   return views.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

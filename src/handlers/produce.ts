@@ -77,8 +77,11 @@ async function appendPartition(
   if (!partitionExists(found.info, index)) return partitionResult(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${index} of ${topic} does not exist`);
   try {
     const storage = ctx.gateway.storage;
+    const config = resolveTopicConfig(found.info.configs, storage.configDefaults);
+    // the engine's own bound (Pulsar: the broker's maxMessageSize) caps max.message.bytes
+    if (storage.maxBatchBytes !== undefined && storage.maxBatchBytes < config.maxMessageBytes) config.maxMessageBytes = storage.maxBatchBytes;
     const verdict = await validateProduced(records, {
-      config: resolveTopicConfig(found.info.configs, storage.configDefaults),
+      config,
       apiVersion: ctx.apiVersion,
       nowMs: Date.now(),
       leaderEpoch: LEADER_EPOCH,

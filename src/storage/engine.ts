@@ -110,6 +110,13 @@ export interface StorageEngine {
   readonly reservedNamespaces: readonly string[];
   /** Topic config defaults (Kafka's, with the engine's overrides): explicit topic configs apply over these. */
   readonly configDefaults: Record<TopicConfigKey, string>;
+  /**
+   * Largest record batch the engine can store, whatever max.message.bytes says
+   * (Pulsar: the broker's maxMessageSize less the entry's own overhead); the
+   * Produce handler refuses larger batches with MESSAGE_TOO_LARGE. Undefined: no
+   * bound beyond the topic's config.
+   */
+  readonly maxBatchBytes?: number;
   start(): Promise<void>;
   /** Flush and release everything; in-flight appends complete first. */
   close(): Promise<void>;

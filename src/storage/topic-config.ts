@@ -10,7 +10,7 @@
 import { ErrorCode } from '../protocol/errors.js';
 import { StorageError, type ConfigAlteration, type TopicConfigEntry } from './engine.js';
 
-type KeyType = 'long' | 'int' | 'enum' | 'list';
+type KeyType = 'long' | 'int' | 'enum' | 'list' | 'boolean';
 
 interface KeySpec {
   type: KeyType;
@@ -20,6 +20,8 @@ interface KeySpec {
   values?: readonly string[];
   /** Extra check; returns a message when the value is not acceptable. */
   check?: (value: string) => string | null;
+  /** A list key whose items are checked by `check` only (no fixed `values`). */
+  freeList?: boolean;
 }
 
 const LONG_MAX = 9223372036854775807n;
@@ -55,10 +57,85 @@ export const TOPIC_CONFIG_SPECS = {
   'segment.ms': { type: 'long', default: '604800000', min: 1n },
 } as const satisfies Record<string, KeySpec>;
 
-export type TopicConfigKey = keyof typeof TOPIC_CONFIG_SPECS;
-export const TOPIC_CONFIG_KEYS = Object.keys(TOPIC_CONFIG_SPECS).sort() as TopicConfigKey[];
 
-const SPECS: Record<string, KeySpec> = TOPIC_CONFIG_SPECS;
+/** Kafka's BrokerCompressionType names (compression.type). */
+export const COMPRESSION_TYPES = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'] as const;
+export type TopicCompressionType = (typeof COMPRESSION_TYPES)[number];
+
+const intRange = (lo: number, hi: number, orValue?: number) => (v: string): string | null => {
+  const n = Number(v);
+  if ((n >= lo && n <= hi) || n === orValue) return null;
+  return `Value must be between ${lo} and ${hi}${orValue !== undefined ? ` or equal to ${orValue}` : ''}`;
+};
+
+/**
+ * The rest of the topic configs Kafka 4.x accepts (Kafka's LogConfig, same
+ * types, validators and defaults), kept apart from the keys above. Semantics
+ * here (docs/topic-configs.md):
+ *   compression.type        honoured: a batch produced with another codec is
+ *                           recompressed to this one (`producer`: kept as sent;
+ *                           `uncompressed`: stored uncompressed)
+ *   compression.*.level     the level used when recompressing
+ *   remote.storage.enable   only false: tiered storage is Pulsar's own offload
+ *                           (true: INVALID_CONFIG, as a Kafka broker without
+ *                           tiered storage answers)
+ *   the others              accepted, validated, stored and described, without
+ *                           effect: they tune machinery this gateway does not
+ *                           have (replica throttling, unclean election, index
+ *                           files, preallocation, delayed file deletion, local
+ *                           retention of tiered storage, segment roll jitter)
+ */
+export const KAFKA_ACCEPTED_SPECS = {
+  'compression.type': { type: 'enum', default: 'producer', values: COMPRESSION_TYPES },
+  'compression.gzip.level': { type: 'int', default: '-1', min: -INT_MAX - 1n, check: intRange(1, 9, -1) },
+  'compression.lz4.level': { type: 'int', default: '9', min: -INT_MAX - 1n, check: intRange(1, 17) },
+  'compression.zstd.level': { type: 'int', default: '3', min: -INT_MAX - 1n, check: intRange(-131072, 22) },
+  'file.delete.delay.ms': { type: 'long', default: '60000', min: 0n },
+  'follower.replication.throttled.replicas': { type: 'list', default: '', freeList: true, check: (v) => throttledReplicas('follower.replication.throttled.replicas', v) },
+  'leader.replication.throttled.replicas': { type: 'list', default: '', freeList: true, check: (v) => throttledReplicas('leader.replication.throttled.replicas', v) },
+  'local.retention.bytes': { type: 'long', default: '-2', min: -2n },
+  'local.retention.ms': { type: 'long', default: '-2', min: -2n },
+  preallocate: { type: 'boolean', default: 'false' },
+  'remote.log.copy.disable': { type: 'boolean', default: 'false' },
+  'remote.log.delete.on.disable': { type: 'boolean', default: 'false' },
+  'remote.storage.enable': {
+    type: 'boolean',
+    default: 'false',
+    check: (v) =>
+      v.toLowerCase() === 'true'
+        ? 'You have to delete all topics with the property remote.storage.enable=true before disabling tiered storage cluster-wide: Tiered Storage functionality is disabled in the broker (this gateway leaves tiered storage to Pulsar\'s offloaders)'
+        : null,
+  },
+  'segment.index.bytes': { type: 'int', default: '10485760', min: 4n },
+  'segment.jitter.ms': { type: 'long', default: '0', min: 0n },
+  'unclean.leader.election.enable': { type: 'boolean', default: 'false' },
+} as const satisfies Record<string, KeySpec>;
+
+/**
+ * Keys Kafka 3.x accepted and Kafka 4.x ignores (message.format.version is
+ * "ignored and removed" on create and alter): accepted, validated as strings,
+ * never stored or described.
+ */
+export const IGNORED_LEGACY_KEYS: ReadonlySet<string> = new Set(['message.format.version', 'message.downconversion.enable']);
+
+/** Kafka's ThrottledReplicaListValidator: '*' or [partitionId]:[brokerId],... (or empty). */
+function throttledReplicas(name: string, v: string): string | null {
+  const items = v.split(',').map((s) => s.trim());
+  if (items.join('') === '*' || items.every((s) => /^([0-9]+:[0-9]+)?$/.test(s))) return null;
+  return `${name} must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...`;
+}
+
+const ALL_SPECS = { ...TOPIC_CONFIG_SPECS, ...KAFKA_ACCEPTED_SPECS };
+
+export type TopicConfigKey = keyof typeof ALL_SPECS;
+export const TOPIC_CONFIG_KEYS = Object.keys(ALL_SPECS).sort() as TopicConfigKey[];
+
+const SPECS: Record<string, KeySpec> = ALL_SPECS;
+
+/** The spec of a key (its type, default, validator). */
+export function topicConfigSpec(key: TopicConfigKey): KeySpec {
+  return SPECS[key]!;
+}
 
 /** Typed effective configuration of one topic. */
 export interface TopicConfig {
@@ -83,6 +160,10 @@ export interface TopicConfig {
   retentionMs: number;
   segmentBytes: number;
   segmentMs: number;
+  /** compression.type: `producer` keeps batches as sent; otherwise the codec batches are stored with. */
+  compressionType: TopicCompressionType;
+  /** compression.gzip.level / compression.lz4.level / compression.zstd.level (used when recompressing). */
+  compressionLevels: { gzip: number; lz4: number; zstd: number };
 }
 
 export type ConfigDescription = TopicConfigEntry;
@@ -100,6 +181,7 @@ function invalid(message: string): StorageError {
 
 /** Validate one key=value; throws INVALID_CONFIG naming the key. */
 export function validateConfigValue(name: string, value: string): void {
+  if (IGNORED_LEGACY_KEYS.has(name) && typeof value === 'string') return;
   const spec = SPECS[name];
   if (spec === undefined) throw invalid(`unknown topic config '${name}' (supported: ${TOPIC_CONFIG_KEYS.join(', ')})`);
   if (typeof value !== 'string') throw invalid(`topic config '${name}' needs a value`);
@@ -117,7 +199,11 @@ export function validateConfigValue(name: string, value: string): void {
     case 'enum':
       if (!spec.values!.includes(v)) throw invalid(`topic config '${name}'='${value}' must be one of ${spec.values!.join(', ')}`);
       break;
+    case 'boolean':
+      if (v.toLowerCase() !== 'true' && v.toLowerCase() !== 'false') throw invalid(`topic config '${name}'='${value}': Expected value to be either true or false`);
+      break;
     case 'list': {
+      if (spec.freeList) break; // items checked by spec.check
       const items = splitList(v);
       if (items.length === 0) throw invalid(`topic config '${name}' must not be empty`);
       for (const item of items) {
@@ -139,7 +225,7 @@ export function validateTopicConfigs(configs: Record<string, string>): void {
 export function makeDefaults(overrides: Record<string, string> = {}): Record<TopicConfigKey, string> {
   validateTopicConfigs(overrides);
   const out = {} as Record<TopicConfigKey, string>;
-  for (const key of TOPIC_CONFIG_KEYS) out[key] = overrides[key]?.trim() ?? TOPIC_CONFIG_SPECS[key].default;
+  for (const key of TOPIC_CONFIG_KEYS) out[key] = overrides[key]?.trim() ?? SPECS[key]!.default;
   return out;
 }
 
@@ -166,6 +252,8 @@ export function resolveTopicConfig(explicit: Record<string, string>, defaults: R
     retentionMs: num(get('retention.ms')),
     segmentBytes: num(get('segment.bytes')),
     segmentMs: num(get('segment.ms')),
+    compressionType: get('compression.type') as TopicCompressionType,
+    compressionLevels: { gzip: Number(get('compression.gzip.level')), lz4: Number(get('compression.lz4.level')), zstd: Number(get('compression.zstd.level')) },
   };
 }
 
@@ -195,6 +283,7 @@ export function applyAlterations(
 ): Record<string, string> {
   const next: Record<string, string> = { ...explicit };
   for (const change of changes) {
+    if (IGNORED_LEGACY_KEYS.has(change.name)) continue; // accepted, not kept (Kafka 4.x)
     const spec = SPECS[change.name];
     if (spec === undefined) throw invalid(`unknown topic config '${change.name}' (supported: ${TOPIC_CONFIG_KEYS.join(', ')})`);
     const current = next[change.name] ?? defaults[change.name as TopicConfigKey];
@@ -220,12 +309,15 @@ export function applyAlterations(
     }
   }
   validateTopicConfigs(next);
-  return next;
+  return normalizeConfigs(next);
 }
 
 /** Normalised copy (trimmed values) of validated explicit configs. */
 export function normalizeConfigs(configs: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(configs)) out[k] = v.trim();
+  for (const [k, v] of Object.entries(configs)) {
+    if (IGNORED_LEGACY_KEYS.has(k)) continue; // accepted, not kept (Kafka 4.x)
+    out[k] = SPECS[k]?.type === 'boolean' ? v.trim().toLowerCase() : v.trim();
+  }
   return out;
 }

@@ -46,6 +46,11 @@
  * timestamp type) that disagrees with the records, with a new CRC (only for
  * batches that got it wrong). LogAppendTime stamping stays with the engines:
  * it needs the append time.
+ *
+ * A topic whose compression.type names a codec (not `producer`) gets batches
+ * of another codec recompressed to it here (the records were decompressed for
+ * validation anyway), as Kafka's LogValidator does; the one new buffer is the
+ * only copy.
  */
 import {
   ATTR_COMPRESSION_MASK,
@@ -67,7 +72,7 @@ import {
   updateCrc,
 } from '../protocol/records/batch-header.js';
 import { crc32c } from '@node-rs/crc32';
-import { CompressionError } from '../protocol/compression/index.js';
+import { CompressionError, compress, compressSync } from '../protocol/compression/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { RecordsError } from '../protocol/records/errors.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, forEachRecord, type RecordsSection } from '../protocol/records/records.js';
@@ -77,7 +82,8 @@ import type { TopicConfig } from './topic-config.js';
 /** What the Produce handler knows when it validates a partition's records. */
 export interface ProduceRules {
   /** The topic's effective configuration (max.message.bytes, timestamp type and bounds). */
-  config: Pick<TopicConfig, 'maxMessageBytes' | 'timestampType' | 'timestampBeforeMaxMs' | 'timestampAfterMaxMs' | 'cleanupPolicy'>;
+  config: Pick<TopicConfig, 'maxMessageBytes' | 'timestampType' | 'timestampBeforeMaxMs' | 'timestampAfterMaxMs' | 'cleanupPolicy'> &
+    Partial<Pick<TopicConfig, 'compressionType' | 'compressionLevels'>>;
   /** Produce request version (zstd needs v7+). */
   apiVersion: number;
   /** Wall clock for the timestamp bounds. */
@@ -122,7 +128,10 @@ export class ValidatedBatch {
    */
   readonly decompressed: RecordsSection | null;
 
-  constructor(token: typeof TOKEN, buf: Buffer, v: BatchValidation, maxTimestamp: bigint) {
+  /** The codec the producer sent the batch with (differs from `compression` after recompression). */
+  readonly producedCompression: number;
+
+  constructor(token: typeof TOKEN, buf: Buffer, v: BatchValidation, maxTimestamp: bigint, producedCompression = v.compression) {
     if (token !== TOKEN) throw new TypeError('a ValidatedBatch is made only by validateProduced');
     this.buf = buf;
     this.recordCount = v.recordCount;
@@ -130,6 +139,7 @@ export class ValidatedBatch {
     this.compression = v.compression;
     this.maxTimestamp = maxTimestamp;
     this.decompressed = v.compression === Compression.None ? null : v.section;
+    this.producedCompression = producedCompression;
   }
 
   /** Bytes of the batch. */
@@ -266,8 +276,69 @@ function checkTimestamps(buf: Buffer, v: BatchValidation, rules: ProduceRules): 
   return v.maxTimestamp;
 }
 
+/** Kafka codec id of a compression.type other than `producer`. */
+const TARGET_CODEC: Record<string, number> = { uncompressed: Compression.None, gzip: Compression.Gzip, snappy: Compression.Snappy, lz4: Compression.Lz4, zstd: Compression.Zstd };
+
+/** The codec the topic wants the batch stored with, when it differs from the one it came with; else null. */
+function recompressTarget(v: BatchValidation, rules: ProduceRules): number | null {
+  const type = rules.config.compressionType;
+  if (type === undefined || type === 'producer') return null;
+  const target = TARGET_CODEC[type];
+  return target === undefined || target === v.compression ? null : target;
+}
+
+function levelFor(codec: number, rules: ProduceRules): number | undefined {
+  const levels = rules.config.compressionLevels;
+  if (!levels) return undefined;
+  if (codec === Compression.Gzip) return levels.gzip === -1 ? undefined : levels.gzip;
+  if (codec === Compression.Zstd) return levels.zstd;
+  return undefined; // snappy has no level; the lz4 codec uses its own
+}
+
+/**
+ * compression.type other than `producer` (Kafka's LogValidator): the validated
+ * batch with its records (already decompressed by validation) compressed with
+ * the topic's codec; same header fields, new length, attributes and CRC.
+ * MESSAGE_TOO_LARGE when the result exceeds max.message.bytes, as in Kafka.
+ */
+function recompressed(buf: Buffer, v: BatchValidation, target: number, payload: Buffer): { buf: Buffer; v: BatchValidation } {
+  const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + payload.length);
+  buf.copy(out, 0, 0, BATCH_HEADER_SIZE);
+  payload.copy(out, BATCH_HEADER_SIZE);
+  out.writeInt32BE(out.length - LOG_OVERHEAD, OFF_BATCH_LENGTH);
+  out.writeInt16BE((out.readInt16BE(OFF_ATTRIBUTES) & ~ATTR_COMPRESSION_MASK) | target, OFF_ATTRIBUTES);
+  updateCrc(out, 0);
+  const section: RecordsSection =
+    target === Compression.None ? { ...v.section, buf: out, start: BATCH_HEADER_SIZE, end: out.length } : v.section;
+  return { buf: out, v: { ...v, size: out.length, compression: target, section } };
+}
+
+function checkRecompressedSize(size: number, rules: ProduceRules): void {
+  if (size > rules.config.maxMessageBytes) {
+    refuse(ErrorCode.MESSAGE_TOO_LARGE, `the record batch is ${size} bytes once recompressed to the topic's compression.type=${rules.config.compressionType}, which exceeds max.message.bytes=${rules.config.maxMessageBytes}`);
+  }
+}
+
+async function recompressAsync(buf: Buffer, v: BatchValidation, rules: ProduceRules): Promise<{ buf: Buffer; v: BatchValidation }> {
+  const target = recompressTarget(v, rules);
+  if (target === null) return { buf, v };
+  const records = v.section.buf.subarray(v.section.start, v.section.end);
+  const r = recompressed(buf, v, target, await compress(target, records, { level: levelFor(target, rules) }));
+  checkRecompressedSize(r.buf.length, rules);
+  return r;
+}
+
+function recompressSync(buf: Buffer, v: BatchValidation, rules: ProduceRules): { buf: Buffer; v: BatchValidation } {
+  const target = recompressTarget(v, rules);
+  if (target === null) return { buf, v };
+  const records = v.section.buf.subarray(v.section.start, v.section.end);
+  const r = recompressed(buf, v, target, compressSync(target, records, { level: levelFor(target, rules) }));
+  checkRecompressedSize(r.buf.length, rules);
+  return r;
+}
+
 /** Leader-owned header fields: leader epoch; on CreateTime topics the true max timestamp (new CRC when it changes). */
-function finish(buf: Buffer, v: BatchValidation, rules: ProduceRules): ValidatedBatch {
+function finish(buf: Buffer, v: BatchValidation, rules: ProduceRules, producedCompression = v.compression): ValidatedBatch {
   const storedMax = checkTimestamps(buf, v, rules);
   let maxTimestamp = buf.readBigInt64BE(OFF_MAX_TIMESTAMP);
   if (storedMax !== null) {
@@ -280,7 +351,7 @@ function finish(buf: Buffer, v: BatchValidation, rules: ProduceRules): Validated
     maxTimestamp = storedMax;
   }
   setLeaderEpoch(buf, rules.leaderEpoch, 0); // outside the CRC
-  return new ValidatedBatch(TOKEN, buf, v, maxTimestamp);
+  return new ValidatedBatch(TOKEN, buf, v, maxTimestamp, producedCompression);
 }
 
 function refused(err: unknown): ProduceVerdict {
@@ -303,7 +374,8 @@ export async function validateProduced(records: Buffer | null, rules: ProduceRul
     } catch (err) {
       recordsFailure(err);
     }
-    return { ok: true, batch: finish(buf, v, rules) };
+    const r = await recompressAsync(buf, v, rules);
+    return { ok: true, batch: finish(r.buf, r.v, rules, v.compression) };
   } catch (err) {
     return refused(err);
   }
@@ -320,7 +392,8 @@ export function validateProducedSync(records: Buffer | null, rules: ProduceRules
     } catch (err) {
       recordsFailure(err);
     }
-    return { ok: true, batch: finish(buf, v, rules) };
+    const r = recompressSync(buf, v, rules);
+    return { ok: true, batch: finish(r.buf, r.v, rules, v.compression) };
   } catch (err) {
     return refused(err);
   }

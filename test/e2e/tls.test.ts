@@ -4,6 +4,7 @@
  * untrusted CAs are refused; mutual TLS (required client certificate, its CN as principal);
  * PKCS#12 key stores; certificate reload without restart.
  */
+import { spawnSync } from 'node:child_process';
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -284,6 +285,39 @@ toolTest('PKCS#12 key store (kopSslKeystoreLocation): kcat produces and consumes
   } finally {
     await g.stop();
   }
+});
+
+// ---------------------------------------------------------------- JKS key and trust stores
+
+const noKeytool = spawnSync('keytool', ['-help'], { stdio: 'ignore' }).error ? 'keytool not found: install a JDK' : undefined;
+
+toolTest('JKS key and trust stores made by keytool (kopSslKeystoreType=JKS): the Java client produces and consumes; a wrong password names the key', unavailable('java') ?? noKeytool, async () => {
+  const dir = tmp();
+  cleanup.push(dir);
+  const key = forge.pki.privateKeyFromPem(readFileSync(join(devDir, 'server.key'), 'utf8'));
+  const chain = ['server.pem', 'ca.pem'].map((f) => forge.pki.certificateFromPem(readFileSync(join(devDir, f), 'utf8')));
+  const p12 = forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(key, chain, 'changeit', { algorithm: '3des' })).getBytes();
+  writeFileSync(join(dir, 'server.p12'), Buffer.from(p12, 'binary'));
+  const keytool = (args: string[]): void => {
+    const r = spawnSync('keytool', args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, `keytool ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  };
+  keytool(['-importkeystore', '-noprompt', '-srckeystore', join(dir, 'server.p12'), '-srcstoretype', 'PKCS12', '-srcstorepass', 'changeit', '-destkeystore', join(dir, 'server.jks'), '-deststoretype', 'JKS', '-deststorepass', 'changeit', '-destkeypass', 'changeit']);
+  keytool(['-importcert', '-noprompt', '-alias', 'ca', '-file', join(devDir, 'ca.pem'), '-keystore', join(dir, 'trust.jks'), '-storetype', 'JKS', '-storepass', 'changeit']);
+  assert.equal(readFileSync(join(dir, 'server.jks')).readUInt32BE(0), 0xfeedfeed, 'keytool wrote a JKS store');
+  const stores = { kopSslKeystoreLocation: join(dir, 'server.jks'), kopSslKeystorePassword: 'changeit', kopSslKeystoreType: 'JKS', kopSslTruststoreLocation: join(dir, 'trust.jks'), kopSslTruststorePassword: 'changeit', kopSslTruststoreType: 'JKS' };
+  const g = await startLogged(stores);
+  try {
+    assert.ok(g.logs.some((l) => l.msg === 'TLS enabled' && l.source === 'keystore'));
+    const java = new JavaKafkaClient({ bootstrap: g.bootstrap, security: ssl });
+    const acked = await java.produce({ topic: 'jks', records: [{ key: 'a', value: 'over-jks' }], acks: 'all' });
+    assert.deepEqual(acked.map((a) => a.offset), [0]);
+    assert.deepEqual((await java.consume({ topic: 'jks', maxRecords: 1, timeoutMs: 30_000 })).map((r) => r.valueText), ['over-jks']);
+  } finally {
+    await g.stop();
+  }
+  await assert.rejects(startLogged({ ...stores, kopSslKeystorePassword: 'wrong' }), /kopSslKeystorePassword: wrong password/);
+  await assert.rejects(startLogged({ ...stores, kopSslTruststorePassword: 'wrong' }), /kopSslTruststorePassword: wrong password/);
 });
 
 // ---------------------------------------------------------------- reload

@@ -53,6 +53,11 @@ export class PulsarClientImpl implements PulsarClient {
     return this.pool.openConnections;
   }
 
+  async brokerMaxMessageSize(): Promise<number> {
+    this.check();
+    return (await this.pool.forService()).maxMessageSize;
+  }
+
   /** Resolves when a connection to the service URL is open or could be opened now (readiness). */
   async checkConnection(): Promise<void> {
     this.check();

@@ -237,9 +237,18 @@ export class Connection {
   }
 
   /** A payload command (SEND): headers and payload written together, the payload not copied. */
+  /**
+   * Sends a command with a message. Throws a non-retriable PulsarClientError
+   * 'MessageTooBig' (nothing is written) when metadata and payload exceed the
+   * broker's max_message_size (of CONNECTED), as Java's client refuses such a
+   * message before sending: the broker would close the whole connection.
+   */
   sendPayload(cmd: BaseCommand, metadata: MessageMetadata, payload: Buffer): void {
     if (this.closedWith || this.socket.destroyed) return;
     const [headers, body] = encodePayloadCommandChunks(cmd, metadata, payload);
+    if (headers.length + body.length > this.maxMessageSize) {
+      throw new PulsarClientError('MessageTooBig', `message of ${headers.length + body.length} bytes (metadata and payload) is larger than the broker's max message size of ${this.maxMessageSize} bytes`, false);
+    }
     this.socket.cork();
     this.socket.write(headers);
     if (body.length > 0) this.socket.write(body);

@@ -193,6 +193,18 @@ export class ProducerImpl implements Producer, ProducerHandler {
     const cnx = this.cnx;
     if (!cnx) return;
     const md = op.metadata;
+    try {
+      this.sendTo(cnx, op, md);
+    } catch (e) {
+      // permanent (too large for the broker): fail this message only, never resend it
+      const at = this.pending.indexOf(op);
+      if (at >= 0) this.pending.splice(at, 1);
+      op.reject(e instanceof Error ? e : new Error(String(e)));
+      this.releaseSlot();
+    }
+  }
+
+  private sendTo(cnx: NonNullable<typeof this.cnx>, op: PendingSend, md: MessageMetadata): void {
     cnx.sendPayload(
       sendCommand({
         producerId: this.id,

@@ -205,6 +205,8 @@ export interface LookupResult {
 }
 
 export interface PulsarClient {
+  /** The broker's max_message_size (CONNECTED) on the service URL's connection (opens it if needed). */
+  brokerMaxMessageSize(): Promise<number>;
   /** Partition count of a topic: 0 for a non-partitioned topic (or none yet, when auto-creation would make one). */
   getPartitionedTopicMetadata(topic: string, originalIdentity?: OriginalIdentity): Promise<number>;
   /** Follows redirects (authoritative flag, proxy-through-service-URL) to the owning broker. */

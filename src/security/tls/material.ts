@@ -1,6 +1,6 @@
 /**
  * The server's TLS material from the configuration: its key and certificate
- * chain (PEM files, a PKCS#12 or PEM key store, or the development
+ * chain (PEM files, a JKS, PKCS#12 or PEM key store, or the development
  * certificates) and the CA certificates that client certificates are checked
  * against. Every problem is reported as a ConfigError naming the key.
  */
@@ -11,6 +11,7 @@ import { ConfigError } from '../../config/load.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { DevCertFiles } from '../dev-certs.js';
 import { parseStoreType } from './options.js';
+import { isJks, readJks } from './jks.js';
 import { Pkcs12PasswordError, readPkcs12 } from './pkcs12.js';
 
 export type TlsSettings = Pick<
@@ -89,7 +90,8 @@ export function loadTlsMaterial(s: TlsSettings, dev?: DevCertFiles): TlsMaterial
       const text = data.toString('utf8');
       ({ identity, leaf } = pemIdentity(text, text, { key: 'kopSslKeystoreLocation', path }, { key: 'kopSslKeystoreLocation', path }));
     } else {
-      ({ identity, leaf } = pkcs12Identity(data, path, s.kopSslKeystorePassword));
+      // a JKS file is read as JKS whatever the type says (Java's keystore.type.compat does the same)
+      ({ identity, leaf } = isJks(data) ? jksIdentity(data, path, s.kopSslKeystorePassword) : pkcs12Identity(data, path, s.kopSslKeystorePassword));
     }
   } else if (dev) {
     const certText = read('tlsCertificateFilePath', dev.serverCertFile).toString('utf8');
@@ -112,11 +114,12 @@ export function loadTlsMaterial(s: TlsSettings, dev?: DevCertFiles): TlsMaterial
     if (parseStoreType(s.kopSslTruststoreType) === 'PEM') {
       ca = pemCertificates(data.toString('utf8'), 'kopSslTruststoreLocation', path);
     } else {
+      const jks = isJks(data);
       try {
-        ca = readPkcs12(data, s.kopSslTruststorePassword).certPems;
+        ca = jks ? readJks(data, s.kopSslTruststorePassword).certPems : readPkcs12(data, s.kopSslTruststorePassword).certPems;
       } catch (err) {
         if (err instanceof Pkcs12PasswordError) throw new ConfigError(`kopSslTruststorePassword: wrong password for the trust store ${path} (${err.message})`);
-        throw new ConfigError(`kopSslTruststoreLocation: ${path}: cannot read the PKCS12 trust store: ${(err as Error).message}`);
+        throw new ConfigError(`kopSslTruststoreLocation: ${path}: cannot read the ${jks ? 'JKS' : 'PKCS12'} trust store: ${(err as Error).message}`);
       }
       if (ca.length === 0) throw new ConfigError(`kopSslTruststoreLocation: ${path} holds no certificate`);
     }
@@ -185,6 +188,20 @@ function pemIdentity(
     throw new ConfigError(`${keyRef.key}: ${keyRef.path} is not the private key of the (first) certificate in ${certRef.path}`);
   }
   return { identity: { key: key.export({ type: 'pkcs8', format: 'pem' }) as string, cert: certs.join('') }, leaf };
+}
+
+function jksIdentity(data: Buffer, path: string, password: string): { identity: TlsMaterial['identity']; leaf: X509Certificate | null } {
+  let store;
+  try {
+    store = readJks(data, password);
+  } catch (err) {
+    if (err instanceof Pkcs12PasswordError) throw new ConfigError(`kopSslKeystorePassword: wrong password for the key store ${path} (${err.message})`);
+    throw new ConfigError(`kopSslKeystoreLocation: ${path}: cannot read the JKS key store: ${(err as Error).message}`);
+  }
+  if (!store.keyPem) throw new ConfigError(`kopSslKeystoreLocation: ${path} holds no private key (a trust store? use kopSslTruststoreLocation for those)`);
+  const leaf = new X509Certificate(store.certPems[0]!);
+  if (!leaf.checkPrivateKey(createPrivateKey(store.keyPem))) throw new ConfigError(`kopSslKeystoreLocation: ${path}: the first certificate of the chain is not the private key's`);
+  return { identity: { key: store.keyPem, cert: store.certPems.join('') }, leaf };
 }
 
 function pkcs12Identity(data: Buffer, path: string, password: string): { identity: TlsMaterial['identity']; leaf: X509Certificate | null } {

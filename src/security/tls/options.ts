@@ -76,16 +76,11 @@ export function parseTlsCiphers(value: string): string | undefined {
   return out.join(':');
 }
 
-export type StoreType = 'PKCS12' | 'PEM';
+export type StoreType = 'PKCS12' | 'PEM' | 'JKS';
 
-/** `kopSslKeystoreType` / `kopSslTruststoreType`: PKCS12 or PEM; JKS gets a conversion hint. */
+/** `kopSslKeystoreType` / `kopSslTruststoreType`: JKS, PKCS12 or PEM. */
 export function parseStoreType(value: string): StoreType {
   const upper = value.trim().toUpperCase();
-  if (upper === 'PKCS12' || upper === 'PEM') return upper;
-  if (upper === 'JKS') {
-    throw new Error(
-      'JKS key stores are not supported; convert to PKCS12: keytool -importkeystore -srckeystore store.jks -destkeystore store.p12 -deststoretype PKCS12',
-    );
-  }
-  throw new Error(`unknown store type '${value}'; expected PKCS12 or PEM`);
+  if (upper === 'PKCS12' || upper === 'PEM' || upper === 'JKS') return upper;
+  throw new Error(`unknown store type '${value}'; expected JKS, PKCS12 or PEM`);
 }

@@ -11,6 +11,7 @@
  * Topic administration goes through Pulsar's admin REST API; data through the
  * binary protocol. See docs/pulsar-engine.md.
  */
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../../pulsar/wire/frame.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../protocol/errors.js';
 import { INTERNAL_TOPICS, isInternalTopic, parseFullName, partitionName, tryParseFullName, type TopicName } from '../../topics/names.js';
@@ -96,6 +97,12 @@ function isStatus(e: unknown, ...statuses: number[]): boolean {
   return typeof e === 'object' && e !== null && statuses.includes((e as { status?: number }).status ?? -1);
 }
 
+/**
+ * Room kept for an entry's metadata (producer name, sequence id, properties)
+ * and command around a Kafka batch under the broker's maxMessageSize.
+ */
+export const ENTRY_OVERHEAD_BYTES = 4096;
+
 export class PulsarEngine implements StorageEngine {
   readonly kind = 'pulsar' as const;
   /** kafkaMetadataTenant/kafkaMetadataNamespace: the gateway's state, coordinator topics. */
@@ -121,6 +128,13 @@ export class PulsarEngine implements StorageEngine {
   private pidEnd = 0n;
   private pidChain: Promise<unknown> = Promise.resolve();
   private started = false;
+  /** The broker's maxMessageSize (read at start; Pulsar's default until then). */
+  private brokerMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
+
+  /** What a Kafka batch may be so that its entry (batch + metadata) fits the broker's maxMessageSize. */
+  get maxBatchBytes(): number {
+    return this.brokerMaxMessageSize - ENTRY_OVERHEAD_BYTES;
+  }
 
   get metadataNamespace(): string {
     return this.options.metadataNamespace;
@@ -147,6 +161,11 @@ export class PulsarEngine implements StorageEngine {
       await this.admin.setCompactionThreshold(ns, 4 * 1024 * 1024);
     } catch (e) {
       throw new Error(`storageEngine=pulsar: cannot prepare the metadata namespace ${ns} (kafkaMetadataTenant/kafkaMetadataNamespace): ${(e as Error).message}`);
+    }
+    try {
+      this.brokerMaxMessageSize = await this.client.brokerMaxMessageSize();
+    } catch (e) {
+      this.logger.warn({ err: (e as Error).message }, `cannot read the broker's maxMessageSize now; assuming Pulsar's default of ${DEFAULT_MAX_MESSAGE_SIZE} bytes`);
     }
     // load the log-start marks now (small), so reads need no round trip for them
     for (const { key, value } of await this.state.scan(NS_LOG_START)) this.logStarts.set(key, BigInt(value.toString('utf8')));

@@ -22,10 +22,14 @@
  *
  * Reading accepts any entry: ours in either format, or a plain Pulsar producer's
  * (batched or not, any CompressionType). Entries that are not kafka-format come
- * back as ONE uncompressed Kafka batch (decompressing is needed anyway to read
- * Pulsar messages; recompressing would cost CPU on every fetch for bytes that
- * are already compact on the wire to Pulsar), with offsets baseOffset ..
- * baseOffset + entryRecordCount - 1.
+ * back as ONE Kafka batch with offsets baseOffset .. baseOffset +
+ * entryRecordCount - 1, compressed with the Kafka codec matching the entry's
+ * (ZLIB -> gzip, SNAPPY -> snappy, LZ4 -> lz4, ZSTD -> zstd): so a batch comes
+ * back compressed as it was produced (or as compression.type made it), and
+ * consumers with decompressed-size bounds or pooled buffers, and every
+ * consumer's bandwidth, see what Kafka would send. An uncompressed entry comes
+ * back uncompressed. decodeEntry compresses with the async codecs (large
+ * batches do not hold the event loop); decodeEntrySync with the sync ones.
  *
  * Sync / async: encodeEntry is synchronous (the kafka format is a few header
  * reads; the pulsar format decompresses / compresses with the sync codecs);
@@ -42,7 +46,26 @@ import {
   type BatchHeader,
   type RecordsSection,
 } from '../../protocol/records/records.js';
-import { checkBatch, LOG_OVERHEAD, OFF_LAST_OFFSET_DELTA, setBaseOffset } from '../../protocol/records/batch-header.js';
+import {
+  ATTR_COMPRESSION_MASK,
+  BATCH_HEADER_SIZE,
+  checkBatch,
+  LOG_OVERHEAD,
+  OFF_ATTRIBUTES,
+  OFF_BATCH_LENGTH,
+  OFF_LAST_OFFSET_DELTA,
+  setBaseOffset,
+  updateCrc,
+} from '../../protocol/records/batch-header.js';
+import {
+  CODEC_GZIP,
+  CODEC_LZ4,
+  CODEC_NONE,
+  CODEC_SNAPPY,
+  CODEC_ZSTD,
+  compress as kafkaCompress,
+  compressSync as kafkaCompressSync,
+} from '../../protocol/compression/index.js';
 import { CompressionType, type KeyValue, type MessageMetadata } from '../../pulsar/proto/index.js';
 import {
   compressionName,
@@ -235,7 +258,12 @@ export function decodeEntry(metadata: MessageMetadata, payload: Buffer, baseOffs
   // encrypted payloads cannot be decompressed (compression comes before encryption)
   if (c === CompressionType.NONE || isEncrypted(metadata)) return fromUncompressed(metadata, payload, baseOffset, options?.copy ?? false);
   const max = options?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
-  return pulsarDecompress(c, payload, metadata.uncompressedSize ?? 0, max).then((raw) => fromUncompressed(metadata, raw, baseOffset, false));
+  return pulsarDecompress(c, payload, metadata.uncompressedSize ?? 0, max).then(async (raw) => {
+    const batch = fromUncompressed(metadata, raw, baseOffset, false);
+    if (entryFormatOf(metadata) === 'kafka') return batch;
+    const codec = kafkaCodecFor(c);
+    return withCompressedRecords(batch, codec, await kafkaCompress(codec, batch.subarray(BATCH_HEADER_SIZE)));
+  });
 }
 
 /** decodeEntry, always synchronous. */
@@ -243,5 +271,36 @@ export function decodeEntrySync(metadata: MessageMetadata, payload: Buffer, base
   const c = compressionOf(metadata);
   if (c === CompressionType.NONE || isEncrypted(metadata)) return fromUncompressed(metadata, payload, baseOffset, options?.copy ?? false);
   const raw = pulsarDecompressSync(c, payload, metadata.uncompressedSize ?? 0, options?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES);
-  return fromUncompressed(metadata, raw, baseOffset, false);
+  const batch = fromUncompressed(metadata, raw, baseOffset, false);
+  if (entryFormatOf(metadata) === 'kafka') return batch;
+  const codec = kafkaCodecFor(c);
+  return withCompressedRecords(batch, codec, kafkaCompressSync(codec, batch.subarray(BATCH_HEADER_SIZE)));
+}
+
+/** The Kafka codec id matching a Pulsar entry codec (the inverse of pulsarCodecFor). */
+export function kafkaCodecFor(c: CompressionType): number {
+  switch (c) {
+    case CompressionType.ZLIB:
+      return CODEC_GZIP;
+    case CompressionType.SNAPPY:
+      return CODEC_SNAPPY;
+    case CompressionType.LZ4:
+      return CODEC_LZ4;
+    case CompressionType.ZSTD:
+      return CODEC_ZSTD;
+    default:
+      return CODEC_NONE;
+  }
+}
+
+/** An uncompressed single batch with its records section replaced by `compressed` (codec `codec`): new length, attributes, CRC. */
+function withCompressedRecords(batch: Buffer, codec: number, compressed: Buffer): Buffer {
+  if (codec === CODEC_NONE) return batch;
+  const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
+  batch.copy(out, 0, 0, BATCH_HEADER_SIZE);
+  compressed.copy(out, BATCH_HEADER_SIZE);
+  out.writeInt32BE(out.length - LOG_OVERHEAD, OFF_BATCH_LENGTH);
+  out.writeInt16BE((out.readInt16BE(OFF_ATTRIBUTES) & ~ATTR_COMPRESSION_MASK) | codec, OFF_ATTRIBUTES);
+  updateCrc(out, 0);
+  return out;
 }

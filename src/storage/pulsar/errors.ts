@@ -28,6 +28,9 @@ export function toStorageError(e: unknown, what: string): StorageError {
       return new StorageError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, msg);
     case 'Timeout':
       return new StorageError(ErrorCode.REQUEST_TIMED_OUT, msg);
+    case 'MessageTooBig':
+      // the entry is larger than the broker's maxMessageSize: permanent, never retried
+      return new StorageError(ErrorCode.MESSAGE_TOO_LARGE, msg);
     case 'ChecksumError':
       return new StorageError(ErrorCode.CORRUPT_MESSAGE, msg);
     case 'ProducerBlockedQuotaExceededError':
