@@ -72,23 +72,23 @@ function parseInto(root: protobuf.Root, text: string, what: string): { pkg: stri
     const set = Buffer.concat([Buffer.of(0x0a, ...len), fdp]);
     const described = (protobuf.Root as unknown as { fromDescriptor(b: Uint8Array): protobuf.Root }).fromDescriptor(set);
     const file = (protobuf as unknown as { descriptor: { FileDescriptorProto: protobuf.Type } }).descriptor.FileDescriptorProto.decode(fdp) as unknown as { package?: string; dependency?: string[] };
-    for (const nested of described.nestedArray) root.add(nested.name in root.nested! ? mergeNamespaces(root, nested) : nested);
+    mergeJson(root, (described.toJSON() as { nested?: Record<string, NestedJson> }).nested ?? {});
     return { pkg: file.package ?? '', imports: file.dependency ?? [] };
   } catch (err) {
     throw E.invalidSchema(`${what}: neither .proto text nor a base64 FileDescriptorProto (${(err as Error).message})`);
   }
 }
 
-function mergeNamespaces(root: protobuf.Root, ns: protobuf.ReflectionObject): protobuf.ReflectionObject {
-  const existing = root.get(ns.name) as protobuf.Namespace;
-  for (const child of (ns as protobuf.Namespace).nestedArray ?? []) {
-    if (!existing.get(child.name)) {
-      (ns as protobuf.Namespace).remove(child);
-      existing.add(child);
-    }
+type NestedJson = { nested?: Record<string, NestedJson>; fields?: unknown; values?: unknown; methods?: unknown };
+
+/** Add parsed definitions to `ns`, merging into packages that references already defined. */
+function mergeJson(ns: protobuf.Namespace, nested: Record<string, NestedJson>): void {
+  for (const [name, json] of Object.entries(nested)) {
+    const existing = ns.get(name);
+    const isPackage = json.fields === undefined && json.values === undefined && json.methods === undefined;
+    if (existing instanceof protobuf.Namespace && !(existing instanceof protobuf.Type) && isPackage) mergeJson(existing, json.nested ?? {});
+    else ns.addJSON({ [name]: json } as protobuf.INamespace['nested'] & object);
   }
-  root.remove(existing);
-  return existing;
 }
 
 function loadRefs(root: protobuf.Root, refs: ResolvedReference[], seen: Set<string>): void {
