@@ -5,11 +5,13 @@
  *    through the gateway with its Avro, JSON Schema and Protobuf serializers (auto-registration,
  *    HTTP Basic with a Pulsar token) and consumes with the deserializers; the Avro schema evolves
  *    under BACKWARD, and an incompatible change is refused with Confluent's 409 error.
+ *  - franz-go's pkg/sr client (Go module proxy; test/e2e/drivers/franz-sr, built with `go build`)
+ *    registers, reads back, evolves and is refused an incompatible change (embedded engine).
  *  - Two gateway nodes on one Pulsar (storageEngine=pulsar): the same schemas registered through
  *    both nodes at once get one id each, distinct schemas get distinct ids, and both nodes show
  *    the same registry.
  *
- * Without the venv the Python test is skipped locally (the reason in its name) and fails under CI.
+ * Without the venv (or Go) a test is skipped locally (the reason in its name) and fails under CI.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +23,7 @@ import { SignJWT } from 'jose';
 import { repoRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { assertAvailable, skipsFor } from '../helpers/clients/gate.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
-import { runCommand } from '../helpers/clients/proc.js';
+import { commandExists, runCommand } from '../helpers/clients/proc.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
 
 const dirs: string[] = [];
@@ -101,6 +103,42 @@ test(pyName('embedded: confluent-kafka-python serializers produce and consume th
   const token = await new SignJWT({ sub: 'app' }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
   const out = await runPython(gw.bootstrap, gw.gateway.schemaRegistry!.url, 'acme/shop', token, 'orders');
   checkPythonResult(out);
+});
+
+const goWhy = commandExists('go') ? undefined : 'go not installed (franz-go pkg/sr client)';
+const goName = (name: string): string => (goWhy && skipsFor(goWhy) ? `${name} [skipped: ${goWhy}]` : name);
+
+test(goName("embedded: franz-go's pkg/sr registers, reads back, evolves; an incompatible change is refused with 409"), { skip: skipsFor(goWhy) }, async () => {
+  assertAvailable(goWhy);
+  const bin = join(harnessEnv().cacheDir, 'franz-sr', 'franz-sr');
+  const build = await runCommand('go', ['build', '-o', bin, '.'], { cwd: join(repoRoot, 'test', 'e2e', 'drivers', 'franz-sr'), timeoutMs: 300_000 });
+  assert.equal(build.code, 0, `go build failed:\n${build.stderr}`);
+  const dir = tempDir('kop-sr-go-');
+  const secret = randomBytes(32);
+  const gw = await startTestGateway(
+    {
+      kafkaListeners: 'SASL_PLAINTEXT://127.0.0.1:0',
+      authenticationEnabled: true,
+      tokenSecretKey: `data:;base64,${secret.toString('base64')}`,
+      kopSchemaRegistryEnable: true,
+      kopSchemaRegistryPort: 0,
+    },
+    dir,
+  );
+  gateways.push(gw);
+  const token = await new SignJWT({ sub: 'app' }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
+  const r = await runCommand(bin, [gw.gateway.schemaRegistry!.url, 'acme/shop', `token:${token}`, 'events-value'], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `franz-sr failed:\n${r.stdout}\n${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.deepEqual(out.v1.version, 1);
+  assert.equal(out.byId, '{"type":"record","name":"Event","fields":[{"name":"id","type":"string"}]}');
+  assert.equal(out.v2.version, 2);
+  assert.notEqual(out.v2.id, out.v1.id);
+  assert.deepEqual(out.latest, { id: out.v2.id, version: 2, schema: '{"type":"record","name":"Event","fields":[{"name":"id","type":"string"},{"name":"n","type":"int","default":0}]}' });
+  assert.deepEqual(out.subjects, ['events-value']);
+  assert.equal(out.incompatible.code, 409, JSON.stringify(out.incompatible));
+  assert.match(out.incompatible.message, /incompatible with an earlier schema/);
+  assert.equal(out.compatible, false);
 });
 
 const pulsarSkip = pulsarSkipReason();
