@@ -171,9 +171,9 @@ export class RegistryHttpServer {
     const conn = this.conns.get(req.socket) ?? this.auth.opened(req.socket);
     conn.requests++;
     try {
+      const caller = await this.auth.authenticate(conn, req.headers.authorization);
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > this.o.maxRequestBytes) throw E.tooLarge(`request body of ${declared} bytes is larger than schemaRegistryMaxRequestBytes (${this.o.maxRequestBytes})`);
-      const caller = await this.auth.authenticate(conn, req.headers.authorization);
       const url = new URL(req.url ?? '/', 'http://registry');
       const path = url.pathname.replace(/\/{2,}/g, '/');
       let route: Route | undefined;
@@ -206,7 +206,8 @@ export class RegistryHttpServer {
       if (err instanceof RegistryError) {
         if (err.status >= 500) this.log.warn({ err: err.message, url: req.url }, 'schema registry: request failed');
         if (err.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="kop-gateway schema registry"');
-        if (err.status === 413) res.setHeader('Connection', 'close');
+        // a body not read (refused before it, or too large) is not drained: the connection closes
+        if (!req.complete && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) res.setHeader('Connection', 'close');
         this.reply(res, conn, err.status, err.body());
       } else {
         this.log.warn({ err: (err as Error).message, stack: (err as Error).stack, url: req.url, method: req.method }, 'schema registry: internal error');

@@ -127,7 +127,8 @@ export class RegistryState {
       }
     } catch (err) {
       if (err instanceof RegistryError) return { ok: false, status: err.status, code: err.code, message: err.message };
-      throw err;
+      // the same on every node (deterministic code): the entry fails everywhere, the log goes on
+      return { ok: false, status: 500, code: 50001, message: `Error in the backend data store - ${(err as Error).name}` };
     }
   }
 

@@ -268,6 +268,8 @@ test('security: nothing unauthenticated, tokens as on SASL, tenant isolation, pe
     assert.equal(r.status, 401, path);
     assert.equal(r.body.error_code, 401);
   }
+  const bigAnon = await call('POST', '/subjects/x/versions', null, undefined, JSON.stringify({ schema: 'x'.repeat(20000) }));
+  assert.equal(bigAnon.status, 401, 'an unauthenticated request learns nothing, not even the body bound');
   const expired = await call('GET', '/subjects', 'Basic ' + Buffer.from(`acme/orders:token:${tokens['expired']}`).toString('base64'));
   assert.equal(expired.status, 401);
   assert.match(expired.body.message, /expired/);
