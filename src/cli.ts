@@ -90,7 +90,7 @@ async function start(argv: string[]): Promise<number> {
   if (profile) {
     const caFile = devCertFiles(config.tlsDevCertsDirectory).caCertFile;
     const connectFile = join(config.dataDirectory, 'dev', 'connect.txt');
-    const banner = devProfileBanner(profile, `127.0.0.1:${gateway.port()}`, caFile, gateway.ops?.url ?? null, connectFile);
+    const banner = devProfileBanner(profile, `127.0.0.1:${gateway.port()}`, caFile, gateway.ops?.url ?? null, connectFile, gateway.schemaRegistry?.url ?? null);
     process.stderr.write(banner + '\n');
     // The banner scrolls away under the log in a terminal: keep it in a file too.
     await writeFile(connectFile, banner.replace(/^\n/, '') + '\n', { mode: 0o600 }).catch((err: unknown) => log.warn({ err: (err as Error).message, connectFile }, 'could not write the connection details file'));

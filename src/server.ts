@@ -35,6 +35,7 @@ import { registerAuditMetrics, registerBoundMetrics, registerGroupMetrics, regis
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
 import { OpsServer } from './ops/server.js';
 import { Readiness, probe } from './ops/health.js';
+import { SchemaRegistry, schemaRegistryTlsSpecs } from './schema-registry/index.js';
 
 export interface StartOptions {
   logger?: Logger;
@@ -56,6 +57,8 @@ export class Gateway {
   pulsarLocator: PulsarCoordinatorLocator | null = null;
   /** The operations listener (metrics, health), when opsListener is set. */
   ops: OpsServer | null = null;
+  /** The schema registry (kopSchemaRegistryEnable), src/schema-registry/. */
+  schemaRegistry: SchemaRegistry | null = null;
   /** Set when stop() begins: readiness fails from then on (load balancers stop sending clients). */
   draining = false;
 
@@ -79,7 +82,7 @@ export class Gateway {
     const opsToken = opsSpec ? readOpsToken(config.opsListenerToken) : '';
     const metrics = opsSpec && config.metricsEnabled ? new GatewayMetrics({ topicLabel: config.metricsTopicLabel, lagMaxPartitions: config.metricsLagMaxPartitions, engine: options.storage?.kind ?? config.storageEngine }) : undefined;
     // SSL/SASL_SSL listeners (and an https:// ops listener): certificates (or development ones), checked before anything starts.
-    const tlsSpecs = opsSpec?.tls ? [...specs, { name: 'OPS', protocol: 'SSL' as const, host: opsSpec.host, port: opsSpec.port }] : specs;
+    const tlsSpecs = [...(opsSpec?.tls ? [...specs, { name: 'OPS', protocol: 'SSL' as const, host: opsSpec.host, port: opsSpec.port }] : specs), ...schemaRegistryTlsSpecs(config)];
     const tls = TlsManager.create(config, tlsSpecs, advertised, log);
     if (opsSpec && !opsToken && config.metricsEnabled && !isLoopbackHost(opsSpec.host)) {
       log.warn({ opsListener: config.opsListener }, 'SECURITY WARNING: /metrics is reachable from other machines without a token (opsListenerToken): topic, group and tenant names are visible to anyone who can connect');
@@ -202,6 +205,12 @@ export class Gateway {
         throw err;
       }
     }
+    try {
+      gateway.schemaRegistry = await SchemaRegistry.start({ config, storage, security, tls, defaults, log });
+    } catch (err) {
+      await gateway.stop(0);
+      throw err;
+    }
     if (pulsarLocator) {
       context.peers = (listenerName) =>
         pulsarLocator.peers().flatMap((p) => {
@@ -210,7 +219,7 @@ export class Gateway {
         });
     }
     log.info(
-      { clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind, ...(gateway.ops ? { ops: gateway.ops.url, metrics: metrics !== undefined } : {}) },
+      { clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind, ...(gateway.ops ? { ops: gateway.ops.url, metrics: metrics !== undefined } : {}), ...(gateway.schemaRegistry ? { schemaRegistry: gateway.schemaRegistry.url } : {}) },
       'kop-gateway started',
     );
     return gateway;
@@ -348,6 +357,7 @@ export class Gateway {
       await this.pulsarLocator?.close(); // hand the offsets partitions to the other nodes at once
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
       await Promise.all(closing);
+      await this.schemaRegistry?.close();
       await this.context.storage.close();
       this.tls?.close();
       await this.security.close();

@@ -8,7 +8,8 @@
  *     <dataDirectory>/dev/, and a token for the superuser role `admin`
  *     written next to it and printed for the user;
  *   - authorization with Pulsar's model from policies/, and the audit log;
- *   - the operations listener (metrics, health) on http://127.0.0.1:8085.
+ *   - the operations listener (metrics, health) on http://127.0.0.1:8085;
+ *   - the schema registry on https://127.0.0.1:8001 (same certificate and tokens).
  *
  * A --config file, or a KOP_* variable of a key that can change the security
  * posture, turns the profile off (then the defaults are Pulsar's broker.conf
@@ -24,6 +25,7 @@ import { SignJWT } from 'jose';
 export const DEV_SUPERUSER = 'admin';
 const DEV_PORT = 9092;
 export const DEV_OPS_LISTENER = 'http://127.0.0.1:8085';
+export const DEV_SCHEMA_REGISTRY_PORT = 8001;
 
 export interface DevProfile {
   overrides: Record<string, string | number | boolean>;
@@ -65,6 +67,10 @@ export async function prepareDevProfile(dataDirectory = './data'): Promise<DevPr
       superUserRoles: DEV_SUPERUSER,
       tokenSecretKey: `file://${secretKeyFile}`,
       opsListener: DEV_OPS_LISTENER,
+      kopSchemaRegistryEnable: true,
+      kopSchemaRegistryPort: DEV_SCHEMA_REGISTRY_PORT,
+      schemaRegistryBindAddress: '127.0.0.1',
+      schemaRegistryTlsEnabled: true,
     },
   };
 }
@@ -93,7 +99,7 @@ export function decideProfile(file: string | undefined, env: NodeJS.ProcessEnv, 
 }
 
 /** What the user needs to connect, printed once the gateway is up. */
-export function devProfileBanner(p: DevProfile, bootstrap: string, caFile: string, ops: string | null, connectFile?: string): string {
+export function devProfileBanner(p: DevProfile, bootstrap: string, caFile: string, ops: string | null, connectFile?: string, schemaRegistry?: string | null): string {
   return [
     '',
     '  kop-gateway is running with the secure development profile (no configuration given).',
@@ -103,6 +109,7 @@ export function devProfileBanner(p: DevProfile, bootstrap: string, caFile: strin
     `  Superuser token:  ${p.tokenFile}  (role "${DEV_SUPERUSER}")`,
     `  Token secret key: ${p.secretKeyFile}`,
     ...(ops ? [`  Metrics, health:  ${ops}/metrics  ${ops}/health/ready`] : []),
+    ...(schemaRegistry ? [`  Schema registry:  ${schemaRegistry}  (HTTP Basic: user public/default, password token:<token>)`] : []),
     '',
     '  Try it with kcat:',
     `    kcat -b ${bootstrap} -X security.protocol=SASL_SSL -X ssl.ca.location=${caFile} \\`,
@@ -110,6 +117,12 @@ export function devProfileBanner(p: DevProfile, bootstrap: string, caFile: strin
     '  Java clients: security.protocol=SASL_SSL, ssl.truststore.type=PEM, ssl.truststore.location=<CA certificate>,',
     '    sasl.mechanism=PLAIN, sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required',
     '    username="public/default" password="token:<token>";',
+    ...(schemaRegistry
+      ? [
+          '  Schema registry with curl:',
+          `    curl --cacert ${caFile} -u "public/default:token:$(cat ${p.tokenFile})" ${schemaRegistry}/subjects`,
+        ]
+      : []),
     '  Grant other roles in policies/ (see policies/README.md); make tokens with `kop-gateway tokens create`.',
     '',
   ].join('\n');

@@ -1,7 +1,8 @@
 /**
  * The README's first command: a bare `kop-gateway start` (no configuration)
  * runs the secure development profile. Real clients connect over SASL_SSL with
- * the printed CA and superuser token; an unauthenticated client cannot.
+ * the printed CA and superuser token; an unauthenticated client cannot. The
+ * schema registry is on, over https with the same CA and token.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { request as httpsRequest } from 'node:https';
 import { repoRoot } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient } from '../helpers/clients/java.js';
@@ -22,8 +24,22 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** GET over https with a CA file; resolves with status and body. */
+function httpsGet(url: string, ca: string, authorization?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca: readFileSync(ca), headers: authorization ? { Authorization: authorization } : {} }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 toolTest('bare `kop-gateway start` runs the secure development profile; clients connect with the printed CA and token', unavailable('java', 'kcat'), async () => {
   assert.ok(await portFree(9092), 'port 9092 must be free for the development profile');
+  assert.ok(await portFree(8001), 'port 8001 must be free for the development profile (schema registry)');
   const cwd = mkdtempSync(join(tmpdir(), 'kop-devprofile-'));
   cpSync(join(repoRoot, 'policies'), join(cwd, 'policies'), { recursive: true });
   const compiled = import.meta.url.endsWith('.js');
@@ -51,6 +67,12 @@ toolTest('bare `kop-gateway start` runs the secure development profile; clients 
     assert.ok(existsSync(ca) && existsSync(tokenFile));
     const token = readFileSync(tokenFile, 'utf8').trim();
     const security = { protocol: 'SASL_SSL' as const, mechanism: 'PLAIN' as const, username: 'public/default', password: `token:${token}`, caPemFile: ca, verifyHostname: true };
+
+    // the schema registry: printed, https with the dev CA, the same token; nothing without it
+    assert.match(err, /Schema registry:\s+https:\/\/127\.0\.0\.1:8001/);
+    const sr = await httpsGet('https://127.0.0.1:8001/subjects', ca, 'Basic ' + Buffer.from(`public/default:token:${token}`).toString('base64'));
+    assert.deepEqual({ status: sr.status, body: JSON.parse(sr.body) }, { status: 200, body: [] });
+    assert.equal((await httpsGet('https://127.0.0.1:8001/subjects', ca)).status, 401);
 
     const md = await kcatMetadata('127.0.0.1:9092', { security });
     assert.equal(md.brokers.length, 1);
