@@ -675,6 +675,12 @@ export const SCHEMA = {
     origin: 'gateway',
     doc: 'Audit access log (JSON lines, schema in docs/audit-log.md): a file (directories are created), - for stdout, or empty to disable (refused when authenticationEnabled or authorizationEnabled is true). A file that cannot be opened at start fails the start.',
   },
+  auditLogSigningKeyFile: {
+    kind: 'string',
+    default: '',
+    origin: 'gateway',
+    doc: 'Key that signs the audit log\'s checkpoints (a record at each rotation and after audit_stopped, docs/audit-log.md#tamper-evidence): a PEM Ed25519 private key (verifiers need only its public key), or a file holding a secret of at least 32 bytes (HMAC-SHA256; verifiers need the secret). Empty: records are still hash-chained, but no checkpoint is signed. `kop-gateway audit verify --key FILE` checks them.',
+  },
   auditSummaryIntervalMs: {
     kind: 'int',
     default: 300_000,
