@@ -303,7 +303,7 @@ export class JsonAuditLog implements AuditLog {
     });
   }
 
-  decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; records?: number; bytes?: number }): void {
+  decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; rule?: string; records?: number; bytes?: number }): void {
     const state = this.state(connId);
     if (!event.allowed) {
       state.denied++;
@@ -321,6 +321,7 @@ export class JsonAuditLog implements AuditLog {
         reason: auditText(event.reason),
         records: event.records ?? 0,
         bytes: event.bytes ?? 0,
+        ...(event.rule !== undefined ? { rule: auditText(event.rule) } : {}),
       });
       return;
     }
