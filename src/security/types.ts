@@ -113,6 +113,12 @@ export interface AuditLog {
    * topics): one record per request with the counts, instead of one per resource.
    */
   filtered(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resourceType: string; allowed: number; hidden: number }): void;
+  /**
+   * An open session closed because its token (jti) or subject was revoked (tokenRevocationFile).
+   * Optional so that wrappers and test doubles written before it still type-check; the gateway's
+   * JsonAuditLog and the metrics wrapper implement it.
+   */
+  sessionRevoked?(connId: number, event: { principal: string | null; tokenId: string | null; reason: string }): void;
   /** A resource got its home namespace (src/coordinator/home.ts). connId null: not from a request. */
   homeAssigned(connId: number | null, event: { principal: string | null; operation: string | null; resource: string; namespace: string; how: 'created' | 'adopted' | 'inferred' }): void;
   readonly counters: AuditCounters;

@@ -10,6 +10,7 @@
  *                                           at close (and every summaryIntervalMs meanwhile)
  *   access_filtered                         a listing filtered by authorization: counts, not resources
  *   resource_home                           a group (later a transactional id) got its home namespace
+ *   session_revoked                         an open session closed: its token or subject was revoked
  *
  * Aggregation (aggregationIntervalMs > 0), so that noise cannot flood the log
  * while nothing that matters is lost:
@@ -287,6 +288,18 @@ export class JsonAuditLog implements AuditLog {
     const key = `f\u0000${event.principal ?? ''}\u0000${event.operation}\u0000${event.action}\u0000${event.resourceType}`;
     if (!this.firstOfRepeat('access_filtered', key, connId, fields, null, event.allowed, event.hidden)) return;
     this.emit('access_filtered', { connId, remote: state.remote, listener: state.listener, ...fields, allowed: event.allowed, hidden: event.hidden });
+  }
+
+  sessionRevoked(connId: number, event: { principal: string | null; tokenId: string | null; reason: string }): void {
+    const state = this.state(connId);
+    this.emit('session_revoked', {
+      connId,
+      remote: state.remote,
+      listener: state.listener,
+      principal: text(event.principal),
+      tokenId: text(event.tokenId),
+      reason: auditText(event.reason),
+    });
   }
 
   homeAssigned(connId: number | null, event: { principal: string | null; operation: string | null; resource: string; namespace: string; how: 'created' | 'adopted' | 'inferred' }): void {
