@@ -118,9 +118,13 @@ export async function explainCommand(argv: string[], out: Output = process.stdou
       const expiry = validated.expiresAt === null ? 'no expiry' : `expires ${new Date(validated.expiresAt).toISOString()}`;
       identity = ` (from the token: valid, ${expiry}${validated.tokenId ? `, jti ${JSON.stringify(validated.tokenId)}` : ''})`;
     } catch (e) {
-      if (e instanceof AuthenticationError || e instanceof ConfigError) {
+      if (e instanceof ConfigError) {
+        err.write(`kop-gateway policies explain: cannot validate the token with this configuration: ${e.message}\n`);
+        return 2;
+      }
+      if (e instanceof AuthenticationError) {
         out.write(`decision:  DENIED\nreason:    the token is refused at authentication: ${e.message}\n`);
-        return e instanceof ConfigError ? 2 : 1;
+        return 1;
       }
       throw e;
     }
