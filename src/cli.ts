@@ -5,6 +5,8 @@
  *   kop-gateway config check FILE       validate a configuration file and exit
  *   kop-gateway tokens <command>        Pulsar token keys and tokens, as `pulsar tokens` (src/cli/tokens.ts)
  *   kop-gateway policies check DIR      validate tenant policy files and print their grants
+ *   kop-gateway policies explain ...    the decision for (principal, action, resource) and the rule behind it
+ *   kop-gateway audit verify FILE...    prove an audit log (series) complete and unmodified (src/cli/audit.ts)
  *   kop-gateway certs create [...]      create/reuse development TLS certificates (src/cli/certs.ts)
  *   kop-gateway --help | --version
  */
@@ -28,6 +30,8 @@ const USAGE = `Usage:
   kop-gateway config check FILE       validate a configuration file
   kop-gateway tokens <command>        create/validate/show Pulsar tokens and keys (tokens --help)
   kop-gateway policies check DIR      validate tenant policy files, print their grants
+  kop-gateway policies explain ...    a decision and the rule behind it (policies --help)
+  kop-gateway audit verify FILE...    prove audit log files complete and unmodified (audit --help)
   kop-gateway certs create [--dir D] [--host H]...   development TLS certificates (certs --help)
   kop-gateway --version
 
@@ -162,6 +166,8 @@ async function main(argv: string[]): Promise<number> {
       break;
     case 'policies':
       return policiesCommand(rest);
+    case 'audit':
+      return (await import('./cli/audit.js')).auditCommand(rest);
     case '--version':
     case '-v':
       process.stdout.write(`${version()}\n`);

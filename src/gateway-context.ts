@@ -11,6 +11,7 @@ import type { AuditLog, Authorizer } from './security/types.js';
 import type { ByteRateQuota } from './network/quotas.js';
 import type { GroupCoordinator } from './coordinator/coordinator.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
+import type { RevocationWatcher } from './security/tokens/revocation.js';
 
 export interface Endpoint {
   host: string;
@@ -24,6 +25,8 @@ export interface SecurityServices {
   readonly failedAuthenticationDelayMs: number;
   readonly authorizer: Authorizer;
   readonly audit: AuditLog | null;
+  /** tokenRevocationFile, watched; null when none is configured. */
+  readonly revocation?: RevocationWatcher | null;
 }
 
 export interface GatewayContext {

@@ -21,6 +21,7 @@ import { createStorageEngine } from './storage/factory.js';
 import { loadOrCreateClusterId, loadOrCreateSharedClusterId } from './cluster-id.js';
 import { anonymousSession, saslSession, type Session } from './session/session.js';
 import { SaslAuthenticator } from './security/sasl/authenticator.js';
+import { closeRevokedSessions } from './security/sasl/session-auth.js';
 import { buildSecurity, type BuiltSecurity } from './security/index.js';
 import { TlsManager, createListenerServer, isTlsProtocol, peerPrincipal, tlsInfo } from './security/tls/index.js';
 import { parseNamespace } from './topics/names.js';
@@ -175,6 +176,8 @@ export class Gateway {
       coordinator,
     };
     const gateway = new Gateway(config, context, bound, log, security, tls);
+    // tokenRevocationFile changed: open sessions it revokes are closed now, not at their expiry.
+    security.revocation?.onChange((list) => closeRevokedSessions(gateway.connections, list, security.audit, log));
     gateway.pulsarLocator = pulsarLocator; // closed by stop(), also when a listener fails to bind below
     const dispatcher = new Dispatcher(context, (conn) => {
       const spec = specs.find((l) => l.name === conn.listenerName)!;

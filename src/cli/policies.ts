@@ -1,6 +1,6 @@
 /**
  * `kop-gateway policies check DIR|FILE...`: validate tenant policy files and
- * print what each grants. Exit 0 when every file is valid, 1 when any is
+ * print what each grants (and `policies explain`, src/cli/explain.ts). Exit 0 when every file is valid, 1 when any is
  * invalid (or two files define one tenant), 2 on usage errors.
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -10,7 +10,9 @@ import { readPolicyFile } from '../security/authz/file-source.js';
 
 const USAGE = `Usage:
   kop-gateway policies check DIR|FILE...   validate tenant policy files (<tenant>.json/.yaml/.yml)
-                                           and print what each grants; exit 1 if any is invalid`;
+                                           and print what each grants; exit 1 if any is invalid
+  kop-gateway policies explain ...         the decision for a principal or token, an action and a
+                                           resource, and the rule behind it (policies explain --help)`;
 
 export interface Output {
   write(text: string): unknown;
@@ -22,6 +24,7 @@ export async function policiesCommand(argv: string[], out: Output = process.stdo
     out.write(`${USAGE}\n`);
     return 0;
   }
+  if (sub === 'explain') return (await import('./explain.js')).explainCommand(targets, out, err);
   if (sub !== 'check' || targets.length === 0) {
     err.write(`${USAGE}\n`);
     return 2;

@@ -112,6 +112,23 @@ export async function checkConfiguration(config: GatewayConfig): Promise<CheckRe
       errors.push(`policiesDirectory: ${(err as Error).message}`);
     }
   }
+  if (config.authenticationEnabled && config.tokenRevocationFile.trim() !== '') {
+    try {
+      const { RevocationWatcher } = await import('../security/tokens/revocation.js');
+      await (await RevocationWatcher.open(config.tokenRevocationFile.trim(), { refreshIntervalMs: 60_000 })).close();
+    } catch (err) {
+      errors.push(`tokenRevocationFile: ${(err as Error).message}`);
+    }
+  }
+  if ((config.auditLogSigningKeyFile ?? '').trim() !== '') {
+    try {
+      const { readCheckpointKey } = await import('../security/audit/chain.js');
+      const key = await readCheckpointKey(config.auditLogSigningKeyFile.trim());
+      if (!key.sign) errors.push('auditLogSigningKeyFile holds a public key: checkpoints are signed with the private key (or an HMAC secret)');
+    } catch (err) {
+      errors.push(`auditLogSigningKeyFile: ${(err as Error).message}`);
+    }
+  }
   const audit = config.auditLogFile.trim();
   if (audit === '' && (config.authenticationEnabled || config.authorizationEnabled)) {
     errors.push('auditLogFile is empty but authenticationEnabled/authorizationEnabled is true: a secured gateway must keep an audit log');

@@ -458,6 +458,12 @@ export const SCHEMA = {
     origin: 'Pulsar',
     doc: 'Algorithm family of tokenPublicKey: an RS*/PS* value for an RSA key, ES* for an EC key (as in Pulsar, an EC key needs ES256/ES384/ES512 here). Tokens may use any algorithm of the key\'s family.',
   },
+  tokenRevocationFile: {
+    kind: 'string',
+    default: '',
+    origin: 'gateway',
+    doc: 'Token deny list (JSON or YAML: `tokens` (jti values) and `subjects` (roles), each optionally `{ id|subject, until }`), see docs/tokens.md#revocation. Read at start (a file that cannot be used fails the start), then watched like policiesDirectory (and rescanned every policiesRefreshIntervalMs): a listed token is refused at authentication and re-authentication ("token revoked"), and open sessions it revokes are closed as soon as the change is read. A change that cannot be parsed keeps the list in force. Empty: none.',
+  },
   tokenAuthClaim: {
     kind: 'string',
     default: 'sub',
@@ -674,6 +680,12 @@ export const SCHEMA = {
     default: './logs/audit.log',
     origin: 'gateway',
     doc: 'Audit access log (JSON lines, schema in docs/audit-log.md): a file (directories are created), - for stdout, or empty to disable (refused when authenticationEnabled or authorizationEnabled is true). A file that cannot be opened at start fails the start.',
+  },
+  auditLogSigningKeyFile: {
+    kind: 'string',
+    default: '',
+    origin: 'gateway',
+    doc: 'Key that signs the audit log\'s checkpoints (a record at each rotation and after audit_stopped, docs/audit-log.md#tamper-evidence): a PEM Ed25519 private key (verifiers need only its public key), or a file holding a secret of at least 32 bytes (HMAC-SHA256; verifiers need the secret). Empty: records are still hash-chained, but no checkpoint is signed. `kop-gateway audit verify --key FILE` checks them.',
   },
   auditSummaryIntervalMs: {
     kind: 'int',

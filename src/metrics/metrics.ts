@@ -298,6 +298,7 @@ export class GatewayMetrics {
       },
       filtered: (connId, event) => inner?.filtered(connId, event),
       homeAssigned: (connId, event) => inner?.homeAssigned(connId, event),
+      sessionRevoked: (connId, event) => inner?.sessionRevoked?.(connId, event),
       get counters() {
         return inner?.counters ?? NO_AUDIT_COUNTERS;
       },

@@ -164,7 +164,7 @@ export class RequestAccess {
     if (decision.allowed) {
       this.allowed.set(key, { action, resource: described, reason: decision.reason, records: 0, bytes: 0 });
     } else {
-      this.audit?.decision(this.connId, { principal: this.session.principal, operation: this.operation, action, resource: described, allowed: false, reason: decision.reason });
+      this.audit?.decision(this.connId, { principal: this.session.principal, operation: this.operation, action, resource: described, allowed: false, reason: decision.reason, rule: decision.rule });
     }
   }
 }

@@ -13,6 +13,7 @@ import type { Mechanism } from './sasl/authenticator.js';
 import { ALLOW_ALL_AUTHORIZER, createAuthorizer } from './authz/index.js';
 import { createAuditLog } from './audit/index.js';
 import { createTokenValidator } from './tokens/index.js';
+import { RevocationWatcher } from './tokens/revocation.js';
 
 /** Pulsar with authorizationEnabled=false: every action is allowed (and still audited). */
 export const ALLOW_ALL = ALLOW_ALL_AUTHORIZER;
@@ -27,19 +28,33 @@ export interface BuiltSecurity extends SecurityServices {
 
 export async function buildSecurity(config: GatewayConfig, defaults: NamespaceRef, specs: readonly ListenerSpec[], log: Logger): Promise<BuiltSecurity> {
   let sasl: SecurityServices['sasl'] = null;
+  let revocation: RevocationWatcher | null = null;
+  const revocationFile = config.tokenRevocationFile.trim();
   if (config.authenticationEnabled) {
     const validator = createTokenValidator(config);
     for (const w of validator.warnings) log.warn({ component: 'tokens' }, w);
-    log.info({ tokens: validator.description, mechanisms: mechanismsOf(config) }, 'authentication enabled (Pulsar tokens)');
-    sasl = { validator, mechanisms: mechanismsOf(config), defaults, maxReauthMs: config.connectionsMaxReauthMs, maxTokenBytes: config.saslMaxTokenBytes };
+    if (revocationFile !== '') {
+      revocation = await RevocationWatcher.open(revocationFile, { logger: log.child({ component: 'token-revocation' }), refreshIntervalMs: config.policiesRefreshIntervalMs });
+    }
+    log.info({ tokens: validator.description, mechanisms: mechanismsOf(config), tokenRevocationFile: revocationFile || null }, 'authentication enabled (Pulsar tokens)');
+    sasl = { validator, mechanisms: mechanismsOf(config), defaults, maxReauthMs: config.connectionsMaxReauthMs, maxTokenBytes: config.saslMaxTokenBytes, revocation };
+  } else if (revocationFile !== '') {
+    log.warn({ tokenRevocationFile: revocationFile }, 'tokenRevocationFile is set but authenticationEnabled=false: no token is checked, so none can be revoked');
   }
   warnInsecureListeners(config, specs, log);
-  const authz = await createAuthorizer(config, log);
+  let authz;
+  try {
+    authz = await createAuthorizer(config, log);
+  } catch (err) {
+    await revocation?.close();
+    throw err;
+  }
   let audit;
   try {
     audit = await createAuditLog(config, log);
   } catch (err) {
     await authz.close();
+    await revocation?.close();
     throw err;
   }
   return {
@@ -47,7 +62,9 @@ export async function buildSecurity(config: GatewayConfig, defaults: NamespaceRe
     failedAuthenticationDelayMs: config.failedAuthenticationDelayMs,
     authorizer: authz.authorizer,
     audit,
+    revocation,
     async close() {
+      await revocation?.close();
       await authz.close();
       await audit?.close();
     },

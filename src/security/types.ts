@@ -19,6 +19,8 @@ export interface AuthenticatedIdentity {
   role: string;
   /** Epoch ms when the credential stops being valid; null when it never expires. */
   expiresAt: number | null;
+  /** The token's `jti` claim (a string), for revocation (docs/tokens.md#revocation); null when it has none. */
+  tokenId?: string | null;
 }
 
 /** Validates Pulsar JWTs exactly as Pulsar's AuthenticationProviderToken (and the OpenID provider) do. */
@@ -56,6 +58,12 @@ export interface AuthDecision {
   allowed: boolean;
   /** Short reason for logs/audit: "superuser", "tenant admin", "namespace grant", "no grant for role on namespace"... */
   reason: string;
+  /**
+   * The exact rule that decided, and where it is written (`kop-gateway policies explain`, and the
+   * `rule` of an access_denied record): the grant (`namespace acme/orders permissions: 'alice' ->
+   * [produce]`), the tenant admin or superuser rule, or what was looked at when nothing matched.
+   */
+  rule?: string;
 }
 
 /**
@@ -99,12 +107,18 @@ export interface AuditLog {
   connectionClosed(connId: number, info: { principal: string | null; clientSoftware: string | null; requests: number; bytesIn: number; bytesOut: number }): void;
   authentication(connId: number, event: { mechanism: string; success: boolean; principal?: string; reason?: string; reauthentication?: boolean }): void;
   /** Every decision: denials are written at once, allows summarised per connection. */
-  decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; records?: number; bytes?: number }): void;
+  decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; rule?: string; records?: number; bytes?: number }): void;
   /**
    * A listing filtered by authorization (Metadata of all topics, ListGroups, OffsetFetch of all
    * topics): one record per request with the counts, instead of one per resource.
    */
   filtered(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resourceType: string; allowed: number; hidden: number }): void;
+  /**
+   * An open session closed because its token (jti) or subject was revoked (tokenRevocationFile).
+   * Optional so that wrappers and test doubles written before it still type-check; the gateway's
+   * JsonAuditLog and the metrics wrapper implement it.
+   */
+  sessionRevoked?(connId: number, event: { principal: string | null; tokenId: string | null; reason: string }): void;
   /** A resource got its home namespace (src/coordinator/home.ts). connId null: not from a request. */
   homeAssigned(connId: number | null, event: { principal: string | null; operation: string | null; resource: string; namespace: string; how: 'created' | 'adopted' | 'inferred' }): void;
   readonly counters: AuditCounters;

@@ -17,6 +17,8 @@ export interface Session {
   defaultNamespace: NamespaceRef;
   /** Epoch ms after which the credential is no longer valid; Infinity when it never expires. */
   expiresAt: number;
+  /** The token's `jti` (SASL sessions whose token has one), for revocation of open sessions; else null. */
+  tokenId: string | null;
   clientSoftwareName: string | null;
   clientSoftwareVersion: string | null;
   /** SASL listeners: the exchange state; null on PLAINTEXT/SSL listeners. */
@@ -34,6 +36,7 @@ export function anonymousSession(role: string | null, defaults: NamespaceRef, me
     mechanism,
     defaultNamespace: defaults,
     expiresAt: Infinity,
+    tokenId: null,
     clientSoftwareName: null,
     clientSoftwareVersion: null,
     sasl: null,

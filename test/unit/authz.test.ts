@@ -62,7 +62,7 @@ async function expectDenied(a: PulsarAuthorizer, role: string | null, action: Au
 
 test('authorization disabled: everything allowed with reason "authorization disabled"', async () => {
   for (const r of [topic('x'), group('g'), { kind: 'cluster' } as AuthResource, { kind: 'tenant', tenant: 'nope' } as AuthResource]) {
-    assert.deepEqual(await ALLOW_ALL_AUTHORIZER.can(null, 'admin', r), { allowed: true, reason: 'authorization disabled' });
+    assert.deepEqual(await ALLOW_ALL_AUTHORIZER.can(null, 'admin', r), { allowed: true, reason: 'authorization disabled', rule: 'authorizationEnabled=false: everything is allowed' });
   }
   const built = await createAuthorizer(
     {
@@ -76,7 +76,7 @@ test('authorization disabled: everything allowed with reason "authorization disa
     silentLogger(),
   );
   assert.equal(built.source, null);
-  assert.deepEqual(await built.authorizer.can('anyone', 'produce', topic('t')), { allowed: true, reason: 'authorization disabled' });
+  assert.deepEqual(await built.authorizer.can('anyone', 'produce', topic('t')), { allowed: true, reason: 'authorization disabled', rule: 'authorizationEnabled=false: everything is allowed' });
   await built.close();
 });
 

@@ -233,7 +233,7 @@ test('file source: hot reload on change; a broken file keeps the last good polic
     await until('the removal', () => src.getTenant('acme') === null);
     assert.deepEqual(changes.at(-1), { tenant: 'acme', kind: 'removed' });
     const d = await authz.can('alice', 'produce', topic('t'));
-    assert.deepEqual(d, { allowed: false, reason: "tenant 'acme' has no policy" });
+    assert.deepEqual(d, { allowed: false, reason: "tenant 'acme' has no policy", rule: `no policy for tenant 'acme' (${dir}: no valid acme.json/.yaml/.yml)` });
     assert.ok(lines.some((l) => l.level === 40 && String(l.msg).startsWith('tenant policy removed')));
 
     // and back as YAML

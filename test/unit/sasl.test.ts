@@ -53,7 +53,7 @@ test('authenticator: PLAIN success sets principal, namespace and expiry; unknown
   assert.equal(a.selectMechanism('PLAIN'), true);
   const exp = Date.now() + 60_000;
   const step = await a.step(plain('', 'acme', `token:alice:${exp}`));
-  assert.deepEqual(step, { kind: 'success', principal: 'alice', namespace: { tenant: 'acme', namespace: 'default' }, expiresAt: exp });
+  assert.deepEqual(step, { kind: 'success', principal: 'alice', namespace: { tenant: 'acme', namespace: 'default' }, expiresAt: exp, tokenId: null });
 });
 
 test('authenticator: maxReauthMs bounds the session below the token expiry; expired tokens fail', async () => {

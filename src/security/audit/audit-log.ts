@@ -10,6 +10,7 @@
  *                                           at close (and every summaryIntervalMs meanwhile)
  *   access_filtered                         a listing filtered by authorization: counts, not resources
  *   resource_home                           a group (later a transactional id) got its home namespace
+ *   session_revoked                         an open session closed: its token or subject was revoked
  *
  * Aggregation (aggregationIntervalMs > 0), so that noise cannot flood the log
  * while nothing that matters is lost:
@@ -289,6 +290,18 @@ export class JsonAuditLog implements AuditLog {
     this.emit('access_filtered', { connId, remote: state.remote, listener: state.listener, ...fields, allowed: event.allowed, hidden: event.hidden });
   }
 
+  sessionRevoked(connId: number, event: { principal: string | null; tokenId: string | null; reason: string }): void {
+    const state = this.state(connId);
+    this.emit('session_revoked', {
+      connId,
+      remote: state.remote,
+      listener: state.listener,
+      principal: text(event.principal),
+      tokenId: text(event.tokenId),
+      reason: auditText(event.reason),
+    });
+  }
+
   homeAssigned(connId: number | null, event: { principal: string | null; operation: string | null; resource: string; namespace: string; how: 'created' | 'adopted' | 'inferred' }): void {
     const state = connId === null ? null : this.state(connId);
     this.emit('resource_home', {
@@ -303,7 +316,7 @@ export class JsonAuditLog implements AuditLog {
     });
   }
 
-  decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; records?: number; bytes?: number }): void {
+  decision(connId: number, event: { principal: string | null; operation: string; action: AuthAction; resource: string; allowed: boolean; reason: string; rule?: string; records?: number; bytes?: number }): void {
     const state = this.state(connId);
     if (!event.allowed) {
       state.denied++;
@@ -321,6 +334,7 @@ export class JsonAuditLog implements AuditLog {
         reason: auditText(event.reason),
         records: event.records ?? 0,
         bytes: event.bytes ?? 0,
+        ...(event.rule !== undefined ? { rule: auditText(event.rule) } : {}),
       });
       return;
     }

@@ -6,18 +6,32 @@
  *   auditLogFile=-       JSON lines on stdout
  *   auditLogFile=        disabled: a warning at start; refused when authenticationEnabled or
  *                        authorizationEnabled is true (a secured gateway always audits)
+ * Every line is hash-chained (chain.ts), continuing the existing file's chain;
+ * auditLogSigningKeyFile adds signed checkpoints at rotation and stop.
  */
 import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../logger.js';
 import { droppedRecordLine, JsonAuditLog } from './audit-log.js';
 import { FileAuditSink, StdoutAuditSink, type AuditSink } from './sink.js';
 import { AuditFileInUse, lockAuditFile } from './file-lock.js';
+import { AuditChain, AuditKeyError, readCheckpointKey, resumeChain, type CheckpointKey } from './chain.js';
 
 export { AUDIT_SCHEMA_VERSION, JsonAuditLog, auditText, droppedRecordLine, visibleIdentity, type JsonAuditLogOptions } from './audit-log.js';
+export {
+  AuditChain,
+  AuditKeyError,
+  CHECKPOINT_EVENT,
+  parseCheckpointKey,
+  readCheckpointKey,
+  resumeChain,
+  chainStatePath,
+  type CheckpointKey,
+} from './chain.js';
+export { verifyAuditLog, type VerifyResult } from './verify.js';
 export { FileAuditSink, MemoryAuditSink, StdoutAuditSink, type AuditSink, type AuditSinkStats, type FileAuditSinkOptions } from './sink.js';
 
 type AuditConfig = Pick<GatewayConfig, 'auditLogFile' | 'auditSummaryIntervalMs' | 'authorizationEnabled' | 'authenticationEnabled' | 'kafkaNodeId'> &
-  Partial<Pick<GatewayConfig, 'auditAggregationIntervalMs'>>;
+  Partial<Pick<GatewayConfig, 'auditAggregationIntervalMs' | 'auditLogSigningKeyFile'>>;
 
 export class AuditConfigError extends Error {
   override name = 'AuditConfigError';
@@ -36,9 +50,19 @@ export async function createAuditLog(config: AuditConfig, log: Logger): Promise<
     log.warn('audit log DISABLED (auditLogFile is empty): authentications and access decisions are not recorded');
     return null;
   }
+  let key: CheckpointKey | null = null;
+  const keyFile = (config.auditLogSigningKeyFile ?? '').trim();
+  if (keyFile !== '') {
+    try {
+      key = await readCheckpointKey(keyFile);
+    } catch (err) {
+      throw new AuditConfigError(`auditLogSigningKeyFile: ${(err as AuditKeyError).message}`);
+    }
+    if (!key.sign) throw new AuditConfigError(`auditLogSigningKeyFile '${keyFile}' holds a public key: checkpoints are signed with the private key (or an HMAC secret)`);
+  }
   if (target === '-') {
     log.info('audit log on stdout (auditLogFile=-)');
-    return new JsonAuditLog(new StdoutAuditSink(), options);
+    return new JsonAuditLog(new StdoutAuditSink(process.stdout, new AuditChain({ prev: null, key, nodeId: config.kafkaNodeId })), options);
   }
   let release: () => Promise<void>;
   try {
@@ -48,10 +72,13 @@ export async function createAuditLog(config: AuditConfig, log: Logger): Promise<
     throw new AuditConfigError(`auditLogFile '${target}' cannot be opened for appending: ${(err as Error).message}`);
   }
   let file: FileAuditSink;
+  let chain: AuditChain;
   try {
+    chain = new AuditChain({ prev: await resumeChain(target), key, nodeId: config.kafkaNodeId });
     file = await FileAuditSink.open(target, {
       logger: log.child({ component: 'audit' }),
       droppedLine: (count, since) => droppedRecordLine(count, since, config.kafkaNodeId),
+      chain,
     });
   } catch (err) {
     await release();
@@ -69,6 +96,9 @@ export async function createAuditLog(config: AuditConfig, log: Logger): Promise<
       return file.stats;
     },
   };
-  log.info({ auditLogFile: target }, 'audit log opened');
+  log.info(
+    { auditLogFile: target, chainContinues: chain.last !== null, signedCheckpoints: key ? `${key.alg} keyId ${key.keyId}` : null },
+    'audit log opened (hash-chained)',
+  );
   return new JsonAuditLog(sink, options);
 }

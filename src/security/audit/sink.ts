@@ -9,11 +9,17 @@
  * counted), and the file is reopened with backoff; when writing works again the
  * queue is written and a record tells how many lines were dropped. A file that
  * is moved or deleted (log rotation) is noticed and reopened under its name.
+ *
+ * With a chain (chain.ts) every line is sealed (prev/hash) when it is accepted
+ * into the queue, so the file holds exactly the sealed order and a dropped line
+ * is never sealed; with a signing key a checkpoint ends the old file at rotation
+ * and the log at close, and the last hash is saved next to the file.
  */
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
+import { saveChainState, type AuditChain } from './chain.js';
 
 export interface AuditSink {
   /** Queue one line (with its newline). Never blocks, never throws. */
@@ -51,6 +57,8 @@ export interface FileAuditSinkOptions {
   droppedLine?: (count: number, since: Date) => string;
   /** Opens the file for appending (tests inject failures here). Default: mkdir -p, then open(path, 'a', 0o640). */
   openFile?: (path: string) => Promise<FileHandle>;
+  /** Hash chain (and checkpoint key) sealing every accepted line (docs/audit-log.md#tamper-evidence). */
+  chain?: AuditChain;
 }
 
 const MiB = 1024 * 1024;
@@ -118,14 +126,19 @@ export class FileAuditSink implements AuditSink {
       this.drop();
       return;
     }
-    const buf = Buffer.from(line, 'utf8');
-    if (this.queuedBytes + buf.length > this.maxBufferBytes) {
+    if (this.queuedBytes + line.length > this.maxBufferBytes) {
       this.drop();
       return;
     }
+    this.enqueue(line);
+    this.kick();
+  }
+
+  /** Queue an accepted line, sealed by the chain when there is one (in acceptance order). */
+  private enqueue(line: string): void {
+    const buf = Buffer.from(this.options.chain ? this.options.chain.seal(line) : line, 'utf8');
     this.queue.push(buf);
     this.queuedBytes += buf.length;
-    this.kick();
   }
 
   async flush(timeoutMs = 5_000): Promise<boolean> {
@@ -157,7 +170,15 @@ export class FileAuditSink implements AuditSink {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    const chain = this.options.chain;
+    const checkpoint = chain?.checkpoint('stop');
+    if (checkpoint) {
+      this.queue.push(Buffer.from(checkpoint, 'utf8'));
+      this.queuedBytes += checkpoint.length;
+      this.kick();
+    }
     const ok = await this.flush(this.options.closeTimeoutMs ?? 5_000);
+    if (chain) await saveChainState(this.path, chain.last);
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.rotationTimer) clearInterval(this.rotationTimer);
@@ -193,8 +214,8 @@ export class FileAuditSink implements AuditSink {
     try {
       while (this.fh && !this.failing) {
         if (this.dropped > 0 && this.options.droppedLine && this.droppedSince) {
-          this.queue.unshift(Buffer.from(this.options.droppedLine(this.dropped, this.droppedSince), 'utf8'));
-          this.queuedBytes += this.queue[0]!.length;
+          // after the lines accepted before the drops (the order they were sealed in)
+          this.enqueue(this.options.droppedLine(this.dropped, this.droppedSince));
           this.log.warn({ auditLogFile: this.path, dropped: this.dropped }, 'AUDIT LOG: records were dropped; a record saying so is written');
           this.dropped = 0;
           this.droppedSince = null;
@@ -299,8 +320,23 @@ export class FileAuditSink implements AuditSink {
       moved = true;
     }
     if (!moved || this.closed || this.failing || this.draining) return;
+    // Not draining and not failing: every accepted line is in the old file. A checkpoint ends it.
+    const chain = this.options.chain;
+    const checkpoint = chain?.checkpoint('rotation');
+    if (checkpoint && this.fh) {
+      this.draining = true;
+      try {
+        await this.fh.write(checkpoint);
+      } catch {
+        this.queue.unshift(Buffer.from(checkpoint, 'utf8')); // then it starts the new file: the chain still holds
+        this.queuedBytes += checkpoint.length;
+      } finally {
+        this.draining = false;
+      }
+    }
     try {
       await this.reopen();
+      if (chain) await saveChainState(this.path, chain.last);
       this.log.info({ auditLogFile: this.path }, 'audit log file was moved or deleted: reopened under its name');
     } catch (err) {
       this.fail(err as Error);
@@ -329,7 +365,10 @@ export class StdoutAuditSink implements AuditSink {
   private closed = false;
   private dropped = 0;
 
-  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+  constructor(
+    private readonly out: NodeJS.WritableStream = process.stdout,
+    private readonly chain: AuditChain | null = null,
+  ) {}
 
   get stats(): AuditSinkStats {
     return { lines: this.lines, dropped: this.dropped, droppedTotal: this.dropped, failing: false, queuedBytes: 0 };
@@ -341,7 +380,7 @@ export class StdoutAuditSink implements AuditSink {
       return;
     }
     this.lines++;
-    this.out.write(line);
+    this.out.write(this.chain ? this.chain.seal(line) : line);
   }
 
   async flush(): Promise<boolean> {
@@ -352,6 +391,8 @@ export class StdoutAuditSink implements AuditSink {
   }
 
   async close(): Promise<void> {
+    const checkpoint = this.closed ? null : this.chain?.checkpoint('stop');
+    if (checkpoint) this.out.write(checkpoint);
     await this.flush();
     this.closed = true;
   }

@@ -21,8 +21,20 @@ export interface PulsarAuthorizerOptions {
   allowWildcards?: boolean;
 }
 
-const allow = (reason: string): AuthDecision => ({ allowed: true, reason });
-const deny = (reason: string): AuthDecision => ({ allowed: false, reason });
+const allow = (reason: string, rule: string): AuthDecision => ({ allowed: true, reason, rule });
+const deny = (reason: string, rule: string): AuthDecision => ({ allowed: false, reason, rule });
+
+/** A role as rules show it: quoted exactly (JSON), so `admin ` and `admin` read differently. */
+const q = (role: string): string => JSON.stringify(role);
+const list = (actions: ReadonlySet<string> | undefined): string => `[${[...(actions ?? [])].sort().join(', ')}]`;
+
+/** Where the decision is made: for the rule texts. */
+interface Where {
+  tenant: string;
+  namespace: string;
+  /** " (policies/acme.yaml)" or " (Pulsar admin API ...)", or "". */
+  origin: string;
+}
 
 /** Pulsar's checkWildcardPermission: the first grant whose pattern matches and carries the action. */
 export function wildcardGrant(role: string, action: GrantAction, grants: Grants): string | null {
@@ -74,14 +86,16 @@ export class PulsarAuthorizer implements Authorizer {
   async can(principal: string | null, action: AuthAction, resource: AuthResource): Promise<AuthDecision> {
     const role = principal ?? this.anonymousRole;
     const d = await this.decide(role, action, resource);
-    return principal === null && role !== null ? { ...d, reason: `${d.reason} (anonymous as role '${role}')` } : d;
+    return principal === null && role !== null
+      ? { ...d, reason: `${d.reason} (anonymous as role '${role}')`, rule: `not authenticated: anonymousUserRole ${q(role)}; ${d.rule ?? ''}` }
+      : d;
   }
 
   private async decide(role: string | null, action: AuthAction, resource: AuthResource): Promise<AuthDecision> {
-    if (role === null) return deny('not authenticated and no anonymousUserRole');
+    if (role === null) return deny('not authenticated and no anonymousUserRole', 'not authenticated, and anonymousUserRole is empty: no role to check');
     // AuthorizationService / validateTenantAdminAccess: superusers first.
-    if (this.superUsers.has(role)) return allow('superuser');
-    if (resource.kind === 'cluster') return deny('cluster operations need a superuser');
+    if (this.superUsers.has(role)) return allow('superuser', `superUserRoles contains ${q(role)}`);
+    if (resource.kind === 'cluster') return deny('cluster operations need a superuser', `cluster operations: superUserRoles only, and it does not contain ${q(role)}`);
 
     const first = await this.decideOnPolicy(role, action, resource);
     if (first.allowed || !this.source.refresh) return first;
@@ -102,44 +116,65 @@ export class PulsarAuthorizer implements Authorizer {
       tenant = await this.source.getTenant(resource.tenant);
     } catch (err) {
       // a source that cannot tell (remote policy unreachable for too long): fail closed
-      return deny(`policy of tenant '${resource.tenant}' is unavailable: ${(err as Error).message}`);
+      const why = `policy of tenant '${resource.tenant}' is unavailable: ${(err as Error).message}`;
+      return deny(why, `${why}: fail closed${this.origin(resource.tenant)}`);
     }
+    const origin = this.origin(resource.tenant);
     // Pulsar: tenant admin check of a tenant without metadata fails NOT_FOUND.
-    if (!tenant) return deny(`tenant '${resource.tenant}' has no policy`);
-    if (tenant.adminRoles.has(role)) return allow('tenant admin');
+    if (!tenant) return deny(`tenant '${resource.tenant}' has no policy`, `no policy for tenant '${resource.tenant}'${origin}`);
+    if (tenant.adminRoles.has(role)) return allow('tenant admin', `tenant ${resource.tenant} adminRoles contains ${q(role)}${origin}`);
     if (resource.kind === 'tenant' || action === 'admin') {
-      return deny(`${action === 'admin' ? 'admin' : action} on ${describeResource(resource)} needs a superuser or tenant admin`);
+      return deny(
+        `${action === 'admin' ? 'admin' : action} on ${describeResource(resource)} needs a superuser or tenant admin`,
+        `${action} on ${describeResource(resource)}: neither superUserRoles nor tenant ${resource.tenant} adminRoles ${list(tenant.adminRoles)} contains ${q(role)}${origin}`,
+      );
     }
 
     const ns = tenant.namespaces.get(resource.namespace);
-    if (!ns) return deny(`namespace '${resource.tenant}/${resource.namespace}' has no policy`);
+    if (!ns) return deny(`namespace '${resource.tenant}/${resource.namespace}' has no policy`, `the policy of tenant ${resource.tenant} has no namespace '${resource.namespace}'${origin}`);
+    const where: Where = { tenant: resource.tenant, namespace: resource.namespace, origin };
 
-    if (resource.kind === 'group') return this.group(role, action, resource.group, ns, tenant, resource.namespace);
-    if (resource.kind === 'namespace') return this.anyTopic(role, action, ns, tenant, resource.namespace);
+    if (resource.kind === 'group') return this.group(role, action, resource.group, ns, where);
+    if (resource.kind === 'namespace') return this.anyTopic(role, action, ns, where);
 
     const topic = baseTopicName(resource.topic);
     const name = describeResource(resource);
     switch (action) {
       case 'produce':
-        return this.checkPermission(role, 'produce', ns, topic, name);
+        return this.checkPermission(role, 'produce', ns, topic, name, where);
       case 'consume': {
         // canConsumeAsync: subscription checks first (when a subscription is named), then the grant.
         const sub = resource.subscription;
         if (sub !== undefined && sub.trim() !== '') {
-          const refused = this.subscriptionRefusal(role, sub, ns);
+          const refused = this.subscriptionRefusal(role, sub, ns, where);
           if (refused) return refused;
         }
-        return this.checkPermission(role, 'consume', ns, topic, name);
+        return this.checkPermission(role, 'consume', ns, topic, name, where);
       }
       case 'lookup': {
         // canLookupAsync: produce, else consume without a subscription.
-        const p = this.checkPermission(role, 'produce', ns, topic, name);
+        const p = this.checkPermission(role, 'produce', ns, topic, name, where);
         if (p.allowed) return p;
-        const c = this.checkPermission(role, 'consume', ns, topic, name);
+        const c = this.checkPermission(role, 'consume', ns, topic, name, where);
         if (c.allowed) return c;
-        return deny(`no produce or consume grant for the role on ${name}`);
+        return deny(`no produce or consume grant for the role on ${name}`, `lookup needs produce or consume: ${this.nothingGranted(role, ns, topic, where)}`);
       }
     }
+  }
+
+  private origin(tenant: string): string {
+    const o = this.source.origin?.(tenant);
+    return o ? ` (${o})` : '';
+  }
+
+  /** What was looked at when no grant matched: the role's grants on the namespace and the topic, as they are. */
+  private nothingGranted(role: string, ns: NamespacePolicy, topic: string | null, where: Where): string {
+    const nsGrant = ns.permissions.get(role);
+    const topicGrant = topic === null ? undefined : ns.topics.get(topic)?.permissions.get(role);
+    const parts = [`namespace ${where.tenant}/${where.namespace} permissions: ${nsGrant ? `${q(role)} -> ${list(nsGrant)}` : `nothing for ${q(role)}`}`];
+    if (topic !== null) parts.push(`topic ${where.tenant}/${where.namespace}/${topic} permissions: ${topicGrant ? `${q(role)} -> ${list(topicGrant)}` : `nothing for ${q(role)}`}`);
+    if (this.wildcards) parts.push('no wildcard grant matches');
+    return `${parts.join('; ')}${where.origin}`;
   }
 
   /**
@@ -147,21 +182,24 @@ export class PulsarAuthorizer implements Authorizer {
    * subscription checks of canConsumeAsync, and a consume grant on the namespace
    * or on at least one of its topics (the per-topic rule checks each topic).
    */
-  private group(role: string, action: AuthAction, group: string, ns: NamespacePolicy, tenant: TenantPolicy, namespace: string): AuthDecision {
-    if (action === 'produce') return deny('produce does not apply to a consumer group');
-    const refused = this.subscriptionRefusal(role, group, ns);
+  private group(role: string, action: AuthAction, group: string, ns: NamespacePolicy, where: Where): AuthDecision {
+    const nsName = `${where.tenant}/${where.namespace}`;
+    if (action === 'produce') return deny('produce does not apply to a consumer group', 'produce does not apply to a consumer group');
+    const refused = this.subscriptionRefusal(role, group, ns, where);
     if (refused) return refused;
-    if (ns.permissions.get(role)?.has('consume')) return allow('namespace grant: consume');
-    for (const [topic, t] of ns.topics) if (t.permissions.get(role)?.has('consume')) return allow(`topic grant: consume on ${topic}`);
+    if (ns.permissions.get(role)?.has('consume')) return allow('namespace grant: consume', `namespace ${nsName} permissions: ${q(role)} -> ${list(ns.permissions.get(role))}${where.origin}`);
+    for (const [topic, t] of ns.topics) {
+      if (t.permissions.get(role)?.has('consume')) return allow(`topic grant: consume on ${topic}`, `topic ${nsName}/${topic} permissions: ${q(role)} -> ${list(t.permissions.get(role))}${where.origin}`);
+    }
     if (this.wildcards) {
       const w = wildcardGrant(role, 'consume', ns.permissions);
-      if (w) return allow(`namespace grant (wildcard '${w}'): consume`);
+      if (w) return allow(`namespace grant (wildcard '${w}'): consume`, `namespace ${nsName} permissions: wildcard ${q(w)} -> ${list(ns.permissions.get(w))}${where.origin}`);
       for (const [topic, t] of ns.topics) {
         const tw = wildcardGrant(role, 'consume', t.permissions);
-        if (tw) return allow(`topic grant (wildcard '${tw}'): consume on ${topic}`);
+        if (tw) return allow(`topic grant (wildcard '${tw}'): consume on ${topic}`, `topic ${nsName}/${topic} permissions: wildcard ${q(tw)} -> ${list(t.permissions.get(tw))}${where.origin}`);
       }
     }
-    return deny(`no consume grant for the role in namespace ${tenant.tenant}/${namespace}`);
+    return deny(`no consume grant for the role in namespace ${nsName}`, `a group needs consume on its namespace or one of its topics: ${this.nothingGranted(role, ns, null, { ...where, origin: '' })}, and no topic of it grants consume to ${q(role)}${where.origin}`);
   }
 
   /**
@@ -169,51 +207,67 @@ export class PulsarAuthorizer implements Authorizer {
    * least one of its topics (Kafka's authorizeByResourceType: "WRITE on any
    * topic"); lookup: either grant.
    */
-  private anyTopic(role: string, action: AuthAction, ns: NamespacePolicy, tenant: TenantPolicy, namespace: string): AuthDecision {
+  private anyTopic(role: string, action: AuthAction, ns: NamespacePolicy, where: Where): AuthDecision {
+    const nsName = `${where.tenant}/${where.namespace}`;
     const wanted: GrantAction[] = action === 'lookup' ? ['produce', 'consume'] : action === 'produce' || action === 'consume' ? [action] : [];
     for (const a of wanted) {
-      if (ns.permissions.get(role)?.has(a)) return allow(`namespace grant: ${a}`);
-      for (const [topic, t] of ns.topics) if (t.permissions.get(role)?.has(a)) return allow(`topic grant: ${a} on ${topic}`);
+      if (ns.permissions.get(role)?.has(a)) return allow(`namespace grant: ${a}`, `namespace ${nsName} permissions: ${q(role)} -> ${list(ns.permissions.get(role))}${where.origin}`);
+      for (const [topic, t] of ns.topics) {
+        if (t.permissions.get(role)?.has(a)) return allow(`topic grant: ${a} on ${topic}`, `topic ${nsName}/${topic} permissions: ${q(role)} -> ${list(t.permissions.get(role))}${where.origin}`);
+      }
       if (this.wildcards) {
         const w = wildcardGrant(role, a, ns.permissions);
-        if (w) return allow(`namespace grant (wildcard '${w}'): ${a}`);
+        if (w) return allow(`namespace grant (wildcard '${w}'): ${a}`, `namespace ${nsName} permissions: wildcard ${q(w)} -> ${list(ns.permissions.get(w))}${where.origin}`);
         for (const [topic, t] of ns.topics) {
           const tw = wildcardGrant(role, a, t.permissions);
-          if (tw) return allow(`topic grant (wildcard '${tw}'): ${a} on ${topic}`);
+          if (tw) return allow(`topic grant (wildcard '${tw}'): ${a} on ${topic}`, `topic ${nsName}/${topic} permissions: wildcard ${q(tw)} -> ${list(t.permissions.get(tw))}${where.origin}`);
         }
       }
     }
-    return deny(`no ${action === 'lookup' ? 'produce or consume' : action} grant for the role in namespace ${tenant.tenant}/${namespace} or any of its topics`);
+    const what = action === 'lookup' ? 'produce or consume' : action;
+    return deny(
+      `no ${what} grant for the role in namespace ${nsName} or any of its topics`,
+      `${what} anywhere in the namespace: ${this.nothingGranted(role, ns, null, { ...where, origin: '' })}, and no topic of it grants ${what} to ${q(role)}${where.origin}`,
+    );
   }
 
   /** canConsumeAsync's subscription rules; null when they let the role through. */
-  private subscriptionRefusal(role: string, subscription: string, ns: NamespacePolicy): AuthDecision | null {
+  private subscriptionRefusal(role: string, subscription: string, ns: NamespacePolicy, where: Where): AuthDecision | null {
     const roles = ns.subscriptionPermissions.get(subscription);
-    if (roles && roles.size > 0 && !roles.has(role)) return deny(`role is not in subscriptionPermissions of subscription '${subscription}'`);
+    if (roles && roles.size > 0 && !roles.has(role)) {
+      return deny(
+        `role is not in subscriptionPermissions of subscription '${subscription}'`,
+        `namespace ${where.tenant}/${where.namespace} subscriptionPermissions[${q(subscription)}] = ${list(roles)}, without ${q(role)}${where.origin}`,
+      );
+    }
     if (ns.subscriptionAuthMode === 'Prefix' && !subscription.startsWith(role)) {
-      return deny(`subscriptionAuthMode Prefix: subscription '${subscription}' must start with the role name`);
+      return deny(
+        `subscriptionAuthMode Prefix: subscription '${subscription}' must start with the role name`,
+        `namespace ${where.tenant}/${where.namespace} subscriptionAuthMode Prefix: ${q(subscription)} does not start with ${q(role)}${where.origin}`,
+      );
     }
     return null;
   }
 
   /** PulsarAuthorizationProvider.checkPermission, in its order. */
-  private checkPermission(role: string, action: GrantAction, ns: NamespacePolicy, topic: string, name: string): AuthDecision {
-    if (ns.permissions.get(role)?.has(action)) return allow(`namespace grant: ${action}`);
+  private checkPermission(role: string, action: GrantAction, ns: NamespacePolicy, topic: string, name: string, where: Where): AuthDecision {
+    const nsName = `${where.tenant}/${where.namespace}`;
+    if (ns.permissions.get(role)?.has(action)) return allow(`namespace grant: ${action}`, `namespace ${nsName} permissions: ${q(role)} -> ${list(ns.permissions.get(role))}${where.origin}`);
     const topicGrants = ns.topics.get(topic)?.permissions;
-    if (topicGrants?.get(role)?.has(action)) return allow(`topic grant: ${action}`);
+    if (topicGrants?.get(role)?.has(action)) return allow(`topic grant: ${action}`, `topic ${nsName}/${topic} permissions: ${q(role)} -> ${list(topicGrants.get(role))}${where.origin}`);
     if (this.wildcards) {
       const w = wildcardGrant(role, action, ns.permissions);
-      if (w) return allow(`namespace grant (wildcard '${w}'): ${action}`);
+      if (w) return allow(`namespace grant (wildcard '${w}'): ${action}`, `namespace ${nsName} permissions: wildcard ${q(w)} -> ${list(ns.permissions.get(w))}${where.origin}`);
       const tw = topicGrants ? wildcardGrant(role, action, topicGrants) : null;
-      if (tw) return allow(`topic grant (wildcard '${tw}'): ${action}`);
+      if (tw) return allow(`topic grant (wildcard '${tw}'): ${action}`, `topic ${nsName}/${topic} permissions: wildcard ${q(tw)} -> ${list(topicGrants!.get(tw))}${where.origin}`);
     }
-    return deny(`no ${action} grant for the role on ${name}`);
+    return deny(`no ${action} grant for the role on ${name}`, `${action} needs a grant: ${this.nothingGranted(role, ns, topic, where)}`);
   }
 }
 
 /** authorizationEnabled=false (Pulsar's default): everything is allowed; callers still audit. */
 export const ALLOW_ALL_AUTHORIZER: Authorizer = {
   async can() {
-    return { allowed: true, reason: 'authorization disabled' };
+    return { allowed: true, reason: 'authorization disabled', rule: 'authorizationEnabled=false: everything is allowed' };
   },
 };

@@ -115,6 +115,10 @@ export class FilePolicySource implements PolicySource {
     return [...this.tenants.keys()].sort();
   }
 
+  origin(tenant: string): string {
+    return this.tenantFile.get(tenant) ?? `${this.directory}: no valid ${tenant}.json/.yaml/.yml`;
+  }
+
   /** Number of completed rescans (tests). */
   get reloadCount(): number {
     return this.reloads;

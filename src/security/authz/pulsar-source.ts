@@ -152,6 +152,12 @@ export class PulsarPolicySource implements PolicySource {
     this.now = options.now ?? Date.now;
   }
 
+  origin(tenant: string): string {
+    const e = this.entries.get(tenant);
+    const age = e && e.fetchedAt > 0 ? `, read ${Math.max(0, this.now() - e.fetchedAt)} ms ago` : '';
+    return `Pulsar admin API: tenant ${tenant} and its namespace policies${age}`;
+  }
+
   async getTenant(tenant: string): Promise<TenantPolicy | null> {
     const e = this.entry(tenant);
     if (!e.hasGood) {

@@ -25,6 +25,11 @@ export interface PolicySource {
    * hammer the remote API). May throw; the denial then stands.
    */
   refresh?(tenant: string): Promise<boolean>;
+  /**
+   * Optional: where the tenant's policy is written, for explanations (`policies explain`, the
+   * `rule` of a denial): a file, or Pulsar's admin API.
+   */
+  origin?(tenant: string): string;
   /** Subscribe to changes; returns the unsubscribe function. */
   onChange(listener: (change: PolicyChange) => void): () => void;
   close(): Promise<void>;

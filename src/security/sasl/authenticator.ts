@@ -13,6 +13,7 @@ import { AuthenticationError, type TokenValidator } from '../types.js';
 import { isErrorAcknowledgement, oauthBearerErrorChallenge, parseOAuthBearer } from './oauthbearer.js';
 import { CredentialTooLargeError, DEFAULT_MAX_TOKEN_BYTES, parsePlain } from './plain.js';
 import { boundCounters } from '../../network/counters.js';
+import type { RevocationList } from '../tokens/revocation.js';
 
 export const SUPPORTED_MECHANISMS = ['PLAIN', 'OAUTHBEARER'] as const;
 export type Mechanism = (typeof SUPPORTED_MECHANISMS)[number];
@@ -26,12 +27,14 @@ export interface SaslSettings {
   maxReauthMs: number;
   /** saslMaxTokenBytes: longer tokens fail before they are parsed (default 16 KiB). */
   maxTokenBytes?: number;
+  /** tokenRevocationFile: the list in force is checked at every authentication and re-authentication. */
+  revocation?: { readonly list: RevocationList } | null;
 }
 
 export type Step =
   /** More bytes are needed: send these as the challenge (OAUTHBEARER error JSON). */
   | { kind: 'challenge'; bytes: Buffer; failure: string }
-  | { kind: 'success'; principal: string; namespace: NamespaceRef; expiresAt: number }
+  | { kind: 'success'; principal: string; namespace: NamespaceRef; expiresAt: number; tokenId: string | null }
   | { kind: 'failure'; reason: string };
 
 export class SaslAuthenticator {
@@ -77,6 +80,9 @@ export class SaslAuthenticator {
     try {
       const { token, namespace } = mechanism === 'PLAIN' ? this.readPlain(bytes) : this.readOAuthBearer(bytes);
       const identity = await this.settings.validator.validate(token);
+      // a revoked token (jti) or subject is refused like an invalid one, also at re-authentication
+      const revoked = this.settings.revocation?.list.check({ role: identity.role, tokenId: identity.tokenId ?? null }, now);
+      if (revoked !== null && revoked !== undefined) throw new AuthenticationError(revoked);
       if (this.authenticatedPrincipal !== null && identity.role !== this.authenticatedPrincipal) {
         return { kind: 'failure', reason: `re-authentication may not change the principal (was '${this.authenticatedPrincipal}', now '${identity.role}')` };
       }
@@ -85,7 +91,7 @@ export class SaslAuthenticator {
       if (expiresAt <= now) return { kind: 'failure', reason: 'token expired' };
       this.authenticatedPrincipal = identity.role;
       this.mechanism = null;
-      return { kind: 'success', principal: identity.role, namespace, expiresAt };
+      return { kind: 'success', principal: identity.role, namespace, expiresAt, tokenId: identity.tokenId ?? null };
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
       if (err instanceof CredentialTooLargeError) boundCounters.closed.saslCredentialTooLarge++;

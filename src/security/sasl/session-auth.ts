@@ -11,6 +11,8 @@ import type { Session } from '../../session/session.js';
 import type { GatewayContext } from '../../gateway-context.js';
 import type { Logger } from '../../logger.js';
 import type { Step } from './authenticator.js';
+import type { AuditLog } from '../types.js';
+import type { RevocationList } from '../tokens/revocation.js';
 
 export interface AuthOutcome {
   step: Step;
@@ -33,6 +35,7 @@ export async function runSaslStep(gateway: GatewayContext, conn: Connection, ses
     session.mechanism = mechanism;
     session.defaultNamespace = step.namespace;
     session.expiresAt = step.expiresAt;
+    session.tokenId = step.tokenId;
     audit?.authentication(conn.id, { mechanism, success: true, principal: step.principal, reauthentication: reauth });
     conn.authenticated();
     scheduleExpiry(conn, session, log);
@@ -84,4 +87,24 @@ function scheduleExpiry(conn: Connection, session: Session, log: Logger): void {
 
 export function delay(ms: number): Promise<void> {
   return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}
+
+/**
+ * A new revocation list is in force: close every open token session it revokes
+ * (by jti or subject), audited as session_revoked before the close. Returns how
+ * many were closed.
+ */
+export function closeRevokedSessions(conns: Iterable<Connection>, list: RevocationList, audit: AuditLog | null, log: Logger, now = Date.now()): number {
+  let closed = 0;
+  for (const conn of conns) {
+    const session = conn.context as Session | undefined;
+    if (!session || !session.authenticated || session.sasl === null || conn.isClosed) continue;
+    const reason = list.check({ role: session.principal, tokenId: session.tokenId }, now);
+    if (reason === null) continue;
+    closed++;
+    audit?.sessionRevoked?.(conn.id, { principal: session.principal, tokenId: session.tokenId, reason });
+    log.warn({ conn: conn.id, remote: conn.remoteAddress, principal: session.principal, tokenId: session.tokenId, reason }, 'open session revoked; closing connection');
+    conn.destroy();
+  }
+  return closed;
 }

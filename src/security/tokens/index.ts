@@ -139,8 +139,11 @@ export function createTokenValidator(config: Partial<TokenValidatorConfig>, opti
     async validate(token: string): Promise<AuthenticatedIdentity> {
       const decoded = decodeUnverified(token);
       const iss = decoded.claims?.iss;
-      if (openID && typeof iss === 'string' && openID.issuers.has(iss)) return openID.validate(token, decoded, now());
-      if (staticKey) return staticKey.validate(token, decoded, now());
+      const jti = decoded.claims?.jti;
+      // the jti (for revocation) only when the token has one
+      const withId = (id: AuthenticatedIdentity): AuthenticatedIdentity => (typeof jti === 'string' && jti !== '' ? { ...id, tokenId: jti } : id);
+      if (openID && typeof iss === 'string' && openID.issuers.has(iss)) return withId(await openID.validate(token, decoded, now()));
+      if (staticKey) return withId(await staticKey.validate(token, decoded, now()));
       // OpenID only
       if (iss === undefined || iss === null) throw new AuthenticationError('missing iss claim: tokens must come from one of openIDAllowedTokenIssuers');
       throw new AuthenticationError(`issuer not allowed: ${typeof iss === 'string' ? iss.slice(0, 200) : JSON.stringify(iss).slice(0, 200)} (not one of openIDAllowedTokenIssuers)`);
