@@ -136,3 +136,24 @@ test('authenticator: tokens above saslMaxTokenBytes fail with a clean reason on 
   assert.equal(a.awaitingErrorAcknowledgement, false);
   assert.equal(boundCounters.closed.saslCredentialTooLarge, before + 2);
 });
+
+test('PLAIN username rule: a bare username is a tenant (KoP); when it is the token role itself, the success carries a loud notice; tenant/namespace never does', async () => {
+  const login = async (user: string, role: string) => {
+    const a = new SaslAuthenticator(settings);
+    a.selectMechanism('PLAIN');
+    const step = await a.step(plain('', user, `token:${role}`));
+    assert.equal(step.kind, 'success');
+    return step as Extract<typeof step, { kind: 'success' }>;
+  };
+  const mistaken = await login('admin', 'admin');
+  assert.deepEqual(mistaken.namespace, { tenant: 'admin', namespace: 'default' }, 'still read as the tenant (KoP convention)');
+  assert.match(mistaken.notice ?? '', /username 'admin' is the token's role, and is read as TENANT 'admin'.*persistent:\/\/admin\/default\/.*username=<tenant>\/<namespace>/);
+  assert.equal((await login('acme', 'alice')).notice, undefined, 'a bare tenant that is not the role');
+  assert.equal((await login('admin/default', 'admin')).notice, undefined, 'tenant/namespace given');
+  // OAUTHBEARER names its namespace in an extension: no username, no notice
+  const o = new SaslAuthenticator(settings);
+  o.selectMechanism('OAUTHBEARER');
+  const step = await o.step(Buffer.from('n,,\u0001auth=Bearer admin\u0001\u0001'));
+  assert.equal(step.kind, 'success');
+  assert.equal((step as { notice?: string }).notice, undefined);
+});

@@ -34,7 +34,15 @@ export interface SaslSettings {
 export type Step =
   /** More bytes are needed: send these as the challenge (OAUTHBEARER error JSON). */
   | { kind: 'challenge'; bytes: Buffer; failure: string }
-  | { kind: 'success'; principal: string; namespace: NamespaceRef; expiresAt: number; tokenId: string | null }
+  | {
+      kind: 'success';
+      principal: string;
+      namespace: NamespaceRef;
+      expiresAt: number;
+      tokenId: string | null;
+      /** Something the operator should know about how the credentials were read (logged at warn). */
+      notice?: string;
+    }
   | { kind: 'failure'; reason: string };
 
 export class SaslAuthenticator {
@@ -78,7 +86,7 @@ export class SaslAuthenticator {
       return { kind: 'failure', reason: isErrorAcknowledgement(bytes) ? reason : `${reason} (and the client did not acknowledge the error challenge)` };
     }
     try {
-      const { token, namespace } = mechanism === 'PLAIN' ? this.readPlain(bytes) : this.readOAuthBearer(bytes);
+      const { token, namespace, bareUsername } = mechanism === 'PLAIN' ? this.readPlain(bytes) : { ...this.readOAuthBearer(bytes), bareUsername: null };
       const identity = await this.settings.validator.validate(token);
       // a revoked token (jti) or subject is refused like an invalid one, also at re-authentication
       const revoked = this.settings.revocation?.list.check({ role: identity.role, tokenId: identity.tokenId ?? null }, now);
@@ -91,7 +99,8 @@ export class SaslAuthenticator {
       if (expiresAt <= now) return { kind: 'failure', reason: 'token expired' };
       this.authenticatedPrincipal = identity.role;
       this.mechanism = null;
-      return { kind: 'success', principal: identity.role, namespace, expiresAt, tokenId: identity.tokenId ?? null };
+      const notice = bareUsername !== null ? bareUsernameNotice(bareUsername, identity.role, namespace) : undefined;
+      return { kind: 'success', principal: identity.role, namespace, expiresAt, tokenId: identity.tokenId ?? null, ...(notice ? { notice } : {}) };
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
       if (err instanceof CredentialTooLargeError) boundCounters.closed.saslCredentialTooLarge++;
@@ -104,9 +113,9 @@ export class SaslAuthenticator {
     }
   }
 
-  private readPlain(bytes: Buffer): { token: string; namespace: NamespaceRef } {
+  private readPlain(bytes: Buffer): { token: string; namespace: NamespaceRef; bareUsername: string | null } {
     const creds = parsePlain(bytes, this.maxTokenBytes);
-    return { token: creds.token, namespace: this.namespaceFrom(creds.username, 'username') };
+    return { token: creds.token, namespace: this.namespaceFrom(creds.username, 'username'), bareUsername: creds.username.includes('/') ? null : creds.username };
   }
 
   private readOAuthBearer(bytes: Buffer): { token: string; namespace: NamespaceRef } {
@@ -131,4 +140,21 @@ export class SaslAuthenticator {
       throw new AuthenticationError(`invalid ${what} ${showName(value)}: ${why}`);
     }
   }
+}
+
+/**
+ * The SASL/PLAIN username rule (docs/tokens.md): `tenant/namespace`, or a bare `tenant` read as
+ * `tenant/<kafkaNamespace>` (KoP's convention). Kafka users often put their principal there (in
+ * Kafka the username is the principal); here the principal is the token's role, and a bare username
+ * that equals it is almost always that mistake, not a tenant named after the role. It is served as
+ * the tenant (a tenant per team whose token role is the team name is a real KoP layout), and the
+ * gateway says so loudly.
+ */
+export function bareUsernameNotice(username: string, role: string, namespace: NamespaceRef): string | undefined {
+  if (username !== role) return undefined;
+  return (
+    `SASL/PLAIN username '${username}' is the token's role, and is read as TENANT '${namespace.tenant}' ` +
+    `(short topic names go to persistent://${namespace.tenant}/${namespace.namespace}/...). The principal always comes from the token; ` +
+    `the username names the tenant/namespace: if you meant the role, set username=<tenant>/<namespace> (e.g. public/default).`
+  );
 }

@@ -43,6 +43,7 @@ export async function runSaslStep(gateway: GatewayContext, conn: Connection, ses
       { conn: conn.id, principal: step.principal, mechanism, namespace: `${step.namespace.tenant}/${step.namespace.namespace}`, expiresAt: Number.isFinite(step.expiresAt) ? new Date(step.expiresAt).toISOString() : null, reauthentication: reauth },
       reauth ? 'client re-authenticated' : 'client authenticated',
     );
+    if (step.notice && !reauth) log.warn({ conn: conn.id, remote: conn.remoteAddress, principal: step.principal }, step.notice);
     return { step, sessionLifetimeMs: Number.isFinite(step.expiresAt) ? Math.max(1, step.expiresAt - Date.now()) : 0 };
   }
   if (step.kind === 'failure' && acknowledgingFailure) {
