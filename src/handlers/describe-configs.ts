@@ -77,11 +77,19 @@ export const BROKER_SYNONYMS: Record<TopicConfigKey, string> = {
   'retention.ms': 'log.retention.ms',
   'segment.bytes': 'log.segment.bytes',
   'segment.ms': 'log.roll.ms',
+  'delete.retention.ms': 'log.cleaner.delete.retention.ms',
+  'max.compaction.lag.ms': 'log.cleaner.max.compaction.lag.ms',
+  'min.cleanable.dirty.ratio': 'log.cleaner.min.cleanable.ratio',
+  'min.compaction.lag.ms': 'log.cleaner.min.compaction.lag.ms',
 };
 
 const TOPIC_DOCS: Record<TopicConfigKey, string> = {
   'cleanup.policy':
-    "Retention policy of old log segments: 'delete' discards segments older than retention.ms or beyond retention.bytes. 'compact' is not supported by this gateway's storage.",
+    "Retention policy of old log segments: 'delete' discards segments older than retention.ms or beyond retention.bytes; 'compact' keeps the latest record of every key (log compaction); 'compact,delete' does both.",
+  'delete.retention.ms': 'Compacted topics: how long a tombstone (a record with a null value) is kept after the cleaner first saw it, so consumers reading from the start see the delete.',
+  'max.compaction.lag.ms': 'Compacted topics: a record becomes eligible for compaction at the latest after this long, whatever the dirty ratio.',
+  'min.cleanable.dirty.ratio': 'Compacted topics: the cleaner cleans a partition once at least this share of its log is uncleaned.',
+  'min.compaction.lag.ms': 'Compacted topics: a record stays uncompacted for at least this long.',
   'flush.messages': 'Force an fsync of the partition after this many messages; 1 makes every batch durable before it is acknowledged.',
   'flush.ms': 'Force an fsync of the partition when data has been unflushed for this many milliseconds.',
   'index.interval.bytes': 'Bytes of log between two entries of the sparse offset index.',
@@ -101,7 +109,7 @@ const TOPIC_DOCS: Record<TopicConfigKey, string> = {
   'segment.ms': 'Time after which the active segment is rolled even if it is not full, so that retention can delete it.',
 };
 
-const TOPIC_TYPES: Record<string, number> = { long: ConfigType.LONG, int: ConfigType.INT, enum: ConfigType.STRING, list: ConfigType.LIST };
+const TOPIC_TYPES: Record<string, number> = { long: ConfigType.LONG, int: ConfigType.INT, double: ConfigType.DOUBLE, enum: ConfigType.STRING, list: ConfigType.LIST };
 
 const KAFKA_TOPIC_DEFAULTS = makeDefaults();
 

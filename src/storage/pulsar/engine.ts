@@ -36,7 +36,7 @@ import {
   makeDefaults,
   normalizeConfigs,
   resolveTopicConfig,
-  validateTopicConfigs,
+  validateEffectiveConfigs,
   type TopicConfig,
   type TopicConfigKey,
 } from '../topic-config.js';
@@ -70,6 +70,8 @@ export interface PulsarEngineOptions {
   forwardIdentity?: boolean;
   /** Per (group, partition): at most one subscription update this often. Default 5000. */
   subscriptionMirrorIntervalMs?: number;
+  /** Topic config defaults overriding Kafka's (broker-level log.* settings); validated. */
+  defaults?: Record<string, string>;
   /** Newest entries re-read when a partition opens (idempotent-producer state and cache). Default 1000. */
   tailRebuildEntries?: number;
 }
@@ -101,7 +103,7 @@ export class PulsarEngine implements StorageEngine {
   /** kafkaMetadataTenant/kafkaMetadataNamespace: the gateway's state, coordinator topics. */
   readonly reservedNamespaces: readonly string[];
   readonly state: PulsarKeyValueStore;
-  readonly configDefaults: Record<TopicConfigKey, string> = makeDefaults();
+  readonly configDefaults: Record<TopicConfigKey, string>;
   readonly locator: Locator;
   /** Committed group offsets reflected as durable Pulsar subscriptions. */
   readonly mirror: SubscriptionMirror;
@@ -129,6 +131,7 @@ export class PulsarEngine implements StorageEngine {
   constructor(private readonly options: PulsarEngineOptions) {
     this.client = options.client;
     this.admin = options.admin;
+    this.configDefaults = makeDefaults(options.defaults ?? {});
     this.reservedNamespaces = [options.metadataNamespace];
     this.logger = options.logger ?? silentEngineLogger;
     this.timeoutMs = options.operationTimeoutMs ?? 30_000;
@@ -297,7 +300,7 @@ export class PulsarEngine implements StorageEngine {
   async createTopic(name: string, partitions: number, configs: Record<string, string>, validateOnly = false): Promise<TopicInfo> {
     this.checkStarted();
     this.checkPartitionCount(partitions, name);
-    validateTopicConfigs(configs);
+    validateEffectiveConfigs(configs, this.configDefaults);
     const existing = await this.load(name, true);
     if (existing.info) throw err(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
     const record: TopicMetaRecord = { v: 1, topicId: randomBytes(16).toString('hex'), configs: normalizeConfigs(configs), createdMs: Date.now() };
@@ -430,7 +433,7 @@ export class PulsarEngine implements StorageEngine {
 
   async replaceTopicConfigs(name: string, configs: Record<string, string>, validateOnly = false): Promise<void> {
     await this.existing(name);
-    validateTopicConfigs(configs);
+    validateEffectiveConfigs(configs, this.configDefaults);
     if (!validateOnly) await this.updateConfigs(name, configs);
   }
 
