@@ -8,7 +8,7 @@
  *    the first uncleanable offset: the active segment's base, the high
  *    watermark, and the base of the first dirty segment holding a record
  *    younger than min.compaction.lag.ms. The active segment is never cleaned;
- *  - a partition is cleaned when dirty bytes / (clean + dirty bytes) >=
+ *  - a partition is cleaned when dirty bytes / (clean + dirty bytes) >
  *    min.cleanable.dirty.ratio, or at once when a dirty segment's first batch
  *    is older than max.compaction.lag.ms; the dirtiest partition goes first.
  *
@@ -150,7 +150,7 @@ export function planCleaning(
     dirtyBytes,
     ratio,
     forced: cleanable && forced,
-    due: cleanable && (forced || ratio >= config.minCleanableDirtyRatio),
+    due: cleanable && (forced || ratio > config.minCleanableDirtyRatio),
   };
 }
 

@@ -320,8 +320,43 @@ export class PulsarEngine implements StorageEngine {
     } finally {
       this.invalidate(name);
     }
+    try {
+      await this.applyCleanupPolicy(name, null, record.configs);
+    } catch (e) {
+      // fail closed: a compacted topic whose latest values Pulsar's retention could delete must not exist
+      await this.admin.deletePartitionedTopic(name, true).catch(() => undefined);
+      await this.state.put(NS_TOPICS, name, null).catch(() => undefined);
+      this.invalidate(name);
+      throw e;
+    }
     this.logger.info({ topic: name, partitions, configs: record.configs }, 'topic created');
     return info;
+  }
+
+  /**
+   * cleanup.policy on Pulsar (docs/pulsar-engine.md, "Compacted topics"): a pure
+   * `compact` topic gets a topic-level retention of -1/-1 (infinite), so Pulsar's
+   * retention never deletes the ledgers holding a key's latest value, whatever
+   * the namespace's retention; leaving pure compact drops that topic policy again.
+   * `compact,delete` and `delete` topics follow the namespace's retention.
+   */
+  private async applyCleanupPolicy(name: string, before: Record<string, string> | null, after: Record<string, string>): Promise<void> {
+    const pureCompact = (c: Record<string, string> | null): boolean => {
+      if (c === null) return false;
+      const cfg = resolveTopicConfig(c, this.configDefaults);
+      return cfg.compact && !cfg.delete;
+    };
+    const was = pureCompact(before);
+    const now = pureCompact(after);
+    try {
+      if (now && !was) await this.admin.setTopicRetention(name, -1, -1);
+      else if (was && !now) await this.admin.removeTopicRetention(name);
+    } catch (e) {
+      throw err(
+        ErrorCode.POLICY_VIOLATION,
+        `cannot ${now ? 'set infinite retention on the compacted topic' : 'remove the compacted topic retention of'} ${name} in Pulsar (topic-level policies must be enabled: topicLevelPoliciesEnabled=true): ${(e as Error).message}`,
+      );
+    }
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -413,6 +448,8 @@ export class PulsarEngine implements StorageEngine {
       createdMs: Date.now(),
     };
     const next: TopicMetaRecord = { ...meta, configs: normalizeConfigs(configs) };
+    // retention first: a topic never counts as pure compact while Pulsar could still delete its data
+    await this.applyCleanupPolicy(name, meta.configs, next.configs);
     await this.state.put(NS_TOPICS, name, Buffer.from(JSON.stringify(next)));
     this.invalidate(name);
     this.logger.info({ topic: name, configs: next.configs }, 'topic configs changed');
