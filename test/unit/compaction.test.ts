@@ -21,7 +21,8 @@ import { StorageError } from '../../src/storage/engine.js';
 import type { EmbeddedEngine } from '../../src/storage/embedded/engine.js';
 import { groupSegments, planCleaning } from '../../src/storage/embedded/cleaner.js';
 import { OffsetMap } from '../../src/storage/embedded/offset-map.js';
-import { makeDefaults, resolveTopicConfig, validateEffectiveConfigs, applyAlterations } from '../../src/storage/topic-config.js';
+import { makeDefaults, resolveTopicConfig, validateEffectiveConfigs, applyAlterations, describeTopicConfigs } from '../../src/storage/topic-config.js';
+import { ConfigSource, ConfigType, topicConfigViews } from '../../src/handlers/describe-configs.js';
 import { buildBatch, openEngine, tempDir } from './storage-fixtures.test.js';
 import { appendValidated } from '../helpers/validated.js';
 
@@ -543,5 +544,52 @@ test('recovery of an interrupted swap: with the commit marker the swap is comple
       await engine.close();
       d.cleanup();
     }
+  }
+});
+
+test('DescribeConfigs views: compaction keys with Kafka types, broker synonyms and sources (topic, broker default from the gateway, Kafka default)', () => {
+  const defaults = makeDefaults({ 'cleanup.policy': 'compact', 'delete.retention.ms': '1000' });
+  const views = topicConfigViews(describeTopicConfigs({ 'min.cleanable.dirty.ratio': '0.2' }, defaults), defaults);
+  const v = (name: string) => views.find((x) => x.name === name)!;
+  assert.deepEqual([v('cleanup.policy').value, v('cleanup.policy').source, v('cleanup.policy').type], ['compact', ConfigSource.STATIC_BROKER_CONFIG, ConfigType.LIST]);
+  assert.deepEqual(v('cleanup.policy').synonyms, [{ name: 'log.cleanup.policy', value: 'compact', source: ConfigSource.STATIC_BROKER_CONFIG }]);
+  assert.deepEqual([v('delete.retention.ms').value, v('delete.retention.ms').synonyms[0]!.name], ['1000', 'log.cleaner.delete.retention.ms']);
+  assert.deepEqual([v('min.cleanable.dirty.ratio').value, v('min.cleanable.dirty.ratio').source, v('min.cleanable.dirty.ratio').type], ['0.2', ConfigSource.DYNAMIC_TOPIC_CONFIG, ConfigType.DOUBLE]);
+  assert.deepEqual(v('min.cleanable.dirty.ratio').synonyms.map((x) => [x.name, x.value, x.source]), [
+    ['min.cleanable.dirty.ratio', '0.2', ConfigSource.DYNAMIC_TOPIC_CONFIG],
+    ['log.cleaner.min.cleanable.ratio', '0.5', ConfigSource.DEFAULT_CONFIG],
+  ]);
+  assert.deepEqual([v('max.compaction.lag.ms').source, v('max.compaction.lag.ms').synonyms[0]!.name], [ConfigSource.DEFAULT_CONFIG, 'log.cleaner.max.compaction.lag.ms']);
+  assert.equal(v('min.compaction.lag.ms').synonyms[0]!.name, 'log.cleaner.min.compaction.lag.ms');
+});
+
+test('a key map smaller than the dirty keys: each pass cleans up to the last offset it mapped, the next pass continues, the result is the same', async () => {
+  const d = tempDir();
+  const engine = await openEngine(d.path, { cleaner: { enabled: false, dedupeBufferBytes: 24 * 20 } }); // 18 keys a pass
+  try {
+    await engine.createTopic(TOPIC, 1, SMALL);
+    const model = new Model();
+    for (let i = 0; i < 240; i++) {
+      const key = `m${(i * 7) % 60}`;
+      const value = `v${i}`.padEnd(24, '.');
+      model.add(await put(engine, key, value), key, value);
+    }
+    const log = engine.partitionLog(tp);
+    const activeBase = log.segmentBases().at(-1)!;
+    const checkpoints: bigint[] = [];
+    for (let pass = 0; pass < 50 && log.cleanerCheckpointOffset !== activeBase; pass++) {
+      assert.equal(await engine.runCleaner(Date.now(), true), 1);
+      checkpoints.push(log.cleanerCheckpointOffset!);
+    }
+    assert.equal(log.cleanerCheckpointOffset, activeBase);
+    assert.ok(checkpoints.length > 2, `several passes (${checkpoints.join(', ')})`);
+    for (let i = 1; i < checkpoints.length; i++) assert.ok(checkpoints[i]! > checkpoints[i - 1]!, 'each pass moves the checkpoint');
+    const recs = (await readAll(engine)).records;
+    assertConsistent(model, recs);
+    const below = recs.filter((r) => r.offset < activeBase);
+    assert.equal(new Set(below.map((r) => r.key)).size, below.length, 'one record per key below the active segment');
+  } finally {
+    await engine.close();
+    d.cleanup();
   }
 });

@@ -9,9 +9,13 @@
  * Two keys are the same key when their 128-bit MD5 hashes are equal (as in
  * Kafka): distinct keys with equal hashes are not expected in practice.
  */
-import { hash } from 'node:crypto';
+import crypto from 'node:crypto';
 
 const HASH = 16;
+
+/** One-shot crypto.hash where Node has it (20.12+), createHash before. */
+const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
+const md5 = oneShot ? (key: Buffer): Buffer => oneShot('md5', key, 'buffer') : (key: Buffer): Buffer => crypto.createHash('md5').update(key).digest();
 const SLOT = HASH + 8;
 
 export class OffsetMap {
@@ -43,7 +47,7 @@ export class OffsetMap {
   }
 
   static digest(key: Buffer): Buffer {
-    return hash('md5', key, 'buffer') as unknown as Buffer;
+    return md5(key);
   }
 
   private find(h: Buffer): number {
