@@ -189,6 +189,9 @@ export interface CleanStats {
   segmentsAfter: number;
   /** The new cleaner checkpoint. */
   endOffset: bigint;
+  /** Wall time of the pass (key map + rewrite + swaps), ms. */
+  elapsedMs: number;
+  partition: string;
 }
 
 export interface CleanContext {
@@ -313,7 +316,10 @@ export async function cleanPartition(log: PartitionLog, ctx: CleanContext, force
   if (view === null) return null;
   const { plan, segments, config } = view;
   if (!plan.due && !(force && plan.firstDirtyOffset < plan.firstUncleanableOffset)) return null;
+  const started = Date.now();
   const stats: CleanStats = {
+    partition: log.label,
+    elapsedMs: 0,
     bytesRead: 0,
     bytesWritten: 0,
     recordsRead: 0,
@@ -406,6 +412,7 @@ export async function cleanPartition(log: PartitionLog, ctx: CleanContext, force
   await log.setCleanerCheckpoint(end);
   stats.endOffset = end;
   stats.segmentsAfter = log.segmentCount;
+  stats.elapsedMs = Date.now() - started;
   ctx.logger.info(
     {
       partition: log.label,
@@ -414,6 +421,7 @@ export async function cleanPartition(log: PartitionLog, ctx: CleanContext, force
       dirtyRatio: Number(plan.ratio.toFixed(3)),
       bytesRead: stats.bytesRead,
       bytesWritten: stats.bytesWritten,
+      ms: stats.elapsedMs,
       recordsRead: stats.recordsRead,
       recordsKept: stats.recordsKept,
       keys: map.size,
@@ -442,6 +450,8 @@ export class LogCleaner {
   private running: Promise<unknown> | null = null;
   private stopped = false;
   readonly options: Required<CleanerOptions>;
+  /** The last passes (newest last, at most 64): metrics, benchmarks, tooling. */
+  readonly history: CleanStats[] = [];
 
   constructor(
     options: CleanerOptions,
@@ -518,7 +528,12 @@ export class LogCleaner {
     for (const { log } of candidates) {
       if (this.stopped) break;
       try {
-        if (await cleanPartition(log, ctx, force)) passes++;
+        const stats = await cleanPartition(log, ctx, force);
+        if (stats) {
+          passes++;
+          this.history.push(stats);
+          if (this.history.length > 64) this.history.shift();
+        }
       } catch (err) {
         if (err instanceof CleaningAborted) break;
         this.logger.error({ err, partition: log.label }, 'log cleaning failed; the partition keeps its uncleaned segments');
