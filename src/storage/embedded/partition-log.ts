@@ -63,6 +63,8 @@ import { Segment } from './segment.js';
 import type { EngineLogger } from './types.js';
 
 const INT32_MAX = 0x7fffffffn;
+/** Reads and lookups that find their segment retired (deleted, or swapped for a cleaned one) start over this often. */
+const SEGMENT_GONE_RETRIES = 5;
 
 export interface PartitionLogContext {
   files: FileCache;
@@ -523,7 +525,7 @@ export class PartitionLog {
    */
   async read(fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {
     try {
-      return await this.readOnce(fetchOffset, options, true);
+      return await this.readOnce(fetchOffset, options, SEGMENT_GONE_RETRIES);
     } catch (err) {
       throw this.explain(err);
     }
@@ -536,7 +538,7 @@ export class PartitionLog {
     return storageError(ErrorCode.KAFKA_STORAGE_ERROR, `I/O error on ${this.label}: ${(err as Error)?.message ?? String(err)}`);
   }
 
-  private async readOnce(fetchOffset: bigint, options: ReadOptions, retry: boolean): Promise<ReadResult> {
+  private async readOnce(fetchOffset: bigint, options: ReadOptions, attempts: number): Promise<ReadResult> {
     this.checkReadable();
     const hw = this.hw;
     const hwSeg = this.hwSegment;
@@ -548,19 +550,18 @@ export class PartitionLog {
     const limit = options.maxOffset !== undefined && options.maxOffset < hw ? options.maxOffset : hw;
     const empty: ReadResult = { logStartOffset: logStart, highWatermark: hw, lastStableOffset: hw, records: [], bytes: 0 };
     if (fetchOffset >= limit) return empty;
-    let i = this.findSegment(fetchOffset);
-    while (i < this.segments.length && this.segments[i]!.nextOffset <= fetchOffset) i++;
     // A cleaned segment may hold nothing at or after fetchOffset (its last records were compacted away):
-    // the next batch is in a later segment.
+    // the next batch is in a later segment, found again by offset (the list may change while we read).
+    let from = fetchOffset;
     for (;;) {
+      let i = this.findSegment(from);
+      while (i < this.segments.length && this.segments[i]!.nextOffset <= from) i++;
       const seg = this.segments[i];
-      if (seg === undefined) return empty;
-      const r = await this.readSegment(seg, fetchOffset, limit, options, hwSeg, hwPos, empty, retry);
+      if (seg === undefined || seg.baseOffset >= limit) return empty;
+      const r = await this.readSegment(seg, fetchOffset, limit, options, hwSeg, hwPos, empty, attempts);
       if (r !== null) return r;
       if (seg === hwSeg || seg.baseOffset >= hwSeg.baseOffset) return empty;
-      i++;
-      while (i < this.segments.length && this.segments[i]!.size === 0 && this.segments[i] !== hwSeg) i++;
-      if (this.segments[i] === undefined || this.segments[i]!.baseOffset >= limit) return empty;
+      from = seg.nextOffset;
     }
   }
 
@@ -576,7 +577,7 @@ export class PartitionLog {
     hwSeg: Segment,
     hwPos: number,
     empty: ReadResult,
-    retry: boolean,
+    attempts: number,
   ): Promise<ReadResult | null> {
     const segEnd = PartitionLog.readableEnd(seg, hwSeg, hwPos);
     if (segEnd <= 0) return seg.size === 0 && seg !== hwSeg && seg.baseOffset < hwSeg.baseOffset ? null : empty;
@@ -585,7 +586,8 @@ export class PartitionLog {
     try {
       fd = await this.ctx.files.acquire(seg);
     } catch (err) {
-      if (err instanceof SegmentGoneError && retry) return this.readOnce(fetchOffset, options, false);
+      // deleted by retention (the retry then answers OFFSET_OUT_OF_RANGE) or replaced by a cleaned segment
+      if (err instanceof SegmentGoneError && attempts > 1) return this.readOnce(fetchOffset, options, attempts - 1);
       throw err;
     }
     try {
@@ -656,7 +658,14 @@ export class PartitionLog {
   /** First offset (>= log start, < HW) whose timestamp >= ts. */
   async offsetForTimestamp(ts: bigint): Promise<TimestampLookup | null> {
     try {
-      return await this.offsetForTimestampOnce(ts);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.offsetForTimestampOnce(ts);
+        } catch (err) {
+          // a segment was swapped for a cleaned one (or deleted) under the scan: look again
+          if (!(err instanceof SegmentGoneError) || attempt >= SEGMENT_GONE_RETRIES) throw err;
+        }
+      }
     } catch (err) {
       throw this.explain(err);
     }
@@ -672,14 +681,11 @@ export class PartitionLog {
       if (seg.nextOffset <= logStart || seg.maxTimestamp < ts) continue;
       if (seg.baseOffset >= hw) break;
       const segEnd = PartitionLog.readableEnd(seg, hwSeg, hwPos);
-      if (segEnd <= 0) break;
-      let fd: number;
-      try {
-        fd = await this.ctx.files.acquire(seg);
-      } catch (err) {
-        if (err instanceof SegmentGoneError) continue;
-        throw err;
+      if (segEnd <= 0) {
+        if (seg.size === 0 && seg !== hwSeg && seg.baseOffset < hwSeg.baseOffset) continue; // emptied by the cleaner
+        break;
       }
+      const fd = await this.ctx.files.acquire(seg);
       try {
         await this.ensureIndexes(seg, fd);
         let startOffset = seg.baseOffset + BigInt(seg.timeIndex!.lookup(ts));
