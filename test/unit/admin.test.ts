@@ -519,6 +519,15 @@ describe('admin APIs through the dispatcher, embedded engine', () => {
     const sub = await alter(1, [{ name: 'cleanup.policy', configOperation: 3, value: 'compact' }]);
     assert.equal(sub.responses[0]!.errorCode, ErrorCode.NONE);
     assert.equal((await engine.describeTopic(full))!.configs['cleanup.policy'], 'delete');
+    // log compaction through IncrementalAlterConfigs: APPEND compact, then SUBTRACT delete
+    assert.equal((await alter(1, [{ name: 'cleanup.policy', configOperation: 2, value: 'compact' }])).responses[0]!.errorCode, ErrorCode.NONE);
+    assert.equal((await engine.describeTopic(full))!.configs['cleanup.policy'], 'delete,compact');
+    assert.equal((await alter(1, [{ name: 'cleanup.policy', configOperation: 3, value: 'delete' }])).responses[0]!.errorCode, ErrorCode.NONE);
+    assert.equal((await engine.describeTopic(full))!.configs['cleanup.policy'], 'compact');
+    const lags = await alter(1, [{ name: 'min.compaction.lag.ms', configOperation: 0, value: '10' }, { name: 'max.compaction.lag.ms', configOperation: 0, value: '5' }]);
+    assert.equal(lags.responses[0]!.errorCode, ErrorCode.INVALID_CONFIG);
+    assert.match(lags.responses[0]!.errorMessage!, /min\.compaction\.lag\.ms \(10\) > max\.compaction\.lag\.ms \(5\)/);
+    assert.equal((await alter(1, [{ name: 'cleanup.policy', configOperation: 0, value: 'delete' }])).responses[0]!.errorCode, ErrorCode.NONE);
     const cases: Array<[RequestBodies[44]['resources'][number]['configs'], number, RegExp]> = [
       [[{ name: 'cleanup.policy', configOperation: 2, value: 'compacted' }], ErrorCode.INVALID_CONFIG, /compacted/],
       [[{ name: 'retention.ms', configOperation: 2, value: '1' }], ErrorCode.INVALID_CONFIG, /retention\.ms/],
