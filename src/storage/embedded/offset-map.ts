@@ -1,7 +1,7 @@
 /**
  * The log cleaner's key map: MD5(key) -> latest offset, in one fixed Buffer
  * (the rules of Kafka's SkimpyOffsetMap): 24 bytes a slot (16-byte hash,
- * 8-byte offset + 1, 0 = empty), open addressing with linear probing, filled
+ * 8-byte offset + 1, 0 = empty) in one Uint32Array, open addressing with linear probing, filled
  * to at most `loadFactor` of its slots. Memory is bounded by construction:
  * when the map is full the cleaner stops mapping and cleans only up to the
  * last offset mapped (`latestOffset`); the rest waits for the next pass.
@@ -11,15 +11,16 @@
  */
 import crypto from 'node:crypto';
 
-const HASH = 16;
+const SLOT = 24;
+const WORDS = SLOT / 4;
 
 /** One-shot crypto.hash where Node has it (20.12+), createHash before. */
 const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
 const md5 = oneShot ? (key: Buffer): Buffer => oneShot('md5', key, 'buffer') : (key: Buffer): Buffer => crypto.createHash('md5').update(key).digest();
-const SLOT = HASH + 8;
 
 export class OffsetMap {
-  private readonly buf: Buffer;
+  /** 6 words a slot: the hash's four 32-bit words, then offset + 1 as high and low words (0 = empty slot). */
+  private readonly table: Uint32Array;
   readonly slots: number;
   private readonly maxEntries: number;
   private entries = 0;
@@ -28,7 +29,7 @@ export class OffsetMap {
 
   constructor(memoryBytes: number, loadFactor = 0.9) {
     this.slots = Math.max(2, Math.floor(memoryBytes / SLOT));
-    this.buf = Buffer.alloc(this.slots * SLOT);
+    this.table = new Uint32Array(this.slots * WORDS);
     this.maxEntries = Math.max(1, Math.floor(this.slots * loadFactor));
   }
 
@@ -41,7 +42,7 @@ export class OffsetMap {
   }
 
   clear(): void {
-    this.buf.fill(0);
+    this.table.fill(0);
     this.entries = 0;
     this.latestOffset = -1n;
   }
@@ -50,12 +51,18 @@ export class OffsetMap {
     return md5(key);
   }
 
+  /** Slot index of the hash, or -1 - (the empty slot where it would go). */
   private find(h: Buffer): number {
-    let slot = h.readUInt32BE(0) % this.slots;
+    const t = this.table;
+    const h0 = h.readUInt32BE(0);
+    const h1 = h.readUInt32BE(4);
+    const h2 = h.readUInt32BE(8);
+    const h3 = h.readUInt32BE(12);
+    let slot = h0 % this.slots;
     for (;;) {
-      const at = slot * SLOT;
-      if (this.buf.readBigUInt64BE(at + HASH) === 0n) return -1 - slot; // empty: where it would go
-      if (this.buf.compare(h, 0, HASH, at, at + HASH) === 0) return slot;
+      const at = slot * WORDS;
+      if (t[at + 4] === 0 && t[at + 5] === 0) return -1 - slot;
+      if (t[at] === h0 && t[at + 1] === h1 && t[at + 2] === h2 && t[at + 3] === h3) return slot;
       slot = slot + 1 === this.slots ? 0 : slot + 1;
     }
   }
@@ -64,16 +71,22 @@ export class OffsetMap {
   put(key: Buffer, offset: bigint): boolean {
     const h = OffsetMap.digest(key);
     const found = this.find(h);
+    const t = this.table;
     let at: number;
     if (found >= 0) {
-      at = found * SLOT;
+      at = found * WORDS;
     } else {
       if (this.full) return false;
-      at = (-1 - found) * SLOT;
-      h.copy(this.buf, at, 0, HASH);
+      at = (-1 - found) * WORDS;
+      t[at] = h.readUInt32BE(0);
+      t[at + 1] = h.readUInt32BE(4);
+      t[at + 2] = h.readUInt32BE(8);
+      t[at + 3] = h.readUInt32BE(12);
       this.entries++;
     }
-    this.buf.writeBigUInt64BE(offset + 1n, at + HASH);
+    const stored = offset + 1n;
+    t[at + 4] = Number(stored >> 32n);
+    t[at + 5] = Number(stored & 0xffffffffn);
     if (offset > this.latestOffset) this.latestOffset = offset;
     return true;
   }
@@ -81,7 +94,9 @@ export class OffsetMap {
   /** The latest offset recorded for `key`, or -1n. */
   get(key: Buffer): bigint {
     const found = this.find(OffsetMap.digest(key));
-    return found < 0 ? -1n : this.buf.readBigUInt64BE(found * SLOT + HASH) - 1n;
+    if (found < 0) return -1n;
+    const at = found * WORDS;
+    return ((BigInt(this.table[at + 4]!) << 32n) | BigInt(this.table[at + 5]!)) - 1n;
   }
 
   /** Move latestOffset forward over offsets seen without keys (gaps, keyless or control batches). */
