@@ -1,5 +1,5 @@
 /**
- * The log cleaner's key map: MD5(key) -> latest offset, in one fixed Buffer
+ * The log cleaner's key map: MD5(key) -> latest offset, in one fixed table
  * (the rules of Kafka's SkimpyOffsetMap): 24 bytes a slot (16-byte hash,
  * 8-byte offset + 1, 0 = empty) in one Uint32Array, open addressing with linear probing, filled
  * to at most `loadFactor` of its slots. Memory is bounded by construction:
