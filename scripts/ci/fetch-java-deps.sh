@@ -7,6 +7,8 @@
 # Layout (see .ci/README.md):
 #   $KOP_CACHE_DIR/kafka-$KOP_KAFKA_VERSION/libs/*.jar   every runtime jar
 #   $KOP_CACHE_DIR/kafka-$KOP_KAFKA_VERSION/.complete    marker (hash of the pom)
+#   $KOP_CACHE_DIR/kafka-streams-$KOP_KAFKA_VERSION/libs/*.jar   Kafka Streams and
+#       its runtime jars (java/streams-pom.xml), with a .complete marker of its own
 #
 # Usage: scripts/ci/fetch-java-deps.sh [--print-env]
 #   --print-env  print `export NAME=value` lines for the env vars the helpers
@@ -63,9 +65,38 @@ else
   log "done: $(ls "$libs" | wc -l) jars, $(du -sh "$libs" | cut -f1)"
 fi
 
+# Kafka Streams (acceptance app tests): a folder of its own, so the client/broker
+# folder above is never replaced because of it.
+streams_pom="$here/java/streams-pom.xml"
+streams_home="$cache/kafka-streams-$version"
+streams_libs="$streams_home/libs"
+streams_marker="$streams_home/.complete"
+streams_want="$(sha256sum "$streams_pom" | cut -c1-16)-$version"
+if [[ -f "$streams_marker" && "$(cat "$streams_marker")" == "$streams_want" && -f "$streams_libs/kafka-streams-$version.jar" ]]; then
+  log "cached: $streams_libs ($(ls "$streams_libs" | wc -l) jars)"
+else
+  command -v "$mvn_bin" >/dev/null || { log "maven ($mvn_bin) not found: install it (Debian: apt-get install maven)"; exit 1; }
+  log "fetching Kafka Streams $version jars with Maven into $streams_libs"
+  mkdir -p "$streams_home"
+  stmp="$(mktemp -d "$streams_home/.libs.XXXXXX")"
+  trap 'rm -rf "$stmp"' EXIT
+  "$mvn_bin" -B -q -Dstyle.color=never -f "$streams_pom" \
+    -Dkafka.version="$version" \
+    dependency:copy-dependencies \
+    -DincludeScope=runtime \
+    -DoutputDirectory="$stmp" >&2
+  [[ -f "$stmp/kafka-streams-$version.jar" ]] || { log "maven finished but kafka-streams-$version.jar is missing"; exit 1; }
+  rm -rf "$streams_libs"
+  mv "$stmp" "$streams_libs"
+  trap - EXIT
+  echo "$streams_want" >"$streams_marker"
+  log "done: $(ls "$streams_libs" | wc -l) jars, $(du -sh "$streams_libs" | cut -f1)"
+fi
+
 if [[ "$print_env" == 1 ]]; then
   printf 'export KOP_CACHE_DIR=%q\n' "$cache"
   printf 'export KOP_KAFKA_VERSION=%q\n' "$version"
   printf 'export KOP_KAFKA_HOME=%q\n' "$home"
   printf 'export KOP_JAVA_CLASSPATH=%q\n' "$libs/*"
+  printf 'export KOP_STREAMS_CLASSPATH=%q\n' "$streams_libs/*"
 fi

@@ -10,6 +10,7 @@ import { parseListenerList } from '../network/listeners.js';
 import { parseStoreType, parseTlsCiphers, parseTlsProtocols } from '../security/tls/options.js';
 import { checkNameOrThrow } from '../topics/names.js';
 import { parseOpsListener } from '../ops/listener.js';
+import { validateConfigValue } from '../storage/topic-config.js';
 
 export type KeyKind = 'string' | 'int' | 'bool' | 'enum';
 
@@ -193,6 +194,69 @@ export const SCHEMA = {
     min: 0,
     origin: 'Kafka',
     doc: 'How often time/size retention runs (Kafka log.retention.check.interval.ms). 0 disables.',
+  },
+  // --- log compaction: broker defaults of the topic configs (Kafka log.cleanup.policy, log.cleaner.*) and the embedded cleaner ---
+  logCleanupPolicy: {
+    kind: 'string',
+    default: 'delete',
+    origin: 'Kafka',
+    doc: 'Default cleanup.policy of topics (Kafka log.cleanup.policy): delete, compact or compact,delete. Compacted topics keep the latest record of every key (docs/compaction.md).',
+    check: (v: string) => validateConfigValue('cleanup.policy', v),
+  },
+  logCleanerDeleteRetentionMs: {
+    kind: 'string',
+    default: '86400000',
+    origin: 'Kafka',
+    doc: 'Default delete.retention.ms (Kafka log.cleaner.delete.retention.ms): how long a tombstone stays after the cleaner first saw it.',
+    check: (v: string) => validateConfigValue('delete.retention.ms', v),
+  },
+  logCleanerMinCleanableRatio: {
+    kind: 'string',
+    default: '0.5',
+    origin: 'Kafka',
+    doc: 'Default min.cleanable.dirty.ratio (Kafka log.cleaner.min.cleanable.ratio): a partition is cleaned once this share of its bytes is uncleaned.',
+    check: (v: string) => validateConfigValue('min.cleanable.dirty.ratio', v),
+  },
+  logCleanerMinCompactionLagMs: {
+    kind: 'string',
+    default: '0',
+    origin: 'Kafka',
+    doc: 'Default min.compaction.lag.ms (Kafka log.cleaner.min.compaction.lag.ms).',
+    check: (v: string) => validateConfigValue('min.compaction.lag.ms', v),
+  },
+  logCleanerMaxCompactionLagMs: {
+    kind: 'string',
+    default: '9223372036854775807',
+    origin: 'Kafka',
+    doc: 'Default max.compaction.lag.ms (Kafka log.cleaner.max.compaction.lag.ms).',
+    check: (v: string) => validateConfigValue('max.compaction.lag.ms', v),
+  },
+  logCleanerEnable: {
+    kind: 'bool',
+    default: true,
+    origin: 'Kafka',
+    doc: 'Embedded engine: run the log cleaner (Kafka log.cleaner.enable). Off, compacted topics keep every record (nothing is lost, no space is reclaimed).',
+  },
+  logCleanerBackoffMs: {
+    kind: 'int',
+    default: 15_000,
+    min: 10,
+    origin: 'Kafka',
+    doc: 'Embedded engine: pause of the log cleaner when no partition needs cleaning (Kafka log.cleaner.backoff.ms).',
+  },
+  logCleanerIoMaxBytesPerSecond: {
+    kind: 'int',
+    default: 50 * MiB,
+    min: 0,
+    origin: 'Kafka',
+    doc: 'Embedded engine: bytes per second the log cleaner reads plus writes (Kafka log.cleaner.io.max.bytes.per.second); 0 = unthrottled. The cleaner shares the event loop with produce and fetch, so the default bounds it.',
+  },
+  logCleanerDedupeBufferSize: {
+    kind: 'int',
+    default: 32 * MiB,
+    min: 1024,
+    origin: 'Kafka',
+    doc: 'Embedded engine: memory of the cleaner\'s key map (Kafka log.cleaner.dedupe.buffer.size), 24 bytes per key (MD5 of the key + offset) at a 0.9 load factor; allocated while a partition is being cleaned. A partition with more distinct dirty keys is cleaned in several passes.',
   },
   socketRequestMaxBytes: {
     kind: 'int',

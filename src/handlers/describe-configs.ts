@@ -92,13 +92,21 @@ export const BROKER_SYNONYMS: Partial<Record<TopicConfigKey, string>> = {
   'segment.index.bytes': 'log.index.size.max.bytes',
   'segment.jitter.ms': 'log.roll.jitter.ms',
   'unclean.leader.election.enable': 'unclean.leader.election.enable',
+  'delete.retention.ms': 'log.cleaner.delete.retention.ms',
+  'max.compaction.lag.ms': 'log.cleaner.max.compaction.lag.ms',
+  'min.cleanable.dirty.ratio': 'log.cleaner.min.cleanable.ratio',
+  'min.compaction.lag.ms': 'log.cleaner.min.compaction.lag.ms',
 };
 
 const NO_EFFECT = ' Accepted and kept for compatibility; it has no effect on this gateway.';
 
 const TOPIC_DOCS: Partial<Record<TopicConfigKey, string>> = {
   'cleanup.policy':
-    "Retention policy of old log segments: 'delete' discards segments older than retention.ms or beyond retention.bytes. 'compact' is not supported by this gateway's storage.",
+    "Retention policy of old log segments: 'delete' discards segments older than retention.ms or beyond retention.bytes; 'compact' keeps the latest record of every key (log compaction); 'compact,delete' does both.",
+  'delete.retention.ms': 'Compacted topics: how long a tombstone (a record with a null value) is kept after the cleaner first saw it, so consumers reading from the start see the delete.',
+  'max.compaction.lag.ms': 'Compacted topics: a record becomes eligible for compaction at the latest after this long, whatever the dirty ratio.',
+  'min.cleanable.dirty.ratio': 'Compacted topics: the cleaner cleans a partition once at least this share of its log is uncleaned.',
+  'min.compaction.lag.ms': 'Compacted topics: a record stays uncompacted for at least this long.',
   'flush.messages': 'Force an fsync of the partition after this many messages; 1 makes every batch durable before it is acknowledged.',
   'flush.ms': 'Force an fsync of the partition when data has been unflushed for this many milliseconds.',
   'index.interval.bytes': 'Bytes of log between two entries of the sparse offset index.',
@@ -135,7 +143,7 @@ const TOPIC_DOCS: Partial<Record<TopicConfigKey, string>> = {
   'unclean.leader.election.enable': 'Every partition has one replica: there is no leader election.' + NO_EFFECT,
 };
 
-const TOPIC_TYPES: Record<string, number> = { long: ConfigType.LONG, int: ConfigType.INT, enum: ConfigType.STRING, list: ConfigType.LIST, boolean: ConfigType.BOOLEAN };
+const TOPIC_TYPES: Record<string, number> = { long: ConfigType.LONG, int: ConfigType.INT, double: ConfigType.DOUBLE, enum: ConfigType.STRING, list: ConfigType.LIST, boolean: ConfigType.BOOLEAN };
 
 const KAFKA_TOPIC_DEFAULTS = makeDefaults();
 

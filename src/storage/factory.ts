@@ -12,6 +12,17 @@ import { createPulsarAdmin } from '../pulsar/admin/index.js';
 import { createPulsarClient } from '../pulsar/client/index.js';
 import { gatewayPrincipalFromConfig, pulsarAdminOptionsFromConfig, tokenSupplierFromConfig, trustCertsFromConfig } from '../pulsar/auth-config.js';
 
+/** Broker-level topic config defaults from the gateway's configuration (Kafka's log.* synonyms). */
+export function topicDefaultsFromConfig(config: GatewayConfig): Record<string, string> {
+  return {
+    'cleanup.policy': config.logCleanupPolicy,
+    'delete.retention.ms': config.logCleanerDeleteRetentionMs,
+    'min.cleanable.dirty.ratio': config.logCleanerMinCleanableRatio,
+    'min.compaction.lag.ms': config.logCleanerMinCompactionLagMs,
+    'max.compaction.lag.ms': config.logCleanerMaxCompactionLagMs,
+  };
+}
+
 /** `metrics`: the Pulsar client and admin API report to it (the embedded engine's are read at scrape time). */
 export function createStorageEngine(config: GatewayConfig, log: Logger, metrics?: GatewayMetrics): StorageEngine {
   switch (config.storageEngine) {
@@ -22,6 +33,13 @@ export function createStorageEngine(config: GatewayConfig, log: Logger, metrics?
         flushPolicy: config.embeddedFlushPolicy,
         flushIntervalMs: config.embeddedFlushIntervalMs,
         retentionCheckIntervalMs: config.embeddedRetentionCheckIntervalMs,
+        defaults: topicDefaultsFromConfig(config),
+        cleaner: {
+          enabled: config.logCleanerEnable,
+          backoffMs: config.logCleanerBackoffMs,
+          ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond,
+          dedupeBufferBytes: config.logCleanerDedupeBufferSize,
+        },
       });
     case 'pulsar': {
       const token = tokenSupplierFromConfig(config);
@@ -48,6 +66,7 @@ export function createStorageEngine(config: GatewayConfig, log: Logger, metrics?
         logger,
         operationTimeoutMs: config.pulsarOperationTimeoutMs,
         forwardIdentity: config.pulsarForwardClientIdentity,
+        defaults: topicDefaultsFromConfig(config),
       });
     }
   }

@@ -10,12 +10,14 @@
 import { ErrorCode } from '../protocol/errors.js';
 import { StorageError, type ConfigAlteration, type TopicConfigEntry } from './engine.js';
 
-type KeyType = 'long' | 'int' | 'enum' | 'list' | 'boolean';
+type KeyType = 'long' | 'int' | 'double' | 'enum' | 'list' | 'boolean';
 
 interface KeySpec {
   type: KeyType;
   default: string;
   min?: bigint;
+  /** Range of a double key (inclusive). */
+  range?: readonly [number, number];
   /** Allowed values (enum) or allowed list items (list). */
   values?: readonly string[];
   /** Extra check; returns a message when the value is not acceptable. */
@@ -28,15 +30,6 @@ const LONG_MAX = 9223372036854775807n;
 const INT_MAX = 2147483647n;
 
 export const TOPIC_CONFIG_SPECS = {
-  'cleanup.policy': {
-    type: 'list',
-    default: 'delete',
-    values: ['delete', 'compact'],
-    check: (v) =>
-      splitList(v).includes('compact')
-        ? `cleanup.policy=${v} is not supported by this gateway's storage (log compaction is not implemented); use cleanup.policy=delete`
-        : null,
-  },
   'flush.messages': { type: 'long', default: LONG_MAX.toString(), min: 1n },
   'flush.ms': { type: 'long', default: LONG_MAX.toString(), min: 0n },
   'index.interval.bytes': { type: 'int', default: '4096', min: 0n },
@@ -55,6 +48,12 @@ export const TOPIC_CONFIG_SPECS = {
   'retention.ms': { type: 'long', default: '604800000', min: -1n },
   'segment.bytes': { type: 'int', default: '1073741824', min: 14n },
   'segment.ms': { type: 'long', default: '604800000', min: 1n },
+  // --- log compaction (cleanup.policy and the cleaner's topic configs; see storage/embedded/cleaner.ts) ---
+  'cleanup.policy': { type: 'list', default: 'delete', values: ['delete', 'compact'] },
+  'delete.retention.ms': { type: 'long', default: '86400000', min: 0n },
+  'max.compaction.lag.ms': { type: 'long', default: LONG_MAX.toString(), min: 1n },
+  'min.cleanable.dirty.ratio': { type: 'double', default: '0.5', range: [0, 1] },
+  'min.compaction.lag.ms': { type: 'long', default: '0', min: 0n },
 } as const satisfies Record<string, KeySpec>;
 
 
@@ -139,7 +138,19 @@ export function topicConfigSpec(key: TopicConfigKey): KeySpec {
 
 /** Typed effective configuration of one topic. */
 export interface TopicConfig {
+  /** Normalised cleanup.policy list ('delete', 'compact' or 'compact,delete' in the order given). */
   cleanupPolicy: string;
+  /** cleanup.policy includes compact: the log cleaner keeps the latest record per key. */
+  compact: boolean;
+  /** cleanup.policy includes delete: time/size retention applies (a pure compact topic never loses a key's latest value to it). */
+  delete: boolean;
+  /** Tombstones (and, later, transaction markers) are kept this long after the cleaner first saw them. */
+  deleteRetentionMs: number;
+  minCleanableDirtyRatio: number;
+  /** A record stays uncompacted at least this long. */
+  minCompactionLagMs: number;
+  /** A record becomes eligible for compaction at the latest after this long, whatever the dirty ratio. */
+  maxCompactionLagMs: number;
   /** Flush after this many messages; 1 = every batch is fsynced before it is acknowledged. */
   flushMessages: number;
   flushMs: number;
@@ -196,6 +207,13 @@ export function validateConfigValue(name: string, value: string): void {
       if (spec.min !== undefined && n < spec.min) throw invalid(`topic config '${name}'='${value}' must be at least ${spec.min}`);
       break;
     }
+    case 'double': {
+      const n = Number(v);
+      if (v === '' || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v) || !Number.isFinite(n)) throw invalid(`topic config '${name}'='${value}' is not a number`);
+      const [lo, hi] = spec.range ?? [-Infinity, Infinity];
+      if (n < lo || n > hi) throw invalid(`topic config '${name}'='${value}' must be between ${lo} and ${hi}`);
+      break;
+    }
     case 'enum':
       if (!spec.values!.includes(v)) throw invalid(`topic config '${name}'='${value}' must be one of ${spec.values!.join(', ')}`);
       break;
@@ -219,6 +237,26 @@ export function validateConfigValue(name: string, value: string): void {
 /** Validate a whole set of explicit configs. */
 export function validateTopicConfigs(configs: Record<string, string>): void {
   for (const [name, value] of Object.entries(configs)) validateConfigValue(name, value);
+  checkCompactionLags(configs);
+}
+
+/**
+ * Kafka's LogConfig.validateValues: min.compaction.lag.ms may not exceed
+ * max.compaction.lag.ms. `defaults` fill the one not given (effective values conflict too).
+ */
+function checkCompactionLags(configs: Record<string, string>, defaults?: Record<string, string>): void {
+  const min = configs['min.compaction.lag.ms'] ?? defaults?.['min.compaction.lag.ms'];
+  const max = configs['max.compaction.lag.ms'] ?? defaults?.['max.compaction.lag.ms'];
+  if (min === undefined || max === undefined) return;
+  if (BigInt(min.trim()) > BigInt(max.trim())) {
+    throw invalid(`conflict topic config setting min.compaction.lag.ms (${min.trim()}) > max.compaction.lag.ms (${max.trim()})`);
+  }
+}
+
+/** Explicit configs validated against each other with the defaults they fall back to (create and alter). */
+export function validateEffectiveConfigs(configs: Record<string, string>, defaults: Record<TopicConfigKey, string>): void {
+  validateTopicConfigs(configs);
+  checkCompactionLags(configs, defaults);
 }
 
 /** Complete default values: the built-in Kafka defaults overridden by `overrides` (validated). */
@@ -226,6 +264,7 @@ export function makeDefaults(overrides: Record<string, string> = {}): Record<Top
   validateTopicConfigs(overrides);
   const out = {} as Record<TopicConfigKey, string>;
   for (const key of TOPIC_CONFIG_KEYS) out[key] = overrides[key]?.trim() ?? SPECS[key]!.default;
+  checkCompactionLags(out);
   return out;
 }
 
@@ -238,8 +277,15 @@ function num(v: string): number {
 export function resolveTopicConfig(explicit: Record<string, string>, defaults: Record<TopicConfigKey, string>): TopicConfig {
   const get = (k: TopicConfigKey): string => (explicit[k] ?? defaults[k]).trim();
   const orDifference = (v: string): string => (BigInt(v) === LONG_MAX ? get('message.timestamp.difference.max.ms') : v);
+  const policy = splitList(get('cleanup.policy'));
   return {
-    cleanupPolicy: splitList(get('cleanup.policy')).join(','),
+    cleanupPolicy: policy.join(','),
+    compact: policy.includes('compact'),
+    delete: policy.includes('delete'),
+    deleteRetentionMs: num(get('delete.retention.ms')),
+    minCleanableDirtyRatio: Number(get('min.cleanable.dirty.ratio')),
+    minCompactionLagMs: num(get('min.compaction.lag.ms')),
+    maxCompactionLagMs: num(get('max.compaction.lag.ms')),
     flushMessages: num(get('flush.messages')),
     flushMs: num(get('flush.ms')),
     indexIntervalBytes: num(get('index.interval.bytes')),
@@ -309,6 +355,7 @@ export function applyAlterations(
     }
   }
   validateTopicConfigs(next);
+  checkCompactionLags(next, defaults);
   return normalizeConfigs(next);
 }
 

@@ -358,9 +358,9 @@ toolTest('kafka-topics and kafka-configs (IncrementalAlterConfigs SET/DELETE, li
   // a list value (kafka-configs has no APPEND/SUBTRACT options; those are covered in test/unit/admin.test.ts)
   r = await cli(CONFIGS, ['--alter', '--entity-type', 'topics', '--entity-name', 'cli-topic', '--add-config', 'cleanup.policy=[delete]']);
   assert.equal(r.code, 0, r.out);
-  r = await cli(CONFIGS, ['--alter', '--entity-type', 'topics', '--entity-name', 'cli-topic', '--add-config', 'cleanup.policy=[delete,compact]']);
+  r = await cli(CONFIGS, ['--alter', '--entity-type', 'topics', '--entity-name', 'cli-topic', '--add-config', 'cleanup.policy=[delete,compacted]']);
   assert.equal(r.code, 1, r.out);
-  assert.match(r.out, /InvalidConfigurationException: [^\n]*compaction/);
+  assert.match(r.out, /InvalidConfigurationException: [^\n]*compacted/);
   r = await cli(CONFIGS, ['--describe', '--entity-type', 'topics', '--entity-name', 'cli-topic']);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /retention\.ms=120000 sensitive=false synonyms=\{DYNAMIC_TOPIC_CONFIG:retention\.ms=120000, DEFAULT_CONFIG:log\.retention\.ms=604800000\}/);

@@ -270,7 +270,7 @@ describe('admin APIs through the dispatcher, embedded engine', () => {
       topic('err-key', { configs: [{ name: 'foo.bar', value: '1' }] }),
       topic('err-val', { configs: [{ name: 'retention.ms', value: 'soon' }] }),
       topic('err-null', { configs: [{ name: 'retention.ms', value: null }] }),
-      topic('err-compact', { configs: [{ name: 'cleanup.policy', value: 'compact' }] }),
+      topic('err-compact', { configs: [{ name: 'min.cleanable.dirty.ratio', value: '2' }] }),
       topic('a b'),
       topic('__consumer_offsets'),
       topic('err-assign-rf', { numPartitions: -1, assignments: [{ partitionIndex: 0, brokerIds: [NODE] }] }),
@@ -296,7 +296,7 @@ describe('admin APIs through the dispatcher, embedded engine', () => {
     expect('err-key', ErrorCode.INVALID_CONFIG, /foo\.bar/);
     expect('err-val', ErrorCode.INVALID_CONFIG, /retention\.ms/);
     expect('err-null', ErrorCode.INVALID_CONFIG, 'Null value not supported for topic configs: retention.ms');
-    expect('err-compact', ErrorCode.INVALID_CONFIG, /cleanup\.policy/);
+    expect('err-compact', ErrorCode.INVALID_CONFIG, /min\.cleanable\.dirty\.ratio/);
     expect('a b', ErrorCode.INVALID_TOPIC_EXCEPTION, /a b/);
     expect('__consumer_offsets', ErrorCode.INVALID_TOPIC_EXCEPTION, /internal topic/);
     expect('err-assign-rf', ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but replication factor was not set to -1.');
@@ -521,8 +521,17 @@ describe('admin APIs through the dispatcher, embedded engine', () => {
     const sub = await alter(1, [{ name: 'cleanup.policy', configOperation: 3, value: 'compact' }]);
     assert.equal(sub.responses[0]!.errorCode, ErrorCode.NONE);
     assert.equal((await engine.describeTopic(full))!.configs['cleanup.policy'], 'delete');
+    // log compaction through IncrementalAlterConfigs: APPEND compact, then SUBTRACT delete
+    assert.equal((await alter(1, [{ name: 'cleanup.policy', configOperation: 2, value: 'compact' }])).responses[0]!.errorCode, ErrorCode.NONE);
+    assert.equal((await engine.describeTopic(full))!.configs['cleanup.policy'], 'delete,compact');
+    assert.equal((await alter(1, [{ name: 'cleanup.policy', configOperation: 3, value: 'delete' }])).responses[0]!.errorCode, ErrorCode.NONE);
+    assert.equal((await engine.describeTopic(full))!.configs['cleanup.policy'], 'compact');
+    const lags = await alter(1, [{ name: 'min.compaction.lag.ms', configOperation: 0, value: '10' }, { name: 'max.compaction.lag.ms', configOperation: 0, value: '5' }]);
+    assert.equal(lags.responses[0]!.errorCode, ErrorCode.INVALID_CONFIG);
+    assert.match(lags.responses[0]!.errorMessage!, /min\.compaction\.lag\.ms \(10\) > max\.compaction\.lag\.ms \(5\)/);
+    assert.equal((await alter(1, [{ name: 'cleanup.policy', configOperation: 0, value: 'delete' }])).responses[0]!.errorCode, ErrorCode.NONE);
     const cases: Array<[RequestBodies[44]['resources'][number]['configs'], number, RegExp]> = [
-      [[{ name: 'cleanup.policy', configOperation: 2, value: 'compact' }], ErrorCode.INVALID_CONFIG, /compact/],
+      [[{ name: 'cleanup.policy', configOperation: 2, value: 'compacted' }], ErrorCode.INVALID_CONFIG, /compacted/],
       [[{ name: 'retention.ms', configOperation: 2, value: '1' }], ErrorCode.INVALID_CONFIG, /retention\.ms/],
       [[{ name: 'retention.ms', configOperation: 0, value: 'x' }], ErrorCode.INVALID_CONFIG, /retention\.ms/],
       [[{ name: 'foo', configOperation: 0, value: '1' }], ErrorCode.INVALID_CONFIG, /foo/],

@@ -43,8 +43,10 @@ test('topic config: validation names the key and the problem', () => {
   invalid(() => validateTopicConfigs({ 'retention.ms': '-2' }), /at least -1/);
   invalid(() => validateTopicConfigs({ 'segment.bytes': '3000000000' }), /too large/);
   invalid(() => validateTopicConfigs({ 'message.timestamp.type': 'Wall' }), /CreateTime, LogAppendTime/);
-  invalid(() => validateTopicConfigs({ 'cleanup.policy': 'compact' }), /compaction is not implemented/);
-  invalid(() => validateTopicConfigs({ 'cleanup.policy': 'delete,compact' }), /not supported/);
+  validateTopicConfigs({ 'cleanup.policy': 'compact' });
+  validateTopicConfigs({ 'cleanup.policy': 'delete,compact' });
+  invalid(() => validateTopicConfigs({ 'cleanup.policy': 'compact,shred' }), /invalid value 'shred'/);
+  invalid(() => validateTopicConfigs({ 'min.cleanable.dirty.ratio': '-0.1' }), /between 0 and 1/);
   invalid(() => validateTopicConfigs({ 'cleanup.policy': 'shred' }), /invalid value 'shred'/);
   invalid(() => validateTopicConfigs({ 'min.insync.replicas': '2' }), /exactly one replica/);
   invalid(() => validateTopicConfigs({ 'flush.messages': '0' }), /at least 1/);
@@ -74,7 +76,8 @@ test('topic config: incremental alterations (set/delete/append/subtract)', () =>
   );
   // append to a list starts from the effective value; subtract removes
   assert.deepEqual(applyAlterations({}, [{ name: 'cleanup.policy', value: 'delete', op: 'append' }], defaults), { 'cleanup.policy': 'delete' });
-  invalid(() => applyAlterations({}, [{ name: 'cleanup.policy', value: 'compact', op: 'append' }], defaults), /compact/);
+  assert.deepEqual(applyAlterations({}, [{ name: 'cleanup.policy', value: 'compact', op: 'append' }], defaults), { 'cleanup.policy': 'delete,compact' });
+  invalid(() => applyAlterations({}, [{ name: 'cleanup.policy', value: 'compacted', op: 'append' }], defaults), /compacted/);
   invalid(() => applyAlterations({}, [{ name: 'cleanup.policy', value: 'delete', op: 'subtract' }], defaults), /must not be empty/);
   invalid(() => applyAlterations({}, [{ name: 'retention.ms', value: '1', op: 'append' }], defaults), /not a list/);
   invalid(() => applyAlterations({}, [{ name: 'retention.ms', value: null, op: 'set' }], defaults), /needs a value/);

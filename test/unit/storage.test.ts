@@ -318,7 +318,7 @@ test('topics: create/describe/list/delete/createPartitions with Kafka error code
     await rejectsWith(engine.createTopic(TOPIC, 1, {}), ErrorCode.TOPIC_ALREADY_EXISTS);
     await rejectsWith(engine.createTopic(t2, 0, {}), ErrorCode.INVALID_PARTITIONS);
     await rejectsWith(engine.createTopic(t2, 1, { 'no.such': '1' }), ErrorCode.INVALID_CONFIG, /no\.such/);
-    await rejectsWith(engine.createTopic(t2, 1, { 'cleanup.policy': 'compact' }), ErrorCode.INVALID_CONFIG, /compact/);
+    await rejectsWith(engine.createTopic(t2, 1, { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '10', 'max.compaction.lag.ms': '5' }), ErrorCode.INVALID_CONFIG, /min\.compaction\.lag\.ms/);
     await rejectsWith(engine.createTopic('persistent://bad name/x/y', 1, {}), ErrorCode.INVALID_TOPIC_EXCEPTION);
     await engine.createTopic(t2, 1, {});
     assert.ok(fs.existsSync(join(d.path, 'topics/acme/sales/orders/topic.json')));
@@ -604,7 +604,7 @@ test('topic configs: describe, incremental alter, replace, validateOnly', async 
     await engine.alterTopicConfigs(TOPIC, [{ name: 'retention.ms', value: '1', op: 'set' }], true);
     assert.deepEqual((await engine.describeTopic(TOPIC))!.configs, { 'retention.bytes': '1000000' });
     await rejectsWith(engine.alterTopicConfigs(TOPIC, [{ name: 'bogus', value: '1', op: 'set' }]), ErrorCode.INVALID_CONFIG, /bogus/);
-    await rejectsWith(engine.alterTopicConfigs(TOPIC, [{ name: 'cleanup.policy', value: 'compact', op: 'append' }]), ErrorCode.INVALID_CONFIG, /compact/);
+    await rejectsWith(engine.alterTopicConfigs(TOPIC, [{ name: 'cleanup.policy', value: 'compacted', op: 'append' }]), ErrorCode.INVALID_CONFIG, /compacted/);
     await rejectsWith(engine.alterTopicConfigs(TOPIC, [{ name: 'retention.ms', value: '5', op: 'append' }]), ErrorCode.INVALID_CONFIG);
     await rejectsWith(engine.alterTopicConfigs(TOPIC + 'x', [{ name: 'retention.ms', value: '5', op: 'set' }]), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     await engine.alterTopicConfigs(TOPIC, [

@@ -294,6 +294,22 @@ export class PulsarAdminClient implements PulsarAdmin {
     await this.send('POST', `/admin/v2/namespaces/${nsPath(namespace)}/retention`, { retentionTimeInMinutes, retentionSizeInMB });
   }
 
+  // --- topic policies (topicLevelPoliciesEnabled, Pulsar's default) ---
+
+  async setTopicRetention(topic: string, retentionTimeInMinutes: number, retentionSizeInMB: number): Promise<void> {
+    await this.send('POST', `/admin/v2/${topicPath(topic)}/retention`, { retentionTimeInMinutes, retentionSizeInMB });
+  }
+
+  async removeTopicRetention(topic: string): Promise<void> {
+    await this.send('DELETE', `/admin/v2/${topicPath(topic)}/retention`);
+  }
+
+  async getTopicRetention(topic: string, applied = false): Promise<{ retentionTimeInMinutes: number; retentionSizeInMB: number } | null> {
+    const v = (await this.getOrNull(`/admin/v2/${topicPath(topic)}/retention${applied ? '?applied=true' : ''}`)) as Record<string, unknown> | null;
+    if (v === null || typeof v !== 'object' || typeof v.retentionTimeInMinutes !== 'number') return null;
+    return { retentionTimeInMinutes: v.retentionTimeInMinutes, retentionSizeInMB: Number(v.retentionSizeInMB) };
+  }
+
   // --- topics ---
 
   async listPartitionedTopics(namespace: string): Promise<string[]> {

@@ -118,6 +118,14 @@ export interface PulsarAdmin {
   /** Namespace retention (-1: infinite). */
   setRetention(namespace: string, retentionTimeInMinutes: number, retentionSizeInMB: number): Promise<void>;
 
+  // --- topic policies (need the broker's topicLevelPoliciesEnabled, on by default) ---
+  /** Topic-level retention of a (partitioned) topic (-1: infinite). */
+  setTopicRetention(topic: string, retentionTimeInMinutes: number, retentionSizeInMB: number): Promise<void>;
+  /** Drop the topic-level retention: the namespace's (or broker's) applies again. */
+  removeTopicRetention(topic: string): Promise<void>;
+  /** The topic-level retention, or with `applied` the one in force; null when none is set. */
+  getTopicRetention(topic: string, applied?: boolean): Promise<{ retentionTimeInMinutes: number; retentionSizeInMB: number } | null>;
+
   // --- topics ---
   /** Partitioned topics of a namespace (full names, without -partition-N). */
   listPartitionedTopics(namespace: string): Promise<string[]>;

@@ -51,12 +51,13 @@ import {
   makeDefaults,
   normalizeConfigs,
   resolveTopicConfig,
-  validateTopicConfigs,
+  validateEffectiveConfigs,
   type TopicConfig,
   type TopicConfigKey,
 } from '../topic-config.js';
 import type { ValidatedBatch } from '../validated-batch.js';
 import { FileCache, SegmentGoneError } from './file-cache.js';
+import { LogCleaner, type CleanerOptions } from './cleaner.js';
 import { GroupCommitter } from './group-commit.js';
 import { fdatasync, isErrno, newIoStats, readFileOrNull, unlinkIfExists, fsyncDir, writeFileAtomic, type IoStats } from './io.js';
 import { FileKeyValueStore } from './kv-store.js';
@@ -90,6 +91,8 @@ export interface EmbeddedEngineOptions {
   maxReadBytes?: number;
   /** Upper bound for a topic's partition count (INVALID_PARTITIONS above). Default 10000. */
   maxPartitionsPerTopic?: number;
+  /** The log cleaner of cleanup.policy=compact topics (./cleaner.ts). */
+  cleaner?: CleanerOptions;
 }
 
 interface TopicEntry {
@@ -132,7 +135,9 @@ export class EmbeddedEngine implements StorageEngine {
 
   private readonly dir: string;
   private readonly logger: EngineLogger;
-  private readonly options: Required<Omit<EmbeddedEngineOptions, 'logger' | 'defaults' | 'dataDirectory'>>;
+  private readonly options: Required<Omit<EmbeddedEngineOptions, 'logger' | 'defaults' | 'dataDirectory' | 'cleaner'>>;
+  /** Compacts cleanup.policy=compact partitions in the background. */
+  readonly cleaner: LogCleaner;
   private readonly topics = new Map<string, TopicEntry>();
   private readonly files: FileCache;
   private readonly committer: GroupCommitter<Segment>;
@@ -173,6 +178,7 @@ export class EmbeddedEngine implements StorageEngine {
     this.producerIds = new ProducerIdAllocator(this.dir, this.stats);
     this.kv = new FileKeyValueStore(join(this.dir, 'state'), this.stats, this.logger);
     this.state = this.kv;
+    this.cleaner = new LogCleaner(options.cleaner ?? {}, () => [...this.topics.values()].flatMap((t) => t.logs), this.stats, this.logger);
     this.logContext = {
       files: this.files,
       committer: this.committer,
@@ -238,6 +244,7 @@ export class EmbeddedEngine implements StorageEngine {
       this.retentionTimer.unref();
     }
     this.started = true;
+    this.cleaner.start();
     this.logger.info(
       // a new data directory has no previous shutdown to judge: firstStart instead of cleanShutdown:false
       { dataDirectory: this.dir, topics: metas.length, partitions, ...(firstStart ? { firstStart: true } : { cleanShutdown: clean }), ms: Date.now() - t0, flushPolicy: this.options.flushPolicy },
@@ -271,6 +278,7 @@ export class EmbeddedEngine implements StorageEngine {
       if (this.retentionTimer) clearInterval(this.retentionTimer);
       this.retentionTimer = null;
       if (!this.started) return;
+      await this.cleaner.stop();
       await this.adminChain.catch(() => undefined);
       const reason = err(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the gateway storage is shutting down');
       const results = await Promise.all([...this.topics.values()].flatMap((t) => t.logs.map((l) => l.close(reason))));
@@ -376,7 +384,7 @@ export class EmbeddedEngine implements StorageEngine {
       this.topicStore.topicDir(name); // storable (INVALID_TOPIC_EXCEPTION otherwise), validateOnly included
       if (this.topics.has(name)) throw err(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
       this.checkPartitionCount(partitions, name);
-      validateTopicConfigs(configs);
+      validateEffectiveConfigs(configs, this.configDefaults);
       const meta: TopicMeta = {
         name,
         topicId: newTopicId(),
@@ -467,7 +475,7 @@ export class EmbeddedEngine implements StorageEngine {
   replaceTopicConfigs(name: string, configs: Record<string, string>, validateOnly = false): Promise<void> {
     return this.admin(async () => {
       const t = this.entry(name);
-      validateTopicConfigs(configs);
+      validateEffectiveConfigs(configs, this.configDefaults);
       if (!validateOnly) await this.updateConfigs(t, configs);
     });
   }
@@ -564,6 +572,17 @@ export class EmbeddedEngine implements StorageEngine {
       this.retentionRunning = false;
     }
     return deleted;
+  }
+
+  /**
+   * Run the log cleaner now over the compacted partitions that are due (force:
+   * every one with a cleanable dirty section, whatever its dirty ratio).
+   * Returns the partitions cleaned. Tests and tooling; the background cleaner
+   * does the same every log.cleaner.backoff.ms.
+   */
+  runCleaner(nowMs = Date.now(), force = false): Promise<number> {
+    if (!this.started) return Promise.resolve(0);
+    return this.cleaner.run(nowMs, force);
   }
 
   /** Partition log internals for tests and tooling. */

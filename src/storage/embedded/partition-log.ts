@@ -45,14 +45,26 @@ import type { TopicConfig } from '../topic-config.js';
 import { scanBatches } from './batch-scan.js';
 import { SegmentGoneError, type FileCache } from './file-cache.js';
 import type { GroupCommitter } from './group-commit.js';
-import { ftruncate, pread, pwritev, unlinkIfExists, writeFileAtomic, type IoStats } from './io.js';
+import { fsyncDir, ftruncate, pread, pwritev, readFileOrNull, unlinkIfExists, writeFileAtomic, type IoStats } from './io.js';
+import { firstBatchTimestamp, planCleaning, type CleaningPlan } from './cleaner.js';
 import { findByTimestamp, offsetOfMaxTimestamp } from './record-scan.js';
-import { LOG_START_FILE, PRODUCER_SNAPSHOT_FILE, createSegmentFile, loadPartition, rebuildSealedIndexes } from './recovery.js';
+import {
+  CLEANER_CHECKPOINT_FILE,
+  CLEAN_SWAP_FILE,
+  LOG_START_FILE,
+  PRODUCER_SNAPSHOT_FILE,
+  createSegmentFile,
+  finishCleanSwap,
+  loadPartition,
+  rebuildSealedIndexes,
+} from './recovery.js';
 import { deletableSegments } from './retention.js';
 import { Segment } from './segment.js';
 import type { EngineLogger } from './types.js';
 
 const INT32_MAX = 0x7fffffffn;
+/** Reads and lookups that find their segment retired (deleted, or swapped for a cleaned one) start over this often. */
+const SEGMENT_GONE_RETRIES = 5;
 
 export interface PartitionLogContext {
   files: FileCache;
@@ -112,6 +124,10 @@ export class PartitionLog {
   private unflushedMessages = 0;
   private checkpointChain: Promise<void> = Promise.resolve();
   private closing: Promise<boolean> | null = null;
+  /** First offset the log cleaner has not cleaned yet (null: never cleaned). */
+  private cleanerCheckpoint: bigint | null = null;
+  /** A cleaned segment is being swapped in: segment deletion waits for the next retention run. */
+  private swapping = false;
 
   private constructor(
     readonly dir: string,
@@ -142,7 +158,10 @@ export class PartitionLog {
       logger: ctx.logger,
       nowMs: Date.now(),
     });
-    return new PartitionLog(dir, label, config, ctx, loaded.segments, loaded.logStartOffset, loaded.producers);
+    const log = new PartitionLog(dir, label, config, ctx, loaded.segments, loaded.logStartOffset, loaded.producers);
+    const cp = (await readFileOrNull(join(dir, CLEANER_CHECKPOINT_FILE)))?.toString('utf8').trim();
+    if (cp !== undefined && /^\d+$/.test(cp)) log.cleanerCheckpoint = BigInt(cp);
+    return log;
   }
 
   // ---------------------------------------------------------------- state
@@ -506,7 +525,7 @@ export class PartitionLog {
    */
   async read(fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {
     try {
-      return await this.readOnce(fetchOffset, options, true);
+      return await this.readOnce(fetchOffset, options, SEGMENT_GONE_RETRIES);
     } catch (err) {
       throw this.explain(err);
     }
@@ -519,7 +538,7 @@ export class PartitionLog {
     return storageError(ErrorCode.KAFKA_STORAGE_ERROR, `I/O error on ${this.label}: ${(err as Error)?.message ?? String(err)}`);
   }
 
-  private async readOnce(fetchOffset: bigint, options: ReadOptions, retry: boolean): Promise<ReadResult> {
+  private async readOnce(fetchOffset: bigint, options: ReadOptions, attempts: number): Promise<ReadResult> {
     this.checkReadable();
     const hw = this.hw;
     const hwSeg = this.hwSegment;
@@ -531,23 +550,50 @@ export class PartitionLog {
     const limit = options.maxOffset !== undefined && options.maxOffset < hw ? options.maxOffset : hw;
     const empty: ReadResult = { logStartOffset: logStart, highWatermark: hw, lastStableOffset: hw, records: [], bytes: 0 };
     if (fetchOffset >= limit) return empty;
-    let i = this.findSegment(fetchOffset);
-    while (i < this.segments.length && this.segments[i]!.nextOffset <= fetchOffset) i++;
-    const seg = this.segments[i];
-    if (seg === undefined) return empty;
+    // A cleaned segment may hold nothing at or after fetchOffset (its last records were compacted away):
+    // the next batch is in a later segment, found again by offset (the list may change while we read).
+    let from = fetchOffset;
+    for (;;) {
+      let i = this.findSegment(from);
+      while (i < this.segments.length && this.segments[i]!.nextOffset <= from) i++;
+      const seg = this.segments[i];
+      if (seg === undefined || seg.baseOffset >= limit) return empty;
+      const r = await this.readSegment(seg, fetchOffset, limit, options, hwSeg, hwPos, empty, attempts);
+      if (r !== null) return r;
+      if (seg === hwSeg || seg.baseOffset >= hwSeg.baseOffset) return empty;
+      from = seg.nextOffset;
+    }
+  }
+
+  /**
+   * Read from one segment; null when the segment (sealed, below the HW) holds no
+   * batch ending at or after fetchOffset.
+   */
+  private async readSegment(
+    seg: Segment,
+    fetchOffset: bigint,
+    limit: bigint,
+    options: ReadOptions,
+    hwSeg: Segment,
+    hwPos: number,
+    empty: ReadResult,
+    attempts: number,
+  ): Promise<ReadResult | null> {
     const segEnd = PartitionLog.readableEnd(seg, hwSeg, hwPos);
-    if (segEnd <= 0) return empty;
+    if (segEnd <= 0) return seg.size === 0 && seg !== hwSeg && seg.baseOffset < hwSeg.baseOffset ? null : empty;
 
     let fd: number;
     try {
       fd = await this.ctx.files.acquire(seg);
     } catch (err) {
-      if (err instanceof SegmentGoneError && retry) return this.readOnce(fetchOffset, options, false);
+      // deleted by retention (the retry then answers OFFSET_OUT_OF_RANGE) or replaced by a cleaned segment
+      if (err instanceof SegmentGoneError && attempts > 1) return this.readOnce(fetchOffset, options, attempts - 1);
       throw err;
     }
     try {
       await this.ensureIndexes(seg, fd);
       this.checkReadable();
+      const sealedBelowHw = seg !== hwSeg && seg.baseOffset < hwSeg.baseOffset;
       const maxBytes = Math.max(0, Math.min(options.maxBytes, this.ctx.maxReadBytes));
       const slack = Math.max(this.config.indexIntervalBytes, 4096) + BATCH_HEADER_SIZE;
       const windowFor = (from: number): number => Math.min(segEnd - from, Math.max(maxBytes + slack, BATCH_HEADER_SIZE));
@@ -560,7 +606,7 @@ export class PartitionLog {
       for (;;) {
         if (n - p < BATCH_HEADER_SIZE) {
           pos += p;
-          if (pos >= segEnd) return empty;
+          if (pos >= segEnd) return sealedBelowHw ? null : empty;
           const want = windowFor(pos);
           if (buf.length < want) buf = Buffer.allocUnsafe(want);
           n = await pread(fd, buf, 0, want, pos);
@@ -612,7 +658,14 @@ export class PartitionLog {
   /** First offset (>= log start, < HW) whose timestamp >= ts. */
   async offsetForTimestamp(ts: bigint): Promise<TimestampLookup | null> {
     try {
-      return await this.offsetForTimestampOnce(ts);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.offsetForTimestampOnce(ts);
+        } catch (err) {
+          // a segment was swapped for a cleaned one (or deleted) under the scan: look again
+          if (!(err instanceof SegmentGoneError) || attempt >= SEGMENT_GONE_RETRIES) throw err;
+        }
+      }
     } catch (err) {
       throw this.explain(err);
     }
@@ -628,14 +681,11 @@ export class PartitionLog {
       if (seg.nextOffset <= logStart || seg.maxTimestamp < ts) continue;
       if (seg.baseOffset >= hw) break;
       const segEnd = PartitionLog.readableEnd(seg, hwSeg, hwPos);
-      if (segEnd <= 0) break;
-      let fd: number;
-      try {
-        fd = await this.ctx.files.acquire(seg);
-      } catch (err) {
-        if (err instanceof SegmentGoneError) continue;
-        throw err;
+      if (segEnd <= 0) {
+        if (seg.size === 0 && seg !== hwSeg && seg.baseOffset < hwSeg.baseOffset) continue; // emptied by the cleaner
+        break;
       }
+      const fd = await this.ctx.files.acquire(seg);
       try {
         await this.ensureIndexes(seg, fd);
         let startOffset = seg.baseOffset + BigInt(seg.timeIndex!.lookup(ts));
@@ -735,11 +785,14 @@ export class PartitionLog {
   /** Time/size retention and segments below the log start. Returns the number of segments deleted. */
   async applyRetention(nowMs: number): Promise<number> {
     if (this.deleted || this.refuse) return 0;
-    const n = deletableSegments(this.segments, this.config, this.logStart, nowMs);
+    // cleanup.policy=compact without delete: time and size never remove a key's latest value
+    const policy = this.config.delete ? this.config : { retentionMs: -1, retentionBytes: -1 };
+    const n = deletableSegments(this.segments, policy, this.logStart, nowMs);
     return this.deleteSegments(n, 'retention');
   }
 
   private async deleteSegments(n: number, reason: string): Promise<number> {
+    if (this.swapping) return 0; // the next retention run deletes them
     n = Math.min(n, this.segments.length - 1);
     if (n <= 0) return 0;
     const removed = this.segments.splice(0, n);
@@ -764,6 +817,119 @@ export class PartitionLog {
 
   expireProducers(nowMs: bigint, maxAgeMs: bigint): number {
     return this.producers.expire(nowMs, maxAgeMs);
+  }
+
+  // ---------------------------------------------------------------- log cleaner
+
+  get isCompacted(): boolean {
+    return this.config.compact;
+  }
+
+  get cleanerCheckpointOffset(): bigint | null {
+    return this.cleanerCheckpoint;
+  }
+
+  /** Run fn with seg's file descriptor pinned. */
+  async withSegmentFd<T>(seg: Segment, fn: (fd: number) => Promise<T>): Promise<T> {
+    const fd = await this.ctx.files.acquire(seg);
+    try {
+      return await fn(fd);
+    } finally {
+      this.ctx.files.release(seg);
+    }
+  }
+
+  /** What the cleaner plans on (null: the partition is closing, deleted or failed). */
+  async cleaningView(nowMs: number): Promise<{ plan: CleaningPlan; segments: Segment[]; config: TopicConfig; logStart: bigint } | null> {
+    if (this.refuse || this.deleted || this.failed || !this.config.compact) return null;
+    const segments = [...this.segments];
+    const config = this.config;
+    const firsts: bigint[] = [];
+    if (config.maxCompactionLagMs < Number.MAX_SAFE_INTEGER) {
+      for (let i = 0; i < segments.length - 1; i++) {
+        const seg = segments[i]!;
+        if (seg.firstBatchTimestamp === null) {
+          try {
+            seg.firstBatchTimestamp = await this.withSegmentFd(seg, (fd) => firstBatchTimestamp(fd, seg.size));
+          } catch (err) {
+            if (err instanceof SegmentGoneError) return null;
+            throw err;
+          }
+        }
+        firsts.push(seg.firstBatchTimestamp);
+      }
+    }
+    const plan = planCleaning(segments, this.logStart, this.hw, this.cleanerCheckpoint, config, nowMs, firsts);
+    return { plan, segments, config, logStart: this.logStart };
+  }
+
+  /** producer id -> last offset of its last batch (the batches the cleaner must keep). */
+  lastOffsetsOfProducers(): Map<bigint, bigint> {
+    const out = new Map<bigint, bigint>();
+    for (const e of this.producers.all()) {
+      const last = e.batches[e.batches.length - 1];
+      if (last) out.set(e.producerId, last.lastOffset);
+    }
+    return out;
+  }
+
+  async setCleanerCheckpoint(offset: bigint): Promise<void> {
+    this.cleanerCheckpoint = offset;
+    const write = this.checkpointChain.then(() => writeFileAtomic(join(this.dir, CLEANER_CHECKPOINT_FILE), `${offset}\n`, this.ctx.stats));
+    this.checkpointChain = write.catch(() => undefined);
+    await write;
+  }
+
+  /**
+   * Swap the cleaned segment (its log at `cleanedPath`, fsynced; its indexes in
+   * memory) in for `group`. False, with nothing changed, when the group is no
+   * longer part of the log. Crash safety (recovery.ts finishCleanSwap): a commit
+   * marker naming the group is written first; from then on recovery completes
+   * the swap, before it any leftover `.cleaned` file is discarded.
+   * Readers of the old segments keep their (pinned) descriptors on the old files.
+   */
+  async swapCleaned(group: Segment[], cleaned: Segment, cleanedPath: string): Promise<boolean> {
+    if (this.swapping || this.refuse || this.deleted || this.failed) return false;
+    const at = this.segments.indexOf(group[0]!);
+    if (at < 0 || at + group.length >= this.segments.length) return false;
+    for (let k = 0; k < group.length; k++) if (this.segments[at + k] !== group[k] || group[k]!.retired) return false;
+    this.swapping = true;
+    const pinned: Segment[] = [];
+    try {
+      // Pin the old files and their indexes: readers keep using them while the names change.
+      for (const seg of group) {
+        const fd = await this.ctx.files.acquire(seg);
+        pinned.push(seg);
+        await this.ensureIndexes(seg, fd);
+      }
+      const marker = { base: cleaned.baseOffset.toString(), replaces: group.map((s) => s.baseOffset.toString()) };
+      await writeFileAtomic(join(this.dir, CLEAN_SWAP_FILE), JSON.stringify(marker), this.ctx.stats);
+      await finishCleanSwap(this.dir, cleaned.baseOffset, group.map((s) => s.baseOffset), this.ctx.stats, async () => {
+        await cleaned.writeIndexes(this.ctx.stats);
+      });
+      // In memory: one synchronous step.
+      const now = this.segments.indexOf(group[0]!);
+      this.segments.splice(now, group.length, cleaned);
+      cleaned.onSyncError = (err) => this.syncFailed(err);
+      if (group.includes(this.hwSegment)) {
+        this.hwSegment = cleaned;
+        this.hwPosition = cleaned.size;
+      }
+      for (const seg of group) {
+        this.ctx.files.retire(seg);
+        this.ctx.committer.forget(seg);
+      }
+      await unlinkIfExists(join(this.dir, CLEAN_SWAP_FILE));
+      await fsyncDir(this.dir, this.ctx.stats);
+      return true;
+    } catch (err) {
+      if (this.deleted || this.refuse) return false; // deleted or closed meanwhile: recovery finishes a committed swap
+      this.failed ??= this.ioFailure('swapping in a cleaned segment', err);
+      throw this.failed;
+    } finally {
+      for (const seg of pinned) this.ctx.files.release(seg);
+      this.swapping = false;
+    }
   }
 
   // ---------------------------------------------------------------- close

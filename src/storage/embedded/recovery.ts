@@ -33,12 +33,82 @@ import { scanBatches } from './batch-scan.js';
 import type { FileCache } from './file-cache.js';
 import { close, fdatasync, fsyncDir, ftruncate, isErrno, open, pread, readFileOrNull, unlinkIfExists, type IoStats } from './io.js';
 import { OffsetIndex } from './offset-index.js';
-import { LOG_SUFFIX, Segment, parseSegmentName, segmentFileName } from './segment.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, Segment, TIME_INDEX_SUFFIX, parseSegmentName, segmentFileName } from './segment.js';
 import { TIME_ENTRY, TimeIndex } from './time-index.js';
 import type { EngineLogger } from './types.js';
 
 export const LOG_START_FILE = 'log-start-offset';
 export const PRODUCER_SNAPSHOT_FILE = 'producer-state.snapshot';
+/** The log cleaner's first dirty offset. */
+export const CLEANER_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
+/** Commit marker of a cleaned-segment swap in progress: {"base": "...", "replaces": ["...", ...]}. */
+export const CLEAN_SWAP_FILE = 'clean-swap';
+const CLEANED_LOG_SUFFIX = '.log.cleaned';
+
+/**
+ * Complete a committed cleaned-segment swap (idempotent: the cleaner calls it,
+ * recovery calls it again after a crash): the replaced segments' indexes go
+ * (then `writeIndexes` writes the new segment's), `<base>.log.cleaned` is
+ * renamed over `<base>.log`, the other replaced segment logs are unlinked.
+ */
+export async function finishCleanSwap(
+  dir: string,
+  base: bigint,
+  replaces: readonly bigint[],
+  stats: IoStats,
+  writeIndexes?: () => Promise<void>,
+): Promise<void> {
+  for (const b of replaces) {
+    await unlinkIfExists(join(dir, segmentFileName(b, INDEX_SUFFIX)));
+    await unlinkIfExists(join(dir, segmentFileName(b, TIME_INDEX_SUFFIX)));
+  }
+  const cleaned = join(dir, segmentFileName(base, CLEANED_LOG_SUFFIX));
+  const target = join(dir, segmentFileName(base, LOG_SUFFIX));
+  const pending = await exists(cleaned);
+  if (pending) {
+    if (writeIndexes) await writeIndexes();
+    await fs.promises.rename(cleaned, target);
+  }
+  for (const b of replaces) if (b !== base) await unlinkIfExists(join(dir, segmentFileName(b, LOG_SUFFIX)));
+  await fsyncDir(dir, stats);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.promises.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A swap interrupted by a crash is completed; cleaned files without a commit marker are discarded. */
+async function recoverCleanSwap(dir: string, stats: IoStats, logger: EngineLogger, label: string): Promise<void> {
+  const data = await readFileOrNull(join(dir, CLEAN_SWAP_FILE));
+  if (data !== null) {
+    let marker: { base: string; replaces: string[] } | null = null;
+    try {
+      const m = JSON.parse(data.toString('utf8')) as { base?: unknown; replaces?: unknown };
+      if (typeof m.base === 'string' && /^\d+$/.test(m.base) && Array.isArray(m.replaces) && m.replaces.every((r) => typeof r === 'string' && /^\d+$/.test(r))) {
+        marker = m as { base: string; replaces: string[] };
+      }
+    } catch {
+      marker = null;
+    }
+    if (marker) {
+      logger.warn({ partition: label, base: marker.base, replaces: marker.replaces }, 'recovery: completing an interrupted swap of a cleaned segment');
+      await finishCleanSwap(dir, BigInt(marker.base), marker.replaces.map((r) => BigInt(r)), stats);
+    }
+    await unlinkIfExists(join(dir, CLEAN_SWAP_FILE));
+  }
+  for (const name of await fs.promises.readdir(dir)) {
+    if (name.endsWith('.cleaned')) {
+      logger.info({ partition: label, file: name }, 'recovery: discarding an unfinished cleaned segment');
+      await unlinkIfExists(join(dir, name));
+    }
+  }
+  await fsyncDir(dir, stats);
+}
 
 export interface LoadContext {
   dir: string;
@@ -76,12 +146,14 @@ export async function scanIntoSegment(
   end: number,
   verifyCrc: boolean,
   indexIntervalBytes: number,
+  allowGaps = false,
 ): Promise<RebuildResult> {
   let expected = start === 0 ? seg.baseOffset : -1n;
   let badAt = -1;
   const r = await scanBatches(fd, start, end, verifyCrc, (buf, p, size, filePos) => {
     const base = readBaseOffset(buf, p);
-    if (expected >= 0n && base !== expected) {
+    // offsets are contiguous in segments the cleaner never rewrote; a cleaned one has gaps, never a step back
+    if (expected >= 0n && (allowGaps ? base < expected : base !== expected)) {
       badAt = filePos;
       return false;
     }
@@ -98,7 +170,7 @@ export async function rebuildSealedIndexes(seg: Segment, fd: number, indexInterv
   const size = seg.size;
   const next = seg.nextOffset;
   seg.resetIndexes();
-  const r = await scanIntoSegment(seg, fd, 0, size, false, indexIntervalBytes);
+  const r = await scanIntoSegment(seg, fd, 0, size, false, indexIntervalBytes, true);
   if (r.problem !== null) {
     logger.error({ segment: seg.logPath, problem: r.problem, at: r.validEnd }, 'sealed segment has a malformed batch; serving only the data before it');
   }
@@ -159,6 +231,7 @@ export async function readLogStartCheckpoint(dir: string): Promise<bigint | null
 export async function loadPartition(ctx: LoadContext): Promise<LoadedPartition> {
   const { dir, label, files, stats, logger } = ctx;
   await fs.promises.mkdir(dir, { recursive: true });
+  await recoverCleanSwap(dir, stats, logger, label);
   const names = await fs.promises.readdir(dir);
   const bases: bigint[] = [];
   const present = new Set<string>();

@@ -43,6 +43,8 @@ export class Segment {
   /** File mtime when loaded (retention fallback for segments without timestamps). */
   lastModifiedMs = Date.now();
   sealed = false;
+  /** First batch's max timestamp, read once by the log cleaner (max.compaction.lag.ms); null until read. */
+  firstBatchTimestamp: bigint | null = null;
   offsetIndex: OffsetIndex | null = null;
   timeIndex: TimeIndex | null = null;
   bytesSinceIndexEntry = 0;

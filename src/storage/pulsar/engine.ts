@@ -37,7 +37,7 @@ import {
   makeDefaults,
   normalizeConfigs,
   resolveTopicConfig,
-  validateTopicConfigs,
+  validateEffectiveConfigs,
   type TopicConfig,
   type TopicConfigKey,
 } from '../topic-config.js';
@@ -71,6 +71,8 @@ export interface PulsarEngineOptions {
   forwardIdentity?: boolean;
   /** Per (group, partition): at most one subscription update this often. Default 5000. */
   subscriptionMirrorIntervalMs?: number;
+  /** Topic config defaults overriding Kafka's (broker-level log.* settings); validated. */
+  defaults?: Record<string, string>;
   /** Newest entries re-read when a partition opens (idempotent-producer state and cache). Default 1000. */
   tailRebuildEntries?: number;
 }
@@ -108,7 +110,7 @@ export class PulsarEngine implements StorageEngine {
   /** kafkaMetadataTenant/kafkaMetadataNamespace: the gateway's state, coordinator topics. */
   readonly reservedNamespaces: readonly string[];
   readonly state: PulsarKeyValueStore;
-  readonly configDefaults: Record<TopicConfigKey, string> = makeDefaults();
+  readonly configDefaults: Record<TopicConfigKey, string>;
   readonly locator: Locator;
   /** Committed group offsets reflected as durable Pulsar subscriptions. */
   readonly mirror: SubscriptionMirror;
@@ -143,6 +145,7 @@ export class PulsarEngine implements StorageEngine {
   constructor(private readonly options: PulsarEngineOptions) {
     this.client = options.client;
     this.admin = options.admin;
+    this.configDefaults = makeDefaults(options.defaults ?? {});
     this.reservedNamespaces = [options.metadataNamespace];
     this.logger = options.logger ?? silentEngineLogger;
     this.timeoutMs = options.operationTimeoutMs ?? 30_000;
@@ -316,7 +319,7 @@ export class PulsarEngine implements StorageEngine {
   async createTopic(name: string, partitions: number, configs: Record<string, string>, validateOnly = false): Promise<TopicInfo> {
     this.checkStarted();
     this.checkPartitionCount(partitions, name);
-    validateTopicConfigs(configs);
+    validateEffectiveConfigs(configs, this.configDefaults);
     const existing = await this.load(name, true);
     if (existing.info) throw err(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
     const record: TopicMetaRecord = { v: 1, topicId: randomBytes(16).toString('hex'), configs: normalizeConfigs(configs), createdMs: Date.now() };
@@ -336,8 +339,43 @@ export class PulsarEngine implements StorageEngine {
     } finally {
       this.invalidate(name);
     }
+    try {
+      await this.applyCleanupPolicy(name, null, record.configs);
+    } catch (e) {
+      // fail closed: a compacted topic whose latest values Pulsar's retention could delete must not exist
+      await this.admin.deletePartitionedTopic(name, true).catch(() => undefined);
+      await this.state.put(NS_TOPICS, name, null).catch(() => undefined);
+      this.invalidate(name);
+      throw e;
+    }
     this.logger.info({ topic: name, partitions, configs: record.configs }, 'topic created');
     return info;
+  }
+
+  /**
+   * cleanup.policy on Pulsar (docs/pulsar-engine.md, "Compacted topics"): a pure
+   * `compact` topic gets a topic-level retention of -1/-1 (infinite), so Pulsar's
+   * retention never deletes the ledgers holding a key's latest value, whatever
+   * the namespace's retention; leaving pure compact drops that topic policy again.
+   * `compact,delete` and `delete` topics follow the namespace's retention.
+   */
+  private async applyCleanupPolicy(name: string, before: Record<string, string> | null, after: Record<string, string>): Promise<void> {
+    const pureCompact = (c: Record<string, string> | null): boolean => {
+      if (c === null) return false;
+      const cfg = resolveTopicConfig(c, this.configDefaults);
+      return cfg.compact && !cfg.delete;
+    };
+    const was = pureCompact(before);
+    const now = pureCompact(after);
+    try {
+      if (now && !was) await this.admin.setTopicRetention(name, -1, -1);
+      else if (was && !now) await this.admin.removeTopicRetention(name);
+    } catch (e) {
+      throw err(
+        ErrorCode.POLICY_VIOLATION,
+        `cannot ${now ? 'set infinite retention on the compacted topic' : 'remove the compacted topic retention of'} ${name} in Pulsar (topic-level policies must be enabled: topicLevelPoliciesEnabled=true): ${(e as Error).message}`,
+      );
+    }
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -429,6 +467,8 @@ export class PulsarEngine implements StorageEngine {
       createdMs: Date.now(),
     };
     const next: TopicMetaRecord = { ...meta, configs: normalizeConfigs(configs) };
+    // retention first: a topic never counts as pure compact while Pulsar could still delete its data
+    await this.applyCleanupPolicy(name, meta.configs, next.configs);
     await this.state.put(NS_TOPICS, name, Buffer.from(JSON.stringify(next)));
     this.invalidate(name);
     this.logger.info({ topic: name, configs: next.configs }, 'topic configs changed');
@@ -449,7 +489,7 @@ export class PulsarEngine implements StorageEngine {
 
   async replaceTopicConfigs(name: string, configs: Record<string, string>, validateOnly = false): Promise<void> {
     await this.existing(name);
-    validateTopicConfigs(configs);
+    validateEffectiveConfigs(configs, this.configDefaults);
     if (!validateOnly) await this.updateConfigs(name, configs);
   }
 
