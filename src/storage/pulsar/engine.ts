@@ -41,7 +41,7 @@ import {
   type TopicConfigKey,
 } from '../topic-config.js';
 import type { ValidatedBatch } from '../validated-batch.js';
-import { silentEngineLogger, type EngineLogger } from '../embedded/types.js';
+import { silentEngineLogger, type EngineLogger } from '../logger.js';
 import type { EntryFormat } from './entry-format.js';
 import { toStorageError } from './errors.js';
 import { PulsarKeyValueStore } from './kv-store.js';

@@ -40,7 +40,7 @@ import { assertValidated, type ValidatedBatch } from '../validated-batch.js';
 import { decodeEntry, encodeEntry, entryRecordCount, type EntryFormat } from './entry-format.js';
 import { toStorageError } from './errors.js';
 import { Locator, type LocatedEntry } from './locate.js';
-import type { EngineLogger } from '../embedded/types.js';
+import type { EngineLogger } from '../logger.js';
 import { forEachRecord, openRecords, readBatchHeader, recordTimestamp } from '../../protocol/records/records.js';
 
 export const PROP_PRODUCER_ID = 'kafka.pid';
