@@ -279,8 +279,23 @@ export class PulsarEngine implements StorageEngine {
           }
         : null;
     const entry = { info, config: resolveTopicConfig(configs, this.configDefaults), at: Date.now() };
+    const before = this.topicCache.get(name)?.info;
     this.topicCache.set(name, entry);
+    // deleted (and maybe re-created) through another node: what this node holds of the old topic goes
+    if (before && (!info || !info.topicId.equals(before.topicId))) await this.dropPartitions(name, before.partitions);
     return entry;
+  }
+
+  /** Close this node's partitions of a topic that no longer exists as it knew it (never serve a deleted topic's data). */
+  private async dropPartitions(name: string, partitions: number): Promise<void> {
+    for (let p = 0; p < partitions; p++) {
+      const key = partitionName(name, p);
+      const part = this.partitions.get(key);
+      this.partitions.delete(key);
+      this.locator.forget(key);
+      this.logStarts.delete(key);
+      await part?.close();
+    }
   }
 
   private invalidate(name: string): void {
@@ -444,6 +459,9 @@ export class PulsarEngine implements StorageEngine {
   private async partition(tp: PartitionRef): Promise<PulsarPartition> {
     this.checkStarted();
     const key = partitionName(tp.topic, tp.partition);
+    // at most TOPIC_CACHE_MS old: a topic deleted or re-created through another node is noticed (load drops its partitions)
+    const cached = this.topicCache.get(tp.topic);
+    if (!cached || Date.now() - cached.at >= TOPIC_CACHE_MS) await this.load(tp.topic);
     let p = this.partitions.get(key);
     if (p && p.failed) {
       this.partitions.delete(key);
