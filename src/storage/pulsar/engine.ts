@@ -116,6 +116,9 @@ export class PulsarEngine implements StorageEngine {
   /** partition -> resolves when the appends queued while it opened have been handed to it */
   private readonly appendGates = new Map<string, Promise<void>>();
   private listCache: { topics: TopicInfo[]; at: number } | null = null;
+  /** topic id (hex) -> name, for describeTopicById */
+  private readonly topicIds = new Map<string, string>();
+  private topicIdsScannedAt = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private pidNext = 0n;
   private pidEnd = 0n;
@@ -281,6 +284,7 @@ export class PulsarEngine implements StorageEngine {
     const entry = { info, config: resolveTopicConfig(configs, this.configDefaults), at: Date.now() };
     const before = this.topicCache.get(name)?.info;
     this.topicCache.set(name, entry);
+    if (info) this.topicIds.set(info.topicId.toString('hex'), name);
     // deleted (and maybe re-created) through another node: what this node holds of the old topic goes
     if (before && (!info || !info.topicId.equals(before.topicId))) await this.dropPartitions(name, before.partitions);
     return entry;
@@ -388,7 +392,34 @@ export class PulsarEngine implements StorageEngine {
     return (await this.load(name)).info;
   }
 
+  /**
+   * Fetch v13+ names topics by id on behalf of every modern Java consumer: one
+   * map lookup. Ids of topics this node has seen are indexed as they are loaded;
+   * the ids of every topic the gateway created are in the `topics` state (an
+   * in-memory view kept current, re-indexed on a miss at most once per
+   * TOPIC_CACHE_MS). Only an id found in neither (a topic created outside the
+   * gateway, whose id derives from its name, not yet seen by this node; or no
+   * topic at all) falls back to listing the topics.
+   */
   async describeTopicById(topicId: Buffer): Promise<TopicInfo | null> {
+    this.checkStarted();
+    const hex = topicId.toString('hex');
+    let name = this.topicIds.get(hex);
+    if (name === undefined && Date.now() - this.topicIdsScannedAt >= TOPIC_CACHE_MS) {
+      this.topicIdsScannedAt = Date.now();
+      for (const { key, value } of await this.state.scan(NS_TOPICS)) {
+        try {
+          this.topicIds.set((JSON.parse(value.toString('utf8')) as TopicMetaRecord).topicId, key);
+        } catch {
+          // unreadable record: load() treats the topic as one without metadata
+        }
+      }
+      name = this.topicIds.get(hex);
+    }
+    if (name !== undefined) {
+      const info = (await this.load(name)).info;
+      if (info?.topicId.equals(topicId)) return info;
+    }
     for (const t of await this.listTopics()) if (t.topicId.equals(topicId)) return t;
     return null;
   }
