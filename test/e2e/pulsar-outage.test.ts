@@ -164,6 +164,7 @@ if (skip) {
         codes.some((c) => c.what.startsWith('fetch') && RETRIABLE.has(c.code)),
         'a fetch that needs Pulsar gets a retriable code',
       );
+      assert.equal(probe.wholeRequestFailures, 0, 'a storage failure is the partition\'s error (as Kafka answers), not the whole fetch\'s');
 
       // the clients recover by themselves
       await waitFor(() => p.acks.some((a) => a.at > upAt), 120_000, () => `an acknowledgement after Pulsar came back (${p.acks.length} acks; gateway log:\n${gw!.output().slice(-3000)})`);
