@@ -16,7 +16,8 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { runConsumerPerf, runProducerPerf, type ProducerPerfResult } from './kafka-reference/perf.js';
+import { runConsumerPerf, runProducerPerf, type ConsumerPerfOptions, type ConsumerPerfResult, type ProducerPerfOptions, type ProducerPerfResult } from './kafka-reference/perf.js';
+import { kafkaProducerWindow, runNativeProducerPerf, runNativeReaderPerf } from './lib/pulsar-native.js';
 import { repoRoot } from '../test/helpers/clients/paths.js';
 import {
   USAGE,
@@ -93,6 +94,27 @@ async function settle(ctx: Ctx, run: RunResult): Promise<void> {
   }
 }
 
+/** Kafka's ProducerPerformance against a Kafka-protocol target, or the native Pulsar producer (same output). */
+function producerPerf(t: RunningTarget, o: ProducerPerfOptions): Promise<ProducerPerfResult> {
+  if (!t.native) return runProducerPerf(o);
+  const maxPending = t.spec.window === 'kafka-producer' ? kafkaProducerWindow(o.recordSize) : 1000;
+  return runNativeProducerPerf(t.native, {
+    topic: o.topic,
+    numRecords: o.numRecords,
+    recordSize: o.recordSize,
+    maxPending,
+    ...(o.throughput !== undefined ? { throughput: o.throughput } : {}),
+    ...(o.warmupRecords !== undefined ? { warmupRecords: o.warmupRecords } : {}),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+  });
+}
+
+/** Kafka's ConsumerPerformance, or the native Pulsar reader (same output). */
+function consumerPerf(t: RunningTarget, o: ConsumerPerfOptions): Promise<ConsumerPerfResult> {
+  if (!t.native) return runConsumerPerf(o);
+  return runNativeReaderPerf(t.native, { topic: o.topic, numRecords: o.numRecords, ...(o.toolTimeoutMs !== undefined ? { toolTimeoutMs: o.toolTimeoutMs } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
+}
+
 async function produce(
   ctx: Ctx,
   t: RunningTarget,
@@ -110,7 +132,7 @@ async function produce(
   await settle(ctx, run);
   const end = cpuWindow(t.pid, t.pulsarBrokerPid);
   try {
-    const r: ProducerPerfResult = await runProducerPerf({
+    const r: ProducerPerfResult = await producerPerf(t, {
       bootstrap: t.bootstrap,
       ...(t.security ? { security: t.security } : {}),
       topic,
@@ -151,7 +173,7 @@ async function consume(ctx: Ctx, t: RunningTarget, size: number, topic: string, 
   await settle(ctx, run);
   const end = cpuWindow(t.pid, t.pulsarBrokerPid);
   try {
-    const r = await runConsumerPerf({
+    const r = await consumerPerf(t, {
       bootstrap: t.bootstrap,
       ...(t.security ? { security: t.security } : {}),
       topic,
@@ -368,8 +390,8 @@ async function main(): Promise<void> {
       for (const size of opts.sizes) {
         const { warmup } = throughputCounts(size, opts.quick);
         try {
-          const w = await runProducerPerf({ bootstrap: t.bootstrap, ...(t.security ? { security: t.security } : {}), topic: `bench-${size}-warmup`, numRecords: warmup, recordSize: size, acks: 1, props: PRODUCER_PROPS });
-          await runConsumerPerf({ bootstrap: t.bootstrap, ...(t.security ? { security: t.security } : {}), topic: `bench-${size}-warmup`, numRecords: warmup, group: 'bench-warmup', props: CONSUMER_PROPS });
+          const w = await producerPerf(t, { bootstrap: t.bootstrap, ...(t.security ? { security: t.security } : {}), topic: `bench-${size}-warmup`, numRecords: warmup, recordSize: size, acks: 1, props: PRODUCER_PROPS });
+          await consumerPerf(t, { bootstrap: t.bootstrap, ...(t.security ? { security: t.security } : {}), topic: `bench-${size}-warmup`, numRecords: warmup, group: 'bench-warmup', props: CONSUMER_PROPS });
           warmupRate.set(size, w.recordsPerSec);
           progress(`  ${t.spec.id} warm-up ${size} B: ${warmup} records produced and consumed (${fmtRate(w.recordsPerSec)} rec/s)`);
         } catch (e) {

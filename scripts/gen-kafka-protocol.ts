@@ -269,6 +269,16 @@ function elemTsType(e: Elem): string {
   }
 }
 
+/**
+ * Records a response carries may be several buffers written in order
+ * (RecordsOut, src/protocol/codec/types.ts): the gateway answers Fetch from
+ * storage entries without concatenating them. Decoded responses hold one Buffer.
+ */
+function responseTsType(f: Field): string {
+  if (f.type.array || f.type.elem.kind !== 'prim' || f.type.elem.prim !== 'records') return tsType(f);
+  return isEmpty(f.nullable) ? 'RecordsOut' : 'RecordsOut | null';
+}
+
 function tsType(f: Field): string {
   const t = f.type.array ? `${elemTsType(f.type.elem)}[]` : elemTsType(f.type.elem);
   return isEmpty(f.nullable) ? t : `${t} | null`;
@@ -482,7 +492,7 @@ function emitStruct(c: Code, m: Message, s: Struct): void {
 
   // interface
   c.open(`export interface ${s.tsName} {`);
-  for (const f of s.fields) c.line(fieldDoc(f)).line(`${f.name}: ${tsType(f)};`);
+  for (const f of s.fields) c.line(fieldDoc(f)).line(`${f.name}: ${m.type === 'response' ? responseTsType(f) : tsType(f)};`);
   c.close().line();
 
   // defaults
@@ -611,13 +621,14 @@ function emitFile(messages: Message[]): string {
   }
   const text = body.toString().trimEnd() + '\n';
   const typesImports = ['checkVersion', 'EMPTY_BUFFER', 'isZeroUuid', 'ZERO_UUID'].filter((w) => usesText(text, w));
+  const typeImports = ['MessageCodec', 'RecordsOut'].filter((w) => usesText(text, w)).map((w) => `type ${w}`);
   const elems = ['readElem', 'writeElem'].filter((w) => usesText(text, w));
   const head = [
     HEADER,
     '/* eslint-disable */',
     "import type { Reader } from '../codec/reader.js';",
     "import type { Writer } from '../codec/writer.js';",
-    `import { ${typesImports.join(', ')}, type MessageCodec } from '../codec/types.js';`,
+    `import { ${[...typesImports, ...typeImports].join(', ')} } from '../codec/types.js';`,
   ];
   if (elems.length) head.push(`import { ${elems.join(', ')} } from '../codec/elements.js';`);
   return head.join('\n') + '\n\n' + text;

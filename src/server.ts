@@ -17,8 +17,8 @@ import { Dispatcher } from './dispatch/dispatcher.js';
 import { buildDispatchTable } from './handlers/index.js';
 import type { Endpoint, GatewayContext } from './gateway-context.js';
 import type { StorageEngine } from './storage/engine.js';
-import { createStorageEngine } from './storage/factory.js';
-import { loadOrCreateClusterId, loadOrCreateSharedClusterId } from './cluster-id.js';
+import { createStorageEngine, engineWiring } from './storage/factory.js';
+import type { Coordination, EngineWiring } from './storage/wiring.js';
 import { anonymousSession, saslSession, type Session } from './session/session.js';
 import { SaslAuthenticator } from './security/sasl/authenticator.js';
 import { closeRevokedSessions } from './security/sasl/session-auth.js';
@@ -26,16 +26,11 @@ import { buildSecurity, type BuiltSecurity } from './security/index.js';
 import { TlsManager, createListenerServer, isTlsProtocol, peerPrincipal, tlsInfo } from './security/tls/index.js';
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
-import { SingleNodeLocator } from './coordinator/locator.js';
-import { PulsarCoordinatorLocator } from './coordinator/pulsar-locator.js';
-import { OFFSETS_NAMESPACE_PREFIX } from './coordinator/store.js';
-import { PulsarEngine } from './storage/pulsar/engine.js';
-import { EmbeddedEngine } from './storage/embedded/engine.js';
 import { GatewayMetrics } from './metrics/metrics.js';
-import { registerAuditMetrics, registerBoundMetrics, registerGroupMetrics, registerStorageMetrics } from './metrics/sources.js';
+import { registerAuditMetrics, registerBoundMetrics, registerGroupMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
 import { OpsServer } from './ops/server.js';
-import { Readiness, probe } from './ops/health.js';
+import { Readiness } from './ops/health.js';
 import { SchemaRegistry, schemaRegistryTlsSpecs } from './schema-registry/index.js';
 
 export interface StartOptions {
@@ -54,8 +49,8 @@ export class Gateway {
   private readonly connections = new Set<Connection>();
   private readonly limits: ConnectionLimits;
   private stopping: Promise<void> | null = null;
-  /** storageEngine=pulsar: this node's part in the coordinator election. */
-  pulsarLocator: PulsarCoordinatorLocator | null = null;
+  /** Which node coordinates which group (the engine's: an election among nodes on a shared engine). */
+  coordination: Coordination | null = null;
   /** The operations listener (metrics, health), when opsListener is set. */
   ops: OpsServer | null = null;
   /** The schema registry (kopSchemaRegistryEnable), src/schema-registry/. */
@@ -103,51 +98,29 @@ export class Gateway {
       await security.close();
       throw err;
     }
-    const clusterId = storage.kind === 'pulsar' ? await loadOrCreateSharedClusterId(storage.state) : await loadOrCreateClusterId(config.dataDirectory);
+    const wiring = engineWiring(storage, config);
+    const clusterId = await wiring.clusterId();
     const table = buildDispatchTable();
 
     const bound: BoundListener[] = [];
-    // embedded: one node coordinates every group. pulsar: nodes compete for each offsets partition
-    // through Pulsar exclusive producers (docs/consumer-groups.md, src/coordinator/pulsar-locator.ts).
-    const pulsarLocator =
-      storage instanceof PulsarEngine
-        ? new PulsarCoordinatorLocator({
-            client: storage.client,
-            state: storage.state,
-            metadataNamespace: storage.metadataNamespace,
-            numPartitions: config.offsetsTopicNumPartitions,
-            nodeId: config.kafkaNodeId,
-            endpoint: (listenerName) => context.advertisedEndpoint(listenerName),
-            listenerNames: () => advertised.map((a) => a.name),
-            logger: log.child({ component: 'coordinator-election' }),
-          })
-        : null;
-    const coordinator = new LocalGroupCoordinator(
-      pulsarLocator ?? new SingleNodeLocator(config.offsetsTopicNumPartitions, config.kafkaNodeId, (listenerName) => context.advertisedEndpoint(listenerName)),
-      storage.state,
-      coordinatorConfigFrom(config),
-      log.child({ component: 'group-coordinator' }),
-    );
+    // one node coordinates every group, or nodes share them (docs/consumer-groups.md): the engine's wiring decides
+    const coordination = wiring.coordination({
+      numPartitions: config.offsetsTopicNumPartitions,
+      nodeId: config.kafkaNodeId,
+      endpoint: (listenerName) => context.advertisedEndpoint(listenerName),
+      listenerNames: () => advertised.map((a) => a.name),
+      logger: log.child({ component: 'coordinator-election' }),
+    });
+    const coordinator = new LocalGroupCoordinator(coordination.locator, storage.state, coordinatorConfigFrom(config), log.child({ component: 'group-coordinator' }));
     // Homes inferred for groups stored before homes existed (src/coordinator/home.ts) are audited.
     coordinator.onHomeInferred = (key, home) =>
       security.audit?.homeAssigned(null, { principal: null, operation: null, resource: `group ${key.tenant}/${home}/${key.groupId}`, namespace: `${key.tenant}/${home}`, how: 'inferred' });
     try {
       await coordinator.start();
-      if (storage instanceof PulsarEngine) {
-        coordinator.onOffsetCommitted = (groupId, topic, partition, offset) => storage.mirrorCommittedOffset(groupId, topic, partition, offset);
-      }
-      if (pulsarLocator && storage instanceof PulsarEngine) {
-        const kv = storage.state;
-        await pulsarLocator.start({
-          gained: async (p) => {
-            await kv.reload(`${OFFSETS_NAMESPACE_PREFIX}${p}`); // read what the previous owner wrote
-            await coordinator.loadPartition(p);
-          },
-          lost: (p) => coordinator.unloadPartition(p),
-        });
-      }
+      if (wiring.offsetCommitted) coordinator.onOffsetCommitted = wiring.offsetCommitted;
+      await coordination.start({ gained: (p) => coordinator.loadPartition(p), lost: (p) => coordinator.unloadPartition(p) });
     } catch (err) {
-      await pulsarLocator?.close();
+      await coordination.close();
       await storage.close();
       await security.close();
       throw err;
@@ -178,7 +151,7 @@ export class Gateway {
     const gateway = new Gateway(config, context, bound, log, security, tls);
     // tokenRevocationFile changed: open sessions it revokes are closed now, not at their expiry.
     security.revocation?.onChange((list) => closeRevokedSessions(gateway.connections, list, security.audit, log));
-    gateway.pulsarLocator = pulsarLocator; // closed by stop(), also when a listener fails to bind below
+    gateway.coordination = coordination; // closed by stop(), also when a listener fails to bind below
     const dispatcher = new Dispatcher(context, (conn) => {
       const spec = specs.find((l) => l.name === conn.listenerName)!;
       if (!spec.protocol.startsWith('SASL')) {
@@ -194,13 +167,13 @@ export class Gateway {
       await gateway.stop(0);
       throw err;
     }
-    await pulsarLocator?.listening(); // publish the node record, now with the bound ports
+    await coordination.listening(); // publish this node's endpoints, now with the bound ports
     if (metrics) {
-      registerStorageMetrics(metrics, storage);
+      wiring.registerMetrics(metrics);
       registerGroupMetrics(metrics, coordinator, storage);
     }
     if (opsSpec) {
-      gateway.ops = new OpsServer({ spec: opsSpec, token: opsToken, metrics: metrics ?? null, readiness: gateway.readiness(storage), tls, log: log.child({ component: 'ops' }) });
+      gateway.ops = new OpsServer({ spec: opsSpec, token: opsToken, metrics: metrics ?? null, readiness: gateway.readiness(wiring), tls, log: log.child({ component: 'ops' }) });
       try {
         await gateway.ops.listen();
       } catch (err) {
@@ -214,13 +187,7 @@ export class Gateway {
       await gateway.stop(0);
       throw err;
     }
-    if (pulsarLocator) {
-      context.peers = (listenerName) =>
-        pulsarLocator.peers().flatMap((p) => {
-          const endpoint = p.endpoints[listenerName];
-          return endpoint ? [{ nodeId: p.nodeId, endpoint }] : [];
-        });
-    }
+    if (coordination.peers) context.peers = coordination.peers;
     log.info(
       { clusterId, nodeId: config.kafkaNodeId, listeners: bound.map((b) => `${b.spec.name}://${b.spec.host}:${b.port}`), storage: storage.kind, ...(gateway.ops ? { ops: gateway.ops.url, metrics: metrics !== undefined } : {}), ...(gateway.schemaRegistry ? { schemaRegistry: gateway.schemaRegistry.url } : {}) },
       'kop-gateway started',
@@ -229,29 +196,14 @@ export class Gateway {
   }
 
   /** What /health/ready checks (src/ops/health.ts). */
-  private readiness(storage: StorageEngine): Readiness {
+  private readiness(wiring: EngineWiring): Readiness {
     const r = new Readiness();
     r.add('listeners', () => {
       if (this.draining) return { ok: false, detail: 'draining: the gateway is shutting down' };
       const listening = this.listeners.filter((l) => l.server.listening).map((l) => `${l.spec.name}://${l.spec.host}:${l.port}`);
       return listening.length === this.listeners.length && listening.length > 0 ? { ok: true, detail: listening.join(',') } : { ok: false, detail: `bound: ${listening.join(',') || 'none'}` };
     });
-    if (storage instanceof EmbeddedEngine) {
-      r.add('storage', () => (storage.isOpen ? { ok: true, detail: 'embedded' } : { ok: false, detail: 'the embedded storage is not open' }));
-    } else if (storage instanceof PulsarEngine) {
-      const timeoutMs = 3_000;
-      const brokerProbe = probe(() => storage.client.checkConnection(), timeoutMs, 1_000);
-      r.add('pulsarBroker', async () => {
-        const res = await brokerProbe();
-        return res.ok ? { ok: true, detail: this.config.brokerServiceUrl } : { ok: false, detail: `${this.config.brokerServiceUrl}: ${res.detail ?? 'unreachable'}` };
-      });
-      // Tenant policies (authorizationEnabled) and topic administration come from the admin API.
-      const adminProbe = probe(() => storage.admin.listClusters(), timeoutMs, 1_000);
-      r.add('pulsarAdmin', async () => {
-        const res = await adminProbe();
-        return res.ok ? { ok: true, detail: this.config.webServiceUrl } : { ok: false, detail: `${this.config.webServiceUrl}: ${res.detail ?? 'unreachable'}` };
-      });
-    }
+    for (const [name, check] of wiring.readiness()) r.add(name, check);
     return r;
   }
 
@@ -357,7 +309,7 @@ export class Gateway {
       const closing = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
       // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can drain.
       await this.context.coordinator?.shutdown();
-      await this.pulsarLocator?.close(); // hand the offsets partitions to the other nodes at once
+      await this.coordination?.close(); // hand the offsets partitions to the other nodes at once
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
       await Promise.all(closing);
       await this.schemaRegistry?.close();

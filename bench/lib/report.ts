@@ -81,6 +81,9 @@ export function renderMarkdown(r: BenchReport): string {
   const hasKafka = ids.includes('kafka');
   const isPulsar = (id: TargetId) => id === 'gateway-pulsar' || id === 'gateway-pulsar-kafka';
   const pulsarIds = ids.filter(isPulsar);
+  // the native Pulsar client on the same broker: what the gateway on Pulsar is measured against
+  const nativeIds = ids.filter((id) => id === 'pulsar-native' || id === 'pulsar-native-window');
+  const nativePairs = pulsarIds.flatMap((g) => nativeIds.map((n) => [g, n] as const));
 
   p(`# ${r.title}`);
   p();
@@ -100,7 +103,11 @@ export function renderMarkdown(r: BenchReport): string {
       (hasKafka ? 'Ratio = gateway ÷ Kafka: above 1 is better for throughput, below 1 is better for latency and CPU. ' : '') +
       '"server CPU µs/record" is the CPU time of the server process over the whole run (warm-up included) per record: ' +
       'less sensitive than the rates to other processes on the machine, though the JVM\'s varies from run to run (JIT, GC).' +
-      (pulsarIds.length ? ' For the Pulsar targets it is the gateway\'s CPU plus the Pulsar broker\'s (both serve the records).' : ''),
+      (pulsarIds.length ? ' For the Pulsar targets it is the gateway\'s CPU plus the Pulsar broker\'s (both serve the records).' : '') +
+      (nativeIds.length
+        ? ' The native Pulsar rows are a Pulsar Java client producing and reading on the same broker (no gateway): their server CPU is the broker\'s; ' +
+          'gateway (Pulsar) ÷ native compares the gateway on Pulsar with Pulsar itself (with the client\'s default window of 1000 messages, and with the Kafka producer\'s window).'
+        : ''),
   );
   p();
   // The price of security: the SASL_SSL gateway against the same gateway over PLAINTEXT (both interval flush).
@@ -114,6 +121,7 @@ export function renderMarkdown(r: BenchReport): string {
     ...(hasKafka ? gatewayIds.map((g) => `${label(g)} ÷ Kafka`) : []),
     ...(hasSecurityPair ? ['SASL_SSL ÷ PLAINTEXT (interval)'] : []),
     ...(hasMetricsPair ? ['metrics on ÷ off'] : []),
+    ...nativePairs.map(([g, n]) => `${label(g)} ÷ ${label(n)}`),
   ];
   const rows = resultRows(r).map((row) => [
     row.label,
@@ -122,6 +130,7 @@ export function renderMarkdown(r: BenchReport): string {
     ...(hasKafka ? gatewayIds.map((g) => ratio(row.values.get(g), row.values.get('kafka'))) : []),
     ...(hasSecurityPair ? [ratio(row.values.get('gateway-sasl-ssl'), row.values.get('gateway-interval'))] : []),
     ...(hasMetricsPair ? [ratio(row.values.get('gateway-metrics'), row.values.get('gateway'))] : []),
+    ...nativePairs.map(([g, n]) => ratio(row.values.get(g), row.values.get(n))),
   ]);
   p(table(header, rows));
 

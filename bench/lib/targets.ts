@@ -13,13 +13,15 @@ import { join } from 'node:path';
 import { freePort, startKafkaBroker, tcpReady } from '../kafka-reference/broker.js';
 import { repoRoot } from '../../test/helpers/clients/paths.js';
 import type { PulsarBroker } from './pulsar.js';
+import type { NativePulsar } from './pulsar-native.js';
 
-export type TargetId = 'gateway' | 'gateway-metrics' | 'gateway-interval' | 'gateway-sasl-ssl' | 'gateway-pulsar' | 'gateway-pulsar-kafka' | 'kafka';
-export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-metrics', 'gateway-interval', 'gateway-sasl-ssl', 'gateway-pulsar', 'gateway-pulsar-kafka', 'kafka'];
+export type TargetId = 'gateway' | 'gateway-metrics' | 'gateway-interval' | 'gateway-sasl-ssl' | 'gateway-pulsar' | 'gateway-pulsar-kafka' | 'pulsar-native' | 'pulsar-native-window' | 'kafka';
+export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-metrics', 'gateway-interval', 'gateway-sasl-ssl', 'gateway-pulsar', 'gateway-pulsar-kafka', 'pulsar-native', 'pulsar-native-window', 'kafka'];
 
 export interface TargetSpec {
   id: TargetId;
-  kind: 'gateway' | 'kafka';
+  /** pulsar-native: no Kafka server; a Pulsar Java client produces and reads on the broker directly (bench/lib/pulsar-native.ts) */
+  kind: 'gateway' | 'kafka' | 'pulsar-native';
   label: string;
   /** what is configured, for the report */
   settings: Record<string, string>;
@@ -27,8 +29,10 @@ export interface TargetSpec {
   durability: string;
   /** the gateway listener's security protocol (default PLAINTEXT) */
   listener?: 'PLAINTEXT' | 'SASL_SSL';
-  /** storageEngine=pulsar with this entryFormat, against the benchmark's Pulsar standalone broker */
+  /** runs against the benchmark's Pulsar standalone broker; gateway targets use storageEngine=pulsar with this entryFormat */
   pulsar?: { entryFormat: 'pulsar' | 'kafka' };
+  /** pulsar-native: messages in flight (maxPendingMessages): the Pulsar client's default, or the Kafka producer's window */
+  window?: 'pulsar-default' | 'kafka-producer';
   /** an opsListener with metrics on, scraped every METRICS_SCRAPE_MS as Prometheus would (the cost of metrics) */
   metrics?: boolean;
 }
@@ -110,6 +114,29 @@ export const TARGETS: Record<TargetId, TargetSpec> = {
     durability: PULSAR_DURABILITY,
     pulsar: { entryFormat: 'kafka' },
   },
+  'pulsar-native': {
+    id: 'pulsar-native',
+    kind: 'pulsar-native',
+    label: 'native Pulsar client',
+    settings: {
+      client: 'Pulsar Java client (the broker\'s version), async sends, batching 5 ms / 16 KiB, maxPendingMessages=1000 (the client default); a Reader from the earliest message',
+      'acks=1 runs': 'the same as acks=all (a Pulsar send is acknowledged once persisted by the configured ack quorum)',
+    },
+    durability: 'as the Pulsar targets: the same broker and settings, without the gateway',
+    pulsar: { entryFormat: 'pulsar' },
+    window: 'pulsar-default',
+  },
+  'pulsar-native-window': {
+    id: 'pulsar-native-window',
+    kind: 'pulsar-native',
+    label: 'native Pulsar client (Kafka\'s window)',
+    settings: {
+      client: 'as native Pulsar client, with maxPendingMessages = the Kafka producer\'s in-flight window: 5 requests x 16 KiB batches (80 records of 1 KiB)',
+    },
+    durability: 'as the Pulsar targets: the same broker and settings, without the gateway',
+    pulsar: { entryFormat: 'pulsar' },
+    window: 'kafka-producer',
+  },
   kafka: {
     id: 'kafka',
     kind: 'kafka',
@@ -138,6 +165,8 @@ export interface RunningTarget {
   pulsarBrokerPid?: number;
   /** the gateway's Pulsar namespace (gateway-pulsar targets) */
   pulsarNamespace?: string;
+  /** pulsar-native targets: where the Pulsar client produces and reads (no Kafka bootstrap) */
+  native?: NativePulsar;
   /** lines at warn level or above in the gateway log (its level is warn); empty for Kafka */
   warnings(): string[];
   stop(): Promise<void>;
@@ -320,6 +349,25 @@ export async function startKafkaTarget(spec: TargetSpec): Promise<RunningTarget>
   };
 }
 
+/** A native Pulsar target: nothing to start but a fresh namespace on the broker; its CPU is the broker's. */
+export async function startNativePulsarTarget(spec: TargetSpec, broker: PulsarBroker | undefined): Promise<RunningTarget> {
+  if (!broker) throw new Error(`${spec.id} needs a running Pulsar broker`);
+  const started = Date.now();
+  const namespace = await broker.newNamespace(`bench-${spec.id}`);
+  return {
+    spec,
+    bootstrap: broker.serviceUrl,
+    pid: broker.pid,
+    startupMs: Date.now() - started,
+    logFile: '',
+    pulsarNamespace: namespace,
+    native: { serviceUrl: broker.serviceUrl, tokenFile: broker.adminTokenFile, namespace },
+    warnings: () => [],
+    stop: async () => undefined,
+  };
+}
+
 export function startTarget(spec: TargetSpec, gatewayOpts: GatewayStartOptions = {}): Promise<RunningTarget> {
+  if (spec.kind === 'pulsar-native') return startNativePulsarTarget(spec, gatewayOpts.pulsar);
   return spec.kind === 'kafka' ? startKafkaTarget(spec) : startGatewayProcess(spec, gatewayOpts);
 }

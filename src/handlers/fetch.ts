@@ -29,7 +29,7 @@ import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FetchRequest, FetchResponse } from '../protocol/generated/index.js';
 import { StorageError, type PartitionRef } from '../storage/engine.js';
-import { EMPTY_BUFFER, ZERO_UUID } from '../protocol/codec/types.js';
+import { EMPTY_BUFFER, ZERO_UUID, type RecordsOut } from '../protocol/codec/types.js';
 import { TopicResolver, checkLeaderEpoch, partitionExists } from './topic-lookup.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, recordCount } from '../protocol/records/batch-header.js';
 import type { TopicName } from '../topics/names.js';
@@ -43,7 +43,7 @@ const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 const NO_SNAPSHOT = { endOffset: -1n, epoch: -1 };
 
 /** Records are never null on the wire: Kafka sends an empty record set, and librdkafka rejects a null one. */
-function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso = -1n, logStart = -1n, records: Buffer = EMPTY_BUFFER, readCommitted = false): PartitionOut {
+function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso = -1n, logStart = -1n, records: RecordsOut = EMPTY_BUFFER, readCommitted = false): PartitionOut {
   return {
     partitionIndex,
     errorCode,
@@ -83,9 +83,10 @@ function countRecords(data: Buffer): number {
   return n;
 }
 
-function concat(buffers: Buffer[], bytes: number): Buffer {
+/** An engine's batches as the response's records, without concatenating them (the codec writes them in order). */
+function recordsOut(buffers: Buffer[]): RecordsOut {
   if (buffers.length === 0) return EMPTY_BUFFER;
-  return buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
+  return buffers.length === 1 ? buffers[0]! : buffers;
 }
 
 async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, readCommitted: boolean): Promise<number> {
@@ -102,7 +103,7 @@ async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, 
         principal: ctx.session.principal,
       });
       const bytes = r.bytes;
-      w.out = partitionOut(w.out.partitionIndex, ErrorCode.NONE, r.highWatermark, r.lastStableOffset, r.logStartOffset, concat(r.records, bytes), readCommitted);
+      w.out = partitionOut(w.out.partitionIndex, ErrorCode.NONE, r.highWatermark, r.lastStableOffset, r.logStartOffset, recordsOut(r.records), readCommitted);
       if (bytes > 0) first = false;
       remaining -= bytes;
       total += bytes;
@@ -190,10 +191,17 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
 
     for (const w of wanted) {
       const data = w.out.records;
-      if (w.name && data && data.length > 0) {
-        const records = countRecords(data);
-        ctx.access.addUsage(w.name, 'consume', records, data.length);
-        ctx.gateway.metrics?.fetched(w.name, records, data.length);
+      if (w.name && data) {
+        let records = 0;
+        let bytes = 0;
+        for (const part of Buffer.isBuffer(data) ? [data] : data) {
+          records += countRecords(part);
+          bytes += part.length;
+        }
+        if (bytes > 0) {
+          ctx.access.addUsage(w.name, 'consume', records, bytes);
+          ctx.gateway.metrics?.fetched(w.name, records, bytes);
+        }
       }
     }
     // The (possibly re-read) partition results, grouped as Kafka's FetchResponse: consecutive partitions of a topic share an entry.

@@ -62,8 +62,9 @@ export class TopicResolver {
     try {
       info = await this.ctx.gateway.storage.describeTopic(name.full);
     } catch (err) {
-      // an engine refusing the name itself (a reserved namespace) answers like a name rule
-      if (err instanceof StorageError && err.code === ErrorCode.INVALID_TOPIC_EXCEPTION) return { ok: false, code: err.code, message: err.message };
+      // an engine refusing the name itself (a reserved namespace) answers like a name rule; a storage
+      // failure (Pulsar away: a retriable code) is this topic's error, as Kafka answers per partition
+      if (err instanceof StorageError) return err.code === ErrorCode.INVALID_TOPIC_EXCEPTION ? { ok: false, code: err.code, message: err.message } : { ok: false, code: err.code, message: err.message, name };
       throw err;
     }
     if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic ${kafkaName} does not exist`, name };
@@ -72,7 +73,13 @@ export class TopicResolver {
 
   /** Topic ids (Fetch v13+, Metadata v10+): the engine's topic list, looked up by id. */
   async lookupId(topicId: Buffer): Promise<TopicLookup & { kafkaName?: string }> {
-    const info = await this.ctx.gateway.storage.describeTopicById(topicId);
+    let info: TopicInfo | null;
+    try {
+      info = await this.ctx.gateway.storage.describeTopicById(topicId);
+    } catch (err) {
+      if (err instanceof StorageError) return { ok: false, code: err.code, message: err.message };
+      throw err;
+    }
     if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_ID, message: 'unknown topic id' };
     const kafkaName = kafkaNameFor(info.name, this.ctx.session.defaultNamespace);
     const found = await this.lookup(kafkaName);

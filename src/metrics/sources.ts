@@ -1,15 +1,14 @@
 /**
  * Metrics read at scrape time from the modules that already hold the values:
- * consumer groups and lag (coordinator + storage high watermarks), embedded
- * storage segments and fsyncs, Pulsar client handles, the audit log's queue.
+ * consumer groups and lag (coordinator + storage high watermarks), the audit
+ * log's queue, the connection bounds. The storage engine's own metrics are
+ * registered by its wiring (src/storage/wiring.ts).
  * Nothing here runs on the data path.
  */
 import type { GatewayMetrics } from './metrics.js';
 import type { LocalGroupCoordinator } from '../coordinator/coordinator.js';
 import { GROUP_STATES } from '../coordinator/group.js';
 import type { StorageEngine } from '../storage/engine.js';
-import { EmbeddedEngine } from '../storage/embedded/engine.js';
-import { PulsarEngine } from '../storage/pulsar/engine.js';
 import type { AuditLog } from '../security/types.js';
 import { JsonAuditLog } from '../security/audit/index.js';
 import { parseFullName, type TopicName } from '../topics/names.js';
@@ -97,44 +96,6 @@ export function registerGroupMetrics(m: GatewayMetrics, coordinator: LocalGroupC
     clearTimeout(timer);
     dropped.set(left + late);
   });
-}
-
-export function registerStorageMetrics(m: GatewayMetrics, storage: StorageEngine): void {
-  if (storage instanceof EmbeddedEngine) {
-    const stats = storage.stats;
-    stats.observeFlushRound = (s) => m.storageFsync(s);
-    m.externalCounter('storage_fsyncs_total', 'Embedded engine: fsync/fdatasync calls (segment logs, indexes, metadata, directories).', () => stats.fsyncs);
-    m.externalCounter('storage_log_writes_total', 'Embedded engine: segment write calls (pwritev).', () => stats.logWrites);
-    const labels = m.options.topicLabel ? ['tenant', 'namespace', 'topic'] : ['tenant', 'namespace'];
-    const segments = m.gauge('storage_segments', 'Embedded engine: segment files, per topic (or namespace).', labels);
-    const bytes = m.gauge('storage_segment_bytes', 'Embedded engine: bytes in segment files, per topic (or namespace).', labels);
-    const partitions = m.gauge('storage_partitions', 'Partitions held by the storage engine, per topic (or namespace).', labels);
-    m.addSource(() => {
-      segments.reset();
-      bytes.reset();
-      partitions.reset();
-      for (const t of storage.segmentStats()) {
-        const name = splitTopic(t.topic);
-        if (!name) continue;
-        const l = m.options.topicLabel ? [name.tenant, name.namespace, name.local] : [name.tenant, name.namespace];
-        segments.labels(...l).inc(t.segments);
-        bytes.labels(...l).inc(t.bytes);
-        partitions.labels(...l).inc(t.partitions);
-      }
-    });
-  }
-  if (storage instanceof PulsarEngine) {
-    const client = storage.client;
-    const connections = m.gauge('pulsar_connections', 'Connections open to Pulsar brokers.');
-    const producers = m.gauge('pulsar_producers', 'Pulsar producers open (one per written partition, plus the gateway\'s state topics).');
-    const consumers = m.gauge('pulsar_consumers', 'Pulsar consumers and readers open (tail readers, state topics).');
-    m.addSource(() => {
-      connections.set(client.openConnections);
-      const h = client.openHandles;
-      producers.set(h.producers);
-      consumers.set(h.consumers);
-    });
-  }
 }
 
 export function registerAuditMetrics(m: GatewayMetrics, audit: AuditLog | null): void {

@@ -1,10 +1,15 @@
 /**
- * Builds the configured storage engine.
+ * Builds the configured storage engine, and hands out each engine's wiring
+ * (./wiring.ts: cluster id, group coordination, readiness, metrics): the only
+ * place above the engines' folders that knows which engines exist.
  */
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { StorageEngine } from './engine.js';
+import type { EngineWiring } from './wiring.js';
+import { embeddedWiring } from './embedded/wiring.js';
+import { pulsarWiring } from './pulsar/wiring.js';
 import { pulsarClientObserver, type GatewayMetrics } from '../metrics/metrics.js';
 import { EmbeddedEngine } from './embedded/engine.js';
 import { PulsarEngine } from './pulsar/engine.js';
@@ -70,4 +75,11 @@ export function createStorageEngine(config: GatewayConfig, log: Logger, metrics?
       });
     }
   }
+}
+
+/** The wiring of an engine (the configured one, or one a test built itself). */
+export function engineWiring(engine: StorageEngine, config: GatewayConfig): EngineWiring {
+  if (engine instanceof EmbeddedEngine) return embeddedWiring(engine, config.dataDirectory);
+  if (engine instanceof PulsarEngine) return pulsarWiring(engine, { brokerServiceUrl: config.brokerServiceUrl, webServiceUrl: config.webServiceUrl });
+  throw new Error(`no wiring for the storage engine ${engine.kind}`);
 }

@@ -9,19 +9,17 @@
  * duplicate, and the consumer has read every acknowledged record.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
-import { JavaKafkaClient, javaLog4jConfig } from '../helpers/clients/java.js';
-import { harnessEnv, repoRoot } from '../helpers/clients/paths.js';
+import { JavaKafkaClient } from '../helpers/clients/java.js';
 import { createNamespace, privatePulsar, pulsarSkipReason, type PrivatePulsar } from '../helpers/pulsar.js';
 import { GroupMember, waitFor } from './drivers/group-members.js';
-import { compileJavaSource } from '../helpers/clients/java-compile.js';
+import { ContinuousProducer } from './drivers/continuous-producer.js';
 
 const skip = pulsarSkipReason();
 const PARTITIONS = 3;
@@ -34,99 +32,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-let compiled: Promise<string> | undefined;
-/** Compile drivers/ContinuousProducer.java once per source hash into $KOP_CACHE_DIR/producer-driver/<hash>/. */
-function ensureContinuousProducer(): Promise<string> {
-  if (compiled) return compiled;
-  const compiling = (() => {
-    const env = harnessEnv();
-    return compileJavaSource({
-      source: join(repoRoot(), 'test', 'e2e', 'drivers', 'ContinuousProducer.java'),
-      mainClass: 'ContinuousProducer',
-      cacheName: 'producer-driver',
-      classpath: env.javaClasspath,
-      salt: `kafka ${env.kafkaVersion}`,
-    });
-  })().catch((e: unknown) => {
-    compiled = undefined;
-    throw e;
-  });
-  compiled = compiling;
-  return compiling;
-}
-
-interface Ack {
-  value: string;
-  partition: number;
-  offset: number;
-  at: number;
-}
-
-/** drivers/ContinuousProducer.java as a child process: its acks and failed sends, its client log. */
-class ContinuousProducer {
-  readonly acks: Ack[] = [];
-  readonly failures: Array<{ value: string; error: string; retriable: boolean; message: string }> = [];
-  stderr = '';
-  sent = -1;
-  private ready = false;
-  readonly exited: Promise<number | string>;
-
-  private constructor(private readonly child: ChildProcess) {
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line) continue;
-        const e = JSON.parse(line) as { event: string; value: string; partition: number; offset: number; error: string; retriable: boolean; message: string; sent: number };
-        if (e.event === 'ready') this.ready = true;
-        else if (e.event === 'ack') this.acks.push({ value: e.value, partition: e.partition, offset: e.offset, at: Date.now() });
-        else if (e.event === 'error') this.failures.push({ value: e.value, error: e.error, retriable: e.retriable, message: e.message });
-        else if (e.event === 'closed') this.sent = e.sent;
-      }
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((r) => child.on('exit', (code, signal) => r(code ?? signal ?? -1)));
-  }
-
-  static async start(bootstrap: string, topic: string): Promise<ContinuousProducer> {
-    const env = harnessEnv();
-    const classes = await ensureContinuousProducer();
-    const child = spawn(
-      env.java,
-      ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${env.javaClasspath}`, 'ContinuousProducer', '--bootstrap', bootstrap, '--topic', topic, '--partitions', String(PARTITIONS), '--interval-ms', '20'],
-      { cwd: repoRoot(), stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    const p = new ContinuousProducer(child);
-    await waitFor(() => p.ready || child.exitCode !== null, 60_000, 'continuous producer ready');
-    if (!p.ready) throw new Error(`continuous producer exited before it was ready:\n${p.stderr}`);
-    return p;
-  }
-
-  /** Stop sending; resolves once every send was answered and the producer closed. */
-  async close(timeoutMs = 200_000): Promise<void> {
-    this.child.stdin!.end('close\n');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    await this.exited;
-    clearTimeout(t);
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-
-  /** Kafka error codes of produce responses the client retried, as kafka-clients logs them, with counts. */
-  retriedCodes(): Map<string, number> {
-    const m = new Map<string, number>();
-    for (const x of this.stderr.matchAll(/Got error produce response[^\n]*?Error: ([A-Z_]+)/g)) m.set(x[1]!, (m.get(x[1]!) ?? 0) + 1);
-    return m;
-  }
 }
 
 if (skip) {
@@ -166,7 +71,7 @@ if (skip) {
       const java = new JavaKafkaClient({ bootstrap });
       await java.createTopics([{ name: topic, partitions: PARTITIONS }]);
 
-      producer = await ContinuousProducer.start(bootstrap, topic);
+      producer = await ContinuousProducer.start(bootstrap, topic, PARTITIONS);
       member = await GroupMember.start('java', 'reader', { bootstrap, group: 'restart-readers', topic, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000 });
       const p = producer;
       const m = member;

@@ -92,6 +92,8 @@ export function sharedPulsar(): Promise<SharedPulsar> {
 export interface PrivatePulsar extends SharedPulsar {
   /** Stop the broker (SIGTERM, then SIGKILL). */
   stop(): Promise<void>;
+  /** Start the stopped broker again (same ports and data). */
+  start(): Promise<void>;
   /** Stop the broker and delete its folder. */
   wipe(): Promise<void>;
 }
@@ -107,6 +109,10 @@ export async function privatePulsar(dir: string, heap = '512m'): Promise<Private
     async stop() {
       const r = await standalone(dir, 'stop');
       if (r.code !== 0) throw new Error(`pulsar standalone stop failed: ${r.stderr}`);
+    },
+    async start() {
+      const r = await standalone(dir, 'start');
+      if (r.code !== 0) throw new Error(`pulsar standalone start failed: ${r.stdout}\n${r.stderr}`);
     },
     async wipe() {
       const r = await standalone(dir, 'wipe');

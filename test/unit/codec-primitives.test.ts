@@ -232,6 +232,25 @@ test('Writer: zero-copy records are referenced, and the output matches the copie
   assert.equal(inSized.finishChunks().length, 1);
 });
 
+test('Writer: records given as several buffers are one records field, large parts referenced, bytes as if concatenated', () => {
+  const a = Buffer.alloc(5000, 0x41);
+  const b = Buffer.alloc(10, 0x42);
+  const c = Buffer.alloc(3000, 0x43);
+  const parts = Writer.frame({ initialSize: 16, zeroCopyThreshold: 1000 });
+  parts.records([a, b, c]);
+  parts.compactRecords([b, a]);
+  parts.compactRecords([]);
+  const one = Writer.frame({ initialSize: 16 });
+  one.records(Buffer.concat([a, b, c]));
+  one.compactRecords(Buffer.concat([b, a]));
+  one.compactRecords(Buffer.alloc(0));
+  const chunks = parts.finishFrameChunks();
+  assert.equal(chunks.filter((x) => x === a).length, 2, 'the large part is referenced where it appears');
+  assert.ok(chunks.includes(c));
+  assert.ok(!chunks.includes(b), 'small parts are copied');
+  assert.deepEqual(Buffer.concat(chunks), one.finishFrame());
+});
+
 test('Writer: bad values', () => {
   assert.throws(() => written((w) => w.uuid(Buffer.alloc(15))), KafkaCodecError);
   assert.throws(() => written((w) => w.compactBytes(null)), KafkaCodecError);

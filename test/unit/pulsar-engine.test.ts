@@ -179,6 +179,30 @@ if (skip) {
     assert.equal(await other.describeTopic(topic), null);
   });
 
+  test('pulsar engine: topic id -> name is one lookup (no listing of tenants, namespaces and topics) on a node that never saw the topic', async () => {
+    const a = engine('kafka');
+    await a.start();
+    const topic = `persistent://${ns}/by-id`;
+    const created = await a.createTopic(topic, 2, {});
+    // another node that never saw the topic, as when Metadata went to one gateway and Fetch to another
+    const b = engine('kafka');
+    await b.start();
+    let listings = 0;
+    const listTenants = b.admin.listTenants.bind(b.admin);
+    b.admin.listTenants = () => {
+      listings++;
+      return listTenants();
+    };
+    const found = await b.describeTopicById(created.topicId);
+    assert.equal(found?.name, topic);
+    assert.equal(found?.partitions, 2);
+    assert.equal(listings, 0, 'found without listing every tenant');
+    // deleted: no topic has the id any more (the listing fallback may run: only ids found nowhere take it)
+    await a.deleteTopic(topic);
+    await new Promise((r) => setTimeout(r, 1100)); // b's topic cache (1 s)
+    assert.equal(await b.describeTopicById(created.topicId), null);
+  });
+
   test('pulsar engine: key-value state is durable and shared between engine instances', async () => {
     const a = engine('kafka');
     await a.start();

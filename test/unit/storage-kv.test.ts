@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { FileKeyValueStore } from '../../src/storage/embedded/kv-store.js';
 import { newIoStats } from '../../src/storage/embedded/io.js';
-import { silentEngineLogger } from '../../src/storage/embedded/types.js';
+import { silentEngineLogger } from '../../src/storage/logger.js';
 import { openEngine, tempDir } from './storage-fixtures.test.js';
 
 async function openKv(dir: string, compactMinBytes = 4 << 20): Promise<FileKeyValueStore> {

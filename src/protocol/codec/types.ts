@@ -75,6 +75,14 @@ export const ZERO_UUID: Buffer = Buffer.alloc(16);
 /** Shared empty buffer, the default of non-null bytes fields. */
 export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
 
+/**
+ * The records of a response (Fetch): one buffer, or several written in order
+ * as one records field, so an engine's separate batches need no concatenation
+ * (parts of at least the writer's zeroCopyThreshold are referenced, not copied).
+ * Decoded responses always hold a single Buffer.
+ */
+export type RecordsOut = Buffer | readonly Buffer[];
+
 export function isZeroUuid(b: Buffer): boolean {
   return b.length === 16 && ZERO_UUID.equals(b);
 }

@@ -26,6 +26,12 @@ export interface WriterOptions {
 
 const FRAME_PREFIX = 4;
 
+function totalLength(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
 export function unsignedVarintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
@@ -227,17 +233,28 @@ export class Writer {
     else this.compactBytes(b);
   }
 
-  /** Records (a nullable byte blob, int32 length); large ones may be referenced, see WriterOptions. */
-  records(b: Buffer | null): void {
+  /**
+   * Records (a nullable byte blob, int32 length): one buffer or several written
+   * back to back as one blob; large ones may be referenced, see WriterOptions.
+   */
+  records(b: Buffer | readonly Buffer[] | null): void {
     if (b === null) return this.int32(-1);
-    this.int32(b.length);
-    this.blob(b);
+    if (Buffer.isBuffer(b)) {
+      this.int32(b.length);
+      return this.blob(b);
+    }
+    this.int32(totalLength(b));
+    for (const part of b) this.blob(part);
   }
 
-  compactRecords(b: Buffer | null): void {
+  compactRecords(b: Buffer | readonly Buffer[] | null): void {
     if (b === null) return this.unsignedVarint(0);
-    this.unsignedVarint(b.length + 1);
-    this.blob(b);
+    if (Buffer.isBuffer(b)) {
+      this.unsignedVarint(b.length + 1);
+      return this.blob(b);
+    }
+    this.unsignedVarint(totalLength(b) + 1);
+    for (const part of b) this.blob(part);
   }
 
   private blob(b: Buffer): void {

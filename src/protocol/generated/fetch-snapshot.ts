@@ -2,7 +2,7 @@
 /* eslint-disable */
 import type { Reader } from '../codec/reader.js';
 import type { Writer } from '../codec/writer.js';
-import { checkVersion, EMPTY_BUFFER, isZeroUuid, ZERO_UUID, type MessageCodec } from '../codec/types.js';
+import { checkVersion, EMPTY_BUFFER, isZeroUuid, ZERO_UUID, type MessageCodec, type RecordsOut } from '../codec/types.js';
 
 export interface FetchSnapshotRequest {
   /** ClusterId: string, v0+, nullable v0+, tag 0 v0+, default null */
@@ -262,7 +262,7 @@ export interface FetchSnapshotResponsePartitionSnapshot {
   /** Position: int64, v0+ */
   position: bigint;
   /** UnalignedRecords: records, v0+ */
-  unalignedRecords: Buffer;
+  unalignedRecords: RecordsOut;
 }
 
 function defaultFetchSnapshotResponsePartitionSnapshot(): FetchSnapshotResponsePartitionSnapshot {

@@ -2,7 +2,7 @@
 /* eslint-disable */
 import type { Reader } from '../codec/reader.js';
 import type { Writer } from '../codec/writer.js';
-import { checkVersion, isZeroUuid, ZERO_UUID, type MessageCodec } from '../codec/types.js';
+import { checkVersion, isZeroUuid, ZERO_UUID, type MessageCodec, type RecordsOut } from '../codec/types.js';
 import { readElem, writeElem } from '../codec/elements.js';
 
 export interface FetchRequest {
@@ -400,7 +400,7 @@ export interface FetchResponsePartitionData {
   /** PreferredReadReplica: int32, v11+, default -1 */
   preferredReadReplica: number;
   /** Records: records, v0+, nullable v0+ */
-  records: Buffer | null;
+  records: RecordsOut | null;
 }
 
 function defaultFetchResponsePartitionData(): FetchResponsePartitionData {

@@ -2,7 +2,7 @@
 /* eslint-disable */
 import type { Reader } from '../codec/reader.js';
 import type { Writer } from '../codec/writer.js';
-import { checkVersion, ZERO_UUID, type MessageCodec } from '../codec/types.js';
+import { checkVersion, ZERO_UUID, type MessageCodec, type RecordsOut } from '../codec/types.js';
 import { readElem, writeElem } from '../codec/elements.js';
 
 export interface ShareFetchRequest {
@@ -288,7 +288,7 @@ export interface ShareFetchResponsePartitionData {
   /** CurrentLeader: LeaderIdAndEpoch, v0+ */
   currentLeader: ShareFetchResponseLeaderIdAndEpoch;
   /** Records: records, v0+, nullable v0+ */
-  records: Buffer | null;
+  records: RecordsOut | null;
   /** AcquiredRecords: []AcquiredRecords, v0+ */
   acquiredRecords: ShareFetchResponseAcquiredRecords[];
 }

@@ -42,7 +42,7 @@ import {
   type TopicConfigKey,
 } from '../topic-config.js';
 import type { ValidatedBatch } from '../validated-batch.js';
-import { silentEngineLogger, type EngineLogger } from '../embedded/types.js';
+import { silentEngineLogger, type EngineLogger } from '../logger.js';
 import type { EntryFormat } from './entry-format.js';
 import { toStorageError } from './errors.js';
 import { PulsarKeyValueStore } from './kv-store.js';
@@ -125,6 +125,9 @@ export class PulsarEngine implements StorageEngine {
   /** partition -> resolves when the appends queued while it opened have been handed to it */
   private readonly appendGates = new Map<string, Promise<void>>();
   private listCache: { topics: TopicInfo[]; at: number } | null = null;
+  /** topic id (hex) -> name, for describeTopicById */
+  private readonly topicIds = new Map<string, string>();
+  private topicIdsScannedAt = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private pidNext = 0n;
   private pidEnd = 0n;
@@ -301,8 +304,24 @@ export class PulsarEngine implements StorageEngine {
           }
         : null;
     const entry = { info, config: resolveTopicConfig(configs, this.configDefaults), at: Date.now() };
+    const before = this.topicCache.get(name)?.info;
     this.topicCache.set(name, entry);
+    if (info) this.topicIds.set(info.topicId.toString('hex'), name);
+    // deleted (and maybe re-created) through another node: what this node holds of the old topic goes
+    if (before && (!info || !info.topicId.equals(before.topicId))) await this.dropPartitions(name, before.partitions);
     return entry;
+  }
+
+  /** Close this node's partitions of a topic that no longer exists as it knew it (never serve a deleted topic's data). */
+  private async dropPartitions(name: string, partitions: number): Promise<void> {
+    for (let p = 0; p < partitions; p++) {
+      const key = partitionName(name, p);
+      const part = this.partitions.get(key);
+      this.partitions.delete(key);
+      this.locator.forget(key);
+      this.logStarts.delete(key);
+      await part?.close();
+    }
   }
 
   private invalidate(name: string): void {
@@ -430,7 +449,34 @@ export class PulsarEngine implements StorageEngine {
     return (await this.load(name)).info;
   }
 
+  /**
+   * Fetch v13+ names topics by id on behalf of every modern Java consumer: one
+   * map lookup. Ids of topics this node has seen are indexed as they are loaded;
+   * the ids of every topic the gateway created are in the `topics` state (an
+   * in-memory view kept current, re-indexed on a miss at most once per
+   * TOPIC_CACHE_MS). Only an id found in neither (a topic created outside the
+   * gateway, whose id derives from its name, not yet seen by this node; or no
+   * topic at all) falls back to listing the topics.
+   */
   async describeTopicById(topicId: Buffer): Promise<TopicInfo | null> {
+    this.checkStarted();
+    const hex = topicId.toString('hex');
+    let name = this.topicIds.get(hex);
+    if (name === undefined && Date.now() - this.topicIdsScannedAt >= TOPIC_CACHE_MS) {
+      this.topicIdsScannedAt = Date.now();
+      for (const { key, value } of await this.state.scan(NS_TOPICS)) {
+        try {
+          this.topicIds.set((JSON.parse(value.toString('utf8')) as TopicMetaRecord).topicId, key);
+        } catch {
+          // unreadable record: load() treats the topic as one without metadata
+        }
+      }
+      name = this.topicIds.get(hex);
+    }
+    if (name !== undefined) {
+      const info = (await this.load(name)).info;
+      if (info?.topicId.equals(topicId)) return info;
+    }
     for (const t of await this.listTopics()) if (t.topicId.equals(topicId)) return t;
     return null;
   }
@@ -503,6 +549,9 @@ export class PulsarEngine implements StorageEngine {
   private async partition(tp: PartitionRef): Promise<PulsarPartition> {
     this.checkStarted();
     const key = partitionName(tp.topic, tp.partition);
+    // at most TOPIC_CACHE_MS old: a topic deleted or re-created through another node is noticed (load drops its partitions)
+    const cached = this.topicCache.get(tp.topic);
+    if (!cached || Date.now() - cached.at >= TOPIC_CACHE_MS) await this.load(tp.topic);
     let p = this.partitions.get(key);
     if (p && p.failed) {
       this.partitions.delete(key);

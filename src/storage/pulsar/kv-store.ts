@@ -15,7 +15,7 @@
 import type { KeyValueStore } from '../engine.js';
 import type { Consumer, MessageId, Producer, PulsarClient, ReceivedEntry } from '../../pulsar/client/types.js';
 import type { PulsarAdmin } from '../../pulsar/admin/types.js';
-import type { EngineLogger } from '../embedded/types.js';
+import type { EngineLogger } from '../logger.js';
 import { toStorageError } from './errors.js';
 
 const VALUE_V1 = 1;

@@ -40,7 +40,7 @@ import { assertValidated, type ValidatedBatch } from '../validated-batch.js';
 import { decodeEntry, encodeEntry, entryRecordCount, type EntryFormat } from './entry-format.js';
 import { toStorageError } from './errors.js';
 import { Locator, type LocatedEntry } from './locate.js';
-import type { EngineLogger } from '../embedded/types.js';
+import type { EngineLogger } from '../logger.js';
 import { forEachRecord, openRecords, readBatchHeader, recordTimestamp } from '../../protocol/records/records.js';
 
 export const PROP_PRODUCER_ID = 'kafka.pid';
@@ -542,7 +542,7 @@ export class PulsarPartition {
 
   async read(fetchOffset: bigint, options: ReadOptions): Promise<ReadResult> {
     await this.ready;
-    if (fetchOffset > this.hw) await this.caughtUp(); // reading what was just acknowledged
+    await this.caughtUp(); // the high watermark of a read covers every acknowledged append (read your writes)
     if (this.failure) throw this.failure;
     this.lastUsed = Date.now();
     const logStartOffset = await this.logStart();
@@ -675,6 +675,7 @@ export class PulsarPartition {
   /** First offset whose record timestamp >= ts (Kafka ListOffsets by time). */
   async offsetForTimestamp(ts: bigint): Promise<TimestampLookup | null> {
     await this.ready;
+    await this.caughtUp();
     if (this.failure) throw this.failure;
     const ls = await this.logStart();
     const at = await this.ctx.locator.locateTime(this.name, ts);
@@ -696,6 +697,7 @@ export class PulsarPartition {
 
   async maxTimestamp(): Promise<TimestampLookup | null> {
     await this.ready;
+    await this.caughtUp(); // the newest acknowledged entry may not have reached the tail yet
     const last = this.cache[this.cache.length - 1];
     if (!last) return null;
     const b = await decodeEntry(last.metadata, last.payload, last.base);

@@ -11,7 +11,7 @@
  */
 import type { PulsarAdmin } from '../../pulsar/admin/types.js';
 import type { MessageId } from '../../pulsar/client/types.js';
-import type { EngineLogger } from '../embedded/types.js';
+import type { EngineLogger } from '../logger.js';
 
 export interface MirrorTarget {
   /** Pulsar topic of the partition (`...-partition-N`). */
