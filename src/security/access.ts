@@ -3,6 +3,15 @@
  * this topic?" into the authorizer's (role, action, resource) question, audits
  * every decision, and asks each distinct question once per request.
  *
+ * Declared questions only: the dispatcher first declares (and so checks) the
+ * pairs the API's dispatch-table entry says the request names
+ * (dispatch/access-plan.ts, `declare*`); the handler's questions
+ * (`topic`, `groupAccess`, `tenantAdmin`, ...) then read those memoised
+ * decisions back, and a question that was not declared throws an
+ * UndeclaredAccessError (the request fails, nothing is served: fail closed).
+ * `allowedTopic` / `decidedTopic` are what the request's guarded storage asks
+ * before it lets the handler reach a topic (dispatch/guarded-storage.ts).
+ *
  * Handlers translate a denial into the Kafka error a broker sends
  * (TOPIC_AUTHORIZATION_FAILED per partition, GROUP_AUTHORIZATION_FAILED, ...).
  *
@@ -52,8 +61,28 @@ export interface HomedGroup {
   group: string;
 }
 
+/** A handler asked an access question its dispatch-table entry did not declare: a bug, refused. */
+export class UndeclaredAccessError extends Error {
+  override readonly name = 'UndeclaredAccessError';
+}
+
+/** The outcome of a declared group pair (dispatch/access-plan.ts resolves the home). */
+export interface GroupDecision {
+  /** NONE when allowed and this node coordinates the group; else the code the client gets. */
+  errorCode: number;
+  /** Where it was checked; null when not checked (another node coordinates it). */
+  namespace: string | null;
+  allowed: boolean;
+}
+
 export class RequestAccess {
   private readonly memo = new Map<string, Memo>();
+  /** Keys (action + resource label) the entry declared for this request. */
+  private readonly declared = new Set<string>();
+  /** Group pairs, by action + group id: their home resolution and decision. */
+  private readonly groups = new Map<string, Promise<GroupDecision>>();
+  /** Settled decisions by key (action + resource label), for the guarded storage. */
+  private readonly verdicts = new Map<string, boolean>();
   /** Allowed decisions of this request, audited at finish() with the records/bytes they covered. */
   private readonly allowed = new Map<string, Allowed>();
   /** Listing checks of this request, per (action, resource type). */
@@ -70,7 +99,9 @@ export class RequestAccess {
 
   /** produce / consume / lookup (produce or consume) on a topic. */
   topic(name: TopicName, action: 'produce' | 'consume' | 'lookup', opts?: CheckOptions): Promise<boolean> {
-    return this.check(action, { kind: 'topic', tenant: name.tenant, namespace: name.namespace, topic: name.full }, name.full, opts);
+    const key = `${action}\u0000${name.full}`;
+    this.requireDeclared(key, opts, action, 'topic');
+    return this.check(action, this.topicResource(name), name.full, opts);
   }
 
   /**
@@ -79,23 +110,138 @@ export class RequestAccess {
    * to use or describe it, `admin` to delete it or its offsets.
    */
   group(g: HomedGroup, action: 'consume' | 'admin', opts?: CheckOptions): Promise<boolean> {
-    return this.check(action, { kind: 'group', tenant: g.tenant, namespace: g.namespace, group: g.group }, `group:${g.tenant}/${g.namespace}/${g.group}`, opts);
+    const label = `group:${g.tenant}/${g.namespace}/${g.group}`;
+    this.requireDeclared(`${action}\u0000${label}`, opts, action, 'group');
+    return this.check(action, { kind: 'group', tenant: g.tenant, namespace: g.namespace, group: g.group }, label, opts);
+  }
+
+  /** The decision on a group the entry declared (by id; checked in its home, see access-plan.ts). */
+  groupAccess(groupId: string, action: 'consume' | 'admin'): Promise<GroupDecision> {
+    const decided = this.groups.get(`${action}\u0000${groupId}`);
+    if (!decided) throw new UndeclaredAccessError(`${this.operation}: ${action} on group ${JSON.stringify(groupId)} was not declared by its dispatch-table entry`);
+    return decided;
   }
 
   /** produce (or consume) anywhere in a namespace: its grant, or one of its topics' (InitProducerId). */
   namespace(ns: NamespaceRef, action: 'produce' | 'consume'): Promise<boolean> {
-    return this.check(action, { kind: 'namespace', tenant: ns.tenant, namespace: ns.namespace }, `namespace:${ns.tenant}/${ns.namespace}`);
+    const label = `namespace:${ns.tenant}/${ns.namespace}`;
+    this.requireDeclared(`${action}\u0000${label}`);
+    return this.check(action, { kind: 'namespace', tenant: ns.tenant, namespace: ns.namespace }, label);
   }
 
   /** Topic administration within a tenant: tenant admin or superuser. */
   tenantAdmin(tenant: string): Promise<boolean> {
+    this.requireDeclared(`admin\u0000tenant:${tenant}`);
     return this.check('admin', { kind: 'tenant', tenant }, `tenant:${tenant}`);
   }
 
   /** Cluster administration: superusers only. */
   cluster(): Promise<boolean> {
+    this.requireDeclared('admin\u0000cluster');
     return this.check('admin', { kind: 'cluster' }, 'cluster');
   }
+
+  // ------------------------------------------------ declarations (the dispatcher, before the handler)
+
+  /** Declare and check a topic pair (audited once, memoised). */
+  declareTopic(name: TopicName, action: AuthAction): Promise<boolean> {
+    this.declared.add(`${action}\u0000${name.full}`);
+    return this.check(action, this.topicResource(name), name.full);
+  }
+
+  /** The request names topics by id: the handler may look ids up. */
+  declareIds(): void {
+    this.declared.add('ids');
+  }
+
+  declareTenant(tenant: string): Promise<boolean> {
+    this.declared.add(`admin\u0000tenant:${tenant}`);
+    return this.tenantAdmin(tenant);
+  }
+
+  declareNamespace(ns: NamespaceRef, action: AuthAction): Promise<boolean> {
+    if (action !== 'produce' && action !== 'consume') throw new UndeclaredAccessError(`${action} on a namespace is not a question`);
+    this.declared.add(`${action}\u0000namespace:${ns.tenant}/${ns.namespace}`);
+    return this.namespace(ns, action);
+  }
+
+  declareCluster(): Promise<boolean> {
+    this.declared.add('admin\u0000cluster');
+    return this.cluster();
+  }
+
+  /** The handler may filter a listing of this kind of resource with this action (access_filtered). */
+  declareListing(action: AuthAction, kind: 'topic' | 'group'): void {
+    this.declared.add(`listing\u0000${action}\u0000${kind}`);
+  }
+
+  /**
+   * Declare a group pair; `resolve` finds where the group is checked and asks
+   * through the given check (which declares that resource and audits it).
+   */
+  declareGroup(groupId: string, action: 'consume' | 'admin', resolve: (check: (namespace: string) => Promise<boolean>) => Promise<GroupDecision>): Promise<GroupDecision> {
+    const key = `${action}\u0000${groupId}`;
+    let decided = this.groups.get(key);
+    if (!decided) {
+      const tenant = this.session.defaultNamespace.tenant;
+      decided = resolve((namespace) => {
+        const label = `group:${tenant}/${namespace}/${groupId}`;
+        this.declared.add(`${action}\u0000${label}`);
+        return this.check(action, { kind: 'group', tenant, namespace, group: groupId }, label);
+      });
+      this.groups.set(key, decided);
+    }
+    return decided;
+  }
+
+  // ------------------------------------------------ what the guarded storage asks (synchronous)
+
+  /** True when a decision on the topic was made for this request (allowed or not): the handler may look it up. */
+  decidedTopic(full: string): boolean {
+    const v = this.verdicts;
+    return v.has(`lookup\u0000${full}`) || v.has(`produce\u0000${full}`) || v.has(`consume\u0000${full}`) || v.has(`admin\u0000tenant:${tenantOf(full)}`);
+  }
+
+  /** True when one of `actions` was allowed on the topic (or its tenant's admin, for `admin`). */
+  allowedTopic(full: string, actions: readonly AuthAction[]): boolean {
+    for (const a of actions) {
+      if (this.verdicts.get(a === 'admin' ? `admin\u0000tenant:${tenantOf(full)}` : `${a}\u0000${full}`) === true) return true;
+    }
+    return false;
+  }
+
+  /** True when `action` was allowed on the session's namespace as a whole. */
+  allowedNamespace(ns: NamespaceRef, action: AuthAction): boolean {
+    return this.verdicts.get(`${action}\u0000namespace:${ns.tenant}/${ns.namespace}`) === true;
+  }
+
+  /** May the handler look topics up by id (the request names topics by id)? */
+  mayResolveIds(): boolean {
+    return this.declared.has('ids');
+  }
+
+  /** May the handler list every topic / group (a declared listing)? */
+  mayList(kind: 'topic' | 'group'): boolean {
+    for (const k of this.declared) if (k.startsWith('listing\u0000') && k.endsWith(`\u0000${kind}`)) return true;
+    return false;
+  }
+
+  /** A declared question that was never asked is no error; an undeclared one is. */
+  private requireDeclared(key: string, opts?: CheckOptions, action?: AuthAction, kind?: 'topic' | 'group'): void {
+    if (opts?.listing === true) {
+      if (this.declared.has(`listing\u0000${action}\u0000${kind}`)) return;
+      throw new UndeclaredAccessError(`${this.operation}: a listing of ${kind}s by ${action} was not declared by its dispatch-table entry`);
+    }
+    if (!this.declared.has(key)) {
+      throw new UndeclaredAccessError(`${this.operation}: ${key.replace('\u0000', ' on ')} was not declared by its dispatch-table entry`);
+    }
+  }
+
+  private topicResource(name: TopicName): AuthResource {
+    return { kind: 'topic', tenant: name.tenant, namespace: name.namespace, topic: name.full };
+  }
+
+
 
   /** A resource of this request got its home namespace (created, or adopted after an upgrade). */
   homeAssigned(resource: AuthResource, how: 'created' | 'adopted'): void {
@@ -142,6 +288,7 @@ export class RequestAccess {
     const memo = m;
     const listing = opts?.listing === true;
     return memo.decision.then((d) => {
+      this.verdicts.set(key, d.allowed);
       if (listing) this.countListed(action, resource.kind, d.allowed);
       else if (!memo.named) {
         memo.named = true;
@@ -167,4 +314,11 @@ export class RequestAccess {
       this.audit?.decision(this.connId, { principal: this.session.principal, operation: this.operation, action, resource: described, allowed: false, reason: decision.reason });
     }
   }
+}
+
+/** The tenant of a full topic name (persistent://tenant/namespace/topic). */
+function tenantOf(full: string): string {
+  const start = full.indexOf('://') + 3;
+  const end = full.indexOf('/', start);
+  return end < 0 ? '' : full.slice(start, end);
 }
