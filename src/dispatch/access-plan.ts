@@ -18,7 +18,7 @@
  * The handler then reads the decisions back (`ctx.access.topic(...)`,
  * `ctx.access.groupAccess(...)`): a question the entry did not declare throws
  * (fails closed), and the storage handed to the handler refuses a topic whose
- * decision was not made (guarded-storage.ts). A pair of a kind the entry's
+ * decision was not made, and the coordinator a group ref it did not issue (guards.ts). A pair of a kind the entry's
  * `checks` do not list is a programming error and fails the request.
  *
  * Names that cannot be resolved (illegal, a reserved namespace) are skipped
@@ -117,19 +117,32 @@ export function resolvedOrNull(ctx: RequestContext, kafkaName: string): TopicNam
 
 /**
  * Resolve and check every pair the entry declares for this request, before its handler runs.
- * Throws when a pair's kind is not among the entry's declared checks.
+ * Throws when a pair's kind is not among the entry's declared checks. Null when the request
+ * names nothing (nothing to wait for).
  */
-export async function prepareAccess(ctx: RequestContext, declaration: AccessDeclaration<any>, request: unknown): Promise<void> {
+export function prepareAccess(ctx: RequestContext, declaration: AccessDeclaration<any>, request: unknown): Promise<unknown> | null {
   const needs = declaration.needs(request, { apiVersion: ctx.apiVersion, session: ctx.session });
-  if (needs.length === 0) return;
+  if (needs.length === 0) return null;
+  const checks = declaration.checks;
+  let groups = false;
   for (const n of needs) {
-    if (!declaration.checks.some((c) => c.action === n.action && c.on === n.on)) {
-      throw new Error(`API ${ctx.apiKey} asked for ${n.action} on ${n.on}, which its entry does not declare`);
+    let declared = false;
+    for (const c of checks) {
+      if (c.action === n.action && c.on === n.on) {
+        declared = true;
+        break;
+      }
     }
+    if (!declared) throw new Error(`API ${ctx.apiKey} asked for ${n.action} on ${n.on}, which its entry does not declare`);
+    if (n.on === 'group') groups = true;
   }
-  // groups first: pairs conditioned on a group are resolved only when that group was allowed
-  const groups = needs.filter((n) => n.on === 'group');
-  if (groups.length > 0) await Promise.all(groups.map((n) => resolveNeed(ctx, n)));
+  if (groups) return prepareWithGroups(ctx, needs);
+  return needs.length === 1 ? (resolveNeed(ctx, needs[0]!) ?? null) : Promise.all(needs.map((n) => resolveNeed(ctx, n)));
+}
+
+/** Groups first: pairs conditioned on a group are resolved only when that group was allowed. */
+async function prepareWithGroups(ctx: RequestContext, needs: Need[]): Promise<void> {
+  await Promise.all(needs.filter((n) => n.on === 'group').map((n) => resolveNeed(ctx, n)));
   const rest: Need[] = [];
   for (const n of needs) {
     if (n.on === 'group') continue;
@@ -140,44 +153,37 @@ export async function prepareAccess(ctx: RequestContext, declaration: AccessDecl
   await Promise.all(rest.map((n) => resolveNeed(ctx, n)));
 }
 
-async function resolveNeed(ctx: RequestContext, n: Need): Promise<void> {
+function resolveNeed(ctx: RequestContext, n: Need): Promise<unknown> | undefined {
   const access = ctx.access;
   switch (n.on) {
     case 'topic': {
       const name = resolvedOrNull(ctx, n.name);
-      if (name) await access.declareTopic(name, n.action);
-      return;
+      return name ? access.declareTopic(name, n.action) : undefined;
     }
     case 'tenant-of-topic': {
       const name = resolvedOrNull(ctx, n.name);
-      if (name) await access.declareTenant(name.tenant);
-      return;
+      return name ? access.declareTenant(name.tenant) : undefined;
     }
     case 'topic-id':
-    case 'tenant-of-topic-id': {
+    case 'tenant-of-topic-id':
       access.declareIds();
-      const info = await ctx.gateway.storage.describeTopicById(n.id);
-      if (!info) return;
-      const name = parseFullName(info.name);
-      if (n.on === 'topic-id') await access.declareTopic(name, n.action);
-      else await access.declareTenant(name.tenant);
-      return;
-    }
+      return ctx.gateway.storage.describeTopicById(n.id).then((info) => {
+        if (!info) return undefined;
+        const name = parseFullName(info.name);
+        return n.on === 'topic-id' ? access.declareTopic(name, n.action) : access.declareTenant(name.tenant);
+      });
     case 'group':
-      await access.declareGroup(n.group, n.action, (check) => resolveGroup(ctx, n.group, n.anyNode === true, check));
-      return;
+      return access.declareGroup(n.group, n.action, (check) => resolveGroup(ctx, n.group, n.anyNode === true, check));
     case 'topic-listing':
       access.declareListing(n.action, 'topic');
-      return;
+      return undefined;
     case 'group-listing':
       access.declareListing(n.action, 'group');
-      return;
+      return undefined;
     case 'namespace':
-      await access.declareNamespace(ctx.session.defaultNamespace, n.action);
-      return;
+      return access.declareNamespace(ctx.session.defaultNamespace, n.action);
     case 'cluster':
-      await access.declareCluster();
-      return;
+      return access.declareCluster();
   }
 }
 

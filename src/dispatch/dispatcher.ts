@@ -27,7 +27,7 @@ import type { RequestContext } from './registry.js';
 import { runSaslStep } from '../security/sasl/session-auth.js';
 import { RequestAccess } from '../security/access.js';
 import { prepareAccess } from './access-plan.js';
-import { guardStorage } from './guarded-storage.js';
+import { coordinatorGuard, storageGuard } from './guards.js';
 import { APIS } from '../protocol/generated/apis.js';
 import { noteRefusal } from '../network/counters.js';
 
@@ -37,10 +37,25 @@ export type SessionFactory = (conn: Connection) => Session;
 function noop(): void {}
 
 export class Dispatcher implements FrameHandler {
+  /** Per-request views: the gateway with a storage engine guarded by the request's decisions. */
+  private readonly guard: ReturnType<typeof storageGuard>;
+  private readonly guardCoordinator: ReturnType<typeof coordinatorGuard> | null;
+  private readonly RequestGateway: new (storage: unknown, coordinator: unknown) => GatewayContext;
+
   constructor(
     private readonly gateway: GatewayContext,
     private readonly newSession: SessionFactory,
-  ) {}
+  ) {
+    this.guard = storageGuard(gateway.storage);
+    this.guardCoordinator = gateway.coordinator ? coordinatorGuard(gateway.coordinator) : null;
+    // one object of a stable shape per request, whose prototype is the gateway
+    function RequestGateway(this: { storage: unknown; coordinator: unknown }, storage: unknown, coordinator: unknown): void {
+      this.storage = storage;
+      this.coordinator = coordinator;
+    }
+    RequestGateway.prototype = gateway;
+    this.RequestGateway = RequestGateway as unknown as new (storage: unknown, coordinator: unknown) => GatewayContext;
+  }
 
   private sessionOf(conn: Connection): Session {
     let session = conn.context as Session | undefined;
@@ -120,7 +135,7 @@ export class Dispatcher implements FrameHandler {
     const operation = APIS[apiKey]?.name ?? String(apiKey);
     const access = new RequestAccess(this.gateway.security.authorizer, this.gateway.security.audit, session, conn.id, operation);
     // the handler's view of the gateway: its storage reaches only the topics this request checked
-    const gateway: GatewayContext = Object.create(this.gateway, { storage: { value: guardStorage(this.gateway.storage, access, session, operation) } });
+    const gateway = new this.RequestGateway(this.guard(access, session, operation), this.guardCoordinator?.(access, session, operation));
     const ctx: RequestContext = {
       apiKey,
       apiVersion,
@@ -138,7 +153,8 @@ export class Dispatcher implements FrameHandler {
     let body: unknown;
     try {
       // the pairs the entry declares for this request, resolved and checked (audited) before the handler runs
-      await prepareAccess(ctx, entry.authz, decoded.body);
+      const prepared = prepareAccess(ctx, entry.authz, decoded.body);
+      if (prepared) await prepared;
       body = await entry.handle(ctx, decoded.body);
       ctx.access.finish();
     } catch (err) {

@@ -5,7 +5,7 @@
  * The dispatcher resolves and checks the declared pairs before the handler
  * runs (access-plan.ts); the handler can only read those decisions back
  * (security/access.ts refuses any question the entry did not declare) and
- * reach storage for the topics they cover (guarded-storage.ts).
+ * reach storage and the coordinator for what they cover (guards.ts).
  * An API or version not in the table is not advertised by ApiVersions and is
  * answered the way Kafka answers it (see dispatcher.ts).
  */

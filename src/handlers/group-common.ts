@@ -55,15 +55,8 @@ export type GroupAccess =
 export async function authorizeGroup(ctx: RequestContext, groupId: string, action: 'consume' | 'admin' = 'consume'): Promise<GroupAccess> {
   const decided = await ctx.access.groupAccess(groupId, action);
   const coordinator = coordinatorOf(ctx);
-  if (decided.errorCode !== ErrorCode.NONE || !coordinator || decided.namespace === null) {
+  if (decided.ref === null || !coordinator) {
     return { ok: false, errorCode: decided.errorCode === ErrorCode.NONE ? ErrorCode.COORDINATOR_NOT_AVAILABLE : decided.errorCode };
   }
-  const key = groupKey(ctx, groupId);
-  const namespace = decided.namespace;
-  const ref: GroupRef = {
-    ...key,
-    namespace,
-    onHome: (how) => ctx.access.homeAssigned({ kind: 'group', tenant: key.tenant, namespace, group: groupId }, how),
-  };
-  return { ok: true, ref, coordinator };
+  return { ok: true, ref: decided.ref, coordinator };
 }

@@ -10,7 +10,8 @@
  * decisions back, and a question that was not declared throws an
  * UndeclaredAccessError (the request fails, nothing is served: fail closed).
  * `allowedTopic` / `decidedTopic` are what the request's guarded storage asks
- * before it lets the handler reach a topic (dispatch/guarded-storage.ts).
+ * before it lets the handler reach a topic, `issuedFor` what the guarded
+ * coordinator asks of a GroupRef (dispatch/guards.ts).
  *
  * Handlers translate a denial into the Kafka error a broker sends
  * (TOPIC_AUTHORIZATION_FAILED per partition, GROUP_AUTHORIZATION_FAILED, ...).
@@ -27,6 +28,8 @@ import type { Session } from '../session/session.js';
 import type { NamespaceRef, TopicName } from '../topics/names.js';
 import type { AuditLog, AuthAction, AuthDecision, AuthResource, Authorizer } from './types.js';
 import { describeResource } from './authz/authorizer.js';
+import type { GroupRef } from '../coordinator/coordinator.js';
+import { ErrorCode } from '../protocol/errors.js';
 
 interface Allowed {
   action: AuthAction;
@@ -73,16 +76,25 @@ export interface GroupDecision {
   /** Where it was checked; null when not checked (another node coordinates it). */
   namespace: string | null;
   allowed: boolean;
+  /**
+   * When allowed and this node coordinates the group: the ref the coordinator takes, naming the
+   * namespace checked (the guarded coordinator accepts only refs issued here).
+   */
+  ref: GroupRef | null;
 }
 
 export class RequestAccess {
   private readonly memo = new Map<string, Memo>();
   /** Keys (action + resource label) the entry declared for this request. */
   private readonly declared = new Set<string>();
-  /** Group pairs, by action + group id: their home resolution and decision. */
-  private readonly groups = new Map<string, Promise<GroupDecision>>();
-  /** Settled decisions by key (action + resource label), for the guarded storage. */
-  private readonly verdicts = new Map<string, boolean>();
+  /**
+   * Group pairs (key `group\0action\0groupId`: their home resolution and decision, a promise) and
+   * settled decisions on anything but topics (key: action + resource label, a boolean), for
+   * authorizeGroup and the guarded storage.
+   */
+  private readonly decided = new Map<string, Promise<GroupDecision> | boolean>();
+  /** Settled topic decisions by full name: DECIDED | the bits of the allowed actions (one lookup per storage call). */
+  private readonly topicBits = new Map<string, number>();
   /** Allowed decisions of this request, audited at finish() with the records/bytes they covered. */
   private readonly allowed = new Map<string, Allowed>();
   /** Listing checks of this request, per (action, resource type). */
@@ -101,7 +113,7 @@ export class RequestAccess {
   topic(name: TopicName, action: 'produce' | 'consume' | 'lookup', opts?: CheckOptions): Promise<boolean> {
     const key = `${action}\u0000${name.full}`;
     this.requireDeclared(key, opts, action, 'topic');
-    return this.check(action, this.topicResource(name), name.full, opts);
+    return this.check(action, this.topicResource(name), name.full, opts, key);
   }
 
   /**
@@ -117,7 +129,7 @@ export class RequestAccess {
 
   /** The decision on a group the entry declared (by id; checked in its home, see access-plan.ts). */
   groupAccess(groupId: string, action: 'consume' | 'admin'): Promise<GroupDecision> {
-    const decided = this.groups.get(`${action}\u0000${groupId}`);
+    const decided = this.decided.get(`group\u0000${action}\u0000${groupId}`) as Promise<GroupDecision> | undefined;
     if (!decided) throw new UndeclaredAccessError(`${this.operation}: ${action} on group ${JSON.stringify(groupId)} was not declared by its dispatch-table entry`);
     return decided;
   }
@@ -179,40 +191,62 @@ export class RequestAccess {
    * Declare a group pair; `resolve` finds where the group is checked and asks
    * through the given check (which declares that resource and audits it).
    */
-  declareGroup(groupId: string, action: 'consume' | 'admin', resolve: (check: (namespace: string) => Promise<boolean>) => Promise<GroupDecision>): Promise<GroupDecision> {
-    const key = `${action}\u0000${groupId}`;
-    let decided = this.groups.get(key);
+  declareGroup(
+    groupId: string,
+    action: 'consume' | 'admin',
+    resolve: (check: (namespace: string) => Promise<boolean>) => Promise<Omit<GroupDecision, 'ref'>>,
+  ): Promise<GroupDecision> {
+    const key = `group\u0000${action}\u0000${groupId}`;
+    let decided = this.decided.get(key) as Promise<GroupDecision> | undefined;
     if (!decided) {
       const tenant = this.session.defaultNamespace.tenant;
       decided = resolve((namespace) => {
         const label = `group:${tenant}/${namespace}/${groupId}`;
         this.declared.add(`${action}\u0000${label}`);
         return this.check(action, { kind: 'group', tenant, namespace, group: groupId }, label);
-      });
-      this.groups.set(key, decided);
+      }).then((r) => ({ ...r, ref: r.allowed && r.errorCode === ErrorCode.NONE && r.namespace !== null ? this.issue(tenant, r.namespace, groupId, action) : null }));
+      this.decided.set(key, decided);
     }
     return decided;
+  }
+
+  /** The action a GroupRef was issued for by this request, or undefined (not issued here). */
+  issuedFor(ref: object): 'consume' | 'admin' | undefined {
+    return this.issued?.get(ref);
+  }
+
+  private issued: Map<object, 'consume' | 'admin'> | null = null;
+
+  private issue(tenant: string, namespace: string, groupId: string, action: 'consume' | 'admin'): GroupRef {
+    const ref: GroupRef = {
+      tenant,
+      groupId,
+      namespace,
+      onHome: (how) => this.homeAssigned({ kind: 'group', tenant, namespace, group: groupId }, how),
+    };
+    (this.issued ??= new Map()).set(ref, action);
+    return ref;
   }
 
   // ------------------------------------------------ what the guarded storage asks (synchronous)
 
   /** True when a decision on the topic was made for this request (allowed or not): the handler may look it up. */
   decidedTopic(full: string): boolean {
-    const v = this.verdicts;
-    return v.has(`lookup\u0000${full}`) || v.has(`produce\u0000${full}`) || v.has(`consume\u0000${full}`) || v.has(`admin\u0000tenant:${tenantOf(full)}`);
+    return this.topicBits.has(full) || this.decided.has(`admin\u0000tenant:${tenantOf(full)}`);
   }
 
   /** True when one of `actions` was allowed on the topic (or its tenant's admin, for `admin`). */
   allowedTopic(full: string, actions: readonly AuthAction[]): boolean {
+    const bits = this.topicBits.get(full) ?? 0;
     for (const a of actions) {
-      if (this.verdicts.get(a === 'admin' ? `admin\u0000tenant:${tenantOf(full)}` : `${a}\u0000${full}`) === true) return true;
+      if (a === 'admin' ? this.decided.get(`admin\u0000tenant:${tenantOf(full)}`) === true : (bits & ACTION_BIT[a]) !== 0) return true;
     }
     return false;
   }
 
   /** True when `action` was allowed on the session's namespace as a whole. */
   allowedNamespace(ns: NamespaceRef, action: AuthAction): boolean {
-    return this.verdicts.get(`${action}\u0000namespace:${ns.tenant}/${ns.namespace}`) === true;
+    return this.decided.get(`${action}\u0000namespace:${ns.tenant}/${ns.namespace}`) === true;
   }
 
   /** May the handler look topics up by id (the request names topics by id)? */
@@ -278,8 +312,7 @@ export class RequestAccess {
     this.filtered.clear();
   }
 
-  private check(action: AuthAction, resource: AuthResource, label: string, opts?: CheckOptions): Promise<boolean> {
-    const key = `${action}\u0000${label}`;
+  private check(action: AuthAction, resource: AuthResource, label: string, opts?: CheckOptions, key = `${action}\u0000${label}`): Promise<boolean> {
     let m = this.memo.get(key);
     if (!m) {
       m = { decision: this.authorizer.can(this.session.principal, action, resource), named: false };
@@ -288,7 +321,7 @@ export class RequestAccess {
     const memo = m;
     const listing = opts?.listing === true;
     return memo.decision.then((d) => {
-      this.verdicts.set(key, d.allowed);
+      this.settle(key, action, resource, d.allowed);
       if (listing) this.countListed(action, resource.kind, d.allowed);
       else if (!memo.named) {
         memo.named = true;
@@ -296,6 +329,15 @@ export class RequestAccess {
       }
       return d.allowed;
     });
+  }
+
+  /** Remember a settled decision for the guarded storage's synchronous questions. */
+  private settle(key: string, action: AuthAction, resource: AuthResource, allowed: boolean): void {
+    if (resource.kind === 'topic') {
+      this.topicBits.set(resource.topic, (this.topicBits.get(resource.topic) ?? 0) | DECIDED | (allowed ? ACTION_BIT[action] : 0));
+    } else {
+      this.decided.set(key, allowed);
+    }
   }
 
   private countListed(action: AuthAction, resourceType: string, allowed: boolean): void {
@@ -315,6 +357,9 @@ export class RequestAccess {
     }
   }
 }
+
+const DECIDED = 1;
+const ACTION_BIT: Record<AuthAction, number> = { produce: 2, consume: 4, lookup: 8, admin: 16 };
 
 /** The tenant of a full topic name (persistent://tenant/namespace/topic). */
 function tenantOf(full: string): string {

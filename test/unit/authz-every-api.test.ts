@@ -15,7 +15,11 @@
  *     server error (a handler asking an undeclared question, or reaching storage
  *     for an unchecked topic, fails the request with UNKNOWN_SERVER_ERROR).
  *     Afterwards the victim's state is unchanged (nothing written, created, deleted).
- *  2. A superuser sends the same kinds of requests for its own topic: no request
+ *  2. Each decision is audited once per request, however often the request names it.
+ *  3. A handler that asks a question its entry did not declare, or reaches storage or
+ *     the coordinator for something its request did not check, gets refused: the
+ *     request fails with UNKNOWN_SERVER_ERROR and nothing is served.
+ *  4. A superuser sends the same kinds of requests for its own topic: no request
  *     trips the declared-access checks (no UNKNOWN_SERVER_ERROR, no storage error),
  *     so the declarations cover what the handlers really touch.
  */
@@ -29,6 +33,7 @@ import { ManualClock } from '../../src/coordinator/clock.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from '../../src/coordinator/coordinator.js';
 import { SingleNodeLocator } from '../../src/coordinator/locator.js';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
+import type { RequestContext } from '../../src/dispatch/registry.js';
 import type { GatewayContext } from '../../src/gateway-context.js';
 import { buildDispatchTable } from '../../src/handlers/index.js';
 import { silentLogger } from '../../src/logger.js';
@@ -233,6 +238,75 @@ describe('every registered API: a principal without grants learns nothing of ano
     const unexpected = noAuthCode.filter((l) => !/^(DescribeCluster|ListGroups|Metadata v\d+ nulls|Metadata v0 |InitProducerId|DeleteTopics v6 values)/.test(l));
     assert.deepEqual(unexpected, [], 'requests naming a resource are refused with an authorization code');
     assert.ok(requests > 500, `${requests} requests`);
+  });
+
+  test('each decision is audited once per request, however often the request names the resource', async () => {
+    const mallory = anonymousSession('mallory', { tenant: 'victim', namespace: 'ns' });
+    decisions.length = 0;
+    const records = encodeBatchSync({ records: [{ key: null, value: 'x', timestamp: 1700000000000n }] });
+    const r = await call(API_KEYS.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [0, 1, 0].map((index) => ({ name: 'secret', partitionData: [{ index, records }] })) }, mallory);
+    assert.deepEqual(codesOf(r.body), [29, 29, 29], 'TOPIC_AUTHORIZATION_FAILED on every partition');
+    const m = await call(API_KEYS.Metadata, 12, { topics: [{ name: 'secret', topicId: Buffer.alloc(16) }, { name: 'secret', topicId: Buffer.alloc(16) }, { name: null, topicId: victimId }], allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }, mallory);
+    assert.deepEqual(codesOf(m.body), [29, 29, 29]);
+    assert.deepEqual(
+      decisions.map((d) => [d.operation, d.allowed, d.resource]),
+      [
+        ['Produce', false, 'persistent://victim/ns/secret'],
+        ['Metadata', false, 'persistent://victim/ns/secret'],
+      ],
+    );
+  });
+
+  test('a handler that asks an undeclared question, or reaches storage or the coordinator for what it did not check, fails closed', async () => {
+    const { DispatchTable } = await import('../../src/dispatch/registry.js');
+    const { ALLOW_ALL_AUTHORIZER } = await import('../../src/security/authz/index.js');
+    const { parseFullName } = await import('../../src/topics/names.js');
+    const touched: string[] = [];
+    const table2 = new DispatchTable();
+    // declares `lookup` on the topics named, then does something else
+    let misbehave: (ctx: RequestContext) => Promise<unknown> = async () => null;
+    table2.register({
+      apiKey: API_KEYS.ListOffsets,
+      minVersion: 0,
+      maxVersion: 10,
+      rule: 'topic-lookup',
+      authz: { checks: [{ action: 'lookup', on: 'topic', denial: 'x' }], needs: (req: { topics: Array<{ name: string }> }) => req.topics.map((t) => ({ on: 'topic' as const, action: 'lookup' as const, name: t.name })) },
+      async handle(ctx: RequestContext) {
+        await misbehave(ctx);
+        touched.push('served');
+        return { throttleTimeMs: 0, topics: [] };
+      },
+      errorResponse: (_req: unknown, errorCode: number) => ({ throttleTimeMs: 0, topics: [{ name: 'err', partitions: [{ partitionIndex: 0, errorCode, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 }] }] }),
+    } as never);
+    const config = loadConfig({ env: {}, overrides: { kafkaNodeId: NODE } });
+    const d2 = new Dispatcher({ config, storage: engine, table: table2, log, clusterId: 'AAAAAAAAAAAAAAAAAAAAAA', nodeId: NODE, security: { sasl: null, failedAuthenticationDelayMs: 0, authorizer: ALLOW_ALL_AUTHORIZER, audit: null }, advertisedEndpoint: () => ({ host: 'h', port: 1 }), coordinator }, () => anonymousSession('root', { tenant: 'root', namespace: 'ns' }));
+    const ask = async (): Promise<number> => {
+      const frame = encodeRequest(API_KEYS.ListOffsets, 7, correlation++, 'x', { replicaId: -1, isolationLevel: 0, topics: [{ name: 'persistent://root/ns/declared', partitions: [] }], timeoutMs: 0 });
+      const out = await d2.handle(frame.subarray(4), { ...conn, context: undefined } as unknown as Connection);
+      return codesOf(decodeResponse((out.response as Buffer).subarray(4), API_KEYS.ListOffsets, 7).body)[0] ?? 0;
+    };
+    assert.equal(await ask(), ErrorCode.NONE, 'declared and behaving: served');
+    const misbehaviours: Array<[string, typeof misbehave]> = [
+      ['ask about an undeclared topic', (ctx) => ctx.access.topic(parseFullName(VICTIM_TOPIC), 'lookup')],
+      ['ask for another action on the declared topic', (ctx) => ctx.access.topic(parseFullName('persistent://root/ns/declared'), 'produce')],
+      ['ask about a group', (ctx) => ctx.access.groupAccess('secret', 'consume')],
+      ['ask for the cluster', (ctx) => ctx.access.cluster()],
+      ['look up an unchecked topic', (ctx) => ctx.gateway.storage.describeTopic(VICTIM_TOPIC)],
+      ['read an unchecked topic', (ctx) => ctx.gateway.storage.offsets({ topic: VICTIM_TOPIC, partition: 0 })],
+      ['read the declared topic with only a lookup decision', (ctx) => ctx.gateway.storage.read({ topic: 'persistent://root/ns/declared', partition: 0 }, 0n, { maxBytes: 1, minOneMessage: true, principal: 'root' })],
+      ['list every topic', (ctx) => ctx.gateway.storage.listTopics()],
+      ['delete a topic', (ctx) => ctx.gateway.storage.deleteTopic(VICTIM_TOPIC)],
+      ['allocate a producer id', (ctx) => ctx.gateway.storage.allocateProducerId()],
+      ['describe a group with a hand-made ref', (ctx) => ctx.gateway.coordinator!.describeGroup({ tenant: 'victim', groupId: 'secret', namespace: 'ns' })],
+      ['list the groups of another tenant', (ctx) => ctx.gateway.coordinator!.listGroups('victim', [], [])],
+    ];
+    for (const [what, fn] of misbehaviours) {
+      misbehave = fn;
+      touched.length = 0;
+      assert.equal(await ask(), ErrorCode.UNKNOWN_SERVER_ERROR, `${what}: refused`);
+      assert.deepEqual(touched, [], `${what}: nothing served`);
+    }
+    assert.ok(await engine.describeTopic(VICTIM_TOPIC), 'the victim topic is still there');
   });
 
   test('a superuser goes through every API without tripping the declared-access checks', async () => {
