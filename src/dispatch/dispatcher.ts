@@ -9,6 +9,11 @@
  *    can retry with a version it shares with us.
  *  - Any other unknown API or version, or a request that does not parse: the
  *    broker closes the connection (InvalidRequestException in Kafka's log).
+ *
+ * Authorization: before the handler runs, the (action, resource) pairs the
+ * entry declares for the request are resolved and checked (access-plan.ts);
+ * the handler reads the decisions back through `ctx.access`, which refuses
+ * any question that was not declared.
  */
 import type { Connection, FrameHandler, FrameResult } from '../network/connection.js';
 import { decodeRequest, encodeResponse, encodeResponseChunks, type ApiKeyNumber } from '../protocol/codec/frame.js';
@@ -21,6 +26,8 @@ import type { Session } from '../session/session.js';
 import type { RequestContext } from './registry.js';
 import { runSaslStep } from '../security/sasl/session-auth.js';
 import { RequestAccess } from '../security/access.js';
+import { prepareAccess } from './access-plan.js';
+import { coordinatorGuard, storageGuard } from './guards.js';
 import { APIS } from '../protocol/generated/apis.js';
 import { noteRefusal } from '../network/counters.js';
 
@@ -30,10 +37,25 @@ export type SessionFactory = (conn: Connection) => Session;
 function noop(): void {}
 
 export class Dispatcher implements FrameHandler {
+  /** Per-request views: the gateway with a storage engine guarded by the request's decisions. */
+  private readonly guard: ReturnType<typeof storageGuard>;
+  private readonly guardCoordinator: ReturnType<typeof coordinatorGuard> | null;
+  private readonly RequestGateway: new (storage: unknown, coordinator: unknown) => GatewayContext;
+
   constructor(
     private readonly gateway: GatewayContext,
     private readonly newSession: SessionFactory,
-  ) {}
+  ) {
+    this.guard = storageGuard(gateway.storage);
+    this.guardCoordinator = gateway.coordinator ? coordinatorGuard(gateway.coordinator) : null;
+    // one object of a stable shape per request, whose prototype is the gateway
+    function RequestGateway(this: { storage: unknown; coordinator: unknown }, storage: unknown, coordinator: unknown): void {
+      this.storage = storage;
+      this.coordinator = coordinator;
+    }
+    RequestGateway.prototype = gateway;
+    this.RequestGateway = RequestGateway as unknown as new (storage: unknown, coordinator: unknown) => GatewayContext;
+  }
 
   private sessionOf(conn: Connection): Session {
     let session = conn.context as Session | undefined;
@@ -110,6 +132,10 @@ export class Dispatcher implements FrameHandler {
     const metrics = this.gateway.metrics;
     const timing = metrics?.request(apiKey, apiVersion);
     const handlerStart = timing ? performance.now() : 0;
+    const operation = APIS[apiKey]?.name ?? String(apiKey);
+    const access = new RequestAccess(this.gateway.security.authorizer, this.gateway.security.audit, session, conn.id, operation);
+    // the handler's view of the gateway: its storage reaches only the topics this request checked
+    const gateway = new this.RequestGateway(this.guard(access, session, operation), this.guardCoordinator?.(access, session, operation));
     const ctx: RequestContext = {
       apiKey,
       apiVersion,
@@ -117,15 +143,18 @@ export class Dispatcher implements FrameHandler {
       clientId: decoded.header.clientId,
       conn,
       session,
-      gateway: this.gateway,
+      gateway,
       log,
       closeAfterResponse: false,
       throttleMs: 0,
       release: release ?? noop,
-      access: new RequestAccess(this.gateway.security.authorizer, this.gateway.security.audit, session, conn.id, APIS[apiKey]?.name ?? String(apiKey)),
+      access,
     };
     let body: unknown;
     try {
+      // the pairs the entry declares for this request, resolved and checked (audited) before the handler runs
+      const prepared = prepareAccess(ctx, entry.authz, decoded.body);
+      if (prepared) await prepared;
       body = await entry.handle(ctx, decoded.body);
       ctx.access.finish();
     } catch (err) {

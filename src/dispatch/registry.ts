@@ -1,14 +1,20 @@
 /**
- * The dispatch table: apiKey -> { versions served, authorization rule, handler }.
- * An entry without a rule cannot be registered, so no API is ever served
- * unchecked. An API or version not in the table is not advertised by
- * ApiVersions and is answered the way Kafka answers it (see dispatcher.ts).
+ * The dispatch table: apiKey -> { versions served, authorization, handler }.
+ * An entry without a rule and a declaration of the (action, resource) pairs
+ * its requests name cannot be registered, so no API is ever served unchecked.
+ * The dispatcher resolves and checks the declared pairs before the handler
+ * runs (access-plan.ts); the handler can only read those decisions back
+ * (security/access.ts refuses any question the entry did not declare) and
+ * reach storage and the coordinator for what they cover (guards.ts).
+ * An API or version not in the table is not advertised by ApiVersions and is
+ * answered the way Kafka answers it (see dispatcher.ts).
  */
 import type { Connection } from '../network/connection.js';
 import type { Session } from '../session/session.js';
 import type { Logger } from '../logger.js';
 import type { GatewayContext } from '../gateway-context.js';
 import type { RequestAccess } from '../security/access.js';
+import type { AccessDeclaration } from './access-plan.js';
 
 /**
  * How an API is authorized. The rules name the Pulsar permission each API
@@ -56,6 +62,8 @@ export interface RequestContext {
   readonly access: RequestAccess;
 }
 
+export type { AccessDeclaration } from './access-plan.js';
+
 /** Returning null sends no response (Produce with acks=0). */
 export type Handler<Req = any, Res = any> = (ctx: RequestContext, request: Req) => Promise<Res | null> | Res | null;
 
@@ -65,6 +73,12 @@ export interface ApiEntry<Req = any, Res = any> {
   minVersion: number;
   maxVersion: number;
   rule: AuthorizationRule;
+  /**
+   * The (action, resource) pairs a request of this API names, and what each
+   * denial answers (access-plan.ts). Checked by the dispatcher before `handle`;
+   * docs/authorization.md's table is generated from it (npm run gen:authz-docs).
+   */
+  authz: AccessDeclaration<Req>;
   handle: Handler<Req, Res>;
   /**
    * The response Kafka sends when the whole request fails with one error
@@ -76,6 +90,33 @@ export interface ApiEntry<Req = any, Res = any> {
   zeroCopyResponse?: boolean;
 }
 
+/**
+ * The rule label and the declared checks cannot drift apart: each rule admits
+ * only the pairs it names (a pre-auth API names no resource, a topic-produce
+ * API only `produce` on topics, ...).
+ */
+const RULE_ADMITS: Record<AuthorizationRule, (action: string, on: string) => boolean> = {
+  'pre-auth': () => false,
+  authenticated: (action, on) => (on === 'namespace' && action === 'produce') || (on === 'cluster' && action === 'admin'),
+  'topic-lookup': (action, on) => (action === 'lookup' && (on === 'topic' || on === 'topic-id' || on === 'topic-listing')) || (on === 'cluster' && action === 'admin'),
+  'topic-produce': (action, on) => action === 'produce' && on === 'topic',
+  'topic-consume': (action, on) => action === 'consume' && (on === 'topic' || on === 'topic-id'),
+  group: (action, on) => on === 'group' || on === 'group-listing' || (action === 'consume' && (on === 'topic' || on === 'topic-listing')),
+  'tenant-admin': (action, on) => action === 'admin' && (on === 'tenant-of-topic' || on === 'tenant-of-topic-id'),
+};
+
+function checkDeclaration(apiKey: number, rule: AuthorizationRule, authz: AccessDeclaration<unknown> | undefined): void {
+  if (!authz || typeof authz.needs !== 'function' || !Array.isArray(authz.checks)) {
+    throw new Error(`API ${apiKey} registered without declaring the resources its requests name`);
+  }
+  if (rule !== 'pre-auth' && rule !== 'authenticated' && authz.checks.length === 0) {
+    throw new Error(`API ${apiKey}: rule ${rule} but no check declared`);
+  }
+  for (const c of authz.checks) {
+    if (!RULE_ADMITS[rule](c.action, c.on)) throw new Error(`API ${apiKey}: rule ${rule} does not admit ${c.action} on ${c.on}`);
+  }
+}
+
 export class DispatchTable {
   private readonly entries = new Map<number, ApiEntry>();
 
@@ -83,9 +124,15 @@ export class DispatchTable {
     if (!AUTHORIZATION_RULES.includes(entry.rule)) {
       throw new Error(`API ${entry.apiKey} registered without a valid authorization rule`);
     }
+    checkDeclaration(entry.apiKey, entry.rule, entry.authz as AccessDeclaration<unknown>);
     if (this.entries.has(entry.apiKey)) throw new Error(`API ${entry.apiKey} registered twice`);
     if (entry.minVersion > entry.maxVersion) throw new Error(`API ${entry.apiKey}: empty version range`);
     this.entries.set(entry.apiKey, entry as ApiEntry);
+  }
+
+  /** Every entry, sorted by key (the authorization table of docs/authorization.md, the per-API tests). */
+  all(): ApiEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.apiKey - b.apiKey);
   }
 
   get(apiKey: number): ApiEntry | undefined {

@@ -8,6 +8,7 @@
  * resources INVALID_REQUEST, unknown topics UNKNOWN_TOPIC_OR_PARTITION).
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { topicsNamed } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type {
@@ -86,6 +87,10 @@ export const alterConfigs: ApiEntry<AlterConfigsRequest, AlterConfigsResponse> =
   minVersion: 0,
   maxVersion: 2,
   rule: 'tenant-admin',
+  authz: {
+    checks: [{ action: 'admin', on: 'tenant-of-topic', when: 'resource type TOPIC', denial: 'TOPIC_AUTHORIZATION_FAILED on the resource' }],
+    needs: (request) => topicsNamed('admin', request.resources.filter((r) => r.resourceType === ResourceType.TOPIC).map((r) => r.resourceName), 'tenant-of-topic'),
+  },
   async handle(ctx, request) {
     const dups = duplicated(request.resources);
     const responses = await Promise.all(
@@ -118,6 +123,10 @@ export const incrementalAlterConfigs: ApiEntry<IncrementalAlterConfigsRequest, I
   minVersion: 0,
   maxVersion: 1,
   rule: 'tenant-admin',
+  authz: {
+    checks: [{ action: 'admin', on: 'tenant-of-topic', when: 'resource type TOPIC', denial: 'TOPIC_AUTHORIZATION_FAILED on the resource' }],
+    needs: (request) => topicsNamed('admin', request.resources.filter((r) => r.resourceType === ResourceType.TOPIC).map((r) => r.resourceName), 'tenant-of-topic'),
+  },
   async handle(ctx, request) {
     const dups = duplicated(request.resources);
     const responses = await Promise.all(

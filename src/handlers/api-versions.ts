@@ -3,6 +3,7 @@
  * the client's software name/version (v3+) on the session.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
+import { NO_RESOURCES } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersionsResponse, type ApiVersionsRequest } from '../protocol/generated/index.js';
@@ -15,6 +16,7 @@ export const apiVersions: ApiEntry<ApiVersionsRequest, ApiVersionsResponse> = {
   minVersion: 0,
   maxVersion: 4,
   rule: 'pre-auth',
+  authz: NO_RESOURCES,
   handle(ctx, request) {
     const apiKeys = ctx.gateway.table.advertised();
     if (ctx.apiVersion >= 3) {

@@ -5,6 +5,7 @@
  * changing anything.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { topicsNamed } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/generated/index.js';
@@ -75,6 +76,10 @@ export const createPartitions: ApiEntry<CreatePartitionsRequest, CreatePartition
   minVersion: 0,
   maxVersion: 3,
   rule: 'tenant-admin',
+  authz: {
+    checks: [{ action: 'admin', on: 'tenant-of-topic', denial: 'TOPIC_AUTHORIZATION_FAILED on the topic' }],
+    needs: (request) => topicsNamed('admin', request.topics.map((t) => t.name), 'tenant-of-topic'),
+  },
   async handle(ctx, request) {
     const counts = new Map<string, number>();
     for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);

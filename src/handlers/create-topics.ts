@@ -9,6 +9,7 @@
  * replication factor and configs, v7+ with its id.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { topicsNamed } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { CreateTopicsRequest, CreateTopicsResponse } from '../protocol/generated/index.js';
@@ -154,6 +155,10 @@ export const createTopics: ApiEntry<CreateTopicsRequest, CreateTopicsResponse> =
   minVersion: 0,
   maxVersion: 7,
   rule: 'tenant-admin',
+  authz: {
+    checks: [{ action: 'admin', on: 'tenant-of-topic', denial: 'TOPIC_AUTHORIZATION_FAILED on the topic' }],
+    needs: (request) => topicsNamed('admin', request.topics.map((t) => t.name), 'tenant-of-topic'),
+  },
   async handle(ctx, request) {
     const validateOnly = ctx.apiVersion >= 1 && request.validateOnly;
     const counts = new Map<string, number>();

@@ -6,6 +6,7 @@
  * are refused, as Kafka does.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { topicsNamed } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../protocol/generated/index.js';
@@ -43,6 +44,10 @@ export const deleteRecords: ApiEntry<DeleteRecordsRequest, DeleteRecordsResponse
   minVersion: 0,
   maxVersion: 2,
   rule: 'tenant-admin',
+  authz: {
+    checks: [{ action: 'admin', on: 'tenant-of-topic', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' }],
+    needs: (request) => topicsNamed('admin', request.topics.map((t) => t.name), 'tenant-of-topic'),
+  },
   async handle(ctx, request) {
     const resolver = new TopicResolver(ctx);
     const topics = await Promise.all(

@@ -5,6 +5,7 @@
  * INVALID_REQUEST (Kafka's checks and wording). Internal topics are refused.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { topicsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { DeleteTopicsRequest, DeleteTopicsResponse } from '../protocol/generated/index.js';
@@ -76,6 +77,21 @@ export const deleteTopics: ApiEntry<DeleteTopicsRequest, DeleteTopicsResponse> =
   minVersion: 0,
   maxVersion: 6,
   rule: 'tenant-admin',
+  authz: {
+    checks: [
+      { action: 'admin', on: 'tenant-of-topic', denial: 'TOPIC_AUTHORIZATION_FAILED on the topic' },
+      { action: 'admin', on: 'tenant-of-topic-id', when: 'v6+', denial: 'TOPIC_AUTHORIZATION_FAILED on the topic, name null (an unknown id: UNKNOWN_TOPIC_ID)' },
+    ],
+    needs(request, { apiVersion }) {
+      if (apiVersion < 6) return topicsNamed('admin', request.topicNames, 'tenant-of-topic');
+      const out: Need[] = [];
+      for (const e of request.topics) {
+        if (e.name !== null && e.topicId.equals(ZERO_UUID)) out.push({ on: 'tenant-of-topic', action: 'admin', name: e.name });
+        else if (e.name === null && !e.topicId.equals(ZERO_UUID)) out.push({ on: 'tenant-of-topic-id', action: 'admin', id: e.topicId });
+      }
+      return out;
+    },
+  },
   async handle(ctx, request) {
     const entries = ctx.apiVersion >= 6 ? request.topics : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const names = countOf(entries.flatMap((e) => (e.name !== null && e.topicId.equals(ZERO_UUID) ? [e.name] : [])));

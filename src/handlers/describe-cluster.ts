@@ -2,6 +2,7 @@
  * DescribeCluster (60): this node as the only broker and the controller.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
+import { NO_RESOURCES } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../protocol/generated/index.js';
@@ -13,6 +14,7 @@ export const describeCluster: ApiEntry<DescribeClusterRequest, DescribeClusterRe
   minVersion: 0,
   maxVersion: 1,
   rule: 'authenticated',
+  authz: NO_RESOURCES,
   handle(ctx, request) {
     const base = { throttleTimeMs: 0, endpointType: BROKER_ENDPOINTS, clusterId: ctx.gateway.clusterId, clusterAuthorizedOperations: -2147483648 };
     if (ctx.apiVersion >= 1 && request.endpointType !== BROKER_ENDPOINTS) {

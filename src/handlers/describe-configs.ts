@@ -19,6 +19,7 @@
  * checked before the broker id is looked at (as Kafka does), and audited.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protocol/generated/index.js';
@@ -315,6 +316,20 @@ export const describeConfigs: ApiEntry<DescribeConfigsRequest, DescribeConfigsRe
   minVersion: 0,
   maxVersion: 4,
   rule: 'topic-lookup',
+  authz: {
+    checks: [
+      { action: 'lookup', on: 'topic', when: 'resource type TOPIC', denial: 'TOPIC_AUTHORIZATION_FAILED on the resource' },
+      { action: 'admin', on: 'cluster', when: 'resource type BROKER or BROKER_LOGGER', denial: 'CLUSTER_AUTHORIZATION_FAILED on the resource' },
+    ],
+    needs(request) {
+      const out: Need[] = [];
+      for (const r of request.resources) {
+        if (r.resourceType === ResourceType.TOPIC) out.push({ on: 'topic', action: 'lookup', name: r.resourceName });
+        else if (r.resourceType === ResourceType.BROKER || r.resourceType === ResourceType.BROKER_LOGGER) out.push({ on: 'cluster', action: 'admin' });
+      }
+      return out;
+    },
+  },
   async handle(ctx, request) {
     const opts = {
       includeSynonyms: ctx.apiVersion >= 1 && request.includeSynonyms,

@@ -25,6 +25,7 @@
  * session (id != 0) gets FETCH_SESSION_ID_NOT_FOUND, and clients start over.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { topicsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FetchRequest, FetchResponse } from '../protocol/generated/index.js';
@@ -126,6 +127,14 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
   minVersion: 4,
   maxVersion: 17,
   rule: 'topic-consume',
+  authz: {
+    checks: [
+      { action: 'consume', on: 'topic', when: 'v4-12', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' },
+      { action: 'consume', on: 'topic-id', when: 'v13+', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition (an unknown id: UNKNOWN_TOPIC_ID)' },
+    ],
+    needs: (request, { apiVersion }) =>
+      apiVersion >= 13 ? request.topics.map((t): Need => ({ on: 'topic-id', action: 'consume', id: t.topicId })) : topicsNamed('consume', request.topics.map((t) => t.topic)),
+  },
   zeroCopyResponse: true,
   async handle(ctx, request) {
     const v = ctx.apiVersion;

@@ -15,10 +15,10 @@
  * that coordinator.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FindCoordinatorRequest, FindCoordinatorResponse } from '../protocol/generated/index.js';
-import { checkNamespace } from '../coordinator/home.js';
 import { coordinatorOf, groupKey } from './group-common.js';
 
 type Coordinator = FindCoordinatorResponse['coordinators'][number];
@@ -36,10 +36,8 @@ async function locate(ctx: RequestContext, keyType: number, key: string): Promis
   }
   if (keyType !== KEY_TYPE_GROUP) return failed(key, ErrorCode.INVALID_REQUEST, `unsupported coordinator key type ${keyType}`);
   const coordinator = coordinatorOf(ctx);
-  const ns = ctx.session.defaultNamespace;
-  const lookup = coordinator?.groupHome(groupKey(ctx, key));
-  const namespace = lookup?.errorCode === ErrorCode.NONE ? checkNamespace(lookup.home, ns.namespace) : ns.namespace;
-  if (!(await ctx.access.group({ tenant: ns.tenant, namespace, group: key }, 'consume'))) {
+  // checked by the dispatcher (the entry declares the key, anyNode): in the home, or the session's namespace
+  if (!(await ctx.access.groupAccess(key, 'consume')).allowed) {
     return failed(key, ErrorCode.GROUP_AUTHORIZATION_FAILED, `not authorized to use group ${key}`);
   }
   if (!coordinator) return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'no group coordinator');
@@ -61,6 +59,14 @@ export const findCoordinator: ApiEntry<FindCoordinatorRequest, FindCoordinatorRe
   minVersion: 0,
   maxVersion: 6,
   rule: 'group',
+  authz: {
+    checks: [{ action: 'consume', on: 'group', when: 'key type GROUP; in the session\'s namespace when another node coordinates the group', denial: 'GROUP_AUTHORIZATION_FAILED on the key' }],
+    needs(request, { apiVersion }) {
+      if (apiVersion >= 1 && request.keyType !== KEY_TYPE_GROUP) return [];
+      const keys = apiVersion >= 4 ? request.coordinatorKeys : [request.key];
+      return keys.map((group): Need => ({ on: 'group', action: 'consume', group, anyNode: true }));
+    },
+  },
   async handle(ctx, request) {
     const keys = ctx.apiVersion >= 4 ? request.coordinatorKeys : [request.key];
     const keyType = ctx.apiVersion >= 1 ? request.keyType : KEY_TYPE_GROUP;

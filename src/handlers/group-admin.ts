@@ -14,6 +14,7 @@
  *    GROUP_AUTHORIZATION_FAILED.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
+import { groupsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type {
@@ -42,6 +43,10 @@ export const describeGroups: ApiEntry<DescribeGroupsRequest, DescribeGroupsRespo
   minVersion: 0,
   maxVersion: 5,
   rule: 'group',
+  authz: {
+    checks: [{ action: 'consume', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED on the group, no state, members or metadata' }],
+    needs: (request) => groupsNamed('consume', request.groups),
+  },
   async handle(ctx, request) {
     const groups = await Promise.all(
       request.groups.map(async (groupId): Promise<DescribedGroup> => {
@@ -78,6 +83,10 @@ export const listGroups: ApiEntry<ListGroupsRequest, ListGroupsResponse> = {
   minVersion: 0,
   maxVersion: 5,
   rule: 'group',
+  authz: {
+    checks: [{ action: 'consume', on: 'group-listing', denial: 'the group is left out (one access_filtered record)' }],
+    needs: (): Need[] => [{ on: 'group-listing', action: 'consume' }],
+  },
   async handle(ctx, request) {
     const coordinator = coordinatorOf(ctx);
     if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
@@ -106,6 +115,10 @@ export const deleteGroups: ApiEntry<DeleteGroupsRequest, DeleteGroupsResponse> =
   minVersion: 0,
   maxVersion: 2,
   rule: 'group',
+  authz: {
+    checks: [{ action: 'admin', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED on the group' }],
+    needs: (request) => groupsNamed('admin', request.groupsNames),
+  },
   async handle(ctx, request) {
     // Kafka: DELETE on each group; mapped to `admin` (tenant admin or superuser) in its home.
     const refused = new Map<string, number>();

@@ -8,8 +8,10 @@
  * namespace (src/coordinator/home.ts), recorded by the coordinator when the
  * group is created: every operation is checked there, whatever namespace the
  * session uses. `authorizeGroup` is the only way the handlers reach a group:
- * it asks the group's coordinator for the home, checks the permission there
- * (`consume` to use or describe, `admin` to delete) and hands back the
+ * it reads back the decision the dispatcher made in the group's home (the
+ * entry declares the group; dispatch/access-plan.ts asks the coordinator for
+ * the home and checks there: `consume` to use or describe, `admin` to delete)
+ * and hands back the
  * `GroupRef` the coordinator requires, which names the namespace checked (the
  * coordinator refuses a ref whose namespace is not the group's home).
  *
@@ -20,9 +22,7 @@
  */
 import type { RequestContext } from '../dispatch/registry.js';
 import type { GroupCoordinator, GroupKey, GroupRef } from '../coordinator/coordinator.js';
-import { checkNamespace } from '../coordinator/home.js';
 import { ErrorCode } from '../protocol/errors.js';
-import type { CheckOptions } from '../security/access.js';
 
 export function groupKey(ctx: RequestContext, groupId: string): GroupKey {
   return { tenant: ctx.session.defaultNamespace.tenant, groupId };
@@ -44,29 +44,19 @@ export type GroupAccess =
   | { ok: false; errorCode: number };
 
 /**
- * Check the session's permission on a group in the group's home namespace.
- * `consume`: use or describe it (Kafka READ/DESCRIBE); `admin`: delete it or
- * its offsets (Kafka DELETE: tenant admin). A group without a home yet is
- * checked in the session's namespace; an operation that creates (or, after an
- * upgrade, adopts) it records that namespace as its home, audited.
+ * The session's permission on a group in the group's home namespace, as the
+ * dispatcher checked it before the handler ran (the entry declares the group,
+ * dispatch/access-plan.ts resolves the home). `consume`: use or describe it
+ * (Kafka READ/DESCRIBE); `admin`: delete it or its offsets (Kafka DELETE:
+ * tenant admin). A group without a home yet is checked in the session's
+ * namespace; an operation that creates (or, after an upgrade, adopts) it
+ * records that namespace as its home, audited.
  */
-export async function authorizeGroup(ctx: RequestContext, groupId: string, action: 'consume' | 'admin' = 'consume', opts?: CheckOptions): Promise<GroupAccess> {
+export async function authorizeGroup(ctx: RequestContext, groupId: string, action: 'consume' | 'admin' = 'consume'): Promise<GroupAccess> {
+  const decided = await ctx.access.groupAccess(groupId, action);
   const coordinator = coordinatorOf(ctx);
-  const session = ctx.session.defaultNamespace;
-  if (!coordinator) {
-    const allowed = await ctx.access.group({ tenant: session.tenant, namespace: session.namespace, group: groupId }, action, opts);
-    return { ok: false, errorCode: allowed ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.GROUP_AUTHORIZATION_FAILED };
+  if (decided.ref === null || !coordinator) {
+    return { ok: false, errorCode: decided.errorCode === ErrorCode.NONE ? ErrorCode.COORDINATOR_NOT_AVAILABLE : decided.errorCode };
   }
-  const key = groupKey(ctx, groupId);
-  const lookup = coordinator.groupHome(key);
-  if (lookup.errorCode !== ErrorCode.NONE) return { ok: false, errorCode: lookup.errorCode };
-  const namespace = checkNamespace(lookup.home, session.namespace);
-  const checked = { tenant: key.tenant, namespace, group: groupId };
-  if (!(await ctx.access.group(checked, action, opts))) return { ok: false, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
-  const ref: GroupRef = {
-    ...key,
-    namespace,
-    onHome: (how) => ctx.access.homeAssigned({ kind: 'group', tenant: key.tenant, namespace, group: groupId }, how),
-  };
-  return { ok: true, ref, coordinator };
+  return { ok: true, ref: decided.ref, coordinator };
 }

@@ -9,6 +9,7 @@
  * a JoinGroup that creates the group makes the session's namespace its home.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
+import { groupsNamed } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type {
@@ -45,6 +46,10 @@ export const joinGroup: ApiEntry<JoinGroupRequest, JoinGroupResponse> = {
   minVersion: 0,
   maxVersion: 9,
   rule: 'group',
+  authz: {
+    checks: [{ action: 'consume', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED' }],
+    needs: (request) => groupsNamed('consume', [request.groupId]),
+  },
   async handle(ctx, request) {
     const v = ctx.apiVersion;
     const access = await authorizeGroup(ctx, request.groupId);
@@ -85,6 +90,10 @@ export const syncGroup: ApiEntry<SyncGroupRequest, SyncGroupResponse> = {
   minVersion: 0,
   maxVersion: 5,
   rule: 'group',
+  authz: {
+    checks: [{ action: 'consume', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED' }],
+    needs: (request) => groupsNamed('consume', [request.groupId]),
+  },
   async handle(ctx, request) {
     const v = ctx.apiVersion;
     const access = await authorizeGroup(ctx, request.groupId);
@@ -114,6 +123,10 @@ export const heartbeat: ApiEntry<HeartbeatRequest, HeartbeatResponse> = {
   minVersion: 0,
   maxVersion: 4,
   rule: 'group',
+  authz: {
+    checks: [{ action: 'consume', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED' }],
+    needs: (request) => groupsNamed('consume', [request.groupId]),
+  },
   async handle(ctx, request) {
     const access = await authorizeGroup(ctx, request.groupId);
     if (!access.ok) return { throttleTimeMs: 0, errorCode: access.errorCode };
@@ -135,6 +148,10 @@ export const leaveGroup: ApiEntry<LeaveGroupRequest, LeaveGroupResponse> = {
   minVersion: 0,
   maxVersion: 5,
   rule: 'group',
+  authz: {
+    checks: [{ action: 'consume', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED' }],
+    needs: (request) => groupsNamed('consume', [request.groupId]),
+  },
   async handle(ctx, request) {
     const v = ctx.apiVersion;
     const leaving: MemberIdentity[] =

@@ -16,6 +16,7 @@
  * audited one by one).
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { groupsNamed, topicsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type {
@@ -38,6 +39,13 @@ export const offsetCommit: ApiEntry<OffsetCommitRequest, OffsetCommitResponse> =
   minVersion: 0,
   maxVersion: 9,
   rule: 'group',
+  authz: {
+    checks: [
+      { action: 'consume', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED on every partition' },
+      { action: 'consume', on: 'topic', when: 'the group allowed', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' },
+    ],
+    needs: (request) => [...groupsNamed('consume', [request.groupId]), ...topicsNamed('consume', request.topics.map((t) => t.name), 'topic', { group: request.groupId, action: 'consume' })],
+  },
   async handle(ctx, request) {
     const v = ctx.apiVersion;
     const access = await authorizeGroup(ctx, request.groupId);
@@ -169,6 +177,24 @@ export const offsetFetch: ApiEntry<OffsetFetchRequest, OffsetFetchResponse> = {
   minVersion: 0,
   maxVersion: 9,
   rule: 'group',
+  authz: {
+    checks: [
+      { action: 'consume', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED (v0-1 on every partition, v2-7 top level, v8+ per group), no offsets' },
+      { action: 'consume', on: 'topic', when: 'the group allowed', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' },
+      { action: 'consume', on: 'topic-listing', when: 'the group allowed, all of its topics requested, v2+', denial: 'the topic is left out (one access_filtered record)' },
+    ],
+    needs(request, { apiVersion }) {
+      const groups = apiVersion >= 8 ? request.groups.map((g) => ({ groupId: g.groupId, topics: g.topics?.map((t) => t.name) ?? null })) : [{ groupId: request.groupId, topics: apiVersion < 2 && request.topics === null ? [] : (request.topics?.map((t) => t.name) ?? null) }];
+      const out: Need[] = [];
+      for (const g of groups) {
+        const ifGroup = { group: g.groupId, action: 'consume' as const };
+        out.push({ on: 'group', action: 'consume', group: g.groupId });
+        if (g.topics === null) out.push({ on: 'topic-listing', action: 'consume', ifGroup });
+        else out.push(...topicsNamed('consume', g.topics, 'topic', ifGroup));
+      }
+      return out;
+    },
+  },
   async handle(ctx, request) {
     const v = ctx.apiVersion;
     const requireStable = v >= 7 && request.requireStable;
@@ -208,6 +234,13 @@ export const offsetDelete: ApiEntry<OffsetDeleteRequest, OffsetDeleteResponse> =
   minVersion: 0,
   maxVersion: 0,
   rule: 'group',
+  authz: {
+    checks: [
+      { action: 'admin', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED top level' },
+      { action: 'consume', on: 'topic', when: 'the group allowed', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' },
+    ],
+    needs: (request) => [...groupsNamed('admin', [request.groupId]), ...topicsNamed('consume', request.topics.map((t) => t.name), 'topic', { group: request.groupId, action: 'admin' })],
+  },
   async handle(ctx, request) {
     // Kafka: DELETE on the group (docs/authorization.md: tenant admin), then READ on each topic.
     const access = await authorizeGroup(ctx, request.groupId, 'admin');

@@ -14,6 +14,7 @@
  * can flood the allocator.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
+import { type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../protocol/generated/index.js';
@@ -29,6 +30,10 @@ export const initProducerId: ApiEntry<InitProducerIdRequest, InitProducerIdRespo
   minVersion: 0,
   maxVersion: 5,
   rule: 'authenticated',
+  authz: {
+    checks: [{ action: 'produce', on: 'namespace', when: 'no transactional id', denial: 'CLUSTER_AUTHORIZATION_FAILED (a transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, refused before any check: no transactions)' }],
+    needs: (request): Need[] => (request.transactionalId === null ? [{ on: 'namespace', action: 'produce' }] : []),
+  },
   async handle(ctx, request) {
     if (request.transactionalId !== null) {
       ctx.log.info({ conn: ctx.conn.id, transactionalId: request.transactionalId }, 'transactional producer refused: transactions are not supported');

@@ -5,6 +5,7 @@
  * offsets list is answered with the one offset asked for.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { topicsNamed } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { ListOffsetsRequest, ListOffsetsResponse } from '../protocol/generated/index.js';
@@ -51,6 +52,10 @@ export const listOffsets: ApiEntry<ListOffsetsRequest, ListOffsetsResponse> = {
   minVersion: 0,
   maxVersion: 10,
   rule: 'topic-lookup',
+  authz: {
+    checks: [{ action: 'lookup', on: 'topic', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' }],
+    needs: (request) => topicsNamed('lookup', request.topics.map((t) => t.name)),
+  },
   async handle(ctx, request) {
     const resolver = new TopicResolver(ctx);
     const readCommitted = ctx.apiVersion >= 2 && request.isolationLevel === 1;

@@ -6,6 +6,7 @@
  * (allowAutoTopicCreation) and the client (v4+ flag) allow it.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { MetadataResponse, type MetadataRequest } from '../protocol/generated/index.js';
@@ -82,6 +83,17 @@ export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
   minVersion: 0,
   maxVersion: 12,
   rule: 'topic-lookup',
+  authz: {
+    checks: [
+      { action: 'lookup', on: 'topic', denial: 'TOPIC_AUTHORIZATION_FAILED on the topic (checked before existence and auto-creation)' },
+      { action: 'lookup', on: 'topic-id', when: 'v10+', denial: 'TOPIC_AUTHORIZATION_FAILED on the topic (an unknown id: UNKNOWN_TOPIC_ID)' },
+      { action: 'lookup', on: 'topic-listing', when: 'all topics requested', denial: 'the topic is left out (one access_filtered record)' },
+    ],
+    needs(request, { apiVersion }) {
+      if (request.topics === null || (apiVersion === 0 && request.topics.length === 0)) return [{ on: 'topic-listing', action: 'lookup' }];
+      return request.topics.map((t): Need => (t.name === null ? { on: 'topic-id', action: 'lookup', id: t.topicId } : { on: 'topic', action: 'lookup', name: t.name }));
+    },
+  },
   async handle(ctx, request) {
     const { config, nodeId, clusterId } = ctx.gateway;
     const endpoint = ctx.gateway.advertisedEndpoint(ctx.conn.listenerName);

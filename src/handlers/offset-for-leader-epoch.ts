@@ -5,6 +5,7 @@
  * detect log truncation after a leader change; here there never is one.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
+import { topicsNamed } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../protocol/generated/index.js';
@@ -22,6 +23,10 @@ export const offsetForLeaderEpoch: ApiEntry<OffsetForLeaderEpochRequest, OffsetF
   minVersion: 0,
   maxVersion: 4,
   rule: 'topic-lookup',
+  authz: {
+    checks: [{ action: 'lookup', on: 'topic', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' }],
+    needs: (request) => topicsNamed('lookup', request.topics.map((t) => t.topic)),
+  },
   async handle(ctx, request) {
     const resolver = new TopicResolver(ctx);
     const topics = await Promise.all(

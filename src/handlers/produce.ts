@@ -11,6 +11,7 @@
  * Kafka does, so the client notices.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
+import { topicsNamed } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/generated/index.js';
@@ -119,6 +120,10 @@ export const produce: ApiEntry<ProduceRequest, ProduceResponse> = {
   minVersion: 3,
   maxVersion: 11,
   rule: 'topic-produce',
+  authz: {
+    checks: [{ action: 'produce', on: 'topic', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' }],
+    needs: (request) => topicsNamed('produce', request.topicData.map((t) => t.name)),
+  },
   async handle(ctx, request) {
     const acks = request.acks;
     const resolver = new TopicResolver(ctx);

@@ -6,6 +6,7 @@
  * earlier of the token's expiry and connectionsMaxReauthMs.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
+import { NO_RESOURCES } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { SaslAuthenticateRequest, SaslAuthenticateResponse } from '../protocol/generated/index.js';
@@ -17,6 +18,7 @@ export const saslAuthenticate: ApiEntry<SaslAuthenticateRequest, SaslAuthenticat
   minVersion: 0,
   maxVersion: 2,
   rule: 'pre-auth',
+  authz: NO_RESOURCES,
   async handle(ctx, request) {
     const session = ctx.session;
     if (!session.sasl || session.sasl.selectedMechanism === null) {

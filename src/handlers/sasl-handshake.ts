@@ -3,6 +3,7 @@
  * frame is a raw SASL token, not a SaslAuthenticate request.
  */
 import type { ApiEntry } from '../dispatch/registry.js';
+import { NO_RESOURCES } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { SaslHandshakeRequest, SaslHandshakeResponse } from '../protocol/generated/index.js';
@@ -12,6 +13,7 @@ export const saslHandshake: ApiEntry<SaslHandshakeRequest, SaslHandshakeResponse
   minVersion: 0,
   maxVersion: 1,
   rule: 'pre-auth',
+  authz: NO_RESOURCES,
   handle(ctx, request) {
     const settings = ctx.gateway.security.sasl;
     const session = ctx.session;

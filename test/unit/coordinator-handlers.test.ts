@@ -26,6 +26,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { anonymousSession, type Session } from '../../src/session/session.js';
 import { EmbeddedEngine } from '../../src/storage/embedded/engine.js';
 import { RequestAccess } from '../../src/security/access.js';
+import { prepareAccess } from '../../src/dispatch/access-plan.js';
 import type { Authorizer } from '../../src/security/types.js';
 
 const NODE = 7;
@@ -82,6 +83,7 @@ describe('group API handlers through the codec, embedded engine', () => {
     const session = opts.session ?? publicSession;
     const access = new RequestAccess(AUTHORIZER, null, session, conn.id, `api-${key}`);
     const ctx = { apiKey: key, apiVersion: version, correlationId: corr, clientId: 'unit-client', conn, session, gateway: opts.gateway ?? gateway, log, closeAfterResponse: false, access } as unknown as RequestContext;
+    await prepareAccess(ctx, entry.authz, decoded.body); // what the dispatcher does before the handler
     const res = (await entry.handle(ctx, decoded.body)) as ResponseBodies[K];
     const out = encodeResponse(key, version, corr, res);
     return decodeResponse(out.subarray(4), key, version).body;

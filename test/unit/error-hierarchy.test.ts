@@ -35,6 +35,7 @@ test('a storage failure escaping a handler is answered with its own (retriable) 
     minVersion: 0,
     maxVersion: 9,
     rule: 'topic-lookup',
+    authz: { checks: [{ action: 'lookup', on: 'topic', denial: 'TOPIC_AUTHORIZATION_FAILED' }], needs: () => [] },
     handle() {
       throw toThrow;
     },

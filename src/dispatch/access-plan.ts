@@ -1,0 +1,224 @@
+/**
+ * Authorization by declaration: what each dispatch-table entry says its
+ * requests name, and how the dispatcher resolves and checks that before the
+ * handler runs.
+ *
+ * An entry declares
+ *  - `checks`: the (action, resource kind) pairs its API can ever need, with
+ *    when each applies and what a denial answers (the table in
+ *    docs/authorization.md is generated from these, scripts/gen-authz-docs.ts);
+ *  - `needs(request, scope)`: a small pure function of the decoded request and
+ *    the session listing the concrete pairs of one request (topics by name or
+ *    by id, groups, the session's namespace, the cluster, listings).
+ *
+ * `prepareAccess` resolves each pair (a Kafka topic name against the session's
+ * namespace, a topic id through the storage engine, a group's home namespace
+ * through the coordinator, coordinator/home.ts) and asks the authorizer through
+ * the request's RequestAccess, which audits each decision once and memoises it.
+ * The handler then reads the decisions back (`ctx.access.topic(...)`,
+ * `ctx.access.groupAccess(...)`): a question the entry did not declare throws
+ * (fails closed), and the storage handed to the handler refuses a topic whose
+ * decision was not made, and the coordinator a group ref it did not issue (guards.ts). A pair of a kind the entry's
+ * `checks` do not list is a programming error and fails the request.
+ *
+ * Names that cannot be resolved (illegal, a reserved namespace) are skipped
+ * here: the handler answers them with Kafka's code for the name, and never
+ * reaches storage for them.
+ */
+import type { AuthAction } from '../security/types.js';
+import type { Session } from '../session/session.js';
+import type { RequestContext } from './registry.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { checkNamespace } from '../coordinator/home.js';
+import { parseFullName, resolveTopic, type TopicName } from '../topics/names.js';
+
+/** The kinds of resource a request can name. */
+export type ResourceOn =
+  /** A topic by its Kafka name (resolved against the session's namespace). */
+  | 'topic'
+  /** A topic by its topic id. */
+  | 'topic-id'
+  /** Every topic of a listing (Metadata of all topics, OffsetFetch of all of a group's topics): filtered, not named. */
+  | 'topic-listing'
+  /** A consumer group, checked in its home namespace. */
+  | 'group'
+  /** Every group of a listing (ListGroups): filtered. */
+  | 'group-listing'
+  /** The tenant of a topic named by its Kafka name (topic administration). */
+  | 'tenant-of-topic'
+  /** The tenant of a topic named by its id. */
+  | 'tenant-of-topic-id'
+  /** The session's namespace as a whole. */
+  | 'namespace'
+  /** The cluster (superusers). */
+  | 'cluster';
+
+export const RESOURCE_KINDS: readonly ResourceOn[] = ['topic', 'topic-id', 'topic-listing', 'group', 'group-listing', 'tenant-of-topic', 'tenant-of-topic-id', 'namespace', 'cluster'];
+
+/** One pair an API may check, for validation and for the generated documentation. */
+export interface CheckSpec {
+  action: AuthAction;
+  on: ResourceOn;
+  /** When the pair applies, e.g. "v13+" or "resource type BROKER" (documentation). */
+  when?: string;
+  /** What the client gets when it is denied (documentation; the handler answers it). */
+  denial: string;
+}
+
+/** One concrete pair of a request. */
+export type Need =
+  /**
+   * ifGroup: only when that group pair of the request was allowed (OffsetCommit, OffsetFetch,
+   * OffsetDelete check the group first and name nothing else when it is refused, as Kafka does).
+   */
+  | { on: 'topic' | 'tenant-of-topic'; action: AuthAction; name: string; ifGroup?: GroupCondition }
+  | { on: 'topic-id' | 'tenant-of-topic-id'; action: AuthAction; id: Buffer }
+  /** anyNode: checked in the session's namespace when this node cannot know the home (FindCoordinator). */
+  | { on: 'group'; action: 'consume' | 'admin'; group: string; anyNode?: boolean }
+  | { on: 'topic-listing' | 'group-listing' | 'namespace' | 'cluster'; action: AuthAction; ifGroup?: GroupCondition };
+
+export interface GroupCondition {
+  group: string;
+  action: 'consume' | 'admin';
+}
+
+export interface AccessScope {
+  readonly apiVersion: number;
+  readonly session: Session;
+}
+
+export interface AccessDeclaration<Req> {
+  readonly checks: readonly CheckSpec[];
+  needs(request: Req, scope: AccessScope): Need[];
+}
+
+/** Pre-authentication APIs and APIs that name no resource. */
+export const NO_RESOURCES: AccessDeclaration<any> = { checks: [], needs: () => [] };
+
+/** The outcome of a group pair: the error the client gets, and where it was checked. */
+export interface GroupResolution {
+  /** NONE when allowed and this node coordinates the group. */
+  errorCode: number;
+  /** The namespace the group was checked in (null: not checked, the coordinator's status answers). */
+  namespace: string | null;
+  allowed: boolean;
+}
+
+/** A Kafka topic name as the gateway resolves it, or null (illegal, reserved: the handler answers it). */
+export function resolvedOrNull(ctx: RequestContext, kafkaName: string): TopicName | null {
+  try {
+    const name = resolveTopic(kafkaName, ctx.session.defaultNamespace);
+    if (ctx.gateway.storage.reservedNamespaces.includes(`${name.tenant}/${name.namespace}`)) return null;
+    return name;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Resolve and check every pair the entry declares for this request, before its handler runs.
+ * Throws when a pair's kind is not among the entry's declared checks. Null when the request
+ * names nothing (nothing to wait for).
+ */
+export function prepareAccess(ctx: RequestContext, declaration: AccessDeclaration<any>, request: unknown): Promise<unknown> | null {
+  const needs = declaration.needs(request, { apiVersion: ctx.apiVersion, session: ctx.session });
+  if (needs.length === 0) return null;
+  const checks = declaration.checks;
+  let groups = false;
+  for (const n of needs) {
+    let declared = false;
+    for (const c of checks) {
+      if (c.action === n.action && c.on === n.on) {
+        declared = true;
+        break;
+      }
+    }
+    if (!declared) throw new Error(`API ${ctx.apiKey} asked for ${n.action} on ${n.on}, which its entry does not declare`);
+    if (n.on === 'group') groups = true;
+  }
+  if (groups) return prepareWithGroups(ctx, needs);
+  return needs.length === 1 ? (resolveNeed(ctx, needs[0]!) ?? null) : Promise.all(needs.map((n) => resolveNeed(ctx, n)));
+}
+
+/** Groups first: pairs conditioned on a group are resolved only when that group was allowed. */
+async function prepareWithGroups(ctx: RequestContext, needs: Need[]): Promise<void> {
+  await Promise.all(needs.filter((n) => n.on === 'group').map((n) => resolveNeed(ctx, n)));
+  const rest: Need[] = [];
+  for (const n of needs) {
+    if (n.on === 'group') continue;
+    const cond = 'ifGroup' in n ? n.ifGroup : undefined;
+    if (cond && (await ctx.access.groupAccess(cond.group, cond.action)).errorCode !== ErrorCode.NONE) continue;
+    rest.push(n);
+  }
+  await Promise.all(rest.map((n) => resolveNeed(ctx, n)));
+}
+
+function resolveNeed(ctx: RequestContext, n: Need): Promise<unknown> | undefined {
+  const access = ctx.access;
+  switch (n.on) {
+    case 'topic': {
+      const name = resolvedOrNull(ctx, n.name);
+      return name ? access.declareTopic(name, n.action) : undefined;
+    }
+    case 'tenant-of-topic': {
+      const name = resolvedOrNull(ctx, n.name);
+      return name ? access.declareTenant(name.tenant) : undefined;
+    }
+    case 'topic-id':
+    case 'tenant-of-topic-id':
+      access.declareIds();
+      return ctx.gateway.storage.describeTopicById(n.id).then((info) => {
+        if (!info) return undefined;
+        const name = parseFullName(info.name);
+        return n.on === 'topic-id' ? access.declareTopic(name, n.action) : access.declareTenant(name.tenant);
+      });
+    case 'group':
+      return access.declareGroup(n.group, n.action, (check) => resolveGroup(ctx, n.group, n.anyNode === true, check));
+    case 'topic-listing':
+      access.declareListing(n.action, 'topic');
+      return undefined;
+    case 'group-listing':
+      access.declareListing(n.action, 'group');
+      return undefined;
+    case 'namespace':
+      return access.declareNamespace(ctx.session.defaultNamespace, n.action);
+    case 'cluster':
+      return access.declareCluster();
+  }
+}
+
+/**
+ * Where a group is checked (coordinator/home.ts): in its home when this node
+ * coordinates it and it has one; in the session's namespace when it has none
+ * yet, or when the gateway runs without a coordinator; not at all when another
+ * node coordinates it (its status answers, nothing is revealed), unless
+ * `anyNode` (FindCoordinator only names the coordinator: checked in the
+ * session's namespace).
+ */
+async function resolveGroup(ctx: RequestContext, groupId: string, anyNode: boolean, check: (namespace: string) => Promise<boolean>): Promise<GroupResolution> {
+  const coordinator = ctx.gateway.coordinator;
+  const session = ctx.session.defaultNamespace;
+  if (!coordinator) {
+    const allowed = await check(session.namespace);
+    return { errorCode: allowed ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.GROUP_AUTHORIZATION_FAILED, namespace: session.namespace, allowed };
+  }
+  const lookup = coordinator.groupHome({ tenant: session.tenant, groupId });
+  if (lookup.errorCode !== ErrorCode.NONE && !anyNode) return { errorCode: lookup.errorCode, namespace: null, allowed: false };
+  const namespace = lookup.errorCode === ErrorCode.NONE ? checkNamespace(lookup.home, session.namespace) : session.namespace;
+  const allowed = await check(namespace);
+  return { errorCode: allowed ? lookup.errorCode : ErrorCode.GROUP_AUTHORIZATION_FAILED, namespace, allowed };
+}
+
+// ------------------------------------------------------------ helpers for the entries' `needs`
+
+export function topicsNamed(action: AuthAction, names: Iterable<string>, on: 'topic' | 'tenant-of-topic' = 'topic', ifGroup?: GroupCondition): Need[] {
+  const out: Need[] = [];
+  for (const name of names) out.push(ifGroup ? { on, action, name, ifGroup } : { on, action, name });
+  return out;
+}
+
+export function groupsNamed(action: 'consume' | 'admin', groups: Iterable<string>): Need[] {
+  const out: Need[] = [];
+  for (const group of groups) out.push({ on: 'group', action, group });
+  return out;
+}
