@@ -133,7 +133,7 @@ const GUARDS: Record<string, Guard> = {
 };
 
 /** Members of the engine a handler may use freely (they name no topic). Anything else not in GUARDS is refused. */
-export const STORAGE_PASS_THROUGH: readonly string[] = ['kind', 'reservedNamespaces', 'configDefaults'];
+export const STORAGE_PASS_THROUGH: readonly string[] = ['kind', 'reservedNamespaces', 'configDefaults', 'maxBatchBytes'];
 
 /** Per-request views of the storage engine (built once per engine). */
 export function storageGuard(storage: StorageEngine): (access: RequestAccess, session: Session, operation: string) => StorageEngine {
