@@ -11,7 +11,7 @@
  * in force. A deleted file removes its tenant's policy (fail closed), as does a
  * vanished directory.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { ChangeWatch } from '../../util/change-watch.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
@@ -68,9 +68,7 @@ export class FilePolicySource implements PolicySource {
   private readonly files = new Map<string, FileState>();
   private conflictsLogged = '';
   private dirMissingLogged = false;
-  private watcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private debounce: NodeJS.Timeout | null = null;
+  private changes: ChangeWatch | null = null;
   private current: Promise<void> = Promise.resolve();
   private queued: Promise<void> | null = null;
   private closed = false;
@@ -97,11 +95,20 @@ export class FilePolicySource implements PolicySource {
     if (!st.isDirectory()) throw new Error(`policiesDirectory '${directory}' is not a directory`);
     const source = new FilePolicySource(directory, options);
     await source.reload();
-    source.startWatching();
-    source.timer = setInterval(() => void source.reload(), source.refreshIntervalMs);
-    source.timer.unref();
+    source.changes = new ChangeWatch({
+      directory,
+      debounceMs: source.debounceMs,
+      intervalMs: source.refreshIntervalMs,
+      useWatch: source.useWatch,
+      onChange: () => void source.reload(),
+      onWatchProblem: (err, when) =>
+        source.log.warn(
+          { err: err.message, directory },
+          when === 'start' ? 'cannot watch the policy directory; relying on the periodic rescan' : 'policy directory watch failed; relying on the periodic rescan',
+        ),
+    });
     source.log.info(
-      { directory, tenants: [...source.tenants.keys()].sort(), refreshIntervalMs: source.refreshIntervalMs, watching: source.watcher !== null },
+      { directory, tenants: [...source.tenants.keys()].sort(), refreshIntervalMs: source.refreshIntervalMs, watching: source.changes.watching },
       'authorization policies loaded',
     );
     return source;
@@ -155,37 +162,9 @@ export class FilePolicySource implements PolicySource {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.debounce) clearTimeout(this.debounce);
-    this.watcher?.close();
-    this.watcher = null;
+    this.changes?.close();
     this.listeners.clear();
     await this.current;
-  }
-
-  private startWatching(): void {
-    if (!this.useWatch || this.closed || this.watcher) return;
-    try {
-      const w = watch(this.directory, { persistent: false }, () => this.scheduleReload());
-      w.on('error', (err) => {
-        this.log.warn({ err: err.message, directory: this.directory }, 'policy directory watch failed; relying on the periodic rescan');
-        w.close();
-        if (this.watcher === w) this.watcher = null;
-      });
-      this.watcher = w;
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, directory: this.directory }, 'cannot watch the policy directory; relying on the periodic rescan');
-    }
-  }
-
-  private scheduleReload(): void {
-    if (this.closed) return;
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.debounce = null;
-      void this.reload();
-    }, this.debounceMs);
-    this.debounce.unref();
   }
 
   private async scan(): Promise<void> {
@@ -195,7 +174,7 @@ export class FilePolicySource implements PolicySource {
       names = (await readdir(this.directory)).filter(isPolicyFileName).sort();
       if (this.dirMissingLogged) this.log.warn({ directory: this.directory }, 'policy directory is back');
       this.dirMissingLogged = false;
-      if (!this.watcher) this.startWatching();
+      this.changes?.ensureWatching();
     } catch (err) {
       if (!this.dirMissingLogged) {
         this.log.error(

@@ -20,7 +20,7 @@
  *     - mallory
  *     - { subject: bob, until: 2026-01-02T12:00:00Z }
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { ChangeWatch } from '../../util/change-watch.js';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -121,9 +121,7 @@ export interface RevocationWatcherOptions {
 export class RevocationWatcher {
   private current: RevocationList = EMPTY_REVOCATIONS;
   private text: string | null = null;
-  private watcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private debounce: NodeJS.Timeout | null = null;
+  private changes: ChangeWatch | null = null;
   private closed = false;
   private reading: Promise<void> = Promise.resolve();
   private failingLogged = '';
@@ -149,9 +147,14 @@ export class RevocationWatcher {
     if (text.length > MAX_FILE_BYTES) throw new RevocationFileError(`tokenRevocationFile '${file}' is larger than ${MAX_FILE_BYTES} bytes`);
     w.current = parseRevocationFile(text, file);
     w.text = text;
-    w.startWatching();
-    w.timer = setInterval(() => w.reload(), Math.max(100, options.refreshIntervalMs ?? 10_000));
-    w.timer.unref();
+    w.changes = new ChangeWatch({
+      directory: dirname(file),
+      fileName: basename(file),
+      debounceMs: options.debounceMs ?? 50,
+      intervalMs: Math.max(100, options.refreshIntervalMs ?? 10_000),
+      onChange: () => void w.reload(),
+      onWatchProblem: (err) => w.log.warn({ err: err.message, tokenRevocationFile: file }, 'cannot watch the token revocation file; relying on the periodic rescan'),
+    });
     w.log.info({ tokenRevocationFile: file, tokens: w.current.tokens.size, subjects: w.current.subjects.size }, 'token revocation list loaded');
     return w;
   }
@@ -174,39 +177,9 @@ export class RevocationWatcher {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.debounce) clearTimeout(this.debounce);
-    this.watcher?.close();
+    this.changes?.close();
     this.listeners.clear();
     await this.reading;
-  }
-
-  private startWatching(): void {
-    if (this.closed || this.watcher) return;
-    const name = basename(this.file);
-    try {
-      // the directory: editors and `mv` replace the file, which a watch on the file itself would miss
-      const w = watch(dirname(this.file), { persistent: false }, (_event, changed) => {
-        if (changed === null || changed === name) this.scheduleReload();
-      });
-      w.on('error', () => {
-        w.close();
-        if (this.watcher === w) this.watcher = null;
-      });
-      this.watcher = w;
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, tokenRevocationFile: this.file }, 'cannot watch the token revocation file; relying on the periodic rescan');
-    }
-  }
-
-  private scheduleReload(): void {
-    if (this.closed) return;
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.debounce = null;
-      void this.reload();
-    }, this.options.debounceMs ?? 50);
-    this.debounce.unref();
   }
 
   private async read(): Promise<void> {
@@ -219,7 +192,7 @@ export class RevocationWatcher {
       this.failing(`cannot be read: ${(err as Error).message}`);
       return;
     }
-    if (!this.watcher) this.startWatching();
+    this.changes?.ensureWatching();
     if (text === this.text) return;
     let list: RevocationList;
     try {
