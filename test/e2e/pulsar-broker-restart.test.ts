@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient } from '../helpers/clients/java.js';
-import { createNamespace, privatePulsar, pulsarSkipReason, type PrivatePulsar } from '../helpers/pulsar.js';
+import { createNamespace, privatePulsar, pulsarSkipReason, type PrivatePulsar, pulsarGatewayEnv } from '../helpers/pulsar.js';
 import { GroupMember, waitFor } from './drivers/group-members.js';
 import { ContinuousProducer } from './drivers/continuous-producer.js';
 
@@ -54,14 +54,7 @@ if (skip) {
       gw = await spawnGateway({
         KOP_KAFKA_LISTENERS: `PLAINTEXT://${bootstrap}`,
         KOP_DATA_DIRECTORY: dataDir,
-        KOP_STORAGE_ENGINE: 'pulsar',
-        KOP_BROKER_SERVICE_URL: pb.serviceUrl,
-        KOP_WEB_SERVICE_URL: pb.webUrl,
-        KOP_BROKER_CLIENT_AUTHENTICATION_PLUGIN: 'org.apache.pulsar.client.impl.auth.AuthenticationToken',
-        KOP_BROKER_CLIENT_AUTHENTICATION_PARAMETERS: `file:${pb.adminTokenFile}`,
-        KOP_KAFKA_TENANT: ns.split('/')[0]!,
-        KOP_KAFKA_NAMESPACE: ns.split('/')[1]!,
-        KOP_KAFKA_METADATA_NAMESPACE: 'restart-meta',
+        ...pulsarGatewayEnv(pb, ns), // storage engine, broker and admin URLs, the gateway's token, tenant/namespace
         KOP_OFFSETS_TOPIC_NUM_PARTITIONS: '4',
         KOP_GROUP_INITIAL_REBALANCE_DELAY_MS: '300',
         KOP_GROUP_MIN_SESSION_TIMEOUT_MS: '1000',
