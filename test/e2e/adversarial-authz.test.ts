@@ -372,7 +372,15 @@ describe('embedded engine', () => {
     assert.deepEqual(acked.map((a) => a.error), [undefined, undefined, undefined]);
     const limits = { 'max.block.ms': 10000, 'delivery.timeout.ms': 10000, 'request.timeout.ms': 5000 };
     const refused = await new JavaKafkaClient({ bootstrap: gw.bootstrap, security: sec('acme/scratch', 'snoop'), config: limits }).produce({ topic: 'notes', count: 1, idempotence: true, allowErrors: true });
-    assert.equal(refused[0]!.error, 'ClusterAuthorizationException', JSON.stringify(refused));
+    // The Java producer reports the refused InitProducerId either on the send's future
+    // (ClusterAuthorizationException) or, when its transaction manager already went into its fatal
+    // state, as send()'s KafkaException "Cannot execute transactional method because we are in an
+    // error state" (a client-side race, seen in CI): either way, the gateway refused and audited it.
+    assert.ok(
+      refused[0]!.error === 'ClusterAuthorizationException' || (refused[0]!.error === 'KafkaException' && /error state/.test(String((refused[0] as { message?: string }).message))),
+      JSON.stringify(refused),
+    );
+    await auditRecord(auditFile, (r) => r.event === 'access_denied' && r.principal === 'snoop' && r.operation === 'InitProducerId', 'the refused InitProducerId of snoop');
   }, { timeout: 120_000 });
 
   toolTest('Metadata over many hidden topics writes one access_filtered record, not one per topic; a named denied topic is still recorded', unavailable('kafkajs'), async () => {
