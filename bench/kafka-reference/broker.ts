@@ -102,9 +102,10 @@ function jaasQuote(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/** Java properties text: backslashes, CR and LF escaped (PEM files made by node-forge end their lines with CRLF; a raw CR would end the property). */
 function propsText(p: Record<string, string | number | boolean>): string {
   return Object.entries(p)
-    .map(([k, v]) => `${k}=${String(v).replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`)
+    .map(([k, v]) => `${k}=${String(v).replace(/\\/g, '\\\\').replace(/\r/g, '\\r').replace(/\n/g, '\\n')}`)
     .join('\n') + '\n';
 }
 

@@ -77,7 +77,7 @@ export function renderMarkdown(r: BenchReport): string {
   // targets skipped on this machine (Pulsar targets without the Pulsar jars) get no column, only a note
   const ids = r.targets.filter((t) => !(t.starts.length > 0 && t.starts.every((s) => s.skipped))).map((t) => t.id);
   const label = (id: TargetId) => r.targets.find((t) => t.id === id)!.label;
-  const gatewayIds = ids.filter((id) => id !== 'kafka');
+  const gatewayIds = ids.filter((id) => id !== 'kafka' && id !== 'kafka-sasl-ssl');
   const hasKafka = ids.includes('kafka');
   const isPulsar = (id: TargetId) => id === 'gateway-pulsar' || id === 'gateway-pulsar-kafka';
   const pulsarIds = ids.filter(isPulsar);
@@ -112,6 +112,8 @@ export function renderMarkdown(r: BenchReport): string {
   p();
   // The price of security: the SASL_SSL gateway against the same gateway over PLAINTEXT (both interval flush).
   const hasSecurityPair = ids.includes('gateway-sasl-ssl') && ids.includes('gateway-interval');
+  // Like for like over SASL_SSL: the gateway's SASL_SSL target against Kafka with a SASL_SSL listener.
+  const hasKafkaSaslPair = ids.includes('gateway-sasl-ssl') && ids.includes('kafka-sasl-ssl');
   // The price of metrics: the same gateway with metrics collected and scraped, against metrics off.
   const hasMetricsPair = ids.includes('gateway-metrics') && ids.includes('gateway');
   const header = [
@@ -120,6 +122,7 @@ export function renderMarkdown(r: BenchReport): string {
     ...ids.map(label),
     ...(hasKafka ? gatewayIds.map((g) => `${label(g)} ÷ Kafka`) : []),
     ...(hasSecurityPair ? ['SASL_SSL ÷ PLAINTEXT (interval)'] : []),
+    ...(hasKafkaSaslPair ? ['gateway SASL_SSL ÷ Kafka SASL_SSL'] : []),
     ...(hasMetricsPair ? ['metrics on ÷ off'] : []),
     ...nativePairs.map(([g, n]) => `${label(g)} ÷ ${label(n)}`),
   ];
@@ -129,6 +132,7 @@ export function renderMarkdown(r: BenchReport): string {
     ...ids.map((id) => fmt(row.values.get(id), row.digits)),
     ...(hasKafka ? gatewayIds.map((g) => ratio(row.values.get(g), row.values.get('kafka'))) : []),
     ...(hasSecurityPair ? [ratio(row.values.get('gateway-sasl-ssl'), row.values.get('gateway-interval'))] : []),
+    ...(hasKafkaSaslPair ? [ratio(row.values.get('gateway-sasl-ssl'), row.values.get('kafka-sasl-ssl'))] : []),
     ...(hasMetricsPair ? [ratio(row.values.get('gateway-metrics'), row.values.get('gateway'))] : []),
     ...nativePairs.map(([g, n]) => ratio(row.values.get(g), row.values.get(n))),
   ]);

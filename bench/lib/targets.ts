@@ -12,11 +12,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startKafkaBroker, tcpReady } from '../kafka-reference/broker.js';
 import { repoRoot } from '../../test/helpers/clients/paths.js';
+import { ensureDevCertificates } from '../../src/security/dev-certs.js';
 import type { PulsarBroker } from './pulsar.js';
 import type { NativePulsar } from './pulsar-native.js';
 
-export type TargetId = 'gateway' | 'gateway-metrics' | 'gateway-interval' | 'gateway-sasl-ssl' | 'gateway-pulsar' | 'gateway-pulsar-kafka' | 'pulsar-native' | 'pulsar-native-window' | 'kafka';
-export const TARGET_IDS: readonly TargetId[] = ['gateway', 'gateway-metrics', 'gateway-interval', 'gateway-sasl-ssl', 'gateway-pulsar', 'gateway-pulsar-kafka', 'pulsar-native', 'pulsar-native-window', 'kafka'];
+export type TargetId =
+  | 'gateway'
+  | 'gateway-metrics'
+  | 'gateway-interval'
+  | 'gateway-sasl-ssl'
+  | 'gateway-pulsar'
+  | 'gateway-pulsar-kafka'
+  | 'pulsar-native'
+  | 'pulsar-native-window'
+  | 'kafka'
+  | 'kafka-sasl-ssl';
+export const TARGET_IDS: readonly TargetId[] = [
+  'gateway',
+  'gateway-metrics',
+  'gateway-interval',
+  'gateway-sasl-ssl',
+  'gateway-pulsar',
+  'gateway-pulsar-kafka',
+  'pulsar-native',
+  'pulsar-native-window',
+  'kafka',
+  'kafka-sasl-ssl',
+];
 
 export interface TargetSpec {
   id: TargetId;
@@ -149,6 +171,19 @@ export const TARGETS: Record<TargetId, TargetSpec> = {
     },
     durability:
       'Kafka defaults: acknowledged after the page-cache write, no fsync per batch (the OS writes back; Kafka fsyncs on segment roll and shutdown); the fair peer of gateway (interval)',
+  },
+  'kafka-sasl-ssl': {
+    id: 'kafka-sasl-ssl',
+    kind: 'kafka',
+    label: 'Apache Kafka (SASL_SSL)',
+    settings: {
+      listener: 'SASL_SSL (SASL/PLAIN, one user; PEM key store holding a certificate made by the gateway\'s own development-certificate code, RSA 2048 as the gateway target\'s)',
+      'process.roles': 'broker,controller (KRaft, one node)',
+      heap: '-Xmx1g -Xms256m, G1 (MaxGCPauseMillis=20)',
+      authorizer: 'none (Kafka\'s default: every authenticated principal is allowed; the gateway target also authorizes and audits every request)',
+    },
+    durability: 'as Apache Kafka, over a SASL_SSL listener: the fair peer of gateway (interval, SASL_SSL)',
+    listener: 'SASL_SSL',
   },
 };
 
@@ -329,6 +364,7 @@ async function saslSslSetup(dir: string): Promise<{ env: Record<string, string>;
 }
 
 export async function startKafkaTarget(spec: TargetSpec): Promise<RunningTarget> {
+  if (spec.listener === 'SASL_SSL') return startKafkaSaslSslTarget(spec);
   const k = await startKafkaBroker();
   return {
     spec,
@@ -346,6 +382,41 @@ export async function startKafkaTarget(spec: TargetSpec): Promise<RunningTarget>
       }
     },
     stop: () => k.stop(),
+  };
+}
+
+/**
+ * Kafka with a SASL_SSL listener (SASL/PLAIN, TLS with a certificate made by the gateway's own
+ * development-certificate code): the load generators use that listener, with the same client
+ * settings as against the gateway's SASL_SSL target.
+ */
+async function startKafkaSaslSslTarget(spec: TargetSpec): Promise<RunningTarget> {
+  const dir = mkdtempSync(join(tmpdir(), 'kop-bench-kafka-certs-'));
+  const certs = ensureDevCertificates({ dir });
+  const password = randomBytes(12).toString('hex');
+  const k = await startKafkaBroker({
+    sasl: { plainUsers: { bench: password }, oauthbearer: false, tls: { certPemFile: certs.serverCertFile, keyPemFile: certs.serverKeyFile } },
+  });
+  return {
+    spec,
+    bootstrap: k.saslBootstrap!,
+    pid: k.pid,
+    startupMs: k.startupMs,
+    logFile: k.logFile,
+    security: { protocol: 'SASL_SSL', mechanism: 'PLAIN', username: 'bench', password, caPemFile: certs.caCertFile },
+    warnings: () => {
+      try {
+        return readFileSync(k.logFile, 'utf8')
+          .split('\n')
+          .filter((l) => /\b(ERROR|FATAL)\b/.test(l));
+      } catch {
+        return [];
+      }
+    },
+    stop: async () => {
+      await k.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
