@@ -22,14 +22,17 @@ import {
   type AppendOptions,
   type AppendResult,
   type ConfigAlteration,
+  type IsolationLevel,
   type PartitionOffsets,
   type PartitionRef,
+  type ProducerStateView,
   type ReadOptions,
   type ReadResult,
   type StorageEngine,
   type TimestampLookup,
   type TopicConfigEntry,
   type TopicInfo,
+  type TxnMarker,
 } from '../engine.js';
 import {
   applyAlterations,
@@ -41,7 +44,7 @@ import {
   type TopicConfig,
   type TopicConfigKey,
 } from '../topic-config.js';
-import type { ValidatedBatch } from '../validated-batch.js';
+import { endTxnMarkerBatch, type ValidatedBatch } from '../validated-batch.js';
 import { silentEngineLogger, type EngineLogger } from '../logger.js';
 import type { EntryFormat } from './entry-format.js';
 import { toStorageError } from './errors.js';
@@ -87,6 +90,8 @@ interface TopicMetaRecord {
 const NS_TOPICS = 'topics';
 const NS_LOG_START = 'log-start';
 const NS_PRODUCER_IDS = 'producer-ids';
+/** Per partition (and topic id): the producer-state snapshot with open transactions and the aborted-transaction index. */
+const NS_PRODUCER_STATE = 'producer-state';
 const PRODUCER_ID_BLOCK = 1000n;
 const TOPIC_CACHE_MS = 1000;
 const INDEX_INTERCEPTOR = 'org.apache.pulsar.common.intercept.AppendIndexMetadataInterceptor';
@@ -419,6 +424,7 @@ export class PulsarEngine implements StorageEngine {
     for (let p = 0; p < t.info.partitions; p++) {
       const key = partitionName(name, p);
       if (this.logStarts.delete(key)) await this.state.put(NS_LOG_START, key, null);
+      await this.state.put(NS_PRODUCER_STATE, `${key}@${t.info.topicId.toString('hex')}`, null);
     }
     this.logger.info({ topic: name }, 'topic deleted');
   }
@@ -566,6 +572,7 @@ export class PulsarEngine implements StorageEngine {
       p = this.partitions.get(key);
       if (!p) {
         const topic = tp.topic;
+        const stateKey = `${key}@${t.info.topicId.toString('hex')}`; // a re-created topic never sees the old one's state
         p = new PulsarPartition(key, `${topic}-${tp.partition}`, {
           client: this.client,
           locator: this.locator,
@@ -578,6 +585,8 @@ export class PulsarEngine implements StorageEngine {
           operationTimeoutMs: this.timeoutMs,
           forwardIdentity: this.options.forwardIdentity ?? false,
           rebuildEntries: BigInt(this.options.tailRebuildEntries ?? 1000),
+          loadProducerState: () => this.state.get(NS_PRODUCER_STATE, stateKey),
+          saveProducerState: (snapshot) => this.state.put(NS_PRODUCER_STATE, stateKey, snapshot),
         });
         this.partitions.set(key, p);
       }
@@ -652,7 +661,17 @@ export class PulsarEngine implements StorageEngine {
     return target;
   }
 
-  async waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  async writeTxnMarker(tp: PartitionRef, marker: TxnMarker, options?: { principal?: string | null }): Promise<{ offset: bigint }> {
+    const p = await this.partition(tp);
+    const m = { producerId: marker.producerId, epoch: marker.producerEpoch, commit: marker.commit, coordinatorEpoch: marker.coordinatorEpoch };
+    return p.appendMarker(endTxnMarkerBatch(marker, BigInt(Date.now())), m, options?.principal);
+  }
+
+  async describeProducers(tp: PartitionRef): Promise<ProducerStateView[]> {
+    return (await this.partition(tp)).describeProducers();
+  }
+
+  async waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal, isolation?: IsolationLevel): Promise<void> {
     if (!this.started) return;
     const parts: Array<{ p: PulsarPartition; offset: bigint }> = [];
     try {
@@ -660,7 +679,8 @@ export class PulsarEngine implements StorageEngine {
     } catch {
       return; // unknown partition: let the caller re-check now
     }
-    if (parts.some(({ p, offset }) => p.highWatermark > offset || p.failed)) return;
+    const end = isolation === 'read_committed' ? (p: PulsarPartition): bigint => p.lastStableOffset : (p: PulsarPartition): bigint => p.highWatermark;
+    if (parts.some(({ p, offset }) => end(p) > offset || p.failed)) return;
     await new Promise<void>((resolve) => {
       const offs: Array<() => void> = [];
       const done = (): void => {
@@ -672,7 +692,7 @@ export class PulsarEngine implements StorageEngine {
       const timer = setTimeout(done, timeoutMs);
       signal?.addEventListener('abort', done);
       if (signal?.aborted) return done();
-      for (const { p, offset } of parts) offs.push(p.onAppend(() => (p.highWatermark > offset || p.failed ? done() : undefined)));
+      for (const { p, offset } of parts) offs.push(p.onAppend(() => (end(p) > offset || p.failed ? done() : undefined)));
     });
   }
 
