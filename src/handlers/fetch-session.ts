@@ -182,6 +182,9 @@ export class FetchSessionCache {
   private cachedPartitions = 0;
   /** Sessions evicted to make room (Kafka's IncrementalFetchSessionEvictionsPerSec, as a total). */
   evictions = 0;
+  /** Sessions created, and incremental fetches served (totals, for metrics and tests). */
+  created = 0;
+  incrementalFetches = 0;
 
   constructor(
     private readonly limits: FetchSessionLimits,
@@ -267,6 +270,7 @@ export class FetchSessionCache {
     }
     this.touch(session);
     session.epoch = nextEpoch(session.epoch);
+    this.incrementalFetches++;
     return { kind: 'incremental', session };
   }
 
@@ -291,6 +295,7 @@ export class FetchSessionCache {
       session.partitions.set(key, { ...request, highWatermark: result.errorCode === ErrorCode.NONE ? result.highWatermark : -1n, logStartOffset: result.logStartOffset });
     }
     this.sessions.set(session.id, session);
+    this.created++;
     let set = this.byConnection.get(connId);
     if (!set) {
       set = new Set();
