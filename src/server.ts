@@ -27,7 +27,7 @@ import { TlsManager, createListenerServer, isTlsProtocol, peerPrincipal, tlsInfo
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { GatewayMetrics } from './metrics/metrics.js';
-import { registerAuditMetrics, registerBoundMetrics, registerGroupMetrics } from './metrics/sources.js';
+import { registerAuditMetrics, registerBoundMetrics, registerFetchSessionMetrics, registerGroupMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
 import { OpsServer } from './ops/server.js';
 import { FetchSessionCache } from './handlers/fetch-session.js';
@@ -177,6 +177,7 @@ export class Gateway {
     if (metrics) {
       wiring.registerMetrics(metrics);
       registerGroupMetrics(metrics, coordinator, storage);
+      if (context.fetchSessions) registerFetchSessionMetrics(metrics, context.fetchSessions);
     }
     if (opsSpec) {
       gateway.ops = new OpsServer({ spec: opsSpec, token: opsToken, metrics: metrics ?? null, readiness: gateway.readiness(wiring), tls, log: log.child({ component: 'ops' }) });
