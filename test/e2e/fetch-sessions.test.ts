@@ -13,7 +13,10 @@
  *   Fetch refused (TOPIC_AUTHORIZATION_FAILED);
  * - real clients that use sessions (the Java consumer, franz-go) or not
  *   (librdkafka via kcat) consume every record of a many-partition topic
- *   exactly once.
+ *   exactly once;
+ * - the Pulsar engine with two gateway nodes: sessions are per node (another
+ *   node answers FETCH_SESSION_ID_NOT_FOUND, a full fetch there opens one),
+ *   and a Java consumer consumes exactly with sessions.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +38,7 @@ import { FetchRequest, MetadataRequest } from '../../src/protocol/generated/inde
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { decodeBatchesSync, encodeBatchSync } from '../../src/protocol/records/index.js';
 import type { FetchSessionCache } from '../../src/handlers/fetch-session.js';
+import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
 
 const secret = randomBytes(32);
 const dir = mkdtempSync(join(tmpdir(), 'kop-fetch-sessions-'));
@@ -345,3 +349,64 @@ test(`franz-go over ${MANY} partitions (sessions) consumes every record exactly 
   assert.equal(out.internalListed, true, '__consumer_offsets is internal in franz-go metadata');
   assert.equal(out.regexValues, MANY * PER_PARTITION, 'the regex consumer consumed the topic');
 });
+
+// ---------------------------------------------------------------- the Pulsar engine, two gateway nodes
+
+const pulsarSkip = pulsarSkipReason();
+test(
+  pulsarSkip ? `pulsar: sessions per node [skipped: ${pulsarSkip}]` : 'pulsar: sessions are per gateway node (another node answers FETCH_SESSION_ID_NOT_FOUND, a full fetch there works); a Java consumer over 20 partitions consumes exactly',
+  { skip: pulsarSkip, timeout: 240_000 },
+  async () => {
+    const p = await sharedPulsar();
+    const ns = await createNamespace(p, uniqueName('fsess'));
+    const nodes: TestGateway[] = [];
+    try {
+      for (const nodeId of [1, 2]) nodes.push(await startTestGateway({ ...pulsarGatewayConfig(p, ns), kafkaNodeId: nodeId }));
+      const [one, two] = nodes as [TestGateway, TestGateway];
+      const topic = 'sessions-pulsar';
+      const parts = 20;
+      const c1 = await RawClient.open(one.port);
+      const c2 = await RawClient.open(two.port);
+      let corr = 1;
+      const call = async <K extends ApiKeyNumber>(c: RawClient, key: K, v: number, body: RequestBodies[K]): Promise<ResponseBodies[K]> => {
+        c.send(encodeRequest(key, v, corr++, 'fetch-sessions', body));
+        const frame = await c.next(30_000);
+        assert.ok(frame);
+        return decodeResponse(frame, key, v).body;
+      };
+      const created = await call(c1, API_KEYS.CreateTopics, 5, { topics: [{ name: topic, numPartitions: parts, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 30_000, validateOnly: false });
+      assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+      for (let q = 0; q < parts; q++) {
+        for (let i = 0; i < 3; i++) {
+          const r = await call(c1, API_KEYS.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 30_000, topicData: [{ name: topic, partitionData: [{ index: q, records: encodeBatchSync({ records: [{ key: null, value: Buffer.from(`${q}-${i}`) }] }) }] }] });
+          assert.equal(r.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.NONE);
+        }
+      }
+      const full = await call(c1, API_KEYS.Fetch, 12, fetchBody(0, 0, [{ topic, topicId: Buffer.alloc(16), partitions: [part(0, 0n), part(1, 0n)] }]));
+      assert.notEqual(full.sessionId, 0);
+      assert.deepEqual(carried(full).map(([q, code, bases]) => [q, code, bases.length > 0]), [
+        [0, ErrorCode.NONE, true],
+        [1, ErrorCode.NONE, true],
+      ]);
+      const elsewhere = await call(c2, API_KEYS.Fetch, 12, fetchBody(full.sessionId, 1, []));
+      assert.equal(elsewhere.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND, 'the other node does not know the session');
+      const restart = await call(c2, API_KEYS.Fetch, 12, fetchBody(full.sessionId, 0, [{ topic, topicId: Buffer.alloc(16), partitions: [part(0, 0n)] }]));
+      assert.equal(restart.errorCode, ErrorCode.NONE);
+      assert.notEqual(restart.sessionId, 0, 'a full fetch opens a session there');
+      c1.close();
+      c2.close();
+
+      if (!unavailable('java')) {
+        const java = new JavaKafkaClient({ bootstrap: one.bootstrap, config: { 'max.partition.fetch.bytes': 200, 'fetch.max.bytes': 2000 } });
+        const before = one.gateway.context.fetchSessions!.incrementalFetches;
+        const got = await java.consume({ topic, maxRecords: parts * 3, timeoutMs: 90_000 });
+        const expected: string[] = [];
+        for (let q = 0; q < parts; q++) for (let i = 0; i < 3; i++) expected.push(`${q}-${i}`);
+        assert.deepEqual(got.map((r) => r.valueText ?? '').sort(), expected.sort());
+        assert.ok(one.gateway.context.fetchSessions!.incrementalFetches > before, 'the Java consumer fetched incrementally');
+      }
+    } finally {
+      for (const n of nodes) await n.stop();
+    }
+  },
+);
