@@ -295,9 +295,13 @@ async function manyPartitionTopic(name: string): Promise<void> {
   const admin = await Raw.login('acme-admin');
   const created = await admin.call(API_KEYS.CreateTopics, 5, { topics: [{ name, numPartitions: MANY, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 10_000, validateOnly: false });
   assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
-  for (let p = 0; p < MANY; p++) {
-    for (let i = 0; i < PER_PARTITION; i++) assert.equal(await produce(admin, name, p, `${p}-${i}`), ErrorCode.NONE);
-  }
+  // one Produce request: a batch of PER_PARTITION records on each partition
+  const partitionData = Array.from({ length: MANY }, (_, p) => ({
+    index: p,
+    records: encodeBatchSync({ records: Array.from({ length: PER_PARTITION }, (_, i) => ({ key: null, value: Buffer.from(`${p}-${i}`) })) }),
+  }));
+  const r = await admin.call(API_KEYS.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name, partitionData }] });
+  assert.deepEqual(new Set(r.responses[0]!.partitionResponses.map((x) => x.errorCode)), new Set([ErrorCode.NONE]));
   admin.close();
 }
 
