@@ -23,9 +23,12 @@ import { ZERO_UUID } from '../protocol/codec/types.js';
  */
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
+/** Kafka's configs of `__consumer_offsets` (offsets.topic.segment.bytes, compacted), as DescribeConfigs shows them. */
+export const OFFSETS_TOPIC_CONFIGS: Readonly<Record<string, string>> = { 'cleanup.policy': 'compact', 'segment.bytes': '104857600' };
+
 /** The presented `__consumer_offsets` of a namespace (no topic id: clients address it by name). */
 export function offsetsTopicInfo(ctx: RequestContext, name: TopicName): TopicInfo {
-  return { name: name.full, topicId: ZERO_UUID, partitions: ctx.gateway.config.offsetsTopicNumPartitions, configs: {}, internal: true };
+  return { name: name.full, topicId: ZERO_UUID, partitions: ctx.gateway.config.offsetsTopicNumPartitions, configs: { ...OFFSETS_TOPIC_CONFIGS }, internal: true };
 }
 
 /** A resolved name that is the presented `__consumer_offsets` (when no stored topic has that name). */

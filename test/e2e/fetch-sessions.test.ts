@@ -9,8 +9,9 @@
  *   partitions TOPIC_AUTHORIZATION_FAILED at the next fetch (sessions never
  *   cache authorization); a closed connection frees its sessions;
  * - __consumer_offsets: listed as internal with the offsets partitions, by
- *   name and in the full listing; Produce refused (INVALID_TOPIC_EXCEPTION),
- *   Fetch refused (TOPIC_AUTHORIZATION_FAILED);
+ *   name, in the full listing and by the Java AdminClient (internal only);
+ *   DescribeConfigs shows Kafka's configs of it; Produce refused
+ *   (INVALID_TOPIC_EXCEPTION), Fetch refused (TOPIC_AUTHORIZATION_FAILED);
  * - real clients that use sessions (the Java consumer, franz-go) or not
  *   (librdkafka via kcat) consume every record of a many-partition topic
  *   exactly once;
@@ -281,6 +282,17 @@ test('__consumer_offsets: listed as an internal topic with the offsets partition
   assert.equal(await produce(alice, '__consumer_offsets', 0, 'x'), ErrorCode.INVALID_TOPIC_EXCEPTION);
   const f = await alice.call(API_KEYS.Fetch, 12, fetchBody(0, -1, [{ topic: '__consumer_offsets', topicId: Buffer.alloc(16), partitions: [part(0, 0n)] }]));
   assert.equal(f.responses[0]!.partitions[0]!.errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  // DescribeConfigs (kafka-topics.sh --describe): Kafka's configs of it, read-only
+  const configs = await alice.call(API_KEYS.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: '__consumer_offsets', configurationKeys: ['cleanup.policy', 'segment.bytes'] }], includeSynonyms: false, includeDocumentation: false });
+  const res = configs.results[0]!;
+  assert.equal(res.errorCode, ErrorCode.NONE, String(res.errorMessage));
+  assert.deepEqual(
+    res.configs.map((c) => [c.name, c.value, c.readOnly]),
+    [
+      ['cleanup.policy', 'compact', true],
+      ['segment.bytes', '104857600', true],
+    ],
+  );
   // never auto-created by the lookup
   assert.equal(await gw.gateway.context.storage.describeTopic('persistent://acme/orders/__consumer_offsets'), null);
   alice.close();
@@ -327,6 +339,10 @@ toolTest(`the Java consumer over ${MANY} partitions uses incremental sessions an
   assert.equal(new Set(got.map((r) => `${r.partition}/${r.offset}`)).size, MANY * PER_PARTITION, 'no duplicates');
   assert.ok(sessions().created > before.created, 'the consumer opened a session');
   assert.ok(sessions().incrementalFetches > before.incremental, 'and fetched incrementally');
+  // the Java AdminClient lists __consumer_offsets only when asked for internal topics, and as internal
+  const listed = await java.listTopics({ internal: true });
+  assert.deepEqual(listed.filter((t) => t.topic === '__consumer_offsets').map((t) => t.internal), [true]);
+  assert.ok(!(await java.listTopics()).some((t) => t.topic === '__consumer_offsets'));
 }, { timeout: 180_000 });
 
 toolTest(`librdkafka (kcat) over ${MANY} partitions consumes every record exactly once`, unavailable('kcat'), async () => {
