@@ -206,8 +206,8 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
   rule: 'topic-consume',
   authz: {
     checks: [
-      { action: 'consume', on: 'topic', when: 'v4-12', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' },
-      { action: 'consume', on: 'topic-id', when: 'v13+', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition (an unknown id: UNKNOWN_TOPIC_ID)' },
+      { action: 'consume', on: 'topic', when: 'v4-12', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic (named in the request or held by its incremental fetch session: checked on every fetch)' },
+      { action: 'consume', on: 'topic-id', when: 'v13+', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition, of the request or its fetch session (an unknown id: UNKNOWN_TOPIC_ID)' },
     ],
     // the request's topics and, for an incremental fetch, its session's: checked on every fetch
     needs(request, { apiVersion, fetchSessionPartitions }) {
