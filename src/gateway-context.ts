@@ -2,6 +2,7 @@
  * What request handlers may use: configuration, the storage engine, the
  * cluster identity and the advertised endpoints. Built once by the server.
  */
+import type { FetchSessionCache } from './handlers/fetch-session.js';
 import type { GatewayConfig } from './config/schema.js';
 import type { StorageEngine } from './storage/engine.js';
 import type { DispatchTable } from './dispatch/registry.js';
@@ -49,6 +50,8 @@ export interface GatewayContext {
   peers?(listenerName: string): Array<{ nodeId: number; endpoint: Endpoint }>;
   /** The consumer group coordinator; group APIs answer COORDINATOR_NOT_AVAILABLE without one. */
   readonly coordinator?: GroupCoordinator;
+  /** Incremental fetch sessions of this node (KIP-227, handlers/fetch-session.ts); without it every fetch is sessionless. */
+  readonly fetchSessions?: FetchSessionCache;
   /** Prometheus metrics; undefined when metrics are off (no opsListener, or metricsEnabled=false). */
   readonly metrics?: GatewayMetrics;
 }

@@ -27,9 +27,10 @@ import { TlsManager, createListenerServer, isTlsProtocol, peerPrincipal, tlsInfo
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { GatewayMetrics } from './metrics/metrics.js';
-import { registerAuditMetrics, registerBoundMetrics, registerGroupMetrics } from './metrics/sources.js';
+import { registerAuditMetrics, registerBoundMetrics, registerFetchSessionMetrics, registerGroupMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
 import { OpsServer } from './ops/server.js';
+import { FetchSessionCache } from './handlers/fetch-session.js';
 import { Readiness } from './ops/health.js';
 import { SchemaRegistry, schemaRegistryTlsSpecs } from './schema-registry/index.js';
 
@@ -147,6 +148,11 @@ export class Gateway {
         return { host: isWildcard(host) ? hostname() : host, port };
       },
       coordinator,
+      fetchSessions: new FetchSessionCache({
+        maxSessions: config.maxIncrementalFetchSessionCacheSlots,
+        maxPerConnection: config.fetchSessionsPerConnection,
+        maxPartitions: config.fetchSessionMaxPartitions,
+      }),
     };
     const gateway = new Gateway(config, context, bound, log, security, tls);
     // tokenRevocationFile changed: open sessions it revokes are closed now, not at their expiry.
@@ -171,6 +177,7 @@ export class Gateway {
     if (metrics) {
       wiring.registerMetrics(metrics);
       registerGroupMetrics(metrics, coordinator, storage);
+      if (context.fetchSessions) registerFetchSessionMetrics(metrics, context.fetchSessions);
     }
     if (opsSpec) {
       gateway.ops = new OpsServer({ spec: opsSpec, token: opsToken, metrics: metrics ?? null, readiness: gateway.readiness(wiring), tls, log: log.child({ component: 'ops' }) });

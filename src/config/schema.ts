@@ -272,6 +272,27 @@ export const SCHEMA = {
     origin: 'Kafka',
     doc: 'Largest Fetch response the gateway builds (Kafka fetch.max.bytes): a request asks for min(its max_bytes, this); the first partition with data may still return one larger batch so consumers make progress (KIP-74). A partition named several times in one request is read once.',
   },
+  maxIncrementalFetchSessionCacheSlots: {
+    kind: 'int',
+    default: 1000,
+    min: 0,
+    origin: 'Kafka',
+    doc: 'Incremental fetch sessions (KIP-227) this gateway node keeps (Kafka max.incremental.fetch.session.cache.slots); when full, a new session evicts one unused for 2 minutes, or the smallest one older than 2 minutes if it has fewer partitions, as Kafka does; else the client fetches sessionless. 0 = every fetch is sessionless.',
+  },
+  fetchSessionsPerConnection: {
+    kind: 'int',
+    default: 4,
+    min: 0,
+    origin: 'gateway',
+    doc: "Incremental fetch sessions one client connection may hold (a consumer needs one per gateway node); a connection opening more loses its least recently used session. A connection's sessions end with it.",
+  },
+  fetchSessionMaxPartitions: {
+    kind: 'int',
+    default: 10_000,
+    min: 1,
+    origin: 'gateway',
+    doc: 'Partitions one incremental fetch session may hold: a larger full fetch is answered without a session, and an incremental fetch growing a session past it closes the session (FETCH_SESSION_ID_NOT_FOUND: the client starts over with a full fetch).',
+  },
   maxQueuedRequests: {
     kind: 'int',
     default: 500,

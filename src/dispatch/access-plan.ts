@@ -85,6 +85,11 @@ export interface GroupCondition {
 export interface AccessScope {
   readonly apiVersion: number;
   readonly session: Session;
+  /**
+   * The partitions of this connection's incremental fetch session with that id, or undefined
+   * (Fetch: a session's partitions are checked on every request that uses it, never cached).
+   */
+  fetchSessionPartitions(sessionId: number): Iterable<{ topic: string; topicId: Buffer }> | undefined;
 }
 
 export interface AccessDeclaration<Req> {
@@ -121,7 +126,11 @@ export function resolvedOrNull(ctx: RequestContext, kafkaName: string): TopicNam
  * names nothing (nothing to wait for).
  */
 export function prepareAccess(ctx: RequestContext, declaration: AccessDeclaration<any>, request: unknown): Promise<unknown> | null {
-  const needs = declaration.needs(request, { apiVersion: ctx.apiVersion, session: ctx.session });
+  const needs = declaration.needs(request, {
+    apiVersion: ctx.apiVersion,
+    session: ctx.session,
+    fetchSessionPartitions: (sessionId) => ctx.gateway.fetchSessions?.get(ctx.conn.id, sessionId)?.partitions.values(),
+  });
   if (needs.length === 0) return null;
   const checks = declaration.checks;
   let groups = false;

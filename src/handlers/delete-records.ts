@@ -26,8 +26,8 @@ function out(partitionIndex: number, errorCode: number, lowWatermark = -1n): Par
 async function deletePartition(ctx: RequestContext, resolver: TopicResolver, topic: string, index: number, offset: bigint): Promise<PartitionOut> {
   const found = await resolver.lookup(topic);
   if (found.name && !(await ctx.access.tenantAdmin(found.name.tenant))) return out(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  if (found.name && isInternalTopic(found.name)) return out(index, ErrorCode.INVALID_TOPIC_EXCEPTION);
   if (!found.ok) return out(index, found.code);
-  if (isInternalTopic(found.name)) return out(index, ErrorCode.INVALID_TOPIC_EXCEPTION);
   if (!partitionExists(found.info, index)) return out(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   if (offset < 0n && offset !== HIGH_WATERMARK) return out(index, ErrorCode.OFFSET_OUT_OF_RANGE);
   try {

@@ -26,8 +26,8 @@ import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protoco
 import { SCHEMA } from '../config/schema.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { StorageError, type StorageEngine, type TopicConfigEntry } from '../storage/engine.js';
-import { TOPIC_CONFIG_KEYS, makeDefaults, topicConfigSpec, type TopicConfigKey } from '../storage/topic-config.js';
-import { resolveRequestTopic } from './topic-lookup.js';
+import { TOPIC_CONFIG_KEYS, describeTopicConfigs, makeDefaults, topicConfigSpec, type TopicConfigKey } from '../storage/topic-config.js';
+import { OFFSETS_TOPIC_CONFIGS, isOffsetsTopic, resolveRequestTopic } from './topic-lookup.js';
 
 type ResultOut = DescribeConfigsResponse['results'][number];
 type ConfigOut = ResultOut['configs'][number];
@@ -275,6 +275,14 @@ async function topicViews(ctx: RequestContext, name: string): Promise<ConfigView
     entries = await storage.describeTopicConfigs(resolved.full);
   } catch (err) {
     if (err instanceof StorageError && err.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+      // the presented __consumer_offsets (topic-lookup.ts): Kafka's configs of it, read-only
+      if (isOffsetsTopic(resolved)) {
+        const defaults = topicConfigDefaults(storage);
+        return topicConfigViews(
+          describeTopicConfigs(OFFSETS_TOPIC_CONFIGS, defaults).map((e) => ({ ...e, readOnly: true })),
+          defaults,
+        );
+      }
       throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
     }
     throw err;

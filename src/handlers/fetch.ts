@@ -25,10 +25,11 @@
  * then waits for the last stable offset to move (a COMMIT/ABORT marker wakes it).
  * last_stable_offset is reported for both isolation levels.
  *
- * Fetch sessions (KIP-227): this gateway answers every fetch in full with
- * session id 0, which is what a Kafka broker with no free session slots does;
- * clients then keep sending full fetch requests. A request that names a
- * session (id != 0) gets FETCH_SESSION_ID_NOT_FOUND, and clients start over.
+ * Fetch sessions (KIP-227, fetch-session.ts): v7+ requests open, use and
+ * close incremental sessions with Kafka's rules and error codes; an
+ * incremental fetch reads every partition of the session, resolving and
+ * authorizing each one again (a revoked permission applies at the next
+ * fetch), and answers only the partitions that changed.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { topicsNamed, type Need } from '../dispatch/access-plan.js';
@@ -40,6 +41,7 @@ import { EMPTY_BUFFER, ZERO_UUID, type RecordsOut } from '../protocol/codec/type
 import { TopicResolver, checkLeaderEpoch, partitionExists } from './topic-lookup.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, recordCount } from '../protocol/records/batch-header.js';
 import type { TopicName } from '../topics/names.js';
+import { FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, partitionKey, type FetchContext, type PartitionRequest, type PartitionResult } from './fetch-session.js';
 
 type TopicOut = FetchResponse['responses'][number];
 type PartitionOut = TopicOut['partitions'][number];
@@ -75,16 +77,88 @@ function partitionOut(
   };
 }
 
-/** One partition the request asks for, resolved once, read possibly several times (long-poll). */
+/** One partition the request (or its session) asks for, resolved once, read possibly several times (long-poll). */
 interface Wanted {
   /** The topic entry it is answered in (name, and id for v13+). */
   topic: string;
   topicId: Buffer;
+  /** Its key in the request and the session (fetch-session.ts partitionKey). */
+  key: string;
+  req: PartitionRequest;
   out: PartitionOut;
   name: TopicName | null;
   tp: PartitionRef | null;
   fetchOffset: bigint;
   partitionMaxBytes: number;
+}
+
+/** Bytes of a partition's records in the response. */
+function recordBytes(data: RecordsOut | null): number {
+  if (!data) return 0;
+  if (Buffer.isBuffer(data)) return data.length;
+  let n = 0;
+  for (const part of data) n += part.length;
+  return n;
+}
+
+function resultOf(w: Wanted): PartitionResult {
+  return { errorCode: w.out.errorCode, highWatermark: w.out.highWatermark, logStartOffset: w.out.logStartOffset, recordBytes: recordBytes(w.out.records) };
+}
+
+/**
+ * The partitions a request names, in order, one entry per topic(-id) partition: like Kafka's
+ * fetchData map, the last occurrence's fields at the first one's place.
+ */
+function requestedPartitions(request: FetchRequest, usesTopicIds: boolean): PartitionRequest[] {
+  const out: PartitionRequest[] = [];
+  const slot = new Map<string, number>();
+  for (const t of request.topics) {
+    const topicId = t.topicId ?? ZERO_UUID;
+    for (const p of t.partitions) {
+      const r: PartitionRequest = { topic: t.topic, topicId, partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch };
+      const key = partitionKey(usesTopicIds, t.topic, topicId, p.partition);
+      const at = slot.get(key);
+      if (at === undefined) {
+        slot.set(key, out.length);
+        out.push(r);
+      } else {
+        out[at] = r;
+      }
+    }
+  }
+  return out;
+}
+
+/** Without a session cache (fetchSessions unset): full fetches are sessionless, an incremental one names an unknown session. */
+function withoutSessions(sessionId: number, epoch: number): FetchContext {
+  if (epoch === INITIAL_EPOCH || epoch === FINAL_EPOCH) return { kind: 'sessionless' };
+  return { kind: 'error', errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, reason: `no fetch session ${sessionId}` };
+}
+
+/** Resolve and authorize each partition (every fetch: a session never caches either). */
+async function resolveWanted(ctx: RequestContext, parts: Iterable<PartitionRequest>, usesTopicIds: boolean): Promise<Wanted[]> {
+  const v = ctx.apiVersion;
+  const resolver = new TopicResolver(ctx);
+  const wanted: Wanted[] = [];
+  for (const p of parts) {
+    const found = usesTopicIds ? await resolver.lookupId(p.topicId) : await resolver.lookup(p.topic);
+    let code: number = found.ok ? ErrorCode.NONE : found.code;
+    if (found.name && !(await ctx.access.topic(found.name, 'consume'))) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+    if (found.ok && !partitionExists(found.info, p.partition)) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (code === ErrorCode.NONE && v >= 9) code = checkLeaderEpoch(p.currentLeaderEpoch);
+    wanted.push({
+      topic: p.topic,
+      topicId: p.topicId,
+      key: partitionKey(usesTopicIds, p.topic, p.topicId, p.partition),
+      req: p,
+      out: partitionOut(p.partition, code),
+      name: found.ok ? found.name : null,
+      tp: code === ErrorCode.NONE && found.ok ? { topic: found.info.name, partition: p.partition } : null,
+      fetchOffset: p.fetchOffset,
+      partitionMaxBytes: p.partitionMaxBytes,
+    });
+  }
+  return wanted;
 }
 
 /** Records in whole batches, from their headers (for the audit's counts). */
@@ -147,6 +221,9 @@ async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, 
   return total;
 }
 
+/** Connections whose close already frees their fetch sessions. */
+const hooked = new WeakSet<object>();
+
 export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
   apiKey: API_KEYS.Fetch,
   minVersion: 4,
@@ -154,60 +231,50 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
   rule: 'topic-consume',
   authz: {
     checks: [
-      { action: 'consume', on: 'topic', when: 'v4-12', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' },
-      { action: 'consume', on: 'topic-id', when: 'v13+', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition (an unknown id: UNKNOWN_TOPIC_ID)' },
+      { action: 'consume', on: 'topic', when: 'v4-12', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic (named in the request or held by its incremental fetch session: checked on every fetch)' },
+      { action: 'consume', on: 'topic-id', when: 'v13+', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition, of the request or its fetch session (an unknown id: UNKNOWN_TOPIC_ID)' },
     ],
-    needs: (request, { apiVersion }) =>
-      apiVersion >= 13 ? request.topics.map((t): Need => ({ on: 'topic-id', action: 'consume', id: t.topicId })) : topicsNamed('consume', request.topics.map((t) => t.topic)),
+    // the request's topics and, for an incremental fetch, its session's: checked on every fetch
+    needs(request, { apiVersion, fetchSessionPartitions }) {
+      const inSession = apiVersion >= 7 && request.sessionEpoch !== INITIAL_EPOCH && request.sessionEpoch !== FINAL_EPOCH ? fetchSessionPartitions(request.sessionId) : undefined;
+      const all: Array<{ topic: string; topicId: Buffer }> = inSession ? [...request.topics, ...inSession] : request.topics;
+      if (apiVersion >= 13) {
+        const ids = new Map<string, Buffer>();
+        for (const t of all) ids.set(t.topicId.toString('hex'), t.topicId);
+        return [...ids.values()].map((id): Need => ({ on: 'topic-id', action: 'consume', id }));
+      }
+      return topicsNamed('consume', new Set(all.map((t) => t.topic)));
+    },
   },
   zeroCopyResponse: true,
   async handle(ctx, request) {
     const v = ctx.apiVersion;
     const readCommitted = request.isolationLevel === READ_COMMITTED;
-    if (v >= 7 && request.sessionId !== 0) {
-      return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [], nodeEndpoints: [] };
+    const usesTopicIds = v >= 13;
+    const requested = requestedPartitions(request, usesTopicIds);
+    // v4-6 carry no session fields: always a sessionless full fetch
+    const sessionId = v >= 7 ? request.sessionId : INVALID_SESSION_ID;
+    const epoch = v >= 7 ? request.sessionEpoch : FINAL_EPOCH;
+    const sessions = ctx.gateway.fetchSessions;
+    const forgotten = v >= 7 ? request.forgottenTopicsData.flatMap((f) => f.partitions.map((partition) => ({ topic: f.topic, topicId: f.topicId ?? ZERO_UUID, partition }))) : [];
+    const context = sessions ? sessions.newContext(ctx.conn.id, v, sessionId, epoch, requested, forgotten) : withoutSessions(sessionId, epoch);
+    if (context.kind === 'error') {
+      ctx.log.debug({ conn: ctx.conn.id, sessionId, epoch, errorCode: context.errorCode, reason: context.reason }, 'fetch session error');
+      return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: INVALID_SESSION_ID, responses: [], nodeEndpoints: [] };
     }
-    // A client over its fetch quota gets no data, only how long to back off (Kafka's throttled fetch).
+    const session = context.kind === 'incremental' ? context.session : null;
+    // A client over its fetch quota gets no data, only how long to back off (Kafka's throttled fetch;
+    // an incremental session keeps its id and has moved to its next epoch).
     const quota = ctx.gateway.quotas?.fetch;
     const principal = ctx.session.principal ?? '';
     if (quota?.enabled) {
       const owed = quota.record(principal, 0);
       if (owed > 0) {
         ctx.throttleMs = owed;
-        return { throttleTimeMs: owed, errorCode: ErrorCode.NONE, sessionId: 0, responses: [], nodeEndpoints: [] };
+        return { throttleTimeMs: owed, errorCode: ErrorCode.NONE, sessionId: session?.id ?? INVALID_SESSION_ID, responses: [], nodeEndpoints: [] };
       }
     }
-    const resolver = new TopicResolver(ctx);
-    // Kafka's fetchData map: one entry per topic(-id) partition, the last occurrence's fields at the first one's place
-    const wanted: Wanted[] = [];
-    const slot = new Map<string, number>();
-    for (const t of request.topics) {
-      const found = v >= 13 ? await resolver.lookupId(t.topicId) : await resolver.lookup(t.topic);
-      const topicKey = v >= 13 ? t.topicId.toString('hex') : t.topic;
-      for (const p of t.partitions) {
-        let code: number = found.ok ? ErrorCode.NONE : found.code;
-        if (found.name && !(await ctx.access.topic(found.name, 'consume'))) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-        if (found.ok && !partitionExists(found.info, p.partition)) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        if (code === ErrorCode.NONE && v >= 9) code = checkLeaderEpoch(p.currentLeaderEpoch);
-        const w: Wanted = {
-          topic: t.topic,
-          topicId: t.topicId ?? ZERO_UUID,
-          out: partitionOut(p.partition, code),
-          name: found.ok ? found.name : null,
-          tp: code === ErrorCode.NONE && found.ok ? { topic: found.info.name, partition: p.partition } : null,
-          fetchOffset: p.fetchOffset,
-          partitionMaxBytes: p.partitionMaxBytes,
-        };
-        const key = `${topicKey}\u0000${p.partition}`;
-        const at = slot.get(key);
-        if (at === undefined) {
-          slot.set(key, wanted.length);
-          wanted.push(w);
-        } else {
-          wanted[at] = w;
-        }
-      }
-    }
+    const wanted = await resolveWanted(ctx, session ? session.partitions.values() : requested, usesTopicIds);
 
     // the response budget: the request's max_bytes within the gateway's bound (Kafka's fetch.max.bytes)
     const maxBytes = Math.max(0, Math.min(request.maxBytes, ctx.gateway.config.fetchMaxBytes));
@@ -242,10 +309,28 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
         }
       }
     }
+    // The session's answer: a full fetch may open one; an incremental one carries only what changed.
+    let answered = wanted;
+    let responseSessionId = INVALID_SESSION_ID;
+    if (context.kind === 'full' && sessions) {
+      const created = sessions.createSession(ctx.conn.id, usesTopicIds, wanted.map((w) => ({ request: w.req, result: resultOf(w) })));
+      if (created) {
+        responseSessionId = created.id;
+        if (!hooked.has(ctx.conn)) {
+          hooked.add(ctx.conn);
+          const conn = ctx.conn;
+          conn.socket.once('close', () => sessions.dropConnection(conn.id));
+        }
+        if (ctx.conn.isClosed) sessions.dropConnection(ctx.conn.id);
+      }
+    } else if (session) {
+      responseSessionId = session.id;
+      answered = wanted.filter((w) => session.mustRespond(w.key, resultOf(w)));
+    }
     // The (possibly re-read) partition results, grouped as Kafka's FetchResponse: consecutive partitions of a topic share an entry.
     const topics: TopicOut[] = [];
     let last: { entry: TopicOut; w: Wanted } | null = null;
-    for (const w of wanted) {
+    for (const w of answered) {
       if (last === null || last.w.topic !== w.topic || !last.w.topicId.equals(w.topicId)) {
         last = { entry: { topic: w.topic, topicId: w.topicId, partitions: [] }, w };
         topics.push(last.entry);
@@ -254,7 +339,7 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
     }
     const throttleTimeMs = quota?.enabled ? quota.record(principal, bytes) : 0;
     ctx.throttleMs = throttleTimeMs;
-    return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: topics, nodeEndpoints: [] };
+    return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: responseSessionId, responses: topics, nodeEndpoints: [] };
   },
   errorResponse(_request, errorCode) {
     return { throttleTimeMs: 0, errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };

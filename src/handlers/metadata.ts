@@ -10,10 +10,10 @@ import { type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { MetadataResponse, type MetadataRequest } from '../protocol/generated/index.js';
-import { isInternalTopic, kafkaNameFor, parseFullName } from '../topics/names.js';
+import { isInternalTopic, kafkaNameFor, parseFullName, resolveTopic } from '../topics/names.js';
 import { StorageError, type TopicInfo } from '../storage/engine.js';
 import { ZERO_UUID } from '../protocol/codec/types.js';
-import { resolveRequestTopic } from './topic-lookup.js';
+import { OFFSETS_TOPIC, isOffsetsTopic, offsetsTopicInfo, resolveRequestTopic } from './topic-lookup.js';
 
 type TopicOut = MetadataResponse['topics'][number];
 
@@ -74,6 +74,7 @@ async function lookupOrCreate(ctx: RequestContext, name: string, allowCreate: bo
       }
     }
   }
+  if (!info && isOffsetsTopic(resolved)) info = offsetsTopicInfo(ctx, resolved);
   if (!info) return topicError(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   return describeTopic(ctx, info, name);
 }
@@ -107,9 +108,14 @@ export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
       // Listing all topics shows only those the principal may look up. A filtered listing:
       // hidden topics are counted into one audit record, not recorded one by one (Kafka's
       // logIfDenied=false), and never reported.
+      const offsets = resolveTopic(OFFSETS_TOPIC, ctx.session.defaultNamespace);
+      let offsetsListed = false;
       for (const info of await ctx.gateway.storage.listTopics()) {
+        if (info.name === offsets.full) offsetsListed = true;
         if (await ctx.access.topic(parseFullName(info.name), 'lookup', { listing: true })) topics.push(describeTopic(ctx, info, null));
       }
+      // the session namespace's presented __consumer_offsets (topic-lookup.ts), listed as Kafka lists it
+      if (!offsetsListed && (await ctx.access.topic(offsets, 'lookup', { listing: true }))) topics.push(describeTopic(ctx, offsetsTopicInfo(ctx, offsets), null));
     } else {
       for (const t of request.topics!) {
         if (t.name === null) {

@@ -73,8 +73,8 @@ async function appendPartition(
   const found = await resolver.lookup(topic);
   // Authorization comes before existence, as in Kafka: a denied client learns nothing about the topic.
   if (found.name && !(await ctx.access.topic(found.name, 'produce'))) return partitionResult(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to produce to ${topic}`);
+  if (found.name && isInternalTopic(found.name)) return partitionResult(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `cannot produce to internal topic ${topic}`);
   if (!found.ok) return partitionResult(index, found.code, found.message);
-  if (isInternalTopic(found.name)) return partitionResult(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `cannot produce to internal topic ${topic}`);
   if (!partitionExists(found.info, index)) return partitionResult(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${index} of ${topic} does not exist`);
   try {
     const storage = ctx.gateway.storage;

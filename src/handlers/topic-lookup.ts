@@ -8,6 +8,33 @@ import type { RequestContext } from '../dispatch/registry.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { StorageError, type TopicInfo } from '../storage/engine.js';
 import { kafkaNameFor, resolveTopic, showName, type NamespaceRef, type TopicName } from '../topics/names.js';
+import { ZERO_UUID } from '../protocol/codec/types.js';
+
+/**
+ * Kafka's `__consumer_offsets`, as this gateway presents it (docs/consumer-groups.md): committed
+ * offsets live in the gateway's own group store, not in a topic, but clients and tools look the
+ * topic up (franz-go's regex consumer waits for it to be listed as internal, so that patterns never
+ * match it). Each namespace shows it as an internal topic with the gateway's offsets partitions
+ * (offsetsTopicNumPartitions), never stored, never writable (Produce, DeleteRecords, CreateTopics,
+ * DeleteTopics refuse internal topics) and not readable: Fetch, ListOffsets and
+ * OffsetForLeaderEpoch answer TOPIC_AUTHORIZATION_FAILED, as Kafka answers a principal without
+ * READ on it (fail closed: no principal gets another tenant's group state through it). Committed
+ * offsets are read with OffsetFetch / DescribeGroups (kafka-consumer-groups.sh), authorized per group.
+ */
+export const OFFSETS_TOPIC = '__consumer_offsets';
+
+/** Kafka's configs of `__consumer_offsets` (offsets.topic.segment.bytes, compacted), as DescribeConfigs shows them. */
+export const OFFSETS_TOPIC_CONFIGS: Readonly<Record<string, string>> = { 'cleanup.policy': 'compact', 'segment.bytes': '104857600' };
+
+/** The presented `__consumer_offsets` of a namespace (no topic id: clients address it by name). */
+export function offsetsTopicInfo(ctx: RequestContext, name: TopicName): TopicInfo {
+  return { name: name.full, topicId: ZERO_UUID, partitions: ctx.gateway.config.offsetsTopicNumPartitions, configs: { ...OFFSETS_TOPIC_CONFIGS }, internal: true };
+}
+
+/** A resolved name that is the presented `__consumer_offsets` (when no stored topic has that name). */
+export function isOffsetsTopic(name: TopicName): boolean {
+  return name.local === OFFSETS_TOPIC;
+}
 
 /** A failed lookup still carries the resolved name when the name itself was valid (for authorization). */
 export type TopicLookup = { ok: true; name: TopicName; info: TopicInfo } | { ok: false; code: number; message: string; name?: TopicName };
@@ -67,6 +94,7 @@ export class TopicResolver {
       if (err instanceof StorageError) return err.code === ErrorCode.INVALID_TOPIC_EXCEPTION ? { ok: false, code: err.code, message: err.message } : { ok: false, code: err.code, message: err.message, name };
       throw err;
     }
+    if (!info && isOffsetsTopic(name)) return { ok: false, code: ErrorCode.TOPIC_AUTHORIZATION_FAILED, message: `${OFFSETS_TOPIC} is presented, not readable: committed offsets are read with OffsetFetch`, name };
     if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic ${kafkaName} does not exist`, name };
     return { ok: true, name, info };
   }

@@ -13,6 +13,7 @@ import type { AuditLog } from '../security/types.js';
 import { JsonAuditLog } from '../security/audit/index.js';
 import { parseFullName, type TopicName } from '../topics/names.js';
 import { boundCounters } from '../network/counters.js';
+import type { FetchSessionCache } from '../handlers/fetch-session.js';
 
 /** How long the lag collector waits for high watermarks before reporting what it has. */
 const LAG_TIMEOUT_MS = 5_000;
@@ -122,5 +123,18 @@ export function registerBoundMetrics(m: GatewayMetrics): void {
   m.addSource(() => {
     unauthenticated.set(boundCounters.unauthenticatedOpen);
     buffered.set(boundCounters.bufferedRequestBytes);
+  });
+}
+
+/** Incremental fetch sessions (handlers/fetch-session.ts; Kafka's FetchSessionCache metrics). */
+export function registerFetchSessionMetrics(m: GatewayMetrics, cache: FetchSessionCache): void {
+  const sessions = m.gauge('fetch_sessions', 'Incremental fetch sessions this node holds (Kafka NumIncrementalFetchSessions); bounded by maxIncrementalFetchSessionCacheSlots.');
+  const partitions = m.gauge('fetch_session_partitions', 'Partitions held by all fetch sessions (Kafka NumIncrementalFetchPartitionsCached).');
+  m.externalCounter('fetch_session_evictions_total', 'Fetch sessions evicted to make room for a new one (Kafka IncrementalFetchSessionEvictionsPerSec).', () => cache.evictions);
+  m.externalCounter('fetch_sessions_created_total', 'Fetch sessions created.', () => cache.created);
+  m.externalCounter('fetch_sessions_incremental_fetches_total', 'Fetch requests served incrementally (only changed partitions answered).', () => cache.incrementalFetches);
+  m.addSource(() => {
+    sessions.set(cache.size);
+    partitions.set(cache.totalPartitions);
   });
 }
