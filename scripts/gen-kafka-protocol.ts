@@ -641,13 +641,15 @@ function clampText(r: Range, valid: Range): string {
   return isEmpty(x) ? 'null' : `[${x.lo}, ${x.hi}]`;
 }
 
-function fieldSchemaText(f: Field, valid: Range): string {
+/** A field no valid version has (e.g. one only an early-access version had) is left out. */
+function fieldSchemaText(f: Field, valid: Range): string | null {
+  if (isEmpty(intersect(f.versions, valid))) return null;
   const parts = [`name: ${JSON.stringify(f.name)}`];
   const e = f.type.elem;
   parts.push(`type: ${JSON.stringify(e.kind === 'struct' ? e.struct.tsName : e.prim)}`);
   if (f.type.array) parts.push('array: true');
   parts.push(`versions: ${clampText(f.versions, valid)}`);
-  if (!isEmpty(f.nullable)) parts.push(`nullable: ${clampText(f.nullable, valid)}`);
+  if (!isEmpty(intersect(f.nullable, valid))) parts.push(`nullable: ${clampText(f.nullable, valid)}`);
   if (!isEmpty(f.tagged)) parts.push(`tagged: ${clampText(f.tagged, valid)}`, `tag: ${f.tag}`);
   if (f.flexibleOverridden) parts.push(`flexible: ${clampText(f.flexible, valid)}`);
   if (f.default !== undefined) parts.push(`default: ${JSON.stringify(f.default)}`);
@@ -666,12 +668,18 @@ function emitSchema(messages: Message[]): string {
     c.line(`name: ${JSON.stringify(m.name)}, type: ${JSON.stringify(m.type)}, apiKey: ${m.apiKey},`);
     c.line(`validVersions: [${m.valid.lo}, ${m.valid.hi}], flexibleVersions: ${clampText(m.flexible, m.valid)},`);
     c.open('fields: [');
-    for (const f of m.top.fields) c.line(fieldSchemaText(f, m.valid) + ',');
+    for (const f of m.top.fields) {
+      const text = fieldSchemaText(f, m.valid);
+      if (text) c.line(text + ',');
+    }
     c.close('],');
     c.open('structs: {');
     for (const s of m.structs.slice(1)) {
       c.open(`${s.tsName}: [`);
-      for (const f of s.fields) c.line(fieldSchemaText(f, m.valid) + ',');
+      for (const f of s.fields) {
+      const text = fieldSchemaText(f, m.valid);
+      if (text) c.line(text + ',');
+    }
       c.close('],');
     }
     c.close('},');

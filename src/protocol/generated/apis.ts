@@ -567,22 +567,22 @@ export const APIS: Readonly<Record<number, ApiInfo>> = {
   },
   76: {
     name: "ShareGroupHeartbeat", apiKey: 76, request: ShareGroupHeartbeatRequest, response: ShareGroupHeartbeatResponse,
-    minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    minVersion: 1, maxVersion: 1, maxStableVersion: 1, flexibleMin: 1,
     listeners: ["broker"],
   },
   77: {
     name: "ShareGroupDescribe", apiKey: 77, request: ShareGroupDescribeRequest, response: ShareGroupDescribeResponse,
-    minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    minVersion: 1, maxVersion: 1, maxStableVersion: 1, flexibleMin: 1,
     listeners: ["broker"],
   },
   78: {
     name: "ShareFetch", apiKey: 78, request: ShareFetchRequest, response: ShareFetchResponse,
-    minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    minVersion: 1, maxVersion: 2, maxStableVersion: 2, flexibleMin: 1,
     listeners: ["broker"],
   },
   79: {
     name: "ShareAcknowledge", apiKey: 79, request: ShareAcknowledgeRequest, response: ShareAcknowledgeResponse,
-    minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    minVersion: 1, maxVersion: 2, maxStableVersion: 2, flexibleMin: 1,
     listeners: ["broker"],
   },
   80: {
