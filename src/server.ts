@@ -26,6 +26,7 @@ import { buildSecurity, type BuiltSecurity } from './security/index.js';
 import { TlsManager, createListenerServer, isTlsProtocol, peerPrincipal, tlsInfo } from './security/tls/index.js';
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
+import { ShareGroups, shareGroupsConfigFrom } from './share/groups.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { registerAuditMetrics, registerBoundMetrics, registerGroupMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
@@ -100,7 +101,7 @@ export class Gateway {
     }
     const wiring = engineWiring(storage, config);
     const clusterId = await wiring.clusterId();
-    const table = buildDispatchTable();
+    const table = buildDispatchTable({ shareGroups: config.shareGroupsEnabled });
 
     const bound: BoundListener[] = [];
     // one node coordinates every group, or nodes share them (docs/consumer-groups.md): the engine's wiring decides
@@ -120,6 +121,16 @@ export class Gateway {
       if (wiring.offsetCommitted) coordinator.onOffsetCommitted = wiring.offsetCommitted;
       await coordination.start({ gained: (p) => coordinator.loadPartition(p), lost: (p) => coordinator.unloadPartition(p) });
     } catch (err) {
+      await coordination.close();
+      await storage.close();
+      await security.close();
+      throw err;
+    }
+    const shareGroups = config.shareGroupsEnabled ? new ShareGroups(storage.state, shareGroupsConfigFrom(config), log.child({ component: 'share-groups' })) : undefined;
+    try {
+      await shareGroups?.start();
+    } catch (err) {
+      await coordinator.shutdown();
       await coordination.close();
       await storage.close();
       await security.close();
@@ -147,6 +158,7 @@ export class Gateway {
         return { host: isWildcard(host) ? hostname() : host, port };
       },
       coordinator,
+      ...(shareGroups ? { shareGroups } : {}),
     };
     const gateway = new Gateway(config, context, bound, log, security, tls);
     // tokenRevocationFile changed: open sessions it revokes are closed now, not at their expiry.
@@ -311,6 +323,7 @@ export class Gateway {
       await this.context.coordinator?.shutdown();
       await this.coordination?.close(); // hand the offsets partitions to the other nodes at once
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
+      await this.context.shareGroups?.shutdown(); // after the last ShareFetch/ShareAcknowledge: their writes complete
       await Promise.all(closing);
       await this.schemaRegistry?.close();
       await this.context.storage.close();

@@ -2987,6 +2987,7 @@ export const SCHEMAS: Readonly<Record<string, MessageSchema>> = {
       ],
       ShareFetchRequestFetchPartition: [
         { name: "partitionIndex", type: "int32", versions: [1, 2] },
+        { name: "partitionMaxBytes", type: "int32", versions: [1, 0] },
         { name: "acknowledgementBatches", type: "ShareFetchRequestAcknowledgementBatch", array: true, versions: [1, 2] },
       ],
       ShareFetchRequestAcknowledgementBatch: [
