@@ -1,0 +1,41 @@
+/**
+ * Share groups (KIP-932) on storageEngine=pulsar against the run's shared Pulsar standalone
+ * broker: the same Java KafkaShareConsumer scenarios as share-groups.test.ts (accept, release,
+ * reject, lock expiry, two members sharing a topic), served by the gateway's own share-group
+ * coordinator over the Pulsar engine's reads and its state topic (docs/share-groups.md).
+ */
+import { after, before, describe } from 'node:test';
+import kafkajs from 'kafkajs';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { toolTest, unavailable } from '../helpers/clients/gate.js';
+import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
+import { runShareScenario } from './drivers/share-scenario.js';
+
+const { Kafka, logLevel } = kafkajs;
+const skip = pulsarSkipReason();
+
+describe('share groups on the Pulsar engine', { skip }, () => {
+  let gw: TestGateway | undefined;
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const topic = `share-ack-${suffix}`;
+  const shareTopic = `share-spread-${suffix}`;
+
+  before(async () => {
+    const p = await sharedPulsar();
+    const ns = await createNamespace(p, uniqueName('e2e-share'));
+    gw = await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'kafka'), shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 2000, shareGroupHeartbeatIntervalMs: 500 });
+    const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }, { topic: shareTopic, numPartitions: 2 }] });
+    await admin.disconnect();
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  toolTest('accept, release, reject, lock expiry and two members sharing a topic', unavailable('java'), async () => {
+    await runShareScenario(gw!.bootstrap, topic, `share-g-${suffix}`, shareTopic, `share-h-${suffix}`);
+  });
+});
