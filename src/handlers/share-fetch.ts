@@ -153,22 +153,24 @@ function partitionOut(partitionIndex: number, errorCode: number = ErrorCode.NONE
 
 /**
  * Whole batches of `buffers` (an engine's read: each buffer one or more batches) as
- * [first, last] ranges and their slices; control batches are left out (their offsets are gaps).
+ * [first, last] ranges and their slices; control batches are left out (their offsets are
+ * gaps), `end` is where the read ends (after the last batch, control or not).
  */
-function batchesOf(buffers: Buffer[]): Array<{ first: bigint; last: bigint; data: Buffer }> {
-  const out: Array<{ first: bigint; last: bigint; data: Buffer }> = [];
+function batchesOf(buffers: Buffer[]): { batches: Array<{ first: bigint; last: bigint; data: Buffer }>; end: bigint | undefined } {
+  const batches: Array<{ first: bigint; last: bigint; data: Buffer }> = [];
+  let end: bigint | undefined;
   for (const buf of buffers) {
     for (let pos = 0; pos + BATCH_HEADER_SIZE <= buf.length; ) {
       const size = buf.readInt32BE(pos + 8) + LOG_OVERHEAD;
       if (size <= LOG_OVERHEAD || pos + size > buf.length) break;
-      if (!isControl(buf, pos)) {
-        const first = baseOffset(buf, pos);
-        out.push({ first, last: first + BigInt(lastOffsetDelta(buf, pos)), data: buf.subarray(pos, pos + size) });
-      }
+      const first = baseOffset(buf, pos);
+      const last = first + BigInt(lastOffsetDelta(buf, pos));
+      if (!isControl(buf, pos)) batches.push({ first, last, data: buf.subarray(pos, pos + size) });
+      end = last + 1n;
       pos += size;
     }
   }
-  return out;
+  return { batches, end };
 }
 
 /** Read and acquire for one partition; returns the bytes taken. */
@@ -193,9 +195,9 @@ async function fetchOne(ctx: RequestContext, f: Fetching, memberId: string, maxR
     read = await ctx.gateway.storage.read(tp, from, { maxBytes, minOneMessage: first, principal: ctx.session.principal });
   }
   if (read.logStartOffset > sp.startOffset) sp.moveLogStart(read.logStartOffset);
-  const batches = batchesOf(read.records);
-  if (batches.length === 0) return 0;
-  const acquired = sp.acquire(memberId, from, batches, maxRecords, Date.now());
+  const { batches, end } = batchesOf(read.records);
+  if (end === undefined) return 0;
+  const acquired = sp.acquire(memberId, from, batches, maxRecords, Date.now(), end);
   if (acquired.length === 0) return 0;
   // only the batches holding acquired records go back
   let bytes = 0;

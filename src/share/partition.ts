@@ -233,10 +233,12 @@ export class SharePartition {
    * the log (compaction, aborted data removed): they are archived (and, beyond
    * the window, enter it archived). New offsets extend the window from
    * endOffset, contiguously, up to its capacity. At most `maxRecords` are acquired.
+   * `readTo`: the end (exclusive) of what the read covered, when batches that are
+   * never delivered (transaction markers) follow the last one given: their offsets are gaps too.
    */
-  acquire(memberId: string, readFrom: bigint, batches: ReadonlyArray<{ first: bigint; last: bigint }>, maxRecords: number, now: number): AcquiredRange[] {
+  acquire(memberId: string, readFrom: bigint, batches: ReadonlyArray<{ first: bigint; last: bigint }>, maxRecords: number, now: number, readTo?: bigint): AcquiredRange[] {
     const out: AcquiredRange[] = [];
-    if (batches.length === 0 || maxRecords <= 0) return out;
+    if (maxRecords <= 0 || (batches.length === 0 && readTo === undefined)) return out;
     const cap = this.states.length;
     const deadline = now + this.config.lockDurationMs;
     let taken = 0;
@@ -275,6 +277,7 @@ export class SharePartition {
         }
       }
     }
+    if (readTo !== undefined && readTo > covered && taken < maxRecords) this.skipGone(covered, readTo);
     this.advance();
     return out;
   }

@@ -136,6 +136,19 @@ test('offsets the log no longer has (compaction gaps) are archived, not waited f
   assert.equal(sp.startOffset, 1_000_000n);
 });
 
+test('a read ending in batches never delivered (transaction markers) moves past them', () => {
+  const sp = new SharePartition(CFG, 0n);
+  // data 0-1, then a marker at 2 (not given as a batch; the read ended at 3)
+  assert.deepEqual(sp.acquire('a', 0n, [batch(0, 1)], 100, 0, 3n), [{ firstOffset: 0n, lastOffset: 1n, deliveryCount: 1 }]);
+  assert.equal(sp.endOffset, 3n);
+  assert.equal(sp.stateOf(2n), RecordState.Archived);
+  assert.equal(sp.acknowledge('a', 0n, 1n, [AckType.Accept], 0), ErrorCode.NONE);
+  assert.equal(sp.startOffset, 3n);
+  // a read of markers only
+  assert.deepEqual(sp.acquire('a', 3n, [], 100, 0, 5n), []);
+  assert.equal(sp.fetchOffset(), 5n);
+});
+
 test('the log start moving past the window archives what it passes', () => {
   const sp = new SharePartition(CFG, 0n);
   sp.acquire('a', 0n, [batch(0, 5)], 100, 0);
