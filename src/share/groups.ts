@@ -324,6 +324,26 @@ export class ShareGroups {
     return { errorCode: ErrorCode.NONE, group: g ?? { key: { tenant: ref.tenant, groupId: ref.groupId }, home: ref.namespace, groupEpoch: 0, members: new Map() } };
   }
 
+  /**
+   * The share groups of a tenant for ListGroups (states and types filters as Kafka
+   * applies them, case-insensitive): groups with a home, Empty or Stable.
+   */
+  listGroups(tenant: string, states: string[], types: string[]): Array<{ groupId: string; home: string; state: string }> {
+    const stateFilter = new Set(states.map((x) => x.toLowerCase()));
+    if (types.length > 0 && !types.some((t) => t.toLowerCase() === 'share')) return [];
+    const out: Array<{ groupId: string; home: string; state: string }> = [];
+    for (const [mk, home] of this.homes) {
+      const sep = mk.indexOf('\u0000');
+      if (mk.slice(0, sep) !== tenant) continue;
+      const groupId = mk.slice(sep + 1);
+      const g = this.groups.get(mk);
+      const state = g && g.members.size > 0 ? 'Stable' : 'Empty';
+      if (stateFilter.size > 0 && !stateFilter.has(state.toLowerCase())) continue;
+      out.push({ groupId, home, state });
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------ share sessions
 
   private sessionKey(key: GroupKey, memberId: string): string {

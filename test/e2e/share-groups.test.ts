@@ -7,7 +7,7 @@
  *  - a member that holds records without acknowledging loses them when its acquisition lock
  *    expires: another member gets them (delivery count 2), and the late acknowledgement is refused;
  *  - two members of one group polling one topic share its records: each record goes to exactly one;
- *  - ShareGroupDescribe shows the group; malformed heartbeats and acknowledgements outside a share
+ *  - ShareGroupDescribe shows the group, ListGroups lists it with type "share"; malformed heartbeats and acknowledgements outside a share
  *    session get Kafka's codes (raw frames).
  * The same scenarios run on the Pulsar engine in share-groups-pulsar.test.ts.
  * The gateway runs with share.auto.offset.reset=earliest and a 2 s lock, to keep the file short.
@@ -66,6 +66,12 @@ describe('share groups with the Java KafkaShareConsumer', () => {
       assert.equal(known!.assignorName, 'simple');
       assert.ok(known!.groupEpoch > 0);
       assert.equal(unknown!.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+      // ListGroups lists share groups with their type (kafka-share-groups.sh --list filters on it)
+      const listed = await call(API_KEYS.ListGroups, 5, { statesFilter: [], typesFilter: ['share'] });
+      const ids = (listed.groups as Array<{ groupId: string; groupType: string }>).map((g) => `${g.groupId}:${g.groupType}`).sort();
+      assert.deepEqual(ids, [`${group}:share`, `${shareGroup}:share`]);
+      const classic = await call(API_KEYS.ListGroups, 5, { statesFilter: [], typesFilter: ['classic'] });
+      assert.deepEqual(classic.groups, []);
       // a first heartbeat without a subscription
       const hb = await call(API_KEYS.ShareGroupHeartbeat, 1, { groupId: group, memberId: 'm-1', memberEpoch: 0, rackId: null, subscribedTopicNames: null });
       assert.equal(hb.errorCode, ErrorCode.INVALID_REQUEST);
