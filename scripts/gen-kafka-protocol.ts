@@ -743,13 +743,25 @@ const kebab = (s: string) => s.replace('KRaft', 'Kraft').replace(/([a-z0-9])([A-
 /**
  * Messages taken from a newer Kafka release than the reference snapshot: the
  * share-group APIs (KIP-932), stable since Kafka 4.1 (the snapshot has only
- * their early-access v0, which 4.1 removed). Read from that release's
+ * their early-access v0, which 4.1 removed, or, for DescribeShareGroupOffsets,
+ * nothing). Read from that release's
  * kafka-clients jar, the one the Java end-to-end tests use (Maven cache, or
  * $KAFKA_CLIENTS_JAR), never copied into the project.
  */
 export const NEWER_MESSAGES = {
   kafka: '4.3.1',
-  files: ['ShareGroupHeartbeatRequest', 'ShareGroupHeartbeatResponse', 'ShareGroupDescribeRequest', 'ShareGroupDescribeResponse', 'ShareFetchRequest', 'ShareFetchResponse', 'ShareAcknowledgeRequest', 'ShareAcknowledgeResponse'].map((n) => `${n}.json`),
+  files: [
+    'ShareGroupHeartbeatRequest',
+    'ShareGroupHeartbeatResponse',
+    'ShareGroupDescribeRequest',
+    'ShareGroupDescribeResponse',
+    'ShareFetchRequest',
+    'ShareFetchResponse',
+    'ShareAcknowledgeRequest',
+    'ShareAcknowledgeResponse',
+    'DescribeShareGroupOffsetsRequest',
+    'DescribeShareGroupOffsetsResponse',
+  ].map((n) => `${n}.json`),
 };
 
 /** Where the kafka-clients jar of NEWER_MESSAGES is expected. */
@@ -764,10 +776,13 @@ function readNewer(file: string): unknown {
   return parseKafkaJson(execFileSync('unzip', ['-p', jar, `common/message/${file}`], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }));
 }
 
+/** The definition files generate() reads: the input folder's, and NEWER_MESSAGES. */
+export function definitionFiles(inputDir: string): string[] {
+  return [...new Set([...readdirSync(inputDir).filter((f) => f.endsWith('.json')), ...NEWER_MESSAGES.files])].sort();
+}
+
 export function generate(inputDir: string): Map<string, string> {
-  const jsonFiles = readdirSync(inputDir)
-    .filter((f) => f.endsWith('.json'))
-    .sort();
+  const jsonFiles = definitionFiles(inputDir);
   if (jsonFiles.length === 0) throw new Error(`no *.json in ${inputDir}`);
   const messages = jsonFiles.map((f) => parseMessage((NEWER_MESSAGES.files.includes(f) ? readNewer(f) : readKafkaJson(join(inputDir, f))) as JsonMessage));
   const byName = new Map(messages.map((m) => [m.name, m]));

@@ -182,6 +182,7 @@ const SHARE_GUARDS: Record<string, Guard> = {
   closeSession: issuedRef(false, (a) => a[0]),
   partition: issuedRef(false, (a) => a[0]),
   existingPartition: issuedRef(false, (a) => a[0]),
+  offsets: issuedRef(false, (a) => a[0]),
   listGroups: (access, session, args) => (access.mayList('group') && args[0] === session.defaultNamespace.tenant ? null : "a declared group listing of the session's tenant"),
 };
 

@@ -21,7 +21,7 @@ import { findCoordinator } from './find-coordinator.js';
 import { heartbeat, joinGroup, leaveGroup, syncGroup } from './group-membership.js';
 import { offsetCommit, offsetDelete, offsetFetch } from './group-offsets.js';
 import { deleteGroups, describeGroups, listGroups } from './group-admin.js';
-import { shareGroupDescribe, shareGroupHeartbeat } from './share-group.js';
+import { describeShareGroupOffsets, shareGroupDescribe, shareGroupHeartbeat } from './share-group.js';
 import { shareAcknowledge, shareFetch } from './share-fetch.js';
 import { saslHandshake } from './sasl-handshake.js';
 import { saslAuthenticate } from './sasl-authenticate.js';
@@ -37,7 +37,7 @@ export function buildDispatchTable(options: TableOptions = {}): DispatchTable {
   // consumer groups (src/coordinator)
   entries.push(findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, offsetDelete, describeGroups, listGroups, deleteGroups);
   // share groups (src/share)
-  if (options.shareGroups ?? true) entries.push(shareGroupHeartbeat, shareGroupDescribe, shareFetch, shareAcknowledge);
+  if (options.shareGroups ?? true) entries.push(shareGroupHeartbeat, shareGroupDescribe, shareFetch, shareAcknowledge, describeShareGroupOffsets);
   // authentication (src/security/sasl)
   entries.push(saslHandshake, saslAuthenticate);
   for (const entry of entries) {

@@ -1,6 +1,7 @@
 /**
- * Share groups (KIP-932), membership side: ShareGroupHeartbeat (76, v1) and
- * ShareGroupDescribe (77, v1), over the share-group coordinator
+ * Share groups (KIP-932), membership side: ShareGroupHeartbeat (76, v1),
+ * ShareGroupDescribe (77, v1) and DescribeShareGroupOffsets (90, v0-1: the
+ * share-partition start offsets and lag), over the share-group coordinator
  * (src/share/groups.ts). The records side is share-fetch.ts.
  *
  * Authorization, as for consumer groups (group-common.ts): the group is
@@ -18,7 +19,17 @@ import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { topicsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
-import type { ShareGroupDescribeRequest, ShareGroupDescribeResponse, ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse } from '../protocol/generated/index.js';
+import type {
+  DescribeShareGroupOffsetsRequest,
+  DescribeShareGroupOffsetsResponse,
+  ShareGroupDescribeRequest,
+  ShareGroupDescribeResponse,
+  ShareGroupHeartbeatRequest,
+  ShareGroupHeartbeatResponse,
+} from '../protocol/generated/index.js';
+import { StorageError } from '../storage/engine.js';
+import { kafkaNameFor, parseFullName } from '../topics/names.js';
+import { LEADER_EPOCH } from './topic-lookup.js';
 import type { GroupRef } from '../coordinator/coordinator.js';
 import type { ShareGroups, ShareTopic } from '../share/groups.js';
 import { TopicResolver } from './topic-lookup.js';
@@ -187,5 +198,100 @@ export const shareGroupDescribe: ApiEntry<ShareGroupDescribeRequest, ShareGroupD
   },
   errorResponse(request, errorCode) {
     return { throttleTimeMs: 0, groups: request.groupIds.map((g) => describeError(g, errorCode)) };
+  },
+};
+
+type OffsetsGroupOut = DescribeShareGroupOffsetsResponse['groups'][number];
+type OffsetsTopicOut = OffsetsGroupOut['topics'][number];
+
+function offsetsError(groupId: string, errorCode: number, errorMessage: string | null = null): OffsetsGroupOut {
+  return { groupId, topics: [], errorCode, errorMessage };
+}
+
+export const describeShareGroupOffsets: ApiEntry<DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse> = {
+  apiKey: API_KEYS.DescribeShareGroupOffsets,
+  minVersion: 0,
+  maxVersion: 1,
+  rule: 'group',
+  authz: {
+    checks: [
+      { action: 'consume', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED for the group, no offsets' },
+      { action: 'consume', on: 'topic', when: 'the group allowed', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' },
+      { action: 'consume', on: 'topic-listing', when: 'the group allowed, all of its topics requested', denial: 'the topic is left out (one access_filtered record)' },
+    ],
+    needs(request) {
+      const out: Need[] = [];
+      for (const g of request.groups) {
+        const ifGroup = { group: g.groupId, action: 'consume' as const };
+        out.push({ on: 'group', action: 'consume', group: g.groupId, share: true });
+        if (g.topics === null) out.push({ on: 'topic-listing', action: 'consume', ifGroup });
+        else out.push(...topicsNamed('consume', g.topics.map((t) => t.topicName), 'topic', ifGroup));
+      }
+      return out;
+    },
+  },
+  async handle(ctx, request) {
+    const groups: OffsetsGroupOut[] = [];
+    const ns = ctx.session.defaultNamespace;
+    for (const g of request.groups) {
+      const access = await shareGroupAccess(ctx, g.groupId);
+      if (!access.ok) {
+        groups.push(offsetsError(g.groupId, access.errorCode));
+        continue;
+      }
+      if (isOtherKindOfGroup(ctx, g.groupId)) {
+        groups.push(offsetsError(g.groupId, ErrorCode.GROUP_ID_NOT_FOUND, `Group ${g.groupId} is not a share group.`));
+        continue;
+      }
+      const held = access.shares.offsets(access.ref);
+      if (held === null) {
+        groups.push(offsetsError(g.groupId, ErrorCode.GROUP_ID_NOT_FOUND, `Group ${g.groupId} not found.`));
+        continue;
+      }
+      const byTopic = new Map<string, OffsetsTopicOut>();
+      const lagOf = async (topic: string, partition: number, start: bigint, done: number): Promise<bigint> => {
+        try {
+          const o = await ctx.gateway.storage.offsets({ topic, partition });
+          const lag = o.highWatermark - start - BigInt(done);
+          return lag < 0n ? 0n : lag;
+        } catch (err) {
+          if (err instanceof StorageError) return -1n;
+          throw err;
+        }
+      };
+      if (g.topics === null) {
+        const allowed = new Map<string, boolean>();
+        for (const p of held) {
+          let ok = allowed.get(p.topic);
+          if (ok === undefined) allowed.set(p.topic, (ok = await ctx.access.topic(parseFullName(p.topic), 'consume', { listing: true })));
+          if (!ok) continue;
+          let t = byTopic.get(p.topic);
+          if (!t) byTopic.set(p.topic, (t = { topicName: kafkaNameFor(p.topic, ns), topicId: p.topicId, partitions: [] }));
+          t.partitions.push({ partitionIndex: p.partition, startOffset: p.sp.startOffset, leaderEpoch: LEADER_EPOCH, lag: await lagOf(p.topic, p.partition, p.sp.startOffset, p.sp.doneInWindow()), errorCode: ErrorCode.NONE, errorMessage: null });
+        }
+      } else {
+        const resolver = new TopicResolver(ctx);
+        for (const rt of g.topics) {
+          const found = await resolver.lookup(rt.topicName);
+          const denied = found.name !== undefined && !(await ctx.access.topic(found.name, 'consume'));
+          const out: OffsetsTopicOut = { topicName: rt.topicName, topicId: found.ok ? found.info.topicId : Buffer.alloc(16), partitions: [] };
+          for (const partition of rt.partitions) {
+            if (denied || !found.ok) {
+              out.partitions.push({ partitionIndex: partition, startOffset: -1n, leaderEpoch: -1, lag: -1n, errorCode: denied ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : found.ok ? ErrorCode.NONE : found.code, errorMessage: null });
+              continue;
+            }
+            const p = held.find((h) => h.topic === found.info.name && h.partition === partition && h.topicId.equals(found.info.topicId));
+            // a partition the group has not read yet has no start offset (Kafka: -1)
+            out.partitions.push({ partitionIndex: partition, startOffset: p ? p.sp.startOffset : -1n, leaderEpoch: LEADER_EPOCH, lag: p ? await lagOf(p.topic, partition, p.sp.startOffset, p.sp.doneInWindow()) : -1n, errorCode: ErrorCode.NONE, errorMessage: null });
+          }
+          byTopic.set(rt.topicName, out);
+        }
+      }
+      groups.push({ groupId: g.groupId, topics: [...byTopic.values()], errorCode: ErrorCode.NONE, errorMessage: null });
+    }
+    return { throttleTimeMs: 0, groups };
+  },
+  errorResponse(request, errorCode) {
+    return { throttleTimeMs: 0, groups: request.groups.map((g) => offsetsError(g.groupId, errorCode)) };
   },
 };

@@ -434,14 +434,16 @@ export class ShareGroups {
     return found && found.topicId.equals(topicId) ? found.slot : null;
   }
 
-  /** The share-partitions a group has (describe, tests). */
-  partitionsOf(key: GroupKey): Array<{ topic: string; partition: number; sp: SharePartition }> {
-    const out: Array<{ topic: string; partition: number; sp: SharePartition }> = [];
+  /** The share-partitions of the group (checked in its home): DescribeShareGroupOffsets. */
+  offsets(ref: GroupRef): Array<{ topic: string; partition: number; topicId: Buffer; sp: SharePartition }> | null {
+    if (this.checkHome(ref, false) !== null) return null;
+    const out: Array<{ topic: string; partition: number; topicId: Buffer; sp: SharePartition }> = [];
     for (const [k, p] of this.partitions) {
-      if (p.tenant !== key.tenant || p.groupId !== key.groupId) continue;
+      if (p.tenant !== ref.tenant || p.groupId !== ref.groupId) continue;
       const parts = k.split('\u0000');
-      out.push({ topic: parts[2]!, partition: Number(parts[3]), sp: p.slot.sp });
+      out.push({ topic: parts[2]!, partition: Number(parts[3]), topicId: p.topicId, sp: p.slot.sp });
     }
     return out;
   }
+
 }

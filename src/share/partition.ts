@@ -111,6 +111,16 @@ export class SharePartition {
     return this.start + BigInt(this.size);
   }
 
+  /** Records of the window already done (acknowledged or archived), for the lag. */
+  doneInWindow(): number {
+    let n = 0;
+    for (let i = 0; i < this.size; i++) {
+      const st = this.states[this.at(i)];
+      if (st === RecordState.Acknowledged || st === RecordState.Archived) n++;
+    }
+    return n;
+  }
+
   /** Records acquired by some member right now. */
   get acquired(): number {
     return this.acquiredCount;

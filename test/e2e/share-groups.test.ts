@@ -7,6 +7,8 @@
  *  - a member that holds records without acknowledging loses them when its acquisition lock
  *    expires: another member gets them (delivery count 2), and the late acknowledgement is refused;
  *  - two members of one group polling one topic share its records: each record goes to exactly one;
+ *  - kafka-share-groups.sh --describe shows the share-partition start offset and lag
+ *    (DescribeShareGroupOffsets);
  *  - ShareGroupDescribe shows the group, ListGroups lists it with type "share"; malformed heartbeats and acknowledgements outside a share
  *    session get Kafka's codes (raw frames).
  * The same scenarios run on the Pulsar engine in share-groups-pulsar.test.ts.
@@ -18,6 +20,7 @@ import kafkajs from 'kafkajs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { runShareScenario } from './drivers/share-scenario.js';
+import { runJavaMain } from '../helpers/clients/java.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { API_KEYS } from '../../src/protocol/generated/apis.js';
 import { decodeResponse, encodeRequest, type ApiKeyNumber } from '../../src/protocol/codec/frame.js';
@@ -48,6 +51,12 @@ describe('share groups with the Java KafkaShareConsumer', () => {
 
   toolTest('accept, release, reject, lock expiry and two members sharing a topic', unavailable('java'), async () => {
     await runShareScenario(gw.bootstrap, topic, group, shareTopic, shareGroup);
+    // Kafka's kafka-share-groups.sh: the share-partition start offset moved past all six records
+    const r = await runJavaMain('org.apache.kafka.tools.consumer.group.ShareGroupCommand', ['--bootstrap-server', gw.bootstrap, '--describe', '--group', group], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const row = r.stdout.split('\n').find((l) => l.startsWith(group));
+    assert.ok(row, r.stdout);
+    assert.deepEqual(row.trim().split(/\s+/), [group, topic, '0', '6', '0'], r.stdout);
   });
 
   toolTest('ShareGroupDescribe and bad requests get Kafka\'s codes', unavailable('java'), async () => {

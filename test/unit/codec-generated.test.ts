@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate, newerMessagesJar, readKafkaJson, writeOutput, HEADER } from '../../scripts/gen-kafka-protocol.js';
+import { definitionFiles, generate, newerMessagesJar, readKafkaJson, writeOutput, HEADER } from '../../scripts/gen-kafka-protocol.js';
 import { SCHEMAS } from '../../src/protocol/generated/index.js';
 
 /** The directory holding this project's package.json (works from test/ and from dist/test/). */
@@ -62,7 +62,7 @@ test('generator is deterministic', { skip }, () => {
 
 test('every definition file is generated, and none of its "about" prose is copied', { skip }, () => {
   const jsonFiles = readdirSync(inputDir).filter((f) => f.endsWith('.json'));
-  assert.equal(Object.keys(SCHEMAS).length, jsonFiles.length);
+  assert.equal(Object.keys(SCHEMAS).length, definitionFiles(inputDir).length);
   const abouts: string[] = [];
   const collect = (x: unknown): void => {
     if (Array.isArray(x)) x.forEach(collect);

@@ -1464,6 +1464,52 @@ export const SCHEMAS: Readonly<Record<string, MessageSchema>> = {
       ],
     },
   },
+  DescribeShareGroupOffsetsRequest: {
+    name: "DescribeShareGroupOffsetsRequest", type: "request", apiKey: 90,
+    validVersions: [0, 1], flexibleVersions: [0, 1],
+    fields: [
+      { name: "groups", type: "DescribeShareGroupOffsetsRequestGroup", array: true, versions: [0, 1] },
+    ],
+    structs: {
+      DescribeShareGroupOffsetsRequestGroup: [
+        { name: "groupId", type: "string", versions: [0, 1] },
+        { name: "topics", type: "DescribeShareGroupOffsetsRequestTopic", array: true, versions: [0, 1], nullable: [0, 1] },
+      ],
+      DescribeShareGroupOffsetsRequestTopic: [
+        { name: "topicName", type: "string", versions: [0, 1] },
+        { name: "partitions", type: "int32", array: true, versions: [0, 1] },
+      ],
+    },
+  },
+  DescribeShareGroupOffsetsResponse: {
+    name: "DescribeShareGroupOffsetsResponse", type: "response", apiKey: 90,
+    validVersions: [0, 1], flexibleVersions: [0, 1],
+    fields: [
+      { name: "throttleTimeMs", type: "int32", versions: [0, 1] },
+      { name: "groups", type: "DescribeShareGroupOffsetsResponseGroup", array: true, versions: [0, 1] },
+    ],
+    structs: {
+      DescribeShareGroupOffsetsResponseGroup: [
+        { name: "groupId", type: "string", versions: [0, 1] },
+        { name: "topics", type: "DescribeShareGroupOffsetsResponseTopic", array: true, versions: [0, 1] },
+        { name: "errorCode", type: "int16", versions: [0, 1] },
+        { name: "errorMessage", type: "string", versions: [0, 1], nullable: [0, 1], default: "null" },
+      ],
+      DescribeShareGroupOffsetsResponseTopic: [
+        { name: "topicName", type: "string", versions: [0, 1] },
+        { name: "topicId", type: "uuid", versions: [0, 1] },
+        { name: "partitions", type: "DescribeShareGroupOffsetsResponsePartition", array: true, versions: [0, 1] },
+      ],
+      DescribeShareGroupOffsetsResponsePartition: [
+        { name: "partitionIndex", type: "int32", versions: [0, 1] },
+        { name: "startOffset", type: "int64", versions: [0, 1] },
+        { name: "leaderEpoch", type: "int32", versions: [0, 1] },
+        { name: "lag", type: "int64", versions: [1, 1], default: "-1" },
+        { name: "errorCode", type: "int16", versions: [0, 1] },
+        { name: "errorMessage", type: "string", versions: [0, 1], nullable: [0, 1], default: "null" },
+      ],
+    },
+  },
   DescribeTopicPartitionsRequest: {
     name: "DescribeTopicPartitionsRequest", type: "request", apiKey: 75,
     validVersions: [0, 0], flexibleVersions: [0, 0],
