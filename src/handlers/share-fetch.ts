@@ -255,6 +255,10 @@ export const shareFetch: ApiEntry<ShareFetchRequest, ShareFetchResponse> = {
     for (const t of request.forgottenTopicsData) for (const p of t.partitions) forget.push({ topicId: t.topicId, partition: p });
     const session = shares.openOrUpdateSession(ref, memberId, epoch, 'fetch', hasAcks, epoch === FINAL_EPOCH ? [] : add, forget);
     if (typeof session === 'number') return fetchError(session, null, lockMs);
+    // a client over its fetch quota gets its acknowledgements applied but no records (Kafka's throttled fetch)
+    const quota = ctx.gateway.quotas?.fetch;
+    const principal = ctx.session.principal ?? '';
+    const owed = quota?.enabled ? quota.record(principal, 0) : 0;
 
     const targets = new Targets(ctx);
     const outs = new Map<string, { topicId: Buffer; out: FetchPartitionOut }>();
@@ -284,7 +288,7 @@ export const shareFetch: ApiEntry<ShareFetchRequest, ShareFetchResponse> = {
 
     if (epoch === FINAL_EPOCH) {
       await shares.closeSession(ref, memberId);
-    } else if (!(v >= 2 && request.isRenewAck)) {
+    } else if (!(v >= 2 && request.isRenewAck) && owed === 0) {
       await fetchRecords(ctx, request, shares, ref, memberId, session.partitions.values(), targets, outFor);
     }
 
@@ -298,7 +302,14 @@ export const shareFetch: ApiEntry<ShareFetchRequest, ShareFetchResponse> = {
       }
       t.partitions.push(out);
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, acquisitionLockTimeoutMs: lockMs, responses: [...byTopic.values()], nodeEndpoints: [] };
+    let bytes = 0;
+    for (const { out } of outs.values()) {
+      const data = out.records;
+      if (data) for (const part of Buffer.isBuffer(data) ? [data] : data) bytes += part.length;
+    }
+    const throttleTimeMs = owed > 0 ? owed : quota?.enabled ? quota.record(principal, bytes) : 0;
+    ctx.throttleMs = throttleTimeMs;
+    return { throttleTimeMs, errorCode: ErrorCode.NONE, errorMessage: null, acquisitionLockTimeoutMs: lockMs, responses: [...byTopic.values()], nodeEndpoints: [] };
   },
   errorResponse(_request, errorCode) {
     return fetchError(errorCode);

@@ -169,7 +169,10 @@ export class ShareGroups {
 
   async start(): Promise<void> {
     const loaded = await this.store.load((key, err) => this.log.error({ key, err }, 'unreadable share-group state entry skipped'));
-    for (const h of loaded.homes) this.homes.set(groupMapKey(h.key), h.home);
+    for (const h of loaded.homes) {
+      this.homes.set(groupMapKey(h.key), h.home);
+      this.homesWritten.add(groupMapKey(h.key));
+    }
     for (const p of loaded.partitions) {
       const sp = SharePartition.restore(this.config, p.snapshot);
       this.partitions.set(this.partitionKey(p.key, p.topic, p.partition), { slot: this.slot(p.key, p.topic, p.partition, p.topicId, sp), topicId: p.topicId, tenant: p.key.tenant, groupId: p.key.groupId });
@@ -231,7 +234,11 @@ export class ShareGroups {
     }
     const homeError = this.checkHome(ref, p.memberEpoch === 0);
     if (homeError !== null) return fail(homeError === ErrorCode.GROUP_ID_NOT_FOUND ? ErrorCode.UNKNOWN_MEMBER_ID : homeError);
-    if (!this.homeWritten(mk)) await this.store.putHome(ref, ref.namespace);
+    if (!this.homesWritten.has(mk)) {
+      // the home is durable before anything else of the group (a failed write: the heartbeat fails, the next one writes it)
+      await this.store.putHome(ref, ref.namespace);
+      this.homesWritten.add(mk);
+    }
     let g = existing;
     if (!g) {
       g = { key: { tenant: ref.tenant, groupId: ref.groupId }, home: ref.namespace, groupEpoch: 0, members: new Map() };
@@ -265,13 +272,8 @@ export class ShareGroups {
     return { errorCode: ErrorCode.NONE, errorMessage: null, memberId: m.memberId, memberEpoch: m.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment };
   }
 
+  /** Groups whose home is known to be stored. */
   private readonly homesWritten = new Set<string>();
-
-  private homeWritten(mk: string): boolean {
-    if (this.homesWritten.has(mk)) return true;
-    this.homesWritten.add(mk);
-    return false;
-  }
 
   /** The subscription a member last sent (what its heartbeats name when they send none). */
   subscriptionOf(key: GroupKey, memberId: string): string[] {
