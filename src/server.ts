@@ -127,6 +127,7 @@ export class Gateway {
       throw err;
     }
     const shareGroups = config.shareGroupsEnabled ? new ShareGroups(storage.state, shareGroupsConfigFrom(config), log.child({ component: 'share-groups' })) : undefined;
+    if (shareGroups && wiring.offsetCommitted) shareGroups.onStartMoved = wiring.offsetCommitted;
     try {
       await shareGroups?.start();
     } catch (err) {

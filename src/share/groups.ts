@@ -157,6 +157,11 @@ export class ShareGroups {
   private readonly store: ShareStore;
   private timer: TimerHandle | null = null;
   private active = false;
+  /**
+   * Told when a share-partition's start offset moved and was stored (the Pulsar engine mirrors
+   * it into a durable subscription named after the group, as it does with committed offsets).
+   */
+  onStartMoved: ((groupId: string, topic: string, partition: number, startOffset: bigint) => void) | null = null;
 
   constructor(
     kv: KeyValueStore,
@@ -404,10 +409,17 @@ export class ShareGroups {
   }
 
   private slot(key: GroupKey, topic: string, partition: number, topicId: Buffer, sp: SharePartition): PartitionSlot {
-    const store = this.store;
+    let mirrored = -1n;
     return {
       sp,
-      persist: () => store.putPartition(key, topic, partition, topicId, () => sp.snapshot()),
+      persist: async () => {
+        await this.store.putPartition(key, topic, partition, topicId, () => sp.snapshot());
+        const start = sp.startOffset;
+        if (start !== mirrored && this.onStartMoved) {
+          mirrored = start;
+          this.onStartMoved(key.groupId, topic, partition, start);
+        }
+      },
     };
   }
 
