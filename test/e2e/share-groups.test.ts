@@ -90,6 +90,30 @@ describe('share groups with the Java KafkaShareConsumer', () => {
       // epoch 0 is no acknowledgement epoch
       const sa0 = await call(API_KEYS.ShareAcknowledge, 1, { groupId: group, memberId: 'm-1', shareSessionEpoch: 0, topics: [] });
       assert.equal(sa0.errorCode, ErrorCode.INVALID_SHARE_SESSION_EPOCH);
+      // a member that never joined cannot open a share session
+      const fetch = (memberId: string, shareSessionEpoch: number, topics: unknown[]) =>
+        call(API_KEYS.ShareFetch, 1, { groupId: group, memberId, shareSessionEpoch, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, maxRecords: 10, batchSize: 10, topics, forgottenTopicsData: [] });
+      assert.equal((await fetch('stranger', 0, [])).errorCode, ErrorCode.SHARE_SESSION_NOT_FOUND);
+      // a member joins, opens a session on its topic and an unknown topic id
+      const joined = await call(API_KEYS.ShareGroupHeartbeat, 1, { groupId: group, memberId: 'raw-member', memberEpoch: 0, rackId: null, subscribedTopicNames: [topic] });
+      assert.equal(joined.errorCode, ErrorCode.NONE);
+      const topicId = joined.assignment.topicPartitions[0].topicId as Buffer;
+      const unknownId = Buffer.alloc(16, 0x5a);
+      const opened = await fetch('raw-member', 0, [
+        { topicId, partitions: [{ partitionIndex: 0, acknowledgementBatches: [] }] },
+        { topicId: unknownId, partitions: [{ partitionIndex: 0, acknowledgementBatches: [] }] },
+      ]);
+      assert.equal(opened.errorCode, ErrorCode.NONE);
+      const codeOf = (r: any, id: Buffer, field: string) => r.responses.find((t: any) => (t.topicId as Buffer).equals(id)).partitions[0][field];
+      assert.equal(codeOf(opened, unknownId, 'errorCode'), ErrorCode.UNKNOWN_TOPIC_ID);
+      assert.equal(codeOf(opened, topicId, 'errorCode'), ErrorCode.NONE);
+      assert.deepEqual(codeOf(opened, topicId, 'acquiredRecords'), [], 'everything was consumed');
+      // acknowledging records this member does not hold; a stale epoch
+      const acked = await fetch('raw-member', 1, [{ topicId, partitions: [{ partitionIndex: 0, acknowledgementBatches: [{ firstOffset: 0n, lastOffset: 0n, acknowledgeTypes: [1] }] }] }]);
+      assert.equal(codeOf(acked, topicId, 'acknowledgeErrorCode'), ErrorCode.INVALID_RECORD_STATE);
+      assert.equal((await fetch('raw-member', 1, [])).errorCode, ErrorCode.INVALID_SHARE_SESSION_EPOCH);
+      const left = await call(API_KEYS.ShareGroupHeartbeat, 1, { groupId: group, memberId: 'raw-member', memberEpoch: -1, rackId: null, subscribedTopicNames: null });
+      assert.equal(left.memberEpoch, -1);
     } finally {
       raw.close();
     }
