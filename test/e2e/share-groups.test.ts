@@ -112,6 +112,9 @@ describe('share groups with the Java KafkaShareConsumer', () => {
       const acked = await fetch('raw-member', 1, [{ topicId, partitions: [{ partitionIndex: 0, acknowledgementBatches: [{ firstOffset: 0n, lastOffset: 0n, acknowledgeTypes: [1] }] }] }]);
       assert.equal(codeOf(acked, topicId, 'acknowledgeErrorCode'), ErrorCode.INVALID_RECORD_STATE);
       assert.equal((await fetch('raw-member', 1, [])).errorCode, ErrorCode.INVALID_SHARE_SESSION_EPOCH);
+      // a classic member cannot join a share group's id (Kafka: INCONSISTENT_GROUP_PROTOCOL)
+      const join = await call(API_KEYS.JoinGroup, 9, { groupId: group, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null });
+      assert.equal(join.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
       const left = await call(API_KEYS.ShareGroupHeartbeat, 1, { groupId: group, memberId: 'raw-member', memberEpoch: -1, rackId: null, subscribedTopicNames: null });
       assert.equal(left.memberEpoch, -1);
     } finally {
