@@ -519,7 +519,7 @@ export const SCHEMA = {
     default: 'latest',
     values: ['latest', 'earliest'],
     origin: 'Kafka',
-    doc: 'Where a share group starts reading a partition it has not read before: the log end (latest) or start (earliest); the default for Kafka\'s group config share.auto.offset.reset, which this gateway does not take per group yet.',
+    doc: 'Where a share group starts reading a partition it has not read before: the log end (latest) or start (earliest); the default of Kafka\'s group config share.auto.offset.reset, which a group may set for itself (docs/share-groups.md).',
   },
   authenticationEnabled: {
     kind: 'bool',

@@ -183,6 +183,9 @@ const SHARE_GUARDS: Record<string, Guard> = {
   partition: issuedRef(false, (a) => a[0]),
   existingPartition: issuedRef(false, (a) => a[0]),
   offsets: issuedRef(false, (a) => a[0]),
+  lockDuration: issuedRef(false, (a) => a[0]),
+  groupConfigsOf: issuedRef(false, (a) => a[0]),
+  alterGroupConfigs: issuedRef(true, (a) => a[0]),
   listGroups: (access, session, args) => (access.mayList('group') && args[0] === session.defaultNamespace.tenant ? null : "a declared group listing of the session's tenant"),
 };
 

@@ -244,7 +244,7 @@ export const shareFetch: ApiEntry<ShareFetchRequest, ShareFetchResponse> = {
     if (!access.ok) return fetchError(access.errorCode);
     if (!request.memberId) return fetchError(ErrorCode.INVALID_REQUEST, 'MemberId is required.');
     const { ref, shares } = access;
-    const lockMs = shares.config.lockDurationMs;
+    const lockMs = shares.lockDuration(ref);
     const memberId = request.memberId;
     const epoch = request.shareSessionEpoch;
     if (epoch === 0 && !shares.member(ref, memberId)) return fetchError(ErrorCode.SHARE_SESSION_NOT_FOUND, `member ${memberId} is not in share group ${request.groupId}`, lockMs);
@@ -422,7 +422,7 @@ export const shareAcknowledge: ApiEntry<ShareAcknowledgeRequest, ShareAcknowledg
     if (!access.ok) return ackError(access.errorCode);
     if (!request.memberId) return ackError(ErrorCode.INVALID_REQUEST, 'MemberId is required.');
     const { ref, shares } = access;
-    const lockMs = shares.config.lockDurationMs;
+    const lockMs = shares.lockDuration(ref);
     const epoch = request.shareSessionEpoch;
     const session = shares.openOrUpdateSession(ref, request.memberId, epoch, 'acknowledge', true, [], []);
     if (typeof session === 'number') return ackError(session, null, lockMs);

@@ -26,7 +26,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { KeyValueStore } from '../storage/engine.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../coordinator/clock.js';
 import { groupMapKey } from '../coordinator/store.js';
 import { verifyHome } from '../coordinator/home.js';
@@ -45,6 +45,39 @@ export interface ShareGroupsConfig extends SharePartitionConfig {
   maxSessions: number;
   /** Where a new share-partition starts (share.auto.offset.reset): the log end or its start. */
   autoOffsetReset: 'latest' | 'earliest';
+}
+
+/** Per-group configs (Kafka's group configs, set with IncrementalAlterConfigs on a GROUP resource); unset: the gateway's. */
+export interface ShareGroupConfigs {
+  /** share.auto.offset.reset */
+  autoOffsetReset?: 'latest' | 'earliest';
+  /** share.record.lock.duration.ms */
+  lockDurationMs?: number;
+}
+
+/** The group configs this gateway takes, with Kafka's names. */
+export const SHARE_GROUP_CONFIG_KEYS = ['share.auto.offset.reset', 'share.record.lock.duration.ms'] as const;
+/** Kafka's other group configs: known, not taken here (INVALID_CONFIG saying so). */
+const OTHER_GROUP_CONFIG_KEYS = ['consumer.session.timeout.ms', 'consumer.heartbeat.interval.ms', 'share.session.timeout.ms', 'share.heartbeat.interval.ms', 'share.isolation.level', 'share.delivery.count.limit', 'streams.session.timeout.ms', 'streams.heartbeat.interval.ms', 'streams.num.standby.replicas'];
+
+/** Validate one group config change (Kafka's GroupConfig rules, within this gateway's bounds): the new value, or throws INVALID_CONFIG. */
+export function parseShareGroupConfig(name: string, value: string | null): Partial<ShareGroupConfigs> {
+  switch (name) {
+    case 'share.auto.offset.reset':
+      if (value === null) return { autoOffsetReset: undefined };
+      if (value !== 'latest' && value !== 'earliest') throw new KafkaError(ErrorCode.INVALID_CONFIG, `Invalid value ${value} for configuration share.auto.offset.reset: this gateway takes latest or earliest`);
+      return { autoOffsetReset: value };
+    case 'share.record.lock.duration.ms': {
+      if (value === null) return { lockDurationMs: undefined };
+      const n = Number(value);
+      if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Invalid value ${value} for configuration share.record.lock.duration.ms: Not a number of type INT`);
+      if (n < 1000 || n > 3_600_000) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Invalid value ${value} for configuration share.record.lock.duration.ms: Value must be between 1000 and 3600000`);
+      return { lockDurationMs: n };
+    }
+    default:
+      if (OTHER_GROUP_CONFIG_KEYS.includes(name)) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Group config ${name} is not taken by this gateway (yet): it takes ${SHARE_GROUP_CONFIG_KEYS.join(', ')}`);
+      throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown group config name: ${name}`);
+  }
 }
 
 /** The share-group settings of the gateway's configuration (src/config/schema.ts). */
@@ -154,6 +187,9 @@ export class ShareGroups {
   private readonly homes = new Map<string, string>();
   private readonly partitions = new Map<string, { slot: PartitionSlot; topicId: Buffer; tenant: string; groupId: string }>();
   private readonly sessions = new Map<string, ShareSession>();
+  /** Per-group configs, and the share-partition config object each group's partitions share (mutated when the configs change). */
+  private readonly groupConfigs = new Map<string, ShareGroupConfigs>();
+  private readonly partitionConfigs = new Map<string, SharePartitionConfig>();
   private readonly store: ShareStore;
   private timer: TimerHandle | null = null;
   private active = false;
@@ -178,8 +214,9 @@ export class ShareGroups {
       this.homes.set(groupMapKey(h.key), h.home);
       this.homesWritten.add(groupMapKey(h.key));
     }
+    for (const c of loaded.configs) this.groupConfigs.set(groupMapKey(c.key), c.configs);
     for (const p of loaded.partitions) {
-      const sp = SharePartition.restore(this.config, p.snapshot);
+      const sp = SharePartition.restore(this.partitionConfig(p.key), p.snapshot);
       this.partitions.set(this.partitionKey(p.key, p.topic, p.partition), { slot: this.slot(p.key, p.topic, p.partition, p.topicId, sp), topicId: p.topicId, tenant: p.key.tenant, groupId: p.key.groupId });
     }
     this.active = true;
@@ -351,6 +388,55 @@ export class ShareGroups {
     return out;
   }
 
+  // ------------------------------------------------------------------ group configs
+
+  /** The config object a group's share-partitions share. */
+  private partitionConfig(key: GroupKey): SharePartitionConfig {
+    const mk = groupMapKey(key);
+    let c = this.partitionConfigs.get(mk);
+    if (!c) {
+      const g = this.groupConfigs.get(mk);
+      c = { lockDurationMs: g?.lockDurationMs ?? this.config.lockDurationMs, deliveryCountLimit: this.config.deliveryCountLimit, maxInFlight: this.config.maxInFlight };
+      this.partitionConfigs.set(mk, c);
+    }
+    return c;
+  }
+
+  /** The acquisition lock duration of the group (its config, or the gateway's). */
+  lockDuration(ref: GroupRef): number {
+    return this.groupConfigs.get(groupMapKey(ref))?.lockDurationMs ?? this.config.lockDurationMs;
+  }
+
+  /** The group's own configs (DescribeConfigs). Null: no such share group. */
+  groupConfigsOf(ref: GroupRef): ShareGroupConfigs | null {
+    if (this.checkHome(ref, false) !== null) return null;
+    return { ...this.groupConfigs.get(groupMapKey(ref)) };
+  }
+
+  /**
+   * IncrementalAlterConfigs on the group (SET, value null for DELETE): validated first, all or
+   * nothing; a group without a home gets the namespace checked as its home (as its first heartbeat
+   * would). Durable before it resolves; applies to the group's share-partitions at once.
+   */
+  async alterGroupConfigs(ref: GroupRef, changes: Array<{ name: string; value: string | null }>, validateOnly: boolean): Promise<void> {
+    const mk = groupMapKey(ref);
+    const next: ShareGroupConfigs = { ...this.groupConfigs.get(mk) };
+    for (const c of changes) Object.assign(next, parseShareGroupConfig(c.name, c.value));
+    if (validateOnly) return;
+    const home = this.checkHome(ref, true);
+    if (home !== null) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the group home moved; retry');
+    if (!this.homesWritten.has(mk)) {
+      await this.store.putHome(ref, ref.namespace);
+      this.homesWritten.add(mk);
+    }
+    for (const k of Object.keys(next) as Array<keyof ShareGroupConfigs>) if (next[k] === undefined) delete next[k];
+    await this.store.putConfigs(ref, next);
+    this.groupConfigs.set(mk, next);
+    const pc = this.partitionConfigs.get(mk);
+    if (pc) pc.lockDurationMs = next.lockDurationMs ?? this.config.lockDurationMs;
+    this.log.info({ group: ref.groupId, tenant: ref.tenant, configs: next }, 'share group configs changed');
+  }
+
   // ------------------------------------------------------------------ share sessions
 
   private sessionKey(key: GroupKey, memberId: string): string {
@@ -432,11 +518,11 @@ export class ShareGroups {
     const pk = this.partitionKey(ref, topic, partition);
     const found = this.partitions.get(pk);
     if (found && found.topicId.equals(topicId)) return found.slot;
-    const start = await initialOffset(this.config.autoOffsetReset);
+    const start = await initialOffset(this.groupConfigs.get(groupMapKey(ref))?.autoOffsetReset ?? this.config.autoOffsetReset);
     const again = this.partitions.get(pk);
     if (again && again.topicId.equals(topicId)) return again.slot;
     const key = { tenant: ref.tenant, groupId: ref.groupId };
-    const slot = this.slot(key, topic, partition, topicId, new SharePartition(this.config, start));
+    const slot = this.slot(key, topic, partition, topicId, new SharePartition(this.partitionConfig(ref), start));
     this.partitions.set(pk, { slot, topicId, tenant: ref.tenant, groupId: ref.groupId });
     await slot.persist();
     return slot;

@@ -7,6 +7,7 @@
  *   ["h", tenant, groupId]                     -> the share group's home namespace (written first)
  *   ["p", tenant, groupId, topic, partition]   -> one share-partition: topic id, start/end offsets
  *                                                 and the runs of in-flight records that are not plain
+ *   ["c", tenant, groupId]                     -> the group's own configs (group configs)
  *
  * Values are versioned JSON. Writes of one share-partition are chained and
  * coalesced: each write stores the state as it is when the write starts, so
@@ -15,11 +16,13 @@
 import type { KeyValueStore } from '../storage/engine.js';
 import type { GroupKey } from '../coordinator/locator.js';
 import type { SharePartitionSnapshot } from './partition.js';
+import type { ShareGroupConfigs } from './groups.js';
 
 export const SHARE_STATE_NAMESPACE = '__share_group_state';
 
 export interface LoadedShareState {
   homes: Array<{ key: GroupKey; home: string }>;
+  configs: Array<{ key: GroupKey; configs: ShareGroupConfigs }>;
   partitions: Array<{ key: GroupKey; topic: string; partition: number; topicId: Buffer; snapshot: SharePartitionSnapshot }>;
 }
 
@@ -37,6 +40,11 @@ export class ShareStore {
 
   putHome(key: GroupKey, home: string): Promise<void> {
     return this.kv.put(SHARE_STATE_NAMESPACE, JSON.stringify(['h', key.tenant, key.groupId]), Buffer.from(JSON.stringify({ v: 1, namespace: home })));
+  }
+
+  putConfigs(key: GroupKey, configs: ShareGroupConfigs): Promise<void> {
+    const k = JSON.stringify(['c', key.tenant, key.groupId]);
+    return this.kv.put(SHARE_STATE_NAMESPACE, k, Object.keys(configs).length === 0 ? null : Buffer.from(JSON.stringify({ v: 1, configs })));
   }
 
   putPartition(key: GroupKey, topic: string, partition: number, topicId: Buffer, snapshot: () => SharePartitionSnapshot): Promise<void> {
@@ -82,7 +90,7 @@ export class ShareStore {
   }
 
   async load(onError: (key: string, err: unknown) => void): Promise<LoadedShareState> {
-    const out: LoadedShareState = { homes: [], partitions: [] };
+    const out: LoadedShareState = { homes: [], configs: [], partitions: [] };
     for (const { key, value } of await this.kv.scan(SHARE_STATE_NAMESPACE)) {
       try {
         const k = JSON.parse(key) as unknown[];
@@ -90,6 +98,12 @@ export class ShareStore {
         if (j.v !== 1) throw new Error(`unknown share state version ${j.v}`);
         if (k[0] === 'h' && typeof k[1] === 'string' && typeof k[2] === 'string' && typeof j.namespace === 'string') {
           out.homes.push({ key: { tenant: k[1], groupId: k[2] }, home: j.namespace });
+        } else if (k[0] === 'c' && typeof k[1] === 'string' && typeof k[2] === 'string' && j.configs && typeof j.configs === 'object') {
+          const c = j.configs as Record<string, unknown>;
+          const configs: ShareGroupConfigs = {};
+          if (c.autoOffsetReset === 'latest' || c.autoOffsetReset === 'earliest') configs.autoOffsetReset = c.autoOffsetReset;
+          if (typeof c.lockDurationMs === 'number') configs.lockDurationMs = c.lockDurationMs;
+          out.configs.push({ key: { tenant: k[1], groupId: k[2] }, configs });
         } else if (k[0] === 'p' && typeof k[1] === 'string' && typeof k[2] === 'string' && typeof k[3] === 'string' && Number.isInteger(k[4])) {
           const runs: SharePartitionSnapshot['runs'] = (j.runs as Array<[string, string, number, number]>).map(([f, l, st, c]) => [BigInt(f), BigInt(l), st as 0, c]);
           out.partitions.push({

@@ -9,7 +9,8 @@
  *  - two members of one group polling one topic share its records: each record goes to exactly one;
  *  - kafka-share-groups.sh --describe shows the share-partition start offset and lag
  *    (DescribeShareGroupOffsets);
- *  - ShareGroupDescribe shows the group, ListGroups lists it with type "share"; malformed heartbeats and acknowledgements outside a share
+ *  - ShareGroupDescribe shows the group, ListGroups lists it with type "share", group configs are
+ *    set with IncrementalAlterConfigs (and refused with Kafka's codes); malformed heartbeats and acknowledgements outside a share
  *    session get Kafka's codes (raw frames).
  * The same scenarios run on the Pulsar engine in share-groups-pulsar.test.ts.
  * The gateway runs with share.auto.offset.reset=earliest and a 2 s lock, to keep the file short.
@@ -112,6 +113,11 @@ describe('share groups with the Java KafkaShareConsumer', () => {
       const acked = await fetch('raw-member', 1, [{ topicId, partitions: [{ partitionIndex: 0, acknowledgementBatches: [{ firstOffset: 0n, lastOffset: 0n, acknowledgeTypes: [1] }] }] }]);
       assert.equal(codeOf(acked, topicId, 'acknowledgeErrorCode'), ErrorCode.INVALID_RECORD_STATE);
       assert.equal((await fetch('raw-member', 1, [])).errorCode, ErrorCode.INVALID_SHARE_SESSION_EPOCH);
+      // group configs (kafka-configs.sh --alter --entity-type groups): IncrementalAlterConfigs on a GROUP resource
+      const alter = (configs: unknown[]) => call(API_KEYS.IncrementalAlterConfigs, 1, { resources: [{ resourceType: 32, resourceName: `cfg-${suffix}`, configs }], validateOnly: false });
+      assert.equal((await alter([{ name: 'share.auto.offset.reset', configOperation: 0, value: 'earliest' }])).responses[0].errorCode, ErrorCode.NONE);
+      assert.equal((await alter([{ name: 'share.auto.offset.reset', configOperation: 0, value: 'sometimes' }])).responses[0].errorCode, ErrorCode.INVALID_CONFIG);
+      assert.equal((await alter([{ name: 'share.record.lock.duration.ms', configOperation: 2, value: '5000' }])).responses[0].errorCode, ErrorCode.INVALID_CONFIG);
       // a classic member cannot join a share group's id (Kafka: INCONSISTENT_GROUP_PROTOCOL)
       const join = await call(API_KEYS.JoinGroup, 9, { groupId: group, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null });
       assert.equal(join.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);

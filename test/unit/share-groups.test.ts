@@ -169,3 +169,36 @@ test('share-partition state and homes survive a restart', async () => {
   assert.equal(again.member(ref('g4', 'other'), 'm1'), false);
   await again.shutdown();
 });
+
+test('group configs: validated, applied to new and existing share-partitions, durable', async () => {
+  const clock = new ManualClock();
+  const g = await started(clock);
+  const r = ref('g5');
+  await assert.rejects(g.alterGroupConfigs(r, [{ name: 'share.auto.offset.reset', value: 'by_duration:PT1H' }], false), (e: { code: number }) => e.code === ErrorCode.INVALID_CONFIG);
+  await assert.rejects(g.alterGroupConfigs(r, [{ name: 'share.record.lock.duration.ms', value: '999' }], false), (e: { code: number }) => e.code === ErrorCode.INVALID_CONFIG);
+  await assert.rejects(g.alterGroupConfigs(r, [{ name: 'no.such.config', value: '1' }], false), (e: { code: number }) => e.code === ErrorCode.INVALID_CONFIG);
+  await assert.rejects(g.alterGroupConfigs(r, [{ name: 'share.isolation.level', value: 'read_committed' }], false), (e: { code: number; message: string }) => e.code === ErrorCode.INVALID_CONFIG && /not taken/.test(e.message));
+  // validateOnly changes nothing, not even the home
+  await g.alterGroupConfigs(r, [{ name: 'share.auto.offset.reset', value: 'latest' }], true);
+  assert.equal(g.groupHome({ tenant: 'a', groupId: 'g5' }), null);
+  // the gateway default here is earliest; the group says latest
+  await g.alterGroupConfigs(r, [{ name: 'share.auto.offset.reset', value: 'latest' }, { name: 'share.record.lock.duration.ms', value: '5000' }], false);
+  assert.equal(g.groupHome({ tenant: 'a', groupId: 'g5' }), 'ns', 'the home is recorded');
+  const slot = await g.partition(r, TOPIC.name, 0, TOPIC.topicId, async (reset) => (reset === 'earliest' ? 0n : 42n));
+  assert.equal(slot.sp.startOffset, 42n);
+  assert.equal(g.lockDuration(r), 5000);
+  slot.sp.acquire('m', 42n, [{ first: 42n, last: 42n }], 10, clock.now());
+  assert.equal(slot.sp.nextLockDeadline(), clock.now() + 5000);
+  // a change applies to the existing share-partition at once; DELETE goes back to the gateway's
+  await g.alterGroupConfigs(r, [{ name: 'share.record.lock.duration.ms', value: '2000' }], false);
+  slot.sp.acquire('m', 43n, [{ first: 43n, last: 43n }], 10, clock.now());
+  assert.equal(g.lockDuration(r), 2000);
+  await g.alterGroupConfigs(r, [{ name: 'share.record.lock.duration.ms', value: null }], false);
+  assert.equal(g.lockDuration(r), CONFIG.lockDurationMs);
+  await g.alterGroupConfigs(r, [{ name: 'share.record.lock.duration.ms', value: '7000' }], false);
+  await g.shutdown();
+  const again = await started(clock);
+  assert.deepEqual(again.groupConfigsOf(r), { autoOffsetReset: 'latest', lockDurationMs: 7000 });
+  assert.equal(again.lockDuration(r), 7000);
+  await again.shutdown();
+});
