@@ -27,6 +27,7 @@ import { TlsManager, createListenerServer, isTlsProtocol, peerPrincipal, tlsInfo
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { ShareGroups, shareGroupsConfigFrom } from './share/groups.js';
+import { registerShareGroupMetrics } from './share/metrics.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { registerAuditMetrics, registerBoundMetrics, registerGroupMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
@@ -184,6 +185,7 @@ export class Gateway {
     if (metrics) {
       wiring.registerMetrics(metrics);
       registerGroupMetrics(metrics, coordinator, storage);
+      if (shareGroups) registerShareGroupMetrics(metrics, shareGroups);
     }
     if (opsSpec) {
       gateway.ops = new OpsServer({ spec: opsSpec, token: opsToken, metrics: metrics ?? null, readiness: gateway.readiness(wiring), tls, log: log.child({ component: 'ops' }) });

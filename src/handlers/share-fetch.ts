@@ -289,7 +289,7 @@ export const shareFetch: ApiEntry<ShareFetchRequest, ShareFetchResponse> = {
     if (epoch === FINAL_EPOCH) {
       await shares.closeSession(ref, memberId);
     } else if (!(v >= 2 && request.isRenewAck) && owed === 0) {
-      await fetchRecords(ctx, request, shares, ref, memberId, session.partitions.values(), targets, outFor);
+      await fetchRecords(ctx, request, shares, ref, memberId, [...session.partitions.values()], targets, outFor);
     }
 
     const byTopic = new Map<string, { topicId: Buffer; partitions: FetchPartitionOut[] }>();

@@ -31,7 +31,7 @@ import { systemClock, type Clock, type TimerHandle } from '../coordinator/clock.
 import { groupMapKey } from '../coordinator/store.js';
 import { verifyHome } from '../coordinator/home.js';
 import type { GroupKey, GroupRef } from '../coordinator/coordinator.js';
-import { SharePartition, type SharePartitionConfig } from './partition.js';
+import { SharePartition, newRecordCounts, type SharePartitionConfig, type ShareRecordCounts } from './partition.js';
 import { ShareStore } from './store.js';
 
 export interface ShareGroupsConfig extends SharePartitionConfig {
@@ -190,6 +190,8 @@ export class ShareGroups {
   /** Per-group configs, and the share-partition config object each group's partitions share (mutated when the configs change). */
   private readonly groupConfigs = new Map<string, ShareGroupConfigs>();
   private readonly partitionConfigs = new Map<string, SharePartitionConfig>();
+  /** What happened to records since this node started (metrics). */
+  readonly counts: ShareRecordCounts = newRecordCounts();
   private readonly store: ShareStore;
   private timer: TimerHandle | null = null;
   private active = false;
@@ -388,6 +390,21 @@ export class ShareGroups {
     return out;
   }
 
+  /** Groups and their members, for metrics (scrape time). */
+  groupsForMetrics(): Array<{ tenant: string; groupId: string; members: number }> {
+    const out: Array<{ tenant: string; groupId: string; members: number }> = [];
+    for (const mk of this.homes.keys()) {
+      const sep = mk.indexOf('\u0000');
+      out.push({ tenant: mk.slice(0, sep), groupId: mk.slice(sep + 1), members: this.groups.get(mk)?.members.size ?? 0 });
+    }
+    return out;
+  }
+
+  /** Share sessions open on this node (metrics). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
   // ------------------------------------------------------------------ group configs
 
   /** The config object a group's share-partitions share. */
@@ -495,6 +512,7 @@ export class ShareGroups {
   }
 
   private slot(key: GroupKey, topic: string, partition: number, topicId: Buffer, sp: SharePartition): PartitionSlot {
+    sp.counts = this.counts;
     let mirrored = -1n;
     return {
       sp,

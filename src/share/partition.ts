@@ -56,7 +56,27 @@ export interface SharePartitionSnapshot {
   runs: Array<[bigint, bigint, RecordState, number]>;
 }
 
+/** Running totals of what happened to records (metrics), shared by the share-partitions of one coordinator. */
+export interface ShareRecordCounts {
+  acquired: number;
+  /** acquisitions of a record delivered before (released or expired) */
+  redelivered: number;
+  accepted: number;
+  released: number;
+  rejected: number;
+  /** acquisition locks that expired */
+  expired: number;
+  /** records archived because they reached the delivery-count limit */
+  archivedAtLimit: number;
+}
+
+export function newRecordCounts(): ShareRecordCounts {
+  return { acquired: 0, redelivered: 0, accepted: 0, released: 0, rejected: 0, expired: 0, archivedAtLimit: 0 };
+}
+
 export class SharePartition {
+  /** Where this share-partition counts (replaced by its coordinator). */
+  counts: ShareRecordCounts = newRecordCounts();
   private start: bigint;
   /** Records in the window: endOffset = start + size. */
   private size = 0;
@@ -170,7 +190,9 @@ export class SharePartition {
 
   /** A record leaving Acquired without acknowledgement: Available again, or Archived at the delivery limit. */
   private releaseAt(i: number): void {
-    this.states[i] = this.deliveries[i]! >= this.config.deliveryCountLimit ? RecordState.Archived : RecordState.Available;
+    const atLimit = this.deliveries[i]! >= this.config.deliveryCountLimit;
+    if (atLimit) this.counts.archivedAtLimit++;
+    this.states[i] = atLimit ? RecordState.Archived : RecordState.Available;
     this.owners[i] = null;
     this.deadlines[i] = 0;
     this.acquiredCount--;
@@ -205,6 +227,7 @@ export class SharePartition {
     for (let i = 0; i < this.size; i++) {
       const j = this.at(i);
       if (this.states[j] === RecordState.Acquired && this.deadlines[j]! <= now) {
+        this.counts.expired++;
         this.releaseAt(j);
         changed = true;
       }
@@ -274,6 +297,8 @@ export class SharePartition {
         }
         const count = Math.min(this.deliveries[j]! + 1, 0xffff);
         this.deliveries[j] = count;
+        this.counts.acquired++;
+        if (count > 1) this.counts.redelivered++;
         this.states[j] = RecordState.Acquired;
         this.owners[j] = memberId;
         this.deadlines[j] = deadline;
@@ -346,17 +371,20 @@ export class SharePartition {
       const t = types.length === 1 ? types[0]! : types[k]!;
       switch (t) {
         case AckType.Accept:
+          this.counts.accepted++;
           this.states[j] = RecordState.Acknowledged;
           this.owners[j] = null;
           this.acquiredCount--;
           break;
         case AckType.Gap:
         case AckType.Reject:
+          if (t === AckType.Reject) this.counts.rejected++;
           this.states[j] = RecordState.Archived;
           this.owners[j] = null;
           this.acquiredCount--;
           break;
         case AckType.Release:
+          this.counts.released++;
           this.releaseAt(j);
           break;
         case AckType.Renew:

@@ -7,6 +7,7 @@
  *  - a member that holds records without acknowledging loses them when its acquisition lock
  *    expires: another member gets them (delivery count 2), and the late acknowledgement is refused;
  *  - two members of one group polling one topic share its records: each record goes to exactly one;
+ *  - the share-group metrics count releases, rejections, lock expiries and redeliveries;
  *  - kafka-share-groups.sh --describe shows the share-partition start offset and lag
  *    (DescribeShareGroupOffsets);
  *  - ShareGroupDescribe shows the group, ListGroups lists it with type "share", group configs are
@@ -38,7 +39,7 @@ describe('share groups with the Java KafkaShareConsumer', () => {
   const shareGroup = `share-h-${suffix}`;
 
   before(async () => {
-    gw = await startTestGateway({ shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 2000, shareGroupHeartbeatIntervalMs: 500 });
+    gw = await startTestGateway({ shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 2000, shareGroupHeartbeatIntervalMs: 500, opsListener: 'http://127.0.0.1:0' });
     const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
@@ -58,6 +59,14 @@ describe('share groups with the Java KafkaShareConsumer', () => {
     const row = r.stdout.split('\n').find((l) => l.startsWith(group));
     assert.ok(row, r.stdout);
     assert.deepEqual(row.trim().split(/\s+/), [group, topic, '0', '6', '0'], r.stdout);
+    // the share-group metrics count what happened: v2 released, v3 rejected, v5's lock expired
+    const text = await (await fetch(`${gw.gateway.ops!.url}/metrics`)).text();
+    const count = (event: string) => Number(new RegExp(`^kop_gateway_share_records_total\\{event="${event}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    assert.equal(count('released'), 1, text);
+    assert.equal(count('rejected'), 1);
+    assert.ok(count('expired') >= 1);
+    assert.ok(count('redelivered') >= 2);
+    assert.equal(count('accepted'), 5 + 40, 'v0-v5 but the rejected v3, and the 40 shared records');
   });
 
   toolTest('ShareGroupDescribe and bad requests get Kafka\'s codes', unavailable('java'), async () => {
