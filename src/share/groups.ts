@@ -488,10 +488,8 @@ export class ShareGroups {
       return s;
     }
     if (!existing) return ErrorCode.SHARE_SESSION_NOT_FOUND;
-    if (epoch === FINAL_EPOCH) {
-      if (kind === 'fetch' && add.length > 0 && !hasAcks) return ErrorCode.INVALID_REQUEST;
-      return existing;
-    }
+    // the final epoch names the open session; the caller closes it after the acknowledgements
+    if (epoch === FINAL_EPOCH) return existing;
     if (existing.epoch !== epoch) return ErrorCode.INVALID_SHARE_SESSION_EPOCH;
     for (const p of add) existing.partitions.set(`${p.topicId.toString('hex')}:${p.partition}`, p);
     for (const p of forget) existing.partitions.delete(`${p.topicId.toString('hex')}:${p.partition}`);
