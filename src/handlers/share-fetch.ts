@@ -371,17 +371,22 @@ async function fetchRecords(
     if (records > 0 || ctx.conn.isClosed) break;
     const left = deadline - Date.now();
     if (left <= 0) break;
-    // wait for an append beyond what the share-partitions have seen, or for a lock to expire
+    // wait for an append beyond what the share-partitions have seen (only where the in-flight
+    // window has room: a full one acquires nothing new), or for a lock to expire
     let wake = left;
+    let live = 0;
     const watch: Array<{ tp: PartitionRef; offset: bigint }> = [];
     for (const f of fetching) {
       if (f.out.errorCode !== ErrorCode.NONE) continue;
-      watch.push({ tp: { topic: f.target.topic, partition: f.target.partition }, offset: f.slot!.sp.endOffset });
-      const d = f.slot!.sp.nextLockDeadline() - Date.now();
+      live++;
+      const sp = f.slot!.sp;
+      if (sp.fetchOffset() !== null) watch.push({ tp: { topic: f.target.topic, partition: f.target.partition }, offset: sp.endOffset });
+      const d = sp.nextLockDeadline() - Date.now();
       if (d < wake) wake = Math.max(1, d);
     }
-    if (watch.length === 0) break;
-    await ctx.gateway.storage.waitForAppend(watch, wake);
+    if (live === 0) break;
+    if (watch.length > 0) await ctx.gateway.storage.waitForAppend(watch, wake);
+    else await new Promise((resolve) => setTimeout(resolve, wake));
   }
   for (const f of fetching) {
     if (f.acquired.length === 0) continue;
