@@ -13,11 +13,13 @@
  *  - ShareGroupDescribe shows the group, ListGroups lists it with type "share", group configs are
  *    set with IncrementalAlterConfigs (and refused with Kafka's codes); malformed heartbeats and acknowledgements outside a share
  *    session get Kafka's codes (raw frames).
- * The same scenarios run on the Pulsar engine in share-groups-pulsar.test.ts.
+ *  - over raw frames, a member long-polling for records another member holds gets them once the
+ *    holder's lock expires, with delivery count 2.
+ * The same Java scenarios run on the Pulsar engine in share-groups-pulsar.test.ts.
  * The gateway runs with share.auto.offset.reset=earliest and a 2 s lock, to keep the file short.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
@@ -37,13 +39,14 @@ describe('share groups with the Java KafkaShareConsumer', () => {
   const shareTopic = `share-spread-${suffix}`;
   const group = `share-g-${suffix}`;
   const shareGroup = `share-h-${suffix}`;
+  const wakeTopic = `share-wake-${suffix}`;
 
   before(async () => {
     gw = await startTestGateway({ shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 2000, shareGroupHeartbeatIntervalMs: 500, opsListener: 'http://127.0.0.1:0' });
     const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }, { topic: shareTopic, numPartitions: 3 }] });
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }, { topic: shareTopic, numPartitions: 3 }, { topic: wakeTopic, numPartitions: 1 }] });
     await admin.disconnect();
   });
 
@@ -134,6 +137,38 @@ describe('share groups with the Java KafkaShareConsumer', () => {
       assert.equal(left.memberEpoch, -1);
     } finally {
       raw.close();
+    }
+  });
+
+  test('a long-polling ShareFetch gets the records another member holds once its lock expires (delivery count 2)', async () => {
+    const kafka = new Kafka({ clientId: 'share-wake', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: wakeTopic, messages: [{ value: 'w0' }, { value: 'w1' }, { value: 'w2' }] });
+    await producer.disconnect();
+    const wakeGroup = `share-w-${suffix}`;
+    const clients = [await RawClient.open(gw.port), await RawClient.open(gw.port)];
+    let correlationId = 1;
+    const call = async (raw: RawClient, apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => {
+      raw.send(encodeRequest(apiKey, version, correlationId++, 'raw', body as never));
+      const frame = await raw.next(20_000);
+      assert.ok(frame, 'answered');
+      return decodeResponse(frame, apiKey, version).body;
+    };
+    try {
+      const acquired = async (raw: RawClient, memberId: string, maxWaitMs: number) => {
+        const joined = await call(raw, API_KEYS.ShareGroupHeartbeat, 1, { groupId: wakeGroup, memberId, memberEpoch: 0, rackId: null, subscribedTopicNames: [wakeTopic] });
+        assert.equal(joined.errorCode, ErrorCode.NONE);
+        const topicId = joined.assignment.topicPartitions[0].topicId as Buffer;
+        const r = await call(raw, API_KEYS.ShareFetch, 1, { groupId: wakeGroup, memberId, shareSessionEpoch: 0, maxWaitMs, minBytes: 1, maxBytes: 1 << 20, maxRecords: 10, batchSize: 10, topics: [{ topicId, partitions: [{ partitionIndex: 0, acknowledgementBatches: [] }] }], forgottenTopicsData: [] });
+        assert.equal(r.errorCode, ErrorCode.NONE);
+        return r.responses.flatMap((t: any) => t.partitions.flatMap((p: any) => p.acquiredRecords.map((a: any) => [Number(a.firstOffset), Number(a.lastOffset), a.deliveryCount])));
+      };
+      assert.deepEqual(await acquired(clients[0]!, 'holder', 0), [[0, 2, 1]]);
+      // the holder never acknowledges; the other member's long poll gets them once the 2 s lock expired
+      assert.deepEqual(await acquired(clients[1]!, 'waiter', 15_000), [[0, 2, 2]]);
+    } finally {
+      for (const c of clients) c.close();
     }
   });
 });
