@@ -12,7 +12,9 @@
  * Nothing of the JSON "about" prose is copied.
  */
 import { writeGeneratedFiles } from './lib/generated-output.js';
-import { readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -140,7 +142,11 @@ interface JsonMessage {
 
 /** Kafka's JSON files: drop whole lines starting with `//`, then JSON.parse. */
 export function readKafkaJson(path: string): unknown {
-  const text = readFileSync(path, 'utf8')
+  return parseKafkaJson(readFileSync(path, 'utf8'));
+}
+
+function parseKafkaJson(source: string): unknown {
+  const text = source
     .split('\n')
     .filter((line) => !line.trimStart().startsWith('//'))
     .join('\n');
@@ -641,13 +647,17 @@ function clampText(r: Range, valid: Range): string {
   return isEmpty(x) ? 'null' : `[${x.lo}, ${x.hi}]`;
 }
 
+/**
+ * A field no valid version has (one only a removed early-access version had) keeps its
+ * row with an empty range [lo, lo - 1] (its default is what the codec decodes).
+ */
 function fieldSchemaText(f: Field, valid: Range): string {
   const parts = [`name: ${JSON.stringify(f.name)}`];
   const e = f.type.elem;
   parts.push(`type: ${JSON.stringify(e.kind === 'struct' ? e.struct.tsName : e.prim)}`);
   if (f.type.array) parts.push('array: true');
-  parts.push(`versions: ${clampText(f.versions, valid)}`);
-  if (!isEmpty(f.nullable)) parts.push(`nullable: ${clampText(f.nullable, valid)}`);
+  parts.push(`versions: ${isEmpty(intersect(f.versions, valid)) ? `[${valid.lo}, ${valid.lo - 1}]` : clampText(f.versions, valid)}`);
+  if (!isEmpty(intersect(f.nullable, valid))) parts.push(`nullable: ${clampText(f.nullable, valid)}`);
   if (!isEmpty(f.tagged)) parts.push(`tagged: ${clampText(f.tagged, valid)}`, `tag: ${f.tag}`);
   if (f.flexibleOverridden) parts.push(`flexible: ${clampText(f.flexible, valid)}`);
   if (f.default !== undefined) parts.push(`default: ${JSON.stringify(f.default)}`);
@@ -730,12 +740,51 @@ function emitApis(apis: Api[]): string {
 const kebab = (s: string) => s.replace('KRaft', 'Kraft').replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z])([A-Z][a-z])/g, '$1-$2').toLowerCase();
 
 /** Generates every output file; returns file name -> content (no I/O besides reading the input). */
+/**
+ * Messages taken from a newer Kafka release than the reference snapshot: the
+ * share-group APIs (KIP-932), stable since Kafka 4.1 (the snapshot has only
+ * their early-access v0, which 4.1 removed, or, for DescribeShareGroupOffsets,
+ * nothing). Read from that release's
+ * kafka-clients jar, the one the Java end-to-end tests use (Maven cache, or
+ * $KAFKA_CLIENTS_JAR), never copied into the project.
+ */
+export const NEWER_MESSAGES = {
+  kafka: '4.3.1',
+  files: [
+    'ShareGroupHeartbeatRequest',
+    'ShareGroupHeartbeatResponse',
+    'ShareGroupDescribeRequest',
+    'ShareGroupDescribeResponse',
+    'ShareFetchRequest',
+    'ShareFetchResponse',
+    'ShareAcknowledgeRequest',
+    'ShareAcknowledgeResponse',
+    'DescribeShareGroupOffsetsRequest',
+    'DescribeShareGroupOffsetsResponse',
+  ].map((n) => `${n}.json`),
+};
+
+/** Where the kafka-clients jar of NEWER_MESSAGES is expected. */
+export function newerMessagesJar(): string {
+  const v = NEWER_MESSAGES.kafka;
+  return process.env.KAFKA_CLIENTS_JAR ?? join(homedir(), '.m2', 'repository', 'org', 'apache', 'kafka', 'kafka-clients', v, `kafka-clients-${v}.jar`);
+}
+
+function readNewer(file: string): unknown {
+  const jar = newerMessagesJar();
+  if (!existsSync(jar)) throw new Error(`${file} comes from kafka-clients ${NEWER_MESSAGES.kafka}, not found at ${jar} (run scripts/ci/fetch-java-deps.sh, or set KAFKA_CLIENTS_JAR)`);
+  return parseKafkaJson(execFileSync('unzip', ['-p', jar, `common/message/${file}`], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }));
+}
+
+/** The definition files generate() reads: the input folder's, and NEWER_MESSAGES. */
+export function definitionFiles(inputDir: string): string[] {
+  return [...new Set([...readdirSync(inputDir).filter((f) => f.endsWith('.json')), ...NEWER_MESSAGES.files])].sort();
+}
+
 export function generate(inputDir: string): Map<string, string> {
-  const jsonFiles = readdirSync(inputDir)
-    .filter((f) => f.endsWith('.json'))
-    .sort();
+  const jsonFiles = definitionFiles(inputDir);
   if (jsonFiles.length === 0) throw new Error(`no *.json in ${inputDir}`);
-  const messages = jsonFiles.map((f) => parseMessage(readKafkaJson(join(inputDir, f)) as JsonMessage));
+  const messages = jsonFiles.map((f) => parseMessage((NEWER_MESSAGES.files.includes(f) ? readNewer(f) : readKafkaJson(join(inputDir, f))) as JsonMessage));
   const byName = new Map(messages.map((m) => [m.name, m]));
 
   // Globally unique exported names (every file is re-exported by index.ts).

@@ -11,6 +11,7 @@ import type { SaslSettings } from './security/sasl/authenticator.js';
 import type { AuditLog, Authorizer } from './security/types.js';
 import type { ByteRateQuota } from './network/quotas.js';
 import type { GroupCoordinator } from './coordinator/coordinator.js';
+import type { ShareGroups } from './share/groups.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
 import type { RevocationWatcher } from './security/tokens/revocation.js';
 
@@ -52,6 +53,8 @@ export interface GatewayContext {
   readonly coordinator?: GroupCoordinator;
   /** Incremental fetch sessions of this node (KIP-227, handlers/fetch-session.ts); without it every fetch is sessionless. */
   readonly fetchSessions?: FetchSessionCache;
+  /** Share groups (KIP-932); the share-group APIs are not served without it. */
+  readonly shareGroups?: ShareGroups;
   /** Prometheus metrics; undefined when metrics are off (no opsListener, or metricsEnabled=false). */
   readonly metrics?: GatewayMetrics;
 }

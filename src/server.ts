@@ -26,6 +26,8 @@ import { buildSecurity, type BuiltSecurity } from './security/index.js';
 import { TlsManager, createListenerServer, isTlsProtocol, peerPrincipal, tlsInfo } from './security/tls/index.js';
 import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
+import { ShareGroups, shareGroupsConfigFrom } from './share/groups.js';
+import { registerShareGroupMetrics } from './share/metrics.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { registerAuditMetrics, registerBoundMetrics, registerFetchSessionMetrics, registerGroupMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
@@ -101,7 +103,7 @@ export class Gateway {
     }
     const wiring = engineWiring(storage, config);
     const clusterId = await wiring.clusterId();
-    const table = buildDispatchTable();
+    const table = buildDispatchTable({ shareGroups: config.shareGroupsEnabled });
 
     const bound: BoundListener[] = [];
     // one node coordinates every group, or nodes share them (docs/consumer-groups.md): the engine's wiring decides
@@ -121,6 +123,17 @@ export class Gateway {
       if (wiring.offsetCommitted) coordinator.onOffsetCommitted = wiring.offsetCommitted;
       await coordination.start({ gained: (p) => coordinator.loadPartition(p), lost: (p) => coordinator.unloadPartition(p) });
     } catch (err) {
+      await coordination.close();
+      await storage.close();
+      await security.close();
+      throw err;
+    }
+    const shareGroups = config.shareGroupsEnabled ? new ShareGroups(storage.state, shareGroupsConfigFrom(config), log.child({ component: 'share-groups' })) : undefined;
+    if (shareGroups && wiring.offsetCommitted) shareGroups.onStartMoved = wiring.offsetCommitted;
+    try {
+      await shareGroups?.start();
+    } catch (err) {
+      await coordinator.shutdown();
       await coordination.close();
       await storage.close();
       await security.close();
@@ -153,6 +166,7 @@ export class Gateway {
         maxPerConnection: config.fetchSessionsPerConnection,
         maxPartitions: config.fetchSessionMaxPartitions,
       }),
+      ...(shareGroups ? { shareGroups } : {}),
     };
     const gateway = new Gateway(config, context, bound, log, security, tls);
     // tokenRevocationFile changed: open sessions it revokes are closed now, not at their expiry.
@@ -178,6 +192,7 @@ export class Gateway {
       wiring.registerMetrics(metrics);
       registerGroupMetrics(metrics, coordinator, storage);
       if (context.fetchSessions) registerFetchSessionMetrics(metrics, context.fetchSessions);
+      if (shareGroups) registerShareGroupMetrics(metrics, shareGroups);
     }
     if (opsSpec) {
       gateway.ops = new OpsServer({ spec: opsSpec, token: opsToken, metrics: metrics ?? null, readiness: gateway.readiness(wiring), tls, log: log.child({ component: 'ops' }) });
@@ -318,6 +333,7 @@ export class Gateway {
       await this.context.coordinator?.shutdown();
       await this.coordination?.close(); // hand the offsets partitions to the other nodes at once
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
+      await this.context.shareGroups?.shutdown(); // after the last ShareFetch/ShareAcknowledge: their writes complete
       await Promise.all(closing);
       await this.schemaRegistry?.close();
       await this.context.storage.close();

@@ -468,6 +468,80 @@ export const SCHEMA = {
     origin: 'KoP',
     doc: 'Partitions of the internal offsets topic. A group belongs to partition hash(tenant/group) mod this; the node owning that partition coordinates the group. A changed value moves the stored group entries to their new partitions at the next start.',
   },
+  shareGroupsEnabled: {
+    kind: 'bool',
+    default: true,
+    origin: 'Kafka',
+    doc: 'Serve share groups (KIP-932: ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, and the share.version feature in ApiVersions); when false those APIs are not advertised (docs/share-groups.md).',
+  },
+  shareGroupRecordLockDurationMs: {
+    kind: 'int',
+    default: 30_000,
+    min: 1000,
+    check: (v: number) => {
+      if (v > 3600000) throw new Error('at most 3600000');
+    },
+    origin: 'Kafka',
+    doc: 'How long a share-group member holds the records it acquired before they are delivered to others again (Kafka group.share.record.lock.duration.ms).',
+  },
+  shareGroupDeliveryCountLimit: {
+    kind: 'int',
+    default: 5,
+    min: 2,
+    check: (v: number) => {
+      if (v > 10) throw new Error('at most 10');
+    },
+    origin: 'Kafka',
+    doc: 'Deliveries of a record to a share group after which it is archived instead of delivered again (Kafka group.share.delivery.count.limit).',
+  },
+  shareGroupPartitionMaxRecordLocks: {
+    kind: 'int',
+    default: 2000,
+    min: 100,
+    check: (v: number) => {
+      if (v > 10000) throw new Error('at most 10000');
+    },
+    origin: 'Kafka',
+    doc: 'In-flight records one share-partition tracks (from its start offset); a full window acquires nothing new until its oldest records are acknowledged (Kafka group.share.partition.max.record.locks).',
+  },
+  shareGroupHeartbeatIntervalMs: {
+    kind: 'int',
+    default: 5000,
+    min: 100,
+    origin: 'Kafka',
+    doc: 'Heartbeat interval share-group members are told to use (Kafka group.share.heartbeat.interval.ms).',
+  },
+  shareGroupSessionTimeoutMs: {
+    kind: 'int',
+    default: 45_000,
+    min: 1000,
+    origin: 'Kafka',
+    doc: 'A share-group member not heard from this long is removed and its acquired records are released (Kafka group.share.session.timeout.ms).',
+  },
+  shareGroupMaxSize: {
+    kind: 'int',
+    default: 200,
+    min: 1,
+    check: (v: number) => {
+      if (v > 1000) throw new Error('at most 1000');
+    },
+    origin: 'Kafka',
+    doc: 'Most members one share group may have; further joins get GROUP_MAX_SIZE_REACHED (Kafka group.share.max.size).',
+  },
+  shareGroupMaxSessions: {
+    kind: 'int',
+    default: 2000,
+    min: 1,
+    origin: 'gateway',
+    doc: 'Share sessions (one per share-group member fetching) one gateway node keeps; further ones get SHARE_SESSION_LIMIT_REACHED.',
+  },
+  shareAutoOffsetReset: {
+    kind: 'enum',
+    default: 'latest',
+    values: ['latest', 'earliest'],
+    origin: 'Kafka',
+    doc: 'Where a share group starts reading a partition it has not read before: the log end (latest) or start (earliest); the default of Kafka\'s group config share.auto.offset.reset, which a group may set for itself (docs/share-groups.md).',
+  },
   authenticationEnabled: {
     kind: 'bool',
     default: false,

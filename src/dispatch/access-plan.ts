@@ -28,6 +28,7 @@
 import type { AuthAction } from '../security/types.js';
 import type { Session } from '../session/session.js';
 import type { RequestContext } from './registry.js';
+import type { GatewayContext } from '../gateway-context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { checkNamespace } from '../coordinator/home.js';
 import { parseFullName, resolveTopic, type TopicName } from '../topics/names.js';
@@ -73,8 +74,11 @@ export type Need =
    */
   | { on: 'topic' | 'tenant-of-topic'; action: AuthAction; name: string; ifGroup?: GroupCondition }
   | { on: 'topic-id' | 'tenant-of-topic-id'; action: AuthAction; id: Buffer }
-  /** anyNode: checked in the session's namespace when this node cannot know the home (FindCoordinator). */
-  | { on: 'group'; action: 'consume' | 'admin'; group: string; anyNode?: boolean }
+  /**
+   * anyNode: checked in the session's namespace when this node cannot know the home (FindCoordinator).
+   * share: a share group (KIP-932), whose home the share-group coordinator keeps (src/share/groups.ts).
+   */
+  | { on: 'group'; action: 'consume' | 'admin'; group: string; anyNode?: boolean; share?: boolean }
   | { on: 'topic-listing' | 'group-listing' | 'namespace' | 'cluster'; action: AuthAction; ifGroup?: GroupCondition };
 
 export interface GroupCondition {
@@ -90,6 +94,8 @@ export interface AccessScope {
    * (Fetch: a session's partitions are checked on every request that uses it, never cached).
    */
   fetchSessionPartitions(sessionId: number): Iterable<{ topic: string; topicId: Buffer }> | undefined;
+  /** What a request names beyond its own fields (a share session's partitions): read-only lookups only. */
+  readonly gateway?: GatewayContext;
 }
 
 export interface AccessDeclaration<Req> {
@@ -130,6 +136,7 @@ export function prepareAccess(ctx: RequestContext, declaration: AccessDeclaratio
     apiVersion: ctx.apiVersion,
     session: ctx.session,
     fetchSessionPartitions: (sessionId) => ctx.gateway.fetchSessions?.get(ctx.conn.id, sessionId)?.partitions.values(),
+    gateway: ctx.gateway,
   });
   if (needs.length === 0) return null;
   const checks = declaration.checks;
@@ -182,7 +189,7 @@ function resolveNeed(ctx: RequestContext, n: Need): Promise<unknown> | undefined
         return n.on === 'topic-id' ? access.declareTopic(name, n.action) : access.declareTenant(name.tenant);
       });
     case 'group':
-      return access.declareGroup(n.group, n.action, (check) => resolveGroup(ctx, n.group, n.anyNode === true, check));
+      return access.declareGroup(n.group, n.action, (check) => (n.share ? resolveShareGroup(ctx, n.group, check) : resolveGroup(ctx, n.group, n.anyNode === true, check)));
     case 'topic-listing':
       access.declareListing(n.action, 'topic');
       return undefined;
@@ -216,6 +223,27 @@ async function resolveGroup(ctx: RequestContext, groupId: string, anyNode: boole
   const namespace = lookup.errorCode === ErrorCode.NONE ? checkNamespace(lookup.home, session.namespace) : session.namespace;
   const allowed = await check(namespace);
   return { errorCode: allowed ? lookup.errorCode : ErrorCode.GROUP_AUTHORIZATION_FAILED, namespace, allowed };
+}
+
+/**
+ * Where a share group is checked: in its home (kept by the share-group
+ * coordinator, src/share/groups.ts), or in the session's namespace when it has
+ * none yet. Share groups are served by the node that coordinates the group id
+ * (the classic coordinator's status: NOT_COORDINATOR elsewhere, nothing revealed).
+ */
+async function resolveShareGroup(ctx: RequestContext, groupId: string, check: (namespace: string) => Promise<boolean>): Promise<GroupResolution> {
+  const shares = ctx.gateway.shareGroups;
+  const session = ctx.session.defaultNamespace;
+  const key = { tenant: session.tenant, groupId };
+  const status = ctx.gateway.coordinator?.groupHome(key).errorCode ?? ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  if (!shares) {
+    const allowed = await check(session.namespace);
+    return { errorCode: allowed ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.GROUP_AUTHORIZATION_FAILED, namespace: session.namespace, allowed };
+  }
+  if (status !== ErrorCode.NONE) return { errorCode: status, namespace: null, allowed: false };
+  const namespace = checkNamespace(shares.groupHome(key), session.namespace);
+  const allowed = await check(namespace);
+  return { errorCode: allowed ? ErrorCode.NONE : ErrorCode.GROUP_AUTHORIZATION_FAILED, namespace, allowed };
 }
 
 // ------------------------------------------------------------ helpers for the entries' `needs`

@@ -39,6 +39,7 @@ import type { Session } from '../session/session.js';
 import { UndeclaredAccessError, type RequestAccess } from '../security/access.js';
 import type { AuthAction } from '../security/types.js';
 import type { GroupCoordinator } from '../coordinator/coordinator.js';
+import type { ShareGroups } from '../share/groups.js';
 
 type Guard = (access: RequestAccess, session: Session, args: unknown[]) => string | null;
 
@@ -174,4 +175,28 @@ export const COORDINATOR_PASS_THROUGH: readonly string[] = ['locator', 'groupHom
 /** Per-request views of the group coordinator (built once per coordinator). */
 export function coordinatorGuard(coordinator: GroupCoordinator): (access: RequestAccess, session: Session, operation: string) => GroupCoordinator {
   return viewFactory(coordinator, COORDINATOR_GUARDS, COORDINATOR_PASS_THROUGH, 'coordinator');
+}
+
+/** The guarded methods of the share-group coordinator (src/share/groups.ts): each takes a GroupRef issued for this request. */
+const SHARE_GUARDS: Record<string, Guard> = {
+  heartbeat: issuedRef(false, (a) => a[0]),
+  describe: issuedRef(false, (a) => a[0]),
+  member: issuedRef(false, (a) => a[0]),
+  openOrUpdateSession: issuedRef(false, (a) => a[0]),
+  closeSession: issuedRef(false, (a) => a[0]),
+  partition: issuedRef(false, (a) => a[0]),
+  existingPartition: issuedRef(false, (a) => a[0]),
+  offsets: issuedRef(false, (a) => a[0]),
+  lockDuration: issuedRef(false, (a) => a[0]),
+  groupConfigsOf: issuedRef(false, (a) => a[0]),
+  alterGroupConfigs: issuedRef(true, (a) => a[0]),
+  listGroups: (access, session, args) => (access.mayList('group') && args[0] === session.defaultNamespace.tenant ? null : "a declared group listing of the session's tenant"),
+};
+
+/** What a share group's requests may look up freely: where it lives, what a member subscribed to, its session's topics. */
+export const SHARE_PASS_THROUGH: readonly string[] = ['config', 'groupHome', 'subscriptionOf', 'sessionTopicIds'];
+
+/** Per-request views of the share-group coordinator. */
+export function shareGroupsGuard(shares: ShareGroups): (access: RequestAccess, session: Session, operation: string) => ShareGroups {
+  return viewFactory(shares, SHARE_GUARDS, SHARE_PASS_THROUGH, 'shareGroups');
 }

@@ -24,8 +24,9 @@ import type { AccessDeclaration } from './access-plan.js';
  *  - topic-lookup: `produce` or `consume` on every topic named (Metadata, ListOffsets...).
  *  - topic-produce: `produce` on every topic named.
  *  - topic-consume: `consume` on every topic named.
- *  - group: the group's subscription roles (+ consume on named topics).
- *  - tenant-admin: tenant admin or superuser for the topics' tenant.
+ *  - group: the group's subscription roles (+ consume on named topics, by name or id: share groups).
+ *  - tenant-admin: tenant admin or superuser for the topics' tenant (or, for a share
+ *    group's configs, `admin` on the group in its home: its tenant's admins).
  */
 export type AuthorizationRule = 'pre-auth' | 'authenticated' | 'topic-lookup' | 'topic-produce' | 'topic-consume' | 'group' | 'tenant-admin';
 
@@ -101,8 +102,8 @@ const RULE_ADMITS: Record<AuthorizationRule, (action: string, on: string) => boo
   'topic-lookup': (action, on) => (action === 'lookup' && (on === 'topic' || on === 'topic-id' || on === 'topic-listing')) || (on === 'cluster' && action === 'admin'),
   'topic-produce': (action, on) => action === 'produce' && on === 'topic',
   'topic-consume': (action, on) => action === 'consume' && (on === 'topic' || on === 'topic-id'),
-  group: (action, on) => on === 'group' || on === 'group-listing' || (action === 'consume' && (on === 'topic' || on === 'topic-listing')),
-  'tenant-admin': (action, on) => action === 'admin' && (on === 'tenant-of-topic' || on === 'tenant-of-topic-id'),
+  group: (action, on) => on === 'group' || on === 'group-listing' || (action === 'consume' && (on === 'topic' || on === 'topic-id' || on === 'topic-listing')),
+  'tenant-admin': (action, on) => action === 'admin' && (on === 'tenant-of-topic' || on === 'tenant-of-topic-id' || on === 'group'),
 };
 
 function checkDeclaration(apiKey: number, rule: AuthorizationRule, authz: AccessDeclaration<unknown> | undefined): void {

@@ -1,8 +1,11 @@
 /**
  * AlterConfigs (33, replace: the given configs become the topic's whole set of
  * explicit configs) and IncrementalAlterConfigs (44: SET / DELETE / APPEND /
- * SUBTRACT per key), for TOPIC resources. BROKER and BROKER_LOGGER resources
- * are refused: the gateway's broker settings come from its configuration file.
+ * SUBTRACT per key), for TOPIC resources, and (incremental only) GROUP resources
+ * of share groups (src/share: share.auto.offset.reset, share.record.lock.duration.ms;
+ * `admin` on the group in its home, GROUP_AUTHORIZATION_FAILED). BROKER and
+ * BROKER_LOGGER resources are refused: the gateway's broker settings come from
+ * its configuration file.
  * validateOnly checks everything and changes nothing. Errors per resource with
  * Kafka's codes and wording (INVALID_CONFIG naming the key, duplicate keys and
  * resources INVALID_REQUEST, unknown topics UNKNOWN_TOPIC_OR_PARTITION).
@@ -21,6 +24,7 @@ import { StorageError, type ConfigAlteration } from '../storage/engine.js';
 import { TOPIC_CONFIG_KEYS, validateConfigValue } from '../storage/topic-config.js';
 
 import { ResourceType } from './describe-configs.js';
+import type { Need } from '../dispatch/access-plan.js';
 import { resolveRequestTopic } from './topic-lookup.js';
 
 type ResultOut = AlterConfigsResponse['responses'][number];
@@ -118,14 +122,38 @@ export const alterConfigs: ApiEntry<AlterConfigsRequest, AlterConfigsResponse> =
   },
 };
 
+/** Share-group configs (IncrementalAlterConfigs on a GROUP resource): SET and DELETE; the group in its home, `admin`. */
+async function alterGroupConfigs(ctx: RequestContext, groupId: string, configs: IncrementalAlterConfigsRequest['resources'][number]['configs'], validateOnly: boolean): Promise<void> {
+  const decided = await ctx.access.groupAccess(groupId, 'admin');
+  const shares = ctx.gateway.shareGroups;
+  if (decided.ref === null || !shares) throw new KafkaError(decided.errorCode === ErrorCode.NONE ? ErrorCode.COORDINATOR_NOT_AVAILABLE : (decided.errorCode as ErrorCode), decided.errorCode === ErrorCode.GROUP_AUTHORIZATION_FAILED ? 'Group authorization failed.' : 'the group cannot be reached here');
+  if (ctx.gateway.coordinator?.groupHome(decided.ref).exists) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Group ${groupId} is a consumer group: this gateway takes group configs for share groups only`);
+  checkNoDuplicateKeys(configs.map((c) => c.name));
+  const changes: Array<{ name: string; value: string | null }> = [];
+  for (const c of configs) {
+    const op = OPS[c.configOperation];
+    if (op === undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown config operation ${c.configOperation} for ${c.name}: expected 0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT)`);
+    if (op === 'append' || op === 'subtract') throw new KafkaError(ErrorCode.INVALID_CONFIG, `Config value append/subtract is not allowed for config key ${c.name}: it is not a list`);
+    if (op === 'set' && c.value === null) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${c.name}`);
+    changes.push({ name: c.name, value: op === 'delete' ? null : c.value });
+  }
+  await shares.alterGroupConfigs(decided.ref, changes, validateOnly);
+}
+
 export const incrementalAlterConfigs: ApiEntry<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse> = {
   apiKey: API_KEYS.IncrementalAlterConfigs,
   minVersion: 0,
   maxVersion: 1,
   rule: 'tenant-admin',
   authz: {
-    checks: [{ action: 'admin', on: 'tenant-of-topic', when: 'resource type TOPIC', denial: 'TOPIC_AUTHORIZATION_FAILED on the resource' }],
-    needs: (request) => topicsNamed('admin', request.resources.filter((r) => r.resourceType === ResourceType.TOPIC).map((r) => r.resourceName), 'tenant-of-topic'),
+    checks: [
+      { action: 'admin', on: 'tenant-of-topic', when: 'resource type TOPIC', denial: 'TOPIC_AUTHORIZATION_FAILED on the resource' },
+      { action: 'admin', on: 'group', when: 'resource type GROUP (share groups)', denial: 'GROUP_AUTHORIZATION_FAILED on the resource' },
+    ],
+    needs: (request) => [
+      ...topicsNamed('admin', request.resources.filter((r) => r.resourceType === ResourceType.TOPIC).map((r) => r.resourceName), 'tenant-of-topic'),
+      ...request.resources.filter((r) => r.resourceType === ResourceType.GROUP).map((r): Need => ({ on: 'group', action: 'admin', group: r.resourceName, share: true })),
+    ],
   },
   async handle(ctx, request) {
     const dups = duplicated(request.resources);
@@ -133,6 +161,7 @@ export const incrementalAlterConfigs: ApiEntry<IncrementalAlterConfigsRequest, I
       request.resources.map((r) =>
         perResource(r.resourceType, r.resourceName, async () => {
           if (dups.has(`${r.resourceType}:${r.resourceName}`)) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Each resource must appear at most once.');
+          if (r.resourceType === ResourceType.GROUP) return alterGroupConfigs(ctx, r.resourceName, r.configs, request.validateOnly);
           if (r.resourceType !== ResourceType.TOPIC) return refuseNonTopic(r.resourceType, r.configs.length);
           const full = await topicName(ctx, r.resourceName);
           checkNoDuplicateKeys(r.configs.map((c) => c.name));

@@ -34,7 +34,7 @@ type ConfigOut = ResultOut['configs'][number];
 type SynonymOut = ConfigOut['synonyms'][number];
 
 /** Kafka's ConfigResource.Type ids. */
-export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
+export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8, GROUP: 32 } as const;
 
 /** Kafka's DescribeConfigsResponse.ConfigSource ids. */
 export const ConfigSource = {

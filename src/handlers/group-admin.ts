@@ -99,6 +99,10 @@ export const listGroups: ApiEntry<ListGroupsRequest, ListGroupsResponse> = {
       const checked = { tenant: ns.tenant, namespace: checkNamespace(g.home, ns.namespace), group: g.groupId };
       if (await ctx.access.group(checked, 'consume', { listing: true })) visible.push(g);
     }
+    // share groups (src/share), filtered the same way
+    for (const g of ctx.gateway.shareGroups?.listGroups(ns.tenant, v >= 4 ? request.statesFilter : [], v >= 5 ? request.typesFilter : []) ?? []) {
+      if (await ctx.access.group({ tenant: ns.tenant, namespace: g.home, group: g.groupId }, 'consume', { listing: true })) visible.push({ groupId: g.groupId, protocolType: 'share', state: g.state, groupType: 'share' });
+    }
     return {
       throttleTimeMs: 0,
       errorCode: r.errorCode,

@@ -54,6 +54,10 @@ export const joinGroup: ApiEntry<JoinGroupRequest, JoinGroupResponse> = {
     const v = ctx.apiVersion;
     const access = await authorizeGroup(ctx, request.groupId);
     if (!access.ok) return joinResponse(joinError(request.memberId, access.errorCode), v);
+    // a share group's id (src/share): Kafka answers INCONSISTENT_GROUP_PROTOCOL; checked outside
+    // the share group's home, nothing of it is revealed (denied, as a check there would be)
+    const shareHome = ctx.gateway.shareGroups?.groupHome({ tenant: access.ref.tenant, groupId: request.groupId }) ?? null;
+    if (shareHome !== null) return joinResponse(joinError('', shareHome === access.ref.namespace ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : ErrorCode.GROUP_AUTHORIZATION_FAILED), v);
     const result = await access.coordinator.joinGroup({
       key: access.ref,
       memberId: request.memberId,

@@ -21,14 +21,23 @@ import { findCoordinator } from './find-coordinator.js';
 import { heartbeat, joinGroup, leaveGroup, syncGroup } from './group-membership.js';
 import { offsetCommit, offsetDelete, offsetFetch } from './group-offsets.js';
 import { deleteGroups, describeGroups, listGroups } from './group-admin.js';
+import { describeShareGroupOffsets, shareGroupDescribe, shareGroupHeartbeat } from './share-group.js';
+import { shareAcknowledge, shareFetch } from './share-fetch.js';
 import { saslHandshake } from './sasl-handshake.js';
 import { saslAuthenticate } from './sasl-authenticate.js';
 
-export function buildDispatchTable(): DispatchTable {
+export interface TableOptions {
+  /** Serve share groups (KIP-932): shareGroupsEnabled. */
+  shareGroups?: boolean;
+}
+
+export function buildDispatchTable(options: TableOptions = {}): DispatchTable {
   const table = new DispatchTable();
   const entries: ApiEntry[] = [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster, createTopics, deleteTopics, createPartitions, describeConfigs, alterConfigs, incrementalAlterConfigs, deleteRecords];
   // consumer groups (src/coordinator)
   entries.push(findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, offsetDelete, describeGroups, listGroups, deleteGroups);
+  // share groups (src/share)
+  if (options.shareGroups ?? true) entries.push(shareGroupHeartbeat, shareGroupDescribe, shareFetch, shareAcknowledge, describeShareGroupOffsets);
   // authentication (src/security/sasl)
   entries.push(saslHandshake, saslAuthenticate);
   for (const entry of entries) {

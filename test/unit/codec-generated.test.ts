@@ -1,8 +1,9 @@
 /**
  * The committed src/protocol/generated/ is exactly what the generator makes
- * from ../shared/kafka-protocol/message (or $KAFKA_PROTOCOL_DIR), and the
- * generator is deterministic. Skipped, with the reason, when the definitions
- * are not there.
+ * from ../shared/kafka-protocol/message (or $KAFKA_PROTOCOL_DIR) and, for the
+ * messages of a newer Kafka (NEWER_MESSAGES), that release's kafka-clients
+ * jar, and the generator is deterministic. Skipped, with the reason, when the
+ * definitions are not there.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate, readKafkaJson, writeOutput, HEADER } from '../../scripts/gen-kafka-protocol.js';
+import { definitionFiles, generate, newerMessagesJar, readKafkaJson, writeOutput, HEADER } from '../../scripts/gen-kafka-protocol.js';
 import { SCHEMAS } from '../../src/protocol/generated/index.js';
 
 /** The directory holding this project's package.json (works from test/ and from dist/test/). */
@@ -25,7 +26,11 @@ function repoRoot(): string {
 const root = repoRoot();
 const inputDir = resolve(process.env.KAFKA_PROTOCOL_DIR ?? join(root, '..', 'shared', 'kafka-protocol', 'message'));
 const committedDir = join(root, 'src', 'protocol', 'generated');
-const skip = existsSync(inputDir) ? false : `Kafka message definitions not found at ${inputDir} (set KAFKA_PROTOCOL_DIR)`;
+const skip = !existsSync(inputDir)
+  ? `Kafka message definitions not found at ${inputDir} (set KAFKA_PROTOCOL_DIR)`
+  : !existsSync(newerMessagesJar())
+    ? `kafka-clients jar not found at ${newerMessagesJar()} (run scripts/ci/fetch-java-deps.sh, or set KAFKA_CLIENTS_JAR)`
+    : false;
 
 test('generated code is up to date with the Kafka definitions', { skip }, () => {
   const tmp = mkdtempSync(join(tmpdir(), 'kafka-gen-'));
@@ -57,7 +62,7 @@ test('generator is deterministic', { skip }, () => {
 
 test('every definition file is generated, and none of its "about" prose is copied', { skip }, () => {
   const jsonFiles = readdirSync(inputDir).filter((f) => f.endsWith('.json'));
-  assert.equal(Object.keys(SCHEMAS).length, jsonFiles.length);
+  assert.equal(Object.keys(SCHEMAS).length, definitionFiles(inputDir).length);
   const abouts: string[] = [];
   const collect = (x: unknown): void => {
     if (Array.isArray(x)) x.forEach(collect);

@@ -88,6 +88,7 @@ import { ReadShareGroupStateRequest, ReadShareGroupStateResponse } from './read-
 import { WriteShareGroupStateRequest, WriteShareGroupStateResponse } from './write-share-group-state.js';
 import { DeleteShareGroupStateRequest, DeleteShareGroupStateResponse } from './delete-share-group-state.js';
 import { ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse } from './read-share-group-state-summary.js';
+import { DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse } from './describe-share-group-offsets.js';
 
 export const API_KEYS = {
   Produce: 0,
@@ -178,6 +179,7 @@ export const API_KEYS = {
   WriteShareGroupState: 85,
   DeleteShareGroupState: 86,
   ReadShareGroupStateSummary: 87,
+  DescribeShareGroupOffsets: 90,
 } as const;
 
 export type ApiName = keyof typeof API_KEYS;
@@ -567,22 +569,22 @@ export const APIS: Readonly<Record<number, ApiInfo>> = {
   },
   76: {
     name: "ShareGroupHeartbeat", apiKey: 76, request: ShareGroupHeartbeatRequest, response: ShareGroupHeartbeatResponse,
-    minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    minVersion: 1, maxVersion: 1, maxStableVersion: 1, flexibleMin: 1,
     listeners: ["broker"],
   },
   77: {
     name: "ShareGroupDescribe", apiKey: 77, request: ShareGroupDescribeRequest, response: ShareGroupDescribeResponse,
-    minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    minVersion: 1, maxVersion: 1, maxStableVersion: 1, flexibleMin: 1,
     listeners: ["broker"],
   },
   78: {
     name: "ShareFetch", apiKey: 78, request: ShareFetchRequest, response: ShareFetchResponse,
-    minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    minVersion: 1, maxVersion: 2, maxStableVersion: 2, flexibleMin: 1,
     listeners: ["broker"],
   },
   79: {
     name: "ShareAcknowledge", apiKey: 79, request: ShareAcknowledgeRequest, response: ShareAcknowledgeResponse,
-    minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    minVersion: 1, maxVersion: 2, maxStableVersion: 2, flexibleMin: 1,
     listeners: ["broker"],
   },
   80: {
@@ -623,6 +625,11 @@ export const APIS: Readonly<Record<number, ApiInfo>> = {
   87: {
     name: "ReadShareGroupStateSummary", apiKey: 87, request: ReadShareGroupStateSummaryRequest, response: ReadShareGroupStateSummaryResponse,
     minVersion: 0, maxVersion: 0, maxStableVersion: -1, flexibleMin: 0,
+    listeners: ["broker"],
+  },
+  90: {
+    name: "DescribeShareGroupOffsets", apiKey: 90, request: DescribeShareGroupOffsetsRequest, response: DescribeShareGroupOffsetsResponse,
+    minVersion: 0, maxVersion: 1, maxStableVersion: 1, flexibleMin: 0,
     listeners: ["broker"],
   },
 };
@@ -717,6 +724,7 @@ export interface RequestBodies {
   85: WriteShareGroupStateRequest;
   86: DeleteShareGroupStateRequest;
   87: ReadShareGroupStateSummaryRequest;
+  90: DescribeShareGroupOffsetsRequest;
 }
 
 /** Response body type by apiKey. */
@@ -809,4 +817,5 @@ export interface ResponseBodies {
   85: WriteShareGroupStateResponse;
   86: DeleteShareGroupStateResponse;
   87: ReadShareGroupStateSummaryResponse;
+  90: DescribeShareGroupOffsetsResponse;
 }

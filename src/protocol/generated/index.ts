@@ -39,6 +39,7 @@ export * from './describe-groups.js';
 export * from './describe-log-dirs.js';
 export * from './describe-producers.js';
 export * from './describe-quorum.js';
+export * from './describe-share-group-offsets.js';
 export * from './describe-topic-partitions.js';
 export * from './describe-transactions.js';
 export * from './describe-user-scram-credentials.js';

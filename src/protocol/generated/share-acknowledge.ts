@@ -12,6 +12,8 @@ export interface ShareAcknowledgeRequest {
   memberId: string | null;
   /** ShareSessionEpoch: int32, v0+ */
   shareSessionEpoch: number;
+  /** IsRenewAck: bool, v2+, default false */
+  isRenewAck: boolean;
   /** Topics: []AcknowledgeTopic, v0+ */
   topics: ShareAcknowledgeRequestAcknowledgeTopic[];
 }
@@ -21,6 +23,7 @@ function defaultShareAcknowledgeRequest(): ShareAcknowledgeRequest {
     groupId: null,
     memberId: "",
     shareSessionEpoch: 0,
+    isRenewAck: false,
     topics: [],
   };
 }
@@ -30,6 +33,7 @@ function readShareAcknowledgeRequest(r: Reader, version: number): ShareAcknowled
     groupId: r.compactNullableString(),
     memberId: r.compactNullableString(),
     shareSessionEpoch: r.int32(),
+    isRenewAck: version >= 2 ? r.bool() : false,
     topics: r.compactArray(readShareAcknowledgeRequestAcknowledgeTopic, version),
   };
   r.skipTaggedFields();
@@ -40,6 +44,7 @@ function writeShareAcknowledgeRequest(w: Writer, version: number, m: ShareAcknow
   w.compactNullableString(m.groupId);
   w.compactNullableString(m.memberId);
   w.int32(m.shareSessionEpoch);
+  if (version >= 2) { w.bool(m.isRenewAck); }
   w.compactArray(m.topics, writeShareAcknowledgeRequestAcknowledgeTopic, version);
   w.unsignedVarint(0);
 }
@@ -139,11 +144,11 @@ function writeShareAcknowledgeRequestAcknowledgementBatch(w: Writer, version: nu
 export const ShareAcknowledgeRequest: MessageCodec<ShareAcknowledgeRequest> = {
   name: "ShareAcknowledgeRequest",
   apiKey: 79,
-  validVersions: [0, 0],
-  flexibleMin: 0,
-  latestVersionUnstable: true,
-  decode: (r, version) => readShareAcknowledgeRequest(r, checkVersion("ShareAcknowledgeRequest", 79, 0, 0, version)),
-  encode: (w, version, msg) => writeShareAcknowledgeRequest(w, checkVersion("ShareAcknowledgeRequest", 79, 0, 0, version), msg),
+  validVersions: [1, 2],
+  flexibleMin: 1,
+  latestVersionUnstable: false,
+  decode: (r, version) => readShareAcknowledgeRequest(r, checkVersion("ShareAcknowledgeRequest", 79, 1, 2, version)),
+  encode: (w, version, msg) => writeShareAcknowledgeRequest(w, checkVersion("ShareAcknowledgeRequest", 79, 1, 2, version), msg),
   defaults: defaultShareAcknowledgeRequest,
 };
 
@@ -154,6 +159,8 @@ export interface ShareAcknowledgeResponse {
   errorCode: number;
   /** ErrorMessage: string, v0+, nullable v0+, default null */
   errorMessage: string | null;
+  /** AcquisitionLockTimeoutMs: int32, v2+ */
+  acquisitionLockTimeoutMs: number;
   /** Responses: []ShareAcknowledgeTopicResponse, v0+ */
   responses: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
   /** NodeEndpoints: []NodeEndpoint, v0+ */
@@ -165,6 +172,7 @@ function defaultShareAcknowledgeResponse(): ShareAcknowledgeResponse {
     throttleTimeMs: 0,
     errorCode: 0,
     errorMessage: null,
+    acquisitionLockTimeoutMs: 0,
     responses: [],
     nodeEndpoints: [],
   };
@@ -175,6 +183,7 @@ function readShareAcknowledgeResponse(r: Reader, version: number): ShareAcknowle
     throttleTimeMs: r.int32(),
     errorCode: r.int16(),
     errorMessage: r.compactNullableString(),
+    acquisitionLockTimeoutMs: version >= 2 ? r.int32() : 0,
     responses: r.compactArray(readShareAcknowledgeResponseShareAcknowledgeTopicResponse, version),
     nodeEndpoints: r.compactArray(readShareAcknowledgeResponseNodeEndpoint, version),
   };
@@ -186,6 +195,7 @@ function writeShareAcknowledgeResponse(w: Writer, version: number, m: ShareAckno
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
+  if (version >= 2) { w.int32(m.acquisitionLockTimeoutMs); }
   w.compactArray(m.responses, writeShareAcknowledgeResponseShareAcknowledgeTopicResponse, version);
   w.compactArray(m.nodeEndpoints, writeShareAcknowledgeResponseNodeEndpoint, version);
   w.unsignedVarint(0);
@@ -330,10 +340,10 @@ function writeShareAcknowledgeResponseNodeEndpoint(w: Writer, version: number, m
 export const ShareAcknowledgeResponse: MessageCodec<ShareAcknowledgeResponse> = {
   name: "ShareAcknowledgeResponse",
   apiKey: 79,
-  validVersions: [0, 0],
-  flexibleMin: 0,
+  validVersions: [1, 2],
+  flexibleMin: 1,
   latestVersionUnstable: false,
-  decode: (r, version) => readShareAcknowledgeResponse(r, checkVersion("ShareAcknowledgeResponse", 79, 0, 0, version)),
-  encode: (w, version, msg) => writeShareAcknowledgeResponse(w, checkVersion("ShareAcknowledgeResponse", 79, 0, 0, version), msg),
+  decode: (r, version) => readShareAcknowledgeResponse(r, checkVersion("ShareAcknowledgeResponse", 79, 1, 2, version)),
+  encode: (w, version, msg) => writeShareAcknowledgeResponse(w, checkVersion("ShareAcknowledgeResponse", 79, 1, 2, version), msg),
   defaults: defaultShareAcknowledgeResponse,
 };

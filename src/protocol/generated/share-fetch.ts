@@ -18,6 +18,14 @@ export interface ShareFetchRequest {
   minBytes: number;
   /** MaxBytes: int32, v0+, default 0x7fffffff */
   maxBytes: number;
+  /** MaxRecords: int32, v1+ */
+  maxRecords: number;
+  /** BatchSize: int32, v1+ */
+  batchSize: number;
+  /** ShareAcquireMode: int8, v2+, default 0 */
+  shareAcquireMode: number;
+  /** IsRenewAck: bool, v2+, default false */
+  isRenewAck: boolean;
   /** Topics: []FetchTopic, v0+ */
   topics: ShareFetchRequestFetchTopic[];
   /** ForgottenTopicsData: []ForgottenTopic, v0+ */
@@ -32,6 +40,10 @@ function defaultShareFetchRequest(): ShareFetchRequest {
     maxWaitMs: 0,
     minBytes: 0,
     maxBytes: 2147483647,
+    maxRecords: 0,
+    batchSize: 0,
+    shareAcquireMode: 0,
+    isRenewAck: false,
     topics: [],
     forgottenTopicsData: [],
   };
@@ -45,6 +57,10 @@ function readShareFetchRequest(r: Reader, version: number): ShareFetchRequest {
     maxWaitMs: r.int32(),
     minBytes: r.int32(),
     maxBytes: r.int32(),
+    maxRecords: r.int32(),
+    batchSize: r.int32(),
+    shareAcquireMode: version >= 2 ? r.int8() : 0,
+    isRenewAck: version >= 2 ? r.bool() : false,
     topics: r.compactArray(readShareFetchRequestFetchTopic, version),
     forgottenTopicsData: r.compactArray(readShareFetchRequestForgottenTopic, version),
   };
@@ -59,6 +75,10 @@ function writeShareFetchRequest(w: Writer, version: number, m: ShareFetchRequest
   w.int32(m.maxWaitMs);
   w.int32(m.minBytes);
   w.int32(m.maxBytes);
+  w.int32(m.maxRecords);
+  w.int32(m.batchSize);
+  if (version >= 2) { w.int8(m.shareAcquireMode); }
+  if (version >= 2) { w.bool(m.isRenewAck); }
   w.compactArray(m.topics, writeShareFetchRequestFetchTopic, version);
   w.compactArray(m.forgottenTopicsData, writeShareFetchRequestForgottenTopic, version);
   w.unsignedVarint(0);
@@ -96,7 +116,7 @@ function writeShareFetchRequestFetchTopic(w: Writer, version: number, m: ShareFe
 export interface ShareFetchRequestFetchPartition {
   /** PartitionIndex: int32, v0+ */
   partitionIndex: number;
-  /** PartitionMaxBytes: int32, v0+ */
+  /** PartitionMaxBytes: int32, v0 */
   partitionMaxBytes: number;
   /** AcknowledgementBatches: []AcknowledgementBatch, v0+ */
   acknowledgementBatches: ShareFetchRequestAcknowledgementBatch[];
@@ -113,7 +133,7 @@ function defaultShareFetchRequestFetchPartition(): ShareFetchRequestFetchPartiti
 function readShareFetchRequestFetchPartition(r: Reader, version: number): ShareFetchRequestFetchPartition {
   const m: ShareFetchRequestFetchPartition = {
     partitionIndex: r.int32(),
-    partitionMaxBytes: r.int32(),
+    partitionMaxBytes: 0,
     acknowledgementBatches: r.compactArray(readShareFetchRequestAcknowledgementBatch, version),
   };
   r.skipTaggedFields();
@@ -122,7 +142,6 @@ function readShareFetchRequestFetchPartition(r: Reader, version: number): ShareF
 
 function writeShareFetchRequestFetchPartition(w: Writer, version: number, m: ShareFetchRequestFetchPartition): void {
   w.int32(m.partitionIndex);
-  w.int32(m.partitionMaxBytes);
   w.compactArray(m.acknowledgementBatches, writeShareFetchRequestAcknowledgementBatch, version);
   w.unsignedVarint(0);
 }
@@ -193,11 +212,11 @@ function writeShareFetchRequestForgottenTopic(w: Writer, version: number, m: Sha
 export const ShareFetchRequest: MessageCodec<ShareFetchRequest> = {
   name: "ShareFetchRequest",
   apiKey: 78,
-  validVersions: [0, 0],
-  flexibleMin: 0,
-  latestVersionUnstable: true,
-  decode: (r, version) => readShareFetchRequest(r, checkVersion("ShareFetchRequest", 78, 0, 0, version)),
-  encode: (w, version, msg) => writeShareFetchRequest(w, checkVersion("ShareFetchRequest", 78, 0, 0, version), msg),
+  validVersions: [1, 2],
+  flexibleMin: 1,
+  latestVersionUnstable: false,
+  decode: (r, version) => readShareFetchRequest(r, checkVersion("ShareFetchRequest", 78, 1, 2, version)),
+  encode: (w, version, msg) => writeShareFetchRequest(w, checkVersion("ShareFetchRequest", 78, 1, 2, version), msg),
   defaults: defaultShareFetchRequest,
 };
 
@@ -208,6 +227,8 @@ export interface ShareFetchResponse {
   errorCode: number;
   /** ErrorMessage: string, v0+, nullable v0+, default null */
   errorMessage: string | null;
+  /** AcquisitionLockTimeoutMs: int32, v1+ */
+  acquisitionLockTimeoutMs: number;
   /** Responses: []ShareFetchableTopicResponse, v0+ */
   responses: ShareFetchResponseShareFetchableTopicResponse[];
   /** NodeEndpoints: []NodeEndpoint, v0+ */
@@ -219,6 +240,7 @@ function defaultShareFetchResponse(): ShareFetchResponse {
     throttleTimeMs: 0,
     errorCode: 0,
     errorMessage: null,
+    acquisitionLockTimeoutMs: 0,
     responses: [],
     nodeEndpoints: [],
   };
@@ -229,6 +251,7 @@ function readShareFetchResponse(r: Reader, version: number): ShareFetchResponse 
     throttleTimeMs: r.int32(),
     errorCode: r.int16(),
     errorMessage: r.compactNullableString(),
+    acquisitionLockTimeoutMs: r.int32(),
     responses: r.compactArray(readShareFetchResponseShareFetchableTopicResponse, version),
     nodeEndpoints: r.compactArray(readShareFetchResponseNodeEndpoint, version),
   };
@@ -240,6 +263,7 @@ function writeShareFetchResponse(w: Writer, version: number, m: ShareFetchRespon
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
+  w.int32(m.acquisitionLockTimeoutMs);
   w.compactArray(m.responses, writeShareFetchResponseShareFetchableTopicResponse, version);
   w.compactArray(m.nodeEndpoints, writeShareFetchResponseNodeEndpoint, version);
   w.unsignedVarint(0);
@@ -287,7 +311,7 @@ export interface ShareFetchResponsePartitionData {
   acknowledgeErrorMessage: string | null;
   /** CurrentLeader: LeaderIdAndEpoch, v0+ */
   currentLeader: ShareFetchResponseLeaderIdAndEpoch;
-  /** Records: records, v0+, nullable v0+ */
+  /** Records: records, v0+, nullable v0 */
   records: RecordsOut | null;
   /** AcquiredRecords: []AcquiredRecords, v0+ */
   acquiredRecords: ShareFetchResponseAcquiredRecords[];
@@ -314,7 +338,7 @@ function readShareFetchResponsePartitionData(r: Reader, version: number): ShareF
     acknowledgeErrorCode: r.int16(),
     acknowledgeErrorMessage: r.compactNullableString(),
     currentLeader: readShareFetchResponseLeaderIdAndEpoch(r, version),
-    records: r.compactNullableBytes(),
+    records: r.compactBytes(),
     acquiredRecords: r.compactArray(readShareFetchResponseAcquiredRecords, version),
   };
   r.skipTaggedFields();
@@ -438,10 +462,10 @@ function writeShareFetchResponseNodeEndpoint(w: Writer, version: number, m: Shar
 export const ShareFetchResponse: MessageCodec<ShareFetchResponse> = {
   name: "ShareFetchResponse",
   apiKey: 78,
-  validVersions: [0, 0],
-  flexibleMin: 0,
+  validVersions: [1, 2],
+  flexibleMin: 1,
   latestVersionUnstable: false,
-  decode: (r, version) => readShareFetchResponse(r, checkVersion("ShareFetchResponse", 78, 0, 0, version)),
-  encode: (w, version, msg) => writeShareFetchResponse(w, checkVersion("ShareFetchResponse", 78, 0, 0, version), msg),
+  decode: (r, version) => readShareFetchResponse(r, checkVersion("ShareFetchResponse", 78, 1, 2, version)),
+  encode: (w, version, msg) => writeShareFetchResponse(w, checkVersion("ShareFetchResponse", 78, 1, 2, version), msg),
   defaults: defaultShareFetchResponse,
 };

@@ -37,11 +37,11 @@ function writeShareGroupDescribeRequest(w: Writer, version: number, m: ShareGrou
 export const ShareGroupDescribeRequest: MessageCodec<ShareGroupDescribeRequest> = {
   name: "ShareGroupDescribeRequest",
   apiKey: 77,
-  validVersions: [0, 0],
-  flexibleMin: 0,
-  latestVersionUnstable: true,
-  decode: (r, version) => readShareGroupDescribeRequest(r, checkVersion("ShareGroupDescribeRequest", 77, 0, 0, version)),
-  encode: (w, version, msg) => writeShareGroupDescribeRequest(w, checkVersion("ShareGroupDescribeRequest", 77, 0, 0, version), msg),
+  validVersions: [1, 1],
+  flexibleMin: 1,
+  latestVersionUnstable: false,
+  decode: (r, version) => readShareGroupDescribeRequest(r, checkVersion("ShareGroupDescribeRequest", 77, 1, 1, version)),
+  encode: (w, version, msg) => writeShareGroupDescribeRequest(w, checkVersion("ShareGroupDescribeRequest", 77, 1, 1, version), msg),
   defaults: defaultShareGroupDescribeRequest,
 };
 
@@ -253,10 +253,10 @@ function writeShareGroupDescribeResponseAssignment(w: Writer, version: number, m
 export const ShareGroupDescribeResponse: MessageCodec<ShareGroupDescribeResponse> = {
   name: "ShareGroupDescribeResponse",
   apiKey: 77,
-  validVersions: [0, 0],
-  flexibleMin: 0,
+  validVersions: [1, 1],
+  flexibleMin: 1,
   latestVersionUnstable: false,
-  decode: (r, version) => readShareGroupDescribeResponse(r, checkVersion("ShareGroupDescribeResponse", 77, 0, 0, version)),
-  encode: (w, version, msg) => writeShareGroupDescribeResponse(w, checkVersion("ShareGroupDescribeResponse", 77, 0, 0, version), msg),
+  decode: (r, version) => readShareGroupDescribeResponse(r, checkVersion("ShareGroupDescribeResponse", 77, 1, 1, version)),
+  encode: (w, version, msg) => writeShareGroupDescribeResponse(w, checkVersion("ShareGroupDescribeResponse", 77, 1, 1, version), msg),
   defaults: defaultShareGroupDescribeResponse,
 };

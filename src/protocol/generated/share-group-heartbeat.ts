@@ -52,11 +52,11 @@ function writeShareGroupHeartbeatRequest(w: Writer, version: number, m: ShareGro
 export const ShareGroupHeartbeatRequest: MessageCodec<ShareGroupHeartbeatRequest> = {
   name: "ShareGroupHeartbeatRequest",
   apiKey: 76,
-  validVersions: [0, 0],
-  flexibleMin: 0,
-  latestVersionUnstable: true,
-  decode: (r, version) => readShareGroupHeartbeatRequest(r, checkVersion("ShareGroupHeartbeatRequest", 76, 0, 0, version)),
-  encode: (w, version, msg) => writeShareGroupHeartbeatRequest(w, checkVersion("ShareGroupHeartbeatRequest", 76, 0, 0, version), msg),
+  validVersions: [1, 1],
+  flexibleMin: 1,
+  latestVersionUnstable: false,
+  decode: (r, version) => readShareGroupHeartbeatRequest(r, checkVersion("ShareGroupHeartbeatRequest", 76, 1, 1, version)),
+  encode: (w, version, msg) => writeShareGroupHeartbeatRequest(w, checkVersion("ShareGroupHeartbeatRequest", 76, 1, 1, version), msg),
   defaults: defaultShareGroupHeartbeatRequest,
 };
 
@@ -170,10 +170,10 @@ function writeShareGroupHeartbeatResponseTopicPartitions(w: Writer, version: num
 export const ShareGroupHeartbeatResponse: MessageCodec<ShareGroupHeartbeatResponse> = {
   name: "ShareGroupHeartbeatResponse",
   apiKey: 76,
-  validVersions: [0, 0],
-  flexibleMin: 0,
+  validVersions: [1, 1],
+  flexibleMin: 1,
   latestVersionUnstable: false,
-  decode: (r, version) => readShareGroupHeartbeatResponse(r, checkVersion("ShareGroupHeartbeatResponse", 76, 0, 0, version)),
-  encode: (w, version, msg) => writeShareGroupHeartbeatResponse(w, checkVersion("ShareGroupHeartbeatResponse", 76, 0, 0, version), msg),
+  decode: (r, version) => readShareGroupHeartbeatResponse(r, checkVersion("ShareGroupHeartbeatResponse", 76, 1, 1, version)),
+  encode: (w, version, msg) => writeShareGroupHeartbeatResponse(w, checkVersion("ShareGroupHeartbeatResponse", 76, 1, 1, version), msg),
   defaults: defaultShareGroupHeartbeatResponse,
 };
