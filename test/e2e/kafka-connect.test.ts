@@ -12,11 +12,21 @@
  *    directory), the config, offset and status topics hold what they held, the connectors come
  *    back with their configs, and only the lines written meanwhile are moved (the source resumes
  *    at its committed file position, the sink at its group's committed offset).
- * Every step runs on the embedded engine and on the Pulsar engine (the run's shared real broker).
+ * Every step runs on two set-ups:
+ *  - the embedded engine, secured: SASL PLAIN with Pulsar tokens and authorization on; the workers
+ *    authenticate as a role with only `produce` and `consume` on the namespace (no tenant admin), so
+ *    the storage topics are created compacted beforehand by a tenant admin (docs/kafka-connect.md);
+ *    the workers' group (protocol type "connect"), their idempotent producers, and their check of
+ *    the topics' cleanup policy (DescribeConfigs) all pass the gateway's authorization;
+ *  - the Pulsar engine (the run's shared real broker), without authentication: the workers create
+ *    their storage topics themselves (CreateTopics from Connect's TopicAdmin), and the source task
+ *    creates its topic.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -29,13 +39,38 @@ import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, u
 interface EngineUnderTest {
   name: string;
   skip: string | undefined;
+  /** SASL PLAIN with tokens and authorization on (tenant acme, namespace etl) */
+  secure: boolean;
   settings(): Promise<Record<string, string | number | boolean>>;
 }
 
+const secret = randomBytes(32);
+const token = (sub: string): Promise<string> => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
+/** Java client settings authenticating as `role` (SASL PLAIN, username tenant/namespace, password token:<jwt>) */
+async function saslSettings(role: string): Promise<Record<string, string>> {
+  return {
+    'security.protocol': 'SASL_PLAINTEXT',
+    'sasl.mechanism': 'PLAIN',
+    'sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required username="acme/etl" password="token:${await token(role)}";`,
+  };
+}
+
 const ENGINES: EngineUnderTest[] = [
-  { name: 'embedded', skip: undefined, settings: async () => ({}) },
   {
-    name: 'pulsar',
+    name: 'embedded engine, SASL and authorization',
+    skip: undefined,
+    secure: true,
+    settings: async () => ({
+      authenticationEnabled: true,
+      authorizationEnabled: true,
+      tokenSecretKey: `data:;base64,${secret.toString('base64')}`,
+      kafkaTenant: 'acme',
+      kafkaNamespace: 'etl',
+    }),
+  },
+  {
+    name: 'pulsar engine',
+    secure: false,
     skip: pulsarSkipReason(),
     settings: async () => {
       const p = await sharedPulsar();
@@ -61,7 +96,7 @@ interface ConnectorStatus {
 const lines = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => `line-${String(from + i).padStart(5, '0')} ${'x'.repeat((from + i) % 40)}`);
 
 for (const engine of ENGINES) {
-  describe(`Kafka Connect distributed on the ${engine.name} engine`, () => {
+  describe(`Kafka Connect distributed on the ${engine.name}`, () => {
     const skip = engine.skip ?? (skipsFor(why) ? why : undefined);
     if (skip) {
       test(`Kafka Connect distributed [skipped: ${skip}]`, { skip }, () => undefined);
@@ -75,6 +110,15 @@ for (const engine of ENGINES) {
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'kop-connect-'));
       settings = await engine.settings();
+      if (engine.secure) {
+        // the Connect role may produce and consume in acme/etl; acme-admin is the tenant admin
+        mkdirSync(join(dir, 'policies'));
+        writeFileSync(
+          join(dir, 'policies', 'acme.json'),
+          JSON.stringify({ tenant: 'acme', adminRoles: ['acme-admin'], namespaces: { etl: { permissions: { connect: ['produce', 'consume'] } } } }),
+        );
+        settings.policiesDirectory = join(dir, 'policies');
+      }
       port = await freePort();
     });
     after(async () => {
@@ -83,20 +127,25 @@ for (const engine of ENGINES) {
       rmSync(dir, { recursive: true, force: true });
     });
     const startGateway = async (): Promise<TestGateway> =>
-      startTestGateway({ ...settings, kafkaListeners: `PLAINTEXT://127.0.0.1:${port}` }, join(dir, 'gateway'));
+      startTestGateway({ ...settings, kafkaListeners: `${engine.secure ? 'SASL_PLAINTEXT' : 'PLAINTEXT'}://127.0.0.1:${port}` }, join(dir, 'gateway'));
 
     test('two workers move every line once; a SIGKILLed worker\'s tasks move to the survivor; configs, offsets and status survive a restart of both workers and of the gateway', { timeout: 600_000 }, async () => {
       if (why) throw new Error(`test tool missing (required under CI): ${why}`);
       gw = await startGateway();
       const bootstrap = `127.0.0.1:${port}`;
-      const java = new JavaKafkaClient({ bootstrap, processTimeoutMs: 90_000 });
+      // the test's own reads (and the admin's topic creation) as the tenant admin
+      const java = new JavaKafkaClient({ bootstrap, processTimeoutMs: 90_000, config: engine.secure ? await saslSettings('acme-admin') : {} });
       const input = join(dir, 'input.txt');
       const output = join(dir, 'output.txt');
       const topic = 'connect-lines';
       const internal = { configs: 'connect-configs', offsets: 'connect-offsets', status: 'connect-status' };
       const restPorts = [await freePort(), await freePort()];
+      const sasl = engine.secure ? await saslSettings('connect') : {};
       const workerProps = {
         'bootstrap.servers': bootstrap,
+        // the worker's own clients, and those it makes for the connectors' tasks
+        ...sasl,
+        ...Object.fromEntries(['producer.', 'consumer.', 'admin.'].flatMap((prefix) => Object.entries(sasl).map(([k, v]) => [prefix + k, v]))),
         'group.id': 'connect-cluster',
         'key.converter': 'org.apache.kafka.connect.storage.StringConverter',
         'value.converter': 'org.apache.kafka.connect.storage.StringConverter',
@@ -171,6 +220,18 @@ for (const engine of ENGINES) {
         );
       };
 
+      if (engine.secure) {
+        // the Connect role is no tenant admin: an admin creates the storage topics, compacted (as with a Kafka
+        // principal without CREATE), and the source's topic
+        const created = await java.createTopics([
+          { name: internal.configs, partitions: 1, configs: { 'cleanup.policy': 'compact' } },
+          { name: internal.offsets, partitions: 25, configs: { 'cleanup.policy': 'compact' } },
+          { name: internal.status, partitions: 5, configs: { 'cleanup.policy': 'compact' } },
+          { name: topic, partitions: 1 },
+        ]);
+        for (const c of created) assert.equal(c.error, undefined, JSON.stringify(c));
+      }
+
       // --- two workers; the connectors through the REST API
       writeFileSync(input, lines(1, 300).join('\n') + '\n');
       workers.push(...(await Promise.all([startWorker(0), startWorker(1)])));
@@ -179,9 +240,8 @@ for (const engine of ENGINES) {
         'tasks.max': '1',
         file: input,
         topic,
-        // the worker creates the topic (CreateTopics from Connect's TopicAdmin)
-        'topic.creation.default.partitions': '1',
-        'topic.creation.default.replication.factor': '1',
+        // without authorization the worker creates the topic (CreateTopics from Connect's TopicAdmin)
+        ...(engine.secure ? {} : { 'topic.creation.default.partitions': '1', 'topic.creation.default.replication.factor': '1' }),
       };
       const sinkConfig = { 'connector.class': 'org.apache.kafka.connect.file.FileStreamSinkConnector', 'tasks.max': '1', file: output, topics: topic };
       for (const [name, config] of [['file-source', sourceConfig], ['file-sink', sinkConfig]] as const) {
@@ -195,6 +255,8 @@ for (const engine of ENGINES) {
         const d = await java.describeConfigs({ topic: t });
         assert.equal(d.configs['cleanup.policy']?.value, 'compact', `${t} is compacted`);
       }
+      // the workers could check that (DescribeConfigs on the topics they use)
+      for (const w of workers) assert.doesNotMatch(readFileSync(w.logFile, 'utf8'), /Unable to use admin client to verify the cleanup policy/, `${w.workerId} verified the cleanup policy`);
       await settled(workers[0]!, 300);
 
       // --- SIGKILL the worker running the source task; the survivor takes everything over
