@@ -123,6 +123,14 @@ describe('MirrorMaker 2: Apache Kafka -> gateway (Pulsar engine)', () => {
       return consumedOnKafka.every((p) => offs.some((o) => o.partition === p && (o.offset ?? 0) > 0)) ? true : undefined;
     }, context, 2000);
 
+    // MirrorMaker's own topics: its Connect state and the checkpoints on the gateway, compacted; the offset syncs on Kafka
+    const onGateway = new Set((await dst.listTopics({ internal: true })).map((l) => l.topic));
+    for (const name of ['mm2-configs.kafka.internal', 'mm2-offsets.kafka.internal', 'mm2-status.kafka.internal', 'kafka.checkpoints.internal']) {
+      assert.ok(onGateway.has(name), `${name} on the gateway (${[...onGateway].join(', ')})`);
+      assert.equal((await dst.describeConfigs({ topic: name })).configs['cleanup.policy']?.value, 'compact', `${name} is compacted`);
+    }
+    assert.ok((await src.listTopics({ internal: true })).some((l) => l.topic === 'mm2-offset-syncs.gateway.internal'), 'the offset syncs on Kafka');
+
     // 5. cut-over: MirrorMaker stops; the group resumes on the gateway
     await mm2.stop();
     const translated = new Map((await dst.listGroupOffsets(group)).map((o) => [o.partition, o.offset ?? 0]));
