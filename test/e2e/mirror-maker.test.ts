@@ -3,9 +3,9 @@
  * `connect-mirror-maker.sh mm2.properties` runs it) migrating from a real Apache Kafka broker
  * (KRaft, the jars of scripts/ci/fetch-java-deps.sh) to the gateway on the Pulsar engine (the run's
  * shared real broker): the path docs/migration.md describes, step by step as here.
- *  - a topic is replicated with its partitions, every record at the same partition and offset
- *    (IdentityReplicationPolicy: the same topic name on the gateway), including records produced
- *    while MirrorMaker runs;
+ *  - a topic is replicated with its partitions and topic configs, every record at the same partition
+ *    and offset (IdentityReplicationPolicy: the same topic name on the gateway), including records
+ *    produced while MirrorMaker runs;
  *  - a consumer group's committed offsets are translated (checkpoints) and written to the gateway's
  *    group coordinator (sync.group.offsets.enabled);
  *  - after the cut-over (MirrorMaker stopped) the group resumes on the gateway from the translated
@@ -63,7 +63,8 @@ describe('MirrorMaker 2: Apache Kafka -> gateway (Pulsar engine)', () => {
     const byPosition = (rs: ConsumedRecord[]) => rs.map((r) => `${r.partition}/${r.offset} ${r.keyText}=${r.valueText}`).sort();
 
     // 1. on Kafka: a topic, records, and a group that consumed part of them (committed, then gone)
-    const created = await src.createTopics([{ name: topic, partitions: partitions.length, replicationFactor: 1 }]);
+    const topicConfigs = { 'retention.ms': '86400000', 'max.message.bytes': '2000000' };
+    const created = await src.createTopics([{ name: topic, partitions: partitions.length, replicationFactor: 1, configs: topicConfigs }]);
     assert.equal(created[0]!.error, undefined, JSON.stringify(created));
     for (const r of await src.produce({ topic, records: records(0, 600), acks: 'all' })) assert.equal(r.error, undefined, JSON.stringify(r));
     // one record per poll: the commit covers exactly the records consumed
@@ -115,6 +116,9 @@ describe('MirrorMaker 2: Apache Kafka -> gateway (Pulsar engine)', () => {
       return ends.reduce((n, e) => n + (e.offset ?? 0), 0) >= 800 ? true : undefined;
     }, context, 2000);
     assert.deepEqual(byPosition(await dst.consume({ topic, untilEnd: true, timeoutMs: 30_000 })), kafkaRecords, 'the same records at the same partitions and offsets');
+    // with the topic configs set on Kafka (MirrorMaker copies them with IncrementalAlterConfigs)
+    const described = await dst.describeConfigs({ topic });
+    for (const [k, v] of Object.entries(topicConfigs)) assert.deepEqual([described.configs[k]?.value, described.configs[k]?.source], [v, 'DYNAMIC_TOPIC_CONFIG'], `${k} copied`);
 
     // 4. the group's offsets arrive translated on the gateway
     const consumedOnKafka = [...committed].filter(([, o]) => o > 0).map(([p]) => p);
