@@ -1,9 +1,9 @@
 /**
  * Kafka Connect distributed (connect-runtime and connect-file 4.3.1 from Maven Central) as an
  * acceptance application, run as a user runs it: two `connect-distributed` workers whose worker
- * properties point at the gateway (config, offset and status topics created by the workers
- * themselves: compacted, checked by them at start), and the FileStream source and sink connectors
- * created through the workers' REST API.
+ * properties point at the gateway (config, offset and status topics compacted, their cleanup policy
+ * checked by the workers at start), and the FileStream source and sink connectors created through
+ * the workers' REST API.
  *  - every line of the source file arrives in the sink file exactly once, in order;
  *  - a worker SIGKILLed (after the job settled: source and sink offsets committed) has its
  *    connectors and tasks rebalanced to the survivor, which moves the lines written meanwhile,
@@ -16,8 +16,8 @@
  *  - the embedded engine, secured: SASL PLAIN with Pulsar tokens and authorization on; the workers
  *    authenticate as a role with only `produce` and `consume` on the namespace (no tenant admin), so
  *    the storage topics are created compacted beforehand by a tenant admin (docs/kafka-connect.md);
- *    the workers' group (protocol type "connect"), their idempotent producers, and their check of
- *    the topics' cleanup policy (DescribeConfigs) all pass the gateway's authorization;
+ *    the workers' group (protocol type "connect"), their producers and consumers, and their check
+ *    of the topics' cleanup policy (DescribeConfigs) all pass the gateway's authorization;
  *  - the Pulsar engine (the run's shared real broker), without authentication: the workers create
  *    their storage topics themselves (CreateTopics from Connect's TopicAdmin), and the source task
  *    creates its topic.
