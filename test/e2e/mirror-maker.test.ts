@@ -2,7 +2,10 @@
  * MirrorMaker 2 (connect-mirror 4.3.1 from Maven Central, its dedicated driver as
  * `connect-mirror-maker.sh mm2.properties` runs it) migrating from a real Apache Kafka broker
  * (KRaft, the jars of scripts/ci/fetch-java-deps.sh) to the gateway on the Pulsar engine (the run's
- * shared real broker): the path docs/migration.md describes, step by step as here.
+ * shared real broker), secured as in production: SASL PLAIN with Pulsar tokens and authorization
+ * from Pulsar's permissions. MirrorMaker authenticates as a tenant admin (it creates topics and sets
+ * their configs); the application's role has only `produce` and `consume` on the namespace. The
+ * path docs/migration.md describes, step by step as here.
  *  - a topic is replicated with its partitions and topic configs, every record at the same partition
  *    and offset (IdentityReplicationPolicy: the same topic name on the gateway), including records
  *    produced while MirrorMaker runs;
@@ -38,11 +41,34 @@ describe('MirrorMaker 2: Apache Kafka -> gateway (Pulsar engine)', () => {
   let gw: TestGateway | undefined;
   let mm2: JavaProcess | undefined;
   let dir: string;
+  let namespace: string;
+  const tokens: Record<string, string> = {};
+  /** SASL PLAIN as `role` (username tenant/namespace, password token:<jwt>), as a property map */
+  const saslProps = (role: string): Record<string, string> => ({
+    'security.protocol': 'SASL_PLAINTEXT',
+    'sasl.mechanism': 'PLAIN',
+    'sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required username="${namespace}" password="token:${tokens[role]}";`,
+  });
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kop-mm2-'));
     const p = await sharedPulsar();
-    const settings = pulsarGatewayConfig(p, await createNamespace(p, uniqueName('e2e-mm2')));
+    // a tenant of its own: role mm2 is its admin; billing-app may produce and consume in its namespace
+    const tenant = uniqueName('e2e-mm2');
+    const put = await p.rest('PUT', `/admin/v2/tenants/${tenant}`, { adminRoles: ['mm2'], allowedClusters: ['standalone'] });
+    assert.equal(put.status, 204, put.text);
+    const ns = await createNamespace(p, 'apps', tenant);
+    const grant = await p.rest('POST', `/admin/v2/namespaces/${ns}/permissions/billing-app`, ['produce', 'consume']);
+    assert.equal(grant.status, 204, grant.text);
+    for (const role of ['mm2', 'billing-app']) tokens[role] = await p.token(role);
+    const settings = {
+      ...pulsarGatewayConfig(p, ns),
+      kafkaListeners: 'SASL_PLAINTEXT://127.0.0.1:0',
+      authenticationEnabled: true,
+      authorizationEnabled: true,
+      tokenSecretKey: `file://${p.secretKeyFile}`,
+    };
     [kafka, gw] = await Promise.all([startKafkaBroker({ heap: '512m' }), startTestGateway(settings)]);
+    namespace = ns;
   });
   after(async () => {
     await mm2?.kill();
@@ -57,7 +83,8 @@ describe('MirrorMaker 2: Apache Kafka -> gateway (Pulsar engine)', () => {
     const group = 'billing';
     const partitions = [0, 1, 2];
     const src = new JavaKafkaClient({ bootstrap: kafka!.bootstrap, processTimeoutMs: 90_000 });
-    const dst = new JavaKafkaClient({ bootstrap: gw!.bootstrap, processTimeoutMs: 90_000 });
+    // the test's own look at the gateway: as the tenant admin
+    const dst = new JavaKafkaClient({ bootstrap: gw!.bootstrap, processTimeoutMs: 90_000, config: saslProps('mm2') });
     const context = (): string => `--- MirrorMaker:\n${mm2?.tail(40) ?? ''}`;
     const records = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ key: `customer-${(from + i) % 37}`, value: `order-${from + i}` }));
     const byPosition = (rs: ConsumedRecord[]) => rs.map((r) => `${r.partition}/${r.offset} ${r.keyText}=${r.valueText}`).sort();
@@ -80,6 +107,7 @@ describe('MirrorMaker 2: Apache Kafka -> gateway (Pulsar engine)', () => {
         clusters: 'kafka, gateway',
         'kafka.bootstrap.servers': kafka!.bootstrap,
         'gateway.bootstrap.servers': gw!.bootstrap,
+        ...Object.fromEntries(Object.entries(saslProps('mm2')).map(([k, v]) => [`gateway.${k}`, v])),
         'kafka->gateway.enabled': true,
         'gateway->kafka.enabled': false,
         'kafka->gateway.topics': topic,
@@ -147,7 +175,8 @@ describe('MirrorMaker 2: Apache Kafka -> gateway (Pulsar engine)', () => {
     }
     const ends = new Map((await dst.listOffsets(topic, 'latest')).map((e) => [e.partition, e.offset ?? 0]));
     const toRead = partitions.reduce((n, p) => n + ends.get(p)! - (translated.get(p) ?? 0), 0);
-    const resumed = await new JavaKafkaClient({ bootstrap: gw!.bootstrap, config: { 'max.poll.records': 50 } }).consume({ topic, group, commit: true, maxRecords: toRead, timeoutMs: 60_000 });
+    // the application, with its own role (no admin)
+    const resumed = await new JavaKafkaClient({ bootstrap: gw!.bootstrap, config: { ...saslProps('billing-app'), 'max.poll.records': 50 } }).consume({ topic, group, commit: true, maxRecords: toRead, timeoutMs: 60_000 });
     for (const p of partitions) {
       const got = resumed.filter((r) => r.partition === p).map((r) => r.offset);
       const from = translated.get(p) ?? 0;
