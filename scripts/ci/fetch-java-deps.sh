@@ -9,6 +9,8 @@
 #   $KOP_CACHE_DIR/kafka-$KOP_KAFKA_VERSION/.complete    marker (hash of the pom)
 #   $KOP_CACHE_DIR/kafka-streams-$KOP_KAFKA_VERSION/libs/*.jar   Kafka Streams and
 #       its runtime jars (java/streams-pom.xml), with a .complete marker of its own
+#   $KOP_CACHE_DIR/kafka-connect-$KOP_KAFKA_VERSION/libs/*.jar   Kafka Connect (runtime,
+#       FileStream connectors, MirrorMaker 2) and its runtime jars (java/connect-pom.xml), likewise
 #
 # Usage: scripts/ci/fetch-java-deps.sh [--print-env]
 #   --print-env  print `export NAME=value` lines for the env vars the helpers
@@ -65,38 +67,47 @@ else
   log "done: $(ls "$libs" | wc -l) jars, $(du -sh "$libs" | cut -f1)"
 fi
 
-# Kafka Streams (acceptance app tests): a folder of its own, so the client/broker
-# folder above is never replaced because of it.
-streams_pom="$here/java/streams-pom.xml"
-streams_home="$cache/kafka-streams-$version"
-streams_libs="$streams_home/libs"
-streams_marker="$streams_home/.complete"
-streams_want="$(sha256sum "$streams_pom" | cut -c1-16)-$version"
-if [[ -f "$streams_marker" && "$(cat "$streams_marker")" == "$streams_want" && -f "$streams_libs/kafka-streams-$version.jar" ]]; then
-  log "cached: $streams_libs ($(ls "$streams_libs" | wc -l) jars)"
-else
+# Acceptance apps: a folder of its own per app, so the client/broker folder above
+# is never replaced because of them. fetch_extra NAME POM MAIN_JAR fetches the
+# runtime jars of POM into $cache/NAME-$version/libs (with a .complete marker).
+fetch_extra() {
+  local name="$1" xpom="$2" main_jar="$3"
+  local xhome="$cache/$name-$version"
+  local xlibs="$xhome/libs" xmarker="$xhome/.complete"
+  local xwant
+  xwant="$(sha256sum "$xpom" | cut -c1-16)-$version"
+  if [[ -f "$xmarker" && "$(cat "$xmarker")" == "$xwant" && -f "$xlibs/$main_jar" ]]; then
+    log "cached: $xlibs ($(ls "$xlibs" | wc -l) jars)"
+    return 0
+  fi
   command -v "$mvn_bin" >/dev/null || { log "maven ($mvn_bin) not found: install it (Debian: apt-get install maven)"; exit 1; }
-  log "fetching Kafka Streams $version jars with Maven into $streams_libs"
-  mkdir -p "$streams_home"
-  stmp="$(mktemp -d "$streams_home/.libs.XXXXXX")"
-  trap 'rm -rf "$stmp"' EXIT
-  "$mvn_bin" -B -q -Dstyle.color=never -f "$streams_pom" \
+  log "fetching $name $version jars with Maven into $xlibs"
+  mkdir -p "$xhome"
+  # (global: the EXIT trap reads it)
+  xtmp="$(mktemp -d "$xhome/.libs.XXXXXX")"
+  trap 'rm -rf "$xtmp"' EXIT
+  "$mvn_bin" -B -q -Dstyle.color=never -f "$xpom" \
     -Dkafka.version="$version" \
     dependency:copy-dependencies \
     -DincludeScope=runtime \
-    -DoutputDirectory="$stmp" >&2
-  [[ -f "$stmp/kafka-streams-$version.jar" ]] || { log "maven finished but kafka-streams-$version.jar is missing"; exit 1; }
-  rm -rf "$streams_libs"
-  mv "$stmp" "$streams_libs"
+    -DoutputDirectory="$xtmp" >&2
+  [[ -f "$xtmp/$main_jar" ]] || { log "maven finished but $main_jar is missing"; exit 1; }
+  rm -rf "$xlibs"
+  mv "$xtmp" "$xlibs"
   trap - EXIT
-  echo "$streams_want" >"$streams_marker"
-  log "done: $(ls "$streams_libs" | wc -l) jars, $(du -sh "$streams_libs" | cut -f1)"
-fi
+  echo "$xwant" >"$xmarker"
+  log "done: $(ls "$xlibs" | wc -l) jars, $(du -sh "$xlibs" | cut -f1)"
+}
+# Kafka Streams (test/e2e/kafka-streams.test.ts)
+fetch_extra kafka-streams "$here/java/streams-pom.xml" "kafka-streams-$version.jar"
+# Kafka Connect with the FileStream connectors and MirrorMaker 2 (test/e2e/kafka-connect.test.ts, mirror-maker.test.ts)
+fetch_extra kafka-connect "$here/java/connect-pom.xml" "connect-mirror-$version.jar"
 
 if [[ "$print_env" == 1 ]]; then
   printf 'export KOP_CACHE_DIR=%q\n' "$cache"
   printf 'export KOP_KAFKA_VERSION=%q\n' "$version"
   printf 'export KOP_KAFKA_HOME=%q\n' "$home"
   printf 'export KOP_JAVA_CLASSPATH=%q\n' "$libs/*"
-  printf 'export KOP_STREAMS_CLASSPATH=%q\n' "$streams_libs/*"
+  printf 'export KOP_STREAMS_CLASSPATH=%q\n' "$cache/kafka-streams-$version/libs/*"
+  printf 'export KOP_CONNECT_CLASSPATH=%q\n' "$cache/kafka-connect-$version/libs/*"
 fi
