@@ -7,6 +7,8 @@
  *   ["o", tenant, groupId, topic, partition]    -> one committed offset (topic is the resolved name)
  *   ["h", tenant, groupId]                      -> the group's home namespace (home.ts), written
  *                                                  before any other entry of the group
+ *   ["t", tenant, groupId, producerId, topic, partition] -> an offset of an open transaction
+ *                                                  (TxnOffsetCommit), until the transaction ends
  *
  * Writing null deletes an entry (a tombstone in the compacted topic). Values
  * are versioned JSON. A partition's entries are read only when this node
@@ -49,7 +51,16 @@ export interface StoredGroup {
 }
 
 export interface LoadedPartition {
-  groups: Map<string, { key: GroupKey; home: string | null; group: StoredGroup | null; offsets: Array<{ topic: string; partition: number; value: CommittedOffset }> }>;
+  groups: Map<
+    string,
+    {
+      key: GroupKey;
+      home: string | null;
+      group: StoredGroup | null;
+      offsets: Array<{ topic: string; partition: number; value: CommittedOffset }>;
+      txnOffsets: Array<{ producerId: bigint; topic: string; partition: number; value: CommittedOffset }>;
+    }
+  >;
 }
 
 export function groupMapKey(key: GroupKey): string {
@@ -190,7 +201,7 @@ export class GroupStore {
     const slot = (key: GroupKey) => {
       const k = groupMapKey(key);
       let s = groups.get(k);
-      if (!s) groups.set(k, (s = { key, home: null, group: null, offsets: [] }));
+      if (!s) groups.set(k, (s = { key, home: null, group: null, offsets: [], txnOffsets: [] }));
       return s;
     };
     for (const { key, value } of await this.kv.scan(namespaceOf(partition))) {
@@ -200,6 +211,7 @@ export class GroupStore {
         if (parts[0] === 'g') slot(gk).group = decodeGroup(value);
         else if (parts[0] === 'h') slot(gk).home = decodeHome(value);
         else if (parts[0] === 'o') slot(gk).offsets.push({ topic: String(parts[3]), partition: Number(parts[4]), value: decodeOffset(value) });
+        else if (parts[0] === 't') slot(gk).txnOffsets.push({ producerId: BigInt(String(parts[3])), topic: String(parts[4]), partition: Number(parts[5]), value: decodeOffset(value) });
         else throw new Error('unknown entry type');
       } catch (err) {
         onBadEntry(key, err);
@@ -215,6 +227,11 @@ export class GroupStore {
   /** The group's home namespace (null deletes it, with the group). */
   putHome(partition: number, key: GroupKey, namespace: string | null): Promise<void> {
     return this.kv.put(namespaceOf(partition), homeEntryKey(key), namespace === null ? null : encodeHome(namespace));
+  }
+
+  /** An offset of an open transaction (null: the transaction ended). */
+  putTxnOffset(partition: number, key: GroupKey, producerId: bigint, topic: string, topicPartition: number, value: CommittedOffset | null): Promise<void> {
+    return this.kv.put(namespaceOf(partition), JSON.stringify(['t', key.tenant, key.groupId, producerId.toString(), topic, topicPartition]), value === null ? null : encodeOffset(value));
   }
 
   putOffset(partition: number, key: GroupKey, topic: string, topicPartition: number, value: CommittedOffset | null): Promise<void> {
