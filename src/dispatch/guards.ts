@@ -9,7 +9,7 @@
  *
  *  - describeTopic / describeTopicConfigs: a decision on the topic was made
  *    (allowed or not: the handler answers the denial before existence);
- *  - reads (read, offsets, offsetForTimestamp, maxTimestamp, waitForAppend):
+ *  - reads (read, offsets, offsetForTimestamp, maxTimestamp, describeProducers, waitForAppend):
  *    `consume` or `lookup` allowed on the topic (`read` and `waitForAppend`: `consume`);
  *  - append: `produce` allowed;
  *  - createTopic: tenant admin, or `lookup` allowed (Metadata's auto-creation);
@@ -17,7 +17,10 @@
  *    deleteRecords: tenant admin of the topic's tenant allowed;
  *  - listTopics: the request declared a filtered listing, or names topics by id;
  *    describeTopicById: the request names topics by id;
- *  - allocateProducerId: `produce` allowed on the session's namespace.
+ *  - allocateProducerId: `produce` allowed on the session's namespace;
+ *  - writeTxnMarker is not reachable from a handler (refused like any unlisted
+ *    member): only the transaction coordinator, which holds the engine itself,
+ *    writes markers.
  *
  * The engine's kind, reserved namespaces and config defaults pass through;
  * any other member (its key-value state, start/close, internals, a method
@@ -123,6 +126,7 @@ const GUARDS: Record<string, Guard> = {
   offsets: byPartition(READ),
   offsetForTimestamp: byPartition(READ),
   maxTimestamp: byPartition(READ),
+  describeProducers: byPartition(READ),
   waitForAppend: (access, _s, args) => {
     for (const w of args[0] as Array<{ tp: PartitionRef }>) if (!access.allowedTopic(w.tp.topic, CONSUME)) return `consume on ${w.tp.topic}`;
     return null;

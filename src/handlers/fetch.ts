@@ -19,6 +19,12 @@
  *    Kafka's FetchResponse does: consecutive partitions of a topic share an
  *    entry). The same for topic ids (v13+).
  *
+ * isolation_level=1 (read_committed): records up to the partition's last
+ * stable offset only, with the aborted transactions overlapping them (the
+ * client drops their records), as Kafka's read with TXN_COMMITTED; a long-poll
+ * then waits for the last stable offset to move (a COMMIT/ABORT marker wakes it).
+ * last_stable_offset is reported for both isolation levels.
+ *
  * Fetch sessions (KIP-227): this gateway answers every fetch in full with
  * session id 0, which is what a Kafka broker with no free session slots does;
  * clients then keep sending full fetch requests. A request that names a
@@ -29,7 +35,7 @@ import { topicsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FetchRequest, FetchResponse } from '../protocol/generated/index.js';
-import { StorageError, type PartitionRef } from '../storage/engine.js';
+import { StorageError, type AbortedTransaction, type PartitionRef } from '../storage/engine.js';
 import { EMPTY_BUFFER, ZERO_UUID, type RecordsOut } from '../protocol/codec/types.js';
 import { TopicResolver, checkLeaderEpoch, partitionExists } from './topic-lookup.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, recordCount } from '../protocol/records/batch-header.js';
@@ -44,7 +50,16 @@ const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 const NO_SNAPSHOT = { endOffset: -1n, epoch: -1 };
 
 /** Records are never null on the wire: Kafka sends an empty record set, and librdkafka rejects a null one. */
-function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso = -1n, logStart = -1n, records: RecordsOut = EMPTY_BUFFER, readCommitted = false): PartitionOut {
+function partitionOut(
+  partitionIndex: number,
+  errorCode: number,
+  hw = -1n,
+  lso = -1n,
+  logStart = -1n,
+  records: RecordsOut = EMPTY_BUFFER,
+  readCommitted = false,
+  aborted: AbortedTransaction[] = [],
+): PartitionOut {
   return {
     partitionIndex,
     errorCode,
@@ -54,7 +69,7 @@ function partitionOut(partitionIndex: number, errorCode: number, hw = -1n, lso =
     divergingEpoch: NO_EPOCH_END,
     currentLeader: NO_LEADER,
     snapshotId: NO_SNAPSHOT,
-    abortedTransactions: readCommitted ? [] : null,
+    abortedTransactions: readCommitted ? aborted : null,
     preferredReadReplica: -1,
     records,
   };
@@ -102,9 +117,19 @@ async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, 
         maxBytes: limit,
         minOneMessage: first,
         principal: ctx.session.principal,
+        isolation: readCommitted ? 'read_committed' : 'read_uncommitted',
       });
       const bytes = r.bytes;
-      w.out = partitionOut(w.out.partitionIndex, ErrorCode.NONE, r.highWatermark, r.lastStableOffset, r.logStartOffset, recordsOut(r.records), readCommitted);
+      w.out = partitionOut(
+        w.out.partitionIndex,
+        ErrorCode.NONE,
+        r.highWatermark,
+        r.lastStableOffset,
+        r.logStartOffset,
+        recordsOut(r.records),
+        readCommitted,
+        r.abortedTransactions ?? [],
+      );
       if (bytes > 0) first = false;
       remaining -= bytes;
       total += bytes;
@@ -192,9 +217,13 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
     const anyError = wanted.some((w) => w.out.errorCode !== ErrorCode.NONE);
     while (bytes < minBytes && !anyError && !ctx.conn.isClosed) {
       const left = deadline - Date.now();
-      const watch = wanted.filter((w) => w.tp).map((w) => ({ tp: w.tp!, offset: w.fetchOffset }));
+      // wait for data beyond what this read could see (read_committed: beyond the last stable offset)
+      const watch = wanted.filter((w) => w.tp).map((w) => {
+        const seen = readCommitted ? w.out.lastStableOffset : w.out.highWatermark;
+        return { tp: w.tp!, offset: seen > w.fetchOffset ? seen : w.fetchOffset };
+      });
       if (left <= 0 || watch.length === 0) break;
-      await ctx.gateway.storage.waitForAppend(watch, left);
+      await ctx.gateway.storage.waitForAppend(watch, left, undefined, readCommitted ? 'read_committed' : 'read_uncommitted');
       bytes = await readAll(ctx, wanted, maxBytes, readCommitted);
     }
 

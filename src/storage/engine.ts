@@ -53,7 +53,11 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+export type IsolationLevel = 'read_uncommitted' | 'read_committed';
+
 export interface ReadOptions {
+  /** read_committed: read no further than the last stable offset, and report aborted transactions. Default read_uncommitted. */
+  isolation?: IsolationLevel;
   /** Upper bound on returned bytes (the first batch is returned whole even if larger, as Kafka does). */
   maxBytes: number;
   /** Read no further than this offset (exclusive); defaults to the high watermark. */
@@ -64,10 +68,40 @@ export interface ReadOptions {
   principal?: string | null;
 }
 
+export interface AbortedTransaction {
+  producerId: bigint;
+  firstOffset: bigint;
+}
+
 export interface ReadResult extends PartitionOffsets {
   /** Whole record batches, in offset order; may start before fetchOffset (the batch holding it). */
   records: Buffer[];
   bytes: number;
+  /** read_committed only: the aborted transactions whose data overlaps the returned batches (Kafka's FetchResponse aborted_transactions). */
+  abortedTransactions?: AbortedTransaction[];
+}
+
+/** A transaction marker (Kafka's WriteTxnMarkers entry for one partition). */
+export interface TxnMarker {
+  producerId: bigint;
+  producerEpoch: number;
+  /** true: COMMIT, false: ABORT. */
+  commit: boolean;
+  coordinatorEpoch: number;
+}
+
+/** One active producer of a partition, as DescribeProducers shows it. */
+export interface ProducerStateView {
+  producerId: bigint;
+  producerEpoch: number;
+  /** -1 when none */
+  lastSequence: number;
+  /** -1n when none */
+  lastTimestamp: bigint;
+  /** -1 when no marker seen */
+  coordinatorEpoch: number;
+  /** -1n when no open transaction */
+  currentTxnStartOffset: bigint;
 }
 
 /** A transaction marker (Kafka's WriteTxnMarkers entry for one partition). */
@@ -174,10 +208,24 @@ export interface StorageEngine {
   /** Move the log start offset forward; returns the new low watermark. -1n means the high watermark. */
   deleteRecords(tp: PartitionRef, beforeOffset: bigint): Promise<bigint>;
   /**
-   * Resolve when any of the partitions gets data beyond the given offsets, or after
+   * Resolve when any of the partitions gets data beyond the given offsets (for a
+   * read_committed fetch: when its last stable offset moves beyond them), or after
    * timeoutMs, or when the signal aborts. Used by Fetch long-polling.
    */
-  waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal, isolation?: IsolationLevel): Promise<void>;
+
+  // --- transactions ---
+  /**
+   * Append a COMMIT/ABORT control batch for the producer to the partition and close its open
+   * transaction there (if any); moves the last stable offset. Fenced like Kafka's
+   * ProducerAppendInfo: a marker with an older producer epoch -> INVALID_PRODUCER_EPOCH (StorageError),
+   * an older coordinator epoch -> TRANSACTION_COORDINATOR_FENCED. Writing a marker for a producer
+   * with no open transaction on the partition is allowed (Kafka writes it anyway). Resolves when durable.
+   * Returns the marker's offset.
+   */
+  writeTxnMarker(tp: PartitionRef, marker: TxnMarker, options?: { principal?: string | null }): Promise<{ offset: bigint }>;
+  /** Active producers of a partition (DescribeProducers). */
+  describeProducers(tp: PartitionRef): Promise<ProducerStateView[]>;
 
   // --- producer ids ---
   /** Allocate a fresh producer id (durably, never reused) for InitProducerId. */

@@ -20,7 +20,9 @@
  *   CRC32C mismatch                               CORRUPT_MESSAGE
  *   control batch ("Clients are not allowed to
  *   write control records")                       INVALID_RECORD
- *   transactional batch (not supported yet)       INVALID_RECORD
+ *   transactional batch without a producer id     INVALID_RECORD (a transaction
+ *                                                 is tracked per producer id: such a
+ *                                                 batch could never be committed)
  *   record count vs lastOffsetDelta, count <= 0,
  *   producer id with a negative base sequence     INVALID_RECORD
  *   records (decompressed, bounded): a record
@@ -68,6 +70,7 @@ import {
   OFF_LAST_OFFSET_DELTA,
   OFF_MAGIC,
   OFF_MAX_TIMESTAMP,
+  OFF_PRODUCER_ID,
   setLeaderEpoch,
   updateCrc,
 } from '../protocol/records/batch-header.js';
@@ -77,6 +80,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { RecordsError } from '../protocol/records/errors.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, forEachRecord, type RecordsSection } from '../protocol/records/records.js';
 import { validateBatch, validateBatchSync, type BatchValidation, type ValidateOptions } from '../protocol/records/validate.js';
+import { encodeEndTxnMarker } from '../protocol/records/encode.js';
 import type { TopicConfig } from './topic-config.js';
 
 /** What the Produce handler knows when it validates a partition's records. */
@@ -201,7 +205,9 @@ function checkHeader(buf: Buffer, rules: ProduceRules): void {
   const attrs = buf.readInt16BE(OFF_ATTRIBUTES);
   // (Kafka checks the record count first; a control batch is refused either way, with its own message)
   if (attrs & ATTR_CONTROL) refuse(ErrorCode.INVALID_RECORD, 'Clients are not allowed to write control records');
-  if (attrs & ATTR_TRANSACTIONAL) refuse(ErrorCode.INVALID_RECORD, 'transactional batches are not supported by this gateway');
+  if (attrs & ATTR_TRANSACTIONAL && buf.readBigInt64BE(OFF_PRODUCER_ID) < 0n) {
+    refuse(ErrorCode.INVALID_RECORD, 'transactional records must carry a producer id');
+  }
 }
 
 function validateOptions(rules: ProduceRules): ValidateOptions {
@@ -397,4 +403,30 @@ export function validateProducedSync(records: Buffer | null, rules: ProduceRules
   } catch (err) {
     return refused(err);
   }
+}
+
+/** What a transaction marker batch is made from (the coordinator's WriteTxnMarkers entry). */
+export interface EndTxnMarkerSpec {
+  producerId: bigint;
+  producerEpoch: number;
+  commit: boolean;
+  coordinatorEpoch: number;
+}
+
+/**
+ * The one way a control batch reaches an engine: a COMMIT/ABORT marker built
+ * here by the gateway for StorageEngine.writeTxnMarker (never bytes from a
+ * client, which validateProduced refuses). Uncompressed, one control record.
+ */
+export function endTxnMarkerBatch(marker: EndTxnMarkerSpec, nowMs: bigint, leaderEpoch = 0): ValidatedBatch {
+  const buf = encodeEndTxnMarker({
+    commit: marker.commit,
+    coordinatorEpoch: marker.coordinatorEpoch,
+    producerId: marker.producerId,
+    producerEpoch: marker.producerEpoch,
+    partitionLeaderEpoch: leaderEpoch,
+    timestamp: nowMs,
+  });
+  const v = validateBatchSync(buf, 0, { verifyCrc: false, fromClient: false });
+  return new ValidatedBatch(TOKEN, buf, v, nowMs);
 }

@@ -30,7 +30,11 @@ interface Got {
   headers: string[];
 }
 
-function batch(n: number, tag: string, options: { ts0?: number; compression?: number; valueSize?: number; producerId?: bigint; producerEpoch?: number; baseSequence?: number } = {}): Buffer {
+function batch(
+  n: number,
+  tag: string,
+  options: { ts0?: number; compression?: number; valueSize?: number; producerId?: bigint; producerEpoch?: number; baseSequence?: number; transactional?: boolean } = {},
+): Buffer {
   const ts0 = options.ts0 ?? T0;
   const pad = options.valueSize ? 'x'.repeat(options.valueSize) : '';
   const records: RecordInput[] = Array.from({ length: n }, (_, i) => ({ key: `${tag}-k${i}`, value: `${tag}-v${i}${pad}`, timestamp: ts0 + i, headers: [{ key: 'h', value: `${tag}-${i}` }] }));
@@ -38,7 +42,55 @@ function batch(n: number, tag: string, options: { ts0?: number; compression?: nu
     records,
     ...(options.compression !== undefined ? { compression: options.compression } : {}),
     ...(options.producerId !== undefined ? { producerId: options.producerId, producerEpoch: options.producerEpoch ?? 0, baseSequence: options.baseSequence ?? 0 } : {}),
+    ...(options.transactional ? { transactional: true } : {}),
   });
+}
+
+/**
+ * What a Kafka read_committed consumer keeps of a read (Kafka's Fetcher): control
+ * batches are dropped; a batch of a producer listed in aborted_transactions is
+ * dropped from that transaction's first offset until the producer's ABORT marker.
+ */
+function committedValues(records: Buffer[], aborted: Array<{ producerId: bigint; firstOffset: bigint }>): string[] {
+  const out: string[] = [];
+  const pending = [...aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1));
+  const abortedPids = new Set<bigint>();
+  for (const b of records) {
+    for (const d of decodeBatchesSync(b)) {
+      while (pending.length > 0 && pending[0]!.firstOffset <= d.baseOffset + BigInt(d.lastOffsetDelta)) abortedPids.add(pending.shift()!.producerId);
+      if (d.isControl) {
+        if (d.control?.type === 0) abortedPids.delete(d.producerId);
+        continue;
+      }
+      if (d.transactional && abortedPids.has(d.producerId)) continue;
+      for (const r of d.records) out.push(r.value?.toString() ?? '');
+    }
+  }
+  return out;
+}
+
+/** read_committed reads from `from` up to the last stable offset: all batches and the aborted transactions listed. */
+async function readCommitted(e: StorageEngine, tp: PartitionRef, from = 0n): Promise<{ records: Buffer[]; aborted: Array<{ producerId: bigint; firstOffset: bigint }>; lso: bigint }> {
+  const records: Buffer[] = [];
+  const aborted = new Map<string, { producerId: bigint; firstOffset: bigint }>();
+  let next = from;
+  for (let rounds = 0; rounds < 10_000; rounds++) {
+    const r = await e.read(tp, next, { ...READ_ALL, isolation: 'read_committed' });
+    assert.ok(r.abortedTransactions, 'a read_committed read lists aborted transactions (maybe none)');
+    for (const a of r.abortedTransactions) aborted.set(`${a.producerId}@${a.firstOffset}`, a);
+    if (r.records.length === 0) {
+      assert.equal(next, r.lastStableOffset, `a read_committed read at ${next} below the LSO ${r.lastStableOffset} returned nothing`);
+      return { records, aborted: [...aborted.values()], lso: r.lastStableOffset };
+    }
+    for (const b of r.records) {
+      for (const d of decodeBatchesSync(b)) {
+        assert.ok(d.baseOffset < r.lastStableOffset, `batch at ${d.baseOffset} returned beyond the LSO ${r.lastStableOffset}`);
+        if (d.baseOffset + BigInt(d.lastOffsetDelta) >= next) next = d.baseOffset + BigInt(d.lastOffsetDelta) + 1n;
+      }
+      records.push(b);
+    }
+  }
+  throw new Error('readCommitted did not end');
 }
 
 function decode(records: Buffer[]): Got[] {
@@ -513,3 +565,75 @@ contract('state: the key-value store is durable across a restart (puts, overwrit
   });
 });
 
+
+contract('transactions: transactional appends, COMMIT/ABORT markers, the LSO with interleaved transactions and a plain producer, read_committed with aborted_transactions, marker fencing, describeProducers; all the same after a restart', async ({ store }) => {
+  const topic = store.topic('txn');
+  const tp = { topic, partition: 0 };
+  const txn = (n: number, tag: string, pid: bigint, seq: number, epoch = 1) => validated(batch(n, tag, { producerId: pid, producerEpoch: epoch, baseSequence: seq, transactional: true }));
+  const { a, b } = await withEngine(store.open, async (e) => {
+    await e.createTopic(topic, 1, {});
+    const a = await e.allocateProducerId();
+    const b = await e.allocateProducerId();
+    assert.equal((await e.append(tp, txn(3, 'a1', a, 0), { acks: -1 })).baseOffset, 0n); // A opens at 0
+    assert.equal((await e.append(tp, validated(batch(2, 'plain')), { acks: -1 })).baseOffset, 3n);
+    assert.equal((await e.append(tp, txn(2, 'b1', b, 0), { acks: -1 })).baseOffset, 5n); // B opens at 5
+    assert.deepEqual(await e.offsets(tp), { logStartOffset: 0n, highWatermark: 7n, lastStableOffset: 0n });
+    // read_committed sees nothing below an open transaction; read_uncommitted sees everything, and the LSO
+    const rc = await e.read(tp, 0n, { ...READ_ALL, isolation: 'read_committed' });
+    assert.deepEqual([rc.records.length, rc.lastStableOffset, rc.highWatermark, rc.abortedTransactions], [0, 0n, 7n, []]);
+    const ru = await e.read(tp, 0n, READ_ALL);
+    assert.equal(ru.lastStableOffset, 0n);
+    assert.equal(ru.abortedTransactions, undefined);
+    // a plain batch of a producer inside a transaction is INVALID_TXN_STATE
+    await rejectsWith(e.append(tp, validated(batch(1, 'x', { producerId: a, producerEpoch: 1, baseSequence: 3 })), { acks: -1 }), ErrorCode.INVALID_TXN_STATE, 'non-transactional write in a transaction');
+    // ABORT A: the LSO moves to B's first offset
+    assert.equal((await e.writeTxnMarker(tp, { producerId: a, producerEpoch: 1, commit: false, coordinatorEpoch: 1 })).offset, 7n);
+    assert.deepEqual(await e.offsets(tp), { logStartOffset: 0n, highWatermark: 8n, lastStableOffset: 5n });
+    const r1 = await readCommitted(e, tp);
+    assert.equal(r1.lso, 5n);
+    assert.deepEqual(r1.aborted, [{ producerId: a, firstOffset: 0n }]);
+    assert.deepEqual(committedValues(r1.records, r1.aborted), ['plain-v0', 'plain-v1']);
+    // A's next transaction opens at 8; COMMIT B: the LSO stops at A's open transaction
+    assert.equal((await e.append(tp, txn(1, 'a2', a, 3), { acks: -1 })).baseOffset, 8n);
+    assert.equal((await e.writeTxnMarker(tp, { producerId: b, producerEpoch: 1, commit: true, coordinatorEpoch: 1 })).offset, 9n);
+    assert.deepEqual(await e.offsets(tp), { logStartOffset: 0n, highWatermark: 10n, lastStableOffset: 8n });
+    // fencing: an older producer epoch, an older coordinator epoch; nothing written
+    await rejectsWith(e.writeTxnMarker(tp, { producerId: a, producerEpoch: 0, commit: true, coordinatorEpoch: 1 }), ErrorCode.INVALID_PRODUCER_EPOCH, 'marker with an old producer epoch');
+    await rejectsWith(e.writeTxnMarker(tp, { producerId: b, producerEpoch: 1, commit: true, coordinatorEpoch: 0 }), ErrorCode.TRANSACTION_COORDINATOR_FENCED, 'marker with an old coordinator epoch');
+    assert.equal((await e.offsets(tp)).highWatermark, 10n);
+    return { a, b };
+  });
+  const byPid = (views: Awaited<ReturnType<StorageEngine['describeProducers']>>) => new Map(views.map((v) => [v.producerId, v]));
+  await withEngine(store.open, async (e) => {
+    // the open transaction, the aborted index and the LSO survive the restart
+    assert.deepEqual(await e.offsets(tp), { logStartOffset: 0n, highWatermark: 10n, lastStableOffset: 8n });
+    const ps = byPid(await e.describeProducers(tp));
+    assert.deepEqual(
+      [ps.get(a)?.producerEpoch, ps.get(a)?.coordinatorEpoch, ps.get(a)?.currentTxnStartOffset, ps.get(a)?.lastSequence],
+      [1, 1, 8n, 3],
+    );
+    assert.deepEqual([ps.get(b)?.currentTxnStartOffset, ps.get(b)?.coordinatorEpoch, ps.get(b)?.lastSequence], [-1n, 1, 1]);
+    const r2 = await readCommitted(e, tp);
+    assert.deepEqual(r2.aborted, [{ producerId: a, firstOffset: 0n }]);
+    assert.deepEqual(committedValues(r2.records, r2.aborted), ['plain-v0', 'plain-v1', 'b1-v0', 'b1-v1']);
+    await rejectsWith(e.writeTxnMarker(tp, { producerId: b, producerEpoch: 1, commit: false, coordinatorEpoch: 0 }), ErrorCode.TRANSACTION_COORDINATOR_FENCED, 'old coordinator epoch after the restart');
+    // a read_committed long-poll at the LSO is woken by the marker that moves it (the HW alone would not)
+    let woke = false;
+    const waiting = e.waitForAppend([{ tp, offset: 8n }], 60_000, undefined, 'read_committed').then(() => (woke = true));
+    await e.append(tp, validated(batch(1, 'plain2')), { acks: -1 }); // offset 10: HW moves, LSO does not
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(woke, false, 'an append behind an open transaction does not wake a read_committed fetch');
+    assert.equal((await e.writeTxnMarker(tp, { producerId: a, producerEpoch: 1, commit: true, coordinatorEpoch: 2 })).offset, 11n);
+    await waiting;
+    assert.deepEqual(await e.offsets(tp), { logStartOffset: 0n, highWatermark: 12n, lastStableOffset: 12n });
+    const r3 = await readCommitted(e, tp);
+    assert.deepEqual(committedValues(r3.records, r3.aborted), ['plain-v0', 'plain-v1', 'b1-v0', 'b1-v1', 'a2-v0', 'plain2-v0']);
+    // reading from inside the aborted range still reports it; from after its marker it does not
+    assert.deepEqual((await e.read(tp, 1n, { ...READ_ALL, isolation: 'read_committed' })).abortedTransactions, [{ producerId: a, firstOffset: 0n }]);
+    assert.deepEqual((await e.read(tp, 8n, { ...READ_ALL, isolation: 'read_committed' })).abortedTransactions, []);
+    // a marker with a new producer epoch (the coordinator's abort of a timed-out transaction) is accepted, no open transaction needed
+    assert.equal((await e.writeTxnMarker(tp, { producerId: a, producerEpoch: 2, commit: false, coordinatorEpoch: 2 })).offset, 12n);
+    assert.equal(byPid(await e.describeProducers(tp)).get(a)?.producerEpoch, 2);
+    await rejectsWith(e.append(tp, txn(1, 'zombie', a, 4, 1), { acks: -1 }), ErrorCode.INVALID_PRODUCER_EPOCH, 'the old epoch is fenced by the bumped marker');
+  });
+});

@@ -12,7 +12,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { BATCH_HEADER_SIZE, checkBatch, encodeBatchSync, encodeEndTxnMarker, updateCrc, type RecordInput } from '../../src/protocol/records/index.js';
 import { writeVarint } from '../../src/protocol/records/varint.js';
 import { makeDefaults, resolveTopicConfig, type TopicConfig } from '../../src/storage/topic-config.js';
-import { ValidatedBatch, validateProduced, validateProducedSync, type ProduceRules, type ProduceVerdict } from '../../src/storage/validated-batch.js';
+import { ValidatedBatch, endTxnMarkerBatch, validateProduced, validateProducedSync, type ProduceRules, type ProduceVerdict } from '../../src/storage/validated-batch.js';
 
 const NOW = 1_800_000_000_000;
 const DEFAULTS = resolveTopicConfig({}, makeDefaults());
@@ -97,7 +97,7 @@ test("batch-level refusals: Kafka's codes in Kafka's order", async () => {
     ['bad CRC', () => { const b = good(); b[b.length - 1]! ^= 1; return b; }, ErrorCode.CORRUPT_MESSAGE, /corrupt \(stored crc/],
     // the size is checked before the CRC, as Kafka does
     ['too large and corrupt', () => { const b = good(); b[b.length - 1]! ^= 1; return b; }, ErrorCode.MESSAGE_TOO_LARGE, /max\.message\.bytes/, rules({ maxMessageBytes: 80 })],
-    ['transactional', () => encodeBatchSync({ records: recs(2), producerId: 3n, producerEpoch: 0, baseSequence: 0, transactional: true }), ErrorCode.INVALID_RECORD, /transactional/],
+    ['transactional without a producer id', () => encodeBatchSync({ records: recs(2), transactional: true }), ErrorCode.INVALID_RECORD, /transactional records must carry a producer id/],
     ['control batch', () => encodeEndTxnMarker({ commit: true, coordinatorEpoch: 1, producerId: 5n, producerEpoch: 0 }), ErrorCode.INVALID_RECORD, /Clients are not allowed to write control records/],
     ['lastOffsetDelta 2^31-1 for one record', () => encodeBatchSync({ records: recs(1), lastOffsetDelta: 0x7fffffff }), ErrorCode.INVALID_RECORD, /inconsistent batch offset range/],
     ['count larger than lastOffsetDelta + 1', () => encodeBatchSync({ records: recs(3), lastOffsetDelta: 1 }), ErrorCode.INVALID_RECORD, /record count/],
@@ -110,6 +110,15 @@ test("batch-level refusals: Kafka's codes in Kafka's order", async () => {
       assert.deepEqual(no.recordErrors, [], `${what}: batch-level problems name no record`);
     }
   }
+});
+
+test('transactional batches with a producer id pass; markers are made only by endTxnMarkerBatch', () => {
+  const v = validateProducedSync(encodeBatchSync({ records: recs(2), producerId: 3n, producerEpoch: 0, baseSequence: 0, transactional: true }), rules());
+  assert.equal(v.ok, true);
+  const m = endTxnMarkerBatch({ producerId: 9n, producerEpoch: 2, commit: false, coordinatorEpoch: 4 }, 1234n);
+  assert.equal(m.recordCount, 1);
+  assert.equal(m.buf.readInt16BE(21) & 0x30, 0x30, 'transactional control batch');
+  assert.equal(m.maxTimestamp, 1234n);
 });
 
 test('record-level refusals: INVALID_RECORD with record_errors naming the record', async () => {

@@ -35,15 +35,18 @@ import {
   type AppendOptions,
   type AppendResult,
   type ConfigAlteration,
+  type IsolationLevel,
   type KeyValueStore,
   type PartitionOffsets,
   type PartitionRef,
+  type ProducerStateView,
   type ReadOptions,
   type ReadResult,
   type StorageEngine,
   type TimestampLookup,
   type TopicConfigEntry,
   type TopicInfo,
+  type TxnMarker,
 } from '../engine.js';
 import {
   applyAlterations,
@@ -55,7 +58,7 @@ import {
   type TopicConfig,
   type TopicConfigKey,
 } from '../topic-config.js';
-import type { ValidatedBatch } from '../validated-batch.js';
+import { endTxnMarkerBatch, type ValidatedBatch } from '../validated-batch.js';
 import { FileCache, SegmentGoneError } from './file-cache.js';
 import { LogCleaner, type CleanerOptions } from './cleaner.js';
 import { GroupCommitter } from './group-commit.js';
@@ -142,6 +145,8 @@ export class EmbeddedEngine implements StorageEngine {
   private readonly files: FileCache;
   private readonly committer: GroupCommitter<Segment>;
   private readonly notifier = new AppendNotifier<PartitionLog>();
+  /** read_committed long-polls: woken when a partition's last stable offset moves past theirs. */
+  private readonly committedNotifier = new AppendNotifier<PartitionLog>();
   private readonly topicStore: TopicStore;
   private readonly producerIds: ProducerIdAllocator;
   private readonly kv: FileKeyValueStore;
@@ -185,7 +190,11 @@ export class EmbeddedEngine implements StorageEngine {
       stats: this.stats,
       logger: this.logger,
       maxReadBytes: this.options.maxReadBytes,
-      onHighWatermark: (log, hw) => this.notifier.notify(log, hw),
+      onHighWatermark: (log, hw) => {
+        this.notifier.notify(log, hw);
+        // read_committed fetches wait for the last stable offset, which moves only with the high watermark
+        if (this.committedNotifier.watchedKeys > 0) this.committedNotifier.notify(log, log.lastStableOffset);
+      },
     };
   }
 
@@ -283,6 +292,7 @@ export class EmbeddedEngine implements StorageEngine {
       const reason = err(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the gateway storage is shutting down');
       const results = await Promise.all([...this.topics.values()].flatMap((t) => t.logs.map((l) => l.close(reason))));
       this.notifier.wakeEveryone();
+      this.committedNotifier.wakeEveryone();
       this.committer.stop();
       await this.kv.close();
       this.started = false;
@@ -412,6 +422,7 @@ export class EmbeddedEngine implements StorageEngine {
       for (const log of t.logs) {
         void log.close(reason, true);
         this.notifier.wakeAll(log);
+        this.committedNotifier.wakeAll(log);
       }
       const trash = await this.topicStore.moveToTrash(t.meta);
       await Promise.all(t.logs.map((l) => l.close(reason, true)));
@@ -530,7 +541,7 @@ export class EmbeddedEngine implements StorageEngine {
     return this.log(tp).deleteRecords(beforeOffset);
   }
 
-  waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal, isolation?: IsolationLevel): Promise<void> {
     if (!this.started) return Promise.resolve();
     const entries: Array<{ key: PartitionLog; offset: bigint }> = [];
     for (const { tp, offset } of tps) {
@@ -538,7 +549,20 @@ export class EmbeddedEngine implements StorageEngine {
       if (!log) return Promise.resolve(); // unknown partition: let the caller re-check now
       entries.push({ key: log, offset });
     }
+    if (isolation === 'read_committed') return this.committedNotifier.wait(entries, (log) => log.lastStableOffset, timeoutMs, signal);
     return this.notifier.wait(entries, (log) => log.highWatermark, timeoutMs, signal);
+  }
+
+  /** A COMMIT/ABORT marker, fenced and recorded by the partition's producer state like any batch; durable (acks=-1) when it resolves. */
+  async writeTxnMarker(tp: PartitionRef, marker: TxnMarker, _options?: { principal?: string | null }): Promise<{ offset: bigint }> {
+    const log = this.log(tp);
+    const nowMs = BigInt(Date.now());
+    const r = await log.append(endTxnMarkerBatch(marker, nowMs), -1, nowMs);
+    return { offset: r.baseOffset };
+  }
+
+  async describeProducers(tp: PartitionRef): Promise<ProducerStateView[]> {
+    return this.log(tp).describeProducers();
   }
 
   allocateProducerId(): Promise<bigint> {
@@ -595,7 +619,7 @@ export class EmbeddedEngine implements StorageEngine {
   }
 
   get waitingFetches(): number {
-    return this.notifier.watchedKeys;
+    return this.notifier.watchedKeys + this.committedNotifier.watchedKeys;
   }
 }
 

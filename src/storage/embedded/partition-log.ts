@@ -26,20 +26,25 @@ import {
   BATCH_HEADER_SIZE,
   LOG_OVERHEAD,
   baseOffset as readBaseOffset,
-  baseSequence,
   batchSize,
   lastOffsetDelta,
-  lastSequence,
   maxTimestamp as readMaxTimestamp,
-  producerEpoch,
-  producerId as readProducerId,
   setBaseOffset,
   stampLogAppendTime,
   type BatchSpan,
 } from '../../protocol/records/batch-header.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { StorageError, type AppendResult, type PartitionOffsets, type ReadOptions, type ReadResult, type TimestampLookup } from '../engine.js';
-import { ProducerStateTable, type UndoToken } from '../producer-state.js';
+import {
+  StorageError,
+  type AbortedTransaction,
+  type AppendResult,
+  type PartitionOffsets,
+  type ProducerStateView,
+  type ReadOptions,
+  type ReadResult,
+  type TimestampLookup,
+} from '../engine.js';
+import { ProducerStateTable, producerBatchAt, type UndoToken } from '../producer-state.js';
 import { assertValidated, type ValidatedBatch } from '../validated-batch.js';
 import type { TopicConfig } from '../topic-config.js';
 import { scanBatches } from './batch-scan.js';
@@ -207,7 +212,30 @@ export class PartitionLog {
 
   offsets(): PartitionOffsets {
     this.checkReadable();
-    return { logStartOffset: this.logStart, highWatermark: this.hw, lastStableOffset: this.hw };
+    return { logStartOffset: this.logStart, highWatermark: this.hw, lastStableOffset: this.producers.lastStableOffset(this.hw) };
+  }
+
+  /** Kafka's last stable offset: the first offset of the earliest unfinished transaction, else the high watermark. */
+  get lastStableOffset(): bigint {
+    return this.producers.lastStableOffset(this.hw);
+  }
+
+  /** Active producers (DescribeProducers). */
+  describeProducers(): ProducerStateView[] {
+    this.checkReadable();
+    const out: ProducerStateView[] = [];
+    for (const e of this.producers.all()) {
+      const last = e.batches[e.batches.length - 1];
+      out.push({
+        producerId: e.producerId,
+        producerEpoch: e.epoch,
+        lastSequence: last ? last.lastSeq : -1,
+        lastTimestamp: e.lastTimestamp,
+        coordinatorEpoch: e.coordinatorEpoch,
+        currentTxnStartOffset: e.currentTxnFirstOffset,
+      });
+    }
+    return out;
   }
 
   setConfig(config: TopicConfig): void {
@@ -319,10 +347,9 @@ export class PartitionLog {
     for (const span of req.spans) {
       const p = span.pos;
       const delta = BigInt(lastOffsetDelta(buf, p));
-      const pid = readProducerId(buf, p);
-      if (pid >= 0n) {
-        const batch = { producerId: pid, epoch: producerEpoch(buf, p), firstSeq: baseSequence(buf, p), lastSeq: lastSequence(buf, p) };
-        const verdict = this.producers.check(batch, this.label);
+      const pb = producerBatchAt(buf, p);
+      if (pb !== null) {
+        const verdict = pb.kind === 'data' ? this.producers.check(pb.batch, this.label) : this.producers.checkMarker(pb.marker, this.label);
         if (verdict.result !== 'ok') {
           for (let i = req.undo.length - 1; i >= 0; i--) this.producers.undo(req.undo[i]!);
           req.undo = [];
@@ -331,7 +358,8 @@ export class PartitionLog {
           return false;
         }
         if (logAppendTime) stampLogAppendTime(buf, req.nowMs, p);
-        req.undo.push(this.producers.record(batch, offset, offset + delta, readMaxTimestamp(buf, p)));
+        const ts = readMaxTimestamp(buf, p);
+        req.undo.push(pb.kind === 'data' ? this.producers.record(pb.batch, offset, offset + delta, ts) : this.producers.recordMarker(pb.marker, offset, ts));
       } else if (logAppendTime) {
         stampLogAppendTime(buf, req.nowMs, p);
       }
@@ -547,8 +575,12 @@ export class PartitionLog {
     if (fetchOffset < logStart || fetchOffset > hw) {
       throw storageError(ErrorCode.OFFSET_OUT_OF_RANGE, `fetch offset ${fetchOffset} is out of range for ${this.label}: log start ${logStart}, high watermark ${hw}`);
     }
-    const limit = options.maxOffset !== undefined && options.maxOffset < hw ? options.maxOffset : hw;
-    const empty: ReadResult = { logStartOffset: logStart, highWatermark: hw, lastStableOffset: hw, records: [], bytes: 0 };
+    const lso = this.producers.lastStableOffset(hw);
+    const committed = options.isolation === 'read_committed';
+    const upper = committed ? lso : hw;
+    const limit = options.maxOffset !== undefined && options.maxOffset < upper ? options.maxOffset : upper;
+    const empty: ReadResult = { logStartOffset: logStart, highWatermark: hw, lastStableOffset: lso, records: [], bytes: 0 };
+    if (committed) empty.abortedTransactions = [];
     if (fetchOffset >= limit) return empty;
     // A cleaned segment may hold nothing at or after fetchOffset (its last records were compacted away):
     // the next batch is in a later segment, found again by offset (the list may change while we read).
@@ -647,10 +679,27 @@ export class PartitionLog {
         q += size;
       }
       this.checkReadable();
-      return { ...empty, records: bytes > 0 ? [buf.subarray(p, q)] : [], bytes };
+      if (bytes === 0) return empty;
+      const data = buf.subarray(p, q);
+      const result: ReadResult = { ...empty, records: [data], bytes };
+      if (options.isolation === 'read_committed') result.abortedTransactions = this.abortedIn(fetchOffset, data);
+      return result;
     } finally {
       this.ctx.files.release(seg);
     }
+  }
+
+  /** The aborted transactions overlapping the returned batches (from fetchOffset to the end of the last one). */
+  private abortedIn(fetchOffset: bigint, data: Buffer): AbortedTransaction[] {
+    let end = fetchOffset;
+    for (let q = 0; q + LOG_OVERHEAD <= data.length; ) {
+      const size = batchSize(data, q, data.length);
+      if (q + size > data.length) break;
+      end = readBaseOffset(data, q) + BigInt(lastOffsetDelta(data, q)) + 1n;
+      q += size;
+    }
+    const found = this.producers.abortedTransactions(fetchOffset, end);
+    return found.map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
   }
 
   // ---------------------------------------------------------------- timestamps
@@ -798,6 +847,7 @@ export class PartitionLog {
     const removed = this.segments.splice(0, n);
     const first = this.segments[0]!.baseOffset;
     if (first > this.logStart) this.logStart = first;
+    this.producers.truncateAbortedBefore(this.logStart); // their data is gone
     for (const seg of removed) {
       this.ctx.files.retire(seg);
       this.ctx.committer.forget(seg);

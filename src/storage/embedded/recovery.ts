@@ -20,15 +20,11 @@ import { join } from 'node:path';
 import {
   BATCH_HEADER_SIZE,
   baseOffset as readBaseOffset,
-  baseSequence,
   lastOffsetDelta,
-  lastSequence,
   maxTimestamp as readMaxTimestamp,
-  producerEpoch,
-  producerId as readProducerId,
   type BatchProblem,
 } from '../../protocol/records/batch-header.js';
-import { ProducerStateTable } from '../producer-state.js';
+import { ProducerStateTable, producerBatchAt } from '../producer-state.js';
 import { scanBatches } from './batch-scan.js';
 import type { FileCache } from './file-cache.js';
 import { close, fdatasync, fsyncDir, ftruncate, isErrno, open, pread, readFileOrNull, unlinkIfExists, type IoStats } from './io.js';
@@ -379,8 +375,10 @@ async function openCleanTail(seg: Segment, fd: number, fileSize: number, indexIn
 
 /**
  * Producer state: the snapshot (written at every roll and clean shutdown) plus a
- * replay of the batch headers after it. Without a usable snapshot the last segment
- * is replayed (older producers are then unknown, which Kafka 2.5+ clients tolerate).
+ * replay of the batch headers (and transaction markers) after it. Without a usable
+ * snapshot the whole log is replayed: open transactions and the aborted-transaction
+ * index (which lives in the snapshot) must come back complete, whatever segment
+ * their first batch or marker is in.
  */
 async function loadProducerState(ctx: LoadContext, segments: Segment[]): Promise<ProducerStateTable> {
   const last = segments[segments.length - 1]!;
@@ -393,9 +391,9 @@ async function loadProducerState(ctx: LoadContext, segments: Segment[]): Promise
     table = snap.table;
     from = snap.offset;
   } else {
-    if (data) ctx.logger.warn({ partition: ctx.label }, 'producer state snapshot unusable: rebuilding from the last segment');
+    if (data) ctx.logger.warn({ partition: ctx.label }, 'producer state snapshot unusable: rebuilding from the log');
     table = new ProducerStateTable();
-    from = last.baseOffset;
+    from = segments[0]!.baseOffset;
   }
   for (const seg of segments) {
     if (seg.nextOffset <= from || seg.size === 0) continue;
@@ -407,15 +405,9 @@ async function loadProducerState(ctx: LoadContext, segments: Segment[]): Promise
         const base = readBaseOffset(buf, p);
         const lastOffset = base + BigInt(lastOffsetDelta(buf, p));
         if (lastOffset < from) return true;
-        const pid = readProducerId(buf, p);
-        if (pid >= 0n) {
-          table.record(
-            { producerId: pid, epoch: producerEpoch(buf, p), firstSeq: baseSequence(buf, p), lastSeq: lastSequence(buf, p) },
-            base,
-            lastOffset,
-            readMaxTimestamp(buf, p),
-          );
-        }
+        const pb = producerBatchAt(buf, p);
+        if (pb?.kind === 'data') table.record(pb.batch, base, lastOffset, readMaxTimestamp(buf, p));
+        else if (pb?.kind === 'marker') table.recordMarker(pb.marker, base, readMaxTimestamp(buf, p));
         return true;
       });
     } finally {

@@ -22,14 +22,17 @@ import {
   type AppendOptions,
   type AppendResult,
   type ConfigAlteration,
+  type IsolationLevel,
   type PartitionOffsets,
   type PartitionRef,
+  type ProducerStateView,
   type ReadOptions,
   type ReadResult,
   type StorageEngine,
   type TimestampLookup,
   type TopicConfigEntry,
   type TopicInfo,
+  type TxnMarker,
 } from '../engine.js';
 import {
   applyAlterations,
@@ -41,7 +44,7 @@ import {
   type TopicConfig,
   type TopicConfigKey,
 } from '../topic-config.js';
-import type { ValidatedBatch } from '../validated-batch.js';
+import { endTxnMarkerBatch, type ValidatedBatch } from '../validated-batch.js';
 import { silentEngineLogger, type EngineLogger } from '../logger.js';
 import type { EntryFormat } from './entry-format.js';
 import { toStorageError } from './errors.js';
@@ -652,7 +655,17 @@ export class PulsarEngine implements StorageEngine {
     return target;
   }
 
-  async waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  async writeTxnMarker(tp: PartitionRef, marker: TxnMarker, options?: { principal?: string | null }): Promise<{ offset: bigint }> {
+    const p = await this.partition(tp);
+    const m = { producerId: marker.producerId, epoch: marker.producerEpoch, commit: marker.commit, coordinatorEpoch: marker.coordinatorEpoch };
+    return p.appendMarker(endTxnMarkerBatch(marker, BigInt(Date.now())), m, options?.principal);
+  }
+
+  async describeProducers(tp: PartitionRef): Promise<ProducerStateView[]> {
+    return (await this.partition(tp)).describeProducers();
+  }
+
+  async waitForAppend(tps: Array<{ tp: PartitionRef; offset: bigint }>, timeoutMs: number, signal?: AbortSignal, isolation?: IsolationLevel): Promise<void> {
     if (!this.started) return;
     const parts: Array<{ p: PulsarPartition; offset: bigint }> = [];
     try {
@@ -660,7 +673,8 @@ export class PulsarEngine implements StorageEngine {
     } catch {
       return; // unknown partition: let the caller re-check now
     }
-    if (parts.some(({ p, offset }) => p.highWatermark > offset || p.failed)) return;
+    const end = isolation === 'read_committed' ? (p: PulsarPartition): bigint => p.lastStableOffset : (p: PulsarPartition): bigint => p.highWatermark;
+    if (parts.some(({ p, offset }) => end(p) > offset || p.failed)) return;
     await new Promise<void>((resolve) => {
       const offs: Array<() => void> = [];
       const done = (): void => {
@@ -672,7 +686,7 @@ export class PulsarEngine implements StorageEngine {
       const timer = setTimeout(done, timeoutMs);
       signal?.addEventListener('abort', done);
       if (signal?.aborted) return done();
-      for (const { p, offset } of parts) offs.push(p.onAppend(() => (p.highWatermark > offset || p.failed ? done() : undefined)));
+      for (const { p, offset } of parts) offs.push(p.onAppend(() => (end(p) > offset || p.failed ? done() : undefined)));
     });
   }
 

@@ -24,6 +24,7 @@ import {
   LOG_OVERHEAD,
   OFF_BATCH_LENGTH,
   baseSequence,
+  isTransactional,
   lastOffsetDelta,
   lastSequence,
   maxTimestamp as readMaxTimestamp,
@@ -33,8 +34,17 @@ import {
 } from '../../protocol/records/batch-header.js';
 import type { Consumer, MessageId, Producer, PulsarClient, ReceivedEntry, SendReceipt } from '../../pulsar/client/types.js';
 import type { KeyValue, MessageMetadata } from '../../pulsar/proto/index.js';
-import { ProducerStateTable, type ProducerBatch } from '../producer-state.js';
-import { StorageError, type AppendResult, type PartitionOffsets, type ReadOptions, type ReadResult, type TimestampLookup } from '../engine.js';
+import { ProducerStateTable, type MarkerBatch, type ProducerBatch } from '../producer-state.js';
+import {
+  StorageError,
+  type AbortedTransaction,
+  type AppendResult,
+  type PartitionOffsets,
+  type ProducerStateView,
+  type ReadOptions,
+  type ReadResult,
+  type TimestampLookup,
+} from '../engine.js';
 import type { TopicConfig } from '../topic-config.js';
 import { assertValidated, type ValidatedBatch } from '../validated-batch.js';
 import { decodeEntry, encodeEntry, entryRecordCount, type EntryFormat } from './entry-format.js';
@@ -46,6 +56,12 @@ import { forEachRecord, openRecords, readBatchHeader, recordTimestamp } from '..
 export const PROP_PRODUCER_ID = 'kafka.pid';
 export const PROP_PRODUCER_EPOCH = 'kafka.epoch';
 export const PROP_BASE_SEQUENCE = 'kafka.seq';
+/** "1" on an entry holding a transactional data batch. */
+export const PROP_TRANSACTIONAL = 'kafka.txn';
+/** "COMMIT" or "ABORT" on an entry holding a transaction marker (Pulsar consumers skip entries that have it). */
+export const PROP_TXN_MARKER = 'kafka.txn.marker';
+/** The transaction coordinator's epoch, on marker entries. */
+export const PROP_COORDINATOR_EPOCH = 'kafka.txn.coordinator-epoch';
 
 export interface PartitionContext {
   client: PulsarClient;
@@ -106,15 +122,34 @@ function prop(meta: MessageMetadata, key: string): string | undefined {
   return undefined;
 }
 
-/** The idempotent-producer header of an entry written by the gateway, if any. */
+/** The idempotent-producer header of a data entry written by the gateway, if any (null for markers). */
 function producerOf(e: CachedEntry): ProducerBatch | null {
   const pid = prop(e.metadata, PROP_PRODUCER_ID);
-  if (pid === undefined) return null;
+  if (pid === undefined || prop(e.metadata, PROP_TXN_MARKER) !== undefined) return null;
   const seq = Number(prop(e.metadata, PROP_BASE_SEQUENCE) ?? -1);
   const count = Number(e.end - e.base);
   let last = seq < 0 ? -1 : seq + count - 1;
   if (last > 0x7fffffff) last -= 0x80000000;
-  return { producerId: BigInt(pid), epoch: Number(prop(e.metadata, PROP_PRODUCER_EPOCH) ?? 0), firstSeq: seq, lastSeq: last };
+  return {
+    producerId: BigInt(pid),
+    epoch: Number(prop(e.metadata, PROP_PRODUCER_EPOCH) ?? 0),
+    firstSeq: seq,
+    lastSeq: last,
+    transactional: prop(e.metadata, PROP_TRANSACTIONAL) === '1',
+  };
+}
+
+/** The transaction marker an entry written by the gateway holds, if any. */
+function markerOf(e: Pick<CachedEntry, 'metadata'>): MarkerBatch | null {
+  const type = prop(e.metadata, PROP_TXN_MARKER);
+  const pid = prop(e.metadata, PROP_PRODUCER_ID);
+  if (type === undefined || pid === undefined) return null;
+  return {
+    producerId: BigInt(pid),
+    epoch: Number(prop(e.metadata, PROP_PRODUCER_EPOCH) ?? 0),
+    commit: type === 'COMMIT',
+    coordinatorEpoch: Number(prop(e.metadata, PROP_COORDINATOR_EPOCH) ?? -1),
+  };
 }
 
 interface CatchUpReader {
@@ -240,6 +275,11 @@ export class PulsarPartition {
     this.notePosition(e.messageId, entry.end);
     const pb = producerOf(entry);
     if (pb !== null) this.recordProducer(pb, entry.base, entry.end - 1n, BigInt(prop(entry.metadata, 'kafka.maxts') ?? '-1'));
+    else {
+      // markers are recorded by the tail only (in log order, once): writeTxnMarker waits for it
+      const m = markerOf(entry);
+      if (m !== null) this.producers.recordMarker(m, entry.base, BigInt(e.metadata.publishTime));
+    }
     this.cache.push(entry);
     this.cacheSize += entry.payload.length;
     if (this.cacheSize > this.ctx.cacheBytes) this.evict();
@@ -358,7 +398,13 @@ export class PulsarPartition {
     const batch = validated.buf;
     const pid = readProducerId(batch, 0);
     if (pid < 0n) return this.send(validated, acks, logAppendTime, null, producer);
-    const pb: ProducerBatch = { producerId: pid, epoch: producerEpoch(batch, 0), firstSeq: baseSequence(batch, 0), lastSeq: lastSequence(batch, 0) };
+    const pb: ProducerBatch = {
+      producerId: pid,
+      epoch: producerEpoch(batch, 0),
+      firstSeq: baseSequence(batch, 0),
+      lastSeq: lastSequence(batch, 0),
+      transactional: isTransactional(batch, 0),
+    };
     const key = `${pb.producerId}:${pb.epoch}:${pb.firstSeq}:${pb.lastSeq}`;
     const running = this.inFlight.get(key);
     if (running) return running.then((r) => ({ ...r, duplicate: true })); // a retry of a batch still being written
@@ -408,7 +454,7 @@ export class PulsarPartition {
       : { result: 'error', code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `producer ${pb.producerId} epoch ${pb.epoch}: out of order sequence ${pb.firstSeq}, expected ${expected} in ${this.label}` };
   }
 
-  private send(validated: ValidatedBatch, acks: number, logAppendTime: bigint, pb: ProducerBatch | null, producer: Producer): Promise<AppendResult> {
+  private send(validated: ValidatedBatch, acks: number, logAppendTime: bigint, pb: ProducerBatch | null, producer: Producer, marker: MarkerBatch | null = null): Promise<AppendResult> {
     const batch = validated.buf;
     let sent: Promise<SendReceipt>;
     try {
@@ -420,6 +466,14 @@ export class PulsarPartition {
           { key: PROP_PRODUCER_EPOCH, value: String(pb.epoch) },
           { key: PROP_BASE_SEQUENCE, value: String(pb.firstSeq) },
           { key: 'kafka.maxts', value: String(readMaxTimestamp(batch, 0)) },
+        );
+        if (pb.transactional) properties.push({ key: PROP_TRANSACTIONAL, value: '1' });
+      } else if (marker !== null) {
+        properties.push(
+          { key: PROP_PRODUCER_ID, value: String(marker.producerId) },
+          { key: PROP_PRODUCER_EPOCH, value: String(marker.epoch) },
+          { key: PROP_TXN_MARKER, value: marker.commit ? 'COMMIT' : 'ABORT' },
+          { key: PROP_COORDINATOR_EPOCH, value: String(marker.coordinatorEpoch) },
         );
       }
       const metadata: Partial<MessageMetadata> = { ...encoded.metadata, properties, numMessagesInBatch: lastOffsetDelta(batch, 0) + 1 };
@@ -526,11 +580,83 @@ export class PulsarPartition {
     await this.caughtUp();
     if (this.failure) throw this.failure;
     this.lastUsed = Date.now();
-    return { logStartOffset: await this.logStart(), highWatermark: this.hw, lastStableOffset: this.hw };
+    return { logStartOffset: await this.logStart(), highWatermark: this.hw, lastStableOffset: this.producers.lastStableOffset(this.hw) };
   }
 
   get highWatermark(): bigint {
     return this.hw;
+  }
+
+  /** Kafka's last stable offset, from the producer state the tail keeps. */
+  get lastStableOffset(): bigint {
+    return this.producers.lastStableOffset(this.hw);
+  }
+
+  /** Active producers (DescribeProducers), as the tail has seen them. */
+  async describeProducers(): Promise<ProducerStateView[]> {
+    await this.ready;
+    await this.caughtUp();
+    if (this.failure) throw this.failure;
+    const out: ProducerStateView[] = [];
+    for (const e of this.producers.all()) {
+      const last = e.batches[e.batches.length - 1];
+      out.push({
+        producerId: e.producerId,
+        producerEpoch: e.epoch,
+        lastSequence: last ? last.lastSeq : -1,
+        lastTimestamp: e.lastTimestamp,
+        coordinatorEpoch: e.coordinatorEpoch,
+        currentTxnStartOffset: e.currentTxnFirstOffset,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Append a COMMIT/ABORT marker entry (fenced against the producer state the
+   * tail confirmed), in order with the partition's appends; resolves once the
+   * tail has seen it, so the last stable offset has moved when it returns.
+   */
+  appendMarker(batch: ValidatedBatch, marker: MarkerBatch, principal?: string | null): Promise<{ offset: bigint }> {
+    const prev = this.issueChain;
+    let issued!: () => void;
+    this.issueChain = new Promise<void>((r) => (issued = r));
+    return (async () => {
+      let sent: Promise<AppendResult>;
+      try {
+        await prev;
+        await this.ready;
+        if (this.failure) throw this.failure;
+        await this.caughtUp(); // fence against everything acknowledged so far
+        const verdict = this.producers.checkMarker(marker, this.label);
+        if (verdict.result === 'error') throw new StorageError(verdict.code, verdict.message);
+        this.lastUsed = Date.now();
+        const producer = await this.getProducer(this.identity(principal));
+        sent = this.send(batch, -1, -1n, null, producer, marker);
+      } finally {
+        issued();
+      }
+      const r = await sent;
+      await this.tailPast(r.baseOffset);
+      return { offset: r.baseOffset };
+    })();
+  }
+
+  /** Wait until the tail has delivered the entry at `offset` (it records markers). */
+  private async tailPast(offset: bigint): Promise<void> {
+    if (this.hw > offset) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        off();
+        if (this.hw > offset) resolve();
+        else reject(this.failure ?? new StorageError(ErrorCode.REQUEST_TIMED_OUT, `${this.label}: the tail did not reach the marker at ${offset}`));
+      };
+      const timer = setTimeout(done, this.ctx.operationTimeoutMs);
+      const off = this.onAppend(() => {
+        if (this.hw > offset || this.failure) done();
+      });
+    });
   }
 
   onAppend(fn: () => void): () => void {
@@ -547,12 +673,20 @@ export class PulsarPartition {
     this.lastUsed = Date.now();
     const logStartOffset = await this.logStart();
     const hw = this.hw;
-    const base = { logStartOffset, highWatermark: hw, lastStableOffset: hw };
+    const lso = this.producers.lastStableOffset(hw);
+    const committed = options.isolation === 'read_committed';
+    const base = { logStartOffset, highWatermark: hw, lastStableOffset: lso };
     if (fetchOffset < logStartOffset || fetchOffset > hw) {
       throw new StorageError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${fetchOffset} is outside [${logStartOffset}, ${hw}] of ${this.label}`);
     }
-    const max = options.maxOffset !== undefined && options.maxOffset < hw ? options.maxOffset : hw;
-    if (fetchOffset >= max) return { ...base, records: [], bytes: 0 };
+    const upper = committed ? lso : hw;
+    const max = options.maxOffset !== undefined && options.maxOffset < upper ? options.maxOffset : upper;
+    const result = (records: Buffer[], bytes: number): ReadResult => {
+      const r: ReadResult = { ...base, records, bytes };
+      if (committed) r.abortedTransactions = this.abortedIn(fetchOffset, records);
+      return r;
+    };
+    if (fetchOffset >= max) return result([], 0);
     const records: Buffer[] = [];
     let bytes = 0;
     /** 'no': not taken (beyond max or too big); 'more': taken, room left; 'full': taken, no room left. */
@@ -570,7 +704,7 @@ export class PulsarPartition {
     if (c.length > 0 && c[0]!.base <= fetchOffset) {
       let i = this.cacheIndex(fetchOffset);
       while (i < c.length && (await take(c[i]!)) === 'more') i++;
-      return { ...base, records, bytes };
+      return result(records, bytes);
     }
     // older than the cache: a catch-up reader
     const who = this.identity(options.principal);
@@ -609,7 +743,15 @@ export class PulsarPartition {
       throw toStorageError(e, `${this.label}: read`);
     }
     this.parkReader(r);
-    return { ...base, records, bytes };
+    return result(records, bytes);
+  }
+
+  /** The aborted transactions overlapping the returned batches. */
+  private abortedIn(fetchOffset: bigint, records: Buffer[]): AbortedTransaction[] {
+    const last = records[records.length - 1];
+    if (last === undefined) return [];
+    const end = last.readBigInt64BE(0) + BigInt(lastOffsetDelta(last, 0)) + 1n;
+    return this.producers.abortedTransactions(fetchOffset, end).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
   }
 
   private cacheIndex(offset: bigint): number {
