@@ -10,6 +10,7 @@ import type { SaslSettings } from './security/sasl/authenticator.js';
 import type { AuditLog, Authorizer } from './security/types.js';
 import type { ByteRateQuota } from './network/quotas.js';
 import type { GroupCoordinator } from './coordinator/coordinator.js';
+import type { TransactionCoordinator } from './coordinator/txn/coordinator.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
 import type { RevocationWatcher } from './security/tokens/revocation.js';
 
@@ -49,6 +50,8 @@ export interface GatewayContext {
   peers?(listenerName: string): Array<{ nodeId: number; endpoint: Endpoint }>;
   /** The consumer group coordinator; group APIs answer COORDINATOR_NOT_AVAILABLE without one. */
   readonly coordinator?: GroupCoordinator;
+  /** The transaction coordinator; transactional APIs answer COORDINATOR_NOT_AVAILABLE without one. */
+  readonly transactions?: TransactionCoordinator;
   /** Prometheus metrics; undefined when metrics are off (no opsListener, or metricsEnabled=false). */
   readonly metrics?: GatewayMetrics;
 }

@@ -26,8 +26,11 @@ import type { AccessDeclaration } from './access-plan.js';
  *  - topic-consume: `consume` on every topic named.
  *  - group: the group's subscription roles (+ consume on named topics).
  *  - tenant-admin: tenant admin or superuser for the topics' tenant.
+ *  - transaction: the transactional id in its home (`produce` to use it, `lookup` to
+ *    describe or list it), + `produce` on the partitions added, the group and the
+ *    topics of transactional offsets, the cluster for broker-only versions.
  */
-export type AuthorizationRule = 'pre-auth' | 'authenticated' | 'topic-lookup' | 'topic-produce' | 'topic-consume' | 'group' | 'tenant-admin';
+export type AuthorizationRule = 'pre-auth' | 'authenticated' | 'topic-lookup' | 'topic-produce' | 'topic-consume' | 'group' | 'tenant-admin' | 'transaction';
 
 export const AUTHORIZATION_RULES: readonly AuthorizationRule[] = [
   'pre-auth',
@@ -37,6 +40,7 @@ export const AUTHORIZATION_RULES: readonly AuthorizationRule[] = [
   'topic-consume',
   'group',
   'tenant-admin',
+  'transaction',
 ];
 
 export interface RequestContext {
@@ -101,8 +105,15 @@ const RULE_ADMITS: Record<AuthorizationRule, (action: string, on: string) => boo
   'topic-lookup': (action, on) => (action === 'lookup' && (on === 'topic' || on === 'topic-id' || on === 'topic-listing')) || (on === 'cluster' && action === 'admin'),
   'topic-produce': (action, on) => action === 'produce' && on === 'topic',
   'topic-consume': (action, on) => action === 'consume' && (on === 'topic' || on === 'topic-id'),
-  group: (action, on) => on === 'group' || on === 'group-listing' || (action === 'consume' && (on === 'topic' || on === 'topic-listing')),
+  // FindCoordinator names groups or transactional ids (lookup)
+  group: (action, on) => on === 'group' || on === 'group-listing' || (action === 'consume' && (on === 'topic' || on === 'topic-listing')) || (action === 'lookup' && on === 'transactional-id'),
   'tenant-admin': (action, on) => action === 'admin' && (on === 'tenant-of-topic' || on === 'tenant-of-topic-id'),
+  transaction: (action, on) =>
+    ((action === 'produce' || action === 'lookup') && on === 'transactional-id') ||
+    (action === 'lookup' && on === 'transactional-id-listing') ||
+    (action === 'produce' && on === 'topic') ||
+    (action === 'consume' && (on === 'group' || on === 'topic')) ||
+    (action === 'admin' && on === 'cluster'),
 };
 
 function checkDeclaration(apiKey: number, rule: AuthorizationRule, authz: AccessDeclaration<unknown> | undefined): void {
