@@ -447,6 +447,27 @@ export const SCHEMA = {
     origin: 'KoP',
     doc: 'Partitions of the internal offsets topic. A group belongs to partition hash(tenant/group) mod this; the node owning that partition coordinates the group. A changed value moves the stored group entries to their new partitions at the next start.',
   },
+  transactionMaxTimeoutMs: {
+    kind: 'int',
+    default: 900_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'Largest transaction.timeout.ms a transactional producer may ask for (Kafka transaction.max.timeout.ms); a larger one gets INVALID_TRANSACTION_TIMEOUT at InitProducerId.',
+  },
+  transactionAbortTimedOutTransactionCleanupIntervalMs: {
+    kind: 'int',
+    default: 10_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'How often the transaction coordinator aborts transactions older than their timeout, fencing their producer (Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms).',
+  },
+  transactionalIdExpirationMs: {
+    kind: 'int',
+    default: 604_800_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'A transactional id without an open transaction and unused this long is removed (Kafka transactional.id.expiration.ms); its next use starts with a new producer id.',
+  },
   authenticationEnabled: {
     kind: 'bool',
     default: false,

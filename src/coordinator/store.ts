@@ -10,6 +10,10 @@
  *   ["t", tenant, groupId, producerId, topic, partition] -> an offset of an open transaction
  *                                                  (TxnOffsetCommit), until the transaction ends
  *
+ * The same namespaces hold the transaction coordinator's entries ("x", "xe",
+ * see txn/store.ts), skipped here; the partition-count migration moves "x"
+ * entries too (a transactional id is placed like a group of that name).
+ *
  * Writing null deletes an entry (a tombstone in the compacted topic). Values
  * are versioned JSON. A partition's entries are read only when this node
  * becomes the partition's coordinator; afterwards the coordinator is its only
@@ -183,6 +187,7 @@ export class GroupStore {
       for (let p = 0; p < old; p++) {
         for (const { key, value } of await this.kv.scan(namespaceOf(p))) {
           const parts = JSON.parse(key) as unknown[];
+          if (parts[0] === 'xe') continue; // the transaction store's epoch of this partition (txn/store.ts)
           const target = partitionOf({ tenant: String(parts[1]), groupId: String(parts[2]) });
           if (target === p) continue;
           await this.kv.put(namespaceOf(target), key, value);
@@ -211,6 +216,7 @@ export class GroupStore {
         if (parts[0] === 'g') slot(gk).group = decodeGroup(value);
         else if (parts[0] === 'h') slot(gk).home = decodeHome(value);
         else if (parts[0] === 'o') slot(gk).offsets.push({ topic: String(parts[3]), partition: Number(parts[4]), value: decodeOffset(value) });
+        else if (parts[0] === 'x' || parts[0] === 'xe') continue; // the transaction store's entries (txn/store.ts)
         else if (parts[0] === 't') slot(gk).txnOffsets.push({ producerId: BigInt(String(parts[3])), topic: String(parts[4]), partition: Number(parts[5]), value: decodeOffset(value) });
         else throw new Error('unknown entry type');
       } catch (err) {

@@ -28,7 +28,8 @@ import type { AccessDeclaration } from './access-plan.js';
  *  - tenant-admin: tenant admin or superuser for the topics' tenant.
  *  - transaction: the transactional id in its home (`produce` to use it, `lookup` to
  *    describe or list it), + `produce` on the partitions added, the group and the
- *    topics of transactional offsets, the cluster for broker-only versions.
+ *    topics of transactional offsets, the cluster for broker-only versions;
+ *    InitProducerId without a transactional id: `produce` in the session's namespace.
  */
 export type AuthorizationRule = 'pre-auth' | 'authenticated' | 'topic-lookup' | 'topic-produce' | 'topic-consume' | 'group' | 'tenant-admin' | 'transaction';
 
@@ -110,6 +111,7 @@ const RULE_ADMITS: Record<AuthorizationRule, (action: string, on: string) => boo
   'tenant-admin': (action, on) => action === 'admin' && (on === 'tenant-of-topic' || on === 'tenant-of-topic-id'),
   transaction: (action, on) =>
     ((action === 'produce' || action === 'lookup') && on === 'transactional-id') ||
+    (action === 'produce' && on === 'namespace') ||
     (action === 'lookup' && on === 'transactional-id-listing') ||
     (action === 'produce' && on === 'topic') ||
     (action === 'consume' && (on === 'group' || on === 'topic')) ||

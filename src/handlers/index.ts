@@ -21,6 +21,9 @@ import { findCoordinator } from './find-coordinator.js';
 import { heartbeat, joinGroup, leaveGroup, syncGroup } from './group-membership.js';
 import { offsetCommit, offsetDelete, offsetFetch } from './group-offsets.js';
 import { deleteGroups, describeGroups, listGroups } from './group-admin.js';
+import { addOffsetsToTxn, addPartitionsToTxn, endTxn } from './transactions.js';
+import { txnOffsetCommit } from './txn-offset-commit.js';
+import { describeProducers, describeTransactions, listTransactions } from './txn-admin.js';
 import { saslHandshake } from './sasl-handshake.js';
 import { saslAuthenticate } from './sasl-authenticate.js';
 
@@ -29,6 +32,8 @@ export function buildDispatchTable(): DispatchTable {
   const entries: ApiEntry[] = [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster, createTopics, deleteTopics, createPartitions, describeConfigs, alterConfigs, incrementalAlterConfigs, deleteRecords];
   // consumer groups (src/coordinator)
   entries.push(findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, offsetDelete, describeGroups, listGroups, deleteGroups);
+  // transactions (src/coordinator/txn)
+  entries.push(addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeTransactions, listTransactions, describeProducers);
   // authentication (src/security/sasl)
   entries.push(saslHandshake, saslAuthenticate);
   for (const entry of entries) {

@@ -104,25 +104,6 @@ export interface ProducerStateView {
   currentTxnStartOffset: bigint;
 }
 
-/** A transaction marker (Kafka's WriteTxnMarkers entry for one partition). */
-export interface TxnMarker {
-  producerId: bigint;
-  producerEpoch: number;
-  /** true: COMMIT, false: ABORT. */
-  commit: boolean;
-  coordinatorEpoch: number;
-}
-
-/** One active producer of a partition, as DescribeProducers shows it. */
-export interface ProducerStateView {
-  producerId: bigint;
-  producerEpoch: number;
-  lastSequence: number;
-  lastTimestamp: bigint;
-  coordinatorEpoch: number;
-  currentTxnStartOffset: bigint;
-}
-
 export interface TimestampLookup {
   offset: bigint;
   timestamp: bigint;
@@ -230,10 +211,6 @@ export interface StorageEngine {
   // --- producer ids ---
   /** Allocate a fresh producer id (durably, never reused) for InitProducerId. */
   allocateProducerId(): Promise<bigint>;
-
-  // --- transactions (TEMPORARY optional until h-txstore is merged) ---
-  writeTxnMarker?(tp: PartitionRef, marker: TxnMarker, options?: { principal?: string | null }): Promise<{ offset: bigint }>;
-  describeProducers?(tp: PartitionRef): Promise<ProducerStateView[]>;
 
   // --- durable key-value state (group coordinator) ---
   readonly state: KeyValueStore;

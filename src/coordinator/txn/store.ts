@@ -1,28 +1,36 @@
 /**
- * Durable transaction state in the storage engine's key-value store (the place
- * group offsets live: embedded KV files; compacted state topics on Pulsar),
- * laid out like Kafka's compacted __transaction_state topic: one KV namespace
- * per coordinator partition (`__transaction_state-<p>`, the partition the
- * group coordinator's locator gives the transactional id), holding
+ * Durable transaction state in the storage engine's key-value store, in the
+ * very KV namespaces that hold group offsets (`__consumer_offsets-<p>`:
+ * embedded KV files; one compacted state topic per partition on Pulsar), so a
+ * coordinator partition's groups and transactional ids load, move and fail
+ * over together, and no extra state topics exist. A transactional id belongs
+ * to the partition the locator gives a group of that name; entries, next to
+ * the group store's (store.ts, which skips these):
  *
- *   ["t", tenant, transactionalId] -> the id's metadata (metadata.ts), with its home namespace
- *   ["epoch"]                      -> the partition's coordinator epoch (bumped by each node that loads it)
+ *   ["x", tenant, transactionalId] -> the id's metadata (metadata.ts), with its home namespace
+ *   ["xe"]                         -> the partition's coordinator epoch (bumped by each node that loads it)
+ *
+ * (A changed offsetsTopicNumPartitions: the group store's migration moves the
+ * "x" entries with the groups, keyed the same way.)
  *
  * One entry per id, rewritten whole on every transition (a tombstone when the
  * id expires), so a transition is durable or not at all. Values are versioned JSON.
  */
 import type { KeyValueStore } from '../../storage/engine.js';
 import { TXN_STATES, type TxnMetadata, type TxnPartition, partitionKey } from './metadata.js';
+import { OFFSETS_NAMESPACE_PREFIX } from '../store.js';
 
-export const TXN_STATE_NAMESPACE_PREFIX = '__transaction_state-';
-const EPOCH_KEY = JSON.stringify(['epoch']);
+/** Entry types of this store in the offsets partitions (the group store skips them). */
+export const TXN_ENTRY = 'x';
+export const TXN_EPOCH_ENTRY = 'xe';
+const EPOCH_KEY = JSON.stringify([TXN_EPOCH_ENTRY]);
 
 function namespaceOf(partition: number): string {
-  return `${TXN_STATE_NAMESPACE_PREFIX}${partition}`;
+  return `${OFFSETS_NAMESPACE_PREFIX}${partition}`;
 }
 
 function entryKey(tenant: string, transactionalId: string): string {
-  return JSON.stringify(['t', tenant, transactionalId]);
+  return JSON.stringify([TXN_ENTRY, tenant, transactionalId]);
 }
 
 export function encodeMetadata(m: TxnMetadata): Buffer {
@@ -78,10 +86,10 @@ export class TxnStore {
   async loadPartition(partition: number, onBadEntry: (key: string, err: unknown) => void): Promise<TxnMetadata[]> {
     const out: TxnMetadata[] = [];
     for (const { key, value } of await this.kv.scan(namespaceOf(partition))) {
-      if (key === EPOCH_KEY) continue;
+      if (!key.startsWith(`["${TXN_ENTRY}",`)) continue; // the group store's entries, and the epoch
       try {
         const parts = JSON.parse(key) as unknown[];
-        if (parts[0] !== 't' || parts.length !== 3) throw new Error('unknown entry type');
+        if (parts.length !== 3) throw new Error('unknown entry type');
         out.push(decodeMetadata(String(parts[1]), String(parts[2]), value));
       } catch (err) {
         onBadEntry(key, err);
