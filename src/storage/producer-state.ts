@@ -342,6 +342,11 @@ export class ProducerStateTable {
     return this.aborted;
   }
 
+  /** Drop the aborted-index entries of these ABORT marker offsets (the log cleaner removed the markers). */
+  dropAborted(markerOffsets: ReadonlySet<bigint>): void {
+    this.aborted = this.aborted.filter((a) => !markerOffsets.has(a.lastOffset));
+  }
+
   /** Drop aborted-index entries whose marker lies below the log start (their data is gone). */
   truncateAbortedBefore(logStart: bigint): number {
     let n = 0;

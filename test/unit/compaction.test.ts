@@ -593,3 +593,63 @@ test('a key map smaller than the dirty keys: each pass cleans up to the last off
     d.cleanup();
   }
 });
+
+test('transactions: aborted records are removed, committed ones compacted, nothing at or past an open transaction is cleaned, markers go delete.retention.ms after their data', async () => {
+  const d = tempDir();
+  const engine = await openEngine(d.path);
+  const txnBatch = (pid: bigint, seq: number, recs: Array<[string, string]>) =>
+    encodeBatchSync({ records: recs.map(([key, value]) => ({ key, value: value.padEnd(30, '-') })), producerId: pid, producerEpoch: 0, baseSequence: seq, transactional: true });
+  const controls = (batches: Buffer[]) => batches.filter((b) => (b.readInt16BE(21) & 0x20) !== 0);
+  try {
+    await engine.createTopic(TOPIC, 1, { ...SMALL, 'delete.retention.ms': '60000' });
+    const [a, b, c] = [await engine.allocateProducerId(), await engine.allocateProducerId(), await engine.allocateProducerId()];
+    for (let i = 0; i < 5; i++) await put(engine, `k${i}`, 'old'.padEnd(30, '-'));
+    // B writes every key and commits; then A writes every key (and one of its own) and aborts:
+    // the aborted values must neither survive nor shadow the committed ones in the key map
+    for (let i = 0; i < 5; i++) await appendValidated(engine, tp, txnBatch(b, i, [[`k${i}`, 'committed']]), { acks: -1 });
+    await engine.writeTxnMarker(tp, { producerId: b, producerEpoch: 0, commit: true, coordinatorEpoch: 0 });
+    for (let i = 0; i < 5; i++) await appendValidated(engine, tp, txnBatch(a, i * 2, [[`k${i}`, 'aborted'], [`only-a${i}`, 'aborted']]), { acks: -1 });
+    const abortAt = (await engine.writeTxnMarker(tp, { producerId: a, producerEpoch: 0, commit: false, coordinatorEpoch: 0 })).offset;
+    // A goes on outside a transaction: its last batch (which the cleaner keeps for its sequence state) is no longer an aborted one
+    await appendValidated(engine, tp, buildBatch([{ key: 'a-after', value: 'plain' }], { producerId: a, producerEpoch: 0, baseSequence: 10 }), { acks: -1 });
+    for (let i = 0; i < 30; i++) await put(engine, `f${i % 3}`, `f${i}`.padEnd(30, '-'));
+    // C's transaction stays open: the cleaner stops at its first offset (the LSO)
+    const open = (await appendValidated(engine, tp, txnBatch(c, 0, [['k0', 'open']]), { acks: -1 })).baseOffset;
+    for (let i = 0; i < 40; i++) await put(engine, `f${i % 3}`, `g${i}`.padEnd(30, '-'));
+    assert.equal((await engine.offsets(tp)).lastStableOffset, open);
+    const t0 = Date.now();
+    assert.equal(await engine.runCleaner(t0, true), 1);
+    let { records, batches } = await readAll(engine);
+    assert.equal(records.filter((r) => r.value?.startsWith('aborted')).length, 0, 'aborted records removed');
+    assert.equal(records.filter((r) => r.value?.startsWith('old')).length, 0, 'committed values shadow the older ones');
+    assert.deepEqual(records.filter((r) => r.value?.startsWith('committed')).map((r) => r.key), ['k0', 'k1', 'k2', 'k3', 'k4']);
+    assert.equal(records.filter((r) => r.value?.startsWith('open')).length, 1, 'the open transaction is untouched');
+    const fillerBeyond = records.filter((r) => r.offset > open && r.key?.startsWith('f'));
+    assert.equal(fillerBeyond.length, 40, 'nothing past the LSO is cleaned');
+    assert.equal(controls(batches).length, 2, 'both markers kept while their transactions had batches in the pass');
+    // the aborted index still reports A (its marker is kept)
+    const firstAfter = (await readAll(engine, 11n)).records[0]!.offset; // A's batches are gone: the next offset kept
+    assert.deepEqual((await engine.read(tp, firstAfter, { ...READ_ALL, isolation: 'read_committed' })).abortedTransactions, [{ producerId: a, firstOffset: 11n }]);
+    // commit C; a later pass finds A's and B's markers without data (B's records are kept, so B's marker stays)
+    await engine.writeTxnMarker(tp, { producerId: c, producerEpoch: 0, commit: true, coordinatorEpoch: 0 });
+    for (let i = 0; i < 40; i++) await put(engine, `f${i % 3}`, `h${i}`.padEnd(30, '-'));
+    assert.equal(await engine.runCleaner(t0 + 1000, true), 1);
+    ({ records, batches } = await readAll(engine));
+    const abortMarker = controls(batches).find((x) => baseOffset(x, 0) === abortAt);
+    assert.ok(abortMarker, 'the ABORT marker stays until its delete horizon');
+    assert.ok((abortMarker.readInt16BE(21) & 0x40) !== 0, 'with a delete horizon');
+    // (stamped by the first pass that found no batch of A beside it: the same pass that removed them when they were in an earlier segment group)
+    assert.ok(abortMarker.readBigInt64BE(27) >= BigInt(t0 + 60_000), 'horizon = pass time + delete.retention.ms');
+    // after the horizon the ABORT marker and its index entry are gone; committed data stays
+    for (let i = 0; i < 40; i++) await put(engine, `f${i % 3}`, `i${i}`.padEnd(30, '-'));
+    assert.equal(await engine.runCleaner(t0 + 62_000, true), 1);
+    ({ records, batches } = await readAll(engine));
+    assert.equal(controls(batches).find((x) => baseOffset(x, 0) === abortAt), undefined, 'ABORT marker removed after delete.retention.ms');
+    assert.deepEqual((await engine.read(tp, firstAfter, { ...READ_ALL, isolation: 'read_committed' })).abortedTransactions, []);
+    assert.deepEqual(records.filter((r) => r.value?.startsWith('committed')).map((r) => r.key), ['k1', 'k2', 'k3', 'k4'], 'k0 now has the value of C');
+    assert.equal(records.filter((r) => r.value?.startsWith('open')).length, 1);
+  } finally {
+    await engine.close();
+    d.cleanup();
+  }
+});

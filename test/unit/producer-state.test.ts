@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { StorageError } from '../../src/storage/engine.js';
-import { ProducerStateTable, NUM_BATCHES_TO_RETAIN, type ProducerBatch } from '../../src/storage/producer-state.js';
+import fs from 'node:fs';
+import { join } from 'node:path';
+import { crc32c } from '@node-rs/crc32';
+import { ProducerStateTable, NUM_BATCHES_TO_RETAIN, type MarkerBatch, type ProducerBatch } from '../../src/storage/producer-state.js';
 import { decodeRecords, openEngine, tempDir, TOPIC, valuesBatch } from './storage-fixtures.test.js';
 import { validated } from '../helpers/validated.js';
 
@@ -204,6 +207,153 @@ test('engine idempotence survives restarts: snapshot after clean close, log repl
     assert.equal((await engine.append(tp, validated(idem(['v25'], 25)), { acks: -1 })).baseOffset, 25n);
     assert.equal(engine.partitionLog(tp).producerCount, 1);
     void crashed;
+  } finally {
+    await engine.close();
+    d.cleanup();
+  }
+});
+
+// --- transactions ---------------------------------------------------------------------------
+
+const tx = (epoch: number, firstSeq: number, lastSeq: number, producerId = PID): ProducerBatch => ({ producerId, epoch, firstSeq, lastSeq, transactional: true });
+const marker = (commit: boolean, epoch = 0, coordinatorEpoch = 0, producerId = PID): MarkerBatch => ({ producerId, epoch, commit, coordinatorEpoch });
+
+test('producer state: a transactional batch opens a transaction; the LSO is its first offset until its marker passes the high watermark', () => {
+  const t = new ProducerStateTable();
+  t.record(b(0, 0, 1, 7n), 0n, 1n, 0n); // an idempotent producer: no transaction
+  assert.equal(t.lastStableOffset(2n), 2n);
+  t.record(tx(0, 0, 2), 2n, 4n, 0n);
+  t.record(tx(0, 3, 3), 5n, 5n, 0n); // same transaction: stays open at 2
+  assert.equal(t.get(PID)!.currentTxnFirstOffset, 2n);
+  assert.equal(t.lastStableOffset(6n), 2n);
+  // duplicates are still recognised inside a transaction, a plain batch is INVALID_TXN_STATE
+  assert.deepEqual(t.check(tx(0, 3, 3)), { result: 'duplicate', firstOffset: 5n, lastOffset: 5n });
+  const plain = t.check(b(0, 4, 4));
+  assert.equal(plain.result === 'error' && plain.code, ErrorCode.INVALID_TXN_STATE);
+  assert.deepEqual(t.check(tx(0, 4, 4)), { result: 'ok' });
+  // the marker at 6: until the high watermark passes it the transaction still holds the LSO (Kafka's unreplicated transactions)
+  t.recordMarker(marker(false), 6n, 0n);
+  assert.equal(t.get(PID)!.currentTxnFirstOffset, -1n);
+  assert.equal(t.lastStableOffset(6n), 2n);
+  assert.equal(t.lastStableOffset(7n), 7n);
+  assert.deepEqual(t.abortedIndex(), [{ producerId: PID, firstOffset: 2n, lastOffset: 6n }]);
+  // aborted transactions overlapping a read: marker at/after the fetch offset, data before the upper bound
+  assert.deepEqual(t.abortedTransactions(0n, 2n), []);
+  assert.equal(t.abortedTransactions(0n, 3n).length, 1);
+  assert.equal(t.abortedTransactions(6n, 100n).length, 1);
+  assert.deepEqual(t.abortedTransactions(7n, 100n), []);
+  // after the marker a plain batch is fine again
+  assert.deepEqual(t.check(b(0, 4, 4)), { result: 'ok' });
+});
+
+test('producer state: marker fencing by producer epoch and coordinator epoch; a bumped epoch fences the old one', () => {
+  const t = new ProducerStateTable();
+  assert.deepEqual(t.checkMarker(marker(true, 3, 5)), { result: 'ok' }, 'unknown producer: a marker is written anyway');
+  t.record(tx(2, 0, 0), 0n, 0n, 0n);
+  const old = t.checkMarker(marker(true, 1, 0));
+  assert.equal(old.result === 'error' && old.code, ErrorCode.INVALID_PRODUCER_EPOCH);
+  t.recordMarker(marker(true, 2, 4), 1n, 0n);
+  assert.equal(t.get(PID)!.coordinatorEpoch, 4);
+  const fenced = t.checkMarker(marker(false, 2, 3));
+  assert.equal(fenced.result === 'error' && fenced.code, ErrorCode.TRANSACTION_COORDINATOR_FENCED);
+  assert.deepEqual(t.checkMarker(marker(false, 2, 4)), { result: 'ok' });
+  assert.deepEqual(t.abortedIndex(), [], 'a COMMIT adds nothing to the aborted index');
+  // the coordinator aborts with a bumped epoch (timeout): the producer's old epoch is fenced from then on
+  t.record(tx(2, 1, 1), 2n, 2n, 0n);
+  t.recordMarker(marker(false, 3, 4), 3n, 0n);
+  assert.equal(t.get(PID)!.epoch, 3);
+  assert.equal(t.get(PID)!.batches.length, 0, 'a new epoch starts a new batch cache');
+  const zombie = t.check(tx(2, 2, 2));
+  assert.equal(zombie.result === 'error' && zombie.code, ErrorCode.INVALID_PRODUCER_EPOCH);
+  // a marker without an open transaction changes no offsets
+  t.recordMarker(marker(false, 3, 4), 4n, 0n);
+  assert.equal(t.abortedIndex().length, 1);
+});
+
+test('producer state: undo of a marker reopens the transaction; open transactions never expire; KPS2 snapshots keep them and the aborted index; KPS1 still reads', () => {
+  const t = new ProducerStateTable();
+  t.record(tx(0, 0, 0), 10n, 10n, 1000n);
+  const u = t.recordMarker(marker(false), 11n, 1000n);
+  t.undo(u);
+  assert.equal(t.get(PID)!.currentTxnFirstOffset, 10n);
+  assert.deepEqual(t.abortedIndex(), []);
+  assert.equal(t.lastStableOffset(12n), 10n);
+  const opened = t.record(tx(0, 0, 0, 8n), 12n, 12n, 1000n);
+  t.undo(opened);
+  assert.equal(t.get(8n), undefined);
+  assert.equal(t.lastStableOffset(13n), 10n, 'the undone transaction does not hold the LSO');
+  assert.equal(t.expire(10_000_000n, 1000n), 0, 'a producer with an open transaction stays');
+  t.recordMarker(marker(false, 0, 2), 11n, 1000n);
+  t.record(tx(0, 1, 1), 12n, 12n, 1000n);
+  t.record(tx(0, 0, 0, 9n), 13n, 13n, 1000n);
+  t.recordMarker(marker(true, 0, 2, 9n), 14n, 1000n);
+
+  const back = ProducerStateTable.deserialize(t.serialize(15n));
+  assert.ok(back);
+  assert.deepEqual(back.table.get(PID), t.get(PID));
+  assert.deepEqual(back.table.get(9n), t.get(9n));
+  assert.deepEqual(back.table.abortedIndex(), [{ producerId: PID, firstOffset: 10n, lastOffset: 11n }]);
+  assert.equal(back.table.lastStableOffset(15n), 12n, 'the open transaction is back');
+  assert.equal(back.table.openTransactions, 1);
+
+  // a KPS1 snapshot (before transactions): one producer, one batch
+  const v1 = Buffer.alloc(8 + 8 + 4 + 19 + 32);
+  v1.write('KPS1', 0, 'latin1');
+  v1.writeBigInt64BE(5n, 8);
+  v1.writeUInt32BE(1, 16);
+  v1.writeBigInt64BE(3n, 20);
+  v1.writeInt16BE(1, 28);
+  v1.writeBigInt64BE(77n, 30);
+  v1.writeUInt8(1, 38);
+  v1.writeInt32BE(0, 39);
+  v1.writeInt32BE(4, 43);
+  v1.writeBigInt64BE(0n, 47);
+  v1.writeBigInt64BE(4n, 55);
+  v1.writeBigInt64BE(77n, 63);
+  v1.writeUInt32BE(crc32c(v1.subarray(8)), 4);
+  const old = ProducerStateTable.deserialize(v1);
+  assert.ok(old);
+  assert.deepEqual(old.table.get(3n), {
+    producerId: 3n,
+    epoch: 1,
+    lastTimestamp: 77n,
+    coordinatorEpoch: -1,
+    currentTxnFirstOffset: -1n,
+    batches: [{ firstSeq: 0, lastSeq: 4, firstOffset: 0n, lastOffset: 4n, timestamp: 77n }],
+  });
+});
+
+test('engine transactions survive a crash across rolls (snapshot at the roll + replay) and a lost snapshot (whole-log replay)', async () => {
+  const d = tempDir();
+  let engine = await openEngine(d.path);
+  const txnVals = (values: string[], seq: number, pid: bigint) => valuesBatch(values, { producerId: pid, producerEpoch: 0, baseSequence: seq, attributes: 0x10 });
+  const state = async (e: typeof engine) => ({
+    offsets: await e.offsets(tp),
+    aborted: (await e.read(tp, 0n, { maxBytes: 1 << 20, minOneMessage: true, isolation: 'read_committed' })).abortedTransactions,
+    open: (await e.describeProducers(tp)).filter((p) => p.currentTxnStartOffset >= 0n).map((p) => [p.producerId, p.currentTxnStartOffset]),
+  });
+  try {
+    await engine.createTopic(TOPIC, 1, { 'segment.bytes': '400' });
+    const [a, b] = [await engine.allocateProducerId(), await engine.allocateProducerId()];
+    await engine.append(tp, validated(txnVals(['a0'], 0, a)), { acks: -1 }); // A opens at 0
+    await engine.append(tp, validated(txnVals(['b0'], 0, b)), { acks: -1 }); // B opens at 1
+    for (let i = 0; i < 12; i++) await engine.append(tp, validated(valuesBatch([`filler-${i}`.padEnd(40, '.')])), { acks: -1 });
+    await engine.writeTxnMarker(tp, { producerId: a, producerEpoch: 0, commit: false, coordinatorEpoch: 0 });
+    for (let i = 0; i < 12; i++) await engine.append(tp, validated(valuesBatch([`more-${i}`.padEnd(40, '.')])), { acks: -1 });
+    assert.ok(engine.partitionLog(tp).segmentCount > 3, 'several rolls');
+    const before = await state(engine);
+    assert.deepEqual(before.aborted, [{ producerId: a, firstOffset: 0n }]);
+    assert.deepEqual(before.open, [[b, 1n]]);
+    assert.equal(before.offsets.lastStableOffset, 1n);
+    // crash: no close
+    engine = await openEngine(d.path);
+    assert.deepEqual(await state(engine), before);
+    const dir = engine.partitionLog(tp).dir;
+    await engine.close();
+    // the snapshot lost: the whole log is replayed
+    fs.rmSync(join(dir, 'producer-state.snapshot'));
+    engine = await openEngine(d.path);
+    assert.deepEqual(await state(engine), before);
   } finally {
     await engine.close();
     d.cleanup();

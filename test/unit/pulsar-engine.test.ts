@@ -28,6 +28,10 @@ function batch(n: number, tag: string, ts0: number, extra: { producerId?: bigint
   });
 }
 
+async function rejectsCode(p: Promise<unknown>, code: number): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof StorageError && e.code === code);
+}
+
 function values(records: Buffer[]): Array<{ offset: bigint; value: string }> {
   const out: Array<{ offset: bigint; value: string }> = [];
   for (const b of records) for (const d of decodeBatchesSync(b)) for (const r of d.records) out.push({ offset: d.baseOffset + BigInt(r.offsetDelta), value: r.value!.toString() });
@@ -218,5 +222,32 @@ if (skip) {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && (await b.state.get('__consumer_offsets-7', 'k3')) === null) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(await b.state.get('__consumer_offsets-7', 'k3'), Buffer.from('v3'));
+  });
+
+  test('pulsar engine: open transactions and aborted transactions outlive the rebuild window (producer-state snapshot in the state store + replay from it)', async () => {
+    const topic = `persistent://${ns}/txn-snapshot`;
+    const tp = { topic, partition: 0 };
+    const a = engine('kafka', { rebuild: 2 });
+    await a.start();
+    await a.createTopic(topic, 1, {});
+    const [x, y] = [await a.allocateProducerId(), await a.allocateProducerId()];
+    const txn = (pid: bigint, seq: number, tag: string) => validated(encodeBatchSync({ records: [{ key: tag, value: tag }], producerId: pid, producerEpoch: 0, baseSequence: seq, transactional: true }));
+    await a.append(tp, txn(x, 0, 'x0'), { acks: -1 }); // X opens at 0
+    await a.append(tp, txn(y, 0, 'y0'), { acks: -1 }); // Y opens at 1
+    await a.writeTxnMarker(tp, { producerId: x, producerEpoch: 0, commit: false, coordinatorEpoch: 3 }); // 2
+    for (let i = 0; i < 6; i++) await a.append(tp, validated(batch(1, `f${i}`, 1_000)), { acks: -1 }); // 3..8: far beyond a 2-entry rebuild window
+    const before = { offsets: await a.offsets(tp), producers: await a.describeProducers(tp) };
+    assert.equal(before.offsets.lastStableOffset, 1n);
+    await a.close();
+    const b = engine('kafka', { rebuild: 2 });
+    await b.start();
+    assert.deepEqual(await b.offsets(tp), before.offsets, 'the LSO is the same: Y is still open');
+    const ys = (await b.describeProducers(tp)).find((v) => v.producerId === y);
+    assert.equal(ys?.currentTxnStartOffset, 1n);
+    const r = await b.read(tp, 0n, { maxBytes: 1 << 20, minOneMessage: true, isolation: 'read_committed' });
+    assert.deepEqual(r.abortedTransactions, [{ producerId: x, firstOffset: 0n }]);
+    await rejectsCode(b.writeTxnMarker(tp, { producerId: x, producerEpoch: 0, commit: false, coordinatorEpoch: 2 }), ErrorCode.TRANSACTION_COORDINATOR_FENCED);
+    await b.writeTxnMarker(tp, { producerId: y, producerEpoch: 0, commit: true, coordinatorEpoch: 3 });
+    assert.deepEqual(await b.offsets(tp), { logStartOffset: 0n, highWatermark: 10n, lastStableOffset: 10n });
   });
 }

@@ -18,8 +18,12 @@
  *    batch of an active idempotent producer, or the last batch of the cleaning
  *    round): then only its header is written, with no records and no
  *    compression, as Kafka's DefaultRecordBatch.writeEmptyHeader;
- *  - control batches (transaction markers) are kept as they are: the gateway
- *    writes none yet.
+ *  - a batch of an aborted transaction (`discard`, decided by the cleaner from
+ *    the aborted-transaction index) keeps nothing;
+ *  - control batches (transaction markers) are kept as they are, unless the
+ *    cleaner found the marker removable (`discard`: its transaction has no
+ *    batch left): then it gets a delete horizon (now + delete.retention.ms,
+ *    as a tombstone does) and is dropped by the first pass after it.
  */
 import { compress, decompress } from '../../protocol/compression/index.js';
 import {
@@ -49,6 +53,10 @@ export interface FilterOptions {
   newDeleteHorizonMs: bigint;
   /** Bound on a decompressed records section. */
   maxUncompressedBytes: number;
+  /** A data batch of an aborted transaction (drop its records), or a marker whose transaction has no batch left. */
+  discard?: boolean;
+  /** The pass's clock (a marker's delete horizon is compared with it). */
+  nowMs?: bigint;
 }
 
 export interface FilterResult {
@@ -63,12 +71,22 @@ export async function filterBatch(buf: Buffer, pos: number, size: number, opts: 
   const original = buf.subarray(pos, pos + size);
   const attrs = buf.readInt16BE(pos + OFF_ATTRIBUTES);
   const count = buf.readInt32BE(pos + OFF_RECORD_COUNT);
-  if (attrs & ATTR_CONTROL) return { out: original, recordsRead: count, recordsKept: count };
-  const codec = attrs & ATTR_COMPRESSION_MASK;
-  const baseOffset = buf.readBigInt64BE(pos + OFF_BASE_OFFSET);
   const baseTs = buf.readBigInt64BE(pos + OFF_BASE_TIMESTAMP);
   const hasHorizon = (attrs & ATTR_DELETE_HORIZON) !== 0;
   const horizon = hasHorizon ? baseTs : null;
+  if (attrs & ATTR_CONTROL) {
+    if (!opts.discard) return { out: original, recordsRead: count, recordsKept: count };
+    if (horizon !== null) {
+      // past its horizon: gone (an empty header only where the producer state needs one)
+      if (opts.nowMs !== undefined && horizon <= opts.nowMs) return { out: opts.retainEmpty ? emptyHeader(original) : null, recordsRead: count, recordsKept: 0 };
+      return { out: original, recordsRead: count, recordsKept: count };
+    }
+  } else if (opts.discard) {
+    return { out: opts.retainEmpty ? emptyHeader(original) : null, recordsRead: count, recordsKept: 0 };
+  }
+  const codec = attrs & ATTR_COMPRESSION_MASK;
+  const baseOffset = buf.readBigInt64BE(pos + OFF_BASE_OFFSET);
+  const control = (attrs & ATTR_CONTROL) !== 0; // a removable marker without a horizon yet: stamp one
 
   let section: RecordsSection;
   if (codec === 0) {
@@ -84,7 +102,7 @@ export async function filterBatch(buf: Buffer, pos: number, size: number, opts: 
   let kept = 0;
   let maxDelta = -Infinity;
   forEachRecord(section, (r) => {
-    if (!opts.retain(r, baseOffset + BigInt(r.offsetDelta), horizon)) return;
+    if (!control && !opts.retain(r, baseOffset + BigInt(r.offsetDelta), horizon)) return;
     spans.push(r.start, r.end, r.timestampDelta);
     if (r.valueLength < 0) tombstones = true;
     if (r.timestampDelta > maxDelta) maxDelta = r.timestampDelta;
@@ -94,7 +112,7 @@ export async function filterBatch(buf: Buffer, pos: number, size: number, opts: 
   if (kept === 0) {
     return { out: opts.retainEmpty ? emptyHeader(original) : null, recordsRead: count, recordsKept: 0 };
   }
-  const needHorizon = tombstones && !hasHorizon;
+  const needHorizon = (tombstones || control) && !hasHorizon;
   if (kept === count && !needHorizon) return { out: original, recordsRead: count, recordsKept: kept };
 
   // Rebuild the records section.

@@ -32,9 +32,18 @@
  *     interrupted swap), readers that hold the old files keep reading them;
  *  4. the checkpoint moves to the end of the pass.
  *
+ * Transactions (Kafka's CleanedTransactionMetadata): the first uncleanable
+ * offset is never beyond the last stable offset (an open transaction is not
+ * touched); batches of aborted transactions (from the partition's
+ * aborted-transaction index) add no key to the map and are removed; a COMMIT
+ * marker whose transaction has no batch left in the pass, or an ABORT marker
+ * whose transaction's batches were all removed by an earlier pass, gets a
+ * delete horizon (delete.retention.ms, as a tombstone) and is removed by the
+ * first pass after it, its aborted-index entry with it.
+ *
  * A consumer that keeps up sees every record: only data below the first
  * uncleanable offset is touched, and a record is dropped only when a later
- * record of the same key exists.
+ * record of the same key exists (or its transaction was aborted).
  *
  * I/O is throttled (log.cleaner.io.max.bytes.per.second: bytes read plus
  * written) and the work yields to the event loop between chunks, so produce
@@ -55,6 +64,7 @@ import {
 } from '../../protocol/records/batch-header.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, forEachRecord, openRecords } from '../../protocol/records/records.js';
 import type { TopicConfig } from '../topic-config.js';
+import { producerBatchAt, type AbortedTxnEntry } from '../producer-state.js';
 import { filterBatch } from './batch-filter.js';
 import { close, fsync, open, pread, pwritev, unlinkIfExists, type IoStats } from './io.js';
 import { OffsetMap } from './offset-map.js';
@@ -247,6 +257,63 @@ async function forEachBatch(
 }
 
 /**
+ * Which batches of a pass belong to aborted transactions, and which markers may
+ * go (Kafka's CleanedTransactionMetadata), fed the batches in offset order.
+ */
+export class TxnCleaning {
+  private next = 0;
+  private readonly aborted: AbortedTxnEntry[];
+  /** producer id -> its aborted transaction under way, and whether a batch of it was seen */
+  private readonly ongoingAborted = new Map<bigint, { entry: AbortedTxnEntry; observed: boolean }>();
+  private readonly ongoingCommitted = new Set<bigint>();
+
+  constructor(aborted: readonly AbortedTxnEntry[]) {
+    this.aborted = [...aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
+  }
+
+  private upTo(offset: bigint): void {
+    while (this.next < this.aborted.length && this.aborted[this.next]!.firstOffset <= offset) {
+      const e = this.aborted[this.next++]!;
+      this.ongoingAborted.set(e.producerId, { entry: e, observed: false });
+    }
+  }
+
+  /** A data batch: true when it belongs to an aborted transaction (its records go). */
+  onData(producerId: bigint, transactional: boolean, lastOffset: bigint): boolean {
+    this.upTo(lastOffset);
+    if (!transactional || producerId < 0n) return false;
+    const a = this.ongoingAborted.get(producerId);
+    if (a !== undefined) {
+      a.observed = true;
+      return true;
+    }
+    this.ongoingCommitted.add(producerId);
+    return false;
+  }
+
+  /** A COMMIT/ABORT marker: true when no batch of its transaction is left, so it may go after its delete horizon. */
+  onMarker(producerId: bigint, commit: boolean, lastOffset: bigint): boolean {
+    this.upTo(lastOffset);
+    if (commit) return !this.ongoingCommitted.delete(producerId);
+    const a = this.ongoingAborted.get(producerId);
+    this.ongoingAborted.delete(producerId);
+    return !(a !== undefined && a.observed); // kept while this pass still removes its batches
+  }
+}
+
+/** Whether the batch at p is removable in this pass (aborted data, or a marker with nothing left), and its marker, if one. */
+function txnVerdict(txns: TxnCleaning, buf: Buffer, p: number): { discard: boolean; marker: boolean } {
+  const last = readBaseOffset(buf, p) + BigInt(lastOffsetDelta(buf, p));
+  const pb = producerBatchAt(buf, p);
+  if (pb === null) {
+    txns.onData(-1n, false, last);
+    return { discard: false, marker: false };
+  }
+  if (pb.kind === 'data') return { discard: txns.onData(pb.batch.producerId, pb.batch.transactional === true, last), marker: false };
+  return { discard: txns.onMarker(pb.marker.producerId, pb.marker.commit, last), marker: !pb.marker.commit };
+}
+
+/**
  * Fill the map from the dirty section [firstDirty, uncleanable). Returns the
  * map's end (last offset mapped + 1): the end of this cleaning pass.
  */
@@ -254,6 +321,7 @@ async function buildOffsetMap(log: PartitionLog, segs: readonly Segment[], first
   const map = ctx.map;
   map.clear();
   map.updateLatestOffset(firstDirty - 1n);
+  const txns = new TxnCleaning(log.abortedTransactionsIn(firstDirty, uncleanable));
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i]!;
     if (seg.nextOffset <= firstDirty) continue;
@@ -265,7 +333,9 @@ async function buildOffsetMap(log: PartitionLog, segs: readonly Segment[], first
         const last = base + BigInt(lastOffsetDelta(buf, p));
         if (last < firstDirty) return true;
         if (base >= uncleanable) return false;
-        if (!isControl(buf, p)) {
+        // records of aborted transactions never shadow a committed value
+        const aborted = txnVerdict(txns, buf, p).discard; // (markers too: they end their transaction)
+        if (!isControl(buf, p) && !aborted) {
           const section = await openRecords(buf.subarray(p, p + size), 0, { verifyCrc: false, maxUncompressedBytes: DEFAULT_MAX_UNCOMPRESSED_BYTES });
           forEachRecord(section, (r) => {
             const offset = base + BigInt(r.offsetDelta);
@@ -345,7 +415,10 @@ export async function cleanPartition(log: PartitionLog, ctx: CleanContext, force
   };
 
   const live = sealed.filter((s) => s.nextOffset > view.logStart);
+  const droppedAborts = new Set<bigint>();
   for (const group of groupSegments(live, end, config.segmentBytes)) {
+    const groupEnd = group[group.length - 1]!.nextOffset;
+    const txns = new TxnCleaning(log.abortedTransactionsIn(group[0]!.baseOffset, groupEnd));
     const cleaned = new Segment(log.dir, group[0]!.baseOffset);
     cleaned.resetIndexes();
     const path = cleaned.logPath + CLEANED_SUFFIX;
@@ -370,12 +443,16 @@ export async function cleanPartition(log: PartitionLog, ctx: CleanContext, force
             const last = base + BigInt(lastOffsetDelta(buf, p));
             const pid = readProducerId(buf, p);
             const retainEmpty = (pid >= 0n && producers.get(pid) === last) || last + 1n === plan.firstUncleanableOffset;
+            const txn = txnVerdict(txns, buf, p);
             const r = await filterBatch(buf, p, size, {
               retain,
               retainEmpty,
               newDeleteHorizonMs: newHorizon,
               maxUncompressedBytes: DEFAULT_MAX_UNCOMPRESSED_BYTES,
+              discard: txn.discard,
+              nowMs: now,
             });
+            if (txn.marker && r.recordsKept === 0) droppedAborts.add(base);
             stats.recordsRead += r.recordsRead;
             stats.recordsKept += r.recordsKept;
             if (r.out === null) return;
@@ -409,6 +486,7 @@ export async function cleanPartition(log: PartitionLog, ctx: CleanContext, force
       return null;
     }
   }
+  log.forgetAbortedTransactions(droppedAborts);
   await log.setCleanerCheckpoint(end);
   stats.endOffset = end;
   stats.segmentsAfter = log.segmentCount;

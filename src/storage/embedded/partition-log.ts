@@ -44,7 +44,7 @@ import {
   type ReadResult,
   type TimestampLookup,
 } from '../engine.js';
-import { ProducerStateTable, producerBatchAt, type UndoToken } from '../producer-state.js';
+import { ProducerStateTable, producerBatchAt, type AbortedTxnEntry, type UndoToken } from '../producer-state.js';
 import { assertValidated, type ValidatedBatch } from '../validated-batch.js';
 import type { TopicConfig } from '../topic-config.js';
 import { scanBatches } from './batch-scan.js';
@@ -909,8 +909,19 @@ export class PartitionLog {
         firsts.push(seg.firstBatchTimestamp);
       }
     }
-    const plan = planCleaning(segments, this.logStart, this.hw, this.cleanerCheckpoint, config, nowMs, firsts);
+    // never beyond the last stable offset: an open transaction's records are not known to stay (Kafka's firstUnstableOffset)
+    const plan = planCleaning(segments, this.logStart, this.producers.lastStableOffset(this.hw), this.cleanerCheckpoint, config, nowMs, firsts);
     return { plan, segments, config, logStart: this.logStart };
+  }
+
+  /** Aborted transactions overlapping [from, to) (the cleaner drops their batches). */
+  abortedTransactionsIn(from: bigint, to: bigint): AbortedTxnEntry[] {
+    return this.producers.abortedTransactions(from, to);
+  }
+
+  /** The cleaner removed these ABORT markers (and their transactions' data before): their index entries go too. */
+  forgetAbortedTransactions(markerOffsets: ReadonlySet<bigint>): void {
+    if (markerOffsets.size > 0) this.producers.dropAborted(markerOffsets);
   }
 
   /** producer id -> last offset of its last batch (the batches the cleaner must keep). */

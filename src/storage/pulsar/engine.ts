@@ -90,6 +90,8 @@ interface TopicMetaRecord {
 const NS_TOPICS = 'topics';
 const NS_LOG_START = 'log-start';
 const NS_PRODUCER_IDS = 'producer-ids';
+/** Per partition (and topic id): the producer-state snapshot with open transactions and the aborted-transaction index. */
+const NS_PRODUCER_STATE = 'producer-state';
 const PRODUCER_ID_BLOCK = 1000n;
 const TOPIC_CACHE_MS = 1000;
 const INDEX_INTERCEPTOR = 'org.apache.pulsar.common.intercept.AppendIndexMetadataInterceptor';
@@ -422,6 +424,7 @@ export class PulsarEngine implements StorageEngine {
     for (let p = 0; p < t.info.partitions; p++) {
       const key = partitionName(name, p);
       if (this.logStarts.delete(key)) await this.state.put(NS_LOG_START, key, null);
+      await this.state.put(NS_PRODUCER_STATE, `${key}@${t.info.topicId.toString('hex')}`, null);
     }
     this.logger.info({ topic: name }, 'topic deleted');
   }
@@ -569,6 +572,7 @@ export class PulsarEngine implements StorageEngine {
       p = this.partitions.get(key);
       if (!p) {
         const topic = tp.topic;
+        const stateKey = `${key}@${t.info.topicId.toString('hex')}`; // a re-created topic never sees the old one's state
         p = new PulsarPartition(key, `${topic}-${tp.partition}`, {
           client: this.client,
           locator: this.locator,
@@ -581,6 +585,8 @@ export class PulsarEngine implements StorageEngine {
           operationTimeoutMs: this.timeoutMs,
           forwardIdentity: this.options.forwardIdentity ?? false,
           rebuildEntries: BigInt(this.options.tailRebuildEntries ?? 1000),
+          loadProducerState: () => this.state.get(NS_PRODUCER_STATE, stateKey),
+          saveProducerState: (snapshot) => this.state.put(NS_PRODUCER_STATE, stateKey, snapshot),
         });
         this.partitions.set(key, p);
       }

@@ -79,6 +79,17 @@ export interface PartitionContext {
   forwardIdentity: boolean;
   /** Newest entries re-read when the partition opens (idempotent-producer state, cache). */
   rebuildEntries: bigint;
+  /** The partition's saved producer-state snapshot (transactions), null when none. */
+  loadProducerState(): Promise<Buffer | null>;
+  saveProducerState(snapshot: Buffer): Promise<void>;
+}
+
+/** A partition with transaction state re-saves its producer-state snapshot when the log grew this much past it. */
+const SNAPSHOT_EVERY_OFFSETS = 10_000n;
+const SNAPSHOT_DELAY_MS = 1000;
+
+function before(x: MessageId, y: MessageId): boolean {
+  return x.ledgerId < y.ledgerId || (x.ledgerId === y.ledgerId && x.entryId < y.entryId);
 }
 
 interface CachedEntry {
@@ -176,7 +187,12 @@ export class PulsarPartition {
   private cacheSize = 0;
   /** by forwarded principal ('' = the gateway's own identity) */
   private readonly producerByPrincipal = new Map<string, Promise<Producer>>();
-  private readonly producers = new ProducerStateTable();
+  private producers = new ProducerStateTable();
+  /** Entries below this offset are in the loaded snapshot (not recorded again). */
+  private snapshotOffset = -1n;
+  private snapshotDirty = false;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private snapshotSaving: Promise<void> = Promise.resolve();
   private readonly pendingIds = new Map<string, Waiter>();
   /** Entries the tail delivered before their SEND_RECEIPT arrived. */
   private readonly seenIds = new Map<string, EntrySpan>();
@@ -215,6 +231,21 @@ export class PulsarPartition {
     let start: MessageId | undefined;
     const rebuild = this.ctx.rebuildEntries > 0n ? this.ctx.rebuildEntries : 1n;
     if (last.entryId >= 0n) start = { ledgerId: last.ledgerId, entryId: last.entryId >= rebuild ? last.entryId - rebuild + 1n : 0n };
+    // Transactions: the saved producer-state snapshot (open transactions, aborted index) plus a replay from its offset
+    const saved = await this.ctx.loadProducerState().catch((err: unknown) => {
+      this.ctx.logger.warn({ err, partition: this.label }, 'could not load the producer-state snapshot');
+      return null;
+    });
+    const snap = saved ? ProducerStateTable.deserialize(saved) : null;
+    if (saved && !snap) this.ctx.logger.warn({ partition: this.label }, 'producer-state snapshot unusable: rebuilt from the newest entries only');
+    if (snap) {
+      this.producers = snap.table;
+      this.snapshotOffset = snap.offset;
+      if (last.entryId >= 0n) {
+        const at = await this.ctx.locator.locate(this.name, snap.offset).catch(() => null);
+        if (at && (start === undefined || before(at.id, start))) start = at.id;
+      }
+    }
     this.tail = await client
       .subscribe({
         topic: this.name,
@@ -273,13 +304,7 @@ export class PulsarPartition {
     if (entry.end <= this.hw) return; // already seen (a resubscribed reader repeating itself)
     this.hw = entry.end;
     this.notePosition(e.messageId, entry.end);
-    const pb = producerOf(entry);
-    if (pb !== null) this.recordProducer(pb, entry.base, entry.end - 1n, BigInt(prop(entry.metadata, 'kafka.maxts') ?? '-1'));
-    else {
-      // markers are recorded by the tail only (in log order, once): writeTxnMarker waits for it
-      const m = markerOf(entry);
-      if (m !== null) this.producers.recordMarker(m, entry.base, BigInt(e.metadata.publishTime));
-    }
+    if (entry.end > this.snapshotOffset) this.recordEntry(entry, BigInt(e.metadata.publishTime));
     this.cache.push(entry);
     this.cacheSize += entry.payload.length;
     if (this.cacheSize > this.ctx.cacheBytes) this.evict();
@@ -294,6 +319,49 @@ export class PulsarPartition {
       if (this.seenIds.size > 10_000) this.seenIds.delete(this.seenIds.keys().next().value!);
     }
     for (const l of this.hwListeners) l();
+  }
+
+  /** The producer state of one entry the tail delivered (data batches, and markers: those only here, in log order, once). */
+  private recordEntry(entry: CachedEntry, publishTime: bigint): void {
+    const pb = producerOf(entry);
+    if (pb !== null) {
+      this.recordProducer(pb, entry.base, entry.end - 1n, BigInt(prop(entry.metadata, 'kafka.maxts') ?? '-1'));
+      if (pb.transactional) this.snapshotSoon();
+    } else {
+      const m = markerOf(entry);
+      if (m === null) return;
+      this.producers.recordMarker(m, entry.base, publishTime);
+      this.snapshotSoon();
+    }
+    if (this.hw - this.snapshotOffset > SNAPSHOT_EVERY_OFFSETS && (this.producers.openTransactions > 0 || this.producers.abortedIndex().length > 0)) this.snapshotSoon();
+  }
+
+  /** Save the producer-state snapshot shortly (coalesced): a later open replays only from its offset. */
+  private snapshotSoon(): void {
+    this.snapshotDirty = true;
+    if (this.snapshotTimer || this.closed) return;
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null;
+      void this.saveSnapshot();
+    }, SNAPSHOT_DELAY_MS);
+    this.snapshotTimer.unref();
+  }
+
+  private saveSnapshot(): Promise<void> {
+    const next = this.snapshotSaving.then(async () => {
+      if (!this.snapshotDirty || this.failure) return;
+      this.snapshotDirty = false;
+      const offset = this.hw;
+      try {
+        await this.ctx.saveProducerState(this.producers.serialize(offset));
+        this.snapshotOffset = offset > this.snapshotOffset ? offset : this.snapshotOffset;
+      } catch (err) {
+        this.snapshotDirty = true;
+        this.ctx.logger.warn({ err, partition: this.label }, 'could not save the producer-state snapshot');
+      }
+    });
+    this.snapshotSaving = next;
+    return next;
   }
 
   /** Drop the oldest cached entries down to 3/4 of the budget: one splice per quarter turnover, not a shift per entry. */
@@ -852,6 +920,9 @@ export class PulsarPartition {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
+    await this.saveSnapshot();
     this.closed = true;
     this.fail(new StorageError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${this.label}: partition closed`));
     for (const r of this.readers.values()) await this.dropReader(r);
