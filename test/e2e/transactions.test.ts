@@ -32,6 +32,7 @@ import { JavaKafkaClient, javaLog4jConfig, runJavaMain } from '../helpers/client
 import { compileJavaSource } from '../helpers/clients/java-compile.js';
 import { harnessEnv, repoRoot } from '../helpers/clients/paths.js';
 import { waitFor } from './drivers/group-members.js';
+import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
 
 const TRANSACTIONS_COMMAND = 'org.apache.kafka.tools.TransactionsCommand';
 
@@ -101,8 +102,9 @@ function sorted(values: unknown[]): string[] {
   return (values as string[]).slice().sort();
 }
 
-toolTest('Java transactional producer + read_committed consumer: committed once, aborted never, interleaved with a non-transactional producer; zombie fencing; transactional offsets', unavailable('java'), async () => {
-  const run = await startScenario(['all', '--bootstrap', gw.bootstrap, '--topic', 'txn', '--txn-id', 'app', '--group', 'txn-group', '--partitions', '3', '--txns', '6']);
+/** The scenarios of TxnScenario `all` against a gateway, and what Kafka guarantees of them. */
+async function runScenarios(bootstrap: string): Promise<void> {
+  const run = await startScenario(['all', '--bootstrap', bootstrap, '--topic', 'txn', '--txn-id', 'app', '--group', 'txn-group', '--partitions', '3', '--txns', '6']);
   const code = await run.exited;
   assert.equal(code, 0, `TxnScenario exited ${code}: ${run.stderr()}`);
 
@@ -136,6 +138,10 @@ toolTest('Java transactional producer + read_committed consumer: committed once,
     ],
     'transactional offsets visible on commit, never on abort',
   );
+}
+
+toolTest('Java transactional producer + read_committed consumer: committed once, aborted never, interleaved with a non-transactional producer; zombie fencing; transactional offsets', unavailable('java'), async () => {
+  await runScenarios(gw.bootstrap);
 
   // every transactional decision went through the audit log, naming the id in its home
   const audit = readFileSync(join(gw.dataDirectory, 'audit.log'), 'utf8');
@@ -194,3 +200,16 @@ toolTest('kafka-transactions.sh list/describe/describe-producers show an open tr
   const records = await java.consume({ topic: 'txn-open', partitions: [0], isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 30_000 });
   assert.deepEqual(records.map((r) => r.valueText), []);
 }, { timeout: 240_000 });
+
+toolTest('the same on the Pulsar engine (shared broker), both entry formats', unavailable('java') ?? pulsarSkipReason(), async () => {
+  const p = await sharedPulsar();
+  for (const format of ['pulsar', 'kafka'] as const) {
+    const ns = await createNamespace(p, uniqueName(`txn-${format}`));
+    const g = await startTestGateway({ ...pulsarGatewayConfig(p, ns, format), transactionAbortTimedOutTransactionCleanupIntervalMs: 200 });
+    try {
+      await runScenarios(g.bootstrap);
+    } finally {
+      await g.stop();
+    }
+  }
+}, { timeout: 300_000 });
