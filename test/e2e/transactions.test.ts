@@ -16,7 +16,10 @@
  *  - `kafka-transactions.sh list|describe|describe-producers` show an open
  *    transaction as Ongoing with its partition and its producer's open
  *    transaction; past its timeout the coordinator aborts it (read_committed
- *    consumers move on) and the producer is fenced.
+ *    consumers move on) and the producer is fenced;
+ *  - kafkajs (old protocol versions) and librdkafka (confluent-kafka)
+ *    transactional producers;
+ *  - the first scenarios again on the Pulsar engine, both entry formats.
  *
  * One gateway and few JVMs: the first three scenarios run in one JVM
  * (test/e2e/drivers/TxnScenario.java).
@@ -30,6 +33,8 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient, javaLog4jConfig, runJavaMain } from '../helpers/clients/java.js';
 import { compileJavaSource } from '../helpers/clients/java-compile.js';
+import { kafkajsClient } from '../helpers/clients/kafkajs.js';
+import { runPythonScript } from '../helpers/clients/python.js';
 import { harnessEnv, repoRoot } from '../helpers/clients/paths.js';
 import { waitFor } from './drivers/group-members.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
@@ -213,3 +218,41 @@ toolTest('the same on the Pulsar engine (shared broker), both entry formats', un
     }
   }
 }, { timeout: 300_000 });
+
+toolTest('kafkajs transactions (old protocol versions): committed seen, aborted not, sendOffsets on commit only', unavailable('java', 'kafkajs'), async () => {
+  const java = new JavaKafkaClient({ bootstrap: gw.bootstrap });
+  await java.createTopics([{ name: 'txn-kjs', partitions: 2 }]);
+  const kafka = kafkajsClient({ bootstrap: gw.bootstrap });
+  const producer = kafka.producer({ transactionalId: 'kjs-app', maxInFlightRequests: 1, idempotent: true });
+  await producer.connect();
+  try {
+    const t1 = await producer.transaction();
+    await t1.send({ topic: 'txn-kjs', messages: [{ value: 'kjs-c-0', partition: 0 }, { value: 'kjs-c-1', partition: 1 }] });
+    await t1.sendOffsets({ consumerGroupId: 'kjs-group', topics: [{ topic: 'txn-kjs', partitions: [{ partition: 0, offset: '3' }] }] });
+    await t1.commit();
+    const t2 = await producer.transaction();
+    await t2.send({ topic: 'txn-kjs', messages: [{ value: 'kjs-a-0', partition: 0 }, { value: 'kjs-a-1', partition: 1 }] });
+    await t2.sendOffsets({ consumerGroupId: 'kjs-group', topics: [{ topic: 'txn-kjs', partitions: [{ partition: 0, offset: '9' }] }] });
+    await t2.abort();
+  } finally {
+    await producer.disconnect();
+  }
+  const records = await java.consume({ topic: 'txn-kjs', isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 30_000 });
+  assert.deepEqual(records.map((r) => r.valueText).sort(), ['kjs-c-0', 'kjs-c-1']);
+  const offsets = await java.listGroupOffsets('kjs-group', { topic: 'txn-kjs' });
+  assert.deepEqual(offsets.map((o) => [o.partition, o.offset]), [[0, 3]]);
+}, { timeout: 120_000 });
+
+toolTest('librdkafka (confluent-kafka) transactional producer: committed seen, aborted not, the older producer fenced', unavailable('java', 'python'), async () => {
+  const java = new JavaKafkaClient({ bootstrap: gw.bootstrap });
+  await java.createTopics([{ name: 'txn-py', partitions: 1 }]);
+  const r = await runPythonScript(join(repoRoot(), 'test', 'e2e', 'drivers', 'txn_producer.py'), [gw.bootstrap, 'txn-py', 'py-app'], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Event);
+  const fenced = events.find((e) => e.event === 'fenced');
+  assert.ok(fenced, r.stdout);
+  assert.equal(fenced.code, '_FENCED', JSON.stringify(fenced));
+  assert.ok(events.some((e) => e.event === 'committed' && e.producer === 2), r.stdout);
+  const records = await java.consume({ topic: 'txn-py', isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 30_000 });
+  assert.deepEqual(records.map((x) => x.valueText), ['py-c-0', 'py-c-1', 'py-c-2', 'py-current']);
+}, { timeout: 180_000 });
