@@ -1328,6 +1328,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     try {
       const deletes: Promise<void>[] = [];
       for (const [topic, m] of g.offsets) for (const p of m.keys()) deletes.push(this.store.putOffset(partition, g.key, topic, p, null));
+      // offsets of transactions still open go with the group (their commit finds no group and adds nothing)
+      for (const [producerId, m] of g.pendingTxnOffsets) for (const o of m.values()) deletes.push(this.store.putTxnOffset(partition, g.key, producerId, o.topic, o.partition, null));
       deletes.push(this.store.putGroup(partition, g.key, null));
       // The home goes last (puts land in issue order): a crash before it leaves a home without a
       // group, dropped at the next load. Issued in this same turn, so a group created again under
@@ -1336,6 +1338,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       await Promise.all(deletes);
       g.homeStored = false;
       g.offsets.clear();
+      g.pendingTxnOffsets.clear();
       return null;
     } catch (err) {
       this.log.error({ err, group: g.groupId }, 'failed to delete group data');

@@ -20,12 +20,13 @@
  * WRITE on any topic, KIP-679): `produce` in the session's namespace, by a
  * namespace grant or a grant on one of its topics (tenant admins and superusers
  * pass); CLUSTER_AUTHORIZATION_FAILED otherwise. Every decision audited. Bound:
- * each new idempotent id counts against the principal's `quotaProducerIdRate`
+ * each InitProducerId that may allocate an id (a new idempotent producer, any
+ * transactional one) counts against the principal's `quotaProducerIdRate`
  * (ids per second, measured like the byte-rate quotas); above it the response
  * carries throttle_time_ms and the connection is muted that long, so neither one
  * connection nor one principal can flood the allocator.
  */
-import type { ApiEntry } from '../dispatch/registry.js';
+import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -36,6 +37,17 @@ const MAX_EPOCH = 32767;
 
 function failed(errorCode: number): InitProducerIdResponse {
   return { throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 };
+}
+
+/** Count one InitProducerId against the principal's quotaProducerIdRate; the throttle time (0: none). */
+function recordProducerIdQuota(ctx: RequestContext): number {
+  const quota = ctx.gateway.quotas?.producerIds;
+  const throttleTimeMs = quota?.enabled ? quota.record(ctx.session.principal ?? '', 1) : 0;
+  if (throttleTimeMs > 0) {
+    ctx.throttleMs = throttleTimeMs;
+    ctx.log.info({ conn: ctx.conn.id, principal: ctx.session.principal, throttleTimeMs }, 'producer id allocation above quotaProducerIdRate: throttled');
+  }
+  return throttleTimeMs;
 }
 
 export const initProducerId: ApiEntry<InitProducerIdRequest, InitProducerIdResponse> = {
@@ -56,13 +68,15 @@ export const initProducerId: ApiEntry<InitProducerIdRequest, InitProducerIdRespo
     if (request.transactionalId !== null) {
       const access = await authorizeTxn(ctx, request.transactionalId);
       if (!access.ok) return failed(access.errorCode);
+      // a new transactional id (or a rotation) allocates a producer id: the same bound as idempotent producers
+      const throttleTimeMs = recordProducerIdQuota(ctx);
       let expected: { producerId: bigint; epoch: number } | null = null;
       if (v >= 3 && (request.producerId !== -1n || request.producerEpoch !== -1)) {
         if (request.producerId === -1n || request.producerEpoch === -1) return failed(ErrorCode.INVALID_REQUEST);
         expected = { producerId: request.producerId, epoch: request.producerEpoch };
       }
       const r = await access.coordinator.initProducerId(access.ref, request.transactionTimeoutMs, expected);
-      return { throttleTimeMs: 0, errorCode: fencedFor(r.errorCode, v, 4), producerId: r.producerId, producerEpoch: r.producerEpoch };
+      return { throttleTimeMs, errorCode: fencedFor(r.errorCode, v, 4), producerId: r.producerId, producerEpoch: r.producerEpoch };
     }
     if (!(await ctx.access.namespace(ctx.session.defaultNamespace, 'produce'))) return failed(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     if (v >= 3 && request.producerId >= 0n) {
@@ -72,12 +86,7 @@ export const initProducerId: ApiEntry<InitProducerIdRequest, InitProducerIdRespo
       }
       // Epoch exhausted: a new producer id, as Kafka does.
     }
-    const quota = ctx.gateway.quotas?.producerIds;
-    const throttleTimeMs = quota?.enabled ? quota.record(ctx.session.principal ?? '', 1) : 0;
-    if (throttleTimeMs > 0) {
-      ctx.throttleMs = throttleTimeMs;
-      ctx.log.info({ conn: ctx.conn.id, principal: ctx.session.principal, throttleTimeMs }, 'producer id allocation above quotaProducerIdRate: throttled');
-    }
+    const throttleTimeMs = recordProducerIdQuota(ctx);
     const producerId = await ctx.gateway.storage.allocateProducerId();
     return { throttleTimeMs, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
   },
