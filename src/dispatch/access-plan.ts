@@ -164,13 +164,16 @@ async function prepareWithGroups(ctx: RequestContext, needs: Need[]): Promise<vo
 }
 
 /**
- * Transactional ids first (Kafka checks the id before anything else the request names):
- * the rest is resolved only when every transactional id of the request was allowed.
+ * Transactional ids first (Kafka checks the id before anything else the request names),
+ * after the cluster when the request names it (AddPartitionsToTxn v4+, a broker's request):
+ * the rest is resolved only when those were allowed.
  */
 async function prepareWithTxn(ctx: RequestContext, needs: Need[]): Promise<void> {
+  const cluster = needs.filter((n) => n.on === 'cluster');
+  if (cluster.length > 0 && !((await resolveNeed(ctx, cluster[0]!)) as boolean)) return;
   const decisions = await Promise.all(needs.filter((n) => n.on === 'transactional-id').map((n) => resolveNeed(ctx, n) as Promise<{ allowed: boolean }>));
   if (decisions.some((d) => !d.allowed)) return;
-  const rest = needs.filter((n) => n.on !== 'transactional-id');
+  const rest = needs.filter((n) => n.on !== 'transactional-id' && n.on !== 'cluster');
   if (rest.some((n) => n.on === 'group')) await prepareWithGroups(ctx, rest);
   else await Promise.all(rest.map((n) => resolveNeed(ctx, n)));
 }

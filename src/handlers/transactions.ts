@@ -1,7 +1,8 @@
 /**
  * The transactional producer's APIs, served by the transaction coordinator
- * (src/coordinator/txn/): AddPartitionsToTxn (24, v0-v3: the versions clients
- * send), AddOffsetsToTxn (25, v0-v4) and EndTxn (26, v0-v4). InitProducerId
+ * (src/coordinator/txn/): AddPartitionsToTxn (24; v0-v3 from clients, v4-v5
+ * batches of several transactions, with verify-only ones, from brokers: the
+ * cluster permission, superusers), AddOffsetsToTxn (25, v0-v4) and EndTxn (26, v0-v4). InitProducerId
  * with a transactional id is in init-producer-id.ts, TxnOffsetCommit in
  * txn-offset-commit.ts.
  *
@@ -16,7 +17,7 @@
  *
  * A fenced producer gets PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH below v2.
  */
-import type { ApiEntry } from '../dispatch/registry.js';
+import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { topicsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -38,62 +39,98 @@ const TXN_DENIED = 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED';
 // ---------------------------------------------------------------- AddPartitionsToTxn
 
 type TopicResult = AddPartitionsToTxnResponse['resultsByTopicV3AndBelow'][number];
+type TopicRequest = AddPartitionsToTxnRequest['v3AndBelowTopics'][number];
 
-function addPartitionsResponse(results: TopicResult[]): AddPartitionsToTxnResponse {
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, resultsByTransaction: [], resultsByTopicV3AndBelow: results };
+/** One transaction of the request (v0-3: the only one; v4+: each of the batch). */
+interface TxnToAdd {
+  transactionalId: string;
+  producerId: bigint;
+  producerEpoch: number;
+  verifyOnly: boolean;
+  topics: TopicRequest[];
 }
 
-function everyPartition(request: AddPartitionsToTxnRequest, code: (topic: number, partition: number) => number): TopicResult[] {
-  return request.v3AndBelowTopics.map((t, ti) => ({ name: t.name, resultsByPartition: t.partitions.map((p, pi) => ({ partitionIndex: p, partitionErrorCode: code(ti, pi) })) }));
+function transactionsOf(request: AddPartitionsToTxnRequest, apiVersion: number): TxnToAdd[] {
+  if (apiVersion >= 4) return request.transactions;
+  return [{ transactionalId: request.v3AndBelowTransactionalId, producerId: request.v3AndBelowProducerId, producerEpoch: request.v3AndBelowProducerEpoch, verifyOnly: false, topics: request.v3AndBelowTopics }];
+}
+
+function everyPartition(topics: TopicRequest[], code: (topic: number, partition: number) => number): TopicResult[] {
+  return topics.map((t, ti) => ({ name: t.name, resultsByPartition: t.partitions.map((p, pi) => ({ partitionIndex: p, partitionErrorCode: code(ti, pi) })) }));
+}
+
+function addPartitionsResponse(apiVersion: number, results: Array<{ transactionalId: string; topicResults: TopicResult[] }>, errorCode: number = ErrorCode.NONE): AddPartitionsToTxnResponse {
+  if (apiVersion >= 4) return { throttleTimeMs: 0, errorCode, resultsByTransaction: results, resultsByTopicV3AndBelow: [] };
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, resultsByTransaction: [], resultsByTopicV3AndBelow: results[0]?.topicResults ?? [] };
+}
+
+/** One transaction's partitions: checked, then added (or, verify-only, looked up). */
+async function addOne(ctx: RequestContext, resolver: TopicResolver, t: TxnToAdd): Promise<TopicResult[]> {
+  const access = await authorizeTxn(ctx, t.transactionalId);
+  if (!access.ok) return everyPartition(t.topics, () => access.errorCode);
+  const codes: number[][] = [];
+  const partitions: TxnPartition[] = [];
+  let failed = false;
+  for (const topic of t.topics) {
+    const found = await resolver.lookup(topic.name);
+    const allowed = found.name ? await ctx.access.topic(found.name, 'produce') : true;
+    const row: number[] = [];
+    for (const p of topic.partitions) {
+      let code: number = ErrorCode.NONE;
+      if (!allowed) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+      else if (!found.ok) code = found.code === ErrorCode.INVALID_TOPIC_EXCEPTION ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : found.code;
+      else if (isInternalTopic(found.name) || !partitionExists(found.info, p)) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else partitions.push({ topic: found.name.full, partition: p });
+      if (code !== ErrorCode.NONE) failed = true;
+      row.push(code);
+    }
+    codes.push(row);
+  }
+  if (failed) {
+    // Kafka: any failed partition fails the transaction's request; the rest were not attempted.
+    return everyPartition(t.topics, (ti, pi) => (codes[ti]![pi] === ErrorCode.NONE ? ErrorCode.OPERATION_NOT_ATTEMPTED : codes[ti]![pi]!));
+  }
+  if (t.verifyOnly) {
+    const v = access.coordinator.verifyPartitions(access.ref, t.producerId, t.producerEpoch, partitions);
+    let i = 0;
+    return everyPartition(t.topics, () => ('error' in v ? v.error : v.perPartition[i++]!));
+  }
+  const code = fencedFor(await access.coordinator.addToTransaction(access.ref, t.producerId, t.producerEpoch, partitions, []), ctx.apiVersion, 2);
+  return everyPartition(t.topics, () => code);
 }
 
 export const addPartitionsToTxn: ApiEntry<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse> = {
   apiKey: API_KEYS.AddPartitionsToTxn,
   minVersion: 0,
-  maxVersion: 3,
+  maxVersion: 5,
   rule: 'transaction',
   authz: {
     checks: [
-      { action: 'produce', on: 'transactional-id', denial: `${TXN_DENIED} on every partition` },
+      { action: 'admin', on: 'cluster', when: "v4+ (a broker's batch)", denial: 'CLUSTER_AUTHORIZATION_FAILED (top level)' },
+      { action: 'produce', on: 'transactional-id', denial: `${TXN_DENIED} on every partition of the transaction` },
       { action: 'produce', on: 'topic', when: 'the transactional id allowed', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic, OPERATION_NOT_ATTEMPTED on the others' },
     ],
-    needs: (request): Need[] => [
-      { on: 'transactional-id', action: 'produce', transactionalId: request.v3AndBelowTransactionalId },
-      ...topicsNamed('produce', request.v3AndBelowTopics.map((t) => t.name)),
-    ],
+    needs: (request, { apiVersion }): Need[] => {
+      const txns = transactionsOf(request, apiVersion);
+      return [
+        ...(apiVersion >= 4 ? [{ on: 'cluster', action: 'admin' } as Need] : []),
+        ...txns.map((t): Need => ({ on: 'transactional-id', action: 'produce', transactionalId: t.transactionalId })),
+        ...topicsNamed('produce', txns.flatMap((t) => t.topics.map((x) => x.name))),
+      ];
+    },
   },
   async handle(ctx, request) {
-    const access = await authorizeTxn(ctx, request.v3AndBelowTransactionalId);
-    if (!access.ok) return addPartitionsResponse(everyPartition(request, () => access.errorCode));
+    const v = ctx.apiVersion;
+    // v4+ is what brokers send each other (Kafka: CLUSTER_ACTION)
+    if (v >= 4 && !(await ctx.access.cluster())) return addPartitionsResponse(v, [], ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     const resolver = new TopicResolver(ctx);
-    const codes: number[][] = [];
-    const partitions: TxnPartition[] = [];
-    let failed = false;
-    for (const t of request.v3AndBelowTopics) {
-      const found = await resolver.lookup(t.name);
-      const allowed = found.name ? await ctx.access.topic(found.name, 'produce') : true;
-      const row: number[] = [];
-      for (const p of t.partitions) {
-        let code: number = ErrorCode.NONE;
-        if (!allowed) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-        else if (!found.ok) code = found.code === ErrorCode.INVALID_TOPIC_EXCEPTION ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : found.code;
-        else if (isInternalTopic(found.name) || !partitionExists(found.info, p)) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        else partitions.push({ topic: found.name.full, partition: p });
-        if (code !== ErrorCode.NONE) failed = true;
-        row.push(code);
-      }
-      codes.push(row);
-    }
-    if (failed) {
-      // Kafka: any failed partition fails the request; the rest were not attempted.
-      return addPartitionsResponse(everyPartition(request, (ti, pi) => (codes[ti]![pi] === ErrorCode.NONE ? ErrorCode.OPERATION_NOT_ATTEMPTED : codes[ti]![pi]!)));
-    }
-    const code = await access.coordinator.addToTransaction(access.ref, request.v3AndBelowProducerId, request.v3AndBelowProducerEpoch, partitions, []);
-    const answer = fencedFor(code, ctx.apiVersion, 2);
-    return addPartitionsResponse(everyPartition(request, () => answer));
+    const results = [];
+    for (const t of transactionsOf(request, v)) results.push({ transactionalId: t.transactionalId, topicResults: await addOne(ctx, resolver, t) });
+    return addPartitionsResponse(v, results);
   },
   errorResponse(request, errorCode) {
-    return addPartitionsResponse(everyPartition(request, () => errorCode));
+    // both shapes (each version encodes its own): v0-3 the code on every partition, v4+ at the top level (Kafka's getErrorResponse)
+    return { throttleTimeMs: 0, errorCode, resultsByTransaction: [], resultsByTopicV3AndBelow: everyPartition(request.v3AndBelowTopics, () => errorCode) };
   },
 };
 

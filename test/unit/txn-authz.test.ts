@@ -82,7 +82,7 @@ describe('transactional ids: one home namespace, produce to use, lookup to descr
       validateTenantPolicy({ tenant: 'acme', adminRoles: [], namespaces: { a: ns({ alice: ['produce', 'consume'] }), b: ns({ alice: ['produce'], bob: ['produce'] }), c: ns({ bob: ['consume'] }) } }, 'acme.json'),
       validateTenantPolicy({ tenant: 'beta', adminRoles: [], namespaces: { x: ns({ zed: ['produce'] }) } }, 'beta.json'),
     ]);
-    const authorizer = new PulsarAuthorizer(policies, { superUserRoles: [], anonymousUserRole: null, allowWildcards: false });
+    const authorizer = new PulsarAuthorizer(policies, { superUserRoles: ['root'], anonymousUserRole: null, allowWildcards: false });
     const gateway: GatewayContext = {
       config,
       storage: engine,
@@ -157,5 +157,30 @@ describe('transactional ids: one home namespace, produce to use, lookup to descr
     assert.equal((await fenced(2)).resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.PRODUCER_FENCED);
     const described = await call(API_KEYS.DescribeTransactions, 0, { transactionalIds: ['tx2'] }, alice);
     assert.deepEqual([described.transactionStates[0].transactionState, described.transactionStates[0].topics], ['Ongoing', [{ topic: 't', partitions: [1] }]]);
+  });
+
+  test('AddPartitionsToTxn v4+ (a broker\'s batch) needs the cluster permission; verify-only answers per partition', async () => {
+    const batch = (pid: bigint, epoch: number) => ({
+      v3AndBelowTransactionalId: '',
+      v3AndBelowProducerId: 0n,
+      v3AndBelowProducerEpoch: 0,
+      v3AndBelowTopics: [],
+      transactions: [
+        { transactionalId: 'tx2', producerId: pid, producerEpoch: epoch, verifyOnly: true, topics: [{ name: 't', partitions: [1, 0] }] },
+        { transactionalId: 'nope', producerId: pid, producerEpoch: epoch, verifyOnly: true, topics: [{ name: 't', partitions: [0] }] },
+      ],
+    });
+    const m = txns.state({ tenant: 'acme', transactionalId: 'tx2' })!;
+    const refused = await call(API_KEYS.AddPartitionsToTxn, 4, batch(m.producerId, m.producerEpoch), as('alice', 'a'));
+    assert.deepEqual([refused.errorCode, refused.resultsByTransaction], [ErrorCode.CLUSTER_AUTHORIZATION_FAILED, []]);
+    const r = await call(API_KEYS.AddPartitionsToTxn, 5, batch(m.producerId, m.producerEpoch), as('root', 'a'));
+    assert.equal(r.errorCode, ErrorCode.NONE);
+    assert.deepEqual(
+      r.resultsByTransaction.map((t: { transactionalId: string; topicResults: Array<{ resultsByPartition: Array<{ partitionErrorCode: number }> }> }) => [t.transactionalId, t.topicResults[0]!.resultsByPartition.map((p) => p.partitionErrorCode)]),
+      [
+        ['tx2', [ErrorCode.NONE, ErrorCode.TRANSACTION_ABORTABLE]],
+        ['nope', [ErrorCode.INVALID_PRODUCER_ID_MAPPING]],
+      ],
+    );
   });
 });
