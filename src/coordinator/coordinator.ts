@@ -219,6 +219,9 @@ export interface GroupCoordinator {
 
 type GroupIdRule = 'non-empty' | 'any';
 
+/** How often transaction ends recorded by other nodes are looked for (only for groups with open transactional offsets). */
+const TXN_END_SWEEP_MS = 500;
+
 const EMPTY = Buffer.alloc(0);
 
 export class LocalGroupCoordinator implements GroupCoordinator {
@@ -229,6 +232,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   private active = false;
   private expirationTimer: { cancel(): void } | null = null;
   private expirationRun: Promise<void> | null = null;
+  private txnEndTimer: { cancel(): void } | null = null;
+  private txnEndRun: Promise<void> | null = null;
   private readonly newMemberJoinTimeoutMs: number;
   /** Told of every durable offset commit (the Pulsar engine mirrors them into subscriptions). */
   onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
@@ -256,6 +261,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     this.active = true;
     await Promise.all(this.locator.ownedPartitions().map((p) => this.loadPartition(p)));
     this.scheduleExpiration();
+    this.scheduleTxnEndSweep();
     this.log.info({ partitions: this.loaded.size, groups: this.groups.size }, 'group coordinator started');
   }
 
@@ -264,7 +270,10 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     this.active = false;
     this.expirationTimer?.cancel();
     this.expirationTimer = null;
+    this.txnEndTimer?.cancel();
+    this.txnEndTimer = null;
     await this.expirationRun;
+    await this.txnEndRun;
     const writes: Promise<unknown>[] = [];
     for (const g of this.groups.values()) writes.push(...g.inFlight);
     for (const p of [...this.loaded]) this.unloadPartition(p);
@@ -279,7 +288,9 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     try {
       const data = await this.store.loadPartition(partition, (key, err) => this.log.error({ partition, key, err }, 'unreadable group coordinator entry skipped'));
       const now = this.clock.now();
-      for (const { key, home, group: stored, offsets, txnOffsets } of data.groups.values()) {
+      const ended: Array<{ g: ClassicGroup | null; key: GroupKey; producerId: bigint; commit: boolean }> = [];
+      for (const { key, home, group: stored, offsets, txnOffsets, txnEnds } of data.groups.values()) {
+        for (const [producerId, commit] of txnEnds) ended.push({ g: null, key, producerId, commit });
         const g = new ClassicGroup(key, stored?.stateTimestamp ?? now);
         if (stored) this.restoreGroup(g, stored);
         for (const o of offsets) g.setOffset(o.topic, o.partition, o.value);
@@ -292,10 +303,16 @@ export class LocalGroupCoordinator implements GroupCoordinator {
         g.home = home;
         g.homeStored = home !== null;
         this.groups.set(groupMapKey(key), g);
+        for (const e of ended) if (e.key === key) e.g = g;
         if (home === null) this.inferHome(g);
         this.onGroupLoaded(g);
       }
       this.loaded.add(partition);
+      // transactions that ended on another node's transaction coordinator meanwhile
+      for (const e of ended) {
+        if (e.g) await this.applyTxnEnd(e.g, e.producerId, e.commit).catch((err: unknown) => this.log.warn({ err, group: e.key.groupId }, 'applying a transaction end failed (retried by the sweep)'));
+        else await this.store.putTxnEnd(partition, e.key, e.producerId, null).catch(() => undefined);
+      }
     } finally {
       this.loading.delete(partition);
     }
@@ -1163,21 +1180,63 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     for (const groupId of groupIds) {
       const key = { tenant, groupId };
       const status = this.validateGroupStatus(key, 'any');
-      if (status !== null) throw new Error(`cannot complete the transaction offsets of group ${groupId}: ${errorName(status)}`);
-      const g = this.getGroup(key);
-      const pending = g?.pendingTxnOffsets.get(producerId);
-      if (!g || !pending) continue;
-      const partition = this.locator.partitionFor(key);
+      if (status === null) {
+        const g = this.getGroup(key);
+        if (g) await this.applyTxnEnd(g, producerId, commit);
+        continue;
+      }
+      if (!this.active) throw new Error(`cannot complete the transaction offsets of group ${groupId}: ${errorName(status)}`);
+      // Another node coordinates the group (or this one is loading it): leave the end where that
+      // coordinator finds it, next to the group's entries (it applies it at load and in its sweep).
+      await this.store.putTxnEnd(this.locator.partitionFor(key), key, producerId, commit);
+      this.log.info({ group: groupId, tenant, producerId: producerId.toString(), commit }, 'transaction end recorded for the coordinator of the group');
+    }
+  }
+
+  /** The transaction of `producerId` ended: its pending offsets in `g` become offsets (commit) or go. */
+  private async applyTxnEnd(g: ClassicGroup, producerId: bigint, commit: boolean): Promise<void> {
+    const partition = this.locator.partitionFor(g.key);
+    const pending = g.pendingTxnOffsets.get(producerId);
+    if (pending) {
       for (const { topic, partition: p, value } of pending.values()) {
         if (commit) {
-          await g.track(this.store.putOffset(partition, key, topic, p, value));
+          await g.track(this.store.putOffset(partition, g.key, topic, p, value));
           g.setOffset(topic, p, value);
           this.onOffsetCommitted?.(g.groupId, topic, p, value.offset);
         }
-        await g.track(this.store.putTxnOffset(partition, key, producerId, topic, p, null));
+        await g.track(this.store.putTxnOffset(partition, g.key, producerId, topic, p, null));
       }
       g.pendingTxnOffsets.delete(producerId);
-      this.log.info({ group: groupId, tenant, producerId: producerId.toString(), offsets: pending.size, commit }, commit ? 'transactional offsets committed' : 'transactional offsets aborted');
+      this.log.info({ group: g.groupId, tenant: g.key.tenant, producerId: producerId.toString(), offsets: pending.size, commit }, commit ? 'transactional offsets committed' : 'transactional offsets aborted');
+    }
+    await g.track(this.store.putTxnEnd(partition, g.key, producerId, null));
+  }
+
+  private scheduleTxnEndSweep(): void {
+    if (!this.active) return;
+    this.txnEndTimer = this.clock.schedule(TXN_END_SWEEP_MS, () => {
+      this.txnEndRun = this.sweepTxnEnds()
+        .catch((err: unknown) => this.log.warn({ err }, 'transaction end sweep failed'))
+        .finally(() => {
+          this.txnEndRun = null;
+          this.scheduleTxnEndSweep();
+        });
+    });
+  }
+
+  /**
+   * Apply transaction ends other nodes recorded for this node's groups (only groups with
+   * pending transactional offsets are looked at: a lookup in the loaded state per open transaction).
+   */
+  async sweepTxnEnds(): Promise<void> {
+    const open: ClassicGroup[] = [];
+    for (const g of this.groups.values()) if (g.pendingTxnOffsets.size > 0 && !g.is('Dead')) open.push(g);
+    for (const g of open) {
+      const partition = this.locator.partitionFor(g.key);
+      for (const producerId of [...g.pendingTxnOffsets.keys()]) {
+        const commit = await this.store.getTxnEnd(partition, g.key, producerId);
+        if (commit !== null && this.groups.get(groupMapKey(g.key)) === g) await this.applyTxnEnd(g, producerId, commit);
+      }
     }
   }
 

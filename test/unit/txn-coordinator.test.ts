@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/coordinator/clock.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from '../../src/coordinator/coordinator.js';
-import { SingleNodeLocator } from '../../src/coordinator/locator.js';
+import { SingleNodeLocator, offsetsPartitionFor, type CoordinatorLocator, type CoordinatorNode, type GroupKey } from '../../src/coordinator/locator.js';
 import { TransactionCoordinator, type TxnRef } from '../../src/coordinator/txn/coordinator.js';
 import { newMetadata, prepareAdd, prepareComplete, prepareEnd, prepareInit, isTimedOut, MAX_EPOCH, type TxnMetadata } from '../../src/coordinator/txn/metadata.js';
 import { TxnStore } from '../../src/coordinator/txn/store.js';
@@ -248,5 +248,71 @@ describe('transaction coordinator over the embedded engine', () => {
     const o = await engine.offsets(tp);
     assert.equal(o.highWatermark, before.highWatermark + 2n, 'one marker each');
     assert.equal(o.lastStableOffset, o.highWatermark, 'nothing left open');
+  });
+});
+
+describe('transactional offsets of a group another node coordinates', () => {
+  /** A static split of the partitions between two nodes (what the Pulsar election settles on). */
+  class SplitLocator implements CoordinatorLocator {
+    constructor(
+      readonly numPartitions: number,
+      private readonly mine: (p: number) => boolean,
+    ) {}
+    partitionFor(key: GroupKey): number {
+      return offsetsPartitionFor(key, this.numPartitions);
+    }
+    ownerOf(p: number): CoordinatorNode {
+      return { nodeId: this.mine(p) ? 1 : 2, local: this.mine(p), endpoint: () => ({ host: 'h', port: 1 }) };
+    }
+    ownedPartitions(): number[] {
+      return Array.from({ length: this.numPartitions }, (_, i) => i).filter((p) => this.mine(p));
+    }
+  }
+
+  test('the transaction coordinator records the end next to the group; the group\'s coordinator applies it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kop-txn-split-'));
+    const engine = new EmbeddedEngine({ dataDirectory: dir, retentionCheckIntervalMs: 0 });
+    await engine.start();
+    const clock = new ManualClock(NOW);
+    const log = silentLogger();
+    const config = coordinatorConfigFrom(loadConfig({ env: {}, overrides: {} }));
+    const nodeA = new SplitLocator(4, (p) => p % 2 === 0);
+    const nodeB = new SplitLocator(4, (p) => p % 2 === 1);
+    const groupsA = new LocalGroupCoordinator(nodeA, engine.state, config, log, clock);
+    const groupsB = new LocalGroupCoordinator(nodeB, engine.state, config, log, clock);
+    const txnsA = new TransactionCoordinator(nodeA, engine.state, engine, { transactionMaxTimeoutMs: 60_000, abortTimedOutIntervalMs: 1000, transactionalIdExpirationMs: 86_400_000 }, log, clock);
+    txnsA.offsets = groupsA;
+    try {
+      await groupsA.start();
+      await groupsB.start();
+      await txnsA.start();
+      const TOPIC = 'persistent://t/ns/split';
+      await engine.createTopic(TOPIC, 1, {});
+      const pick = (odd: boolean, prefix: string) => {
+        for (let i = 0; ; i++) if ((offsetsPartitionFor({ tenant: 't', groupId: `${prefix}${i}` }, 4) % 2 === 1) === odd) return `${prefix}${i}`;
+      };
+      const txnId = pick(false, 'tx'); // on node A
+      const groupId = pick(true, 'g'); // on node B
+      const ref = { tenant: 't', transactionalId: txnId, namespace: 'ns' };
+      const { producerId, producerEpoch } = await txnsA.initProducerId(ref, 30_000, null);
+      assert.equal(await txnsA.addToTransaction(ref, producerId, producerEpoch, [], [groupId]), ErrorCode.NONE);
+      const gref = { tenant: 't', groupId, namespace: 'ns' };
+      const offsets = [{ topic: TOPIC, partition: 0, offset: 11n, leaderEpoch: -1, metadata: '', commitTimestamp: -1n }];
+      assert.deepEqual(await groupsA.commitTxnOffsets({ key: gref, producerId, producerEpoch, generationId: -1, memberId: '', groupInstanceId: null, offsets }), [ErrorCode.NOT_COORDINATOR], 'node A does not coordinate the group');
+      assert.deepEqual(await groupsB.commitTxnOffsets({ key: gref, producerId, producerEpoch, generationId: -1, memberId: '', groupInstanceId: null, offsets }), [ErrorCode.NONE]);
+      assert.equal((await txnsA.endTransaction(ref, producerId, producerEpoch, true)).errorCode, ErrorCode.NONE);
+      await txnsA.settled();
+      assert.equal(txnsA.state(ref)!.state, 'CompleteCommit', 'the transaction completes although another node coordinates the group');
+      const fetch = () => groupsB.fetchOffsets(gref, [{ topic: TOPIC, partition: 0 }], true);
+      assert.equal((await fetch()).offsets[0]!.errorCode, ErrorCode.UNSTABLE_OFFSET_COMMIT, 'until node B applies the end');
+      await groupsB.sweepTxnEnds();
+      assert.deepEqual([(await fetch()).offsets[0]!.errorCode, (await fetch()).offsets[0]!.offset], [ErrorCode.NONE, 11n]);
+    } finally {
+      await txnsA.shutdown();
+      await groupsA.shutdown();
+      await groupsB.shutdown();
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
