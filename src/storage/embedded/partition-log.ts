@@ -164,6 +164,7 @@ export class PartitionLog {
       nowMs: Date.now(),
     });
     const log = new PartitionLog(dir, label, config, ctx, loaded.segments, loaded.logStartOffset, loaded.producers);
+    loaded.producers.truncateAbortedBefore(loaded.logStartOffset); // a snapshot from before the last retention run
     const cp = (await readFileOrNull(join(dir, CLEANER_CHECKPOINT_FILE)))?.toString('utf8').trim();
     if (cp !== undefined && /^\d+$/.test(cp)) log.cleanerCheckpoint = BigInt(cp);
     return log;
