@@ -93,7 +93,7 @@ export const listTransactions: ApiEntry<ListTransactionsRequest, ListTransaction
     if (!coordinator) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, unknownStateFilters, transactionStates: [] };
     const tenant = ctx.session.defaultNamespace.tenant;
     const states = request.stateFilters.filter((s): s is TxnState => TXN_STATES.includes(s as TxnState));
-    // Kafka: unknown state filters only (none known) match nothing
+    // Kafka: state filters that are all unknown match nothing
     if (request.stateFilters.length > 0 && states.length === 0) return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, unknownStateFilters, transactionStates: [] };
     const listed = coordinator.list(tenant, states, request.producerIdFilters, ctx.apiVersion >= 1 ? Number(request.durationFilter) : -1);
     const shown: ListTransactionsResponse['transactionStates'] = [];

@@ -208,6 +208,10 @@ describe('transaction coordinator over the embedded engine', () => {
     await appendTxn(pid, epoch, 'd1');
     clock.advance(5_000);
     assert.equal(await txns.sweep(), 0, 'not yet');
+    // ListTransactions' duration filter (kafka-transactions.sh find-hanging): running longer than the filter
+    assert.deepEqual(txns.list('t', ['Ongoing'], [], 4_000).transactions.map((t) => t.transactionalId), ['d']);
+    assert.deepEqual(txns.list('t', ['Ongoing'], [], 5_000).transactions, []);
+    assert.deepEqual(txns.list('t', [], [pid], -1).transactions.map((t) => t.transactionalId), ['d'], 'by producer id');
     clock.advance(6_000);
     assert.equal(await txns.sweep(), 1);
     await txns.settled();

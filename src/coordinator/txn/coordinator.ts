@@ -473,7 +473,7 @@ export class TransactionCoordinator {
   /** The tenant's ids this node coordinates (filtered by the caller for permissions), Kafka's listTransactionStates filters. */
   list(tenant: string, states: TxnState[], producerIds: bigint[], minDurationMs: number): { errorCode: number; transactions: TxnOverview[] } {
     if (!this.active) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, transactions: [] };
-    const errorCode = this.loading.size > 0 ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NONE;
+    if (this.loading.size > 0) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, transactions: [] };
     const now = this.clock.now();
     const out: TxnOverview[] = [];
     for (const e of this.ids.values()) {
@@ -481,11 +481,12 @@ export class TransactionCoordinator {
       if (m.tenant !== tenant || m.state === 'Dead') continue;
       if (states.length > 0 && !states.includes(m.state)) continue;
       if (producerIds.length > 0 && !producerIds.includes(m.producerId)) continue;
-      if (minDurationMs >= 0 && (m.state !== 'Ongoing' || now - m.txnStartTimestamp < minDurationMs)) continue;
+      // Kafka's filter, whatever the state (an id without a transaction has start time -1: always long enough)
+      if (minDurationMs >= 0 && now - m.txnStartTimestamp <= minDurationMs) continue;
       out.push({ transactionalId: m.transactionalId, home: m.home, producerId: m.producerId, state: m.state, txnStartTimestamp: m.txnStartTimestamp });
     }
     out.sort((a, b) => (a.transactionalId < b.transactionalId ? -1 : a.transactionalId > b.transactionalId ? 1 : 0));
-    return { errorCode, transactions: out };
+    return { errorCode: ErrorCode.NONE, transactions: out };
   }
 
   /** The metadata held now (tests and diagnostics). */
