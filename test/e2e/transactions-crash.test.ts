@@ -16,10 +16,7 @@ import kafkajs from 'kafkajs';
 import { spawnGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient } from '../helpers/clients/java.js';
-import { RawClient } from '../helpers/raw-client.js';
-import { decodeResponse, encodeRequest } from '../../src/protocol/codec/frame.js';
-import { API_KEYS } from '../../src/protocol/generated/apis.js';
-import { ErrorCode } from '../../src/protocol/errors.js';
+import { waitStable } from './drivers/stable-offsets.js';
 
 const { Kafka, logLevel } = kafkajs;
 const TOPIC = 'txn-crash';
@@ -30,23 +27,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-/** ListOffsets LATEST of both partitions at an isolation level (1: the last stable offsets). */
-async function latest(port: number, isolationLevel: number): Promise<bigint[]> {
-  const c = await RawClient.open(port);
-  try {
-    c.send(encodeRequest(API_KEYS.ListOffsets, 5, 1, 'txn-crash', { replicaId: -1, isolationLevel, topics: [{ name: TOPIC, partitions: [0, 1].map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 })) }] } as never));
-    const payload = await c.next(30_000);
-    assert.ok(payload, 'a ListOffsets response');
-    const body = decodeResponse(payload, API_KEYS.ListOffsets, 5).body as { topics: Array<{ partitions: Array<{ errorCode: number; offset: bigint }> }> };
-    return body.topics[0]!.partitions.map((p) => {
-      assert.equal(p.errorCode, ErrorCode.NONE);
-      return p.offset;
-    });
-  } finally {
-    c.sock.destroy();
-  }
 }
 
 toolTest('SIGKILL during transactions: committed stays in full, open ones are aborted in full after the restart, a racing commit is all or nothing', unavailable('java', 'kafkajs'), async () => {
@@ -89,15 +69,7 @@ toolTest('SIGKILL during transactions: committed stays in full, open ones are ab
 
     gw = await spawnGateway(env);
     // every transaction open at the kill ends (completed at load, or aborted after its timeout)
-    const deadline = Date.now() + 60_000;
-    let stable = await latest(port, 1);
-    let high = await latest(port, 0);
-    while (stable.some((o, i) => o !== high[i]) && Date.now() < deadline) {
-      await sleep(200);
-      stable = await latest(port, 1);
-      high = await latest(port, 0);
-    }
-    assert.deepEqual(stable, high, 'no transaction left open: the last stable offsets reached the ends');
+    await waitStable(port, TOPIC, 2);
     const seen = (await java.consume({ topic: TOPIC, isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 30_000 })).map((r) => r.valueText!).sort();
     const racingSeen = seen.filter((v) => v.startsWith('racing-'));
     assert.ok(racingSeen.length === 0 || racingSeen.length === 2, `the racing transaction is all or nothing: ${JSON.stringify(seen)}`);

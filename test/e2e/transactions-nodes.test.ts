@@ -20,6 +20,7 @@ import kafkajs from 'kafkajs';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient } from '../helpers/clients/java.js';
+import { waitStable } from './drivers/stable-offsets.js';
 import { createNamespace, pulsarGatewayEnv, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -110,6 +111,7 @@ describe('transactions across two gateway nodes on Pulsar', { skip }, () => {
     await t3.commit();
     await third.disconnect();
 
+    await waitStable(ports[2]!, topic, 2);
     const seen = (await java.consume({ topic, isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 60_000 })).map((r) => r.valueText!).sort();
     const second = seen.filter((v) => v.startsWith('second-'));
     assert.ok(second.length === 0 || second.length === 2, `the second transaction is all or nothing: ${JSON.stringify(seen)}`);

@@ -37,6 +37,7 @@ import { kafkajsClient } from '../helpers/clients/kafkajs.js';
 import { runPythonScript } from '../helpers/clients/python.js';
 import { harnessEnv, repoRoot } from '../helpers/clients/paths.js';
 import { waitFor } from './drivers/group-members.js';
+import { waitStable } from './drivers/stable-offsets.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
 
 const TRANSACTIONS_COMMAND = 'org.apache.kafka.tools.TransactionsCommand';
@@ -202,6 +203,7 @@ toolTest('kafka-transactions.sh list/describe/describe-producers show an open tr
   const after = table(await transactionsCli(['describe', '--transactional-id', 'open-app']))[0]!;
   assert.equal(after.TransactionState, 'CompleteAbort');
   // the aborted record is invisible to read_committed consumers, and they are not stuck behind it
+  await waitStable(gw.port, 'txn-open', 2);
   const records = await java.consume({ topic: 'txn-open', partitions: [0], isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 30_000 });
   assert.deepEqual(records.map((r) => r.valueText), []);
 }, { timeout: 240_000 });
@@ -237,8 +239,11 @@ toolTest('kafkajs transactions (old protocol versions): committed seen, aborted 
   } finally {
     await producer.disconnect();
   }
+  await waitStable(gw.port, 'txn-kjs', 2);
   const records = await java.consume({ topic: 'txn-kjs', isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 30_000 });
   assert.deepEqual(records.map((r) => r.valueText).sort(), ['kjs-c-0', 'kjs-c-1']);
+  // the transactions' completions (markers, then the group offsets) are done
+  await gw.gateway.context.transactions!.settled();
   const offsets = await java.listGroupOffsets('kjs-group', { topic: 'txn-kjs' });
   assert.deepEqual(offsets.map((o) => [o.partition, o.offset]), [[0, 3]]);
 }, { timeout: 120_000 });
@@ -253,6 +258,7 @@ toolTest('librdkafka (confluent-kafka) transactional producer: committed seen, a
   assert.ok(fenced, r.stdout);
   assert.equal(fenced.code, '_FENCED', JSON.stringify(fenced));
   assert.ok(events.some((e) => e.event === 'committed' && e.producer === 2), r.stdout);
+  await waitStable(gw.port, 'txn-py', 1);
   const records = await java.consume({ topic: 'txn-py', isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 30_000 });
   assert.deepEqual(records.map((x) => x.valueText), ['py-c-0', 'py-c-1', 'py-c-2', 'py-current']);
 }, { timeout: 180_000 });

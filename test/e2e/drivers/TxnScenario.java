@@ -66,7 +66,7 @@ public class TxnScenario {
     return p;
   }
 
-  static List<String> readAll(String bootstrap, String topic, int partitions, String isolation) {
+  static List<String> readAll(String bootstrap, String topic, int partitions, String isolation) throws InterruptedException {
     Properties c = new Properties();
     c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
@@ -79,8 +79,22 @@ public class TxnScenario {
       for (int i = 0; i < partitions; i++) tps.add(new TopicPartition(topic, i));
       consumer.assign(tps);
       consumer.seekToBeginning(tps);
-      // read_committed: the end offsets are the last stable offsets
+      // read_committed: the end offsets are the last stable offsets. A commit returns once the
+      // coordinator wrote PrepareCommit (Kafka's order), the markers follow: wait until they are all
+      // written (the last stable offsets reach the high watermarks) before reading.
       Map<TopicPartition, Long> end = consumer.endOffsets(tps);
+      if (isolation.equals("read_committed")) {
+        Properties u = new Properties();
+        u.putAll(c);
+        u.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+        try (KafkaConsumer<String, String> hw = new KafkaConsumer<>(u)) {
+          long until = System.currentTimeMillis() + 60_000;
+          while (!end.equals(hw.endOffsets(tps)) && System.currentTimeMillis() < until) {
+            Thread.sleep(100);
+            end = consumer.endOffsets(tps);
+          }
+        }
+      }
       long deadline = System.currentTimeMillis() + 60_000;
       while (System.currentTimeMillis() < deadline) {
         boolean done = true;
@@ -192,14 +206,16 @@ public class TxnScenario {
           tx.send(new ProducerRecord<>(topic, 0, "k", "o-1"));
           tx.sendOffsetsToTransaction(Map.of(tp0, new OffsetAndMetadata(5L, "txn")), meta);
           tx.commitTransaction();
-          OffsetAndMetadata o = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(tp0);
+          // require_stable: the offsets of a transaction still completing are waited for (UNSTABLE_OFFSET_COMMIT, retried)
+          ListConsumerGroupOffsetsOptions stable = new ListConsumerGroupOffsetsOptions().requireStable(true);
+          OffsetAndMetadata o = admin.listConsumerGroupOffsets(group, stable).partitionsToOffsetAndMetadata().get().get(tp0);
           emit("{\"event\":\"offsets\",\"after\":\"commit\",\"offset\":" + (o == null ? -1 : o.offset()) + "}");
           tx.beginTransaction();
           tx.send(new ProducerRecord<>(topic, 0, "k", "o-2"));
           tx.sendOffsetsToTransaction(Map.of(tp0, new OffsetAndMetadata(7L, "txn")), meta);
           tx.flush();
           tx.abortTransaction();
-          o = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(tp0);
+          o = admin.listConsumerGroupOffsets(group, stable).partitionsToOffsetAndMetadata().get().get(tp0);
           emit("{\"event\":\"offsets\",\"after\":\"abort\",\"offset\":" + (o == null ? -1 : o.offset()) + "}");
         }
         break;
