@@ -7,7 +7,9 @@
  * count from 1 to the number of input records exactly once, in order: the
  * killed instance's open transaction (output, changelog and input offsets) was
  * aborted, its committed work kept, and the restarted instance went on from
- * the committed input offsets and the changelog.
+ * the committed input offsets and the changelog. The same when the gateway
+ * (a child process) is SIGKILLed while the app works and restarted: the app
+ * carries on, and the committed output is exact.
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,12 +18,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestGateway, repoRoot, type TestGateway } from '../helpers/gateway.js';
+import { createServer } from 'node:net';
+import { spawnGateway, startTestGateway, repoRoot, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient, javaLog4jConfig } from '../helpers/clients/java.js';
 import { compileJavaSource } from '../helpers/clients/java-compile.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
-import { latestOffsets, waitStable } from './drivers/stable-offsets.js';
+import { latestOffsets, ongoingTransactions, waitStable } from './drivers/stable-offsets.js';
 
 const env = harnessEnv();
 const streamsClasspath = process.env.KOP_STREAMS_CLASSPATH || join(env.cacheDir, `kafka-streams-${env.kafkaVersion}`, 'libs', '*');
@@ -134,3 +137,66 @@ toolTest('kafka streams (exactly_once_v2): SIGKILLed mid-stream and restarted, e
   second.child.kill('SIGKILL');
   await second.exited;
 }, { timeout: 300_000 });
+
+toolTest('kafka streams (exactly_once_v2): the gateway SIGKILLed mid-stream and restarted, every count is committed exactly once', streamsUnavailable(), async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kop-eos-gw-'));
+  dirs.push(dir);
+  const port = await freePort();
+  const bootstrap = `127.0.0.1:${port}`;
+  const gwEnv = { KOP_KAFKA_LISTENERS: `PLAINTEXT://${bootstrap}`, KOP_DATA_DIRECTORY: dir, KOP_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS: '500' };
+  let node = await spawnGateway(gwEnv);
+  try {
+    const java = new JavaKafkaClient({ bootstrap, processTimeoutMs: 120_000 });
+    const appId = 'eos-gw-counts';
+    const input = 'eos-gw-input';
+    const output = 'eos-gw-output';
+    const keys = Array.from({ length: 10 }, (_, i) => `user-${i}`);
+    for (const c of await java.createTopics([{ name: input, partitions: 2 }, { name: output, partitions: 2 }])) assert.equal(c.error, undefined, JSON.stringify(c));
+    const records = [];
+    for (let r = 0; r < 150; r++) for (const k of keys) records.push({ key: k, value: `v-${r}` });
+    for (const r of await java.produce({ topic: input, records, acks: 'all', idempotence: true })) assert.equal(r.error, undefined, JSON.stringify(r));
+    const state = mkdtempSync(join(tmpdir(), 'kop-eos-gw-state-'));
+    dirs.push(state);
+    const app = await startStreams(['--bootstrap', bootstrap, '--app-id', appId, '--input', input, '--output', output, '--state-dir', state, '--guarantee', 'exactly_once_v2', '--commit-ms', '100']);
+    for (let i = 0; ; i++) {
+      assert.ok(app.child.exitCode === null, `the Streams app exited: ${app.stderr()}`);
+      assert.ok(i < 600, `the Streams app produced output: ${app.stderr()}`);
+      if ((await latestOffsets(port, output, 2, 0)).some((o) => o > 0n)) break;
+      await sleep(100);
+    }
+    // the gateway dies while the app is working through the input, its transaction open; it comes back on the same port and data
+    let open: string[] = [];
+    for (let i = 0; i < 2000 && open.length === 0; i++) open = await ongoingTransactions(port);
+    assert.ok(open.length > 0, 'the app had a transaction open');
+    node.child.kill('SIGKILL');
+    assert.equal(await node.exited, 'SIGKILL');
+    node = await spawnGateway(gwEnv);
+    const deadline = Date.now() + 180_000;
+    let seen = new Map<string, number[]>();
+    for (;;) {
+      assert.ok(app.child.exitCode === null, `the Streams app exited after the gateway restart: ${app.stderr()}`);
+      await waitStable(port, output, 2);
+      seen = new Map();
+      const recs = await java.consume({ topic: output, isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 30_000 });
+      recs.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+      for (const r of recs) seen.set(r.keyText!, [...(seen.get(r.keyText!) ?? []), Number(r.valueText)]);
+      if (keys.every((k) => seen.get(k)?.at(-1) === 150)) break;
+      assert.ok(Date.now() < deadline, `every key counted to 150 (now ${JSON.stringify(keys.map((k) => seen.get(k)?.at(-1)))}): ${app.stderr()}`);
+      await sleep(1000);
+    }
+    for (const k of keys) assert.deepEqual(seen.get(k), Array.from({ length: 150 }, (_, i) => i + 1), `${k}: each count committed exactly once, in order`);
+    app.child.kill('SIGKILL');
+    await app.exited;
+  } finally {
+    node.child.kill('SIGKILL');
+    await node.exited;
+  }
+}, { timeout: 300_000 });
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}

@@ -3,6 +3,7 @@
  * partitions, i.e. the last stable offsets (ListOffsets LATEST, isolation_level=1)
  * reached the high watermarks. A client's commit returns once the coordinator
  * wrote PrepareCommit (Kafka's order); the markers that move the LSO follow.
+ * And which transactions a node has open (to kill something at the right time).
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,5 +38,19 @@ export async function waitStable(port: number, topic: string, partitions: number
     if (stable.every((o, i) => o === high[i])) return;
     assert.ok(Date.now() < deadline, `${topic}: a transaction is still open (last stable offsets ${stable.join(',')}, high watermarks ${high.join(',')})`);
     await sleep(100);
+  }
+}
+
+/** The transactional ids in state Ongoing the node at `port` coordinates (ListTransactions v1). */
+export async function ongoingTransactions(port: number): Promise<string[]> {
+  const c = await RawClient.open(port);
+  try {
+    c.send(encodeRequest(API_KEYS.ListTransactions, 1, 1, 'stable-offsets', { stateFilters: ['Ongoing'], producerIdFilters: [], durationFilter: -1n } as never));
+    const payload = await c.next(30_000);
+    assert.ok(payload, 'a ListTransactions response');
+    const body = decodeResponse(payload, API_KEYS.ListTransactions, 1).body as { errorCode: number; transactionStates: Array<{ transactionalId: string }> };
+    return body.errorCode === ErrorCode.NONE ? body.transactionStates.map((t) => t.transactionalId) : [];
+  } finally {
+    c.sock.destroy();
   }
 }
