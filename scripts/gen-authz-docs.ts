@@ -17,6 +17,8 @@ const RESOURCE: Record<ResourceOn, string> = {
   'topic-listing': 'each topic listed (filtered)',
   group: 'each group named, in its home namespace',
   'group-listing': 'each group listed, in its home namespace (filtered)',
+  'transactional-id': 'each transactional id named, in its home namespace',
+  'transactional-id-listing': 'each transactional id listed, in its home namespace (filtered)',
   'tenant-of-topic': "each named topic's tenant",
   'tenant-of-topic-id': "each topic's tenant, named by id",
   namespace: "the session's namespace",
@@ -29,6 +31,9 @@ export function pulsarPermission(c: Pick<CheckSpec, 'action' | 'on'>): string {
   if (c.action === 'admin') return c.on === 'group' ? 'tenant admin (`adminRoles`) of the tenant' : "tenant admin (`adminRoles`) of the topic's tenant";
   if (c.on === 'group' || c.on === 'group-listing') return '`consume` grant in the home namespace (on it or one of its topics), and the subscription rules for the group name';
   if (c.on === 'namespace') return `\`${c.action}\` grant on the namespace or on one of its topics`;
+  if (c.on === 'transactional-id' || c.on === 'transactional-id-listing') {
+    return c.action === 'lookup' ? '`produce` or `consume` grant in the home namespace (on it or one of its topics)' : `\`${c.action}\` grant in the home namespace (on it or one of its topics)`;
+  }
   if (c.action === 'lookup') return '`produce` or `consume` grant on the topic or its namespace (Pulsar lookup)';
   return `\`${c.action}\` grant on the topic or its namespace`;
 }

@@ -12,6 +12,7 @@ import type { AuditLog, Authorizer } from './security/types.js';
 import type { ByteRateQuota } from './network/quotas.js';
 import type { GroupCoordinator } from './coordinator/coordinator.js';
 import type { ShareGroups } from './share/groups.js';
+import type { TransactionCoordinator } from './coordinator/txn/coordinator.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
 import type { RevocationWatcher } from './security/tokens/revocation.js';
 
@@ -55,6 +56,8 @@ export interface GatewayContext {
   readonly fetchSessions?: FetchSessionCache;
   /** Share groups (KIP-932); the share-group APIs are not served without it. */
   readonly shareGroups?: ShareGroups;
+  /** The transaction coordinator; transactional APIs answer COORDINATOR_NOT_AVAILABLE without one. */
+  readonly transactions?: TransactionCoordinator;
   /** Prometheus metrics; undefined when metrics are off (no opsListener, or metricsEnabled=false). */
   readonly metrics?: GatewayMetrics;
 }

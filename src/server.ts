@@ -28,6 +28,7 @@ import { parseNamespace } from './topics/names.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coordinator.js';
 import { ShareGroups, shareGroupsConfigFrom } from './share/groups.js';
 import { registerShareGroupMetrics } from './share/metrics.js';
+import { TransactionCoordinator } from './coordinator/txn/coordinator.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { registerAuditMetrics, registerBoundMetrics, registerFetchSessionMetrics, registerGroupMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
@@ -118,10 +119,33 @@ export class Gateway {
     // Homes inferred for groups stored before homes existed (src/coordinator/home.ts) are audited.
     coordinator.onHomeInferred = (key, home) =>
       security.audit?.homeAssigned(null, { principal: null, operation: null, resource: `group ${key.tenant}/${home}/${key.groupId}`, namespace: `${key.tenant}/${home}`, how: 'inferred' });
+    // transactional ids live on the same partitions as groups (docs/transactions.md)
+    const transactions = new TransactionCoordinator(
+      coordination.locator,
+      storage.state,
+      storage,
+      {
+        transactionMaxTimeoutMs: config.transactionMaxTimeoutMs,
+        abortTimedOutIntervalMs: config.transactionAbortTimedOutTransactionCleanupIntervalMs,
+        transactionalIdExpirationMs: config.transactionalIdExpirationMs,
+      },
+      log.child({ component: 'transaction-coordinator' }),
+    );
+    transactions.offsets = coordinator;
     try {
       await coordinator.start();
       if (wiring.offsetCommitted) coordinator.onOffsetCommitted = wiring.offsetCommitted;
-      await coordination.start({ gained: (p) => coordinator.loadPartition(p), lost: (p) => coordinator.unloadPartition(p) });
+      await transactions.start();
+      await coordination.start({
+        gained: async (p) => {
+          await coordinator.loadPartition(p);
+          await transactions.loadPartition(p);
+        },
+        lost: (p) => {
+          transactions.unloadPartition(p);
+          coordinator.unloadPartition(p);
+        },
+      });
     } catch (err) {
       await coordination.close();
       await storage.close();
@@ -133,6 +157,7 @@ export class Gateway {
     try {
       await shareGroups?.start();
     } catch (err) {
+      await transactions.shutdown();
       await coordinator.shutdown();
       await coordination.close();
       await storage.close();
@@ -167,6 +192,7 @@ export class Gateway {
         maxPartitions: config.fetchSessionMaxPartitions,
       }),
       ...(shareGroups ? { shareGroups } : {}),
+      transactions,
     };
     const gateway = new Gateway(config, context, bound, log, security, tls);
     // tokenRevocationFile changed: open sessions it revokes are closed now, not at their expiry.
@@ -330,6 +356,7 @@ export class Gateway {
     this.stopping ??= (async () => {
       const closing = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
       // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can drain.
+      await this.context.transactions?.shutdown();
       await this.context.coordinator?.shutdown();
       await this.coordination?.close(); // hand the offsets partitions to the other nodes at once
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));

@@ -542,6 +542,27 @@ export const SCHEMA = {
     origin: 'Kafka',
     doc: 'Where a share group starts reading a partition it has not read before: the log end (latest) or start (earliest); the default of Kafka\'s group config share.auto.offset.reset, which a group may set for itself (docs/share-groups.md).',
   },
+  transactionMaxTimeoutMs: {
+    kind: 'int',
+    default: 900_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'Largest transaction.timeout.ms a transactional producer may ask for (Kafka transaction.max.timeout.ms); a larger one gets INVALID_TRANSACTION_TIMEOUT at InitProducerId.',
+  },
+  transactionAbortTimedOutTransactionCleanupIntervalMs: {
+    kind: 'int',
+    default: 10_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'How often the transaction coordinator aborts transactions older than their timeout, fencing their producer (Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms).',
+  },
+  transactionalIdExpirationMs: {
+    kind: 'int',
+    default: 604_800_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'A transactional id without an open transaction and unused this long is removed (Kafka transactional.id.expiration.ms); its next use starts with a new producer id.',
+  },
   authenticationEnabled: {
     kind: 'bool',
     default: false,

@@ -138,6 +138,17 @@ export interface CommitOffsetsParams {
   apiVersion: number;
 }
 
+export interface TxnCommitOffsetsParams {
+  key: GroupRef;
+  producerId: bigint;
+  producerEpoch: number;
+  /** v3+: -1 / "" / null when the producer does not name its consumer's generation. */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  offsets: OffsetToCommit[];
+}
+
 export interface FetchedOffset {
   topic: string;
   partition: number;
@@ -186,6 +197,17 @@ export interface GroupCoordinator {
   leaveGroup(key: GroupRef, members: MemberIdentity[]): Promise<LeaveGroupResult>;
   /** One error code per entry of params.offsets, in order. */
   commitOffsets(params: CommitOffsetsParams): Promise<number[]>;
+  /**
+   * TxnOffsetCommit: offsets of an open transaction of `producerId`, durable but
+   * invisible until the transaction commits (completeTxnOffsets). One code per offset.
+   */
+  commitTxnOffsets(params: TxnCommitOffsetsParams): Promise<number[]>;
+  /**
+   * The transaction of `producerId` ended (called by the transaction coordinator, not by
+   * handlers): its pending offsets in these groups of `tenant` become committed offsets, or
+   * are dropped. Throws when this node does not coordinate one of the groups (retried).
+   */
+  completeTxnOffsets(tenant: string, groupIds: string[], producerId: bigint, commit: boolean): Promise<void>;
   /** partitions null: every committed offset of the group. */
   fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }>;
   deleteOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }>;
@@ -197,6 +219,9 @@ export interface GroupCoordinator {
 
 type GroupIdRule = 'non-empty' | 'any';
 
+/** How often transaction ends recorded by other nodes are looked for (only for groups with open transactional offsets). */
+const TXN_END_SWEEP_MS = 500;
+
 const EMPTY = Buffer.alloc(0);
 
 export class LocalGroupCoordinator implements GroupCoordinator {
@@ -207,6 +232,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   private active = false;
   private expirationTimer: { cancel(): void } | null = null;
   private expirationRun: Promise<void> | null = null;
+  private txnEndTimer: { cancel(): void } | null = null;
+  private txnEndRun: Promise<void> | null = null;
   private readonly newMemberJoinTimeoutMs: number;
   /** Told of every durable offset commit (the Pulsar engine mirrors them into subscriptions). */
   onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
@@ -234,6 +261,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     this.active = true;
     await Promise.all(this.locator.ownedPartitions().map((p) => this.loadPartition(p)));
     this.scheduleExpiration();
+    this.scheduleTxnEndSweep();
     this.log.info({ partitions: this.loaded.size, groups: this.groups.size }, 'group coordinator started');
   }
 
@@ -242,7 +270,10 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     this.active = false;
     this.expirationTimer?.cancel();
     this.expirationTimer = null;
+    this.txnEndTimer?.cancel();
+    this.txnEndTimer = null;
     await this.expirationRun;
+    await this.txnEndRun;
     const writes: Promise<unknown>[] = [];
     for (const g of this.groups.values()) writes.push(...g.inFlight);
     for (const p of [...this.loaded]) this.unloadPartition(p);
@@ -257,11 +288,14 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     try {
       const data = await this.store.loadPartition(partition, (key, err) => this.log.error({ partition, key, err }, 'unreadable group coordinator entry skipped'));
       const now = this.clock.now();
-      for (const { key, home, group: stored, offsets } of data.groups.values()) {
+      const ended: Array<{ g: ClassicGroup | null; key: GroupKey; producerId: bigint; commit: boolean }> = [];
+      for (const { key, home, group: stored, offsets, txnOffsets, txnEnds } of data.groups.values()) {
+        for (const [producerId, commit] of txnEnds) ended.push({ g: null, key, producerId, commit });
         const g = new ClassicGroup(key, stored?.stateTimestamp ?? now);
         if (stored) this.restoreGroup(g, stored);
         for (const o of offsets) g.setOffset(o.topic, o.partition, o.value);
-        if (!stored && offsets.length === 0) {
+        for (const o of txnOffsets) pendingTxnOffset(g, o.producerId, o.topic, o.partition).set(o.value);
+        if (!stored && offsets.length === 0 && txnOffsets.length === 0) {
           // A home left behind by a group whose other entries are gone: drop it.
           if (home !== null) void this.store.putHome(partition, key, null).catch((err: unknown) => this.log.warn({ err, group: key.groupId }, 'failed to delete an orphaned group home'));
           continue;
@@ -269,10 +303,16 @@ export class LocalGroupCoordinator implements GroupCoordinator {
         g.home = home;
         g.homeStored = home !== null;
         this.groups.set(groupMapKey(key), g);
+        for (const e of ended) if (e.key === key) e.g = g;
         if (home === null) this.inferHome(g);
         this.onGroupLoaded(g);
       }
       this.loaded.add(partition);
+      // transactions that ended on another node's transaction coordinator meanwhile
+      for (const e of ended) {
+        if (e.g) await this.applyTxnEnd(e.g, e.producerId, e.commit).catch((err: unknown) => this.log.warn({ err, group: e.key.groupId }, 'applying a transaction end failed (retried by the sweep)'));
+        else await this.store.putTxnEnd(partition, e.key, e.producerId, null).catch(() => undefined);
+      }
     } finally {
       this.loading.delete(partition);
     }
@@ -1093,14 +1133,122 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     return Promise.all(writes);
   }
 
+  // ------------------------------------------------------------------ transactional offsets
+
+  async commitTxnOffsets(p: TxnCommitOffsetsParams): Promise<number[]> {
+    const all = (code: number) => p.offsets.map(() => code);
+    const status = this.validateGroupStatus(p.key, 'non-empty');
+    if (status !== null) return all(status);
+    let g = this.getGroup(p.key);
+    const homeError = this.checkHome(g, p.key, true);
+    if (homeError !== null) return all(homeError);
+    if (!g) {
+      this.log.info({ group: p.key.groupId, tenant: p.key.tenant }, 'creating simple consumer group via transactional offset commit');
+      g = this.addGroup(p.key);
+    }
+    // Kafka's doTxnCommitOffsets
+    if (g.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (!(p.generationId < 0 && g.is('Empty'))) {
+      if (p.groupInstanceId !== null) {
+        const current = g.currentStaticMemberId(p.groupInstanceId);
+        if (current !== undefined && current !== p.memberId) return all(ErrorCode.FENCED_INSTANCE_ID);
+      }
+      if (p.memberId !== '' && !g.has(p.memberId)) return all(ErrorCode.UNKNOWN_MEMBER_ID);
+      if (p.generationId >= 0 && p.generationId !== g.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
+    }
+    const now = this.clock.now();
+    const partition = this.locator.partitionFor(g.key);
+    const group = g;
+    return Promise.all(
+      p.offsets.map(async (o): Promise<number> => {
+        const metadata = o.metadata ?? '';
+        if (Buffer.byteLength(metadata, 'utf8') > this.config.offsetMetadataMaxBytes) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+        const value: CommittedOffset = { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata, commitTimestamp: now, expireTimestamp: null };
+        try {
+          await group.track(this.persistHome(group).then(() => this.store.putTxnOffset(partition, group.key, p.producerId, o.topic, o.partition, value)));
+          pendingTxnOffset(group, p.producerId, o.topic, o.partition).set(value);
+          return ErrorCode.NONE;
+        } catch (err) {
+          this.log.error({ err, group: group.groupId, topic: o.topic, partition: o.partition }, 'transactional offset commit write failed');
+          return ErrorCode.NOT_COORDINATOR;
+        }
+      }),
+    );
+  }
+
+  async completeTxnOffsets(tenant: string, groupIds: string[], producerId: bigint, commit: boolean): Promise<void> {
+    for (const groupId of groupIds) {
+      const key = { tenant, groupId };
+      const status = this.validateGroupStatus(key, 'any');
+      if (status === null) {
+        const g = this.getGroup(key);
+        if (g) await this.applyTxnEnd(g, producerId, commit);
+        continue;
+      }
+      if (!this.active) throw new Error(`cannot complete the transaction offsets of group ${groupId}: ${errorName(status)}`);
+      // Another node coordinates the group (or this one is loading it): leave the end where that
+      // coordinator finds it, next to the group's entries (it applies it at load and in its sweep).
+      await this.store.putTxnEnd(this.locator.partitionFor(key), key, producerId, commit);
+      this.log.info({ group: groupId, tenant, producerId: producerId.toString(), commit }, 'transaction end recorded for the coordinator of the group');
+    }
+  }
+
+  /** The transaction of `producerId` ended: its pending offsets in `g` become offsets (commit) or go. */
+  private async applyTxnEnd(g: ClassicGroup, producerId: bigint, commit: boolean): Promise<void> {
+    const partition = this.locator.partitionFor(g.key);
+    const pending = g.pendingTxnOffsets.get(producerId);
+    if (pending) {
+      for (const { topic, partition: p, value } of pending.values()) {
+        if (commit) {
+          await g.track(this.store.putOffset(partition, g.key, topic, p, value));
+          g.setOffset(topic, p, value);
+          this.onOffsetCommitted?.(g.groupId, topic, p, value.offset);
+        }
+        await g.track(this.store.putTxnOffset(partition, g.key, producerId, topic, p, null));
+      }
+      g.pendingTxnOffsets.delete(producerId);
+      this.log.info({ group: g.groupId, tenant: g.key.tenant, producerId: producerId.toString(), offsets: pending.size, commit }, commit ? 'transactional offsets committed' : 'transactional offsets aborted');
+    }
+    await g.track(this.store.putTxnEnd(partition, g.key, producerId, null));
+  }
+
+  private scheduleTxnEndSweep(): void {
+    if (!this.active) return;
+    this.txnEndTimer = this.clock.schedule(TXN_END_SWEEP_MS, () => {
+      this.txnEndRun = this.sweepTxnEnds()
+        .catch((err: unknown) => this.log.warn({ err }, 'transaction end sweep failed'))
+        .finally(() => {
+          this.txnEndRun = null;
+          this.scheduleTxnEndSweep();
+        });
+    });
+  }
+
+  /**
+   * Apply transaction ends other nodes recorded for this node's groups (only groups with
+   * pending transactional offsets are looked at: a lookup in the loaded state per open transaction).
+   */
+  async sweepTxnEnds(): Promise<void> {
+    const open: ClassicGroup[] = [];
+    for (const g of this.groups.values()) if (g.pendingTxnOffsets.size > 0 && !g.is('Dead')) open.push(g);
+    for (const g of open) {
+      const partition = this.locator.partitionFor(g.key);
+      for (const producerId of [...g.pendingTxnOffsets.keys()]) {
+        const commit = await this.store.getTxnEnd(partition, g.key, producerId);
+        if (commit !== null && this.groups.get(groupMapKey(g.key)) === g) await this.applyTxnEnd(g, producerId, commit);
+      }
+    }
+  }
+
   async fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
     const status = this.validateGroupStatus(key, 'any');
     if (status !== null) return { errorCode: status, offsets: [] };
     const g = this.getGroup(key);
     const homeError = this.checkHome(g, key, false);
     if (homeError !== null) return { errorCode: homeError, offsets: [] };
-    // No transactions here: the only unstable offsets are commits being written.
+    // Unstable offsets: commits being written (waited for), and offsets of open transactions (UNSTABLE_OFFSET_COMMIT).
     if (g && requireStable && g.inFlight.size > 0) await Promise.allSettled([...g.inFlight]);
+    const unstable = (topic: string, partition: number): boolean => requireStable && g !== undefined && g.hasPendingTxnOffset(topic, partition);
     const found = (topic: string, partition: number, o: CommittedOffset): FetchedOffset => ({
       topic,
       partition,
@@ -1117,6 +1265,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     return {
       errorCode: ErrorCode.NONE,
       offsets: partitions.map(({ topic, partition }) => {
+        if (unstable(topic, partition)) return { topic, partition, offset: -1n, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
         const o = g && !g.is('Dead') ? g.offset(topic, partition) : undefined;
         return o ? found(topic, partition, o) : { topic, partition, offset: -1n, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
       }),
@@ -1238,6 +1387,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     try {
       const deletes: Promise<void>[] = [];
       for (const [topic, m] of g.offsets) for (const p of m.keys()) deletes.push(this.store.putOffset(partition, g.key, topic, p, null));
+      // offsets of transactions still open go with the group (their commit finds no group and adds nothing)
+      for (const [producerId, m] of g.pendingTxnOffsets) for (const o of m.values()) deletes.push(this.store.putTxnOffset(partition, g.key, producerId, o.topic, o.partition, null));
       deletes.push(this.store.putGroup(partition, g.key, null));
       // The home goes last (puts land in issue order): a crash before it leaves a home without a
       // group, dropped at the next load. Issued in this same turn, so a group created again under
@@ -1246,6 +1397,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       await Promise.all(deletes);
       g.homeStored = false;
       g.offsets.clear();
+      g.pendingTxnOffsets.clear();
       return null;
     } catch (err) {
       this.log.error({ err, group: g.groupId }, 'failed to delete group data');
@@ -1403,5 +1555,16 @@ export function coordinatorConfigFrom(c: {
     offsetsRetentionMs: c.offsetsRetentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: c.offsetsRetentionCheckIntervalMs,
     offsetMetadataMaxBytes: c.offsetMetadataMaxBytes,
+  };
+}
+
+/** The slot of a pending transactional offset of a group. */
+function pendingTxnOffset(g: ClassicGroup, producerId: bigint, topic: string, partition: number): { set(value: CommittedOffset): void } {
+  return {
+    set(value: CommittedOffset): void {
+      let m = g.pendingTxnOffsets.get(producerId);
+      if (!m) g.pendingTxnOffsets.set(producerId, (m = new Map()));
+      m.set(`${topic}\0${partition}`, { topic, partition, value });
+    },
   };
 }

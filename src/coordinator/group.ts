@@ -153,6 +153,11 @@ export class ClassicGroup {
   subscribedTopics: Set<string> | null = null;
   /** topic (resolved name) -> partition -> committed offset */
   readonly offsets = new Map<string, Map<number, CommittedOffset>>();
+  /**
+   * Transactional offsets (TxnOffsetCommit) not yet committed or aborted: producer id ->
+   * "topic\0partition" -> the offset. They become offsets when the transaction commits.
+   */
+  readonly pendingTxnOffsets = new Map<bigint, Map<string, { topic: string; partition: number; value: CommittedOffset }>>();
   /** Offset commits being written: "topic\0partition" -> count. */
   readonly pendingOffsetCommits = new Map<string, number>();
   /** In-flight writes of this group (offset commits, metadata), for requireStable and shutdown. */
@@ -394,7 +399,14 @@ export class ClassicGroup {
   }
 
   hasOffsets(): boolean {
-    return this.offsets.size > 0 || this.pendingOffsetCommits.size > 0;
+    return this.offsets.size > 0 || this.pendingOffsetCommits.size > 0 || this.pendingTxnOffsets.size > 0;
+  }
+
+  /** A transaction has an offset for this partition that is neither committed nor aborted yet. */
+  hasPendingTxnOffset(topic: string, partition: number): boolean {
+    const k = `${topic}\0${partition}`;
+    for (const m of this.pendingTxnOffsets.values()) if (m.has(k)) return true;
+    return false;
   }
 
   hasPendingCommit(topic: string, partition: number): boolean {

@@ -1,6 +1,6 @@
 /**
  * Resource homes: where the permissions of a resource that Pulsar has no
- * resource type for (a consumer group; later a transactional id) are checked.
+ * resource type for (a consumer group, a transactional id) are checked.
  *
  * Such a resource is named by a Kafka client within its tenant only, but
  * Pulsar grants live per namespace. Checking it in whatever namespace the

@@ -7,6 +7,15 @@
  *   ["o", tenant, groupId, topic, partition]    -> one committed offset (topic is the resolved name)
  *   ["h", tenant, groupId]                      -> the group's home namespace (home.ts), written
  *                                                  before any other entry of the group
+ *   ["t", tenant, groupId, producerId, topic, partition] -> an offset of an open transaction
+ *                                                  (TxnOffsetCommit), until the transaction ends
+ *   ["te", tenant, groupId, producerId]         -> that transaction ended (commit or abort), written by
+ *                                                  a transaction coordinator on another node (Kafka's
+ *                                                  marker in __consumer_offsets), until applied
+ *
+ * The same namespaces hold the transaction coordinator's entries ("x", "xe",
+ * see txn/store.ts), skipped here; the partition-count migration moves "x"
+ * entries too (a transactional id is placed like a group of that name).
  *
  * Writing null deletes an entry (a tombstone in the compacted topic). Values
  * are versioned JSON. A partition's entries are read only when this node
@@ -49,7 +58,18 @@ export interface StoredGroup {
 }
 
 export interface LoadedPartition {
-  groups: Map<string, { key: GroupKey; home: string | null; group: StoredGroup | null; offsets: Array<{ topic: string; partition: number; value: CommittedOffset }> }>;
+  groups: Map<
+    string,
+    {
+      key: GroupKey;
+      home: string | null;
+      group: StoredGroup | null;
+      offsets: Array<{ topic: string; partition: number; value: CommittedOffset }>;
+      txnOffsets: Array<{ producerId: bigint; topic: string; partition: number; value: CommittedOffset }>;
+      /** Transactions that ended on another node, not yet applied: producer id -> committed. */
+      txnEnds: Map<bigint, boolean>;
+    }
+  >;
 }
 
 export function groupMapKey(key: GroupKey): string {
@@ -77,6 +97,16 @@ function decodeHome(buf: Buffer): string {
   if (j.v !== 1) throw new Error(`unknown group home version ${j.v}`);
   if (typeof j.namespace !== 'string' || j.namespace === '') throw new Error('group home without a namespace');
   return j.namespace;
+}
+
+function txnEndKey(key: GroupKey, producerId: bigint): string {
+  return JSON.stringify(['te', key.tenant, key.groupId, producerId.toString()]);
+}
+
+function decodeTxnEnd(buf: Buffer): boolean {
+  const j = JSON.parse(buf.toString('utf8'));
+  if (j.v !== 1 || typeof j.commit !== 'boolean') throw new Error('unreadable transaction end entry');
+  return j.commit;
 }
 
 function offsetEntryKey(key: GroupKey, topic: string, partition: number): string {
@@ -172,6 +202,7 @@ export class GroupStore {
       for (let p = 0; p < old; p++) {
         for (const { key, value } of await this.kv.scan(namespaceOf(p))) {
           const parts = JSON.parse(key) as unknown[];
+          if (parts[0] === 'xe') continue; // the transaction store's epoch of this partition (txn/store.ts)
           const target = partitionOf({ tenant: String(parts[1]), groupId: String(parts[2]) });
           if (target === p) continue;
           await this.kv.put(namespaceOf(target), key, value);
@@ -190,7 +221,7 @@ export class GroupStore {
     const slot = (key: GroupKey) => {
       const k = groupMapKey(key);
       let s = groups.get(k);
-      if (!s) groups.set(k, (s = { key, home: null, group: null, offsets: [] }));
+      if (!s) groups.set(k, (s = { key, home: null, group: null, offsets: [], txnOffsets: [], txnEnds: new Map() }));
       return s;
     };
     for (const { key, value } of await this.kv.scan(namespaceOf(partition))) {
@@ -200,6 +231,9 @@ export class GroupStore {
         if (parts[0] === 'g') slot(gk).group = decodeGroup(value);
         else if (parts[0] === 'h') slot(gk).home = decodeHome(value);
         else if (parts[0] === 'o') slot(gk).offsets.push({ topic: String(parts[3]), partition: Number(parts[4]), value: decodeOffset(value) });
+        else if (parts[0] === 'x' || parts[0] === 'xe') continue; // the transaction store's entries (txn/store.ts)
+        else if (parts[0] === 't') slot(gk).txnOffsets.push({ producerId: BigInt(String(parts[3])), topic: String(parts[4]), partition: Number(parts[5]), value: decodeOffset(value) });
+        else if (parts[0] === 'te') slot(gk).txnEnds.set(BigInt(String(parts[3])), decodeTxnEnd(value));
         else throw new Error('unknown entry type');
       } catch (err) {
         onBadEntry(key, err);
@@ -215,6 +249,21 @@ export class GroupStore {
   /** The group's home namespace (null deletes it, with the group). */
   putHome(partition: number, key: GroupKey, namespace: string | null): Promise<void> {
     return this.kv.put(namespaceOf(partition), homeEntryKey(key), namespace === null ? null : encodeHome(namespace));
+  }
+
+  /** A transaction of `producerId` ended (committed or not; null: applied, remove). */
+  putTxnEnd(partition: number, key: GroupKey, producerId: bigint, commit: boolean | null): Promise<void> {
+    return this.kv.put(namespaceOf(partition), txnEndKey(key, producerId), commit === null ? null : Buffer.from(JSON.stringify({ v: 1, commit })));
+  }
+
+  async getTxnEnd(partition: number, key: GroupKey, producerId: bigint): Promise<boolean | null> {
+    const v = await this.kv.get(namespaceOf(partition), txnEndKey(key, producerId));
+    return v === null ? null : decodeTxnEnd(v);
+  }
+
+  /** An offset of an open transaction (null: the transaction ended). */
+  putTxnOffset(partition: number, key: GroupKey, producerId: bigint, topic: string, topicPartition: number, value: CommittedOffset | null): Promise<void> {
+    return this.kv.put(namespaceOf(partition), JSON.stringify(['t', key.tenant, key.groupId, producerId.toString(), topic, topicPartition]), value === null ? null : encodeOffset(value));
   }
 
   putOffset(partition: number, key: GroupKey, topic: string, topicPartition: number, value: CommittedOffset | null): Promise<void> {

@@ -26,6 +26,7 @@
  * reaches storage for them.
  */
 import type { AuthAction } from '../security/types.js';
+import type { TxnAction } from '../security/access.js';
 import type { Session } from '../session/session.js';
 import type { RequestContext } from './registry.js';
 import type { GatewayContext } from '../gateway-context.js';
@@ -45,6 +46,10 @@ export type ResourceOn =
   | 'group'
   /** Every group of a listing (ListGroups): filtered. */
   | 'group-listing'
+  /** A transactional id, checked in its home namespace. */
+  | 'transactional-id'
+  /** Every transactional id of a listing (ListTransactions): filtered. */
+  | 'transactional-id-listing'
   /** The tenant of a topic named by its Kafka name (topic administration). */
   | 'tenant-of-topic'
   /** The tenant of a topic named by its id. */
@@ -54,7 +59,7 @@ export type ResourceOn =
   /** The cluster (superusers). */
   | 'cluster';
 
-export const RESOURCE_KINDS: readonly ResourceOn[] = ['topic', 'topic-id', 'topic-listing', 'group', 'group-listing', 'tenant-of-topic', 'tenant-of-topic-id', 'namespace', 'cluster'];
+export const RESOURCE_KINDS: readonly ResourceOn[] = ['topic', 'topic-id', 'topic-listing', 'group', 'group-listing', 'transactional-id', 'transactional-id-listing', 'tenant-of-topic', 'tenant-of-topic-id', 'namespace', 'cluster'];
 
 /** One pair an API may check, for validation and for the generated documentation. */
 export interface CheckSpec {
@@ -79,7 +84,9 @@ export type Need =
    * share: a share group (KIP-932), whose home the share-group coordinator keeps (src/share/groups.ts).
    */
   | { on: 'group'; action: 'consume' | 'admin'; group: string; anyNode?: boolean; share?: boolean }
-  | { on: 'topic-listing' | 'group-listing' | 'namespace' | 'cluster'; action: AuthAction; ifGroup?: GroupCondition };
+  /** anyNode: as for groups (FindCoordinator). */
+  | { on: 'transactional-id'; action: TxnAction; transactionalId: string; anyNode?: boolean }
+  | { on: 'topic-listing' | 'group-listing' | 'transactional-id-listing' | 'namespace' | 'cluster'; action: AuthAction; ifGroup?: GroupCondition };
 
 export interface GroupCondition {
   group: string;
@@ -141,6 +148,7 @@ export function prepareAccess(ctx: RequestContext, declaration: AccessDeclaratio
   if (needs.length === 0) return null;
   const checks = declaration.checks;
   let groups = false;
+  let txns = false;
   for (const n of needs) {
     let declared = false;
     for (const c of checks) {
@@ -151,7 +159,9 @@ export function prepareAccess(ctx: RequestContext, declaration: AccessDeclaratio
     }
     if (!declared) throw new Error(`API ${ctx.apiKey} asked for ${n.action} on ${n.on}, which its entry does not declare`);
     if (n.on === 'group') groups = true;
+    if (n.on === 'transactional-id') txns = true;
   }
+  if (txns) return prepareWithTxn(ctx, needs);
   if (groups) return prepareWithGroups(ctx, needs);
   return needs.length === 1 ? (resolveNeed(ctx, needs[0]!) ?? null) : Promise.all(needs.map((n) => resolveNeed(ctx, n)));
 }
@@ -167,6 +177,21 @@ async function prepareWithGroups(ctx: RequestContext, needs: Need[]): Promise<vo
     rest.push(n);
   }
   await Promise.all(rest.map((n) => resolveNeed(ctx, n)));
+}
+
+/**
+ * Transactional ids first (Kafka checks the id before anything else the request names),
+ * after the cluster when the request names it (AddPartitionsToTxn v4+, a broker's request):
+ * the rest is resolved only when those were allowed.
+ */
+async function prepareWithTxn(ctx: RequestContext, needs: Need[]): Promise<void> {
+  const cluster = needs.filter((n) => n.on === 'cluster');
+  if (cluster.length > 0 && !((await resolveNeed(ctx, cluster[0]!)) as boolean)) return;
+  const decisions = await Promise.all(needs.filter((n) => n.on === 'transactional-id').map((n) => resolveNeed(ctx, n) as Promise<{ allowed: boolean }>));
+  if (decisions.some((d) => !d.allowed)) return;
+  const rest = needs.filter((n) => n.on !== 'transactional-id' && n.on !== 'cluster');
+  if (rest.some((n) => n.on === 'group')) await prepareWithGroups(ctx, rest);
+  else await Promise.all(rest.map((n) => resolveNeed(ctx, n)));
 }
 
 function resolveNeed(ctx: RequestContext, n: Need): Promise<unknown> | undefined {
@@ -195,6 +220,11 @@ function resolveNeed(ctx: RequestContext, n: Need): Promise<unknown> | undefined
       return undefined;
     case 'group-listing':
       access.declareListing(n.action, 'group');
+      return undefined;
+    case 'transactional-id':
+      return access.declareTransactionalId(n.transactionalId, n.action, (check) => resolveTxn(ctx, n.transactionalId, n.anyNode === true, check));
+    case 'transactional-id-listing':
+      access.declareListing(n.action, 'transactional-id');
       return undefined;
     case 'namespace':
       return access.declareNamespace(ctx.session.defaultNamespace, n.action);
@@ -244,6 +274,27 @@ async function resolveShareGroup(ctx: RequestContext, groupId: string, check: (n
   const namespace = checkNamespace(shares.groupHome(key), session.namespace);
   const allowed = await check(namespace);
   return { errorCode: allowed ? ErrorCode.NONE : ErrorCode.GROUP_AUTHORIZATION_FAILED, namespace, allowed };
+}
+
+/**
+ * Where a transactional id is checked: the group rule (resolveGroup), with the
+ * transaction coordinator's view of the id's home. An id named by a request of
+ * a gateway without a transaction coordinator is checked in the session's
+ * namespace and answered COORDINATOR_NOT_AVAILABLE.
+ */
+async function resolveTxn(ctx: RequestContext, transactionalId: string, anyNode: boolean, check: (namespace: string) => Promise<boolean>): Promise<GroupResolution> {
+  const coordinator = ctx.gateway.transactions;
+  const session = ctx.session.defaultNamespace;
+  const denied = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  if (!coordinator) {
+    const allowed = await check(session.namespace);
+    return { errorCode: allowed ? ErrorCode.COORDINATOR_NOT_AVAILABLE : denied, namespace: session.namespace, allowed };
+  }
+  const lookup = coordinator.txnHome({ tenant: session.tenant, transactionalId });
+  if (lookup.errorCode !== ErrorCode.NONE && !anyNode) return { errorCode: lookup.errorCode, namespace: null, allowed: false };
+  const namespace = lookup.errorCode === ErrorCode.NONE ? checkNamespace(lookup.home, session.namespace) : session.namespace;
+  const allowed = await check(namespace);
+  return { errorCode: allowed ? lookup.errorCode : denied, namespace, allowed };
 }
 
 // ------------------------------------------------------------ helpers for the entries' `needs`

@@ -27,7 +27,7 @@ import type { RequestContext } from './registry.js';
 import { runSaslStep } from '../security/sasl/session-auth.js';
 import { RequestAccess } from '../security/access.js';
 import { prepareAccess } from './access-plan.js';
-import { coordinatorGuard, shareGroupsGuard, storageGuard } from './guards.js';
+import { coordinatorGuard, shareGroupsGuard, storageGuard, transactionsGuard } from './guards.js';
 import { APIS } from '../protocol/generated/apis.js';
 import { noteRefusal } from '../network/counters.js';
 
@@ -41,7 +41,8 @@ export class Dispatcher implements FrameHandler {
   private readonly guard: ReturnType<typeof storageGuard>;
   private readonly guardCoordinator: ReturnType<typeof coordinatorGuard> | null;
   private readonly guardShares: ReturnType<typeof shareGroupsGuard> | null;
-  private readonly RequestGateway: new (storage: unknown, coordinator: unknown, shareGroups: unknown) => GatewayContext;
+  private readonly guardTransactions: ReturnType<typeof transactionsGuard> | null;
+  private readonly RequestGateway: new (storage: unknown, coordinator: unknown, shareGroups: unknown, transactions: unknown) => GatewayContext;
 
   constructor(
     private readonly gateway: GatewayContext,
@@ -50,14 +51,22 @@ export class Dispatcher implements FrameHandler {
     this.guard = storageGuard(gateway.storage);
     this.guardCoordinator = gateway.coordinator ? coordinatorGuard(gateway.coordinator) : null;
     this.guardShares = gateway.shareGroups ? shareGroupsGuard(gateway.shareGroups) : null;
+    this.guardTransactions = gateway.transactions ? transactionsGuard(gateway.transactions) : null;
     // one object of a stable shape per request, whose prototype is the gateway
-    function RequestGateway(this: { storage: unknown; coordinator: unknown; shareGroups: unknown }, storage: unknown, coordinator: unknown, shareGroups: unknown): void {
+    function RequestGateway(
+      this: { storage: unknown; coordinator: unknown; shareGroups: unknown; transactions: unknown },
+      storage: unknown,
+      coordinator: unknown,
+      shareGroups: unknown,
+      transactions: unknown,
+    ): void {
       this.storage = storage;
       this.coordinator = coordinator;
       this.shareGroups = shareGroups;
+      this.transactions = transactions;
     }
     RequestGateway.prototype = gateway;
-    this.RequestGateway = RequestGateway as unknown as new (storage: unknown, coordinator: unknown, shareGroups: unknown) => GatewayContext;
+    this.RequestGateway = RequestGateway as unknown as new (storage: unknown, coordinator: unknown, shareGroups: unknown, transactions: unknown) => GatewayContext;
   }
 
   private sessionOf(conn: Connection): Session {
@@ -138,7 +147,12 @@ export class Dispatcher implements FrameHandler {
     const operation = APIS[apiKey]?.name ?? String(apiKey);
     const access = new RequestAccess(this.gateway.security.authorizer, this.gateway.security.audit, session, conn.id, operation);
     // the handler's view of the gateway: its storage reaches only the topics this request checked
-    const gateway = new this.RequestGateway(this.guard(access, session, operation), this.guardCoordinator?.(access, session, operation), this.guardShares?.(access, session, operation));
+    const gateway = new this.RequestGateway(
+      this.guard(access, session, operation),
+      this.guardCoordinator?.(access, session, operation),
+      this.guardShares?.(access, session, operation),
+      this.guardTransactions?.(access, session, operation),
+    );
     const ctx: RequestContext = {
       apiKey,
       apiVersion,

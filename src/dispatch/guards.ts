@@ -33,6 +33,12 @@
  * (`admin` ones for DeleteGroups and OffsetDelete); ListGroups needs a declared
  * group listing of the session's own tenant. groupHome and the locator pass
  * through (they name a coordinator, not a group's content); anything else is refused.
+ * completeTxnOffsets is the transaction coordinator's, never a handler's.
+ *
+ * Transaction coordinator: every call takes a TxnRef, and only the refs this
+ * request's RequestAccess issued for an allowed transactional id are accepted
+ * (`produce` ones to use the id; describing needs any); ListTransactions needs a
+ * declared transactional-id listing of the session's own tenant.
  */
 import type { StorageEngine, PartitionRef } from '../storage/engine.js';
 import type { Session } from '../session/session.js';
@@ -40,6 +46,7 @@ import { UndeclaredAccessError, type RequestAccess } from '../security/access.js
 import type { AuthAction } from '../security/types.js';
 import type { GroupCoordinator } from '../coordinator/coordinator.js';
 import type { ShareGroups } from '../share/groups.js';
+import type { TransactionCoordinator } from '../coordinator/txn/coordinator.js';
 
 type Guard = (access: RequestAccess, session: Session, args: unknown[]) => string | null;
 
@@ -158,6 +165,7 @@ const COORDINATOR_GUARDS: Record<string, Guard> = {
   syncGroup: issuedRef(false, (a) => (a[0] as { key: object }).key),
   heartbeat: issuedRef(false, (a) => (a[0] as { key: object }).key),
   commitOffsets: issuedRef(false, (a) => (a[0] as { key: object }).key),
+  commitTxnOffsets: issuedRef(false, (a) => (a[0] as { key: object }).key),
   leaveGroup: issuedRef(false, (a) => a[0]),
   fetchOffsets: issuedRef(false, (a) => a[0]),
   describeGroup: issuedRef(false, (a) => a[0]),
@@ -199,4 +207,29 @@ export const SHARE_PASS_THROUGH: readonly string[] = ['config', 'groupHome', 'su
 /** Per-request views of the share-group coordinator. */
 export function shareGroupsGuard(shares: ShareGroups): (access: RequestAccess, session: Session, operation: string) => ShareGroups {
   return viewFactory(shares, SHARE_GUARDS, SHARE_PASS_THROUGH, 'shareGroups');
+}
+
+const issuedTxn =
+  (produce: boolean): Guard =>
+  (access, _session, args) => {
+    const action = access.issuedTxnFor(args[0] as object);
+    return action !== undefined && (!produce || action === 'produce') ? null : `a transactional-id ref issued for ${produce ? 'a produce' : 'a'} decision`;
+  };
+
+/** The guarded methods of TransactionCoordinator: each takes a TxnRef this request issued (produce to use the id). */
+const TXN_GUARDS: Record<string, Guard> = {
+  initProducerId: issuedTxn(true),
+  addToTransaction: issuedTxn(true),
+  verifyPartitions: issuedTxn(true),
+  endTransaction: issuedTxn(true),
+  describe: issuedTxn(false),
+  list: (access, session, args) => (access.mayList('transactional-id') && args[0] === session.defaultNamespace.tenant ? null : "a declared transactional-id listing of the session's tenant"),
+};
+
+/** Members of the transaction coordinator a handler may use freely: where an id lives, not what it holds. */
+export const TXN_PASS_THROUGH: readonly string[] = ['locator', 'txnHome'];
+
+/** Per-request views of the transaction coordinator (built once per coordinator). */
+export function transactionsGuard(coordinator: TransactionCoordinator): (access: RequestAccess, session: Session, operation: string) => TransactionCoordinator {
+  return viewFactory(coordinator, TXN_GUARDS, TXN_PASS_THROUGH, 'transactions');
 }

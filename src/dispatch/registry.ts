@@ -27,8 +27,12 @@ import type { AccessDeclaration } from './access-plan.js';
  *  - group: the group's subscription roles (+ consume on named topics, by name or id: share groups).
  *  - tenant-admin: tenant admin or superuser for the topics' tenant (or, for a share
  *    group's configs, `admin` on the group in its home: its tenant's admins).
+ *  - transaction: the transactional id in its home (`produce` to use it, `lookup` to
+ *    describe or list it), + `produce` on the partitions added, the group and the
+ *    topics of transactional offsets, the cluster for broker-only versions;
+ *    InitProducerId without a transactional id: `produce` in the session's namespace.
  */
-export type AuthorizationRule = 'pre-auth' | 'authenticated' | 'topic-lookup' | 'topic-produce' | 'topic-consume' | 'group' | 'tenant-admin';
+export type AuthorizationRule = 'pre-auth' | 'authenticated' | 'topic-lookup' | 'topic-produce' | 'topic-consume' | 'group' | 'tenant-admin' | 'transaction';
 
 export const AUTHORIZATION_RULES: readonly AuthorizationRule[] = [
   'pre-auth',
@@ -38,6 +42,7 @@ export const AUTHORIZATION_RULES: readonly AuthorizationRule[] = [
   'topic-consume',
   'group',
   'tenant-admin',
+  'transaction',
 ];
 
 export interface RequestContext {
@@ -102,8 +107,20 @@ const RULE_ADMITS: Record<AuthorizationRule, (action: string, on: string) => boo
   'topic-lookup': (action, on) => (action === 'lookup' && (on === 'topic' || on === 'topic-id' || on === 'topic-listing')) || (on === 'cluster' && action === 'admin'),
   'topic-produce': (action, on) => action === 'produce' && on === 'topic',
   'topic-consume': (action, on) => action === 'consume' && (on === 'topic' || on === 'topic-id'),
-  group: (action, on) => on === 'group' || on === 'group-listing' || (action === 'consume' && (on === 'topic' || on === 'topic-id' || on === 'topic-listing')),
+  // FindCoordinator names groups or transactional ids (lookup); share groups name topics by id
+  group: (action, on) =>
+    on === 'group' ||
+    on === 'group-listing' ||
+    (action === 'consume' && (on === 'topic' || on === 'topic-id' || on === 'topic-listing')) ||
+    (action === 'lookup' && on === 'transactional-id'),
   'tenant-admin': (action, on) => action === 'admin' && (on === 'tenant-of-topic' || on === 'tenant-of-topic-id' || on === 'group'),
+  transaction: (action, on) =>
+    ((action === 'produce' || action === 'lookup') && on === 'transactional-id') ||
+    (action === 'produce' && on === 'namespace') ||
+    (action === 'lookup' && on === 'transactional-id-listing') ||
+    (action === 'produce' && on === 'topic') ||
+    (action === 'consume' && (on === 'group' || on === 'topic')) ||
+    (action === 'admin' && on === 'cluster'),
 };
 
 function checkDeclaration(apiKey: number, rule: AuthorizationRule, authz: AccessDeclaration<unknown> | undefined): void {

@@ -4,15 +4,15 @@
  * GROUP keys: the group (scoped by the session's tenant) hashes to an offsets
  * partition; its owner is the coordinator (this node, or the node holding that
  * partition when several gateway nodes share a Pulsar cluster). TRANSACTION
- * keys: this gateway has no transaction coordinator, so COORDINATOR_NOT_AVAILABLE
- * with a message saying so (the client's transactional calls time out with it).
+ * keys: the transactional id (scoped by tenant) is placed the same way, and
+ * that partition's owner is its transaction coordinator (src/coordinator/txn/).
  *
- * Authorization (Kafka: DESCRIBE on the group): `consume` on the group in its
- * home namespace (group-common.ts) when this node coordinates the group. When
- * another node does (or this one is still loading it), the home is not known
- * here: the check is made in the session's namespace. The answer only names the
- * coordinator's address; every operation on the group is checked in its home by
- * that coordinator.
+ * Authorization (Kafka: DESCRIBE on the group / transactional id): `consume` on
+ * the group, `lookup` on the transactional id (txn-common.ts), in its home
+ * namespace when this node coordinates it. When another node does (or this one
+ * is still loading it), the home is not known here: the check is made in the
+ * session's namespace. The answer only names the coordinator's address; every
+ * operation is checked in the home by that coordinator.
  */
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { type Need } from '../dispatch/access-plan.js';
@@ -32,7 +32,16 @@ function failed(key: string, errorCode: number, errorMessage: string | null): Co
 
 async function locate(ctx: RequestContext, keyType: number, key: string): Promise<Coordinator> {
   if (keyType === KEY_TYPE_TRANSACTION) {
-    return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'transactions are not supported by this gateway');
+    if (!(await ctx.access.txnAccess(key, 'lookup')).allowed) {
+      return failed(key, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, `not authorized to use transactional id ${key}`);
+    }
+    const transactions = ctx.gateway.transactions;
+    if (!transactions) return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'no transaction coordinator');
+    const locator = transactions.locator;
+    const owner = locator.ownerOf(locator.partitionFor(groupKey(ctx, key)));
+    if (!owner) return failed(key, ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction coordinator is moving; retry');
+    const endpoint = owner.endpoint(ctx.conn.listenerName);
+    return { key, nodeId: owner.nodeId, host: endpoint.host, port: endpoint.port, errorCode: ErrorCode.NONE, errorMessage: null };
   }
   if (keyType !== KEY_TYPE_GROUP) return failed(key, ErrorCode.INVALID_REQUEST, `unsupported coordinator key type ${keyType}`);
   const coordinator = coordinatorOf(ctx);
@@ -60,10 +69,15 @@ export const findCoordinator: ApiEntry<FindCoordinatorRequest, FindCoordinatorRe
   maxVersion: 6,
   rule: 'group',
   authz: {
-    checks: [{ action: 'consume', on: 'group', when: 'key type GROUP; in the session\'s namespace when another node coordinates the group', denial: 'GROUP_AUTHORIZATION_FAILED on the key' }],
+    checks: [
+      { action: 'consume', on: 'group', when: 'key type GROUP; in the session\'s namespace when another node coordinates the group', denial: 'GROUP_AUTHORIZATION_FAILED on the key' },
+      { action: 'lookup', on: 'transactional-id', when: 'key type TRANSACTION; in the session\'s namespace when another node coordinates the id', denial: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED on the key' },
+    ],
     needs(request, { apiVersion }) {
-      if (apiVersion >= 1 && request.keyType !== KEY_TYPE_GROUP) return [];
+      const keyType = apiVersion >= 1 ? request.keyType : KEY_TYPE_GROUP;
       const keys = apiVersion >= 4 ? request.coordinatorKeys : [request.key];
+      if (keyType === KEY_TYPE_TRANSACTION) return keys.map((transactionalId): Need => ({ on: 'transactional-id', action: 'lookup', transactionalId, anyNode: true }));
+      if (keyType !== KEY_TYPE_GROUP) return [];
       return keys.map((group): Need => ({ on: 'group', action: 'consume', group, anyNode: true }));
     },
   },

@@ -23,6 +23,9 @@ import { offsetCommit, offsetDelete, offsetFetch } from './group-offsets.js';
 import { deleteGroups, describeGroups, listGroups } from './group-admin.js';
 import { describeShareGroupOffsets, shareGroupDescribe, shareGroupHeartbeat } from './share-group.js';
 import { shareAcknowledge, shareFetch } from './share-fetch.js';
+import { addOffsetsToTxn, addPartitionsToTxn, endTxn } from './transactions.js';
+import { txnOffsetCommit } from './txn-offset-commit.js';
+import { describeProducers, describeTransactions, listTransactions } from './txn-admin.js';
 import { saslHandshake } from './sasl-handshake.js';
 import { saslAuthenticate } from './sasl-authenticate.js';
 
@@ -38,6 +41,8 @@ export function buildDispatchTable(options: TableOptions = {}): DispatchTable {
   entries.push(findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, offsetDelete, describeGroups, listGroups, deleteGroups);
   // share groups (src/share)
   if (options.shareGroups ?? true) entries.push(shareGroupHeartbeat, shareGroupDescribe, shareFetch, shareAcknowledge, describeShareGroupOffsets);
+  // transactions (src/coordinator/txn)
+  entries.push(addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeTransactions, listTransactions, describeProducers);
   // authentication (src/security/sasl)
   entries.push(saslHandshake, saslAuthenticate);
   for (const entry of entries) {

@@ -29,6 +29,7 @@ import type { NamespaceRef, TopicName } from '../topics/names.js';
 import type { AuditLog, AuthAction, AuthDecision, AuthResource, Authorizer } from './types.js';
 import { describeResource } from './authz/authorizer.js';
 import type { GroupRef } from '../coordinator/coordinator.js';
+import type { TxnRef } from '../coordinator/txn/coordinator.js';
 import { ErrorCode } from '../protocol/errors.js';
 
 interface Allowed {
@@ -64,6 +65,27 @@ export interface HomedGroup {
   group: string;
 }
 
+/** A transactional id as it is checked: in its home namespace. */
+export interface HomedTxn {
+  tenant: string;
+  namespace: string;
+  transactionalId: string;
+}
+
+/** What a transactional id is checked for: `produce` to use it, `lookup` to find or describe it. */
+export type TxnAction = 'produce' | 'lookup';
+
+/** The outcome of a declared transactional-id pair (dispatch/access-plan.ts resolves the home). */
+export interface TxnDecision {
+  /** NONE when allowed and this node coordinates the id; else the code the client gets. */
+  errorCode: number;
+  /** Where it was checked; null when not checked (another node coordinates it). */
+  namespace: string | null;
+  allowed: boolean;
+  /** When allowed and this node coordinates the id: the ref the transaction coordinator takes. */
+  ref: TxnRef | null;
+}
+
 /** A handler asked an access question its dispatch-table entry did not declare: a bug, refused. */
 export class UndeclaredAccessError extends Error {
   override readonly name = 'UndeclaredAccessError';
@@ -92,7 +114,7 @@ export class RequestAccess {
    * settled decisions on anything but topics (key: action + resource label, a boolean), for
    * authorizeGroup and the guarded storage.
    */
-  private readonly decided = new Map<string, Promise<GroupDecision> | boolean>();
+  private readonly decided = new Map<string, Promise<GroupDecision> | Promise<TxnDecision> | boolean>();
   /** Settled topic decisions by full name: DECIDED | the bits of the allowed actions (one lookup per storage call). */
   private readonly topicBits = new Map<string, number>();
   /** Allowed decisions of this request, audited at finish() with the records/bytes they covered. */
@@ -125,6 +147,20 @@ export class RequestAccess {
     const label = `group:${g.tenant}/${g.namespace}/${g.group}`;
     this.requireDeclared(`${action}\u0000${label}`, opts, action, 'group');
     return this.check(action, { kind: 'group', tenant: g.tenant, namespace: g.namespace, group: g.group }, label, opts);
+  }
+
+  /** A transactional id of a listing (ListTransactions), checked in its home namespace. */
+  transactionalId(t: HomedTxn, action: TxnAction, opts?: CheckOptions): Promise<boolean> {
+    const label = `transactional-id:${t.tenant}/${t.namespace}/${t.transactionalId}`;
+    this.requireDeclared(`${action}\u0000${label}`, opts, action, 'transactional-id');
+    return this.check(action, { kind: 'transactional-id', tenant: t.tenant, namespace: t.namespace, transactionalId: t.transactionalId }, label, opts);
+  }
+
+  /** The decision on a transactional id the entry declared (checked in its home, see access-plan.ts). */
+  txnAccess(transactionalId: string, action: TxnAction): Promise<TxnDecision> {
+    const decided = this.decided.get(`txn\u0000${action}\u0000${transactionalId}`) as Promise<TxnDecision> | undefined;
+    if (!decided) throw new UndeclaredAccessError(`${this.operation}: ${action} on transactional id ${JSON.stringify(transactionalId)} was not declared by its dispatch-table entry`);
+    return decided;
   }
 
   /** The decision on a group the entry declared (by id; checked in its home, see access-plan.ts). */
@@ -183,7 +219,7 @@ export class RequestAccess {
   }
 
   /** The handler may filter a listing of this kind of resource with this action (access_filtered). */
-  declareListing(action: AuthAction, kind: 'topic' | 'group'): void {
+  declareListing(action: AuthAction, kind: ListingKind): void {
     this.declared.add(`listing\u0000${action}\u0000${kind}`);
   }
 
@@ -208,6 +244,47 @@ export class RequestAccess {
       this.decided.set(key, decided);
     }
     return decided;
+  }
+
+  /**
+   * Declare a transactional-id pair; `resolve` finds where the id is checked and asks
+   * through the given check (which declares that resource and audits it).
+   */
+  declareTransactionalId(
+    transactionalId: string,
+    action: TxnAction,
+    resolve: (check: (namespace: string) => Promise<boolean>) => Promise<Omit<TxnDecision, 'ref'>>,
+  ): Promise<TxnDecision> {
+    const key = `txn\u0000${action}\u0000${transactionalId}`;
+    let decided = this.decided.get(key) as Promise<TxnDecision> | undefined;
+    if (!decided) {
+      const tenant = this.session.defaultNamespace.tenant;
+      decided = resolve((namespace) => {
+        const label = `transactional-id:${tenant}/${namespace}/${transactionalId}`;
+        this.declared.add(`${action}\u0000${label}`);
+        return this.check(action, { kind: 'transactional-id', tenant, namespace, transactionalId }, label);
+      }).then((r) => ({ ...r, ref: r.allowed && r.errorCode === ErrorCode.NONE && r.namespace !== null ? this.issueTxn(tenant, r.namespace, transactionalId, action) : null }));
+      this.decided.set(key, decided);
+    }
+    return decided;
+  }
+
+  /** The action a TxnRef was issued for by this request, or undefined (not issued here). */
+  issuedTxnFor(ref: object): TxnAction | undefined {
+    return this.issuedTxn?.get(ref);
+  }
+
+  private issuedTxn: Map<object, TxnAction> | null = null;
+
+  private issueTxn(tenant: string, namespace: string, transactionalId: string, action: TxnAction): TxnRef {
+    const ref: TxnRef = {
+      tenant,
+      transactionalId,
+      namespace,
+      onHome: (how) => this.homeAssigned({ kind: 'transactional-id', tenant, namespace, transactionalId }, how),
+    };
+    (this.issuedTxn ??= new Map()).set(ref, action);
+    return ref;
   }
 
   /** The action a GroupRef was issued for by this request, or undefined (not issued here). */
@@ -255,13 +332,13 @@ export class RequestAccess {
   }
 
   /** May the handler list every topic / group (a declared listing)? */
-  mayList(kind: 'topic' | 'group'): boolean {
+  mayList(kind: ListingKind): boolean {
     for (const k of this.declared) if (k.startsWith('listing\u0000') && k.endsWith(`\u0000${kind}`)) return true;
     return false;
   }
 
   /** A declared question that was never asked is no error; an undeclared one is. */
-  private requireDeclared(key: string, opts?: CheckOptions, action?: AuthAction, kind?: 'topic' | 'group'): void {
+  private requireDeclared(key: string, opts?: CheckOptions, action?: AuthAction, kind?: ListingKind): void {
     if (opts?.listing === true) {
       if (this.declared.has(`listing\u0000${action}\u0000${kind}`)) return;
       throw new UndeclaredAccessError(`${this.operation}: a listing of ${kind}s by ${action} was not declared by its dispatch-table entry`);
@@ -279,7 +356,7 @@ export class RequestAccess {
 
   /** A resource of this request got its home namespace (created, or adopted after an upgrade). */
   homeAssigned(resource: AuthResource, how: 'created' | 'adopted'): void {
-    if (resource.kind !== 'group' && resource.kind !== 'namespace') return;
+    if (resource.kind !== 'group' && resource.kind !== 'namespace' && resource.kind !== 'transactional-id') return;
     this.audit?.homeAssigned(this.connId, {
       principal: this.session.principal,
       operation: this.operation,
@@ -357,6 +434,9 @@ export class RequestAccess {
     }
   }
 }
+
+/** The kinds of resource a request may list (filtered). */
+export type ListingKind = 'topic' | 'group' | 'transactional-id';
 
 const DECIDED = 1;
 const ACTION_BIT: Record<AuthAction, number> = { produce: 2, consume: 4, lookup: 8, admin: 16 };

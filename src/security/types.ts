@@ -45,6 +45,11 @@ export type AuthResource =
   /** A consumer group (Pulsar subscription) in a namespace: its home (src/coordinator/home.ts). */
   | { kind: 'group'; tenant: string; namespace: string; group: string }
   /**
+   * A Kafka transactional id in a namespace: its home (src/coordinator/home.ts). Checked
+   * like the namespace as a whole (produce: a produce grant on it or one of its topics).
+   */
+  | { kind: 'transactional-id'; tenant: string; namespace: string; transactionalId: string }
+  /**
    * A namespace as a whole: produce/consume need that grant on the namespace or on
    * at least one of its topics (Kafka's "WRITE on any topic", e.g. InitProducerId).
    */

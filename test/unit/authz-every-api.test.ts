@@ -32,6 +32,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/coordinator/clock.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from '../../src/coordinator/coordinator.js';
 import { SingleNodeLocator } from '../../src/coordinator/locator.js';
+import { TransactionCoordinator } from '../../src/coordinator/txn/coordinator.js';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import type { RequestContext } from '../../src/dispatch/registry.js';
 import type { GatewayContext } from '../../src/gateway-context.js';
@@ -118,6 +119,7 @@ describe('every registered API: a principal without grants learns nothing of ano
   let dir: string;
   let engine: EmbeddedEngine;
   let coordinator: LocalGroupCoordinator;
+  let transactions: TransactionCoordinator;
   let dispatcher: Dispatcher;
   let victimId: Buffer;
   const table = buildDispatchTable();
@@ -149,8 +151,12 @@ describe('every registered API: a principal without grants learns nothing of ano
     engine = new EmbeddedEngine({ dataDirectory: dir, retentionCheckIntervalMs: 0 });
     await engine.start();
     const config = loadConfig({ env: {}, overrides: { kafkaNodeId: NODE, groupInitialRebalanceDelayMs: 0, allowAutoTopicCreation: true } });
-    coordinator = new LocalGroupCoordinator(new SingleNodeLocator(5, NODE, (l) => ({ host: `host-${l}`, port: 9093 })), engine.state, coordinatorConfigFrom(config), log, new ManualClock());
+    const locator = new SingleNodeLocator(5, NODE, (l) => ({ host: `host-${l}`, port: 9093 }));
+    coordinator = new LocalGroupCoordinator(locator, engine.state, coordinatorConfigFrom(config), log, new ManualClock());
     await coordinator.start();
+    transactions = new TransactionCoordinator(locator, engine.state, engine, { transactionMaxTimeoutMs: 900_000, abortTimedOutIntervalMs: 10_000, transactionalIdExpirationMs: 604_800_000 }, log, new ManualClock());
+    transactions.offsets = coordinator;
+    await transactions.start();
     const ns = { permissions: {}, subscriptionPermissions: {}, subscriptionAuthMode: 'None', topics: {} };
     const policies = new StaticPolicySource([
       validateTenantPolicy({ tenant: 'victim', adminRoles: ['victim-admin'], namespaces: { ns: { ...ns, permissions: { alice: ['produce', 'consume'] } } } }, 'victim.json'),
@@ -167,6 +173,7 @@ describe('every registered API: a principal without grants learns nothing of ano
       security: { sasl: null, failedAuthenticationDelayMs: 0, authorizer, audit },
       advertisedEndpoint: () => ({ host: '127.0.0.1', port: 9092 }),
       coordinator,
+      transactions,
     };
     dispatcher = new Dispatcher(gateway, () => session);
 
@@ -179,9 +186,16 @@ describe('every registered API: a principal without grants learns nothing of ano
     assert.equal(codesOf(produced.body)[0], ErrorCode.NONE, 'the victim produced');
     const committed = await call(API_KEYS.OffsetCommit, 2, { groupId: 'secret', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, topics: [{ name: 'secret', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: 'm' }] }] }, alice);
     assert.deepEqual(codesOf(committed.body), [ErrorCode.NONE], 'the victim committed');
+    // the victim's transactional id "secret", with an open transaction on the topic
+    const init = await call(API_KEYS.InitProducerId, 4, { transactionalId: 'secret', transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 }, alice);
+    assert.equal(codesOf(init.body)[0], ErrorCode.NONE, 'the victim initialized its transactional producer');
+    const { producerId, producerEpoch } = init.body as { producerId: bigint; producerEpoch: number };
+    const added = await call(API_KEYS.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'secret', v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch, v3AndBelowTopics: [{ name: 'secret', partitions: [0] }], transactions: [] }, alice);
+    assert.deepEqual(codesOf((added.body as { resultsByTopicV3AndBelow: unknown }).resultsByTopicV3AndBelow), [ErrorCode.NONE], 'the victim began a transaction');
   });
 
   after(async () => {
+    await transactions.shutdown();
     await coordinator.shutdown();
     await engine.close();
     rmSync(dir, { recursive: true, force: true });
@@ -192,7 +206,8 @@ describe('every registered API: a principal without grants learns nothing of ano
     const topics = (await engine.listTopics()).filter((t) => t.name.startsWith('persistent://victim/')).map((t) => [t.name, t.partitions, t.configs]);
     const offsets = [await engine.offsets({ topic: VICTIM_TOPIC, partition: 0 }), await engine.offsets({ topic: VICTIM_TOPIC, partition: 1 })];
     const group = await coordinator.fetchOffsets({ tenant: 'victim', groupId: 'secret', namespace: 'ns' }, null, false);
-    return show({ topics, offsets, group, groups: await coordinator.listGroups('victim', [], []) });
+    const txn = transactions.describe({ tenant: 'victim', transactionalId: 'secret', namespace: 'ns' });
+    return show({ topics, offsets, group, groups: await coordinator.listGroups('victim', [], []), txn, txns: transactions.list('victim', [], [], -1) });
   }
 
   test('no grants: the answer for an existing resource equals the answer for an absent one, with Kafka\'s codes; nothing changes', async () => {
@@ -229,13 +244,12 @@ describe('every registered API: a principal without grants learns nothing of ano
       }
     }
     assert.equal(await victimState(), before, 'the victim\'s topics, records, configs and groups are unchanged');
-    assert.ok(!decisions.some((d) => d.allowed && d.operation !== 'Produce' && d.operation !== 'OffsetCommit'), 'mallory was allowed nothing');
+    assert.deepEqual(decisions.filter((d) => d.allowed && d.operation !== 'Produce' && d.operation !== 'OffsetCommit' && d.operation !== 'InitProducerId' && d.operation !== 'AddPartitionsToTxn'), [], 'mallory was allowed nothing');
     // Requests whose answer carries no authorization code name no resource of the victim that could be
-    // checked: DescribeCluster, filtered listings (Metadata of all topics, ListGroups, OffsetFetch of all
-    // topics, which list nothing of the victim), names that cannot exist, and InitProducerId with a
-    // transactional id (refused before any check: this gateway has no transactions), and DeleteTopics v6
-    // naming a topic by name and id at once (INVALID_REQUEST before any check, as Kafka).
-    const unexpected = noAuthCode.filter((l) => !/^(DescribeCluster|ListGroups|Metadata v\d+ nulls|Metadata v0 |InitProducerId|DeleteTopics v6 values)/.test(l));
+    // checked: DescribeCluster, filtered listings (Metadata of all topics, ListGroups, ListTransactions,
+    // OffsetFetch of all topics, which list nothing of the victim), names that cannot exist, and
+    // DeleteTopics v6 naming a topic by name and id at once (INVALID_REQUEST before any check, as Kafka).
+    const unexpected = noAuthCode.filter((l) => !/^(DescribeCluster|ListGroups|ListTransactions|Metadata v\d+ nulls|Metadata v0 |DeleteTopics v6 values)/.test(l));
     assert.deepEqual(unexpected, [], 'requests naming a resource are refused with an authorization code');
     assert.ok(requests > 500, `${requests} requests`);
   });
@@ -279,7 +293,7 @@ describe('every registered API: a principal without grants learns nothing of ano
       errorResponse: (_req: unknown, errorCode: number) => ({ throttleTimeMs: 0, topics: [{ name: 'err', partitions: [{ partitionIndex: 0, errorCode, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 }] }] }),
     } as never);
     const config = loadConfig({ env: {}, overrides: { kafkaNodeId: NODE } });
-    const d2 = new Dispatcher({ config, storage: engine, table: table2, log, clusterId: 'AAAAAAAAAAAAAAAAAAAAAA', nodeId: NODE, security: { sasl: null, failedAuthenticationDelayMs: 0, authorizer: ALLOW_ALL_AUTHORIZER, audit: null }, advertisedEndpoint: () => ({ host: 'h', port: 1 }), coordinator }, () => anonymousSession('root', { tenant: 'root', namespace: 'ns' }));
+    const d2 = new Dispatcher({ config, storage: engine, table: table2, log, clusterId: 'AAAAAAAAAAAAAAAAAAAAAA', nodeId: NODE, security: { sasl: null, failedAuthenticationDelayMs: 0, authorizer: ALLOW_ALL_AUTHORIZER, audit: null }, advertisedEndpoint: () => ({ host: 'h', port: 1 }), coordinator, transactions }, () => anonymousSession('root', { tenant: 'root', namespace: 'ns' }));
     const ask = async (): Promise<number> => {
       const frame = encodeRequest(API_KEYS.ListOffsets, 7, correlation++, 'x', { replicaId: -1, isolationLevel: 0, topics: [{ name: 'persistent://root/ns/declared', partitions: [] }], timeoutMs: 0 });
       const out = await d2.handle(frame.subarray(4), { ...conn, context: undefined } as unknown as Connection);
@@ -299,6 +313,12 @@ describe('every registered API: a principal without grants learns nothing of ano
       ['allocate a producer id', (ctx) => ctx.gateway.storage.allocateProducerId()],
       ['describe a group with a hand-made ref', (ctx) => ctx.gateway.coordinator!.describeGroup({ tenant: 'victim', groupId: 'secret', namespace: 'ns' })],
       ['list the groups of another tenant', (ctx) => ctx.gateway.coordinator!.listGroups('victim', [], [])],
+      ['ask about a transactional id', (ctx) => ctx.access.txnAccess('secret', 'produce')],
+      ['end a transaction with a hand-made ref', (ctx) => ctx.gateway.transactions!.endTransaction({ tenant: 'victim', transactionalId: 'secret', namespace: 'ns' }, 0n, 0, false)],
+      ['describe a transactional id with a hand-made ref', async (ctx) => ctx.gateway.transactions!.describe({ tenant: 'victim', transactionalId: 'secret', namespace: 'ns' })],
+      ['list the transactions of another tenant', async (ctx) => ctx.gateway.transactions!.list('victim', [], [], -1)],
+      ['complete transactional offsets', (ctx) => ctx.gateway.coordinator!.completeTxnOffsets('victim', ['secret'], 0n, true)],
+      ['write a transaction marker', (ctx) => ctx.gateway.storage.writeTxnMarker({ topic: VICTIM_TOPIC, partition: 0 }, { producerId: 0n, producerEpoch: 0, commit: true, coordinatorEpoch: 0 })],
     ];
     for (const [what, fn] of misbehaviours) {
       misbehave = fn;

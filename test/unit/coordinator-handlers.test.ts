@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/coordinator/clock.js';
 import { LocalGroupCoordinator, coordinatorConfigFrom } from '../../src/coordinator/coordinator.js';
 import { SingleNodeLocator } from '../../src/coordinator/locator.js';
+import { TransactionCoordinator } from '../../src/coordinator/txn/coordinator.js';
 import type { RequestContext } from '../../src/dispatch/registry.js';
 import type { GatewayContext } from '../../src/gateway-context.js';
 import { buildDispatchTable } from '../../src/handlers/index.js';
@@ -91,7 +92,7 @@ describe('group API handlers through the codec, embedded engine', () => {
 
   const sub = (...topics: string[]) => encodeVersioned(ConsumerProtocolSubscription, 1, { topics, userData: null, ownedPartitions: [], generationId: -1, rackId: null });
 
-  test('FindCoordinator: v0-v3 single key, v4+ batched, TRANSACTION keys refused, unknown key types', async () => {
+  test('FindCoordinator: v0-v3 single key, v4+ batched, TRANSACTION keys, unknown key types', async () => {
     for (const v of [0, 1, 2, 3]) {
       const r = await call(API_KEYS.FindCoordinator, v, { key: 'g', keyType: 0, coordinatorKeys: [] });
       assert.equal(r.errorCode, ErrorCode.NONE, `v${v}`);
@@ -99,9 +100,19 @@ describe('group API handlers through the codec, embedded engine', () => {
       assert.equal(r.host, 'host-PLAINTEXT');
       assert.equal(r.port, 9093);
     }
+    // a TRANSACTION key: its coordinator, or COORDINATOR_NOT_AVAILABLE at once on a gateway without one
     const txn = await call(API_KEYS.FindCoordinator, 3, { key: 'tx', keyType: 1, coordinatorKeys: [] });
     assert.equal(txn.errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    assert.match(txn.errorMessage ?? '', /transactions are not supported/);
+    assert.match(txn.errorMessage ?? '', /no transaction coordinator/);
+    const transactions = new TransactionCoordinator(coordinator.locator, engine.state, engine, { transactionMaxTimeoutMs: 60_000, abortTimedOutIntervalMs: 10_000, transactionalIdExpirationMs: 3_600_000 }, log, clock);
+    await transactions.start();
+    try {
+      const withTxn = { ...gateway, transactions } as GatewayContext;
+      const found = await call(API_KEYS.FindCoordinator, 4, { key: '', keyType: 1, coordinatorKeys: ['tx'] }, { gateway: withTxn });
+      assert.deepEqual(found.coordinators.map((c) => [c.key, c.nodeId, c.host, c.port, c.errorCode]), [['tx', NODE, 'host-PLAINTEXT', 9093, 0]]);
+    } finally {
+      await transactions.shutdown();
+    }
     const batched = await call(API_KEYS.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: ['a', 'b'] });
     assert.deepEqual(batched.coordinators.map((c) => [c.key, c.nodeId, c.host, c.port, c.errorCode]), [
       ['a', NODE, 'host-PLAINTEXT', 9093, 0],

@@ -60,6 +60,8 @@ export function describeResource(r: AuthResource): string {
       return `persistent://${r.tenant}/${r.namespace}/${baseTopicName(r.topic)}`;
     case 'group':
       return `group ${r.tenant}/${r.namespace}/${r.group}`;
+    case 'transactional-id':
+      return `transactional-id ${r.tenant}/${r.namespace}/${r.transactionalId}`;
     case 'namespace':
       return `namespace ${r.tenant}/${r.namespace}`;
     case 'tenant':
@@ -135,7 +137,8 @@ export class PulsarAuthorizer implements Authorizer {
     const where: Where = { tenant: resource.tenant, namespace: resource.namespace, origin };
 
     if (resource.kind === 'group') return this.group(role, action, resource.group, ns, where);
-    if (resource.kind === 'namespace') return this.anyTopic(role, action, ns, where);
+    // a transactional id is used to write to the namespace's topics: checked as the namespace as a whole
+    if (resource.kind === 'namespace' || resource.kind === 'transactional-id') return this.anyTopic(role, action, ns, where);
 
     const topic = baseTopicName(resource.topic);
     const name = describeResource(resource);
