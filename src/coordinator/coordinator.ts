@@ -28,6 +28,7 @@ import type { CoordinatorLocator, GroupKey } from './locator.js';
 import { GroupStore, groupMapKey, type StoredGroup } from './store.js';
 import { verifyHome, type HomeAssignment } from './home.js';
 import { parseFullName } from '../topics/names.js';
+import { ConsumerGroupProtocol, consumerGroupState, decodeConsumerGroup, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup } from './consumer-group-protocol.js';
 
 export type { GroupKey } from './locator.js';
 export type { JoinResult, SyncResult, Protocol, GroupState } from './group.js';
@@ -46,6 +47,10 @@ export interface CoordinatorConfig {
   offsetsRetentionCheckIntervalMs: number;
   offsetMetadataMaxBytes: number;
   newMemberJoinTimeoutMs?: number;
+  /** Consumer group protocol (KIP-848): group.consumer.session.timeout.ms, heartbeat.interval.ms, max.size. */
+  consumerSessionTimeoutMs?: number;
+  consumerHeartbeatIntervalMs?: number;
+  consumerMaxSize?: number;
 }
 
 /**
@@ -169,8 +174,8 @@ export interface GroupOverview {
   /** Home namespace (null: stored before homes existed and not inferable; checked in the session's namespace). */
   home: string | null;
   protocolType: string;
-  state: GroupState;
-  groupType: 'classic';
+  state: string;
+  groupType: 'classic' | 'consumer';
 }
 
 export interface GroupCoordinator {
@@ -187,7 +192,13 @@ export interface GroupCoordinator {
   /** One error code per entry of params.offsets, in order. */
   commitOffsets(params: CommitOffsetsParams): Promise<number[]>;
   /** partitions null: every committed offset of the group. */
-  fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }>;
+  fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean, member?: { memberId: string | null; memberEpoch: number }): Promise<{ errorCode: number; offsets: FetchedOffset[] }>;
+  /** ConsumerGroupHeartbeat (KIP-848). */
+  consumerGroupHeartbeat(key: GroupRef, params: ConsumerHeartbeatParams): Promise<ConsumerHeartbeatResult>;
+  /** The subscription stored for a member of a consumer group (null: none), for a heartbeat that does not resend it. */
+  consumerSubscription(key: GroupRef, memberId: string): { names: string[]; regex: string | null } | null;
+  /** ConsumerGroupDescribe (KIP-848). */
+  consumerGroupDescribe(key: GroupRef): Promise<DescribedConsumerGroup>;
   deleteOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }>;
   describeGroup(key: GroupRef): Promise<GroupSummary>;
   listGroups(tenant: string, states: string[], types: string[]): Promise<{ errorCode: number; groups: GroupOverview[] }>;
@@ -214,6 +225,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   onHomeInferred: ((key: GroupKey, home: string) => void) | null = null;
   /** Generations started by this node since it started (rebalances completed their join phase); metrics. */
   rebalancesCompleted = 0;
+  /** The consumer group protocol (KIP-848) over the same groups, homes and offsets. */
+  readonly consumerProtocol: ConsumerGroupProtocol;
 
   constructor(
     readonly locator: CoordinatorLocator,
@@ -224,6 +237,14 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   ) {
     this.store = new GroupStore(kv, locator.numPartitions);
     this.newMemberJoinTimeoutMs = config.newMemberJoinTimeoutMs ?? NEW_MEMBER_JOIN_TIMEOUT_MS;
+    this.consumerProtocol = new ConsumerGroupProtocol(
+      { log, clock, storeConsumerGroup: (g, value) => this.storeConsumerGroup(g, value) },
+      {
+        sessionTimeoutMs: config.consumerSessionTimeoutMs ?? 45_000,
+        heartbeatIntervalMs: config.consumerHeartbeatIntervalMs ?? 5_000,
+        maxSize: config.consumerMaxSize ?? config.groupMaxSize,
+      },
+    );
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -257,11 +278,19 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     try {
       const data = await this.store.loadPartition(partition, (key, err) => this.log.error({ partition, key, err }, 'unreadable group coordinator entry skipped'));
       const now = this.clock.now();
-      for (const { key, home, group: stored, offsets } of data.groups.values()) {
+      for (const { key, home, group: stored, consumer, offsets } of data.groups.values()) {
         const g = new ClassicGroup(key, stored?.stateTimestamp ?? now);
         if (stored) this.restoreGroup(g, stored);
+        if (consumer && !stored) {
+          try {
+            g.consumer = decodeConsumerGroup(consumer);
+            g.protocolType = CONSUMER_PROTOCOL_TYPE;
+          } catch (err) {
+            this.log.error({ partition, group: key.groupId, err }, 'unreadable consumer group entry skipped');
+          }
+        }
         for (const o of offsets) g.setOffset(o.topic, o.partition, o.value);
-        if (!stored && offsets.length === 0) {
+        if (!stored && !g.consumer && offsets.length === 0) {
           // A home left behind by a group whose other entries are gone: drop it.
           if (home !== null) void this.store.putHome(partition, key, null).catch((err: unknown) => this.log.warn({ err, group: key.groupId }, 'failed to delete an orphaned group home'));
           continue;
@@ -347,6 +376,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   }
 
   private onGroupLoaded(g: ClassicGroup): void {
+    this.consumerProtocol.onLoaded(g);
     if (g.size > this.config.groupMaxSize) this.prepareRebalance(g, `freshly loaded group is over capacity (${this.config.groupMaxSize})`);
     for (const m of g.members.values()) this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
   }
@@ -362,6 +392,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   }
 
   private cancelTimers(g: ClassicGroup): void {
+    if (g.consumer) this.consumerProtocol.cancelTimers(g.consumer);
     g.joinTimer?.cancel();
     g.joinTimer = null;
     g.syncTimer?.cancel();
@@ -504,6 +535,12 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       // A group is created by a new member only; a known member id for an unknown group is rejected.
       if (!isUnknownMember) return respond(joinError(p.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
       g = this.addGroup(p.key);
+    }
+    if (g.consumer) {
+      // A consumer group (KIP-848): classic members are not served inside one (Kafka answers this when
+      // the group does not support the member's protocols); an empty one becomes a classic group again.
+      if (g.consumer.members.size > 0) return respond(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+      this.downgradeEmptyConsumerGroup(g);
     }
     if (!this.acceptJoiningMember(g, p.memberId)) {
       // Only a member that has not rejoined a rebalance of a full group gets here: shed it.
@@ -1028,6 +1065,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       this.log.info({ group: p.key.groupId, tenant: p.key.tenant }, 'creating simple consumer group via offset commit');
       g = this.addGroup(p.key);
     }
+    if (g.consumer) {
+      const consumerError = g.is('Dead') ? ErrorCode.COORDINATOR_NOT_AVAILABLE : this.consumerProtocol.validateOffsetCommit(g.consumer, p.memberId, p.generationId, p.apiVersion);
+      if (consumerError !== null) return all(consumerError);
+      return this.storeOffsets(g, p);
+    }
     const error = this.validateOffsetCommit(g, p);
     if (error !== null) return all(error);
     switch (g.state) {
@@ -1093,12 +1135,16 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     return Promise.all(writes);
   }
 
-  async fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
+  async fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean, member?: { memberId: string | null; memberEpoch: number }): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
     const status = this.validateGroupStatus(key, 'any');
     if (status !== null) return { errorCode: status, offsets: [] };
     const g = this.getGroup(key);
     const homeError = this.checkHome(g, key, false);
     if (homeError !== null) return { errorCode: homeError, offsets: [] };
+    if (g?.consumer && member && !g.is('Dead')) {
+      const memberError = this.consumerProtocol.validateOffsetFetch(g.consumer, member.memberId, member.memberEpoch);
+      if (memberError !== null) return { errorCode: memberError, offsets: [] };
+    }
     // No transactions here: the only unstable offsets are commits being written.
     if (g && requireStable && g.inFlight.size > 0) await Promise.allSettled([...g.inFlight]);
     const found = (topic: string, partition: number, o: CommittedOffset): FetchedOffset => ({
@@ -1131,7 +1177,10 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (homeError !== null) return { errorCode: homeError, partitions: [] };
     if (!g || g.is('Dead')) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
     let codes: Array<number | null>;
-    if (g.is('Empty')) {
+    if (g.consumer && g.consumer.members.size > 0) {
+      const subscribed = g.consumer.subscribedTopics();
+      codes = partitions.map((tp) => (subscribed.has(tp.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : null));
+    } else if (g.is('Empty')) {
       codes = partitions.map(() => null);
     } else if (g.protocolType === CONSUMER_PROTOCOL_TYPE) {
       codes = partitions.map((tp) => (g.subscribedTopics?.has(tp.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : null));
@@ -1165,7 +1214,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     const g = this.getGroup(key);
     const homeError = this.checkHome(g, key, false);
     if (homeError !== null) return { errorCode: homeError, state: '', protocolType: '', protocolData: '', members: [] };
-    if (!g) return { errorCode: ErrorCode.NONE, state: 'Dead', protocolType: '', protocolData: '', members: [] };
+    // A consumer group (KIP-848) is described by ConsumerGroupDescribe; DescribeGroups v0-v5 sees it as Kafka shows it: Dead.
+    if (!g || g.consumer) return { errorCode: ErrorCode.NONE, state: 'Dead', protocolType: '', protocolData: '', members: [] };
     const stable = g.is('Stable');
     return {
       errorCode: ErrorCode.NONE,
@@ -1191,9 +1241,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     const groups: GroupOverview[] = [];
     for (const g of this.groups.values()) {
       if (g.key.tenant !== tenant || g.is('Dead')) continue;
-      if (stateFilter.size > 0 && !stateFilter.has(g.state.toLowerCase())) continue;
-      if (typeFilter.size > 0 && !typeFilter.has('classic')) continue;
-      groups.push({ groupId: g.groupId, home: g.home, protocolType: g.protocolType ?? '', state: g.state, groupType: 'classic' });
+      const groupType = g.consumer ? 'consumer' : 'classic';
+      const state = g.consumer ? consumerGroupState(g) : g.state;
+      if (stateFilter.size > 0 && !stateFilter.has(state.toLowerCase())) continue;
+      if (typeFilter.size > 0 && !typeFilter.has(groupType)) continue;
+      groups.push({ groupId: g.groupId, home: g.home, protocolType: g.consumer ? CONSUMER_PROTOCOL_TYPE : (g.protocolType ?? ''), state, groupType });
     }
     groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
     return { errorCode, groups };
@@ -1213,7 +1265,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       const homeError = this.checkHome(g, key, false);
       if (homeError !== null) result.set(groupId, homeError);
       else if (!g || g.is('Dead')) result.set(groupId, ErrorCode.GROUP_ID_NOT_FOUND);
-      else if (!g.is('Empty')) result.set(groupId, ErrorCode.NON_EMPTY_GROUP);
+      else if (!g.is('Empty') || (g.consumer !== null && g.consumer.members.size > 0)) result.set(groupId, ErrorCode.NON_EMPTY_GROUP);
       else {
         g.transitionTo('Dead', this.clock.now());
         this.cancelTimers(g);
@@ -1239,6 +1291,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       const deletes: Promise<void>[] = [];
       for (const [topic, m] of g.offsets) for (const p of m.keys()) deletes.push(this.store.putOffset(partition, g.key, topic, p, null));
       deletes.push(this.store.putGroup(partition, g.key, null));
+      if (g.consumer) deletes.push(this.store.putConsumerGroup(partition, g.key, null));
       // The home goes last (puts land in issue order): a crash before it leaves a home without a
       // group, dropped at the next load. Issued in this same turn, so a group created again under
       // the name writes its new home after this tombstone.
@@ -1251,6 +1304,70 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       this.log.error({ err, group: g.groupId }, 'failed to delete group data');
       return err;
     }
+  }
+
+  // ------------------------------------------------------------------ consumer groups (KIP-848)
+
+  async consumerGroupHeartbeat(key: GroupRef, p: ConsumerHeartbeatParams): Promise<ConsumerHeartbeatResult> {
+    const fail = (errorCode: number, errorMessage: string | null): ConsumerHeartbeatResult => ({ errorCode, errorMessage, memberId: p.memberId, memberEpoch: p.memberEpoch, heartbeatIntervalMs: 0, assignment: null });
+    const status = this.validateGroupStatus(key, 'non-empty');
+    if (status !== null) return fail(status, null);
+    const join = p.memberEpoch === 0;
+    let g = this.getGroup(key);
+    const homeError = this.checkHome(g, key, join);
+    if (homeError !== null) return fail(homeError, null);
+    if (!g || g.is('Dead')) {
+      if (!join) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${key.groupId} not found.`);
+      if (g) this.groups.delete(groupMapKey(g.key));
+      g = this.addGroup(key);
+    }
+    const refused = this.consumerProtocol.adopt(g, join);
+    if (refused) {
+      this.log.info({ group: key.groupId, tenant: key.tenant, state: g.state, members: g.size }, 'ConsumerGroupHeartbeat refused: the group is a classic group');
+      return fail(refused.errorCode, refused.message);
+    }
+    return this.consumerProtocol.heartbeat(g, p);
+  }
+
+  consumerSubscription(key: GroupRef, memberId: string): { names: string[]; regex: string | null } | null {
+    if (this.validateGroupStatus(key, 'any') !== null) return null;
+    return this.consumerProtocol.storedSubscription(this.getGroup(key), memberId);
+  }
+
+  async consumerGroupDescribe(key: GroupRef): Promise<DescribedConsumerGroup> {
+    const fail = (errorCode: number, errorMessage: string | null): DescribedConsumerGroup => ({ errorCode, errorMessage, state: 'Dead', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [] });
+    const status = this.validateGroupStatus(key, 'any');
+    if (status !== null) return fail(status, null);
+    const g = this.getGroup(key);
+    const homeError = this.checkHome(g, key, false);
+    if (homeError !== null) return fail(homeError, null);
+    if (!g || g.is('Dead')) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${key.groupId} not found.`);
+    if (!g.consumer) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${key.groupId} is not a consumer group.`);
+    return this.consumerProtocol.describe(g);
+  }
+
+  /** An empty consumer group joined by a classic member becomes a classic group (its offsets stay). */
+  private downgradeEmptyConsumerGroup(g: ClassicGroup): void {
+    if (!g.consumer) return;
+    this.consumerProtocol.cancelTimers(g.consumer);
+    g.consumer = null;
+    g.protocolType = null;
+    g.track(this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the consumer group entry of a group that became classic'));
+    this.log.info({ group: g.groupId, tenant: g.key.tenant }, 'empty consumer group becomes a classic group; its offsets are kept');
+  }
+
+  /** Write a consumer group's entry (after its home); NONE when durable, NOT_COORDINATOR when not. */
+  private storeConsumerGroup(g: ClassicGroup, value: Buffer | null): Promise<number> {
+    const write = this.persistHome(g)
+      .then(() => this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, value))
+      .then(
+        () => ErrorCode.NONE,
+        (err: unknown) => {
+          this.log.error({ err, group: g.groupId }, 'consumer group write failed');
+          return ErrorCode.NOT_COORDINATOR;
+        },
+      );
+    return g.track(write);
   }
 
   // ------------------------------------------------------------------ persistence
@@ -1332,7 +1449,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
           this.log.error({ err, group: g.groupId }, 'failed to delete an expired offset');
         }
       }
-      if (g.is('Empty') && !g.hasOffsets() && g.inFlight.size === 0 && g.pendingMembers.size === 0 && this.groups.get(groupMapKey(g.key)) === g) {
+      if (g.is('Empty') && !(g.consumer && g.consumer.members.size > 0) && !g.hasOffsets() && g.inFlight.size === 0 && g.pendingMembers.size === 0 && this.groups.get(groupMapKey(g.key)) === g) {
         g.transitionTo('Dead', now);
         this.cancelTimers(g);
         const error = await this.removeGroupData(g);
@@ -1357,6 +1474,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   private isExpired(g: ClassicGroup, topic: string, o: CommittedOffset, now: number): boolean {
     const retention = this.config.offsetsRetentionMs;
     const check = (base: number) => (o.expireTimestamp !== null ? now >= o.expireTimestamp : now - base >= retention);
+    if (g.consumer) {
+      // A consumer group: as a classic one, empty since stateTimestamp, or with members subscribed to topics.
+      if (g.consumer.members.size === 0) return check(g.stateTimestamp);
+      return !g.consumer.subscribedTopics().has(topic) && check(o.commitTimestamp);
+    }
     if (g.protocolType !== null && g.is('Empty')) {
       // No consumers left: everything expires once the group has been empty for the retention time.
       return check(g.stateTimestamp);
@@ -1394,6 +1516,8 @@ export function coordinatorConfigFrom(c: {
   offsetsRetentionMinutes: number;
   offsetsRetentionCheckIntervalMs: number;
   offsetMetadataMaxBytes: number;
+  groupConsumerSessionTimeoutMs?: number;
+  groupConsumerHeartbeatIntervalMs?: number;
 }): CoordinatorConfig {
   return {
     groupInitialRebalanceDelayMs: c.groupInitialRebalanceDelayMs,
@@ -1403,5 +1527,7 @@ export function coordinatorConfigFrom(c: {
     offsetsRetentionMs: c.offsetsRetentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: c.offsetsRetentionCheckIntervalMs,
     offsetMetadataMaxBytes: c.offsetMetadataMaxBytes,
+    consumerSessionTimeoutMs: c.groupConsumerSessionTimeoutMs,
+    consumerHeartbeatIntervalMs: c.groupConsumerHeartbeatIntervalMs,
   };
 }

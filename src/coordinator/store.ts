@@ -7,6 +7,8 @@
  *   ["o", tenant, groupId, topic, partition]    -> one committed offset (topic is the resolved name)
  *   ["h", tenant, groupId]                      -> the group's home namespace (home.ts), written
  *                                                  before any other entry of the group
+ *   ["c", tenant, groupId]                      -> a consumer group of the KIP-848 protocol
+ *                                                  (encoded by consumer-group-protocol.ts)
  *
  * Writing null deletes an entry (a tombstone in the compacted topic). Values
  * are versioned JSON. A partition's entries are read only when this node
@@ -49,7 +51,7 @@ export interface StoredGroup {
 }
 
 export interface LoadedPartition {
-  groups: Map<string, { key: GroupKey; home: string | null; group: StoredGroup | null; offsets: Array<{ topic: string; partition: number; value: CommittedOffset }> }>;
+  groups: Map<string, { key: GroupKey; home: string | null; group: StoredGroup | null; consumer: Buffer | null; offsets: Array<{ topic: string; partition: number; value: CommittedOffset }> }>;
 }
 
 export function groupMapKey(key: GroupKey): string {
@@ -190,7 +192,7 @@ export class GroupStore {
     const slot = (key: GroupKey) => {
       const k = groupMapKey(key);
       let s = groups.get(k);
-      if (!s) groups.set(k, (s = { key, home: null, group: null, offsets: [] }));
+      if (!s) groups.set(k, (s = { key, home: null, group: null, consumer: null, offsets: [] }));
       return s;
     };
     for (const { key, value } of await this.kv.scan(namespaceOf(partition))) {
@@ -199,6 +201,7 @@ export class GroupStore {
         const gk: GroupKey = { tenant: String(parts[1]), groupId: String(parts[2]) };
         if (parts[0] === 'g') slot(gk).group = decodeGroup(value);
         else if (parts[0] === 'h') slot(gk).home = decodeHome(value);
+        else if (parts[0] === 'c') slot(gk).consumer = value;
         else if (parts[0] === 'o') slot(gk).offsets.push({ topic: String(parts[3]), partition: Number(parts[4]), value: decodeOffset(value) });
         else throw new Error('unknown entry type');
       } catch (err) {
@@ -210,6 +213,11 @@ export class GroupStore {
 
   putGroup(partition: number, key: GroupKey, group: StoredGroup | null): Promise<void> {
     return this.kv.put(namespaceOf(partition), groupEntryKey(key), group === null ? null : encodeGroup(group));
+  }
+
+  /** A consumer group's entry (KIP-848; null deletes it). */
+  putConsumerGroup(partition: number, key: GroupKey, value: Buffer | null): Promise<void> {
+    return this.kv.put(namespaceOf(partition), JSON.stringify(['c', key.tenant, key.groupId]), value);
   }
 
   /** The group's home namespace (null deletes it, with the group). */

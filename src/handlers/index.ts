@@ -21,6 +21,7 @@ import { findCoordinator } from './find-coordinator.js';
 import { heartbeat, joinGroup, leaveGroup, syncGroup } from './group-membership.js';
 import { offsetCommit, offsetDelete, offsetFetch } from './group-offsets.js';
 import { deleteGroups, describeGroups, listGroups } from './group-admin.js';
+import { consumerGroupDescribe, consumerGroupHeartbeat } from './consumer-group.js';
 import { saslHandshake } from './sasl-handshake.js';
 import { saslAuthenticate } from './sasl-authenticate.js';
 
@@ -29,6 +30,8 @@ export function buildDispatchTable(): DispatchTable {
   const entries: ApiEntry[] = [apiVersions, metadata, produce, fetch, listOffsets, offsetForLeaderEpoch, initProducerId, describeCluster, createTopics, deleteTopics, createPartitions, describeConfigs, alterConfigs, incrementalAlterConfigs, deleteRecords];
   // consumer groups (src/coordinator)
   entries.push(findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, offsetDelete, describeGroups, listGroups, deleteGroups);
+  // the consumer group protocol, KIP-848 (src/coordinator/consumer-group-protocol.ts)
+  entries.push(consumerGroupHeartbeat, consumerGroupDescribe);
   // authentication (src/security/sasl)
   entries.push(saslHandshake, saslAuthenticate);
   for (const entry of entries) {
