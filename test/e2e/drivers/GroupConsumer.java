@@ -23,7 +23,8 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * A long-running group member for the consumer group e2e tests: a Java KafkaConsumer (classic
- * group protocol) subscribed to one topic, printing JSON lines on stdout:
+ * group protocol, or with --group-protocol consumer the KIP-848 protocol with a server-side
+ * --remote-assignor) subscribed to one topic, printing JSON lines on stdout:
  *   {"event":"ready"}
  *   {"event":"assignment","partitions":[0,3]}        after every rebalance callback (current set)
  *   {"event":"record","partition":p,"offset":o,"value":"..."}
@@ -36,6 +37,9 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  *
  * Usage: GroupConsumer --bootstrap H:P --group G --topic T [--assignor range|roundrobin|sticky|cooperative-sticky]
  *        [--session-timeout-ms MS] [--heartbeat-interval-ms MS] [--client-id ID] [--instance-id ID] [--config K=V ...]
+ *        [--group-protocol classic|consumer] [--remote-assignor uniform|range]
+ * With the consumer protocol the assignor, session timeout and heartbeat interval are the
+ * coordinator's (the client refuses them), so those flags are ignored.
  */
 public final class GroupConsumer {
     static final PrintStream OUT = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
@@ -75,12 +79,17 @@ public final class GroupConsumer {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, a.get("--bootstrap"));
         p.put(ConsumerConfig.GROUP_ID_CONFIG, a.get("--group"));
-        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
-        p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, assignorClass);
+        String protocol = a.getOrDefault("--group-protocol", "classic");
+        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol);
+        if (protocol.equals("classic")) {
+            p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, assignorClass);
+            p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, a.getOrDefault("--session-timeout-ms", "6000"));
+            p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, a.getOrDefault("--heartbeat-interval-ms", "500"));
+        } else if (a.containsKey("--remote-assignor")) {
+            p.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, a.get("--remote-assignor"));
+        }
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, a.getOrDefault("--session-timeout-ms", "6000"));
-        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, a.getOrDefault("--heartbeat-interval-ms", "500"));
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "20");
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());

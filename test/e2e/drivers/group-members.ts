@@ -24,6 +24,10 @@ export interface MemberOptions {
   clientId?: string;
   /** group.instance.id (static membership; Java and librdkafka) */
   instanceId?: string;
+  /** group.protocol (Java and librdkafka): classic (default) or consumer (KIP-848) */
+  groupProtocol?: 'classic' | 'consumer';
+  /** group.remote.assignor with the consumer protocol: uniform | range */
+  remoteAssignor?: string;
 }
 
 export interface ConsumedEvent {
@@ -68,6 +72,8 @@ async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: st
   if (o.clientId !== undefined) flags.push('--client-id', o.clientId);
   if (kind !== 'kafkajs' && o.assignor !== undefined) flags.push('--assignor', o.assignor);
   if (kind !== 'kafkajs' && o.instanceId !== undefined) flags.push('--instance-id', o.instanceId);
+  if (kind !== 'kafkajs' && o.groupProtocol !== undefined) flags.push('--group-protocol', o.groupProtocol);
+  if (kind !== 'kafkajs' && o.remoteAssignor !== undefined) flags.push('--remote-assignor', o.remoteAssignor);
   const env = harnessEnv();
   if (kind === 'java') {
     const classes = await ensureGroupConsumerJava();

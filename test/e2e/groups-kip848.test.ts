@@ -1,0 +1,268 @@
+/**
+ * The consumer group protocol (KIP-848, group.protocol=consumer) end to end, with real clients
+ * against one embedded-engine gateway:
+ *  - Java kafka-clients 4.x consumers with group.protocol=consumer (server-side uniform assignor):
+ *    three members share the partitions; a clean leave and a SIGKILL (session timeout) move the
+ *    partitions to the others; every record is consumed, and twice only when the killed member
+ *    had not committed it; the commits (member epochs) all succeed;
+ *  - the server-side range assignor chosen by the client (group.remote.assignor=range);
+ *  - Kafka's kafka-consumer-groups tool lists and describes the group (members, assignment,
+ *    lag, state), and a new member resumes from the committed offsets;
+ *  - librdkafka (confluent_kafka 2.10+) with group.protocol=consumer, when KOP_PYTHON has it.
+ * The gateway's consumer-protocol session timeout and heartbeat interval are low to keep it fast.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe } from 'node:test';
+import kafkajs from 'kafkajs';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { toolTest, unavailable } from '../helpers/clients/gate.js';
+import { runJavaMain } from '../helpers/clients/java.js';
+import { harnessEnv } from '../helpers/clients/paths.js';
+import { GroupMember, waitFor, type MemberKind, type MemberOptions } from './drivers/group-members.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+const SESSION_MS = 4000;
+const PARTITIONS = 6;
+const GATEWAY_CONFIG = { groupConsumerSessionTimeoutMs: SESSION_MS, groupConsumerHeartbeatIntervalMs: 500 };
+const CONSUMER_GROUP_COMMAND = 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand';
+
+function suffix(): string {
+  return Math.random().toString(36).slice(2, 8);
+}
+
+/** Why librdkafka cannot run the consumer protocol here (it needs librdkafka 2.10+), or undefined. */
+function rdkafkaConsumerProtocolUnavailable(): string | undefined {
+  const env = harnessEnv();
+  const r = spawnSync(env.python, ['-c', 'import confluent_kafka; print(confluent_kafka.libversion()[0])'], { encoding: 'utf8', timeout: 20_000 });
+  if (r.status !== 0) return `confluent_kafka does not import under ${env.python} (set KOP_PYTHON)`;
+  const [major, minor] = r.stdout.trim().split('.').map(Number) as [number, number];
+  if (major < 2 || (major === 2 && minor < 10)) return `librdkafka ${r.stdout.trim()} under ${env.python} has no group.protocol=consumer (needs 2.10+; set KOP_PYTHON to a confluent-kafka 2.10+ interpreter)`;
+  return undefined;
+}
+
+/** A kafkajs producer writing unique values round-robin over the partitions; remembers them. */
+class Producer {
+  readonly values: string[] = [];
+  private readonly kafka;
+  private producer: ReturnType<InstanceType<typeof Kafka>['producer']> | null = null;
+
+  constructor(
+    bootstrap: string,
+    readonly topic: string,
+    private readonly partitions: number,
+  ) {
+    this.kafka = new Kafka({ clientId: 'kop-kip848-producer', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 } });
+  }
+
+  async send(n: number): Promise<void> {
+    if (!this.producer) {
+      this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
+      await this.producer.connect();
+    }
+    const messages = Array.from({ length: n }, () => {
+      const i = this.values.length;
+      const value = `${this.topic}-${i}`;
+      this.values.push(value);
+      return { value, partition: i % this.partitions };
+    });
+    await this.producer.send({ topic: this.topic, acks: -1, messages });
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect();
+    this.producer = null;
+  }
+}
+
+/** Every member has partitions, none shared, all partitions covered. */
+function spreadOver(members: GroupMember[], partitions: number): boolean {
+  const seen = new Set<number>();
+  for (const m of members) {
+    if (!m.assignment || m.assignment.length === 0) return false;
+    for (const p of m.assignment) {
+      if (seen.has(p)) return false;
+      seen.add(p);
+    }
+  }
+  return seen.size === partitions;
+}
+
+async function waitConsumed(members: GroupMember[], producer: Producer, what: string): Promise<void> {
+  const got = () => new Set(members.flatMap((m) => m.records.map((r) => r.value)));
+  await waitFor(
+    () => {
+      const g = got();
+      return producer.values.every((v) => g.has(v));
+    },
+    45_000,
+    () => {
+      const g = got();
+      const missing = producer.values.filter((v) => !g.has(v));
+      return `${what}: ${missing.length} of ${producer.values.length} records not consumed (e.g. ${missing.slice(0, 5).join(', ')})\n${members.map((m) => m.describe()).join('\n')}`;
+    },
+  );
+}
+
+describe('consumer group protocol (KIP-848) with real clients', () => {
+  let gw: TestGateway;
+
+  before(async () => {
+    gw = await startTestGateway(GATEWAY_CONFIG);
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  async function newTopic(label: string, partitions = PARTITIONS): Promise<{ topic: string; producer: Producer }> {
+    const topic = `kip848-${label}-${suffix()}`;
+    await gw.gateway.storage.createTopic(`persistent://public/default/${topic}`, partitions, {});
+    return { topic, producer: new Producer(gw.bootstrap, topic, partitions) };
+  }
+
+  /**
+   * Three members; all partitions spread; member 0 closes (leave heartbeat); member 1 is killed
+   * (session timeout); member 2 ends with everything. No record skipped; duplicates only among
+   * what the killed member printed but had not committed.
+   */
+  async function threeMembers(t: { diagnostic(msg: string): void }, kind: MemberKind, label: string, extra: Partial<MemberOptions> = {}): Promise<void> {
+    const { topic, producer } = await newTopic(label);
+    const opts: MemberOptions = { bootstrap: gw.bootstrap, group: `g-${topic}`, topic, groupProtocol: 'consumer', ...extra };
+    const started = Date.now();
+    await producer.send(60);
+    const members = await Promise.all([0, 1, 2].map((i) => GroupMember.start(kind, `${label}-${i}`, { ...opts, clientId: `${label}-${i}` })));
+    const [a, b, c] = members as [GroupMember, GroupMember, GroupMember];
+    try {
+      const state = () => members.map((m) => m.describe()).join('\n');
+      await waitFor(() => spreadOver(members, PARTITIONS), 60_000, () => `three members sharing ${PARTITIONS} partitions\n${state()}`);
+      t.diagnostic(`${label}: 3 members got ${members.map((m) => JSON.stringify(m.assignment)).join(' ')} after ${Date.now() - started} ms`);
+      await waitConsumed(members, producer, 'first batch');
+      await producer.send(60);
+      await waitConsumed(members, producer, 'second batch');
+
+      let mark = Date.now();
+      await a.close();
+      await waitFor(() => spreadOver([b, c], PARTITIONS), 30_000, () => `two members sharing ${PARTITIONS} partitions after a clean leave\n${state()}`);
+      t.diagnostic(`${label}: reassigned after a leave in ${Date.now() - mark} ms: ${JSON.stringify(b.assignment)} ${JSON.stringify(c.assignment)}`);
+      await producer.send(60);
+      await waitConsumed(members, producer, 'after the clean leave');
+      const values = members.flatMap((m) => m.records.map((r) => r.value));
+      assert.equal(values.length, new Set(values).size, `no record consumed twice through joins and a clean leave\n${state()}`);
+
+      const seenByB = b.records.length;
+      await producer.send(60);
+      await waitFor(() => b.records.length > seenByB, 20_000, () => `${b.name} consuming the batch it will be killed in\n${state()}`);
+      mark = Date.now();
+      await b.kill();
+      await waitFor(() => spreadOver([c], PARTITIONS), SESSION_MS + 20_000, () => `the last member owning all partitions after a crash\n${state()}`);
+      t.diagnostic(`${label}: reassigned after SIGKILL in ${Date.now() - mark} ms (session timeout ${SESSION_MS} ms)`);
+      await producer.send(60);
+      await waitConsumed(members, producer, 'after the crash');
+
+      const all = members.flatMap((m) => m.records);
+      const byValue = new Map<string | null, typeof all>();
+      for (const r of all) byValue.set(r.value, [...(byValue.get(r.value) ?? []), r]);
+      const badDuplicates: string[] = [];
+      let allowed = 0;
+      for (const [value, recs] of byValue) {
+        if (recs.length === 1) continue;
+        const fromKilled = recs.find((r) => r.member === b.name);
+        const uncommitted = fromKilled && fromKilled.offset >= (b.committed.get(fromKilled.partition) ?? 0);
+        if (uncommitted && recs.length === 2) allowed++;
+        else badDuplicates.push(`${value} x${recs.length} (${recs.map((r) => `${r.member}@${r.partition}:${r.offset}`).join(', ')})`);
+      }
+      t.diagnostic(`${label}: ${producer.values.length} records, ${all.length} deliveries, ${allowed} redelivered from the killed member's uncommitted tail, ${Date.now() - started} ms`);
+      assert.deepEqual(badDuplicates, [], `records consumed twice outside the killed member's uncommitted tail\n${state()}`);
+      const failures = members.flatMap((m) => m.commitFailures.map((f) => `${m.name}: ${f}`));
+      assert.deepEqual(failures, [], 'no failed commits');
+    } finally {
+      await Promise.all(members.map((m) => m.kill()));
+      await producer.close();
+    }
+  }
+
+  toolTest('Java group.protocol=consumer (uniform): three members share the partitions; leave and crash reassign; nothing skipped or repeated', unavailable('java'), (t) =>
+    threeMembers(t, 'java', 'java-uniform'),
+  );
+
+  toolTest('Java group.protocol=consumer with group.remote.assignor=range', unavailable('java'), async (t) => {
+    const { topic, producer } = await newTopic('java-range', 4);
+    await producer.send(40);
+    const opts = (i: number): MemberOptions => ({ bootstrap: gw.bootstrap, group: `g-${topic}`, topic, groupProtocol: 'consumer', remoteAssignor: 'range', clientId: `range-${i}` });
+    const members = await Promise.all([0, 1].map((i) => GroupMember.start('java', `range-${i}`, opts(i))));
+    try {
+      await waitFor(() => spreadOver(members, 4), 60_000, () => `two members sharing 4 partitions\n${members.map((m) => m.describe()).join('\n')}`);
+      await waitConsumed(members, producer, 'range members');
+      // Range: consecutive partitions per member.
+      const sorted = members.map((m) => [...m.assignment!].sort((x, y) => x - y)).sort((x, y) => x[0]! - y[0]!);
+      t.diagnostic(`range assignment: ${JSON.stringify(sorted)}`);
+      assert.deepEqual(sorted, [
+        [0, 1],
+        [2, 3],
+      ]);
+      const state = await runJavaMain(CONSUMER_GROUP_COMMAND, ['--bootstrap-server', gw.bootstrap, '--describe', '--group', `g-${topic}`, '--state'], { withDriver: false, timeoutMs: 60_000 });
+      assert.match(state.stdout, /\brange\b/, `the group's assignor is range:\n${state.stdout}\n${state.stderr}`);
+    } finally {
+      await Promise.all(members.map((m) => m.kill()));
+      await producer.close();
+    }
+  });
+
+  toolTest('kafka-consumer-groups: lists and describes a consumer-protocol group (members, lag, state); a new member resumes from the commits', unavailable('java'), async (t) => {
+    const { topic, producer } = await newTopic('cli', 3);
+    const group = `cli-${topic}`;
+    await producer.send(30);
+    const cli = async (...args: string[]) => {
+      const r = await runJavaMain(CONSUMER_GROUP_COMMAND, ['--bootstrap-server', gw.bootstrap, ...args], { withDriver: false, timeoutMs: 60_000 });
+      assert.equal(r.code, 0, `kafka-consumer-groups ${args.join(' ')} failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+      return r.stdout;
+    };
+    const member = await GroupMember.start('java', 'cli-member', { bootstrap: gw.bootstrap, group, topic, groupProtocol: 'consumer', clientId: 'cli-member' });
+    let next: GroupMember | null = null;
+    try {
+      await waitConsumed([member], producer, 'cli member');
+      await waitFor(() => [0, 1, 2].every((p) => member.committed.get(p) === 10), 20_000, 'commits of all 30 records');
+      const list = await cli('--list', '--type');
+      t.diagnostic(`list: ${list.trim().replace(/\n\s*/g, ' | ')}`);
+      assert.match(list, new RegExp(`^${group}\\s+Consumer\\b`, 'mi'), 'the group is listed with type consumer');
+      const out = await cli('--describe', '--group', group);
+      t.diagnostic(`describe: ${out.trim().replace(/\n\s*/g, ' | ')}`);
+      const rows = out
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((cols) => cols[0] === group && cols[1] === topic)
+        .map((cols) => ({ partition: Number(cols[2]), current: cols[3]!, end: Number(cols[4]), lag: cols[5]!, consumerId: cols[6]!, host: cols[7]!, clientId: cols[8]! }))
+        .sort((x, y) => x.partition - y.partition);
+      assert.deepEqual(
+        rows.map((r) => [r.partition, r.current, r.end, r.lag, r.clientId, r.host]),
+        [0, 1, 2].map((p) => [p, '10', 10, '0', 'cli-member', '/127.0.0.1']),
+      );
+      const state = await cli('--describe', '--group', group, '--state');
+      t.diagnostic(`state: ${state.trim().replace(/\n\s*/g, ' | ')}`);
+      assert.match(state, /Stable/);
+      assert.match(state, /uniform/);
+      const membersOut = await cli('--describe', '--group', group, '--members', '--verbose');
+      t.diagnostic(`members: ${membersOut.trim().replace(/\n\s*/g, ' | ')}`);
+      assert.match(membersOut, /cli-member/);
+      await member.close();
+      await waitFor(() => !member.alive, 10_000, 'member closed');
+      assert.match(await cli('--describe', '--group', group, '--state'), /Empty/);
+      // More records; a new member resumes from the committed offsets, reading only the new ones.
+      await producer.send(6);
+      next = await GroupMember.start('java', 'cli-next', { bootstrap: gw.bootstrap, group, topic, groupProtocol: 'consumer', clientId: 'cli-next' });
+      await waitFor(() => next!.records.length >= 6, 30_000, () => `the new member reading the 6 new records\n${next!.describe()}`);
+      const read = next.records.map((r) => r.value).sort();
+      assert.deepEqual(read, producer.values.slice(30).sort(), 'only the records after the commits');
+    } finally {
+      await member.kill();
+      await next?.kill();
+      await producer.close();
+    }
+  });
+
+  toolTest('librdkafka group.protocol=consumer: three members share the partitions; leave and crash reassign; nothing skipped or repeated', rdkafkaConsumerProtocolUnavailable(), (t) =>
+    threeMembers(t, 'python', 'rdkafka'),
+  );
+});
