@@ -8,10 +8,17 @@
  *  - the server-side range assignor chosen by the client (group.remote.assignor=range);
  *  - Kafka's kafka-consumer-groups tool lists and describes the group (members, assignment,
  *    lag, state), and a new member resumes from the committed offsets;
- *  - librdkafka (confluent_kafka 2.10+) with group.protocol=consumer, when KOP_PYTHON has it.
+ *  - librdkafka (confluent_kafka 2.10+) with group.protocol=consumer, when KOP_PYTHON has it;
+ *  - on the Pulsar engine (the shared test broker): the Java three-member scenario, and a gateway
+ *    restart in the middle of a group's life: the group (epochs, members, assignment) and its
+ *    offsets come back from the offsets topic, the running members carry on without rejoining
+ *    and nothing is consumed twice.
  * The gateway's consumer-protocol session timeout and heartbeat interval are low to keep it fast.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe } from 'node:test';
 import kafkajs from 'kafkajs';
@@ -20,6 +27,7 @@ import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { runJavaMain } from '../helpers/clients/java.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
 import { GroupMember, waitFor, type MemberKind, type MemberOptions } from './drivers/group-members.js';
+import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -89,7 +97,7 @@ function spreadOver(members: GroupMember[], partitions: number): boolean {
   return seen.size === partitions;
 }
 
-async function waitConsumed(members: GroupMember[], producer: Producer, what: string): Promise<void> {
+async function waitConsumed(members: GroupMember[], producer: { readonly values: string[] }, what: string): Promise<void> {
   const got = () => new Set(members.flatMap((m) => m.records.map((r) => r.value)));
   await waitFor(
     () => {
@@ -105,30 +113,20 @@ async function waitConsumed(members: GroupMember[], producer: Producer, what: st
   );
 }
 
-describe('consumer group protocol (KIP-848) with real clients', () => {
-  let gw: TestGateway;
+/** A topic of `partitions` in the gateway's default namespace, and a producer for it. */
+async function newTopic(gw: TestGateway, namespace: string, label: string, partitions = PARTITIONS): Promise<{ topic: string; producer: Producer }> {
+  const topic = `kip848-${label}-${suffix()}`;
+  await gw.gateway.storage.createTopic(`persistent://${namespace}/${topic}`, partitions, {});
+  return { topic, producer: new Producer(gw.bootstrap, topic, partitions) };
+}
 
-  before(async () => {
-    gw = await startTestGateway(GATEWAY_CONFIG);
-  });
-
-  after(async () => {
-    await gw?.stop();
-  });
-
-  async function newTopic(label: string, partitions = PARTITIONS): Promise<{ topic: string; producer: Producer }> {
-    const topic = `kip848-${label}-${suffix()}`;
-    await gw.gateway.storage.createTopic(`persistent://public/default/${topic}`, partitions, {});
-    return { topic, producer: new Producer(gw.bootstrap, topic, partitions) };
-  }
-
-  /**
-   * Three members; all partitions spread; member 0 closes (leave heartbeat); member 1 is killed
-   * (session timeout); member 2 ends with everything. No record skipped; duplicates only among
-   * what the killed member printed but had not committed.
-   */
-  async function threeMembers(t: { diagnostic(msg: string): void }, kind: MemberKind, label: string, extra: Partial<MemberOptions> = {}): Promise<void> {
-    const { topic, producer } = await newTopic(label);
+/**
+ * Three members; all partitions spread; member 0 closes (leave heartbeat); member 1 is killed
+ * (session timeout); member 2 ends with everything. No record skipped; duplicates only among
+ * what the killed member printed but had not committed.
+ */
+async function threeMembers(gw: TestGateway, namespace: string, t: { diagnostic(msg: string): void }, kind: MemberKind, label: string, extra: Partial<MemberOptions> = {}): Promise<void> {
+    const { topic, producer } = await newTopic(gw, namespace, label);
     const opts: MemberOptions = { bootstrap: gw.bootstrap, group: `g-${topic}`, topic, groupProtocol: 'consumer', ...extra };
     const started = Date.now();
     await producer.send(60);
@@ -181,14 +179,25 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
       await Promise.all(members.map((m) => m.kill()));
       await producer.close();
     }
-  }
+}
+
+describe('consumer group protocol (KIP-848) with real clients', () => {
+  let gw: TestGateway;
+
+  before(async () => {
+    gw = await startTestGateway(GATEWAY_CONFIG);
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
 
   toolTest('Java group.protocol=consumer (uniform): three members share the partitions; leave and crash reassign; nothing skipped or repeated', unavailable('java'), (t) =>
-    threeMembers(t, 'java', 'java-uniform'),
+    threeMembers(gw, 'public/default', t, 'java', 'java-uniform'),
   );
 
   toolTest('Java group.protocol=consumer with group.remote.assignor=range', unavailable('java'), async (t) => {
-    const { topic, producer } = await newTopic('java-range', 4);
+    const { topic, producer } = await newTopic(gw, 'public/default', 'java-range', 4);
     await producer.send(40);
     const opts = (i: number): MemberOptions => ({ bootstrap: gw.bootstrap, group: `g-${topic}`, topic, groupProtocol: 'consumer', remoteAssignor: 'range', clientId: `range-${i}` });
     const members = await Promise.all([0, 1].map((i) => GroupMember.start('java', `range-${i}`, opts(i))));
@@ -211,7 +220,7 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
   });
 
   toolTest('kafka-consumer-groups: lists and describes a consumer-protocol group (members, lag, state); a new member resumes from the commits', unavailable('java'), async (t) => {
-    const { topic, producer } = await newTopic('cli', 3);
+    const { topic, producer } = await newTopic(gw, 'public/default', 'cli', 3);
     const group = `cli-${topic}`;
     await producer.send(30);
     const cli = async (...args: string[]) => {
@@ -263,6 +272,66 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
   });
 
   toolTest('librdkafka group.protocol=consumer: three members share the partitions; leave and crash reassign; nothing skipped or repeated', rdkafkaConsumerProtocolUnavailable(), (t) =>
-    threeMembers(t, 'python', 'rdkafka'),
+    threeMembers(gw, 'public/default', t, 'python', 'rdkafka'),
   );
+});
+
+const pulsarSkip = pulsarSkipReason();
+
+describe('consumer group protocol (KIP-848) on the Pulsar engine', { skip: pulsarSkip }, () => {
+  let gw: TestGateway;
+  let ns = '';
+  let config: Record<string, string | number | boolean> = {};
+  const dir = mkdtempSync(join(tmpdir(), 'kop-kip848-pulsar-'));
+
+  before(async () => {
+    const p = await sharedPulsar();
+    ns = await createNamespace(p, uniqueName('kip848'));
+    config = { ...pulsarGatewayConfig(p, ns), ...GATEWAY_CONFIG };
+    gw = await startTestGateway(config, dir);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  toolTest('pulsar: Java group.protocol=consumer, three members; leave and crash reassign; nothing skipped or repeated', unavailable('java'), (t) =>
+    threeMembers(gw, ns, t, 'java', 'pulsar-java'),
+  );
+
+  toolTest('pulsar: a gateway restart keeps the group (epochs, assignment, offsets); the members carry on without rejoining', unavailable('java'), async (t) => {
+    const { topic, producer } = await newTopic(gw, ns, 'restart', 4);
+    await producer.send(40);
+    const opts = (i: number): MemberOptions => ({ bootstrap: gw.bootstrap, group: `g-${topic}`, topic, groupProtocol: 'consumer', clientId: `restart-${i}` });
+    const members = await Promise.all([0, 1].map((i) => GroupMember.start('java', `restart-${i}`, opts(i))));
+    const state = () => members.map((m) => m.describe()).join('\n');
+    try {
+      await waitFor(() => spreadOver(members, 4), 60_000, () => `two members sharing 4 partitions\n${state()}`);
+      await waitConsumed(members, producer, 'before the restart');
+      await waitFor(() => members.every((m) => m.assignment!.every((p) => m.committed.has(p))), 20_000, () => `commits before the restart\n${state()}`);
+      const assignments = members.map((m) => JSON.stringify(m.assignment));
+      const events = members.map((m) => m.lines.filter((l) => l.includes('"assignment"')).length);
+      await producer.close();
+      const port = gw.port;
+      await gw.stop();
+      gw = await startTestGateway({ ...config, kafkaListeners: `PLAINTEXT://127.0.0.1:${port}` }, dir);
+      t.diagnostic(`gateway restarted on port ${gw.port}`);
+      const again = new Producer(gw.bootstrap, topic, 4);
+      try {
+        await again.send(40);
+        const all = { values: [...producer.values, ...again.values] };
+        await waitConsumed(members, all, 'after the restart');
+      } finally {
+        await again.close();
+      }
+      assert.deepEqual(members.map((m) => JSON.stringify(m.assignment)), assignments, `same assignment after the restart\n${state()}`);
+      assert.deepEqual(members.map((m) => m.lines.filter((l) => l.includes('"assignment"')).length), events, `no member was reassigned\n${state()}`);
+      const values = members.flatMap((m) => m.records.map((r) => r.value));
+      assert.equal(values.length, new Set(values).size, `nothing consumed twice across the restart\n${state()}`);
+      assert.deepEqual(members.flatMap((m) => m.commitFailures), [], 'no failed commits');
+    } finally {
+      await Promise.all(members.map((m) => m.kill()));
+    }
+  });
 });
