@@ -20,7 +20,7 @@
  *
  * Durable state: one entry per group (store.ts kind "c") with the epochs, the
  * members (epochs, subscriptions, current assignments) and the target
- * assignment, written before the heartbeat that changed it is answered; a
+ * assignment, written (when it changed) before the heartbeat that changed it is answered; a
  * coordinator taking over the partition (another gateway node on the Pulsar
  * engine, or a restart) continues from it, and members that do not heartbeat
  * within the session timeout are fenced as Kafka does after a failover.
@@ -174,9 +174,25 @@ export class ConsumerGroupProtocol {
     const cg = g.consumer!;
     const result = this.applyHeartbeat(g, cg, p);
     if (result.errorCode !== ErrorCode.NONE) return result;
-    const stored = await this.host.storeConsumerGroup(g, encodeConsumerGroup(cg));
+    const stored = await this.persist(g, cg);
     if (stored !== ErrorCode.NONE) return this.error(p.memberId, p.memberEpoch, stored, null);
     return result;
+  }
+
+  /** Write the group's entry when it changed (else wait for the write of the same state); NONE when durable. */
+  private persist(g: ClassicGroup, cg: ConsumerGroup): Promise<number> {
+    const value = encodeConsumerGroup(cg);
+    if (cg.lastWrite && cg.lastStored?.equals(value)) return cg.lastWrite;
+    const write = this.host.storeConsumerGroup(g, value).then((code) => {
+      if (code !== ErrorCode.NONE && cg.lastWrite === write) {
+        cg.lastStored = null;
+        cg.lastWrite = null;
+      }
+      return code;
+    });
+    cg.lastStored = value;
+    cg.lastWrite = write;
+    return write;
   }
 
   private applyHeartbeat(g: ClassicGroup, cg: ConsumerGroup, p: ConsumerHeartbeatParams): ConsumerHeartbeatResult {
@@ -380,7 +396,7 @@ export class ConsumerGroupProtocol {
     const cg = g.consumer;
     if (!cg || cg.members.get(member.memberId) !== member || g.is('Dead')) return;
     this.fence(g, cg, member, why);
-    void this.host.storeConsumerGroup(g, encodeConsumerGroup(cg));
+    void this.persist(g, cg);
   }
 
   scheduleSessionTimeout(g: ClassicGroup, cg: ConsumerGroup, member: ConsumerMember): void {

@@ -109,6 +109,9 @@ export class ConsumerGroup {
   readonly partitionEpochs = new Map<string, number>();
   /** The assignor of the last target assignment. */
   assignorName = '';
+  /** The last entry written (or being written) and its write: unchanged heartbeats write nothing. */
+  lastStored: Buffer | null = null;
+  lastWrite: Promise<number> | null = null;
 
   state(): ConsumerGroupState {
     if (this.members.size === 0) return 'Empty';

@@ -136,10 +136,12 @@ describe('reconciliation (revocation before assignment)', () => {
 
 class MemKv implements KeyValueStore {
   readonly data = new Map<string, Map<string, Buffer>>();
+  puts = 0;
   async get(ns: string, key: string): Promise<Buffer | null> {
     return this.data.get(ns)?.get(key) ?? null;
   }
   async put(ns: string, key: string, value: Buffer | null): Promise<void> {
+    this.puts++;
     await Promise.resolve();
     let m = this.data.get(ns);
     if (!m) this.data.set(ns, (m = new Map()));
@@ -285,6 +287,17 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
     assert.equal(back.memberEpoch, a.memberEpoch, 'same epoch, no rebalance');
     assert.deepEqual(assigned(back), [0, 1, 2, 3]);
     assert.equal((await h.c.consumerGroupDescribe(REF)).groupEpoch, 1);
+    await h.c.shutdown();
+  });
+
+  test('a heartbeat that changes nothing writes nothing', async () => {
+    const h = await new Harness().start();
+    await h.hb('A', 0);
+    const before = h.kv.puts;
+    for (let i = 0; i < 3; i++) assert.equal((await h.hb('A', 1, { owned: [0, 1, 2, 3] })).errorCode, ErrorCode.NONE);
+    assert.equal(h.kv.puts, before);
+    await h.hb('B', 0);
+    assert.ok(h.kv.puts > before, 'a join is written');
     await h.c.shutdown();
   });
 
