@@ -6,6 +6,8 @@
  *    partitions to the others; every record is consumed, and twice only when the killed member
  *    had not committed it; the commits (member epochs) all succeed;
  *  - the server-side range assignor chosen by the client (group.remote.assignor=range);
+ *  - static members: a closed member coming back with its instance id gets its partitions back
+ *    without a reassignment; a second live instance gets UNRELEASED_INSTANCE_ID;
  *  - Kafka's kafka-consumer-groups tool lists and describes the group (members, assignment,
  *    lag, state), and a new member resumes from the committed offsets;
  *  - librdkafka (confluent_kafka 2.10+) with group.protocol=consumer, when KOP_PYTHON has it;
@@ -215,6 +217,45 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
       assert.match(state.stdout, /\brange\b/, `the group's assignor is range:\n${state.stdout}\n${state.stderr}`);
     } finally {
       await Promise.all(members.map((m) => m.kill()));
+      await producer.close();
+    }
+  });
+
+  toolTest('Java static members (group.instance.id) with group.protocol=consumer: a member that closes and comes back gets its partitions without a reassignment; a second live instance is refused', unavailable('java'), async (t) => {
+    const { topic, producer } = await newTopic(gw, 'public/default', 'static', 4);
+    await producer.send(40);
+    const opts = (id: string): MemberOptions => ({ bootstrap: gw.bootstrap, group: `g-${topic}`, topic, groupProtocol: 'consumer', instanceId: id, clientId: id });
+    const a = await GroupMember.start('java', 'static-a', opts('i-a'));
+    const b = await GroupMember.start('java', 'static-b', opts('i-b'));
+    let a2: GroupMember | null = null;
+    let b2: GroupMember | null = null;
+    try {
+      await waitFor(() => spreadOver([a, b], 4), 60_000, () => `two static members sharing the partitions\n${a.describe()}\n${b.describe()}`);
+      await waitConsumed([a, b], producer, 'static members');
+      await waitFor(() => a.assignment!.every((p) => a.committed.has(p)), 20_000, () => `a's commits\n${a.describe()}`);
+      const aPartitions = a.assignment;
+      const bEvents = b.lines.filter((l) => l.includes('"assignment"')).length;
+      // A clean close of a static member leaves for a while (epoch -2): it comes back with a new member id.
+      await a.close();
+      a2 = await GroupMember.start('java', 'static-a2', opts('i-a'));
+      await waitFor(() => a2!.assignment !== null && a2!.assignment.length > 0, 30_000, () => `the restarted static member's assignment\n${a2!.describe()}`);
+      assert.deepEqual(a2.assignment, aPartitions, 'the restarted static member owns what it owned');
+      await producer.send(40);
+      await waitConsumed([a, a2, b], producer, 'after the static restart');
+      assert.equal(b.lines.filter((l) => l.includes('"assignment"')).length, bEvents, `the other member saw no reassignment\n${b.describe()}`);
+      const values = [...a.records, ...a2.records, ...b.records].map((r) => r.value);
+      assert.equal(values.length, new Set(values).size, 'nothing consumed twice (everything was committed before the close)');
+      // A second process with b's instance id while b is alive: UNRELEASED_INSTANCE_ID, fatal for it; b carries on.
+      b2 = await GroupMember.start('java', 'static-b2', opts('i-b'));
+      const code = await Promise.race([b2.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+      t.diagnostic(`duplicate instance exit: ${code}; stderr: ${b2.stderr.split('\n').find((l) => /Unreleased/i.test(l)) ?? ''}`);
+      assert.notEqual(code, 'still running', 'the duplicate static member was refused');
+      assert.match(b2.stderr, /UnreleasedInstanceIdException|UNRELEASED_INSTANCE_ID/);
+      assert.ok(b.alive, 'the live instance keeps its membership');
+      await producer.send(8);
+      await waitConsumed([a, a2, b], producer, 'after the refused duplicate');
+    } finally {
+      await Promise.all([a, b, a2, b2].map((m) => m?.kill()));
       await producer.close();
     }
   });
