@@ -305,6 +305,15 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
       await waitFor(() => next!.records.length >= 6, 30_000, () => `the new member reading the 6 new records\n${next!.describe()}`);
       const read = next.records.map((r) => r.value).sort();
       assert.deepEqual(read, producer.values.slice(30).sort(), 'only the records after the commits');
+      await waitFor(() => [0, 1, 2].every((p) => next!.committed.get(p) === 12), 20_000, () => `the new member's commits\n${next!.describe()}`);
+      await next.close();
+      // The tool resets and deletes empty consumer-protocol groups as it does classic ones.
+      const reset = await cli('--reset-offsets', '--to-earliest', '--execute', '--group', group, '--topic', topic);
+      t.diagnostic(`reset: ${reset.trim().replace(/\n\s*/g, ' | ')}`);
+      assert.match(reset, new RegExp(`${group}\\s+${topic}\\s+0\\s+0`), 'partition 0 reset to 0');
+      const deleted = await cli('--delete', '--group', group);
+      assert.match(deleted, /successful/i, deleted);
+      assert.doesNotMatch(await cli('--list'), new RegExp(`^${group}$`, 'm'), 'the group is gone');
     } finally {
       await member.kill();
       await next?.kill();
