@@ -10,7 +10,7 @@
  *    without a reassignment; a second live instance gets UNRELEASED_INSTANCE_ID;
  *  - Kafka's kafka-consumer-groups tool lists and describes the group (members, assignment,
  *    lag, state), and a new member resumes from the committed offsets;
- *  - librdkafka (confluent_kafka 2.10+) with group.protocol=consumer, when KOP_PYTHON has it;
+ *  - librdkafka (confluent_kafka 2.10+, KOP_PYTHON or PyPI's in KOP_PYTHON_SR) with group.protocol=consumer;
  *  - on the Pulsar engine (the shared test broker): the Java three-member scenario, and a gateway
  *    restart in the middle of a group's life: the group (epochs, members, assignment) and its
  *    offsets come back from the offsets topic, the running members carry on without rejoining
@@ -42,15 +42,27 @@ function suffix(): string {
   return Math.random().toString(36).slice(2, 8);
 }
 
-/** Why librdkafka cannot run the consumer protocol here (it needs librdkafka 2.10+), or undefined. */
-function rdkafkaConsumerProtocolUnavailable(): string | undefined {
+/**
+ * A python whose confluent_kafka has librdkafka 2.10+ (group.protocol=consumer): KOP_PYTHON, else the
+ * PyPI confluent-kafka venv of scripts/ci/fetch-python-sr.sh (KOP_PYTHON_SR); or why there is none.
+ */
+function rdkafkaConsumerProtocolPython(): { python?: string; why?: string } {
   const env = harnessEnv();
-  const r = spawnSync(env.python, ['-c', 'import confluent_kafka; print(confluent_kafka.libversion()[0])'], { encoding: 'utf8', timeout: 20_000 });
-  if (r.status !== 0) return `confluent_kafka does not import under ${env.python} (set KOP_PYTHON)`;
-  const [major, minor] = r.stdout.trim().split('.').map(Number) as [number, number];
-  if (major < 2 || (major === 2 && minor < 10)) return `librdkafka ${r.stdout.trim()} under ${env.python} has no group.protocol=consumer (needs 2.10+; set KOP_PYTHON to a confluent-kafka 2.10+ interpreter)`;
-  return undefined;
+  const candidates = [env.python, process.env.KOP_PYTHON_SR || join(env.cacheDir, 'python-sr', 'venv', 'bin', 'python')];
+  const seen: string[] = [];
+  for (const python of candidates) {
+    const r = spawnSync(python, ['-c', 'import confluent_kafka; print(confluent_kafka.libversion()[0])'], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status !== 0) {
+      seen.push(`${python}: no confluent_kafka`);
+      continue;
+    }
+    const [major, minor] = r.stdout.trim().split('.').map(Number) as [number, number];
+    if (major > 2 || (major === 2 && minor >= 10)) return { python };
+    seen.push(`${python}: librdkafka ${r.stdout.trim()}`);
+  }
+  return { why: `no librdkafka 2.10+ for group.protocol=consumer (${seen.join('; ')}); run scripts/ci/fetch-python-sr.sh or set KOP_PYTHON` };
 }
+const rdkafka = rdkafkaConsumerProtocolPython();
 
 /** A kafkajs producer writing unique values round-robin over the partitions; remembers them. */
 class Producer {
@@ -321,8 +333,8 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
     }
   });
 
-  toolTest('librdkafka group.protocol=consumer: three members share the partitions; leave and crash reassign; nothing skipped or repeated', rdkafkaConsumerProtocolUnavailable(), (t) =>
-    threeMembers(gw, 'public/default', t, 'python', 'rdkafka'),
+  toolTest('librdkafka group.protocol=consumer: three members share the partitions; leave and crash reassign; nothing skipped or repeated', rdkafka.why, (t) =>
+    threeMembers(gw, 'public/default', t, 'python', 'rdkafka', { python: rdkafka.python! }),
   );
 });
 

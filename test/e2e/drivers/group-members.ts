@@ -28,6 +28,8 @@ export interface MemberOptions {
   groupProtocol?: 'classic' | 'consumer';
   /** group.remote.assignor with the consumer protocol: uniform | range */
   remoteAssignor?: string;
+  /** librdkafka: the python interpreter (default KOP_PYTHON) */
+  python?: string;
 }
 
 export interface ConsumedEvent {
@@ -82,7 +84,7 @@ async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: st
       args: ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${env.javaClasspath}`, 'GroupConsumer', ...flags],
     };
   }
-  if (kind === 'python') return { cmd: env.python, args: [join(driversDir(), 'group_consumer.py'), ...flags] };
+  if (kind === 'python') return { cmd: o.python ?? env.python, args: [join(driversDir(), 'group_consumer.py'), ...flags] };
   return { cmd: process.execPath, args: [join(driversDir(), 'kafkajs-group-consumer.mjs'), ...flags] };
 }
 
