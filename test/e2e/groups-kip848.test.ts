@@ -6,6 +6,7 @@
  *    partitions to the others; every record is consumed, and twice only when the killed member
  *    had not committed it; the commits (member epochs) all succeed;
  *  - the server-side range assignor chosen by the client (group.remote.assignor=range);
+ *  - a broker-side regex (SubscriptionPattern): matching topics, including one created later;
  *  - static members: a closed member coming back with its instance id gets its partitions back
  *    without a reassignment; a second live instance gets UNRELEASED_INSTANCE_ID;
  *  - Kafka's kafka-consumer-groups tool lists and describes the group (members, assignment,
@@ -269,6 +270,42 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
     } finally {
       await Promise.all([a, b, a2, b2].map((m) => m?.kill()));
       await producer.close();
+    }
+  });
+
+  toolTest('Java SubscriptionPattern (broker-side regex): matching topics are assigned, a topic created later joins the subscription, others stay out', unavailable('java'), async (t) => {
+    const tag = suffix();
+    const ns = 'public/default';
+    const mk = async (name: string, partitions: number) => {
+      await gw.gateway.storage.createTopic(`persistent://${ns}/${name}`, partitions, {});
+      return new Producer(gw.bootstrap, name, partitions);
+    };
+    const p1 = await mk(`rx-${tag}-orders`, 2);
+    const p2 = await mk(`rx-${tag}-payments`, 2);
+    const other = await mk(`other-${tag}-orders`, 1);
+    await Promise.all([p1.send(10), p2.send(10), other.send(5)]);
+    const opts = (i: number): MemberOptions => ({ bootstrap: gw.bootstrap, group: `g-rx-${tag}`, topic: 'unused', groupProtocol: 'consumer', topicRegex: `rx-${tag}-.*`, clientId: `rx-${i}` });
+    const members = await Promise.all([0, 1].map((i) => GroupMember.start('java', `rx-${i}`, opts(i))));
+    const state = () => members.map((m) => `${m.describe()} topics ${JSON.stringify(m.topicAssignment)}`).join('\n');
+    const owned = () => members.flatMap((m) => m.topicAssignment ?? []).sort();
+    let p3: Producer | null = null;
+    try {
+      const want = [`rx-${tag}-orders:0`, `rx-${tag}-orders:1`, `rx-${tag}-payments:0`, `rx-${tag}-payments:1`];
+      await waitFor(() => JSON.stringify(owned()) === JSON.stringify(want) && members.every((m) => (m.topicAssignment ?? []).length === 2), 60_000, () => `the regex topics' partitions over two members\n${state()}`);
+      await waitConsumed(members, { values: [...p1.values, ...p2.values] }, 'regex topics');
+      // A topic created later that matches: resolved again by the gateway, assigned without any client action.
+      p3 = await mk(`rx-${tag}-refunds`, 2);
+      await p3.send(6);
+      await waitFor(() => owned().includes(`rx-${tag}-refunds:0`) && owned().includes(`rx-${tag}-refunds:1`), 60_000, () => `the new matching topic assigned\n${state()}`);
+      await waitConsumed(members, { values: [...p1.values, ...p2.values, ...p3.values] }, 'the new matching topic');
+      t.diagnostic(`regex assignment: ${members.map((m) => JSON.stringify(m.topicAssignment)).join(' ')}`);
+      const topics = new Set(members.flatMap((m) => m.records.map((r) => r.topic)));
+      assert.equal(topics.has(`other-${tag}-orders`), false, 'a topic the regex does not match is not consumed');
+      const values = members.flatMap((m) => m.records.map((r) => r.value));
+      assert.equal(values.length, new Set(values).size, 'nothing consumed twice');
+    } finally {
+      await Promise.all(members.map((m) => m.kill()));
+      await Promise.all([p1, p2, other, p3].map((p) => p?.close()));
     }
   });
 

@@ -37,7 +37,9 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  *
  * Usage: GroupConsumer --bootstrap H:P --group G --topic T [--assignor range|roundrobin|sticky|cooperative-sticky]
  *        [--session-timeout-ms MS] [--heartbeat-interval-ms MS] [--client-id ID] [--instance-id ID] [--config K=V ...]
- *        [--group-protocol classic|consumer] [--remote-assignor uniform|range]
+ *        [--group-protocol classic|consumer] [--remote-assignor uniform|range] [--topic-regex RE]
+ * --topic-regex (consumer protocol): subscribe to a SubscriptionPattern (resolved by the broker)
+ * instead of --topic; "partitions" then lists "topic:partition" strings.
  * With the consumer protocol the assignor, session timeout and heartbeat interval are the
  * coordinator's (the client refuses them), so those flags are ignored.
  */
@@ -67,6 +69,7 @@ public final class GroupConsumer {
             else a.put(argv[i], argv[i + 1]);
         }
         String topic = a.get("--topic");
+        String topicRegex = a.get("--topic-regex");
         String assignor = a.getOrDefault("--assignor", "range");
         String assignorClass;
         switch (assignor) {
@@ -101,36 +104,46 @@ public final class GroupConsumer {
         }
 
         KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p);
+        // One topic: partition numbers; a regex: "topic:partition" strings.
         TreeSet<Integer> owned = new TreeSet<>();
+        TreeSet<String> ownedTp = new TreeSet<>();
         Runnable printAssignment = () -> {
             StringBuilder b = new StringBuilder("{\"event\":\"assignment\",\"partitions\":[");
-            boolean first = true;
-            for (int part : owned) {
-                if (!first) b.append(',');
-                b.append(part);
-                first = false;
-            }
-            emit(b.append("]}").toString());
+            List<String> items = new ArrayList<>();
+            if (topicRegex == null) for (int part : owned) items.add(String.valueOf(part));
+            else for (String tp : ownedTp) items.add(quote(tp));
+            emit(b.append(String.join(",", items)).append("]}").toString());
         };
-        consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+        ConsumerRebalanceListener listener = new ConsumerRebalanceListener() {
             @Override
             public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-                for (TopicPartition tp : partitions) owned.remove(tp.partition());
+                for (TopicPartition tp : partitions) {
+                    owned.remove(tp.partition());
+                    ownedTp.remove(tp.topic() + ":" + tp.partition());
+                }
                 printAssignment.run();
             }
 
             @Override
             public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-                for (TopicPartition tp : partitions) owned.add(tp.partition());
+                for (TopicPartition tp : partitions) {
+                    owned.add(tp.partition());
+                    ownedTp.add(tp.topic() + ":" + tp.partition());
+                }
                 printAssignment.run();
             }
 
             @Override
             public void onPartitionsLost(Collection<TopicPartition> partitions) {
-                for (TopicPartition tp : partitions) owned.remove(tp.partition());
+                for (TopicPartition tp : partitions) {
+                    owned.remove(tp.partition());
+                    ownedTp.remove(tp.topic() + ":" + tp.partition());
+                }
                 printAssignment.run();
             }
-        });
+        };
+        if (topicRegex != null) consumer.subscribe(new org.apache.kafka.clients.consumer.SubscriptionPattern(topicRegex), listener);
+        else consumer.subscribe(List.of(topic), listener);
 
         Thread stdin = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
@@ -153,7 +166,7 @@ public final class GroupConsumer {
                 if (records.isEmpty()) continue;
                 Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
                 for (ConsumerRecord<String, String> rec : records) {
-                    emit("{\"event\":\"record\",\"partition\":" + rec.partition() + ",\"offset\":" + rec.offset() + ",\"value\":" + quote(rec.value()) + "}");
+                    emit("{\"event\":\"record\",\"topic\":" + quote(rec.topic()) + ",\"partition\":" + rec.partition() + ",\"offset\":" + rec.offset() + ",\"value\":" + quote(rec.value()) + "}");
                     next.put(new TopicPartition(rec.topic(), rec.partition()), new OffsetAndMetadata(rec.offset() + 1));
                 }
                 try {

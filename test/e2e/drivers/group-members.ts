@@ -30,10 +30,14 @@ export interface MemberOptions {
   remoteAssignor?: string;
   /** librdkafka: the python interpreter (default KOP_PYTHON) */
   python?: string;
+  /** Java, consumer protocol: subscribe to this broker-side regex (SubscriptionPattern) instead of `topic` */
+  topicRegex?: string;
 }
 
 export interface ConsumedEvent {
   member: string;
+  /** the record's topic (Java driver) */
+  topic?: string;
   partition: number;
   offset: number;
   value: string | null;
@@ -76,6 +80,7 @@ async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: st
   if (kind !== 'kafkajs' && o.instanceId !== undefined) flags.push('--instance-id', o.instanceId);
   if (kind !== 'kafkajs' && o.groupProtocol !== undefined) flags.push('--group-protocol', o.groupProtocol);
   if (kind !== 'kafkajs' && o.remoteAssignor !== undefined) flags.push('--remote-assignor', o.remoteAssignor);
+  if (kind === 'java' && o.topicRegex !== undefined) flags.push('--topic-regex', o.topicRegex);
   const env = harnessEnv();
   if (kind === 'java') {
     const classes = await ensureGroupConsumerJava();
@@ -91,6 +96,8 @@ async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: st
 export class GroupMember {
   /** The member's latest assignment (partition numbers), null before the first one. */
   assignment: number[] | null = null;
+  /** With a topic regex (Java, consumer protocol): the latest assignment as "topic:partition". */
+  topicAssignment: string[] | null = null;
   readonly records: ConsumedEvent[] = [];
   /** partition -> next offset, from the member's last successful commit of it */
   readonly committed = new Map<number, number>();
@@ -153,10 +160,12 @@ export class GroupMember {
         this.ready = true;
         break;
       case 'assignment':
-        this.assignment = e.partitions;
+        if (e.partitions.length === 0) this.assignment = this.topicAssignment = [];
+        else if (typeof e.partitions[0] === 'string') this.topicAssignment = e.partitions;
+        else this.assignment = e.partitions;
         break;
       case 'record':
-        this.records.push({ member: this.name, partition: e.partition, offset: e.offset, value: e.value, seq: this.seq++ });
+        this.records.push({ member: this.name, topic: e.topic, partition: e.partition, offset: e.offset, value: e.value, seq: this.seq++ });
         break;
       case 'committed':
         for (const [p, o] of Object.entries(e.offsets as Record<string, number>)) this.committed.set(Number(p), o);
