@@ -118,6 +118,11 @@ export class Gateway {
     try {
       await coordinator.start();
       if (wiring.offsetCommitted) coordinator.onOffsetCommitted = wiring.offsetCommitted;
+      // KIP-848 classic members and online upgrades resolve their subscriptions' topics here.
+      coordinator.topicMetadataSource = async (topic) => {
+        const info = await storage.describeTopic(topic);
+        return info ? { topicId: info.topicId, partitions: info.partitions } : null;
+      };
       await coordination.start({ gained: (p) => coordinator.loadPartition(p), lost: (p) => coordinator.unloadPartition(p) });
     } catch (err) {
       await coordination.close();

@@ -14,9 +14,19 @@
  *    to a classic group with members: GROUP_ID_NOT_FOUND ("Group g is not a
  *    consumer group"), what Kafka answers when the online upgrade of a group
  *    with members is not possible (documented: docs/consumer-groups.md);
- *  - a JoinGroup to an empty consumer group turns it back into a classic
- *    group; to one with members: INCONSISTENT_GROUP_PROTOCOL (classic members
- *    inside consumer groups are not served).
+ *  - a heartbeat to a classic group with members (of protocol type
+ *    `consumer`) converts it (Kafka's online upgrade): each classic member
+ *    becomes a member of the consumer group with its generation as its epoch
+ *    and its assignment, and is told to rejoin (REBALANCE_IN_PROGRESS);
+ *  - classic members in a consumer group are served as Kafka serves them
+ *    (JoinGroup/SyncGroup/Heartbeat/LeaveGroup translated to the member's
+ *    epoch and reconciliation: a Heartbeat answers REBALANCE_IN_PROGRESS while
+ *    the member must revoke or catch up, the JoinGroup that follows carries
+ *    its owned partitions, SyncGroup returns its assignment);
+ *  - a JoinGroup to an empty consumer group turns it back into a classic group.
+ * Not done: converting a consumer group whose last KIP-848 member left back to
+ * a classic group (Kafka's online downgrade); such a group keeps serving its
+ * classic members as a consumer group.
  *
  * Durable state: one entry per group (store.ts kind "c") with the epochs, the
  * members (epochs, subscriptions, current assignments) and the target
@@ -45,8 +55,12 @@ import {
   type TopicMetadata,
   type ConsumerGroupState,
 } from './consumer-group.js';
-import type { ClassicGroup } from './group.js';
+import { joinError, syncError, type ClassicGroup, type JoinResult, type SyncResult } from './group.js';
 import type { GroupKey } from './locator.js';
+import type { HeartbeatParams, JoinGroupParams, SyncGroupParams } from './coordinator.js';
+import { decodeVersioned, encodeVersioned } from '../protocol/codec/frame.js';
+import { ConsumerProtocolAssignment, ConsumerProtocolSubscription } from '../protocol/generated/index.js';
+import { kafkaNameFor, resolveTopic } from '../topics/names.js';
 
 export interface ConsumerProtocolConfig {
   /** group.consumer.session.timeout.ms */
@@ -123,6 +137,10 @@ export interface ConsumerGroupHost {
   readonly clock: Clock;
   /** Persist the group's consumer entry (after its home); resolves with NONE or the error to answer. */
   storeConsumerGroup(g: ClassicGroup, value: Buffer | null): Promise<number>;
+  /** A topic's id and partition count (null: it does not exist), for the subscriptions of classic members. */
+  topicMetadata(topic: string): Promise<TopicMetadata | null>;
+  /** Whether the group is still the one held for its key (not unloaded, deleted or replaced). */
+  isCurrent(g: ClassicGroup): boolean;
 }
 
 function hex(b: Buffer): string {
@@ -308,32 +326,12 @@ export class ConsumerGroupProtocol {
       member.topics = topics;
       bump = true;
     }
-    // Subscribed topics' metadata: a new topic, a changed partition count or a re-created topic moves the epoch.
-    const subscribed = cg.subscribedTopics();
-    const metadata = new Map<string, TopicMetadata>();
-    for (const t of subscribed) {
-      const fresh = p.subscription.metadata.get(t);
-      const known = cg.topics.get(t);
-      const m = fresh ?? (member.topics.includes(t) ? undefined : known);
-      if (m) metadata.set(t, m);
-    }
-    if (!sameMetadata(metadata, cg.topics)) {
-      cg.topics = metadata;
-      bump = true;
-    }
+    if (this.refreshMetadata(cg, member, p.subscription)) bump = true;
     if (bump) cg.groupEpoch++;
     if (cg.groupEpoch > cg.assignmentEpoch) this.computeTargetAssignment(g, cg);
 
     // Reconcile the member toward its target.
-    const owned = p.owned === null ? null : this.byName(cg, p.owned);
-    cg.releaseOwnership(member);
-    const r = reconcile(member, cg.assignmentEpoch, cg.targetOf(member.memberId), owned, (t, x) => cg.partitionEpoch(t, x));
-    if (r.memberEpoch !== member.memberEpoch) member.previousMemberEpoch = member.memberEpoch;
-    member.memberEpoch = r.memberEpoch;
-    member.state = r.state;
-    member.assigned = r.assigned;
-    member.pendingRevocation = r.pendingRevocation;
-    cg.takeOwnership(member);
+    this.reconcileMember(cg, member, p.owned === null ? null : this.byName(cg, p.owned));
     if (isNew || before.epoch !== member.memberEpoch || !partitionsEqual(before.assigned, member.assigned)) {
       this.log.debug({ group: g.groupId, memberId: member.memberId, memberEpoch: member.memberEpoch, state: member.state, groupEpoch: cg.groupEpoch }, 'consumer group member reconciled');
     }
@@ -344,6 +342,33 @@ export class ConsumerGroupProtocol {
     const full = p.memberEpoch === 0 || (p.rebalanceTimeoutMs !== -1 && p.subscribedTopicNames !== null && p.owned !== null);
     const assignment = full || !partitionsEqual(before.assigned, member.assigned) ? this.byId(cg, member.assigned) : null;
     return { errorCode: ErrorCode.NONE, errorMessage: null, memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment };
+  }
+
+  /**
+   * Subscribed topics' metadata: a new topic, a changed partition count or a re-created topic is a
+   * change (the group epoch moves). `fresh` is the metadata of `member`'s topics as resolved now.
+   */
+  private refreshMetadata(cg: ConsumerGroup, member: ConsumerMember, fresh: ResolvedSubscription): boolean {
+    const metadata = new Map<string, TopicMetadata>();
+    for (const t of cg.subscribedTopics()) {
+      const m = fresh.metadata.get(t) ?? (member.topics.includes(t) ? undefined : cg.topics.get(t));
+      if (m) metadata.set(t, m);
+    }
+    if (sameMetadata(metadata, cg.topics)) return false;
+    cg.topics = metadata;
+    return true;
+  }
+
+  /** Move the member toward its target; true when its assigned partitions changed. */
+  private reconcileMember(cg: ConsumerGroup, member: ConsumerMember, owned: Partitions | null): void {
+    cg.releaseOwnership(member);
+    const r = reconcile(member, cg.assignmentEpoch, cg.targetOf(member.memberId), owned, (t, x) => cg.partitionEpoch(t, x));
+    if (r.memberEpoch !== member.memberEpoch) member.previousMemberEpoch = member.memberEpoch;
+    member.memberEpoch = r.memberEpoch;
+    member.state = r.state;
+    member.assigned = r.assigned;
+    member.pendingRevocation = r.pendingRevocation;
+    cg.takeOwnership(member);
   }
 
   /** Kafka's throwIfConsumerGroupMemberEpochIsInvalid: the message, or null when the epoch is acceptable. */
@@ -401,7 +426,7 @@ export class ConsumerGroupProtocol {
 
   scheduleSessionTimeout(g: ClassicGroup, cg: ConsumerGroup, member: ConsumerMember): void {
     member.sessionTimer?.cancel();
-    member.sessionTimer = this.host.clock.schedule(this.config.sessionTimeoutMs, () => {
+    member.sessionTimer = this.host.clock.schedule(member.classic?.sessionTimeoutMs ?? this.config.sessionTimeoutMs, () => {
       member.sessionTimer = null;
       if (g.consumer === cg) this.fenceAndStore(g, member, 'session timeout');
     });
@@ -503,9 +528,262 @@ export class ConsumerGroupProtocol {
     if (memberEpoch < 0 && cg.members.size === 0) return null;
     const m = cg.members.get(memberId);
     if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
+    // A classic member commits with its generation (its epoch) at any version, fenced as classic ones are.
+    if (m.classic) return memberEpoch === m.memberEpoch ? null : ErrorCode.ILLEGAL_GENERATION;
     if (apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
     if (memberEpoch !== m.memberEpoch) return ErrorCode.STALE_MEMBER_EPOCH;
     return null;
+  }
+
+  // ------------------------------------------------------------------ classic members (Kafka 4.x mixed groups)
+
+  /** Resolved subscription of a classic member's JoinGroup metadata (topic names in its namespace). */
+  private async classicSubscription(protocols: Array<{ name: string; metadata: Buffer }>, namespace: NamespaceRef, known: Map<string, TopicMetadata>): Promise<{ names: string[]; topics: string[]; owned: Partitions; version: number; metadata: Map<string, TopicMetadata> } | null> {
+    let sub: ConsumerProtocolSubscription;
+    let version: number;
+    try {
+      ({ value: sub, version } = decodeVersioned(ConsumerProtocolSubscription, protocols[0]!.metadata));
+    } catch {
+      return null;
+    }
+    const full = (name: string) => {
+      try {
+        return resolveTopic(name, namespace).full;
+      } catch {
+        return null;
+      }
+    };
+    const topics = [...new Set(sub.topics.map(full).filter((t): t is string => t !== null))].sort();
+    const metadata = new Map<string, TopicMetadata>();
+    await Promise.all(
+      topics.map(async (t) => {
+        const m = known.get(t) ?? (await this.host.topicMetadata(t).catch(() => null));
+        if (m && m.partitions > 0) metadata.set(t, m);
+      }),
+    );
+    const owned: Partitions = new Map();
+    for (const tp of sub.ownedPartitions) {
+      const t = full(tp.topic);
+      if (t !== null) owned.set(t, new Set(tp.partitions));
+    }
+    return { names: sub.topics, topics, owned, version, metadata };
+  }
+
+  /** The member a classic request names (Kafka's validateConsumerGroupMember), or the error. */
+  private classicMember(cg: ConsumerGroup, memberId: string, instanceId: string | null): ConsumerMember | number {
+    if (instanceId !== null) {
+      const s = cg.staticMember(instanceId);
+      if (!s) return ErrorCode.UNKNOWN_MEMBER_ID;
+      if (s.memberId !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    }
+    const m = cg.members.get(memberId);
+    // A member of the consumer protocol cannot use the classic APIs (Kafka: UNKNOWN_MEMBER_ID).
+    if (!m || !m.classic) return ErrorCode.UNKNOWN_MEMBER_ID;
+    return m;
+  }
+
+  /** JoinGroup of a classic member to a consumer group with members (Kafka's classicGroupJoinToConsumerGroup). */
+  async classicJoin(g: ClassicGroup, p: JoinGroupParams): Promise<JoinResult> {
+    const cg = g.consumer!;
+    const unknown = p.memberId === '';
+    const memberId = unknown ? `${p.groupInstanceId ?? p.clientId}-${randomUUID()}` : p.memberId;
+    if (cg.members.size >= this.config.maxSize && !cg.members.has(memberId) && (p.groupInstanceId === null || !cg.staticMembers.has(p.groupInstanceId))) {
+      return joinError(unknown ? '' : memberId, ErrorCode.GROUP_MAX_SIZE_REACHED);
+    }
+    if (p.protocolType !== 'consumer' || p.protocols.length === 0) return joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (unknown && p.requireKnownMemberId && p.groupInstanceId === null) return joinError(memberId, ErrorCode.MEMBER_ID_REQUIRED);
+    const sub = await this.classicSubscription(p.protocols, p.namespace, cg.topics);
+    if (sub === null) return joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (g.consumer !== cg || !this.host.isCurrent(g)) return joinError(p.memberId, ErrorCode.NOT_COORDINATOR);
+    let member = cg.members.get(memberId);
+    let bump = false;
+    if (p.groupInstanceId !== null) {
+      const existing = cg.staticMember(p.groupInstanceId);
+      if (existing && existing.memberId !== memberId) {
+        if (!unknown) return joinError(p.memberId, ErrorCode.FENCED_INSTANCE_ID);
+        // A restarted static member: it takes over the old one's epoch and assignment.
+        const target = cg.target.get(existing.memberId);
+        cg.removeMember(existing.memberId);
+        const replacement = Object.assign(new ConsumerMember(memberId, p.groupInstanceId, p.clientId, p.clientHost, p.namespace), {
+          memberEpoch: existing.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH ? existing.previousMemberEpoch : existing.memberEpoch,
+          previousMemberEpoch: existing.previousMemberEpoch,
+          state: existing.state,
+          assigned: existing.assigned,
+          pendingRevocation: existing.pendingRevocation,
+          topics: existing.topics,
+          subscribedTopicNames: existing.subscribedTopicNames,
+        });
+        cg.addMember(replacement);
+        if (target) cg.target.set(memberId, target);
+        member = replacement;
+      }
+    }
+    if (!member) {
+      if (!unknown && p.groupInstanceId === null) return joinError(p.memberId, ErrorCode.UNKNOWN_MEMBER_ID);
+      member = new ConsumerMember(memberId, p.groupInstanceId, p.clientId, p.clientHost, p.namespace);
+      cg.addMember(member);
+      bump = true;
+    } else if (!member.classic && !unknown) {
+      return joinError(p.memberId, ErrorCode.UNKNOWN_MEMBER_ID);
+    }
+    member.classic = { sessionTimeoutMs: p.sessionTimeoutMs, protocols: p.protocols.map((x) => ({ name: x.name, metadata: x.metadata })) };
+    member.clientId = p.clientId;
+    member.clientHost = p.clientHost;
+    member.namespace = p.namespace;
+    member.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
+    member.subscribedTopicNames = [...sub.names];
+    if (sub.topics.length !== member.topics.length || sub.topics.some((t, i) => t !== member!.topics[i])) {
+      member.topics = sub.topics;
+      bump = true;
+    }
+    if (this.refreshMetadata(cg, member, { topics: sub.topics, metadata: sub.metadata })) bump = true;
+    if (bump) cg.groupEpoch++;
+    if (cg.groupEpoch > cg.assignmentEpoch) this.computeTargetAssignment(g, cg);
+    this.reconcileMember(cg, member, sub.owned);
+    this.scheduleSessionTimeout(g, cg, member);
+    this.scheduleRebalanceTimeout(g, cg, member);
+    g.stateTimestamp = this.host.clock.now();
+    const stored = await this.persist(g, cg);
+    if (stored !== ErrorCode.NONE) return joinError(memberId, stored);
+    this.log.debug({ group: g.groupId, memberId, memberEpoch: member.memberEpoch, state: member.state }, 'classic member joined the consumer group');
+    return {
+      errorCode: ErrorCode.NONE,
+      memberId,
+      generationId: member.memberEpoch,
+      protocolType: 'consumer',
+      protocolName: p.protocols[0]!.name,
+      leaderId: '',
+      skipAssignment: false,
+      members: [],
+    };
+  }
+
+  /** SyncGroup of a classic member (Kafka's classicGroupSyncToConsumerGroup): its assigned partitions. */
+  classicSync(g: ClassicGroup, p: SyncGroupParams): SyncResult {
+    const cg = g.consumer!;
+    const m = this.classicMember(cg, p.memberId, p.groupInstanceId);
+    if (typeof m === 'number') return syncError(m);
+    if (p.generationId !== m.memberEpoch) return syncError(ErrorCode.ILLEGAL_GENERATION);
+    const protocol = m.classic!.protocols[0]!.name;
+    if ((p.protocolType !== null && p.protocolType !== 'consumer') || (p.protocolName !== null && p.protocolName !== protocol)) return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (cg.groupEpoch > m.memberEpoch && m.state !== 'unrevoked_partitions') return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+    this.scheduleSessionTimeout(g, cg, m);
+    let version = 0;
+    try {
+      version = Math.min(decodeVersioned(ConsumerProtocolSubscription, m.classic!.protocols[0]!.metadata).version, 3);
+    } catch {
+      // the join decoded it; keep version 0
+    }
+    const assignment = encodeVersioned(ConsumerProtocolAssignment, version, {
+      assignedPartitions: [...m.assigned].map(([t, s]) => ({ topic: kafkaNameFor(t, m.namespace), partitions: sortedPartitions(s) })),
+      userData: null,
+    });
+    return { errorCode: ErrorCode.NONE, protocolType: 'consumer', protocolName: protocol, assignment };
+  }
+
+  /** Heartbeat of a classic member (Kafka's classicGroupHeartbeatToConsumerGroup). */
+  classicHeartbeat(g: ClassicGroup, p: HeartbeatParams): number {
+    const cg = g.consumer!;
+    const m = this.classicMember(cg, p.memberId, p.groupInstanceId);
+    if (typeof m === 'number') return m;
+    if (p.generationId !== m.memberEpoch) return ErrorCode.ILLEGAL_GENERATION;
+    this.scheduleSessionTimeout(g, cg, m);
+    // Rejoin to catch up with the group epoch, to revoke, or to take partitions released meanwhile.
+    if (m.memberEpoch < cg.groupEpoch || m.state === 'unrevoked_partitions' || (m.state === 'unreleased_partitions' && !this.waitingOnUnreleased(cg, m))) return ErrorCode.REBALANCE_IN_PROGRESS;
+    return ErrorCode.NONE;
+  }
+
+  private waitingOnUnreleased(cg: ConsumerGroup, m: ConsumerMember): boolean {
+    for (const [t, s] of cg.targetOf(m.memberId)) for (const p of s) if (!m.assigned.get(t)?.has(p) && cg.partitionEpoch(t, p) !== -1) return true;
+    return false;
+  }
+
+  /** LeaveGroup of a classic member, or of a static member by instance id (admin): its error code. */
+  classicLeave(g: ClassicGroup, memberId: string, instanceId: string | null): number {
+    const cg = g.consumer!;
+    let m: ConsumerMember | undefined;
+    if (memberId === '' && instanceId !== null) m = cg.staticMember(instanceId);
+    else {
+      const found = this.classicMember(cg, memberId, instanceId);
+      if (typeof found === 'number') return found;
+      m = found;
+    }
+    if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
+    this.fence(g, cg, m, 'left the group (LeaveGroup)');
+    void this.persist(g, cg);
+    return ErrorCode.NONE;
+  }
+
+  /** The resolved topics a classic group's members subscribe to, for an online upgrade. */
+  classicTopics(g: ClassicGroup): string[] {
+    const out = new Set<string>();
+    for (const m of g.members.values()) {
+      try {
+        const meta = g.protocolName !== null ? m.metadataFor(g.protocolName) : m.protocols[0]?.metadata;
+        if (!meta) continue;
+        for (const t of decodeVersioned(ConsumerProtocolSubscription, meta).value.topics) {
+          try {
+            out.add(resolveTopic(t, m.namespace).full);
+          } catch {
+            // not a topic name
+          }
+        }
+      } catch {
+        // undecodable metadata: no topics
+      }
+    }
+    return [...out];
+  }
+
+  /**
+   * Kafka's online upgrade (convertToConsumerGroup): the classic members become members of a new consumer
+   * group with their generation as epoch and their current assignment; `metadata` covers their topics.
+   * The caller has checked the group uses the consumer protocol type; it clears the classic state.
+   */
+  convertFromClassic(g: ClassicGroup, metadata: Map<string, TopicMetadata>): ConsumerGroup {
+    const cg = new ConsumerGroup();
+    cg.groupEpoch = g.generationId;
+    cg.assignmentEpoch = g.generationId;
+    for (const [t, m] of metadata) cg.topics.set(t, m);
+    for (const cm of g.members.values()) {
+      const m = new ConsumerMember(cm.memberId, cm.groupInstanceId, cm.clientId, cm.clientHost, cm.namespace);
+      m.memberEpoch = g.generationId;
+      m.previousMemberEpoch = g.generationId;
+      m.rebalanceTimeoutMs = cm.rebalanceTimeoutMs;
+      m.classic = { sessionTimeoutMs: cm.sessionTimeoutMs, protocols: cm.protocols.map((x) => ({ name: x.name, metadata: x.metadata })) };
+      const meta = g.protocolName !== null && cm.protocols.some((x) => x.name === g.protocolName) ? cm.metadataFor(g.protocolName) : cm.protocols[0]?.metadata;
+      try {
+        const names = meta ? decodeVersioned(ConsumerProtocolSubscription, meta).value.topics : [];
+        m.subscribedTopicNames = names;
+        m.topics = [...new Set(names.map((n) => resolveTopic(n, cm.namespace).full))].sort();
+      } catch {
+        // no usable subscription: the member gets nothing until it rejoins
+      }
+      try {
+        if (cm.assignment.length > 0) {
+          for (const tp of decodeVersioned(ConsumerProtocolAssignment, cm.assignment).value.assignedPartitions) {
+            const t = resolveTopic(tp.topic, cm.namespace).full;
+            const n = metadata.get(t)?.partitions ?? 0;
+            const s = new Set(tp.partitions.filter((p) => p >= 0 && p < n && cg.partitionEpoch(t, p) === -1));
+            if (s.size > 0) m.assigned.set(t, s);
+          }
+        }
+      } catch {
+        // an assignment the coordinator cannot read: the member starts with none
+      }
+      cg.addMember(m);
+      cg.target.set(m.memberId, new Map([...m.assigned].map(([t, s]) => [t, sortedPartitions(s)])));
+    }
+    cg.assignorName = DEFAULT_ASSIGNOR;
+    this.log.info({ group: g.groupId, tenant: g.key.tenant, members: cg.members.size, generation: g.generationId }, 'classic group converted to a consumer group (online upgrade)');
+    return cg;
+  }
+
+  /** Timers and persistence of a converted group's members, once it is installed. */
+  afterConversion(g: ClassicGroup): Promise<number> {
+    const cg = g.consumer!;
+    for (const m of cg.members.values()) this.scheduleSessionTimeout(g, cg, m);
+    return this.persist(g, cg);
   }
 
   /** Kafka's ConsumerGroup.validateOffsetFetch (OffsetFetch v9+ names the member). */
@@ -563,6 +841,7 @@ export function encodeConsumerGroup(cg: ConsumerGroup): Buffer {
         topics: m.topics,
         assigned: partitionsToJson(m.assigned),
         pendingRevocation: partitionsToJson(m.pendingRevocation),
+        classic: m.classic && { sessionTimeoutMs: m.classic.sessionTimeoutMs, protocols: m.classic.protocols.map((x) => [x.name, x.metadata.toString('base64')]) },
       })),
     }),
   );
@@ -592,6 +871,7 @@ export function decodeConsumerGroup(buf: Buffer): ConsumerGroup {
     m.topics = s.topics;
     m.assigned = partitionsFromJson(s.assigned);
     m.pendingRevocation = partitionsFromJson(s.pendingRevocation);
+    if (s.classic) m.classic = { sessionTimeoutMs: s.classic.sessionTimeoutMs, protocols: (s.classic.protocols as Array<[string, string]>).map(([name, b64]) => ({ name, metadata: Buffer.from(b64, 'base64') })) };
     cg.addMember(m);
   }
   return cg;

@@ -79,6 +79,11 @@ export class ConsumerMember {
   pendingRevocation: Partitions = new Map();
   sessionTimer: TimerHandle | null = null;
   rebalanceTimer: TimerHandle | null = null;
+  /**
+   * A member of the classic protocol inside this group (JoinGroup/SyncGroup/Heartbeat, Kafka's
+   * ClassicMemberMetadata): its session timeout and JoinGroup protocols; null for KIP-848 members.
+   */
+  classic: { sessionTimeoutMs: number; protocols: Array<{ name: string; metadata: Buffer }> } | null = null;
 
   constructor(
     public memberId: string,
@@ -217,19 +222,25 @@ export function reconcile(
   switch (member.state) {
     case 'stable':
       if (member.memberEpoch === targetEpoch) return unchanged();
-      return next(member.memberEpoch, member.assigned, targetEpoch, target, partitionEpoch);
+      return next(member.memberEpoch, member.assigned, targetEpoch, target, owned, partitionEpoch);
     case 'unrevoked_partitions': {
       // Still waiting until the member's heartbeat shows it gave up every revoked partition.
       if (owned === null) return unchanged();
       for (const [t, s] of member.pendingRevocation) for (const p of s) if (owned.get(t)?.has(p)) return unchanged();
-      return next(member.memberEpoch, member.assigned, targetEpoch, target, partitionEpoch);
+      return next(member.memberEpoch, member.assigned, targetEpoch, target, owned, partitionEpoch);
     }
     case 'unreleased_partitions':
-      return next(member.memberEpoch, member.assigned, targetEpoch, target, partitionEpoch);
+      return next(member.memberEpoch, member.assigned, targetEpoch, target, owned, partitionEpoch);
   }
 }
 
-function next(memberEpoch: number, assigned: Partitions, targetEpoch: number, target: Partitions, partitionEpoch: (topic: string, partition: number) => number): Reconciled {
+function ownsAny(owned: Partitions | null, revoke: Partitions): boolean {
+  if (owned === null) return true;
+  for (const [t, s] of owned) for (const p of s) if (revoke.get(t)?.has(p)) return true;
+  return false;
+}
+
+function next(memberEpoch: number, assigned: Partitions, targetEpoch: number, target: Partitions, owned: Partitions | null, partitionEpoch: (topic: string, partition: number) => number): Reconciled {
   const keep: Partitions = new Map();
   const revoke: Partitions = new Map();
   const toAssign: Array<[string, number]> = [];
@@ -246,8 +257,10 @@ function next(memberEpoch: number, assigned: Partitions, targetEpoch: number, ta
     const cur = assigned.get(t);
     for (const p of s) if (!cur?.has(p)) toAssign.push([t, p]);
   }
-  if (revoke.size > 0) {
-    // Revocation first: the member stays in its epoch and keeps only what it keeps in the target.
+  // Revocation first: the member stays in its epoch and keeps only what it keeps in the target, unless
+  // its request shows it no longer owns any of them (Kafka's ownsRevokedPartitions: an eager classic
+  // member gave everything up before rejoining).
+  if (revoke.size > 0 && ownsAny(owned, revoke)) {
     return { state: 'unrevoked_partitions', memberEpoch, assigned: keep, pendingRevocation: revoke };
   }
   let unreleased = false;

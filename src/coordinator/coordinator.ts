@@ -29,6 +29,7 @@ import { GroupStore, groupMapKey, type StoredGroup } from './store.js';
 import { verifyHome, type HomeAssignment } from './home.js';
 import { parseFullName } from '../topics/names.js';
 import { ConsumerGroupProtocol, consumerGroupState, decodeConsumerGroup, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup } from './consumer-group-protocol.js';
+import type { TopicMetadata } from './consumer-group.js';
 
 export type { GroupKey } from './locator.js';
 export type { JoinResult, SyncResult, Protocol, GroupState } from './group.js';
@@ -225,6 +226,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   onHomeInferred: ((key: GroupKey, home: string) => void) | null = null;
   /** Generations started by this node since it started (rebalances completed their join phase); metrics. */
   rebalancesCompleted = 0;
+  /**
+   * Topic metadata for the consumer protocol's classic members and online upgrades (the gateway sets it
+   * to its storage engine's describeTopic); without it their topics count as not existing.
+   */
+  topicMetadataSource: ((topic: string) => Promise<TopicMetadata | null>) | null = null;
   /** The consumer group protocol (KIP-848) over the same groups, homes and offsets. */
   readonly consumerProtocol: ConsumerGroupProtocol;
 
@@ -238,7 +244,13 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     this.store = new GroupStore(kv, locator.numPartitions);
     this.newMemberJoinTimeoutMs = config.newMemberJoinTimeoutMs ?? NEW_MEMBER_JOIN_TIMEOUT_MS;
     this.consumerProtocol = new ConsumerGroupProtocol(
-      { log, clock, storeConsumerGroup: (g, value) => this.storeConsumerGroup(g, value) },
+      {
+        log,
+        clock,
+        storeConsumerGroup: (g, value) => this.storeConsumerGroup(g, value),
+        topicMetadata: (topic) => this.topicMetadataSource?.(topic) ?? Promise.resolve(null),
+        isCurrent: (g) => this.groups.get(groupMapKey(g.key)) === g && !g.is('Dead'),
+      },
       {
         sessionTimeoutMs: config.consumerSessionTimeoutMs ?? 45_000,
         heartbeatIntervalMs: config.consumerHeartbeatIntervalMs ?? 5_000,
@@ -539,7 +551,15 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (g.consumer) {
       // A consumer group (KIP-848): classic members are not served inside one (Kafka answers this when
       // the group does not support the member's protocols); an empty one becomes a classic group again.
-      if (g.consumer.members.size > 0) return respond(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+      // A consumer group (KIP-848) with members serves classic members itself (Kafka 4.x mixed groups);
+      // an empty one becomes a classic group again.
+      if (g.consumer.members.size > 0) {
+        void this.consumerProtocol.classicJoin(g, p).then(respond, (err: unknown) => {
+          this.log.error({ err, group: g!.groupId }, 'classic JoinGroup to a consumer group failed');
+          respond(joinError(p.memberId, ErrorCode.UNKNOWN_SERVER_ERROR));
+        });
+        return;
+      }
       this.downgradeEmptyConsumerGroup(g);
     }
     if (!this.acceptJoiningMember(g, p.memberId)) {
@@ -928,6 +948,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (homeError !== null) return respond(syncError(homeError));
     if (!g) return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     if (g.is('Dead')) return respond(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (g.consumer) return respond(this.consumerProtocol.classicSync(g, p));
     const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'sync-group');
     if (memberError !== null) return respond(syncError(memberError));
     if (p.generationId !== g.generationId) return respond(syncError(ErrorCode.ILLEGAL_GENERATION));
@@ -993,6 +1014,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (homeError !== null) return homeError;
     if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (g.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (g.consumer) return this.consumerProtocol.classicHeartbeat(g, p);
     const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'heartbeat');
     if (memberError !== null) return memberError;
     if (p.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
@@ -1024,6 +1046,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     const result = (m: MemberIdentity, errorCode: number) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode });
     if (!g) return { errorCode: ErrorCode.NONE, members: leaving.map((m) => result(m, ErrorCode.UNKNOWN_MEMBER_ID)) };
     if (g.is('Dead')) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
+    if (g.consumer) return { errorCode: ErrorCode.NONE, members: leaving.map((m) => result(m, this.consumerProtocol.classicLeave(g, m.memberId, m.groupInstanceId))) };
     const members = leaving.map((m) => {
       const reason = `member left the group (LeaveGroup); client reason: ${m.reason ?? 'not provided'}`;
       if (m.memberId === '') {
@@ -1321,6 +1344,10 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       if (g) this.groups.delete(groupMapKey(g.key));
       g = this.addGroup(key);
     }
+    if (join && !g.consumer && g.size > 0 && g.protocolType === CONSUMER_PROTOCOL_TYPE && g.size <= this.consumerProtocol.config.maxSize) {
+      const upgraded = await this.upgradeClassicGroup(g);
+      if (upgraded !== null) return fail(upgraded, null);
+    }
     const refused = this.consumerProtocol.adopt(g, join);
     if (refused) {
       this.log.info({ group: key.groupId, tenant: key.tenant, state: g.state, members: g.size }, 'ConsumerGroupHeartbeat refused: the group is a classic group');
@@ -1344,6 +1371,42 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (!g || g.is('Dead')) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${key.groupId} not found.`);
     if (!g.consumer) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${key.groupId} is not a consumer group.`);
     return this.consumerProtocol.describe(g);
+  }
+
+  /**
+   * Kafka's online upgrade: a classic group with members of protocol type `consumer` becomes a consumer
+   * group (each member keeps its generation as epoch and its assignment; parked JoinGroup/SyncGroup
+   * requests get REBALANCE_IN_PROGRESS, so the members rejoin through the consumer group). The classic
+   * entry is deleted before the consumer entry is written (puts land in order). Null when done.
+   */
+  private async upgradeClassicGroup(g: ClassicGroup): Promise<number | null> {
+    const metadata = new Map<string, TopicMetadata>();
+    await Promise.all(
+      this.consumerProtocol.classicTopics(g).map(async (t) => {
+        const m = await this.topicMetadataSource?.(t).catch(() => null);
+        if (m && m.partitions > 0) metadata.set(t, m);
+      }),
+    );
+    if (this.groups.get(groupMapKey(g.key)) !== g || g.is('Dead')) return ErrorCode.NOT_COORDINATOR;
+    if (g.consumer) return null; // upgraded meanwhile
+    if (g.size === 0) return null; // emptied meanwhile: adopted as an empty group
+    const cg = this.consumerProtocol.convertFromClassic(g, metadata);
+    for (const m of [...g.members.values()]) {
+      g.maybeInvokeJoinCallback(m, joinError(m.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
+      g.maybeInvokeSyncCallback(m, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+    }
+    this.cancelTimers(g);
+    for (const id of [...g.members.keys()]) g.remove(id);
+    g.pendingSyncMembers.clear();
+    g.state = 'Empty';
+    g.protocolName = null;
+    g.leaderId = null;
+    g.consumer = cg;
+    g.protocolType = CONSUMER_PROTOCOL_TYPE;
+    const partition = this.locator.partitionFor(g.key);
+    g.track(this.store.putGroup(partition, g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the classic entry of an upgraded group'));
+    const stored = await this.consumerProtocol.afterConversion(g);
+    return stored === ErrorCode.NONE ? null : stored;
   }
 
   /** An empty consumer group joined by a classic member becomes a classic group (its offsets stay). */

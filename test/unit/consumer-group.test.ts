@@ -13,7 +13,9 @@ import { rangeAssignor, uniformAssignor, type TargetAssignment } from '../../src
 import { reconcile, type Partitions } from '../../src/coordinator/consumer-group.js';
 import type { ConsumerHeartbeatParams, ConsumerHeartbeatResult } from '../../src/coordinator/consumer-group-protocol.js';
 import { ManualClock } from '../../src/coordinator/clock.js';
-import { LocalGroupCoordinator, type CoordinatorConfig, type GroupRef } from '../../src/coordinator/coordinator.js';
+import { LocalGroupCoordinator, type CoordinatorConfig, type GroupRef, type JoinGroupParams } from '../../src/coordinator/coordinator.js';
+import { decodeVersioned, encodeVersioned } from '../../src/protocol/codec/frame.js';
+import { ConsumerProtocolAssignment, ConsumerProtocolSubscription } from '../../src/protocol/generated/index.js';
 import { SingleNodeLocator } from '../../src/coordinator/locator.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { compileRegex, validateHeartbeat } from '../../src/handlers/consumer-group.js';
@@ -175,6 +177,7 @@ class Harness {
   constructor(readonly kv = new MemKv()) {}
   async start(): Promise<this> {
     this.c = new LocalGroupCoordinator(new SingleNodeLocator(4, 1, () => ({ host: 'gw', port: 9092 })), this.kv, CONFIG, silentLogger(), this.clock);
+    this.c.topicMetadataSource = async (topic) => (topic === TOPIC ? { topicId: TOPIC_ID, partitions: 4 } : null);
     await this.c.start();
     return this;
   }
@@ -331,23 +334,19 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
     await h.c.shutdown();
   });
 
-  test('classic and consumer groups: an empty classic group is taken over (offsets kept); a non-empty one of either kind refuses the other protocol', async () => {
+  test('classic and consumer groups: an empty classic group is taken over (offsets kept) and back; deletion; describe', async () => {
     const h = await new Harness().start();
     // A simple (classic, empty) group with an offset.
     assert.deepEqual(await h.c.commitOffsets({ key: REF, generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, apiVersion: 9, offsets: [{ topic: TOPIC, partition: 1, offset: 9n, leaderEpoch: -1, metadata: null, commitTimestamp: -1n }] }), [ErrorCode.NONE]);
     const a = await h.hb('A', 0);
     assert.equal(a.errorCode, ErrorCode.NONE);
     assert.equal((await h.c.fetchOffsets(REF, [{ topic: TOPIC, partition: 1 }], false)).offsets[0]!.offset, 9n);
-    const join = await h.c.joinGroup({ key: REF, memberId: '', groupInstanceId: null, requireKnownMemberId: false, supportSkippingAssignment: false, clientId: 'c', clientHost: '/h', rebalanceTimeoutMs: 1000, sessionTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null, namespace: { tenant: 'public', namespace: 'default' } });
+    // Undecodable classic metadata: refused as Kafka refuses protocols it cannot serve.
+    const join = await h.c.joinGroup({ ...classicJoin(''), protocols: [{ name: 'range', metadata: Buffer.alloc(0) }] });
     assert.equal(join.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     // DescribeGroups (classic) sees a consumer group as Kafka shows it: Dead.
     assert.equal((await h.c.describeGroup(REF)).state, 'Dead');
-    // A classic group with members refuses ConsumerGroupHeartbeat.
     const other: GroupRef = { ...REF, groupId: 'classic' };
-    void h.c.joinGroup({ key: other, memberId: '', groupInstanceId: null, requireKnownMemberId: false, supportSkippingAssignment: false, clientId: 'c', clientHost: '/h', rebalanceTimeoutMs: 1000, sessionTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null, namespace: { tenant: 'public', namespace: 'default' } });
-    const refused = await h.c.consumerGroupHeartbeat(other, { ...(await paramsOf(h)), memberId: 'Q' });
-    assert.equal(refused.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
-    assert.equal(refused.errorMessage, 'Group classic is not a consumer group.');
     const described = await h.c.consumerGroupDescribe(other);
     assert.equal(described.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
     // A heartbeat with an epoch for a group that does not exist.
@@ -355,8 +354,76 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
     // Deleting: refused while it has members, done once empty.
     assert.equal((await h.c.deleteGroups([REF])).get('g'), ErrorCode.NON_EMPTY_GROUP);
     await h.hb('A', -1);
+    // An empty consumer group joined by a classic member becomes classic again.
+    const joining = h.c.joinGroup(classicJoin(''));
+    await flushAll();
+    h.clock.advance(10);
+    const back = await joining;
+    assert.equal(back.errorCode, ErrorCode.NONE);
+    assert.equal((await h.c.consumerGroupDescribe(REF)).errorMessage, 'Group g is not a consumer group.');
+    assert.deepEqual((await h.c.listGroups('public', [], [])).groups.map((g) => g.groupType), ['classic']);
+    await h.c.leaveGroup(REF, [{ memberId: back.memberId, groupInstanceId: null, reason: null }]);
     assert.equal((await h.c.deleteGroups([REF])).get('g'), ErrorCode.NONE);
     assert.equal((await h.c.consumerGroupDescribe(REF)).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+    await h.c.shutdown();
+  });
+
+  test('online upgrade: a ConsumerGroupHeartbeat converts a classic group with members; classic members rejoin through the consumer group (mixed group)', async () => {
+    const h = await new Harness().start();
+    // Two classic members, eager, through a complete rebalance: m1 [0,1], m2 [2,3].
+    const j1 = h.c.joinGroup(classicJoin(''));
+    const j2 = h.c.joinGroup(classicJoin(''));
+    await flushAll();
+    h.clock.advance(10);
+    const [r1, r2] = await Promise.all([j1, j2]);
+    assert.equal(r1.errorCode, ErrorCode.NONE);
+    const leader = r1.leaderId === r1.memberId ? r1 : r2;
+    const follower = leader === r1 ? r2 : r1;
+    const gen = r1.generationId;
+    const plan = [
+      { memberId: leader.memberId, assignment: assignmentOf([0, 1]) },
+      { memberId: follower.memberId, assignment: assignmentOf([2, 3]) },
+    ];
+    const s1 = h.c.syncGroup({ key: REF, generationId: gen, memberId: leader.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: plan });
+    const s2 = h.c.syncGroup({ key: REF, generationId: gen, memberId: follower.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] });
+    await Promise.all([s1, s2]);
+    assert.equal((await h.c.listGroups('public', [], [])).groups[0]!.state, 'Stable');
+
+    // A KIP-848 member joins: the group is converted; the new member waits for partitions to be released.
+    const k = await h.hb('K', 0);
+    assert.equal(k.errorCode, ErrorCode.NONE, k.errorMessage ?? '');
+    assert.equal(k.memberEpoch, gen + 1);
+    assert.deepEqual(assigned(k), []);
+    const d = await h.c.consumerGroupDescribe(REF);
+    assert.equal(d.members.length, 3);
+    assert.deepEqual(d.members.find((m) => m.memberId === leader.memberId)!.assignment[0]!.partitions, [0, 1]);
+    assert.deepEqual((await h.c.listGroups('public', [], ['consumer'])).groups.map((g) => g.groupId), ['g']);
+
+    // Classic members: told to rejoin; commits with their generation still work meanwhile.
+    const commit = (memberId: string, generationId: number) =>
+      h.c.commitOffsets({ key: REF, generationId, memberId, groupInstanceId: null, retentionTimeMs: -1n, apiVersion: 8, offsets: [{ topic: TOPIC, partition: 0, offset: 3n, leaderEpoch: -1, metadata: null, commitTimestamp: -1n }] });
+    assert.deepEqual(await commit(leader.memberId, gen), [ErrorCode.NONE]);
+    assert.deepEqual(await commit(leader.memberId, gen + 5), [ErrorCode.ILLEGAL_GENERATION]);
+    for (const m of [leader, follower]) {
+      assert.equal(await h.c.heartbeat({ key: REF, generationId: gen, memberId: m.memberId, groupInstanceId: null }), ErrorCode.REBALANCE_IN_PROGRESS);
+      // Eager: everything revoked before the rejoin (no owned partitions).
+      const rejoin = await h.c.joinGroup(classicJoin(m.memberId));
+      assert.equal(rejoin.errorCode, ErrorCode.NONE);
+      assert.equal(rejoin.generationId, gen + 1);
+      assert.deepEqual(rejoin.members, []);
+      const sync = await h.c.syncGroup({ key: REF, generationId: rejoin.generationId, memberId: m.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] });
+      assert.equal(sync.errorCode, ErrorCode.NONE);
+      (m as { assignment?: number[] }).assignment = partitionsOf(sync.assignment);
+      assert.equal(await h.c.heartbeat({ key: REF, generationId: gen + 1, memberId: m.memberId, groupInstanceId: null }), ErrorCode.NONE);
+    }
+    const k2 = await h.hb('K', gen + 1, { owned: [] });
+    const all = [...(leader as { assignment?: number[] }).assignment!, ...(follower as { assignment?: number[] }).assignment!, ...(assigned(k2) ?? [])].sort();
+    assert.deepEqual(all, [0, 1, 2, 3], 'every partition once across classic and consumer members');
+    assert.equal((await h.c.consumerGroupDescribe(REF)).state, 'Stable');
+    // A classic member leaves with LeaveGroup; the consumer member takes over.
+    const left = await h.c.leaveGroup(REF, [{ memberId: leader.memberId, groupInstanceId: null, reason: null }]);
+    assert.deepEqual(left.members.map((m) => m.errorCode), [ErrorCode.NONE]);
+    assert.equal((await h.c.consumerGroupDescribe(REF)).members.length, 2);
     await h.c.shutdown();
   });
 
@@ -380,6 +447,37 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
     await h2.c.shutdown();
   });
 });
+
+/** A classic JoinGroup of an eager consumer subscribed to t (protocol type consumer, assignor range). */
+function classicJoin(memberId: string): JoinGroupParams {
+  return {
+    key: REF,
+    memberId,
+    groupInstanceId: null,
+    requireKnownMemberId: false,
+    supportSkippingAssignment: false,
+    clientId: 'classic',
+    clientHost: '/h',
+    rebalanceTimeoutMs: 5000,
+    sessionTimeoutMs: 10_000,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: encodeVersioned(ConsumerProtocolSubscription, 1, { topics: ['t'], userData: null, ownedPartitions: [], generationId: -1, rackId: null }) }],
+    reason: null,
+    namespace: { tenant: 'public', namespace: 'default' },
+  };
+}
+
+function assignmentOf(partitions: number[]): Buffer {
+  return encodeVersioned(ConsumerProtocolAssignment, 1, { assignedPartitions: [{ topic: 't', partitions }], userData: null });
+}
+
+function partitionsOf(assignment: Buffer): number[] {
+  return decodeVersioned(ConsumerProtocolAssignment, assignment).value.assignedPartitions.flatMap((t) => t.partitions);
+}
+
+const flushAll = async () => {
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+};
 
 async function paramsOf(h: Harness): Promise<ConsumerHeartbeatParams> {
   void h;
