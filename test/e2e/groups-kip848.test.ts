@@ -7,6 +7,8 @@
  *    had not committed it; the commits (member epochs) all succeed;
  *  - the server-side range assignor chosen by the client (group.remote.assignor=range);
  *  - a broker-side regex (SubscriptionPattern): matching topics, including one created later;
+ *  - a rolling upgrade: classic Java members and consumer-protocol members in one group (Kafka's
+ *    online upgrade and mixed groups), the classic ones replaced one by one;
  *  - static members: a closed member coming back with its instance id gets its partitions back
  *    without a reassignment; a second live instance gets UNRELEASED_INSTANCE_ID;
  *  - Kafka's kafka-consumer-groups tool lists and describes the group (members, assignment,
@@ -306,6 +308,47 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
     } finally {
       await Promise.all(members.map((m) => m.kill()));
       await Promise.all([p1, p2, other, p3].map((p) => p?.close()));
+    }
+  });
+
+  toolTest('rolling upgrade: Java classic members (group.protocol=classic) and consumer-protocol members in one group; the classic ones replaced one by one; nothing skipped or repeated', unavailable('java'), async (t) => {
+    const { topic, producer } = await newTopic(gw, 'public/default', 'upgrade');
+    const group = `g-${topic}`;
+    await producer.send(60);
+    const classic = (i: number): MemberOptions => ({ bootstrap: gw.bootstrap, group, topic, assignor: 'cooperative-sticky', sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500, clientId: `classic-${i}` });
+    const modern = (i: number): MemberOptions => ({ bootstrap: gw.bootstrap, group, topic, groupProtocol: 'consumer', clientId: `consumer-${i}` });
+    const [a, b] = await Promise.all([GroupMember.start('java', 'classic-a', classic(0)), GroupMember.start('java', 'classic-b', classic(1))]);
+    const members: GroupMember[] = [a, b];
+    const state = () => members.map((m) => m.describe()).join('\n');
+    try {
+      await waitFor(() => spreadOver([a, b], PARTITIONS), 60_000, () => `two classic members sharing the partitions\n${state()}`);
+      await waitConsumed(members, producer, 'classic group');
+      // The first consumer-protocol member converts the group; the classic members rejoin through it.
+      const c1 = await GroupMember.start('java', 'consumer-1', modern(1));
+      members.push(c1);
+      await waitFor(() => spreadOver([a, b, c1], PARTITIONS), 60_000, () => `two classic and one consumer-protocol member sharing the partitions\n${state()}`);
+      t.diagnostic(`mixed group: ${members.map((m) => `${m.name} ${JSON.stringify(m.assignment)}`).join(', ')}`);
+      await producer.send(60);
+      await waitConsumed(members, producer, 'mixed group');
+      // Replace the classic members one by one.
+      await a.close();
+      const c2 = await GroupMember.start('java', 'consumer-2', modern(2));
+      members.push(c2);
+      await waitFor(() => spreadOver([b, c1, c2], PARTITIONS), 60_000, () => `after replacing classic-a\n${state()}`);
+      await b.close();
+      await waitFor(() => spreadOver([c1, c2], PARTITIONS), 60_000, () => `after closing classic-b\n${state()}`);
+      await producer.send(60);
+      await waitConsumed(members, producer, 'upgraded group');
+      const values = members.flatMap((m) => m.records.map((r) => r.value));
+      t.diagnostic(`${producer.values.length} records, ${values.length} deliveries`);
+      assert.equal(values.length, new Set(values).size, `nothing consumed twice through the upgrade\n${state()}`);
+      assert.deepEqual(members.flatMap((m) => m.commitFailures.map((f) => `${m.name}: ${f}`)), [], 'no failed commits');
+      const d = await runJavaMain(CONSUMER_GROUP_COMMAND, ['--bootstrap-server', gw.bootstrap, '--describe', '--group', group, '--state'], { withDriver: false, timeoutMs: 60_000 });
+      t.diagnostic(`state: ${d.stdout.trim().replace(/\n\s*/g, ' | ')}`);
+      assert.match(d.stdout, /Stable\s+2\b/, `a consumer group of two members:\n${d.stdout}\n${d.stderr}`);
+    } finally {
+      await Promise.all(members.map((m) => m.kill()));
+      await producer.close();
     }
   });
 
