@@ -24,9 +24,9 @@
  *    the member must revoke or catch up, the JoinGroup that follows carries
  *    its owned partitions, SyncGroup returns its assignment);
  *  - a JoinGroup to an empty consumer group turns it back into a classic group.
- * Not done: converting a consumer group whose last KIP-848 member left back to
- * a classic group (Kafka's online downgrade); such a group keeps serving its
- * classic members as a consumer group.
+ *  - when the last KIP-848 member leaves a group whose other members are
+ *    classic, it becomes a classic group again (Kafka's online downgrade) and
+ *    rebalances: the classic members rejoin the classic coordinator.
  *
  * Durable state: one entry per group (store.ts kind "c") with the epochs, the
  * members (epochs, subscriptions, current assignments) and the target
@@ -141,6 +141,8 @@ export interface ConsumerGroupHost {
   topicMetadata(topic: string): Promise<TopicMetadata | null>;
   /** Whether the group is still the one held for its key (not unloaded, deleted or replaced). */
   isCurrent(g: ClassicGroup): boolean;
+  /** Turn a consumer group whose members all use the classic protocol back into a classic group. */
+  downgrade(g: ClassicGroup): void;
 }
 
 function hex(b: Buffer): string {
@@ -199,6 +201,8 @@ export class ConsumerGroupProtocol {
 
   /** Write the group's entry when it changed (else wait for the write of the same state); NONE when durable. */
   private persist(g: ClassicGroup, cg: ConsumerGroup): Promise<number> {
+    // Converted back to a classic group meanwhile (online downgrade): its entry is gone for good.
+    if (g.consumer !== cg) return Promise.resolve(ErrorCode.NONE);
     const value = encodeConsumerGroup(cg);
     if (cg.lastWrite && cg.lastStored?.equals(value)) return cg.lastWrite;
     const write = this.host.storeConsumerGroup(g, value).then((code) => {
@@ -415,6 +419,25 @@ export class ConsumerGroupProtocol {
     else cg.assignmentEpoch = cg.groupEpoch;
     g.stateTimestamp = this.host.clock.now();
     this.log.info({ group: g.groupId, tenant: g.key.tenant, memberId: member.memberId, instanceId: member.instanceId, groupEpoch: cg.groupEpoch, reason: why }, 'consumer group member removed');
+    // Kafka's online downgrade: the last consumer-protocol member left a group of classic members.
+    if (!member.classic && cg.members.size > 0 && [...cg.members.values()].every((m) => m.classic !== null)) this.host.downgrade(g);
+  }
+
+  /** Classic members of a consumer group, as the classic coordinator takes them over (online downgrade). */
+  classicMembersOf(cg: ConsumerGroup): Array<{ member: ConsumerMember; assignment: Buffer }> {
+    return [...cg.members.values()].map((m) => {
+      let version = 0;
+      try {
+        version = Math.min(decodeVersioned(ConsumerProtocolSubscription, m.classic!.protocols[0]!.metadata).version, 3);
+      } catch {
+        // version 0
+      }
+      const assignment = encodeVersioned(ConsumerProtocolAssignment, version, {
+        assignedPartitions: [...m.assigned].map(([t, s]) => ({ topic: kafkaNameFor(t, m.namespace), partitions: sortedPartitions(s) })),
+        userData: null,
+      });
+      return { member: m, assignment };
+    });
   }
 
   private fenceAndStore(g: ClassicGroup, member: ConsumerMember, why: string): void {
@@ -619,7 +642,7 @@ export class ConsumerGroupProtocol {
       }
     }
     if (!member) {
-      if (!unknown && p.groupInstanceId === null) return joinError(p.memberId, ErrorCode.UNKNOWN_MEMBER_ID);
+      // A new member, or one that got its id with MEMBER_ID_REQUIRED (Kafka creates it on this join).
       member = new ConsumerMember(memberId, p.groupInstanceId, p.clientId, p.clientHost, p.namespace);
       cg.addMember(member);
       bump = true;

@@ -250,6 +250,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
         storeConsumerGroup: (g, value) => this.storeConsumerGroup(g, value),
         topicMetadata: (topic) => this.topicMetadataSource?.(topic) ?? Promise.resolve(null),
         isCurrent: (g) => this.groups.get(groupMapKey(g.key)) === g && !g.is('Dead'),
+        downgrade: (g) => this.downgradeConsumerGroup(g),
       },
       {
         sessionTimeoutMs: config.consumerSessionTimeoutMs ?? 45_000,
@@ -1407,6 +1408,36 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     g.track(this.store.putGroup(partition, g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the classic entry of an upgraded group'));
     const stored = await this.consumerProtocol.afterConversion(g);
     return stored === ErrorCode.NONE ? null : stored;
+  }
+
+  /**
+   * Kafka's online downgrade (convertToClassicGroup): a consumer group whose members all use the classic
+   * protocol becomes a classic group of those members, with the group epoch as generation and their
+   * current assignments, and rebalances at once (their heartbeats answer REBALANCE_IN_PROGRESS, they
+   * rejoin here). Its consumer entry is deleted; the classic one is written when the rebalance completes.
+   */
+  private downgradeConsumerGroup(g: ClassicGroup): void {
+    const cg = g.consumer;
+    if (!cg || g.is('Dead') || g.size > 0) return;
+    const members = this.consumerProtocol.classicMembersOf(cg);
+    this.consumerProtocol.cancelTimers(cg);
+    g.consumer = null;
+    g.protocolType = null;
+    g.generationId = cg.groupEpoch;
+    for (const { member: m, assignment } of members) {
+      const c = m.classic!;
+      const member = new Member(m.memberId, m.instanceId, m.clientId, m.clientHost, m.rebalanceTimeoutMs, c.sessionTimeoutMs, CONSUMER_PROTOCOL_TYPE, c.protocols, m.namespace);
+      member.assignment = assignment;
+      g.add(member, null);
+    }
+    g.protocolName = g.selectProtocol();
+    g.state = 'Stable';
+    g.stateTimestamp = this.clock.now();
+    g.subscribedTopics = this.computeSubscribedTopics(g);
+    for (const m of g.members.values()) this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
+    g.track(this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the consumer entry of a downgraded group'));
+    this.log.info({ group: g.groupId, tenant: g.key.tenant, members: g.size, generation: g.generationId }, 'consumer group converted to a classic group (online downgrade): its classic members rejoin');
+    this.prepareRebalance(g, `Downgrade group ${g.groupId} from consumer to classic.`);
   }
 
   /** An empty consumer group joined by a classic member becomes a classic group (its offsets stay). */

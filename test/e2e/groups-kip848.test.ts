@@ -7,8 +7,8 @@
  *    had not committed it; the commits (member epochs) all succeed;
  *  - the server-side range assignor chosen by the client (group.remote.assignor=range);
  *  - a broker-side regex (SubscriptionPattern): matching topics, including one created later;
- *  - a rolling upgrade: classic Java members and consumer-protocol members in one group (Kafka's
- *    online upgrade and mixed groups), the classic ones replaced one by one;
+ *  - a rolling upgrade and back: classic Java members and consumer-protocol members in one group
+ *    (Kafka's online upgrade, mixed groups, online downgrade), replaced one by one each way;
  *  - static members: a closed member coming back with its instance id gets its partitions back
  *    without a reassignment; a second live instance gets UNRELEASED_INSTANCE_ID;
  *  - Kafka's kafka-consumer-groups tool lists and describes the group (members, assignment,
@@ -311,7 +311,7 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
     }
   });
 
-  toolTest('rolling upgrade: Java classic members (group.protocol=classic) and consumer-protocol members in one group; the classic ones replaced one by one; nothing skipped or repeated', unavailable('java'), async (t) => {
+  toolTest('rolling upgrade and back: Java classic members (group.protocol=classic) and consumer-protocol members in one group; replaced one by one each way; nothing skipped or repeated', unavailable('java'), async (t) => {
     const { topic, producer } = await newTopic(gw, 'public/default', 'upgrade');
     const group = `g-${topic}`;
     await producer.send(60);
@@ -346,6 +346,21 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
       const d = await runJavaMain(CONSUMER_GROUP_COMMAND, ['--bootstrap-server', gw.bootstrap, '--describe', '--group', group, '--state'], { withDriver: false, timeoutMs: 60_000 });
       t.diagnostic(`state: ${d.stdout.trim().replace(/\n\s*/g, ' | ')}`);
       assert.match(d.stdout, /Stable\s+2\b/, `a consumer group of two members:\n${d.stdout}\n${d.stderr}`);
+      // And back: a classic member joins the consumer group; when the consumer-protocol members leave, the
+      // group is classic again (online downgrade) and the classic member ends with every partition.
+      const d1 = await GroupMember.start('java', 'classic-d', classic(3));
+      members.push(d1);
+      await waitFor(() => spreadOver([c1, c2, d1], PARTITIONS), 60_000, () => `a classic member in the consumer group\n${state()}`);
+      await c1.close();
+      await c2.close();
+      await waitFor(() => spreadOver([d1], PARTITIONS), 60_000, () => `the classic member alone after the downgrade\n${state()}`);
+      await producer.send(60);
+      await waitConsumed(members, producer, 'downgraded group');
+      const list = await runJavaMain(CONSUMER_GROUP_COMMAND, ['--bootstrap-server', gw.bootstrap, '--list', '--type'], { withDriver: false, timeoutMs: 60_000 });
+      assert.match(list.stdout, new RegExp(`^${group}\\s+Classic\\b`, 'mi'), `the group is classic again:\n${list.stdout}`);
+      const after = members.flatMap((m) => m.records.map((r) => r.value));
+      assert.equal(after.length, new Set(after).size, `nothing consumed twice through the downgrade\n${state()}`);
+      assert.deepEqual(members.flatMap((m) => m.commitFailures.map((f) => `${m.name}: ${f}`)), [], 'no failed commits');
     } finally {
       await Promise.all(members.map((m) => m.kill()));
       await producer.close();

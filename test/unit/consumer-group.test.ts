@@ -368,7 +368,7 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
     await h.c.shutdown();
   });
 
-  test('online upgrade: a ConsumerGroupHeartbeat converts a classic group with members; classic members rejoin through the consumer group (mixed group)', async () => {
+  test('online upgrade and downgrade: a ConsumerGroupHeartbeat converts a classic group with members; classic members rejoin through the consumer group (mixed group); when the last consumer-protocol member leaves, the group is classic again', async () => {
     const h = await new Harness().start();
     // Two classic members, eager, through a complete rebalance: m1 [0,1], m2 [2,3].
     const j1 = h.c.joinGroup(classicJoin(''));
@@ -416,14 +416,55 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
       (m as { assignment?: number[] }).assignment = partitionsOf(sync.assignment);
       assert.equal(await h.c.heartbeat({ key: REF, generationId: gen + 1, memberId: m.memberId, groupInstanceId: null }), ErrorCode.NONE);
     }
-    const k2 = await h.hb('K', gen + 1, { owned: [] });
-    const all = [...(leader as { assignment?: number[] }).assignment!, ...(follower as { assignment?: number[] }).assignment!, ...(assigned(k2) ?? [])].sort();
+    // A new classic member (JoinGroup v4+) first gets its member id, then joins with it.
+    const idFirst = await h.c.joinGroup({ ...classicJoin(''), requireKnownMemberId: true });
+    assert.equal(idFirst.errorCode, ErrorCode.MEMBER_ID_REQUIRED);
+    const newcomer = await h.c.joinGroup({ ...classicJoin(idFirst.memberId), requireKnownMemberId: true });
+    assert.equal(newcomer.errorCode, ErrorCode.NONE);
+    assert.equal((await h.c.leaveGroup(REF, [{ memberId: newcomer.memberId, groupInstanceId: null, reason: null }])).members[0]!.errorCode, ErrorCode.NONE);
+    // The newcomer's join and leave moved the group epoch: everyone catches up, in a few bounded rounds
+    // (classic members rejoin with what they own, as cooperative clients do; K heartbeats with what it owns).
+    let kOwned: number[] = assigned(k) ?? [];
+    for (let round = 0; round < 6; round++) {
+      for (const m of [leader, follower] as Array<{ memberId: string; assignment?: number[] }>) {
+        const epoch = (await h.c.consumerGroupDescribe(REF)).members.find((x) => x.memberId === m.memberId)!.memberEpoch;
+        const hbCode = await h.c.heartbeat({ key: REF, generationId: epoch, memberId: m.memberId, groupInstanceId: null });
+        if (hbCode === ErrorCode.NONE) continue;
+        assert.equal(hbCode, ErrorCode.REBALANCE_IN_PROGRESS);
+        const owned = [{ topic: 't', partitions: m.assignment! }];
+        const again = await h.c.joinGroup({ ...classicJoin(m.memberId), protocols: [{ name: 'range', metadata: encodeVersioned(ConsumerProtocolSubscription, 1, { topics: ['t'], userData: null, ownedPartitions: owned, generationId: -1, rackId: null }) }] });
+        assert.equal(again.errorCode, ErrorCode.NONE);
+        const resync = await h.c.syncGroup({ key: REF, generationId: again.generationId, memberId: m.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] });
+        assert.equal(resync.errorCode, ErrorCode.NONE);
+        m.assignment = partitionsOf(resync.assignment);
+      }
+      const kEpoch = (await h.c.consumerGroupDescribe(REF)).members.find((x) => x.memberId === 'K')!.memberEpoch;
+      const kr = await h.hb('K', kEpoch, { owned: kOwned });
+      kOwned = assigned(kr) ?? kOwned;
+      if ((await h.c.consumerGroupDescribe(REF)).state === 'Stable') break;
+    }
+    const all = [...(leader as { assignment?: number[] }).assignment!, ...(follower as { assignment?: number[] }).assignment!, ...kOwned].sort();
     assert.deepEqual(all, [0, 1, 2, 3], 'every partition once across classic and consumer members');
     assert.equal((await h.c.consumerGroupDescribe(REF)).state, 'Stable');
     // A classic member leaves with LeaveGroup; the consumer member takes over.
     const left = await h.c.leaveGroup(REF, [{ memberId: leader.memberId, groupInstanceId: null, reason: null }]);
     assert.deepEqual(left.members.map((m) => m.errorCode), [ErrorCode.NONE]);
     assert.equal((await h.c.consumerGroupDescribe(REF)).members.length, 2);
+    // The last consumer-protocol member leaves: the group is classic again (online downgrade) and rebalances.
+    assert.equal((await h.hb('K', -1)).errorCode, ErrorCode.NONE);
+    assert.deepEqual((await h.c.listGroups('public', [], [])).groups.map((g) => [g.groupType, g.state]), [['classic', 'PreparingRebalance']]);
+    // The classic generation is the group epoch (Kafka's fromConsumerGroup): an older one is ILLEGAL_GENERATION,
+    // the current one REBALANCE_IN_PROGRESS; either way the member rejoins.
+    const classicGen = h.c.groupState(REF)!.generationId;
+    assert.equal(await h.c.heartbeat({ key: REF, generationId: gen + 1, memberId: follower.memberId, groupInstanceId: null }), classicGen === gen + 1 ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.ILLEGAL_GENERATION);
+    assert.equal(await h.c.heartbeat({ key: REF, generationId: classicGen, memberId: follower.memberId, groupInstanceId: null }), ErrorCode.REBALANCE_IN_PROGRESS);
+    const rejoin = await h.c.joinGroup(classicJoin(follower.memberId));
+    assert.equal(rejoin.errorCode, ErrorCode.NONE);
+    assert.equal(rejoin.leaderId, follower.memberId);
+    const sync = await h.c.syncGroup({ key: REF, generationId: rejoin.generationId, memberId: follower.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId: follower.memberId, assignment: assignmentOf([0, 1, 2, 3]) }] });
+    assert.deepEqual(partitionsOf(sync.assignment), [0, 1, 2, 3]);
+    assert.deepEqual((await h.c.listGroups('public', [], [])).groups.map((g) => [g.groupType, g.state]), [['classic', 'Stable']]);
+    assert.equal((await h.c.consumerGroupDescribe(REF)).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
     await h.c.shutdown();
   });
 
