@@ -143,59 +143,59 @@ async function newTopic(gw: TestGateway, namespace: string, label: string, parti
  * what the killed member printed but had not committed.
  */
 async function threeMembers(gw: TestGateway, namespace: string, t: { diagnostic(msg: string): void }, kind: MemberKind, label: string, extra: Partial<MemberOptions> = {}): Promise<void> {
-    const { topic, producer } = await newTopic(gw, namespace, label);
-    const opts: MemberOptions = { bootstrap: gw.bootstrap, group: `g-${topic}`, topic, groupProtocol: 'consumer', ...extra };
-    const started = Date.now();
+  const { topic, producer } = await newTopic(gw, namespace, label);
+  const opts: MemberOptions = { bootstrap: gw.bootstrap, group: `g-${topic}`, topic, groupProtocol: 'consumer', ...extra };
+  const started = Date.now();
+  await producer.send(60);
+  const members = await Promise.all([0, 1, 2].map((i) => GroupMember.start(kind, `${label}-${i}`, { ...opts, clientId: `${label}-${i}` })));
+  const [a, b, c] = members as [GroupMember, GroupMember, GroupMember];
+  try {
+    const state = () => members.map((m) => m.describe()).join('\n');
+    await waitFor(() => spreadOver(members, PARTITIONS), 60_000, () => `three members sharing ${PARTITIONS} partitions\n${state()}`);
+    t.diagnostic(`${label}: 3 members got ${members.map((m) => JSON.stringify(m.assignment)).join(' ')} after ${Date.now() - started} ms`);
+    await waitConsumed(members, producer, 'first batch');
     await producer.send(60);
-    const members = await Promise.all([0, 1, 2].map((i) => GroupMember.start(kind, `${label}-${i}`, { ...opts, clientId: `${label}-${i}` })));
-    const [a, b, c] = members as [GroupMember, GroupMember, GroupMember];
-    try {
-      const state = () => members.map((m) => m.describe()).join('\n');
-      await waitFor(() => spreadOver(members, PARTITIONS), 60_000, () => `three members sharing ${PARTITIONS} partitions\n${state()}`);
-      t.diagnostic(`${label}: 3 members got ${members.map((m) => JSON.stringify(m.assignment)).join(' ')} after ${Date.now() - started} ms`);
-      await waitConsumed(members, producer, 'first batch');
-      await producer.send(60);
-      await waitConsumed(members, producer, 'second batch');
+    await waitConsumed(members, producer, 'second batch');
 
-      let mark = Date.now();
-      await a.close();
-      await waitFor(() => spreadOver([b, c], PARTITIONS), 30_000, () => `two members sharing ${PARTITIONS} partitions after a clean leave\n${state()}`);
-      t.diagnostic(`${label}: reassigned after a leave in ${Date.now() - mark} ms: ${JSON.stringify(b.assignment)} ${JSON.stringify(c.assignment)}`);
-      await producer.send(60);
-      await waitConsumed(members, producer, 'after the clean leave');
-      const values = members.flatMap((m) => m.records.map((r) => r.value));
-      assert.equal(values.length, new Set(values).size, `no record consumed twice through joins and a clean leave\n${state()}`);
+    let mark = Date.now();
+    await a.close();
+    await waitFor(() => spreadOver([b, c], PARTITIONS), 30_000, () => `two members sharing ${PARTITIONS} partitions after a clean leave\n${state()}`);
+    t.diagnostic(`${label}: reassigned after a leave in ${Date.now() - mark} ms: ${JSON.stringify(b.assignment)} ${JSON.stringify(c.assignment)}`);
+    await producer.send(60);
+    await waitConsumed(members, producer, 'after the clean leave');
+    const values = members.flatMap((m) => m.records.map((r) => r.value));
+    assert.equal(values.length, new Set(values).size, `no record consumed twice through joins and a clean leave\n${state()}`);
 
-      const seenByB = b.records.length;
-      await producer.send(60);
-      await waitFor(() => b.records.length > seenByB, 20_000, () => `${b.name} consuming the batch it will be killed in\n${state()}`);
-      mark = Date.now();
-      await b.kill();
-      await waitFor(() => spreadOver([c], PARTITIONS), SESSION_MS + 20_000, () => `the last member owning all partitions after a crash\n${state()}`);
-      t.diagnostic(`${label}: reassigned after SIGKILL in ${Date.now() - mark} ms (session timeout ${SESSION_MS} ms)`);
-      await producer.send(60);
-      await waitConsumed(members, producer, 'after the crash');
+    const seenByB = b.records.length;
+    await producer.send(60);
+    await waitFor(() => b.records.length > seenByB, 20_000, () => `${b.name} consuming the batch it will be killed in\n${state()}`);
+    mark = Date.now();
+    await b.kill();
+    await waitFor(() => spreadOver([c], PARTITIONS), SESSION_MS + 20_000, () => `the last member owning all partitions after a crash\n${state()}`);
+    t.diagnostic(`${label}: reassigned after SIGKILL in ${Date.now() - mark} ms (session timeout ${SESSION_MS} ms)`);
+    await producer.send(60);
+    await waitConsumed(members, producer, 'after the crash');
 
-      const all = members.flatMap((m) => m.records);
-      const byValue = new Map<string | null, typeof all>();
-      for (const r of all) byValue.set(r.value, [...(byValue.get(r.value) ?? []), r]);
-      const badDuplicates: string[] = [];
-      let allowed = 0;
-      for (const [value, recs] of byValue) {
-        if (recs.length === 1) continue;
-        const fromKilled = recs.find((r) => r.member === b.name);
-        const uncommitted = fromKilled && fromKilled.offset >= (b.committed.get(fromKilled.partition) ?? 0);
-        if (uncommitted && recs.length === 2) allowed++;
-        else badDuplicates.push(`${value} x${recs.length} (${recs.map((r) => `${r.member}@${r.partition}:${r.offset}`).join(', ')})`);
-      }
-      t.diagnostic(`${label}: ${producer.values.length} records, ${all.length} deliveries, ${allowed} redelivered from the killed member's uncommitted tail, ${Date.now() - started} ms`);
-      assert.deepEqual(badDuplicates, [], `records consumed twice outside the killed member's uncommitted tail\n${state()}`);
-      const failures = members.flatMap((m) => m.commitFailures.map((f) => `${m.name}: ${f}`));
-      assert.deepEqual(failures, [], 'no failed commits');
-    } finally {
-      await Promise.all(members.map((m) => m.kill()));
-      await producer.close();
+    const all = members.flatMap((m) => m.records);
+    const byValue = new Map<string | null, typeof all>();
+    for (const r of all) byValue.set(r.value, [...(byValue.get(r.value) ?? []), r]);
+    const badDuplicates: string[] = [];
+    let allowed = 0;
+    for (const [value, recs] of byValue) {
+      if (recs.length === 1) continue;
+      const fromKilled = recs.find((r) => r.member === b.name);
+      const uncommitted = fromKilled && fromKilled.offset >= (b.committed.get(fromKilled.partition) ?? 0);
+      if (uncommitted && recs.length === 2) allowed++;
+      else badDuplicates.push(`${value} x${recs.length} (${recs.map((r) => `${r.member}@${r.partition}:${r.offset}`).join(', ')})`);
     }
+    t.diagnostic(`${label}: ${producer.values.length} records, ${all.length} deliveries, ${allowed} redelivered from the killed member's uncommitted tail, ${Date.now() - started} ms`);
+    assert.deepEqual(badDuplicates, [], `records consumed twice outside the killed member's uncommitted tail\n${state()}`);
+    const failures = members.flatMap((m) => m.commitFailures.map((f) => `${m.name}: ${f}`));
+    assert.deepEqual(failures, [], 'no failed commits');
+  } finally {
+    await Promise.all(members.map((m) => m.kill()));
+    await producer.close();
+  }
 }
 
 describe('consumer group protocol (KIP-848) with real clients', () => {
