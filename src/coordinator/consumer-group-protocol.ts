@@ -234,6 +234,8 @@ export class ConsumerGroupProtocol {
         // A static member goes away for a while: it keeps its assignment until its session times out.
         member.previousMemberEpoch = member.memberEpoch;
         member.memberEpoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
+        // Kafka resets the assignment epochs: the member that comes back holds them from epoch 0.
+        for (const k of member.assignmentEpochs.keys()) member.assignmentEpochs.set(k, 0);
         this.scheduleSessionTimeout(g, cg, member);
         this.log.info({ group: g.groupId, memberId: member.memberId, instanceId: member.instanceId }, 'static member left temporarily (its assignment is kept for the session timeout)');
       } else {
@@ -264,6 +266,7 @@ export class ConsumerGroupProtocol {
           replacement.state = existing.state;
           replacement.assigned = existing.assigned;
           replacement.pendingRevocation = existing.pendingRevocation;
+          replacement.assignmentEpochs = existing.assignmentEpochs;
           replacement.subscribedTopicNames = existing.subscribedTopicNames;
           replacement.subscribedTopicRegex = existing.subscribedTopicRegex;
           replacement.serverAssignor = existing.serverAssignor;
@@ -368,6 +371,12 @@ export class ConsumerGroupProtocol {
     cg.releaseOwnership(member);
     const r = reconcile(member, cg.assignmentEpoch, cg.targetOf(member.memberId), owned, (t, x) => cg.partitionEpoch(t, x));
     if (r.memberEpoch !== member.memberEpoch) member.previousMemberEpoch = member.memberEpoch;
+    // Partitions kept keep their assignment epoch; new ones get the member's new epoch (KIP-1251).
+    const epochs = new Map<string, number>();
+    for (const p of [r.assigned, r.pendingRevocation]) {
+      for (const [t, s] of p) for (const x of s) epochs.set(`${t}\0${x}`, member.assignmentEpochs.get(`${t}\0${x}`) ?? r.memberEpoch);
+    }
+    member.assignmentEpochs = epochs;
     member.memberEpoch = r.memberEpoch;
     member.state = r.state;
     member.assigned = r.assigned;
@@ -543,18 +552,25 @@ export class ConsumerGroupProtocol {
   }
 
   /**
-   * Kafka's ConsumerGroup.validateOffsetCommit: the error code, or null. `memberEpoch` is the request's
-   * generationIdOrMemberEpoch.
+   * Kafka 4.3's ConsumerGroup.validateOffsetCommit (KIP-1251): the error code for the whole commit, or
+   * null. `memberEpoch` is the request's generationIdOrMemberEpoch. The member's epoch commits every
+   * partition; a newer one is refused; an older one commits only partitions the member has held since
+   * that epoch or earlier (its commit may cross a heartbeat that moved its epoch).
    */
-  validateOffsetCommit(cg: ConsumerGroup, memberId: string, memberEpoch: number, apiVersion: number): number | null {
+  validateOffsetCommit(cg: ConsumerGroup, memberId: string, memberEpoch: number, apiVersion: number, partitions: ReadonlyArray<{ topic: string; partition: number }>): number | null {
     // Admin tools and consumers without group management may commit while the group is empty.
     if (memberEpoch < 0 && cg.members.size === 0) return null;
     const m = cg.members.get(memberId);
     if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
     // A classic member commits with its generation (its epoch) at any version, fenced as classic ones are.
-    if (m.classic) return memberEpoch === m.memberEpoch ? null : ErrorCode.ILLEGAL_GENERATION;
-    if (apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
-    if (memberEpoch !== m.memberEpoch) return ErrorCode.STALE_MEMBER_EPOCH;
+    if (!m.classic && apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
+    const refused = m.classic ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH;
+    if (memberEpoch === m.memberEpoch) return null;
+    if (memberEpoch > m.memberEpoch) return refused;
+    for (const { topic, partition } of partitions) {
+      const since = m.assignmentEpochs.get(`${topic}\0${partition}`);
+      if (since === undefined || since > memberEpoch) return refused;
+    }
     return null;
   }
 
@@ -633,6 +649,7 @@ export class ConsumerGroupProtocol {
           state: existing.state,
           assigned: existing.assigned,
           pendingRevocation: existing.pendingRevocation,
+          assignmentEpochs: existing.assignmentEpochs,
           topics: existing.topics,
           subscribedTopicNames: existing.subscribedTopicNames,
         });
@@ -789,6 +806,7 @@ export class ConsumerGroupProtocol {
             const n = metadata.get(t)?.partitions ?? 0;
             const s = new Set(tp.partitions.filter((p) => p >= 0 && p < n && cg.partitionEpoch(t, p) === -1));
             if (s.size > 0) m.assigned.set(t, s);
+            for (const p of s) m.assignmentEpochs.set(`${t}\0${p}`, g.generationId);
           }
         }
       } catch {
@@ -864,6 +882,7 @@ export function encodeConsumerGroup(cg: ConsumerGroup): Buffer {
         topics: m.topics,
         assigned: partitionsToJson(m.assigned),
         pendingRevocation: partitionsToJson(m.pendingRevocation),
+        assignmentEpochs: [...m.assignmentEpochs],
         classic: m.classic && { sessionTimeoutMs: m.classic.sessionTimeoutMs, protocols: m.classic.protocols.map((x) => [x.name, x.metadata.toString('base64')]) },
       })),
     }),
@@ -894,6 +913,8 @@ export function decodeConsumerGroup(buf: Buffer): ConsumerGroup {
     m.topics = s.topics;
     m.assigned = partitionsFromJson(s.assigned);
     m.pendingRevocation = partitionsFromJson(s.pendingRevocation);
+    if (Array.isArray(s.assignmentEpochs)) m.assignmentEpochs = new Map(s.assignmentEpochs);
+    else for (const p of [m.assigned, m.pendingRevocation]) for (const [t, ps] of p) for (const x of ps) m.assignmentEpochs.set(`${t}\0${x}`, m.memberEpoch);
     if (s.classic) m.classic = { sessionTimeoutMs: s.classic.sessionTimeoutMs, protocols: (s.classic.protocols as Array<[string, string]>).map(([name, b64]) => ({ name, metadata: Buffer.from(b64, 'base64') })) };
     cg.addMember(m);
   }

@@ -77,6 +77,12 @@ export class ConsumerMember {
   topics: string[] = [];
   assigned: Partitions = new Map();
   pendingRevocation: Partitions = new Map();
+  /**
+   * KIP-1251 (Kafka 4.3): "topic\0partition" -> the member epoch at which the member got the partition
+   * (assigned or pending revocation); an offset commit with an older member epoch is accepted for a
+   * partition held since that epoch or earlier.
+   */
+  assignmentEpochs = new Map<string, number>();
   sessionTimer: TimerHandle | null = null;
   rebalanceTimer: TimerHandle | null = null;
   /**

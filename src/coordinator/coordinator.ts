@@ -1090,7 +1090,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       g = this.addGroup(p.key);
     }
     if (g.consumer) {
-      const consumerError = g.is('Dead') ? ErrorCode.COORDINATOR_NOT_AVAILABLE : this.consumerProtocol.validateOffsetCommit(g.consumer, p.memberId, p.generationId, p.apiVersion);
+      const consumerError = g.is('Dead') ? ErrorCode.COORDINATOR_NOT_AVAILABLE : this.consumerProtocol.validateOffsetCommit(g.consumer, p.memberId, p.generationId, p.apiVersion, p.offsets);
       if (consumerError !== null) return all(consumerError);
       return this.storeOffsets(g, p);
     }

@@ -313,7 +313,7 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
     await h.c.shutdown();
   });
 
-  test('offsets: commits and fetches are checked against the member epoch (Kafka 4.x)', async () => {
+  test('offsets: commits and fetches are checked against the member epoch (Kafka 4.3, with KIP-1251 assignment epochs)', async () => {
     const h = await new Harness().start();
     const a = await h.hb('A', 0);
     const commit = (memberId: string, generationId: number, apiVersion = 9) =>
@@ -329,7 +329,20 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
     assert.equal(ok.offsets[0]!.offset, 5n);
     const admin = await h.c.fetchOffsets(REF, null, false, { memberId: null, memberEpoch: -1 });
     assert.equal(admin.offsets.length, 1);
+    // KIP-1251 (Kafka 4.3): an older epoch commits partitions held since that epoch; others are refused.
+    await h.hb('B', 0);
+    const shrink = await h.hb('A', a.memberEpoch, { owned: [0, 1, 2, 3] });
+    const kept = assigned(shrink)!;
+    const moved = await h.hb('A', a.memberEpoch, { owned: kept });
+    assert.equal(moved.memberEpoch, a.memberEpoch + 1);
+    const commitAt = (epoch: number, partition: number) =>
+      h.c.commitOffsets({ key: REF, generationId: epoch, memberId: 'A', groupInstanceId: null, retentionTimeMs: -1n, apiVersion: 9, offsets: [{ topic: TOPIC, partition, offset: 6n, leaderEpoch: -1, metadata: null, commitTimestamp: -1n }] });
+    const gone = [0, 1, 2, 3].find((x) => !kept.includes(x))!;
+    assert.deepEqual(await commitAt(a.memberEpoch, kept[0]!), [ErrorCode.NONE], 'held since the older epoch');
+    assert.deepEqual(await commitAt(a.memberEpoch, gone), [ErrorCode.STALE_MEMBER_EPOCH], 'no longer held');
+    assert.deepEqual(await commitAt(a.memberEpoch + 2, kept[0]!), [ErrorCode.STALE_MEMBER_EPOCH], 'a newer epoch');
     await h.hb('A', -1);
+    await h.hb('B', -1);
     assert.deepEqual(await commit('', -1), [ErrorCode.NONE], 'the empty group takes admin commits');
     await h.c.shutdown();
   });

@@ -334,7 +334,8 @@ describe('group API handlers through the codec, embedded engine', () => {
     // Offsets by member epoch.
     const part = (partitionIndex: number) => ({ partitionIndex, committedOffset: 4n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: '' });
     const commit = (epoch: number, version = 9) => call(API_KEYS.OffsetCommit, version, { groupId: 'kip848', generationIdOrMemberEpoch: epoch, memberId: 'mem-1', groupInstanceId: null, retentionTimeMs: -1n, topics: [{ name: 't', partitions: [part(kept[0]!)] }] });
-    assert.equal((await commit(1)).topics[0]!.partitions[0]!.errorCode, ErrorCode.STALE_MEMBER_EPOCH);
+    assert.equal((await commit(1)).topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE, 'KIP-1251: held since epoch 1');
+    assert.equal((await commit(3)).topics[0]!.partitions[0]!.errorCode, ErrorCode.STALE_MEMBER_EPOCH, 'a newer epoch');
     assert.equal((await commit(2, 8)).topics[0]!.partitions[0]!.errorCode, ErrorCode.UNSUPPORTED_VERSION);
     assert.equal((await commit(2)).topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
     const fetchAs = (memberEpoch: number) => call(API_KEYS.OffsetFetch, 9, { groupId: '', topics: [], groups: [{ groupId: 'kip848', memberId: 'mem-1', memberEpoch, topics: [{ name: 't', partitionIndexes: [kept[0]!] }] }], requireStable: true });
