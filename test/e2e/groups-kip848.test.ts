@@ -13,6 +13,8 @@
  *    without a reassignment; a second live instance gets UNRELEASED_INSTANCE_ID;
  *  - Kafka's kafka-consumer-groups tool lists and describes the group (members, assignment,
  *    lag, state), and a new member resumes from the committed offsets;
+ *  - franz-go with kgo.ServerSideBalancer (it falls back to the classic protocol silently when a
+ *    broker does not advertise ConsumerGroupHeartbeat v1, so the test checks the group's type);
  *  - librdkafka (confluent_kafka 2.10+, KOP_PYTHON or PyPI's in KOP_PYTHON_SR) with group.protocol=consumer;
  *  - on the Pulsar engine (the shared test broker): the Java three-member scenario, and a gateway
  *    restart in the middle of a group's life: the group (epochs, members, assignment) and its
@@ -31,6 +33,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { runJavaMain } from '../helpers/clients/java.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
+import { commandExists } from '../helpers/clients/proc.js';
 import { GroupMember, waitFor, type MemberKind, type MemberOptions } from './drivers/group-members.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
 
@@ -426,6 +429,13 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
       await next?.kill();
       await producer.close();
     }
+  });
+
+  toolTest('franz-go with ServerSideBalancer (KIP-848): three members share the partitions; leave and crash reassign; nothing skipped or repeated', unavailable('java') ?? (commandExists('go') ? undefined : 'go not installed (franz-go)'), async (t) => {
+    await threeMembers(gw, 'public/default', t, 'franz', 'franz');
+    // franz-go uses the consumer protocol (it falls back to classic silently if the broker lacks it).
+    const list = await runJavaMain(CONSUMER_GROUP_COMMAND, ['--bootstrap-server', gw.bootstrap, '--list', '--type'], { withDriver: false, timeoutMs: 60_000 });
+    assert.match(list.stdout, /^g-kip848-franz-\S+\s+Consumer\b/m, `franz-go's group uses the consumer protocol:\n${list.stdout}`);
   });
 
   toolTest('librdkafka group.protocol=consumer: three members share the partitions; leave and crash reassign; nothing skipped or repeated', rdkafka.why, (t) =>

@@ -1,8 +1,8 @@
 /**
  * Long-running consumer group members for the group e2e tests, one process each, so a test can
  * close one cleanly (LeaveGroup) or kill it with SIGKILL: GroupConsumer.java (Apache Kafka Java
- * client, classic protocol, any assignor), group_consumer.py (librdkafka via confluent_kafka)
- * and kafkajs-group-consumer.mjs (kafkajs). They print the same JSON lines (see each driver),
+ * client, classic protocol, any assignor), group_consumer.py (librdkafka via confluent_kafka),
+ * kafkajs-group-consumer.mjs (kafkajs) and franz-group (franz-go, Go). They print the same JSON lines (see each driver),
  * which GroupMember collects: the current assignment, records, commits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,8 +10,9 @@ import { delimiter, join } from 'node:path';
 import { javaLog4jConfig } from '../../helpers/clients/java.js';
 import { harnessEnv, repoRoot } from '../../helpers/clients/paths.js';
 import { compileJavaSource } from '../../helpers/clients/java-compile.js';
+import { runCommand } from '../../helpers/clients/proc.js';
 
-export type MemberKind = 'java' | 'python' | 'kafkajs';
+export type MemberKind = 'java' | 'python' | 'kafkajs' | 'franz';
 
 export interface MemberOptions {
   bootstrap: string;
@@ -71,15 +72,32 @@ export function ensureGroupConsumerJava(): Promise<string> {
   return compiling;
 }
 
+let franzBinary: Promise<string> | undefined;
+
+/** Build franz-group (Go, franz-go; test/e2e/drivers/franz-group) once per run into $KOP_CACHE_DIR/franz-group/. */
+export function ensureFranzGroup(): Promise<string> {
+  franzBinary ??= (async () => {
+    const bin = join(harnessEnv().cacheDir, 'franz-group', 'franz-group');
+    const build = await runCommand('go', ['build', '-o', bin, '.'], { cwd: join(driversDir(), 'franz-group'), timeoutMs: 300_000 });
+    if (build.code !== 0) throw new Error(`go build of franz-group failed:\n${build.stderr}`);
+    return bin;
+  })().catch((e: unknown) => {
+    franzBinary = undefined;
+    throw e;
+  });
+  return franzBinary;
+}
+
 async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: string; args: string[] }> {
   const flags = ['--bootstrap', o.bootstrap, '--group', o.group, '--topic', o.topic];
   if (o.sessionTimeoutMs !== undefined) flags.push('--session-timeout-ms', String(o.sessionTimeoutMs));
   if (o.heartbeatIntervalMs !== undefined) flags.push('--heartbeat-interval-ms', String(o.heartbeatIntervalMs));
   if (o.clientId !== undefined) flags.push('--client-id', o.clientId);
-  if (kind !== 'kafkajs' && o.assignor !== undefined) flags.push('--assignor', o.assignor);
-  if (kind !== 'kafkajs' && o.instanceId !== undefined) flags.push('--instance-id', o.instanceId);
-  if (kind !== 'kafkajs' && o.groupProtocol !== undefined) flags.push('--group-protocol', o.groupProtocol);
-  if (kind !== 'kafkajs' && o.remoteAssignor !== undefined) flags.push('--remote-assignor', o.remoteAssignor);
+  const full = kind === 'java' || kind === 'python';
+  if (full && o.assignor !== undefined) flags.push('--assignor', o.assignor);
+  if (full && o.instanceId !== undefined) flags.push('--instance-id', o.instanceId);
+  if (full && o.groupProtocol !== undefined) flags.push('--group-protocol', o.groupProtocol);
+  if (full && o.remoteAssignor !== undefined) flags.push('--remote-assignor', o.remoteAssignor);
   if (kind === 'java' && o.topicRegex !== undefined) flags.push('--topic-regex', o.topicRegex);
   const env = harnessEnv();
   if (kind === 'java') {
@@ -88,6 +106,10 @@ async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: st
       cmd: env.java,
       args: ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${env.javaClasspath}`, 'GroupConsumer', ...flags],
     };
+  }
+  if (kind === 'franz') {
+    // franz-go with kgo.ServerSideBalancer (KIP-848); its other settings are its defaults.
+    return { cmd: await ensureFranzGroup(), args: ['--bootstrap', o.bootstrap, '--group', o.group, '--topic', o.topic, ...(o.clientId !== undefined ? ['--client-id', o.clientId] : [])] };
   }
   if (kind === 'python') return { cmd: o.python ?? env.python, args: [join(driversDir(), 'group_consumer.py'), ...flags] };
   return { cmd: process.execPath, args: [join(driversDir(), 'kafkajs-group-consumer.mjs'), ...flags] };
