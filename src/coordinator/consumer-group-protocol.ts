@@ -10,12 +10,9 @@
  * offsets, their store entries, deletion and expiry with the classic
  * protocol. A group is of one type at a time:
  *  - a heartbeat to an empty classic group (no members; offsets may remain)
- *    turns it into a consumer group (Kafka's online upgrade of an empty group);
- *    to a classic group with members: GROUP_ID_NOT_FOUND ("Group g is not a
- *    consumer group"), what Kafka answers when the online upgrade of a group
- *    with members is not possible (documented: docs/consumer-groups.md);
- *  - a heartbeat to a classic group with members (of protocol type
- *    `consumer`) converts it (Kafka's online upgrade): each classic member
+ *    turns it into a consumer group;
+ *  - a heartbeat to a classic group with members of protocol type `consumer`
+ *    converts it (Kafka's online upgrade): each classic member
  *    becomes a member of the consumer group with its generation as its epoch
  *    and its assignment, and is told to rejoin (REBALANCE_IN_PROGRESS);
  *  - classic members in a consumer group are served as Kafka serves them
@@ -23,14 +20,19 @@
  *    epoch and reconciliation: a Heartbeat answers REBALANCE_IN_PROGRESS while
  *    the member must revoke or catch up, the JoinGroup that follows carries
  *    its owned partitions, SyncGroup returns its assignment);
- *  - a JoinGroup to an empty consumer group turns it back into a classic group.
+ *  - a JoinGroup to an empty consumer group turns it back into a classic group;
+ *  - a heartbeat to a classic group of another protocol type (Connect, ...):
+ *    GROUP_ID_NOT_FOUND ("Group g is not a consumer group."), as Kafka;
  *  - when the last KIP-848 member leaves a group whose other members are
  *    classic, it becomes a classic group again (Kafka's online downgrade) and
  *    rebalances: the classic members rejoin the classic coordinator.
+ * Not done: the join and sync timeouts Kafka keeps for classic members in
+ * consumer groups (their session timeout removes them).
  *
  * Durable state: one entry per group (store.ts kind "c") with the epochs, the
- * members (epochs, subscriptions, current assignments) and the target
- * assignment, written (when it changed) before the heartbeat that changed it is answered; a
+ * members (epochs, subscriptions, current assignments with their KIP-1251
+ * assignment epochs) and the target assignment, written (when it changed)
+ * before the request that changed it is answered; a
  * coordinator taking over the partition (another gateway node on the Pulsar
  * engine, or a restart) continues from it, and members that do not heartbeat
  * within the session timeout are fenced as Kafka does after a failover.
@@ -143,6 +145,8 @@ export interface ConsumerGroupHost {
   isCurrent(g: ClassicGroup): boolean;
   /** Turn a consumer group whose members all use the classic protocol back into a classic group. */
   downgrade(g: ClassicGroup): void;
+  /** A new target assignment was computed (the rebalance metric). */
+  countRebalance(): void;
 }
 
 function hex(b: Buffer): string {
@@ -414,6 +418,7 @@ export class ConsumerGroupProtocol {
     cg.target = assignor.assign(members, counts, cg.target);
     cg.assignmentEpoch = cg.groupEpoch;
     cg.assignorName = assignor.name;
+    this.host.countRebalance();
     this.log.info({ group: g.groupId, tenant: g.key.tenant, groupEpoch: cg.groupEpoch, assignor: assignor.name, members: members.length, topics: counts.size }, 'consumer group: new target assignment');
   }
 

@@ -224,7 +224,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
   /** Told of every home inferred for a group stored before homes existed (the server audits it). */
   onHomeInferred: ((key: GroupKey, home: string) => void) | null = null;
-  /** Generations started by this node since it started (rebalances completed their join phase); metrics. */
+  /** Generations started by this node since it started (classic rebalances completed their join phase, consumer-protocol target assignments); metrics. */
   rebalancesCompleted = 0;
   /**
    * Topic metadata for the consumer protocol's classic members and online upgrades (the gateway sets it
@@ -251,6 +251,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
         topicMetadata: (topic) => this.topicMetadataSource?.(topic) ?? Promise.resolve(null),
         isCurrent: (g) => this.groups.get(groupMapKey(g.key)) === g && !g.is('Dead'),
         downgrade: (g) => this.downgradeConsumerGroup(g),
+        countRebalance: () => void this.rebalancesCompleted++,
       },
       {
         sessionTimeoutMs: config.consumerSessionTimeoutMs ?? 45_000,
