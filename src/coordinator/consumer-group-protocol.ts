@@ -26,8 +26,8 @@
  *  - when the last KIP-848 member leaves a group whose other members are
  *    classic, it becomes a classic group again (Kafka's online downgrade) and
  *    rebalances: the classic members rejoin the classic coordinator.
- * Not done: the join and sync timeouts Kafka keeps for classic members in
- * consumer groups (their session timeout removes them).
+ * A classic member told to rejoin must JoinGroup, and then SyncGroup, within
+ * its rebalance timeout, or it is removed (Kafka's join and sync timeouts).
  *
  * Durable state: one entry per group (store.ts kind "c") with the epochs, the
  * members (epochs, subscriptions, current assignments with their KIP-1251
@@ -484,6 +484,24 @@ export class ConsumerGroupProtocol {
     });
   }
 
+  /** Kafka's scheduleConsumerGroupJoinTimeoutIfAbsent: a classic member told to rejoin must, within its rebalance timeout. */
+  private scheduleJoinTimeout(g: ClassicGroup, cg: ConsumerGroup, member: ConsumerMember): void {
+    if (member.joinTimer) return;
+    member.joinTimer = this.host.clock.schedule(Math.max(member.rebalanceTimeoutMs, 1), () => {
+      member.joinTimer = null;
+      if (g.consumer === cg) this.fenceAndStore(g, member, 'the classic member failed to join within the rebalance timeout');
+    });
+  }
+
+  /** Kafka's scheduleConsumerGroupSyncTimeout: a classic member that joined must send SyncGroup within its rebalance timeout. */
+  private scheduleSyncTimeout(g: ClassicGroup, cg: ConsumerGroup, member: ConsumerMember): void {
+    member.syncTimer?.cancel();
+    member.syncTimer = this.host.clock.schedule(Math.max(member.rebalanceTimeoutMs, 1), () => {
+      member.syncTimer = null;
+      if (g.consumer === cg) this.fenceAndStore(g, member, 'the classic member failed to sync within the rebalance timeout');
+    });
+  }
+
   /** Start the session timers of a loaded group's members (they must heartbeat to the new coordinator). */
   onLoaded(g: ClassicGroup): void {
     const cg = g.consumer;
@@ -497,6 +515,10 @@ export class ConsumerGroupProtocol {
       m.sessionTimer = null;
       m.rebalanceTimer?.cancel();
       m.rebalanceTimer = null;
+      m.joinTimer?.cancel();
+      m.joinTimer = null;
+      m.syncTimer?.cancel();
+      m.syncTimer = null;
     }
   }
 
@@ -690,6 +712,11 @@ export class ConsumerGroupProtocol {
     g.stateTimestamp = this.host.clock.now();
     const stored = await this.persist(g, cg);
     if (stored !== ErrorCode.NONE) return joinError(memberId, stored);
+    if (cg.members.get(memberId) === member) {
+      member.joinTimer?.cancel();
+      member.joinTimer = null;
+      this.scheduleSyncTimeout(g, cg, member);
+    }
     this.log.debug({ group: g.groupId, memberId, memberEpoch: member.memberEpoch, state: member.state }, 'classic member joined the consumer group');
     return {
       errorCode: ErrorCode.NONE,
@@ -711,7 +738,12 @@ export class ConsumerGroupProtocol {
     if (p.generationId !== m.memberEpoch) return syncError(ErrorCode.ILLEGAL_GENERATION);
     const protocol = m.classic!.protocols[0]!.name;
     if ((p.protocolType !== null && p.protocolType !== 'consumer') || (p.protocolName !== null && p.protocolName !== protocol)) return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
-    if (cg.groupEpoch > m.memberEpoch && m.state !== 'unrevoked_partitions') return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+    if (cg.groupEpoch > m.memberEpoch && m.state !== 'unrevoked_partitions') {
+      this.scheduleJoinTimeout(g, cg, m);
+      return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+    }
+    m.syncTimer?.cancel();
+    m.syncTimer = null;
     this.scheduleSessionTimeout(g, cg, m);
     let version = 0;
     try {
@@ -734,7 +766,10 @@ export class ConsumerGroupProtocol {
     if (p.generationId !== m.memberEpoch) return ErrorCode.ILLEGAL_GENERATION;
     this.scheduleSessionTimeout(g, cg, m);
     // Rejoin to catch up with the group epoch, to revoke, or to take partitions released meanwhile.
-    if (m.memberEpoch < cg.groupEpoch || m.state === 'unrevoked_partitions' || (m.state === 'unreleased_partitions' && !this.waitingOnUnreleased(cg, m))) return ErrorCode.REBALANCE_IN_PROGRESS;
+    if (m.memberEpoch < cg.groupEpoch || m.state === 'unrevoked_partitions' || (m.state === 'unreleased_partitions' && !this.waitingOnUnreleased(cg, m))) {
+      this.scheduleJoinTimeout(g, cg, m);
+      return ErrorCode.REBALANCE_IN_PROGRESS;
+    }
     return ErrorCode.NONE;
   }
 

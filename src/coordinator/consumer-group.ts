@@ -85,6 +85,9 @@ export class ConsumerMember {
   assignmentEpochs = new Map<string, number>();
   sessionTimer: TimerHandle | null = null;
   rebalanceTimer: TimerHandle | null = null;
+  /** Classic members: told to rejoin, or joined, and must JoinGroup / SyncGroup within the rebalance timeout. */
+  joinTimer: TimerHandle | null = null;
+  syncTimer: TimerHandle | null = null;
   /**
    * A member of the classic protocol inside this group (JoinGroup/SyncGroup/Heartbeat, Kafka's
    * ClassicMemberMetadata): its session timeout and JoinGroup protocols; null for KIP-848 members.
@@ -173,6 +176,10 @@ export class ConsumerGroup {
     m.sessionTimer = null;
     m.rebalanceTimer?.cancel();
     m.rebalanceTimer = null;
+    m.joinTimer?.cancel();
+    m.joinTimer = null;
+    m.syncTimer?.cancel();
+    m.syncTimer = null;
     return m;
   }
 

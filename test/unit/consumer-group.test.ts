@@ -481,6 +481,27 @@ describe('ConsumerGroupHeartbeat in the coordinator', () => {
     await h.c.shutdown();
   });
 
+  test('classic members in a consumer group that do not rejoin, or do not sync, within their rebalance timeout are removed', async () => {
+    const h = await new Harness().start();
+    await h.hb('K', 0);
+    // Two classic members (rebalance timeout 5000 ms, session timeout 10000 ms) join the consumer group.
+    const idA = (await h.c.joinGroup({ ...classicJoin(''), requireKnownMemberId: true })).memberId;
+    const a = await h.c.joinGroup(classicJoin(idA));
+    assert.equal(a.errorCode, ErrorCode.NONE);
+    await h.c.syncGroup({ key: REF, generationId: a.generationId, memberId: idA, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] });
+    const idB = (await h.c.joinGroup({ ...classicJoin(''), requireKnownMemberId: true })).memberId;
+    const b = await h.c.joinGroup(classicJoin(idB));
+    assert.equal(b.errorCode, ErrorCode.NONE);
+    // B joined but never syncs; A is told to rejoin (B's join moved the epoch) and never does.
+    assert.equal(await h.c.heartbeat({ key: REF, generationId: a.generationId, memberId: idA, groupInstanceId: null }), ErrorCode.REBALANCE_IN_PROGRESS);
+    const members = async () => (await h.c.consumerGroupDescribe(REF)).members.map((m) => m.memberId).sort();
+    assert.deepEqual(await members(), ['K', idA, idB].sort());
+    h.clock.advance(5001);
+    await flushAll();
+    assert.deepEqual(await members(), ['K']);
+    await h.c.shutdown();
+  });
+
   test('durable: a coordinator started on the same store continues the group (epochs, members, assignment)', async () => {
     const kv = new MemKv();
     const h1 = await new Harness(kv).start();
