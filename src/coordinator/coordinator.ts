@@ -5,6 +5,11 @@
  * same states, transitions, timeouts and error codes, so eager and
  * cooperative clients behave as they do against a Kafka broker.
  *
+ * The consumer group protocol (KIP-848, ConsumerGroupHeartbeat) is served by
+ * consumer-group-protocol.ts over the same groups: a group holds either
+ * classic members or a `ConsumerGroup` (which may host classic members, as
+ * Kafka 4.x mixed groups do); the classic APIs below route to it then.
+ *
  * Handlers talk to the `GroupCoordinator` interface. `LocalGroupCoordinator`
  * serves the offsets partitions this node owns (per its CoordinatorLocator)
  * and answers NOT_COORDINATOR for the others; its durable state is in the
