@@ -135,6 +135,11 @@ export class Gateway {
     try {
       await coordinator.start();
       if (wiring.offsetCommitted) coordinator.onOffsetCommitted = wiring.offsetCommitted;
+      // KIP-848 classic members and online upgrades resolve their subscriptions' topics here.
+      coordinator.topicMetadataSource = async (topic) => {
+        const info = await storage.describeTopic(topic);
+        return info ? { topicId: info.topicId, partitions: info.partitions } : null;
+      };
       await transactions.start();
       await coordination.start({
         gained: async (p) => {

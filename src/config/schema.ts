@@ -440,6 +440,20 @@ export const SCHEMA = {
     origin: 'Kafka',
     doc: 'Most members one consumer group may have; further joins get GROUP_MAX_SIZE_REACHED (Kafka group.max.size).',
   },
+  groupConsumerSessionTimeoutMs: {
+    kind: 'int',
+    default: 45_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'Consumer group protocol (KIP-848, group.protocol=consumer): a member that sends no ConsumerGroupHeartbeat for this long is removed and its partitions reassigned (Kafka group.consumer.session.timeout.ms).',
+  },
+  groupConsumerHeartbeatIntervalMs: {
+    kind: 'int',
+    default: 5_000,
+    min: 1,
+    origin: 'Kafka',
+    doc: 'Consumer group protocol (KIP-848): the heartbeat interval the coordinator gives members; keep it well below groupConsumerSessionTimeoutMs (Kafka group.consumer.heartbeat.interval.ms).',
+  },
   offsetsRetentionMinutes: {
     kind: 'int',
     default: 10_080,

@@ -5,6 +5,11 @@
  * same states, transitions, timeouts and error codes, so eager and
  * cooperative clients behave as they do against a Kafka broker.
  *
+ * The consumer group protocol (KIP-848, ConsumerGroupHeartbeat) is served by
+ * consumer-group-protocol.ts over the same groups: a group holds either
+ * classic members or a `ConsumerGroup` (which may host classic members, as
+ * Kafka 4.x mixed groups do); the classic APIs below route to it then.
+ *
  * Handlers talk to the `GroupCoordinator` interface. `LocalGroupCoordinator`
  * serves the offsets partitions this node owns (per its CoordinatorLocator)
  * and answers NOT_COORDINATOR for the others; its durable state is in the
@@ -28,6 +33,8 @@ import type { CoordinatorLocator, GroupKey } from './locator.js';
 import { GroupStore, groupMapKey, type StoredGroup } from './store.js';
 import { verifyHome, type HomeAssignment } from './home.js';
 import { parseFullName } from '../topics/names.js';
+import { ConsumerGroupProtocol, consumerGroupState, decodeConsumerGroup, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup } from './consumer-group-protocol.js';
+import type { TopicMetadata } from './consumer-group.js';
 
 export type { GroupKey } from './locator.js';
 export type { JoinResult, SyncResult, Protocol, GroupState } from './group.js';
@@ -46,6 +53,10 @@ export interface CoordinatorConfig {
   offsetsRetentionCheckIntervalMs: number;
   offsetMetadataMaxBytes: number;
   newMemberJoinTimeoutMs?: number;
+  /** Consumer group protocol (KIP-848): group.consumer.session.timeout.ms, heartbeat.interval.ms, max.size. */
+  consumerSessionTimeoutMs?: number;
+  consumerHeartbeatIntervalMs?: number;
+  consumerMaxSize?: number;
 }
 
 /**
@@ -180,8 +191,8 @@ export interface GroupOverview {
   /** Home namespace (null: stored before homes existed and not inferable; checked in the session's namespace). */
   home: string | null;
   protocolType: string;
-  state: GroupState;
-  groupType: 'classic';
+  state: string;
+  groupType: 'classic' | 'consumer';
 }
 
 export interface GroupCoordinator {
@@ -209,7 +220,13 @@ export interface GroupCoordinator {
    */
   completeTxnOffsets(tenant: string, groupIds: string[], producerId: bigint, commit: boolean): Promise<void>;
   /** partitions null: every committed offset of the group. */
-  fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }>;
+  fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean, member?: { memberId: string | null; memberEpoch: number }): Promise<{ errorCode: number; offsets: FetchedOffset[] }>;
+  /** ConsumerGroupHeartbeat (KIP-848). */
+  consumerGroupHeartbeat(key: GroupRef, params: ConsumerHeartbeatParams): Promise<ConsumerHeartbeatResult>;
+  /** The subscription stored for a member of a consumer group (null: none), for a heartbeat that does not resend it. */
+  consumerSubscription(key: GroupRef, memberId: string): { names: string[]; regex: string | null } | null;
+  /** ConsumerGroupDescribe (KIP-848). */
+  consumerGroupDescribe(key: GroupRef): Promise<DescribedConsumerGroup>;
   deleteOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; partitions: number[] }>;
   describeGroup(key: GroupRef): Promise<GroupSummary>;
   listGroups(tenant: string, states: string[], types: string[]): Promise<{ errorCode: number; groups: GroupOverview[] }>;
@@ -239,8 +256,15 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
   /** Told of every home inferred for a group stored before homes existed (the server audits it). */
   onHomeInferred: ((key: GroupKey, home: string) => void) | null = null;
-  /** Generations started by this node since it started (rebalances completed their join phase); metrics. */
+  /** Generations started by this node since it started (classic rebalances completed their join phase, consumer-protocol target assignments); metrics. */
   rebalancesCompleted = 0;
+  /**
+   * Topic metadata for the consumer protocol's classic members and online upgrades (the gateway sets it
+   * to its storage engine's describeTopic); without it their topics count as not existing.
+   */
+  topicMetadataSource: ((topic: string) => Promise<TopicMetadata | null>) | null = null;
+  /** The consumer group protocol (KIP-848) over the same groups, homes and offsets. */
+  readonly consumerProtocol: ConsumerGroupProtocol;
 
   constructor(
     readonly locator: CoordinatorLocator,
@@ -251,6 +275,22 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   ) {
     this.store = new GroupStore(kv, locator.numPartitions);
     this.newMemberJoinTimeoutMs = config.newMemberJoinTimeoutMs ?? NEW_MEMBER_JOIN_TIMEOUT_MS;
+    this.consumerProtocol = new ConsumerGroupProtocol(
+      {
+        log,
+        clock,
+        storeConsumerGroup: (g, value) => this.storeConsumerGroup(g, value),
+        topicMetadata: (topic) => this.topicMetadataSource?.(topic) ?? Promise.resolve(null),
+        isCurrent: (g) => this.groups.get(groupMapKey(g.key)) === g && !g.is('Dead'),
+        downgrade: (g) => this.downgradeConsumerGroup(g),
+        countRebalance: () => void this.rebalancesCompleted++,
+      },
+      {
+        sessionTimeoutMs: config.consumerSessionTimeoutMs ?? 45_000,
+        heartbeatIntervalMs: config.consumerHeartbeatIntervalMs ?? 5_000,
+        maxSize: config.consumerMaxSize ?? config.groupMaxSize,
+      },
+    );
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -289,13 +329,21 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       const data = await this.store.loadPartition(partition, (key, err) => this.log.error({ partition, key, err }, 'unreadable group coordinator entry skipped'));
       const now = this.clock.now();
       const ended: Array<{ g: ClassicGroup | null; key: GroupKey; producerId: bigint; commit: boolean }> = [];
-      for (const { key, home, group: stored, offsets, txnOffsets, txnEnds } of data.groups.values()) {
+      for (const { key, home, group: stored, consumer, offsets, txnOffsets, txnEnds } of data.groups.values()) {
         for (const [producerId, commit] of txnEnds) ended.push({ g: null, key, producerId, commit });
         const g = new ClassicGroup(key, stored?.stateTimestamp ?? now);
         if (stored) this.restoreGroup(g, stored);
+        if (consumer && !stored) {
+          try {
+            g.consumer = decodeConsumerGroup(consumer);
+            g.protocolType = CONSUMER_PROTOCOL_TYPE;
+          } catch (err) {
+            this.log.error({ partition, group: key.groupId, err }, 'unreadable consumer group entry skipped');
+          }
+        }
         for (const o of offsets) g.setOffset(o.topic, o.partition, o.value);
         for (const o of txnOffsets) pendingTxnOffset(g, o.producerId, o.topic, o.partition).set(o.value);
-        if (!stored && offsets.length === 0 && txnOffsets.length === 0) {
+        if (!stored && !g.consumer && offsets.length === 0 && txnOffsets.length === 0) {
           // A home left behind by a group whose other entries are gone: drop it.
           if (home !== null) void this.store.putHome(partition, key, null).catch((err: unknown) => this.log.warn({ err, group: key.groupId }, 'failed to delete an orphaned group home'));
           continue;
@@ -387,6 +435,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   }
 
   private onGroupLoaded(g: ClassicGroup): void {
+    this.consumerProtocol.onLoaded(g);
     if (g.size > this.config.groupMaxSize) this.prepareRebalance(g, `freshly loaded group is over capacity (${this.config.groupMaxSize})`);
     for (const m of g.members.values()) this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
   }
@@ -402,6 +451,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   }
 
   private cancelTimers(g: ClassicGroup): void {
+    if (g.consumer) this.consumerProtocol.cancelTimers(g.consumer);
     g.joinTimer?.cancel();
     g.joinTimer = null;
     g.syncTimer?.cancel();
@@ -544,6 +594,20 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       // A group is created by a new member only; a known member id for an unknown group is rejected.
       if (!isUnknownMember) return respond(joinError(p.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
       g = this.addGroup(p.key);
+    }
+    if (g.consumer) {
+      // A consumer group (KIP-848): classic members are not served inside one (Kafka answers this when
+      // the group does not support the member's protocols); an empty one becomes a classic group again.
+      // A consumer group (KIP-848) with members serves classic members itself (Kafka 4.x mixed groups);
+      // an empty one becomes a classic group again.
+      if (g.consumer.members.size > 0) {
+        void this.consumerProtocol.classicJoin(g, p).then(respond, (err: unknown) => {
+          this.log.error({ err, group: g!.groupId }, 'classic JoinGroup to a consumer group failed');
+          respond(joinError(p.memberId, ErrorCode.UNKNOWN_SERVER_ERROR));
+        });
+        return;
+      }
+      this.downgradeEmptyConsumerGroup(g);
     }
     if (!this.acceptJoiningMember(g, p.memberId)) {
       // Only a member that has not rejoined a rebalance of a full group gets here: shed it.
@@ -931,6 +995,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (homeError !== null) return respond(syncError(homeError));
     if (!g) return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     if (g.is('Dead')) return respond(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (g.consumer) return respond(this.consumerProtocol.classicSync(g, p));
     const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'sync-group');
     if (memberError !== null) return respond(syncError(memberError));
     if (p.generationId !== g.generationId) return respond(syncError(ErrorCode.ILLEGAL_GENERATION));
@@ -996,6 +1061,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (homeError !== null) return homeError;
     if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (g.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (g.consumer) return this.consumerProtocol.classicHeartbeat(g, p);
     const memberError = this.validateCurrentMember(g, p.memberId, p.groupInstanceId, 'heartbeat');
     if (memberError !== null) return memberError;
     if (p.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
@@ -1027,6 +1093,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     const result = (m: MemberIdentity, errorCode: number) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode });
     if (!g) return { errorCode: ErrorCode.NONE, members: leaving.map((m) => result(m, ErrorCode.UNKNOWN_MEMBER_ID)) };
     if (g.is('Dead')) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] };
+    if (g.consumer) return { errorCode: ErrorCode.NONE, members: leaving.map((m) => result(m, this.consumerProtocol.classicLeave(g, m.memberId, m.groupInstanceId))) };
     const members = leaving.map((m) => {
       const reason = `member left the group (LeaveGroup); client reason: ${m.reason ?? 'not provided'}`;
       if (m.memberId === '') {
@@ -1067,6 +1134,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       // A group not using group management (simple consumer, admin tools): offsets only.
       this.log.info({ group: p.key.groupId, tenant: p.key.tenant }, 'creating simple consumer group via offset commit');
       g = this.addGroup(p.key);
+    }
+    if (g.consumer) {
+      const consumerError = g.is('Dead') ? ErrorCode.COORDINATOR_NOT_AVAILABLE : this.consumerProtocol.validateOffsetCommit(g.consumer, p.memberId, p.generationId, p.apiVersion, p.offsets);
+      if (consumerError !== null) return all(consumerError);
+      return this.storeOffsets(g, p);
     }
     const error = this.validateOffsetCommit(g, p);
     if (error !== null) return all(error);
@@ -1148,7 +1220,15 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     }
     // Kafka's doTxnCommitOffsets
     if (g.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (!(p.generationId < 0 && g.is('Empty'))) {
+    if (g.consumer) {
+      // A KIP-848 group: the member epoch as for OffsetCommit, without its v9 rule (Kafka skips it for
+      // transactional commits); a producer naming no member (memberId '', generation -1) is not fenced,
+      // as for classic groups.
+      if (p.memberId !== '' || p.generationId >= 0) {
+        const consumerError = this.consumerProtocol.validateOffsetCommit(g.consumer, p.memberId, p.generationId, 9, p.offsets);
+        if (consumerError !== null) return all(consumerError);
+      }
+    } else if (!(p.generationId < 0 && g.is('Empty'))) {
       if (p.groupInstanceId !== null) {
         const current = g.currentStaticMemberId(p.groupInstanceId);
         if (current !== undefined && current !== p.memberId) return all(ErrorCode.FENCED_INSTANCE_ID);
@@ -1240,12 +1320,16 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     }
   }
 
-  async fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
+  async fetchOffsets(key: GroupRef, partitions: Array<{ topic: string; partition: number }> | null, requireStable: boolean, member?: { memberId: string | null; memberEpoch: number }): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
     const status = this.validateGroupStatus(key, 'any');
     if (status !== null) return { errorCode: status, offsets: [] };
     const g = this.getGroup(key);
     const homeError = this.checkHome(g, key, false);
     if (homeError !== null) return { errorCode: homeError, offsets: [] };
+    if (g?.consumer && member && !g.is('Dead')) {
+      const memberError = this.consumerProtocol.validateOffsetFetch(g.consumer, member.memberId, member.memberEpoch);
+      if (memberError !== null) return { errorCode: memberError, offsets: [] };
+    }
     // Unstable offsets: commits being written (waited for), and offsets of open transactions (UNSTABLE_OFFSET_COMMIT).
     if (g && requireStable && g.inFlight.size > 0) await Promise.allSettled([...g.inFlight]);
     const unstable = (topic: string, partition: number): boolean => requireStable && g !== undefined && g.hasPendingTxnOffset(topic, partition);
@@ -1280,7 +1364,10 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     if (homeError !== null) return { errorCode: homeError, partitions: [] };
     if (!g || g.is('Dead')) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
     let codes: Array<number | null>;
-    if (g.is('Empty')) {
+    if (g.consumer && g.consumer.members.size > 0) {
+      const subscribed = g.consumer.subscribedTopics();
+      codes = partitions.map((tp) => (subscribed.has(tp.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : null));
+    } else if (g.is('Empty')) {
       codes = partitions.map(() => null);
     } else if (g.protocolType === CONSUMER_PROTOCOL_TYPE) {
       codes = partitions.map((tp) => (g.subscribedTopics?.has(tp.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : null));
@@ -1314,7 +1401,8 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     const g = this.getGroup(key);
     const homeError = this.checkHome(g, key, false);
     if (homeError !== null) return { errorCode: homeError, state: '', protocolType: '', protocolData: '', members: [] };
-    if (!g) return { errorCode: ErrorCode.NONE, state: 'Dead', protocolType: '', protocolData: '', members: [] };
+    // A consumer group (KIP-848) is described by ConsumerGroupDescribe; DescribeGroups v0-v5 sees it as Kafka shows it: Dead.
+    if (!g || g.consumer) return { errorCode: ErrorCode.NONE, state: 'Dead', protocolType: '', protocolData: '', members: [] };
     const stable = g.is('Stable');
     return {
       errorCode: ErrorCode.NONE,
@@ -1340,9 +1428,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     const groups: GroupOverview[] = [];
     for (const g of this.groups.values()) {
       if (g.key.tenant !== tenant || g.is('Dead')) continue;
-      if (stateFilter.size > 0 && !stateFilter.has(g.state.toLowerCase())) continue;
-      if (typeFilter.size > 0 && !typeFilter.has('classic')) continue;
-      groups.push({ groupId: g.groupId, home: g.home, protocolType: g.protocolType ?? '', state: g.state, groupType: 'classic' });
+      const groupType = g.consumer ? 'consumer' : 'classic';
+      const state = g.consumer ? consumerGroupState(g) : g.state;
+      if (stateFilter.size > 0 && !stateFilter.has(state.toLowerCase())) continue;
+      if (typeFilter.size > 0 && !typeFilter.has(groupType)) continue;
+      groups.push({ groupId: g.groupId, home: g.home, protocolType: g.consumer ? CONSUMER_PROTOCOL_TYPE : (g.protocolType ?? ''), state, groupType });
     }
     groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
     return { errorCode, groups };
@@ -1362,7 +1452,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       const homeError = this.checkHome(g, key, false);
       if (homeError !== null) result.set(groupId, homeError);
       else if (!g || g.is('Dead')) result.set(groupId, ErrorCode.GROUP_ID_NOT_FOUND);
-      else if (!g.is('Empty')) result.set(groupId, ErrorCode.NON_EMPTY_GROUP);
+      else if (!g.is('Empty') || (g.consumer !== null && g.consumer.members.size > 0)) result.set(groupId, ErrorCode.NON_EMPTY_GROUP);
       else {
         g.transitionTo('Dead', this.clock.now());
         this.cancelTimers(g);
@@ -1390,6 +1480,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       // offsets of transactions still open go with the group (their commit finds no group and adds nothing)
       for (const [producerId, m] of g.pendingTxnOffsets) for (const o of m.values()) deletes.push(this.store.putTxnOffset(partition, g.key, producerId, o.topic, o.partition, null));
       deletes.push(this.store.putGroup(partition, g.key, null));
+      if (g.consumer) deletes.push(this.store.putConsumerGroup(partition, g.key, null));
       // The home goes last (puts land in issue order): a crash before it leaves a home without a
       // group, dropped at the next load. Issued in this same turn, so a group created again under
       // the name writes its new home after this tombstone.
@@ -1403,6 +1494,140 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       this.log.error({ err, group: g.groupId }, 'failed to delete group data');
       return err;
     }
+  }
+
+  // ------------------------------------------------------------------ consumer groups (KIP-848)
+
+  async consumerGroupHeartbeat(key: GroupRef, p: ConsumerHeartbeatParams): Promise<ConsumerHeartbeatResult> {
+    const fail = (errorCode: number, errorMessage: string | null): ConsumerHeartbeatResult => ({ errorCode, errorMessage, memberId: p.memberId, memberEpoch: p.memberEpoch, heartbeatIntervalMs: 0, assignment: null });
+    const status = this.validateGroupStatus(key, 'non-empty');
+    if (status !== null) return fail(status, null);
+    const join = p.memberEpoch === 0;
+    let g = this.getGroup(key);
+    const homeError = this.checkHome(g, key, join);
+    if (homeError !== null) return fail(homeError, null);
+    if (!g || g.is('Dead')) {
+      if (!join) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${key.groupId} not found.`);
+      if (g) this.groups.delete(groupMapKey(g.key));
+      g = this.addGroup(key);
+    }
+    if (join && !g.consumer && g.size > 0 && g.protocolType === CONSUMER_PROTOCOL_TYPE && g.size <= this.consumerProtocol.config.maxSize) {
+      const upgraded = await this.upgradeClassicGroup(g);
+      if (upgraded !== null) return fail(upgraded, null);
+    }
+    const refused = this.consumerProtocol.adopt(g, join);
+    if (refused) {
+      this.log.info({ group: key.groupId, tenant: key.tenant, state: g.state, members: g.size }, 'ConsumerGroupHeartbeat refused: the group is a classic group');
+      return fail(refused.errorCode, refused.message);
+    }
+    return this.consumerProtocol.heartbeat(g, p);
+  }
+
+  consumerSubscription(key: GroupRef, memberId: string): { names: string[]; regex: string | null } | null {
+    if (this.validateGroupStatus(key, 'any') !== null) return null;
+    return this.consumerProtocol.storedSubscription(this.getGroup(key), memberId);
+  }
+
+  async consumerGroupDescribe(key: GroupRef): Promise<DescribedConsumerGroup> {
+    const fail = (errorCode: number, errorMessage: string | null): DescribedConsumerGroup => ({ errorCode, errorMessage, state: 'Dead', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [] });
+    const status = this.validateGroupStatus(key, 'any');
+    if (status !== null) return fail(status, null);
+    const g = this.getGroup(key);
+    const homeError = this.checkHome(g, key, false);
+    if (homeError !== null) return fail(homeError, null);
+    if (!g || g.is('Dead')) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${key.groupId} not found.`);
+    if (!g.consumer) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${key.groupId} is not a consumer group.`);
+    return this.consumerProtocol.describe(g);
+  }
+
+  /**
+   * Kafka's online upgrade: a classic group with members of protocol type `consumer` becomes a consumer
+   * group (each member keeps its generation as epoch and its assignment; parked JoinGroup/SyncGroup
+   * requests get REBALANCE_IN_PROGRESS, so the members rejoin through the consumer group). The classic
+   * entry is deleted before the consumer entry is written (puts land in order). Null when done.
+   */
+  private async upgradeClassicGroup(g: ClassicGroup): Promise<number | null> {
+    const metadata = new Map<string, TopicMetadata>();
+    await Promise.all(
+      this.consumerProtocol.classicTopics(g).map(async (t) => {
+        const m = await this.topicMetadataSource?.(t).catch(() => null);
+        if (m && m.partitions > 0) metadata.set(t, m);
+      }),
+    );
+    if (this.groups.get(groupMapKey(g.key)) !== g || g.is('Dead')) return ErrorCode.NOT_COORDINATOR;
+    if (g.consumer) return null; // upgraded meanwhile
+    if (g.size === 0) return null; // emptied meanwhile: adopted as an empty group
+    const cg = this.consumerProtocol.convertFromClassic(g, metadata);
+    for (const m of [...g.members.values()]) {
+      g.maybeInvokeJoinCallback(m, joinError(m.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
+      g.maybeInvokeSyncCallback(m, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+    }
+    this.cancelTimers(g);
+    for (const id of [...g.members.keys()]) g.remove(id);
+    g.pendingSyncMembers.clear();
+    g.state = 'Empty';
+    g.protocolName = null;
+    g.leaderId = null;
+    g.consumer = cg;
+    g.protocolType = CONSUMER_PROTOCOL_TYPE;
+    const partition = this.locator.partitionFor(g.key);
+    g.track(this.store.putGroup(partition, g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the classic entry of an upgraded group'));
+    const stored = await this.consumerProtocol.afterConversion(g);
+    return stored === ErrorCode.NONE ? null : stored;
+  }
+
+  /**
+   * Kafka's online downgrade (convertToClassicGroup): a consumer group whose members all use the classic
+   * protocol becomes a classic group of those members, with the group epoch as generation and their
+   * current assignments, and rebalances at once (their heartbeats answer REBALANCE_IN_PROGRESS, they
+   * rejoin here). Its consumer entry is deleted; the classic one is written when the rebalance completes.
+   */
+  private downgradeConsumerGroup(g: ClassicGroup): void {
+    const cg = g.consumer;
+    if (!cg || g.is('Dead') || g.size > 0) return;
+    const members = this.consumerProtocol.classicMembersOf(cg);
+    this.consumerProtocol.cancelTimers(cg);
+    g.consumer = null;
+    g.protocolType = null;
+    g.generationId = cg.groupEpoch;
+    for (const { member: m, assignment } of members) {
+      const c = m.classic!;
+      const member = new Member(m.memberId, m.instanceId, m.clientId, m.clientHost, m.rebalanceTimeoutMs, c.sessionTimeoutMs, CONSUMER_PROTOCOL_TYPE, c.protocols, m.namespace);
+      member.assignment = assignment;
+      g.add(member, null);
+    }
+    g.protocolName = g.selectProtocol();
+    g.state = 'Stable';
+    g.stateTimestamp = this.clock.now();
+    g.subscribedTopics = this.computeSubscribedTopics(g);
+    for (const m of g.members.values()) this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
+    g.track(this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the consumer entry of a downgraded group'));
+    this.log.info({ group: g.groupId, tenant: g.key.tenant, members: g.size, generation: g.generationId }, 'consumer group converted to a classic group (online downgrade): its classic members rejoin');
+    this.prepareRebalance(g, `Downgrade group ${g.groupId} from consumer to classic.`);
+  }
+
+  /** An empty consumer group joined by a classic member becomes a classic group (its offsets stay). */
+  private downgradeEmptyConsumerGroup(g: ClassicGroup): void {
+    if (!g.consumer) return;
+    this.consumerProtocol.cancelTimers(g.consumer);
+    g.consumer = null;
+    g.protocolType = null;
+    g.track(this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the consumer group entry of a group that became classic'));
+    this.log.info({ group: g.groupId, tenant: g.key.tenant }, 'empty consumer group becomes a classic group; its offsets are kept');
+  }
+
+  /** Write a consumer group's entry (after its home); NONE when durable, NOT_COORDINATOR when not. */
+  private storeConsumerGroup(g: ClassicGroup, value: Buffer | null): Promise<number> {
+    const write = this.persistHome(g)
+      .then(() => this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, value))
+      .then(
+        () => ErrorCode.NONE,
+        (err: unknown) => {
+          this.log.error({ err, group: g.groupId }, 'consumer group write failed');
+          return ErrorCode.NOT_COORDINATOR;
+        },
+      );
+    return g.track(write);
   }
 
   // ------------------------------------------------------------------ persistence
@@ -1484,7 +1709,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
           this.log.error({ err, group: g.groupId }, 'failed to delete an expired offset');
         }
       }
-      if (g.is('Empty') && !g.hasOffsets() && g.inFlight.size === 0 && g.pendingMembers.size === 0 && this.groups.get(groupMapKey(g.key)) === g) {
+      if (g.is('Empty') && !(g.consumer && g.consumer.members.size > 0) && !g.hasOffsets() && g.inFlight.size === 0 && g.pendingMembers.size === 0 && this.groups.get(groupMapKey(g.key)) === g) {
         g.transitionTo('Dead', now);
         this.cancelTimers(g);
         const error = await this.removeGroupData(g);
@@ -1509,6 +1734,11 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   private isExpired(g: ClassicGroup, topic: string, o: CommittedOffset, now: number): boolean {
     const retention = this.config.offsetsRetentionMs;
     const check = (base: number) => (o.expireTimestamp !== null ? now >= o.expireTimestamp : now - base >= retention);
+    if (g.consumer) {
+      // A consumer group: as a classic one, empty since stateTimestamp, or with members subscribed to topics.
+      if (g.consumer.members.size === 0) return check(g.stateTimestamp);
+      return !g.consumer.subscribedTopics().has(topic) && check(o.commitTimestamp);
+    }
     if (g.protocolType !== null && g.is('Empty')) {
       // No consumers left: everything expires once the group has been empty for the retention time.
       return check(g.stateTimestamp);
@@ -1546,6 +1776,8 @@ export function coordinatorConfigFrom(c: {
   offsetsRetentionMinutes: number;
   offsetsRetentionCheckIntervalMs: number;
   offsetMetadataMaxBytes: number;
+  groupConsumerSessionTimeoutMs?: number;
+  groupConsumerHeartbeatIntervalMs?: number;
 }): CoordinatorConfig {
   return {
     groupInitialRebalanceDelayMs: c.groupInitialRebalanceDelayMs,
@@ -1555,6 +1787,8 @@ export function coordinatorConfigFrom(c: {
     offsetsRetentionMs: c.offsetsRetentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: c.offsetsRetentionCheckIntervalMs,
     offsetMetadataMaxBytes: c.offsetMetadataMaxBytes,
+    consumerSessionTimeoutMs: c.groupConsumerSessionTimeoutMs,
+    consumerHeartbeatIntervalMs: c.groupConsumerHeartbeatIntervalMs,
   };
 }
 

@@ -17,6 +17,7 @@
 import type { TimerHandle } from './clock.js';
 import type { GroupKey } from './locator.js';
 import type { NamespaceRef } from '../topics/names.js';
+import type { ConsumerGroup } from './consumer-group.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -171,6 +172,11 @@ export class ClassicGroup {
   homeStored = false;
   /** The home write in progress, shared by the writes waiting for it. */
   homeWrite: Promise<void> | null = null;
+  /**
+   * Set when the group is a consumer group of the KIP-848 protocol (consumer-group-protocol.ts):
+   * it then has no classic members, and shares the home and offsets above.
+   */
+  consumer: ConsumerGroup | null = null;
 
   constructor(
     readonly key: GroupKey,

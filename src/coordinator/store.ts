@@ -7,6 +7,8 @@
  *   ["o", tenant, groupId, topic, partition]    -> one committed offset (topic is the resolved name)
  *   ["h", tenant, groupId]                      -> the group's home namespace (home.ts), written
  *                                                  before any other entry of the group
+ *   ["c", tenant, groupId]                      -> a consumer group of the KIP-848 protocol
+ *                                                  (encoded by consumer-group-protocol.ts)
  *   ["t", tenant, groupId, producerId, topic, partition] -> an offset of an open transaction
  *                                                  (TxnOffsetCommit), until the transaction ends
  *   ["te", tenant, groupId, producerId]         -> that transaction ended (commit or abort), written by
@@ -64,6 +66,7 @@ export interface LoadedPartition {
       key: GroupKey;
       home: string | null;
       group: StoredGroup | null;
+      consumer: Buffer | null;
       offsets: Array<{ topic: string; partition: number; value: CommittedOffset }>;
       txnOffsets: Array<{ producerId: bigint; topic: string; partition: number; value: CommittedOffset }>;
       /** Transactions that ended on another node, not yet applied: producer id -> committed. */
@@ -221,7 +224,7 @@ export class GroupStore {
     const slot = (key: GroupKey) => {
       const k = groupMapKey(key);
       let s = groups.get(k);
-      if (!s) groups.set(k, (s = { key, home: null, group: null, offsets: [], txnOffsets: [], txnEnds: new Map() }));
+      if (!s) groups.set(k, (s = { key, home: null, group: null, consumer: null, offsets: [], txnOffsets: [], txnEnds: new Map() }));
       return s;
     };
     for (const { key, value } of await this.kv.scan(namespaceOf(partition))) {
@@ -230,6 +233,7 @@ export class GroupStore {
         const gk: GroupKey = { tenant: String(parts[1]), groupId: String(parts[2]) };
         if (parts[0] === 'g') slot(gk).group = decodeGroup(value);
         else if (parts[0] === 'h') slot(gk).home = decodeHome(value);
+        else if (parts[0] === 'c') slot(gk).consumer = value;
         else if (parts[0] === 'o') slot(gk).offsets.push({ topic: String(parts[3]), partition: Number(parts[4]), value: decodeOffset(value) });
         else if (parts[0] === 'x' || parts[0] === 'xe') continue; // the transaction store's entries (txn/store.ts)
         else if (parts[0] === 't') slot(gk).txnOffsets.push({ producerId: BigInt(String(parts[3])), topic: String(parts[4]), partition: Number(parts[5]), value: decodeOffset(value) });
@@ -244,6 +248,11 @@ export class GroupStore {
 
   putGroup(partition: number, key: GroupKey, group: StoredGroup | null): Promise<void> {
     return this.kv.put(namespaceOf(partition), groupEntryKey(key), group === null ? null : encodeGroup(group));
+  }
+
+  /** A consumer group's entry (KIP-848; null deletes it). */
+  putConsumerGroup(partition: number, key: GroupKey, value: Buffer | null): Promise<void> {
+    return this.kv.put(namespaceOf(partition), JSON.stringify(['c', key.tenant, key.groupId]), value);
   }
 
   /** The group's home namespace (null deletes it, with the group). */

@@ -169,6 +169,9 @@ const COORDINATOR_GUARDS: Record<string, Guard> = {
   leaveGroup: issuedRef(false, (a) => a[0]),
   fetchOffsets: issuedRef(false, (a) => a[0]),
   describeGroup: issuedRef(false, (a) => a[0]),
+  consumerGroupHeartbeat: issuedRef(false, (a) => a[0]),
+  consumerSubscription: issuedRef(false, (a) => a[0]),
+  consumerGroupDescribe: issuedRef(false, (a) => a[0]),
   deleteOffsets: issuedRef(true, (a) => a[0]),
   deleteGroups: (access, session, args) => {
     for (const ref of args[0] as object[]) if (access.issuedFor(ref) !== 'admin') return 'group refs issued for admin decisions';

@@ -1,8 +1,9 @@
 /**
  * Group administration: DescribeGroups (15, v0-v5), ListGroups (16, v0-v5,
  * state filter v4+, type filter v5+) and DeleteGroups (42, v0-v2). A client
- * sees the groups of its session's tenant only. Every group here is a
- * "classic" group (Kafka's name for the JoinGroup/SyncGroup protocol).
+ * sees the groups of its session's tenant only. A group is "classic" (Kafka's
+ * name for the JoinGroup/SyncGroup protocol) or "consumer" (KIP-848,
+ * consumer-group.ts); DescribeGroups shows a consumer group as Kafka does: Dead.
  *
  * Authorization, each group in its home namespace (group-common.ts):
  *  - DescribeGroups: `consume` (Kafka DESCRIBE); a denied group answers

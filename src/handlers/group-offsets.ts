@@ -107,6 +107,8 @@ interface GroupFetch {
   groupId: string;
   /** null: every committed offset of the group */
   topics: Array<{ name: string; partitionIndexes: number[] }> | null;
+  /** v9+: the member asking (consumer groups check its member epoch, KIP-848). */
+  member?: { memberId: string | null; memberEpoch: number };
 }
 
 /** One group's offsets as response topics (names as the client uses them). */
@@ -127,7 +129,7 @@ async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boo
     errorCode: o.errorCode,
   });
   if (g.topics === null) {
-    const r = await coordinator.fetchOffsets(key, null, requireStable);
+    const r = await coordinator.fetchOffsets(key, null, requireStable, g.member);
     const byTopic = new Map<string, FetchTopicOut>();
     const allowed = new Map<string, boolean>();
     for (const o of r.offsets) {
@@ -159,7 +161,7 @@ async function fetchGroup(ctx: RequestContext, g: GroupFetch, requireStable: boo
     const full = resolved[i];
     if (full) for (const p of t.partitionIndexes) wanted.push({ topic: full, partition: p });
   });
-  const r = await coordinator.fetchOffsets(key, wanted, requireStable);
+  const r = await coordinator.fetchOffsets(key, wanted, requireStable, g.member);
   const found = new Map(r.offsets.map((o) => [`${o.topic}\0${o.partition}`, o]));
   const topics = g.topics.map((t, i) => ({
     name: t.name,
@@ -201,7 +203,7 @@ export const offsetFetch: ApiEntry<OffsetFetchRequest, OffsetFetchResponse> = {
     if (v >= 8) {
       const groups = await Promise.all(
         request.groups.map(async (g) => {
-          const r = await fetchGroup(ctx, { groupId: g.groupId, topics: g.topics }, requireStable);
+          const r = await fetchGroup(ctx, { groupId: g.groupId, topics: g.topics, ...(v >= 9 ? { member: { memberId: g.memberId, memberEpoch: g.memberEpoch } } : {}) }, requireStable);
           return { groupId: g.groupId, errorCode: r.errorCode, topics: r.topics };
         }),
       );

@@ -79,6 +79,15 @@ async function lookupOrCreate(ctx: RequestContext, name: string, allowCreate: bo
   return describeTopic(ctx, info, name);
 }
 
+/**
+ * Whether a requested topic is named by its id: a null name (v10+), or from v12 any non-zero id
+ * (Kafka looks topics up by id whenever ids are set; the Java client's by-id requests, e.g. for the
+ * topics of a KIP-848 assignment, carry name "").
+ */
+function byTopicId(t: { name: string | null; topicId: Buffer }, apiVersion: number): boolean {
+  return t.name === null || (apiVersion >= 12 && !t.topicId.equals(ZERO_UUID));
+}
+
 export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
   apiKey: API_KEYS.Metadata,
   minVersion: 0,
@@ -92,7 +101,7 @@ export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
     ],
     needs(request, { apiVersion }) {
       if (request.topics === null || (apiVersion === 0 && request.topics.length === 0)) return [{ on: 'topic-listing', action: 'lookup' }];
-      return request.topics.map((t): Need => (t.name === null ? { on: 'topic-id', action: 'lookup', id: t.topicId } : { on: 'topic', action: 'lookup', name: t.name }));
+      return request.topics.map((t): Need => (byTopicId(t, apiVersion) ? { on: 'topic-id', action: 'lookup', id: t.topicId } : { on: 'topic', action: 'lookup', name: t.name! }));
     },
   },
   async handle(ctx, request) {
@@ -118,13 +127,13 @@ export const metadata: ApiEntry<MetadataRequest, MetadataResponse> = {
       if (!offsetsListed && (await ctx.access.topic(offsets, 'lookup', { listing: true }))) topics.push(describeTopic(ctx, offsetsTopicInfo(ctx, offsets), null));
     } else {
       for (const t of request.topics!) {
-        if (t.name === null) {
-          // v10+: by topic id
+        if (byTopicId(t, ctx.apiVersion)) {
+          // v10+: by topic id (v12+: whenever the id is set, as Kafka; the Java client then sends name "")
           const info = await ctx.gateway.storage.describeTopicById(t.topicId);
           const allowed = info ? await ctx.access.topic(parseFullName(info.name), 'lookup') : false;
           topics.push(info && allowed ? describeTopic(ctx, info, null) : topicError(null, info ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.UNKNOWN_TOPIC_ID, t.topicId));
         } else {
-          topics.push(await lookupOrCreate(ctx, t.name, allowCreate));
+          topics.push(await lookupOrCreate(ctx, t.name!, allowCreate));
         }
       }
     }

@@ -46,10 +46,12 @@ export function registerGroupMetrics(m: GatewayMetrics, coordinator: LocalGroupC
     const wanted: Array<{ labels: string[]; topic: string; partition: number; offset: bigint }> = [];
     let left = 0;
     for (const g of coordinator.groupsForMetrics()) {
-      byState.set(g.state, (byState.get(g.state) ?? 0) + 1);
-      if (g.state === 'Dead') continue;
-      members.labels(g.key.tenant, g.key.groupId).set(g.members.size);
-      generation.labels(g.key.tenant, g.key.groupId).set(g.generationId);
+      // A consumer group (KIP-848): its own state, members and group epoch.
+      const state = g.consumer && g.state !== 'Dead' ? g.consumer.state() : g.state;
+      byState.set(state, (byState.get(state) ?? 0) + 1);
+      if (state === 'Dead') continue;
+      members.labels(g.key.tenant, g.key.groupId).set(g.consumer ? g.consumer.members.size : g.members.size);
+      generation.labels(g.key.tenant, g.key.groupId).set(g.consumer ? g.consumer.groupEpoch : g.generationId);
       for (const [topic, partitions] of g.offsets) {
         const name = splitTopic(topic);
         if (!name) continue;

@@ -10,7 +10,9 @@
  *    surviving node takes over coordination within a bounded time (measured), the group goes
  *    on from its committed offsets, nothing committed is lost, no record is skipped;
  *  - the killed node comes back, then the node now coordinating is stopped cleanly (SIGTERM):
- *    the other takes over again (measured) and the group carries on.
+ *    the other takes over again (measured) and the group carries on;
+ *  - the same group scenario with members of the consumer group protocol (KIP-848): its state
+ *    (epochs, assignment) moves with the offsets partition to the surviving node.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -158,6 +160,9 @@ if (skip) {
         KOP_OFFSETS_TOPIC_NUM_PARTITIONS: '10',
         KOP_GROUP_INITIAL_REBALANCE_DELAY_MS: '300',
         KOP_GROUP_MIN_SESSION_TIMEOUT_MS: '1000',
+        // the consumer protocol's (KIP-848) session timeout and heartbeat interval are the coordinator's
+        KOP_GROUP_CONSUMER_SESSION_TIMEOUT_MS: String(SESSION_MS),
+        KOP_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS: '500',
         KOP_LOG_LEVEL: 'info',
       };
     }
@@ -325,9 +330,12 @@ if (skip) {
       }
     });
 
-    toolTest('a consumer group across both nodes: one coordinator; SIGKILL of its node, then a clean stop of the other: takeover, nothing lost or skipped', unavailable('java', 'kafkajs'), async (t) => {
-      const topic = 'grp-nodes';
-      const group = `g-${uniqueName('nodes')}`;
+    /** The group scenario, with members of the classic protocol or of the consumer protocol (KIP-848). */
+    async function groupAcrossNodes(t: { diagnostic(msg: string): void }, protocol: 'classic' | 'consumer'): Promise<void> {
+      // an earlier scenario may have left one node stopped
+      for (const id of [1, 2] as const) if (!nodes[id]) await startNode(id);
+      const topic = `grp-nodes-${protocol}`;
+      const group = `g-${uniqueName(`nodes-${protocol}`)}`;
       const j1 = new JavaKafkaClient({ bootstrap: `127.0.0.1:${ports[1]}` });
       await j1.createTopics([{ name: topic, partitions: PARTITIONS }]);
 
@@ -385,7 +393,8 @@ if (skip) {
         // bootstrap lists in both orders: the members' fetches and metadata go to either node
         for (let i = 0; i < 3; i++) {
           const bootstrap = i % 2 === 0 ? both : `127.0.0.1:${ports[2]},127.0.0.1:${ports[1]}`;
-          members.push(await GroupMember.start('java', `m${i}`, { bootstrap, group, topic, sessionTimeoutMs: SESSION_MS, heartbeatIntervalMs: 500, clientId: `nodes-m${i}` }));
+          const how = protocol === 'classic' ? { sessionTimeoutMs: SESSION_MS, heartbeatIntervalMs: 500 } : { groupProtocol: 'consumer' as const };
+          members.push(await GroupMember.start('java', `m${i}`, { bootstrap, group, topic, ...how, clientId: `nodes-m${i}` }));
         }
         await waitFor(
           () => {
@@ -483,6 +492,10 @@ if (skip) {
         await producer.stop().catch(() => undefined);
         for (const m of members) await m.kill();
       }
-    }, { timeout: 240_000 });
+    }
+
+    toolTest('a consumer group across both nodes: one coordinator; SIGKILL of its node, then a clean stop of the other: takeover, nothing lost or skipped', unavailable('java', 'kafkajs'), (t) => groupAcrossNodes(t, 'classic'), { timeout: 240_000 });
+
+    toolTest('the same with group.protocol=consumer (KIP-848): the group state moves with the offsets partition; takeover, nothing lost or skipped', unavailable('java', 'kafkajs'), (t) => groupAcrossNodes(t, 'consumer'), { timeout: 240_000 });
   });
 }

@@ -310,6 +310,71 @@ describe('group API handlers through the codec, embedded engine', () => {
     assert.ok(listed.groups.some((g) => g.groupId === 'auth') && !listed.groups.some((g) => g.groupId === 'secret'));
   });
 
+  test('ConsumerGroupHeartbeat (KIP-848) v0-v1 and ConsumerGroupDescribe: join, regex resolved here, authorization, validation, offsets by member epoch', async () => {
+    const hb = (body: Partial<RequestBodies[68]>, version = 1) =>
+      call(API_KEYS.ConsumerGroupHeartbeat, version, { groupId: 'kip848', memberId: 'mem-1', memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: 30_000, subscribedTopicNames: null, subscribedTopicRegex: null, serverAssignor: null, topicPartitions: [], ...body });
+    const tId = (await engine.describeTopic('persistent://public/default/t'))!.topicId;
+    // The regex matches t and hidden in the session's namespace (u is in public/other): hidden is filtered out.
+    const joined = await hb({ subscribedTopicRegex: '.*' });
+    assert.equal(joined.errorCode, ErrorCode.NONE, joined.errorMessage ?? '');
+    assert.equal(joined.memberId, 'mem-1');
+    assert.equal(joined.memberEpoch, 1);
+    assert.deepEqual(joined.assignment!.topicPartitions.map((t) => [t.topicId.equals(tId), t.partitions]), [[true, [0, 1, 2]]]);
+    // v0: the coordinator names the member.
+    const v0 = await hb({ memberId: '', subscribedTopicNames: ['t'] }, 0);
+    assert.equal(v0.errorCode, ErrorCode.NONE);
+    assert.match(v0.memberId ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(v0.memberEpoch, 2);
+    // Named topics need consume: the heartbeat is refused.
+    const denied = await hb({ memberId: 'mem-3', subscribedTopicNames: ['t', 'hidden'] });
+    assert.equal(denied.errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    assert.equal(denied.errorMessage, 'Unauthorized topics: hidden');
+    assert.equal((await hb({ groupId: 'secret', subscribedTopicNames: ['t'] })).errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    // Validation as Kafka 4.x.
+    assert.deepEqual(await hb({ memberId: '', subscribedTopicNames: ['t'] }).then((r) => [r.errorCode, r.errorMessage]), [ErrorCode.INVALID_REQUEST, "MemberId can't be empty."]);
+    assert.equal((await hb({ subscribedTopicNames: ['t'], serverAssignor: 'sticky' })).errorCode, ErrorCode.UNSUPPORTED_ASSIGNOR);
+    assert.equal((await hb({ subscribedTopicRegex: '[' })).errorCode, ErrorCode.INVALID_REGULAR_EXPRESSION);
+    assert.equal((await hb({ memberEpoch: 5, topicPartitions: null })).errorCode, ErrorCode.FENCED_MEMBER_EPOCH);
+    // mem-1 must give up partitions for the v0 member: its assignment shrinks, its epoch stays.
+    const shrink = await hb({ memberEpoch: 1, topicPartitions: [{ topicId: tId, partitions: [0, 1, 2] }] });
+    assert.equal(shrink.memberEpoch, 1);
+    const kept = shrink.assignment!.topicPartitions[0]!.partitions;
+    assert.ok(kept.length < 3, `revocation asked: ${JSON.stringify(kept)}`);
+    const stable = await hb({ memberEpoch: 1, topicPartitions: [{ topicId: tId, partitions: kept }] });
+    assert.equal(stable.memberEpoch, 2);
+    // Offsets by member epoch.
+    const part = (partitionIndex: number) => ({ partitionIndex, committedOffset: 4n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: '' });
+    const commit = (epoch: number, version = 9) => call(API_KEYS.OffsetCommit, version, { groupId: 'kip848', generationIdOrMemberEpoch: epoch, memberId: 'mem-1', groupInstanceId: null, retentionTimeMs: -1n, topics: [{ name: 't', partitions: [part(kept[0]!)] }] });
+    assert.equal((await commit(1)).topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE, 'KIP-1251: held since epoch 1');
+    assert.equal((await commit(3)).topics[0]!.partitions[0]!.errorCode, ErrorCode.STALE_MEMBER_EPOCH, 'a newer epoch');
+    assert.equal((await commit(2, 8)).topics[0]!.partitions[0]!.errorCode, ErrorCode.UNSUPPORTED_VERSION);
+    assert.equal((await commit(2)).topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+    const fetchAs = (memberEpoch: number) => call(API_KEYS.OffsetFetch, 9, { groupId: '', topics: [], groups: [{ groupId: 'kip848', memberId: 'mem-1', memberEpoch, topics: [{ name: 't', partitionIndexes: [kept[0]!] }] }], requireStable: true });
+    assert.equal((await fetchAs(1)).groups[0]!.errorCode, ErrorCode.STALE_MEMBER_EPOCH);
+    assert.equal((await fetchAs(2)).groups[0]!.topics[0]!.partitions[0]!.committedOffset, 4n);
+    // Describe and list.
+    const d = await call(API_KEYS.ConsumerGroupDescribe, 0, { groupIds: ['kip848', 'o2', 'secret'], includeAuthorizedOperations: false });
+    const [g, missing, secret] = d.groups;
+    assert.equal(g!.errorCode, ErrorCode.NONE);
+    assert.equal(g!.groupState, 'Reconciling', 'the v0 member has not taken its partitions yet');
+    assert.equal(g!.assignorName, 'uniform');
+    const m1 = g!.members.find((m) => m.memberId === 'mem-1')!;
+    assert.equal(m1.subscribedTopicRegex, '.*');
+    assert.equal(m1.clientHost, '/10.1.2.3');
+    assert.deepEqual(m1.assignment.topicPartitions.map((t) => [t.topicName, t.partitions]), [['t', kept]]);
+    assert.equal(missing!.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+    assert.equal(secret!.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const listed = await call(API_KEYS.ListGroups, 5, { statesFilter: [], typesFilter: ['consumer'] });
+    assert.deepEqual(listed.groups.map((x) => [x.groupId, x.groupType, x.protocolType, x.groupState]), [['kip848', 'consumer', 'consumer', 'Reconciling']]);
+    const classicView = await call(API_KEYS.DescribeGroups, 5, { groups: ['kip848'], includeAuthorizedOperations: false });
+    assert.equal(classicView.groups[0]!.groupState, 'Dead');
+    // Leaving.
+    assert.equal((await hb({ memberEpoch: -1, topicPartitions: null })).memberEpoch, -1);
+    assert.equal((await hb({ memberId: v0.memberId!, memberEpoch: -1, topicPartitions: null })).errorCode, ErrorCode.NONE);
+    const empty = await call(API_KEYS.ConsumerGroupDescribe, 0, { groupIds: ['kip848'], includeAuthorizedOperations: false });
+    assert.equal(empty.groups[0]!.groupState, 'Empty');
+  });
+
   test('without a coordinator: COORDINATOR_NOT_AVAILABLE in each API\'s shape', async () => {
     const none = { ...gateway, coordinator: undefined } as GatewayContext;
     const fc = await call(API_KEYS.FindCoordinator, 2, { key: 'g', keyType: 0, coordinatorKeys: [] }, { gateway: none });

@@ -23,7 +23,8 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * A long-running group member for the consumer group e2e tests: a Java KafkaConsumer (classic
- * group protocol) subscribed to one topic, printing JSON lines on stdout:
+ * group protocol, or with --group-protocol consumer the KIP-848 protocol with a server-side
+ * --remote-assignor) subscribed to one topic, printing JSON lines on stdout:
  *   {"event":"ready"}
  *   {"event":"assignment","partitions":[0,3]}        after every rebalance callback (current set)
  *   {"event":"record","partition":p,"offset":o,"value":"..."}
@@ -36,6 +37,11 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  *
  * Usage: GroupConsumer --bootstrap H:P --group G --topic T [--assignor range|roundrobin|sticky|cooperative-sticky]
  *        [--session-timeout-ms MS] [--heartbeat-interval-ms MS] [--client-id ID] [--instance-id ID] [--config K=V ...]
+ *        [--group-protocol classic|consumer] [--remote-assignor uniform|range] [--topic-regex RE]
+ * --topic-regex (consumer protocol): subscribe to a SubscriptionPattern (resolved by the broker)
+ * instead of --topic; "partitions" then lists "topic:partition" strings.
+ * With the consumer protocol the assignor, session timeout and heartbeat interval are the
+ * coordinator's (the client refuses them), so those flags are ignored.
  */
 public final class GroupConsumer {
     static final PrintStream OUT = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
@@ -63,6 +69,7 @@ public final class GroupConsumer {
             else a.put(argv[i], argv[i + 1]);
         }
         String topic = a.get("--topic");
+        String topicRegex = a.get("--topic-regex");
         String assignor = a.getOrDefault("--assignor", "range");
         String assignorClass;
         switch (assignor) {
@@ -75,12 +82,17 @@ public final class GroupConsumer {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, a.get("--bootstrap"));
         p.put(ConsumerConfig.GROUP_ID_CONFIG, a.get("--group"));
-        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
-        p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, assignorClass);
+        String protocol = a.getOrDefault("--group-protocol", "classic");
+        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol);
+        if (protocol.equals("classic")) {
+            p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, assignorClass);
+            p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, a.getOrDefault("--session-timeout-ms", "6000"));
+            p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, a.getOrDefault("--heartbeat-interval-ms", "500"));
+        } else if (a.containsKey("--remote-assignor")) {
+            p.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, a.get("--remote-assignor"));
+        }
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, a.getOrDefault("--session-timeout-ms", "6000"));
-        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, a.getOrDefault("--heartbeat-interval-ms", "500"));
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "20");
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
@@ -92,36 +104,46 @@ public final class GroupConsumer {
         }
 
         KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p);
+        // One topic: partition numbers; a regex: "topic:partition" strings.
         TreeSet<Integer> owned = new TreeSet<>();
+        TreeSet<String> ownedTp = new TreeSet<>();
         Runnable printAssignment = () -> {
             StringBuilder b = new StringBuilder("{\"event\":\"assignment\",\"partitions\":[");
-            boolean first = true;
-            for (int part : owned) {
-                if (!first) b.append(',');
-                b.append(part);
-                first = false;
-            }
-            emit(b.append("]}").toString());
+            List<String> items = new ArrayList<>();
+            if (topicRegex == null) for (int part : owned) items.add(String.valueOf(part));
+            else for (String tp : ownedTp) items.add(quote(tp));
+            emit(b.append(String.join(",", items)).append("]}").toString());
         };
-        consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+        ConsumerRebalanceListener listener = new ConsumerRebalanceListener() {
             @Override
             public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-                for (TopicPartition tp : partitions) owned.remove(tp.partition());
+                for (TopicPartition tp : partitions) {
+                    owned.remove(tp.partition());
+                    ownedTp.remove(tp.topic() + ":" + tp.partition());
+                }
                 printAssignment.run();
             }
 
             @Override
             public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-                for (TopicPartition tp : partitions) owned.add(tp.partition());
+                for (TopicPartition tp : partitions) {
+                    owned.add(tp.partition());
+                    ownedTp.add(tp.topic() + ":" + tp.partition());
+                }
                 printAssignment.run();
             }
 
             @Override
             public void onPartitionsLost(Collection<TopicPartition> partitions) {
-                for (TopicPartition tp : partitions) owned.remove(tp.partition());
+                for (TopicPartition tp : partitions) {
+                    owned.remove(tp.partition());
+                    ownedTp.remove(tp.topic() + ":" + tp.partition());
+                }
                 printAssignment.run();
             }
-        });
+        };
+        if (topicRegex != null) consumer.subscribe(new org.apache.kafka.clients.consumer.SubscriptionPattern(topicRegex), listener);
+        else consumer.subscribe(List.of(topic), listener);
 
         Thread stdin = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
@@ -144,7 +166,7 @@ public final class GroupConsumer {
                 if (records.isEmpty()) continue;
                 Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
                 for (ConsumerRecord<String, String> rec : records) {
-                    emit("{\"event\":\"record\",\"partition\":" + rec.partition() + ",\"offset\":" + rec.offset() + ",\"value\":" + quote(rec.value()) + "}");
+                    emit("{\"event\":\"record\",\"topic\":" + quote(rec.topic()) + ",\"partition\":" + rec.partition() + ",\"offset\":" + rec.offset() + ",\"value\":" + quote(rec.value()) + "}");
                     next.put(new TopicPartition(rec.topic(), rec.partition()), new OffsetAndMetadata(rec.offset() + 1));
                 }
                 try {

@@ -1,8 +1,8 @@
 /**
  * Long-running consumer group members for the group e2e tests, one process each, so a test can
  * close one cleanly (LeaveGroup) or kill it with SIGKILL: GroupConsumer.java (Apache Kafka Java
- * client, classic protocol, any assignor), group_consumer.py (librdkafka via confluent_kafka)
- * and kafkajs-group-consumer.mjs (kafkajs). They print the same JSON lines (see each driver),
+ * client, classic protocol, any assignor), group_consumer.py (librdkafka via confluent_kafka),
+ * kafkajs-group-consumer.mjs (kafkajs) and franz-group (franz-go, Go). They print the same JSON lines (see each driver),
  * which GroupMember collects: the current assignment, records, commits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,8 +10,9 @@ import { delimiter, join } from 'node:path';
 import { javaLog4jConfig } from '../../helpers/clients/java.js';
 import { harnessEnv, repoRoot } from '../../helpers/clients/paths.js';
 import { compileJavaSource } from '../../helpers/clients/java-compile.js';
+import { runCommand } from '../../helpers/clients/proc.js';
 
-export type MemberKind = 'java' | 'python' | 'kafkajs';
+export type MemberKind = 'java' | 'python' | 'kafkajs' | 'franz';
 
 export interface MemberOptions {
   bootstrap: string;
@@ -24,10 +25,20 @@ export interface MemberOptions {
   clientId?: string;
   /** group.instance.id (static membership; Java and librdkafka) */
   instanceId?: string;
+  /** group.protocol (Java and librdkafka): classic (default) or consumer (KIP-848) */
+  groupProtocol?: 'classic' | 'consumer';
+  /** group.remote.assignor with the consumer protocol: uniform | range */
+  remoteAssignor?: string;
+  /** librdkafka: the python interpreter (default KOP_PYTHON) */
+  python?: string;
+  /** Java, consumer protocol: subscribe to this broker-side regex (SubscriptionPattern) instead of `topic` */
+  topicRegex?: string;
 }
 
 export interface ConsumedEvent {
   member: string;
+  /** the record's topic (Java driver) */
+  topic?: string;
   partition: number;
   offset: number;
   value: string | null;
@@ -61,13 +72,33 @@ export function ensureGroupConsumerJava(): Promise<string> {
   return compiling;
 }
 
+let franzBinary: Promise<string> | undefined;
+
+/** Build franz-group (Go, franz-go; test/e2e/drivers/franz-group) once per run into $KOP_CACHE_DIR/franz-group/. */
+export function ensureFranzGroup(): Promise<string> {
+  franzBinary ??= (async () => {
+    const bin = join(harnessEnv().cacheDir, 'franz-group', 'franz-group');
+    const build = await runCommand('go', ['build', '-o', bin, '.'], { cwd: join(driversDir(), 'franz-group'), timeoutMs: 300_000 });
+    if (build.code !== 0) throw new Error(`go build of franz-group failed:\n${build.stderr}`);
+    return bin;
+  })().catch((e: unknown) => {
+    franzBinary = undefined;
+    throw e;
+  });
+  return franzBinary;
+}
+
 async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: string; args: string[] }> {
   const flags = ['--bootstrap', o.bootstrap, '--group', o.group, '--topic', o.topic];
   if (o.sessionTimeoutMs !== undefined) flags.push('--session-timeout-ms', String(o.sessionTimeoutMs));
   if (o.heartbeatIntervalMs !== undefined) flags.push('--heartbeat-interval-ms', String(o.heartbeatIntervalMs));
   if (o.clientId !== undefined) flags.push('--client-id', o.clientId);
-  if (kind !== 'kafkajs' && o.assignor !== undefined) flags.push('--assignor', o.assignor);
-  if (kind !== 'kafkajs' && o.instanceId !== undefined) flags.push('--instance-id', o.instanceId);
+  const full = kind === 'java' || kind === 'python';
+  if (full && o.assignor !== undefined) flags.push('--assignor', o.assignor);
+  if (full && o.instanceId !== undefined) flags.push('--instance-id', o.instanceId);
+  if (full && o.groupProtocol !== undefined) flags.push('--group-protocol', o.groupProtocol);
+  if (full && o.remoteAssignor !== undefined) flags.push('--remote-assignor', o.remoteAssignor);
+  if (kind === 'java' && o.topicRegex !== undefined) flags.push('--topic-regex', o.topicRegex);
   const env = harnessEnv();
   if (kind === 'java') {
     const classes = await ensureGroupConsumerJava();
@@ -76,13 +107,19 @@ async function commandFor(kind: MemberKind, o: MemberOptions): Promise<{ cmd: st
       args: ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${env.javaClasspath}`, 'GroupConsumer', ...flags],
     };
   }
-  if (kind === 'python') return { cmd: env.python, args: [join(driversDir(), 'group_consumer.py'), ...flags] };
+  if (kind === 'franz') {
+    // franz-go with kgo.ServerSideBalancer (KIP-848); its other settings are its defaults.
+    return { cmd: await ensureFranzGroup(), args: ['--bootstrap', o.bootstrap, '--group', o.group, '--topic', o.topic, ...(o.clientId !== undefined ? ['--client-id', o.clientId] : [])] };
+  }
+  if (kind === 'python') return { cmd: o.python ?? env.python, args: [join(driversDir(), 'group_consumer.py'), ...flags] };
   return { cmd: process.execPath, args: [join(driversDir(), 'kafkajs-group-consumer.mjs'), ...flags] };
 }
 
 export class GroupMember {
   /** The member's latest assignment (partition numbers), null before the first one. */
   assignment: number[] | null = null;
+  /** With a topic regex (Java, consumer protocol): the latest assignment as "topic:partition". */
+  topicAssignment: string[] | null = null;
   readonly records: ConsumedEvent[] = [];
   /** partition -> next offset, from the member's last successful commit of it */
   readonly committed = new Map<number, number>();
@@ -145,10 +182,12 @@ export class GroupMember {
         this.ready = true;
         break;
       case 'assignment':
-        this.assignment = e.partitions;
+        if (e.partitions.length === 0) this.assignment = this.topicAssignment = [];
+        else if (typeof e.partitions[0] === 'string') this.topicAssignment = e.partitions;
+        else this.assignment = e.partitions;
         break;
       case 'record':
-        this.records.push({ member: this.name, partition: e.partition, offset: e.offset, value: e.value, seq: this.seq++ });
+        this.records.push({ member: this.name, topic: e.topic, partition: e.partition, offset: e.offset, value: e.value, seq: this.seq++ });
         break;
       case 'committed':
         for (const [p, o] of Object.entries(e.offsets as Record<string, number>)) this.committed.set(Number(p), o);

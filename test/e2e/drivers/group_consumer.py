@@ -10,6 +10,9 @@ closes the consumer cleanly (LeaveGroup).
 
 Usage: group_consumer.py --bootstrap H:P --group G --topic T [--assignor range|roundrobin]
        [--session-timeout-ms MS] [--heartbeat-interval-ms MS] [--client-id ID] [--instance-id ID]
+       [--group-protocol classic|consumer] [--remote-assignor uniform|range]
+With the consumer protocol (KIP-848, librdkafka 2.10+) the assignor, session timeout and
+heartbeat interval are the coordinator's, so those flags are not passed to librdkafka.
 """
 import argparse
 import json
@@ -34,6 +37,8 @@ def main():
     ap.add_argument("--heartbeat-interval-ms", default="500")
     ap.add_argument("--client-id", default="kop-group-python")
     ap.add_argument("--instance-id")
+    ap.add_argument("--group-protocol", default="classic")
+    ap.add_argument("--remote-assignor")
     args = ap.parse_args()
 
     conf = {
@@ -49,6 +54,12 @@ def main():
     }
     if args.instance_id:
         conf["group.instance.id"] = args.instance_id
+    if args.group_protocol == "consumer":
+        conf["group.protocol"] = "consumer"
+        for key in ("session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy"):
+            del conf[key]
+        if args.remote_assignor:
+            conf["group.remote.assignor"] = args.remote_assignor
     consumer = Consumer(conf)
     owned = set()
 
