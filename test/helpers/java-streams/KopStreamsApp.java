@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -58,13 +60,17 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * on stdin.
  *
  * The topology (names prefixed with --prefix P):
- *   P-orders (user -> amount) and P-users (user -> region), co-partitioned;
+ *   P-orders (user -> "n:amount", n numbering the user's orders from 0) and
+ *   P-users (user -> region), co-partitioned;
  *   count by user      -> store "count-store"  -> P-counts        (user -> count)
+ *   set of n by user   -> store "seen-store"   -> P-seen          (user -> bitset of n, base64)
  *   sum by user        -> store "sum-store"    -> P-sums          (user -> sum of amounts)
  *   orders JOIN the users KTable (store "users-store") on user, re-keyed by
  *   region (selectKey: a repartition topic), sum by region -> store
  *   "region-store" -> P-region-sums (region -> sum of amounts)
- * Every store has a compacted changelog topic Streams creates itself.
+ * Every store has a compacted changelog topic Streams creates itself. Under
+ * at_least_once a record may be processed twice after a crash: the counts and
+ * sums may then count it twice, the set of seen order numbers stays exact.
  *
  * Commands (one per line), each answered by lines ending with one "OK <cmd>"
  * or "ERR <cmd> <message>" line:
@@ -95,13 +101,13 @@ public class KopStreamsApp {
         String prefix = a.get("--prefix");
         int partitions = Integer.parseInt(a.getOrDefault("--partitions", "2"));
         String orders = prefix + "-orders", users = prefix + "-users";
-        String counts = prefix + "-counts", sums = prefix + "-sums", regionSums = prefix + "-region-sums";
+        String counts = prefix + "-counts", sums = prefix + "-sums", regionSums = prefix + "-region-sums", seen = prefix + "-seen";
 
         Properties ap = new Properties();
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         Admin admin = Admin.create(ap);
         List<NewTopic> topics = new ArrayList<>();
-        for (String t : new String[] {orders, users, counts, sums, regionSums}) topics.add(new NewTopic(t, partitions, (short) 1));
+        for (String t : new String[] {orders, users, counts, sums, regionSums, seen}) topics.add(new NewTopic(t, partitions, (short) 1));
         for (NewTopic t : topics) {
             try {
                 admin.createTopics(List.of(t)).all().get(60, TimeUnit.SECONDS);
@@ -129,13 +135,15 @@ public class KopStreamsApp {
         p.put(StreamsConfig.REPARTITION_PURGE_INTERVAL_MS_CONFIG, "500");
 
         StreamsBuilder b = new StreamsBuilder();
+        // an order is "<n>:<amount>", n numbering the user's orders from 0
         KStream<String, String> orderStream = b.stream(orders, Consumed.with(Serdes.String(), Serdes.String()));
+        KStream<String, String> amounts = orderStream.mapValues(v -> v.substring(v.indexOf(':') + 1));
         orderStream.groupByKey()
             .count(Materialized.as("count-store"))
             .toStream()
             .mapValues(v -> Long.toString(v))
             .to(counts, Produced.with(Serdes.String(), Serdes.String()));
-        orderStream.groupByKey()
+        amounts.groupByKey()
             .aggregate(() -> 0L, (k, v, agg) -> agg + Long.parseLong(v),
                 Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as("sum-store").withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
             .toStream()
@@ -143,7 +151,17 @@ public class KopStreamsApp {
             .to(sums, Produced.with(Serdes.String(), Serdes.String()));
         KTable<String, String> userTable = b.table(users, Consumed.with(Serdes.String(), Serdes.String()),
             Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("users-store").withKeySerde(Serdes.String()).withValueSerde(Serdes.String()));
-        orderStream.join(userTable, (amount, region) -> region + ":" + amount)
+        // the set of order numbers seen per user (a bitset, base64): the same however often an order is processed
+        orderStream.groupByKey()
+            .aggregate(() -> "", (k, v, agg) -> {
+                    BitSet bits = BitSet.valueOf(Base64.getDecoder().decode(agg));
+                    bits.set(Integer.parseInt(v.substring(0, v.indexOf(':'))));
+                    return Base64.getEncoder().encodeToString(bits.toByteArray());
+                },
+                Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("seen-store").withKeySerde(Serdes.String()).withValueSerde(Serdes.String()))
+            .toStream()
+            .to(seen, Produced.with(Serdes.String(), Serdes.String()));
+        amounts.join(userTable, (amount, region) -> region + ":" + amount)
             .selectKey((user, regionAmount) -> regionAmount.substring(0, regionAmount.indexOf(':')))
             .mapValues(regionAmount -> regionAmount.substring(regionAmount.indexOf(':') + 1))
             .groupByKey(Grouped.with("by-region", Serdes.String(), Serdes.String()))
