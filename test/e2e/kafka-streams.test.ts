@@ -4,10 +4,12 @@
  * the run's shared real broker), with processing.guarantee=at_least_once.
  *
  * The topology (test/helpers/java-streams/KopStreamsApp.java): orders
- * (user -> amount) counted and summed by user, joined with a users KTable
- * (user -> region), re-keyed by region (a repartition topic) and summed by
- * region; four RocksDB stores, each with a compacted changelog topic Streams
- * creates itself. The expected results are computed here from the input.
+ * (user -> "n:amount") counted, summed, counted in 10-minute windows and
+ * collected (the set of order numbers n) by user, joined with a users KTable
+ * (user -> region), re-keyed by region (a repartition topic, which Streams
+ * purges with DeleteRecords) and summed by region; RocksDB stores whose
+ * changelog topics Streams creates itself (compact; compact,delete for the
+ * window store). The expected results are computed here from the input.
  *
  * How exactness is checked, as Kafka's own Streams system tests do for
  * at_least_once: an output topic may hold repeated updates for records
@@ -235,7 +237,11 @@ class Expected {
   readonly counts = new Map<string, number>();
   readonly sums = new Map<string, number>();
   readonly regionSums = new Map<string, number>();
-  add(user: string, amount: number): void {
+  /** user@start of its 10-minute window -> count */
+  readonly windowCounts = new Map<string, number>();
+  add(user: string, amount: number, timestamp: number): void {
+    const w = `${user}@${timestamp - (timestamp % 600_000)}`;
+    this.windowCounts.set(w, (this.windowCounts.get(w) ?? 0) + 1);
     this.counts.set(user, (this.counts.get(user) ?? 0) + 1);
     this.sums.set(user, (this.sums.get(user) ?? 0) + amount);
     const r = regionOf(user);
@@ -245,7 +251,7 @@ class Expected {
 
 for (const engine of ENGINES) {
   toolTest(
-    `kafka streams on the ${engine.name} engine (at_least_once): count, aggregate, KStream-KTable join and repartition exact; state restored from the changelogs after a Streams SIGKILL and after a gateway SIGKILL`,
+    `kafka streams on the ${engine.name} engine (at_least_once): counts, aggregates, a windowed count, a KStream-KTable join and a repartition exact; state restored from the changelogs after a Streams SIGKILL and after a gateway SIGKILL; nothing lost to crashes under load`,
     engine.skip ?? streamsUnavailable(),
     (t) => run(t, engine),
     { timeout: 480_000 },
@@ -274,20 +280,22 @@ async function run(t: TestContext, engine: Engine): Promise<void> {
   let ts = Date.now() - 3_600_000;
   let round = 0;
 
-  const produce = async (a: StreamsApp, topic: string, records: Array<[string, string]>): Promise<void> => {
+  /** Records with timestamps one second apart (over the test: about half an hour, several 10-minute windows). */
+  const produce = async (a: StreamsApp, topic: string, records: Array<[string, string, number]>): Promise<void> => {
     const file = join(tempDir('kop-streams-in-'), 'records.tsv');
-    writeFileSync(file, records.map(([k, v]) => `${k}\t${v}\t${ts++}\n`).join(''));
+    writeFileSync(file, records.map(([k, v, time]) => `${k}\t${v}\t${time}\n`).join(''));
     const out = await a.cmd(`produce ${prefix}-${topic} ${file}`);
     assert.deepEqual(out, [`PRODUCED ${records.length}`]);
   };
   const produceOrders = async (a: StreamsApp, perUser: number): Promise<void> => {
-    const records: Array<[string, string]> = [];
+    const records: Array<[string, string, number]> = [];
     round++;
     for (let r = 0; r < perUser; r++) {
       for (const [i, u] of USERS.entries()) {
         const amount = ((i * 37 + r * 11 + round * 5) % 97) + 1;
-        records.push([u, `${expected.counts.get(u) ?? 0}:${amount}`]);
-        expected.add(u, amount);
+        records.push([u, `${expected.counts.get(u) ?? 0}:${amount}`, ts]);
+        expected.add(u, amount, ts);
+        ts += 1000;
       }
     }
     await produce(a, 'orders', records);
@@ -320,6 +328,7 @@ async function run(t: TestContext, engine: Engine): Promise<void> {
       [`${prefix}-counts`, expected.counts],
       [`${prefix}-sums`, expected.sums],
       [`${prefix}-region-sums`, expected.regionSums],
+      [`${prefix}-window-counts`, expected.windowCounts],
     ];
     for (const [topic, want] of outputs) {
       for (;;) {
@@ -369,7 +378,7 @@ async function run(t: TestContext, engine: Engine): Promise<void> {
     // 1. a clean run: users first (older timestamps, so the join sees every user), then orders
     const t0 = Date.now();
     app = await StreamsApp.start(args(tempDir('kop-streams-state-')));
-    await produce(app, 'users', USERS.map((u) => [u, regionOf(u)]));
+    await produce(app, 'users', USERS.map((u) => [u, regionOf(u), ts++]));
     await app.cmd('start');
     await app.waitFor('RUNNING', 120_000);
     await produceOrders(app, 30);
@@ -383,6 +392,17 @@ async function run(t: TestContext, engine: Engine): Promise<void> {
       );
     }
     await waitCommitted(app, 'first run');
+    // the internal topics Streams created, with the configs it asked for
+    const configs = async (topic: string): Promise<Record<string, string>> =>
+      Object.fromEntries((await app!.cmd(`configs ${topic}`)).filter((l) => l.startsWith('CONFIG ')).map((l) => l.split(' ').slice(1, 3) as [string, string]));
+    const countLog = await configs(`${appId}-count-store-changelog`);
+    assert.equal(countLog['cleanup.policy'], 'compact', JSON.stringify(countLog));
+    assert.equal(countLog['segment.bytes'], '4096', JSON.stringify(countLog));
+    const windowLog = await configs(`${appId}-window-store-changelog`);
+    assert.equal(windowLog['cleanup.policy'], 'compact,delete', JSON.stringify(windowLog));
+    assert.ok(Number(windowLog['retention.ms']) >= 86_400_000, `window store changelog retention: ${JSON.stringify(windowLog)}`);
+    const repartitionLog = await configs(`${appId}-by-region-repartition`);
+    assert.equal(repartitionLog['cleanup.policy'], 'delete', JSON.stringify(repartitionLog));
     t.diagnostic(`${engine.name}: first run exact after ${Date.now() - t0} ms`);
 
     // 2. SIGKILL the Streams process; restart it with an empty state directory
@@ -458,15 +478,16 @@ async function run(t: TestContext, engine: Engine): Promise<void> {
     }
     await waitCommitted(app, 'after crashes under load');
     assert.deepEqual(seenCounts(await store(app, 'seen-store')), expected.counts, 'after crashes under load: seen-store');
-    const outputs: Array<[string, string, Map<string, number>]> = [
+    const outputs: Array<[string, string | null, Map<string, number>]> = [
       [`${prefix}-counts`, 'count-store', expected.counts],
       [`${prefix}-sums`, 'sum-store', expected.sums],
       [`${prefix}-region-sums`, 'region-store', expected.regionSums],
+      [`${prefix}-window-counts`, null, expected.windowCounts],
     ];
     let repeated = 0;
     for (const [topic, storeName, want] of outputs) {
       const got = await latest(app, topic);
-      assert.deepEqual(asText(got), await store(app, storeName), `after crashes under load: the latest ${topic} are the ${storeName} contents`);
+      if (storeName) assert.deepEqual(asText(got), await store(app, storeName), `after crashes under load: the latest ${topic} are the ${storeName} contents`);
       assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), `after crashes under load: ${topic} keys`);
       for (const [k, v] of want) assert.ok(got.get(k)! >= v, `after crashes under load: ${topic} ${k} counts every input at least once (${got.get(k)} >= ${v})`);
       if (topic.endsWith('-counts')) for (const [k, v] of want) repeated += got.get(k)! - v;

@@ -47,6 +47,7 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
@@ -64,6 +65,8 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  *   P-users (user -> region), co-partitioned;
  *   count by user      -> store "count-store"  -> P-counts        (user -> count)
  *   set of n by user   -> store "seen-store"   -> P-seen          (user -> bitset of n, base64)
+ *   count by user in 10-minute windows -> store "window-store" -> P-window-counts
+ *                                                       (user@window start -> count)
  *   sum by user        -> store "sum-store"    -> P-sums          (user -> sum of amounts)
  *   orders JOIN the users KTable (store "users-store") on user, re-keyed by
  *   region (selectKey: a repartition topic), sum by region -> store
@@ -79,6 +82,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  *                            "REC <partition> <offset> <key> <value>" from the beginning to the end
  *   lag                      "LAG <n>": records of the app's source and repartition topics not committed yet
  *   store <name>             "KV <key> <value>" for every entry of the store (interactive query)
+ *   configs <topic>          "CONFIG <name> <value>" for the topic's configs that are not defaults
  *   start                    start the Streams application (so that input can be written first)
  * Prints "STATE <new state>" on each state change.
  *
@@ -101,13 +105,13 @@ public class KopStreamsApp {
         String prefix = a.get("--prefix");
         int partitions = Integer.parseInt(a.getOrDefault("--partitions", "2"));
         String orders = prefix + "-orders", users = prefix + "-users";
-        String counts = prefix + "-counts", sums = prefix + "-sums", regionSums = prefix + "-region-sums", seen = prefix + "-seen";
+        String counts = prefix + "-counts", sums = prefix + "-sums", regionSums = prefix + "-region-sums", seen = prefix + "-seen", windowCounts = prefix + "-window-counts";
 
         Properties ap = new Properties();
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         Admin admin = Admin.create(ap);
         List<NewTopic> topics = new ArrayList<>();
-        for (String t : new String[] {orders, users, counts, sums, regionSums, seen}) topics.add(new NewTopic(t, partitions, (short) 1));
+        for (String t : new String[] {orders, users, counts, sums, regionSums, seen, windowCounts}) topics.add(new NewTopic(t, partitions, (short) 1));
         for (NewTopic t : topics) {
             try {
                 admin.createTopics(List.of(t)).all().get(60, TimeUnit.SECONDS);
@@ -151,6 +155,13 @@ public class KopStreamsApp {
             .to(sums, Produced.with(Serdes.String(), Serdes.String()));
         KTable<String, String> userTable = b.table(users, Consumed.with(Serdes.String(), Serdes.String()),
             Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("users-store").withKeySerde(Serdes.String()).withValueSerde(Serdes.String()));
+        // count by user in 10-minute windows (a window store: its changelog is compact,delete with a retention)
+        amounts.groupByKey()
+            .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMinutes(10)))
+            .count(Materialized.as("window-store"))
+            .toStream((wk, v) -> wk.key() + "@" + wk.window().start())
+            .mapValues(v -> Long.toString(v))
+            .to(windowCounts, Produced.with(Serdes.String(), Serdes.String()));
         // the set of order numbers seen per user (a bitset, base64): the same however often an order is processed
         orderStream.groupByKey()
             .aggregate(() -> "", (k, v, agg) -> {
@@ -202,6 +213,7 @@ public class KopStreamsApp {
                             case "read": read(bootstrap, c[1]); break;
                             case "lag": say("LAG " + lag(admin, appId, List.of(orders, users))); break;
                             case "store": store(streams, c[1]); break;
+                            case "configs": configs(admin, c[1]); break;
                             case "start": start.countDown(); break;
                             default: throw new IllegalArgumentException("unknown command");
                         }
@@ -275,6 +287,13 @@ public class KopStreamsApp {
             lag += e.getValue().offset() - (c == null ? 0 : c.offset());
         }
         return lag;
+    }
+
+    static void configs(Admin admin, String topic) throws Exception {
+        var res = org.apache.kafka.common.config.ConfigResource.Type.TOPIC;
+        var r = new org.apache.kafka.common.config.ConfigResource(res, topic);
+        for (var e : admin.describeConfigs(List.of(r)).all().get(30, TimeUnit.SECONDS).get(r).entries())
+            if (!e.isDefault()) say("CONFIG " + e.name() + " " + e.value());
     }
 
     static void store(KafkaStreams streams, String name) {
