@@ -52,6 +52,7 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.apache.kafka.streams.state.WindowStore;
 
 /**
  * A Kafka Streams application for the gateway's acceptance test
@@ -155,10 +156,12 @@ public class KopStreamsApp {
             .to(sums, Produced.with(Serdes.String(), Serdes.String()));
         KTable<String, String> userTable = b.table(users, Consumed.with(Serdes.String(), Serdes.String()),
             Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("users-store").withKeySerde(Serdes.String()).withValueSerde(Serdes.String()));
-        // count by user in 10-minute windows (a window store: its changelog is compact,delete with a retention)
+        // count by user in 10-minute windows (a window store kept a day: its changelog is compact,delete with a retention)
         amounts.groupByKey()
             .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMinutes(10)))
-            .count(Materialized.as("window-store"))
+            // retention explicit: the default (window size + grace, 10 minutes here) lets a store restored after a crash
+            // drop the older windows that records processed again after the last commit fall into
+            .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>as("window-store").withRetention(Duration.ofDays(1)))
             .toStream((wk, v) -> wk.key() + "@" + wk.window().start())
             .mapValues(v -> Long.toString(v))
             .to(windowCounts, Produced.with(Serdes.String(), Serdes.String()));
