@@ -11,9 +11,9 @@
  * changelog topics Streams creates itself (compact; compact,delete for the
  * window store). The expected results are computed here from the input.
  *
- * How exactness is checked, as Kafka's own Streams system tests do for
- * at_least_once: an output topic may hold repeated updates for records
- * processed after the last commit, so what must be exact is the latest value
+ * What at_least_once promises, and so what is checked: an output topic may
+ * hold repeated updates for records processed after the last commit, so
+ * what must be exact is the latest value
  * of every key in each output topic read to its end, and the contents of the
  * state stores (interactive queries) after a restart that restored them from
  * the changelogs. A process is only killed once the group has committed
@@ -22,8 +22,8 @@
  *   1. a clean run: every key's latest output is exact, and each user's count
  *      updates are 1..n, once each;
  *   2. the Streams process SIGKILLed and restarted with an empty state
- *      directory: the four stores restored from the changelogs equal the
- *      expected state (on the embedded engine the changelog was compacted by
+ *      directory: the key-value stores restored from the changelogs equal
+ *      the expected state (on the embedded engine the changelog was compacted by
  *      the gateway's cleaner meanwhile), and more input gives exact results;
  *   3. the gateway SIGKILLed and restarted (same data directory and port)
  *      under the running Streams process: it carries on, more input gives
@@ -38,8 +38,8 @@
  * One Streams JVM at a time; it also does the test's client work (produce,
  * read to the end, group lag, store queries) through commands on stdin.
  * KOP_TEST_STREAMS_ENTRY_FORMAT=kafka runs the Pulsar engine with
- * entryFormat=kafka (default pulsar). KOP_TEST_STREAMS_LOG=<file> appends the Streams processes' stderr and the
- * last gateway's log to that file.
+ * entryFormat=kafka (default pulsar). KOP_TEST_STREAMS_LOG=<file> appends
+ * the Streams processes' stderr and the last gateway's log to that file.
  */
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -283,13 +283,14 @@ async function run(t: TestContext, engine: Engine): Promise<void> {
   ts = ts - (ts % 600_000) + 120_000;
   let round = 0;
 
-  /** Records with timestamps one second apart (over the test: about half an hour, several 10-minute windows). */
+  /** Write records (key, value, timestamp) through the app's producer (acks=all, idempotent). */
   const produce = async (a: StreamsApp, topic: string, records: Array<[string, string, number]>): Promise<void> => {
     const file = join(tempDir('kop-streams-in-'), 'records.tsv');
     writeFileSync(file, records.map(([k, v, time]) => `${k}\t${v}\t${time}\n`).join(''));
     const out = await a.cmd(`produce ${prefix}-${topic} ${file}`);
     assert.deepEqual(out, [`PRODUCED ${records.length}`]);
   };
+  /** perUser orders for every user, timestamps one second apart (over the test: about half an hour, several 10-minute windows). */
   const produceOrders = async (a: StreamsApp, perUser: number): Promise<void> => {
     const records: Array<[string, string, number]> = [];
     round++;
