@@ -235,7 +235,7 @@ export class Gateway {
       }
     }
     try {
-      gateway.schemaRegistry = await SchemaRegistry.start({ config, storage, security, tls, defaults, log });
+      gateway.schemaRegistry = await SchemaRegistry.start({ config, storage, wiring, security, tls, defaults, log });
     } catch (err) {
       await gateway.stop(0);
       throw err;

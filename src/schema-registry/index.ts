@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import type { ListenerSpec } from '../network/listeners.js';
 import type { TlsManager } from '../security/tls/index.js';
 import type { StorageEngine } from '../storage/engine.js';
-import { PulsarEngine } from '../storage/pulsar/engine.js';
+import type { EngineWiring } from '../storage/wiring.js';
 import type { NamespaceRef } from '../topics/names.js';
 import { compatibilityRoutes } from './api-compatibility.js';
 import { configRoutes } from './api-config.js';
@@ -26,7 +26,7 @@ import { subjectRoutes } from './api-subjects.js';
 import { RegistryAuth } from './auth.js';
 import { RegistryCore } from './core.js';
 import { RegistryHttpServer, type Route } from './http.js';
-import { KvRegistryLog, PulsarRegistryLog, type RegistryLog } from './log.js';
+import type { RegistryLog } from './log.js';
 import { RegistryState } from './state.js';
 import { parseCompatibility } from './types.js';
 
@@ -41,6 +41,8 @@ export function schemaRegistryTlsSpecs(config: GatewayConfig): ListenerSpec[] {
 export interface SchemaRegistryDeps {
   config: GatewayConfig;
   storage: StorageEngine;
+  /** The engine's wiring: where the registry's log lives (storage/wiring.ts). */
+  wiring: Pick<EngineWiring, 'schemaRegistryLog'>;
   security: SecurityServices;
   tls: TlsManager | null;
   defaults: NamespaceRef;
@@ -63,10 +65,7 @@ export class SchemaRegistry {
       maxVersionsPerContext: c.schemaRegistryMaxVersionsPerNamespace,
       defaultCompatibility: parseCompatibility(c.schemaRegistryDefaultCompatibility) ?? 'BACKWARD',
     });
-    const registryLog: RegistryLog =
-      d.storage instanceof PulsarEngine
-        ? new PulsarRegistryLog({ client: d.storage.client, admin: d.storage.admin, metadataNamespace: d.storage.metadataNamespace, nodeId: c.kafkaNodeId, timeoutMs: c.pulsarOperationTimeoutMs }, state, log)
-        : new KvRegistryLog(d.storage.state, state, log);
+    const registryLog: RegistryLog = d.wiring.schemaRegistryLog(state, log);
     await registryLog.start();
     const core = new RegistryCore(state, registryLog, { maxSchemaBytes: c.schemaRegistryMaxSchemaBytes, maxReferences: 100 });
     const auth = new RegistryAuth(d.security, d.defaults);

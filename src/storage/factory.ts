@@ -80,6 +80,6 @@ export function createStorageEngine(config: GatewayConfig, log: Logger, metrics?
 /** The wiring of an engine (the configured one, or one a test built itself). */
 export function engineWiring(engine: StorageEngine, config: GatewayConfig): EngineWiring {
   if (engine instanceof EmbeddedEngine) return embeddedWiring(engine, config.dataDirectory);
-  if (engine instanceof PulsarEngine) return pulsarWiring(engine, { brokerServiceUrl: config.brokerServiceUrl, webServiceUrl: config.webServiceUrl });
+  if (engine instanceof PulsarEngine) return pulsarWiring(engine, { brokerServiceUrl: config.brokerServiceUrl, webServiceUrl: config.webServiceUrl }, { nodeId: config.kafkaNodeId, operationTimeoutMs: config.pulsarOperationTimeoutMs });
   throw new Error(`no wiring for the storage engine ${engine.kind}`);
 }

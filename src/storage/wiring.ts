@@ -3,13 +3,15 @@
  * cluster id, group coordination across nodes, the readiness checks of
  * /health/ready and the engine's own metrics. Each engine's wiring lives in
  * its folder (embedded/wiring.ts, pulsar/wiring.ts); the factory hands the
- * right one out (factory.ts), so src/server.ts and src/metrics/ never name an
- * engine.
+ * right one out (factory.ts), so src/server.ts, src/metrics/ and
+ * src/schema-registry/ never name an engine.
  */
 import type { Endpoint } from '../gateway-context.js';
 import type { CoordinatorLocator } from '../coordinator/locator.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { Check } from '../ops/health.js';
+import type { RegistryLog } from '../schema-registry/log.js';
+import type { RegistryState } from '../schema-registry/state.js';
 
 /** Offsets partitions won and lost by this node (multi-node engines); `gained` runs once the partition's state is loaded. */
 export interface OwnershipListener {
@@ -50,4 +52,6 @@ export interface EngineWiring {
   readiness(): Array<[string, Check]>;
   /** The engine's own metrics, read at scrape time (src/metrics/sources.ts registers the engine-neutral ones). */
   registerMetrics(m: GatewayMetrics): void;
+  /** Where the schema registry keeps its ordered log (src/schema-registry/log.ts): shared by every node of a shared engine. */
+  schemaRegistryLog(state: RegistryState, log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void }): RegistryLog;
 }

@@ -1,11 +1,13 @@
 /**
  * The embedded engine's wiring (../wiring.ts): one node coordinates every
  * group, the cluster id lives in the data directory, readiness is the engine
- * being open, metrics are its segments and fsyncs.
+ * being open, metrics are its segments and fsyncs, the schema registry's log
+ * is kept in the engine's key-value state.
  */
 import { loadOrCreateClusterId } from '../../cluster-id.js';
 import { SingleNodeLocator } from '../../coordinator/locator.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
+import { KvRegistryLog } from '../../schema-registry/log.js';
 import { parseFullName } from '../../topics/names.js';
 import type { EngineWiring } from '../wiring.js';
 import type { EmbeddedEngine } from './engine.js';
@@ -23,6 +25,7 @@ export function embeddedWiring(engine: EmbeddedEngine, dataDirectory: string): E
     offsetCommitted: null,
     readiness: () => [['storage', () => (engine.isOpen ? { ok: true, detail: 'embedded' } : { ok: false, detail: 'the embedded storage is not open' })]],
     registerMetrics: (m) => registerEmbeddedMetrics(m, engine),
+    schemaRegistryLog: (state, log) => new KvRegistryLog(engine.state, state, log),
   };
 }
 

@@ -4,20 +4,22 @@
  * a partition won is re-read from the state topics before it is served,
  * committed offsets are mirrored as Pulsar subscriptions, the cluster id is
  * shared through the state store, readiness probes the broker and the admin
- * API, metrics are the Pulsar client's handles.
+ * API, metrics are the Pulsar client's handles, the schema registry's log is a
+ * topic of the metadata namespace every node reads.
  */
 import { loadOrCreateSharedClusterId } from '../../cluster-id.js';
 import { PulsarCoordinatorLocator } from '../../coordinator/pulsar-locator.js';
 import { OFFSETS_NAMESPACE_PREFIX } from '../../coordinator/store.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
 import { probe, type Check } from '../../ops/health.js';
+import { PulsarRegistryLog } from '../../schema-registry/log.js';
 import type { EngineWiring } from '../wiring.js';
 import type { PulsarEngine } from './engine.js';
 
 const PROBE_TIMEOUT_MS = 3_000;
 const PROBE_CACHE_MS = 1_000;
 
-export function pulsarWiring(engine: PulsarEngine, urls: { brokerServiceUrl: string; webServiceUrl: string }): EngineWiring {
+export function pulsarWiring(engine: PulsarEngine, urls: { brokerServiceUrl: string; webServiceUrl: string }, o: { nodeId: number; operationTimeoutMs: number }): EngineWiring {
   return {
     clusterId: () => loadOrCreateSharedClusterId(engine.state),
     coordination: (o) => {
@@ -56,6 +58,8 @@ export function pulsarWiring(engine: PulsarEngine, urls: { brokerServiceUrl: str
       ];
     },
     registerMetrics: (m) => registerPulsarMetrics(m, engine),
+    schemaRegistryLog: (state, log) =>
+      new PulsarRegistryLog({ client: engine.client, admin: engine.admin, metadataNamespace: engine.metadataNamespace, nodeId: o.nodeId, timeoutMs: o.operationTimeoutMs }, state, log),
   };
 }
 
