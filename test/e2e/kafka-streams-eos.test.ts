@@ -1,7 +1,7 @@
 /**
  * Kafka Streams (org.apache.kafka:kafka-streams 4.3.1) with
  * processing.guarantee=exactly_once_v2 on the embedded engine: the count-by-key
- * topology of test/helpers/java-streams/KopStreamsApp.java is SIGKILLed while
+ * topology of test/helpers/java-streams/KopCountApp.java is SIGKILLed while
  * it processes (its transaction open) and restarted with an empty state
  * directory; a read_committed consumer of the output then sees, per key, every
  * count from 1 to the number of input records exactly once, in order: the
@@ -55,13 +55,13 @@ after(async () => {
 
 async function startStreams(args: string[]): Promise<{ child: ChildProcess; states: string[]; stderr: () => string; exited: Promise<unknown> }> {
   const classes = await compileJavaSource({
-    source: join(repoRoot, 'test/helpers/java-streams/KopStreamsApp.java'),
-    mainClass: 'KopStreamsApp',
-    cacheName: 'java-streams',
+    source: join(repoRoot, 'test/helpers/java-streams/KopCountApp.java'),
+    mainClass: 'KopCountApp',
+    cacheName: 'java-streams-count',
     classpath: `${streamsClasspath}${delimiter}${env.javaClasspath}`,
     salt: `kafka-streams ${env.kafkaVersion}`,
   });
-  const child = spawn(env.java, ['-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${streamsClasspath}${delimiter}${env.javaClasspath}`, 'KopStreamsApp', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(env.java, ['-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${streamsClasspath}${delimiter}${env.javaClasspath}`, 'KopCountApp', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const states: string[] = [];
   let err = '';
