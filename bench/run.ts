@@ -4,8 +4,9 @@
  *
  * Phase 1, for each target in turn (fresh process, fresh data directory, stopped afterwards):
  *   an unmeasured warm-up (produce + consume per record size), then for each record size:
- *   produce unthrottled with acks=all, then acks=1 (records/s, MB/s), then consume what the
- *   acks=all run wrote.
+ *   produce unthrottled with acks=all, then acks=1 (records/s, MB/s), then with a transactional
+ *   producer (Kafka-protocol targets: ProducerPerformance --transactional-id, one commit every
+ *   TXN_DURATION_MS), then consume what the acks=all run wrote.
  * Phase 2, for each target in turn: produce with acks=all at a fixed rate, the same for every
  *   target (a fraction of the slowest target's phase-1 acks=all throughput), for latency
  *   percentiles without queueing.
@@ -26,6 +27,7 @@ import {
   parseOptions,
   roundDown2,
   throughputCounts,
+  TXN_DURATION_MS,
   type BenchOptions,
   type BenchReport,
   type RunResult,
@@ -118,7 +120,7 @@ function consumerPerf(t: RunningTarget, o: ConsumerPerfOptions): Promise<Consume
 async function produce(
   ctx: Ctx,
   t: RunningTarget,
-  kind: 'produce' | 'latency',
+  kind: 'produce' | 'produce-txn' | 'latency',
   size: number,
   topic: string,
   acks: 'all' | 1,
@@ -143,6 +145,7 @@ async function produce(
       warmupRecords: warmup,
       props: PRODUCER_PROPS,
       timeoutMs: 300_000,
+      ...(kind === 'produce-txn' ? { transactionalId: `${topic}-txn`, transactionDurationMs: TXN_DURATION_MS } : {}),
     });
     run.cpu = end();
     const { intervals: _intervals, output: _output, steadyState, ...total } = r;
@@ -405,9 +408,11 @@ async function main(): Promise<void> {
         }
         const all = await measure(ctx, (a) => produce(ctx, t, 'produce', size, `bench-${size}-acks-all`, 'all', records, warmup, -1, a));
         const one = await measure(ctx, (a) => produce(ctx, t, 'produce', size, `bench-${size}-acks-1`, 1, records, warmup, -1, a));
+        // transactions: Kafka-protocol targets only (the native Pulsar client has no Kafka transactions)
+        const txn = t.native ? undefined : await measure(ctx, (a) => produce(ctx, t, 'produce-txn', size, `bench-${size}-txn`, 'all', records, warmup, -1, a));
         const con = all.error ? undefined : await measure(ctx, (a) => consume(ctx, t, size, all.topic, records, a));
         if (records < throughputCounts(size, opts.quick).records) {
-          for (const x of [all, one, con]) x?.notes.push(`${fmtRate(records)} records instead of ${fmtRate(throughputCounts(size, opts.quick).records)} (runs of this slow target kept near ${RUN_SECONDS(opts.quick)} s)`);
+          for (const x of [all, one, txn, con]) x?.notes.push(`${fmtRate(records)} records instead of ${fmtRate(throughputCounts(size, opts.quick).records)} (runs of this slow target kept near ${RUN_SECONDS(opts.quick)} s)`);
         }
       }
     });

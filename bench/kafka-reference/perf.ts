@@ -78,6 +78,10 @@ export interface ProducerPerfOptions {
   batchSize?: number;
   /** records excluded from the steady-state summary */
   warmupRecords?: number;
+  /** a transactional producer (ProducerPerformance --transactional-id): records sent in transactions */
+  transactionalId?: string;
+  /** how long each transaction stays open before it is committed, ms (--transaction-duration-ms) */
+  transactionDurationMs?: number;
   security?: ClientSecurity;
   /** more producer properties */
   props?: Record<string, string | number | boolean>;
@@ -166,6 +170,8 @@ export async function runProducerPerf(o: ProducerPerfOptions): Promise<ProducerP
       writeProps(dir, props),
     ];
     if (o.warmupRecords !== undefined) args.push('--warmup-records', String(o.warmupRecords));
+    if (o.transactionalId !== undefined) args.push('--transactional-id', o.transactionalId);
+    if (o.transactionDurationMs !== undefined) args.push('--transaction-duration-ms', String(o.transactionDurationMs));
     const r = checkResult(
       await runJavaMain(PRODUCER_PERF_CLASS, args, { jvmArgs: o.jvmArgs ?? PERF_JVM_ARGS, timeoutMs: o.timeoutMs ?? 600_000 }),
     );

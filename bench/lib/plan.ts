@@ -124,7 +124,14 @@ export function roundDown2(x: number): number {
 
 // ------------------------------------------------------------------ results
 
-export type RunKind = 'produce' | 'latency' | 'consume';
+/** produce-txn: unthrottled acks=all produce by a transactional producer (TXN_DURATION_MS per transaction). */
+export type RunKind = 'produce' | 'produce-txn' | 'latency' | 'consume';
+
+/**
+ * How long each transaction of a produce-txn run stays open: Kafka Streams' commit interval under
+ * exactly_once_v2 (commit.interval.ms defaults to 100 ms there), the commonest transactional producer.
+ */
+export const TXN_DURATION_MS = 100;
 
 export interface RunResult {
   target: TargetId;

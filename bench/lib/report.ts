@@ -1,6 +1,6 @@
 /** The markdown report of one benchmark run (the JSON file holds the same data, unrounded). */
 import { PERF_JVM_ARGS } from '../kafka-reference/perf.js';
-import type { BenchReport, RunResult } from './plan.js';
+import { TXN_DURATION_MS, type BenchReport, type RunResult } from './plan.js';
 import type { TargetId } from './targets.js';
 
 type Better = 'higher' | 'lower';
@@ -50,6 +50,12 @@ export function resultRows(r: BenchReport): Row[] {
       add(`${s} produce acks=${acks}: records/s`, 'higher', 0, (t) => find(r.runs, t, 'produce', size, acks)?.producer?.recordsPerSec);
       add(`${s} produce acks=${acks}: MB/s`, 'higher', 2, (t) => find(r.runs, t, 'produce', size, acks)?.producer?.mbPerSec);
       add(`${s} produce acks=${acks}: server CPU µs/record`, 'lower', 1, (t) => cpuPerRecord(find(r.runs, t, 'produce', size, acks)));
+    }
+    if (r.runs.some((x) => x.kind === 'produce-txn' && x.size === size)) {
+      const txn = (t: TargetId) => find(r.runs, t, 'produce-txn', size);
+      add(`${s} transactional produce (${TXN_DURATION_MS} ms transactions): records/s`, 'higher', 0, (t) => txn(t)?.producer?.recordsPerSec);
+      add(`${s} transactional produce: MB/s`, 'higher', 2, (t) => txn(t)?.producer?.mbPerSec);
+      add(`${s} transactional produce: server CPU µs/record`, 'lower', 1, (t) => cpuPerRecord(txn(t)));
     }
     const rate = r.latencyRates[String(size)];
     const lat = (t: TargetId) => find(r.runs, t, 'latency', size)?.producer;
@@ -238,6 +244,14 @@ export function renderMarkdown(r: BenchReport): string {
     'Consume reads the topic written by the acks=all produce run, from the start, right after it was written (from the page cache in both systems). ' +
       '"fetch" figures exclude the consumer group join; "incl. group join" is the tool\'s overall MB.sec.',
   );
+  if (r.runs.some((x) => x.kind === 'produce-txn')) {
+    notes.push(
+      `Transactional produce: ProducerPerformance with \`--transactional-id\` and \`--transaction-duration-ms ${TXN_DURATION_MS}\` (a commit every ${TXN_DURATION_MS} ms, ` +
+        'Kafka Streams\' exactly_once_v2 commit interval), acks=all, the same records and producer settings as the other produce runs; each commit ' +
+        'writes markers to the partition and the transaction state through the coordinator (on the gateway: its key-value state), so the rate includes them. ' +
+        'Not run for the native Pulsar client (no Kafka transactions).',
+    );
+  }
   notes.push(
     `Load generators and servers share the machine (${m.cores} cores): the client JVM uses CPU the server cannot. ` +
       'Figures compare the targets on this machine in this run; absolute numbers on a bigger machine with separate client hosts are higher.',
