@@ -246,6 +246,28 @@ export class ProducerStateTable {
   }
 
   /**
+   * Record a batch reported by one of several sources that may each report it, in different
+   * orders (the Pulsar engine: the send receipt and the tail reader): a batch at or below the
+   * producer's newest recorded offset, or of an older epoch, was recorded already (or is
+   * superseded) and changes nothing. Without this, a tail reader lagging more than
+   * NUM_BATCHES_TO_RETAIN batches behind the receipts would record an old batch again and move
+   * the producer's last sequence back (its next batch then fails OUT_OF_ORDER_SEQUENCE_NUMBER).
+   * Returns whether it was recorded.
+   */
+  recordIfNewer(batch: ProducerBatch, firstOffset: bigint, lastOffset: bigint, timestamp: bigint): boolean {
+    const cur = this.entries.get(batch.producerId);
+    if (cur !== undefined) {
+      if (batch.epoch < cur.epoch) return false;
+      if (batch.epoch === cur.epoch) {
+        const newest = cur.batches.length > 0 ? cur.batches[cur.batches.length - 1]!.lastOffset : -1n;
+        if (lastOffset <= newest) return false;
+      }
+    }
+    this.record(batch, firstOffset, lastOffset, timestamp);
+    return true;
+  }
+
+  /**
    * Record a COMMIT/ABORT marker written at `offset` (after checkMarker said ok, or
    * while replaying the log): closes the producer's open transaction.
    */

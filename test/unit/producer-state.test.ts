@@ -59,6 +59,32 @@ test('producer state: gaps are OUT_OF_ORDER_SEQUENCE_NUMBER, stale epochs INVALI
   assert.equal(t.check(b(3, 10, 10)).result === 'error' && (t.check(b(3, 10, 10)) as { code: number }).code, ErrorCode.INVALID_PRODUCER_EPOCH);
 });
 
+test('producer state: a batch reported again by a lagging second source (Pulsar: receipt, then the tail) changes nothing', () => {
+  // the receipts of 8 pipelined batches arrive first; the tail reader then reports the same 8
+  // batches, more than NUM_BATCHES_TO_RETAIN behind: the last sequence must not move back
+  const t = new ProducerStateTable();
+  const batches = Array.from({ length: 8 }, (_, i) => ({ batch: { ...b(0, i * 15, i * 15 + 14), transactional: true }, first: BigInt(i * 15), last: BigInt(i * 15 + 14) }));
+  for (const x of batches) assert.equal(t.recordIfNewer(x.batch, x.first, x.last, 0n), true);
+  const after = t.get(PID)!;
+  for (const x of batches) assert.equal(t.recordIfNewer(x.batch, x.first, x.last, 0n), false, `batch at ${x.first} recorded twice`);
+  assert.deepEqual(t.get(PID), after);
+  const txn = (firstSeq: number, lastSeq: number): ProducerBatch => ({ ...b(0, firstSeq, lastSeq), transactional: true });
+  assert.deepEqual(t.check(txn(120, 134)), { result: 'ok' }, 'the next batch is still in sequence');
+  assert.equal(t.check(txn(90, 104)).result, 'duplicate', 'a retained batch is a duplicate');
+  assert.equal(t.check(txn(15, 29)).result, 'error', 'an old batch is not accepted as the next one');
+  // the transaction opened once, at the first batch
+  assert.equal(t.get(PID)!.currentTxnFirstOffset, 0n);
+  // an older epoch reported late does not move the epoch back
+  t.record(b(1, 0, 0), 200n, 200n, 0n);
+  assert.equal(t.recordIfNewer(b(0, 135, 149), 120n, 134n, 0n), false);
+  assert.equal(t.get(PID)!.epoch, 1);
+  // without the check (plain record), the same lagging report would move the sequence back
+  const plain = new ProducerStateTable();
+  for (const x of batches) plain.record(x.batch, x.first, x.last, 0n);
+  plain.record(batches[2]!.batch, batches[2]!.first, batches[2]!.last, 0n);
+  assert.equal(plain.check(txn(120, 134)).result, 'error');
+});
+
 test('producer state: unknown producers are accepted at any sequence (Kafka 2.5+)', () => {
   const t = new ProducerStateTable();
   assert.deepEqual(t.check(b(0, 77, 80)), { result: 'ok' });

@@ -576,11 +576,9 @@ export class PulsarPartition {
     );
   }
 
-  /** Record an idempotent batch once (its append and the tail both report it). */
+  /** Record an idempotent batch once (its append and the tail both report it, in either order). */
   private recordProducer(pb: ProducerBatch, first: bigint, last: bigint, maxTs: bigint): void {
-    const cur = this.producers.get(pb.producerId);
-    if (cur && cur.epoch === pb.epoch && cur.batches.some((b) => b.firstSeq === pb.firstSeq && b.lastSeq === pb.lastSeq)) return;
-    this.producers.record(pb, first, last, maxTs);
+    this.producers.recordIfNewer(pb, first, last, maxTs);
   }
 
   /** Remember where an entry's offsets end (bounded: the newest positions only). */
