@@ -377,7 +377,8 @@ export class PulsarPartition {
   private fail(e: StorageError): void {
     if (this.failure) return;
     this.failure = e;
-    this.ctx.logger.error({ partition: this.label, err: e.message }, 'partition failed');
+    // a close (shutdown, topic deleted, partition unloaded) is not a failure to report; anything else is
+    if (!this.closed) this.ctx.logger.error({ partition: this.label, err: e.message }, 'partition failed');
     for (const w of this.pendingIds.values()) w.reject(e);
     this.pendingIds.clear();
     for (const l of this.hwListeners) l();
