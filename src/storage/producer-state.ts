@@ -40,6 +40,7 @@
  */
 import { crc32c } from '@node-rs/crc32';
 import { ErrorCode } from '../protocol/errors.js';
+import type { ProducerStateView } from './engine.js';
 import {
   ATTR_COMPRESSION_MASK,
   ATTR_CONTROL,
@@ -148,6 +149,23 @@ export class ProducerStateTable {
 
   all(): IterableIterator<ProducerEntry> {
     return this.entries.values();
+  }
+
+  /** Every producer as DescribeProducers shows it. */
+  describe(): ProducerStateView[] {
+    const out: ProducerStateView[] = [];
+    for (const e of this.entries.values()) {
+      const last = e.batches[e.batches.length - 1];
+      out.push({
+        producerId: e.producerId,
+        producerEpoch: e.epoch,
+        lastSequence: last ? last.lastSeq : NO_SEQUENCE,
+        lastTimestamp: e.lastTimestamp,
+        coordinatorEpoch: e.coordinatorEpoch,
+        currentTxnStartOffset: e.currentTxnFirstOffset,
+      });
+    }
+    return out;
   }
 
   /** Validate a batch of an idempotent producer (producerId >= 0) against the state. Pure. */

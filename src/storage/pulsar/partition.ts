@@ -664,19 +664,7 @@ export class PulsarPartition {
     await this.ready;
     await this.caughtUp();
     if (this.failure) throw this.failure;
-    const out: ProducerStateView[] = [];
-    for (const e of this.producers.all()) {
-      const last = e.batches[e.batches.length - 1];
-      out.push({
-        producerId: e.producerId,
-        producerEpoch: e.epoch,
-        lastSequence: last ? last.lastSeq : -1,
-        lastTimestamp: e.lastTimestamp,
-        coordinatorEpoch: e.coordinatorEpoch,
-        currentTxnStartOffset: e.currentTxnFirstOffset,
-      });
-    }
-    return out;
+    return this.producers.describe();
   }
 
   /**
