@@ -510,16 +510,7 @@ export class ConsumerGroupProtocol {
   }
 
   cancelTimers(cg: ConsumerGroup): void {
-    for (const m of cg.members.values()) {
-      m.sessionTimer?.cancel();
-      m.sessionTimer = null;
-      m.rebalanceTimer?.cancel();
-      m.rebalanceTimer = null;
-      m.joinTimer?.cancel();
-      m.joinTimer = null;
-      m.syncTimer?.cancel();
-      m.syncTimer = null;
-    }
+    for (const m of cg.members.values()) m.cancelTimers();
   }
 
   private byName(cg: ConsumerGroup, owned: Array<{ topicId: Buffer; partitions: number[] }>): Partitions {

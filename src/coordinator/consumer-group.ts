@@ -88,6 +88,19 @@ export class ConsumerMember {
   /** Classic members: told to rejoin, or joined, and must JoinGroup / SyncGroup within the rebalance timeout. */
   joinTimer: TimerHandle | null = null;
   syncTimer: TimerHandle | null = null;
+
+  /** Cancel every timer of the member (it left, or the group is unloaded). */
+  cancelTimers(): void {
+    this.sessionTimer?.cancel();
+    this.sessionTimer = null;
+    this.rebalanceTimer?.cancel();
+    this.rebalanceTimer = null;
+    this.joinTimer?.cancel();
+    this.joinTimer = null;
+    this.syncTimer?.cancel();
+    this.syncTimer = null;
+  }
+
   /**
    * A member of the classic protocol inside this group (JoinGroup/SyncGroup/Heartbeat, Kafka's
    * ClassicMemberMetadata): its session timeout and JoinGroup protocols; null for KIP-848 members.
@@ -172,14 +185,7 @@ export class ConsumerGroup {
     this.members.delete(memberId);
     if (m.instanceId !== null && this.staticMembers.get(m.instanceId) === memberId) this.staticMembers.delete(m.instanceId);
     this.target.delete(memberId);
-    m.sessionTimer?.cancel();
-    m.sessionTimer = null;
-    m.rebalanceTimer?.cancel();
-    m.rebalanceTimer = null;
-    m.joinTimer?.cancel();
-    m.joinTimer = null;
-    m.syncTimer?.cancel();
-    m.syncTimer = null;
+    m.cancelTimers();
     return m;
   }
 
