@@ -10,12 +10,11 @@
  * session's namespace, then each topic's id and partition count from storage.
  *
  * Regular expressions: Kafka compiles SubscribedTopicRegex with RE2/J and
- * matches whole topic names; here it is a JavaScript RegExp (with the `u`
- * flag) matched against the whole Kafka name of each topic of the session's
- * namespace. The common syntax (classes, alternation, quantifiers, anchors) is
- * the same; RE2/J's Perl-only constructs (\Q..\E, (?i) flags, possessive
- * quantifiers) are refused as INVALID_REGULAR_EXPRESSION, and JavaScript's
- * backreferences and lookarounds, which RE2/J refuses, are refused too.
+ * matches whole topic names; so does this gateway, with re2js (the
+ * JavaScript port of RE2/J): the same syntax, the same refusals
+ * (backreferences, lookarounds: INVALID_REGULAR_EXPRESSION), and matching in
+ * time linear in the name, so a hostile pattern (e.g. `(a+)+b`) cannot stall
+ * the event loop, as a backtracking JavaScript RegExp would.
  *
  * Authorization (the group first, in its home namespace, group-common.ts):
  *  - `consume` on the group: GROUP_AUTHORIZATION_FAILED;
@@ -24,6 +23,7 @@
  *  - topics matched by the regex, or named in a subscription stored earlier and
  *    not resent, are kept only when the session may consume them (a filtered listing).
  */
+import { RE2JS } from 're2js';
 import type { ApiEntry, RequestContext } from '../dispatch/registry.js';
 import { groupsNamed, topicsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
@@ -79,12 +79,16 @@ export function validateHeartbeat(r: ConsumerGroupHeartbeatRequest, version: num
   return null;
 }
 
-/** RE2/J-compatible subset as a whole-name JavaScript RegExp, or null when invalid (or outside the subset). */
-export function compileRegex(source: string): RegExp | null {
-  // Constructs RE2/J refuses (backreferences, lookaround) or that JavaScript reads differently (\Q, inline flags).
-  if (/\\[1-9]|\\k<|\(\?[=!<]|\\Q|\(\?[a-zA-Z]/.test(source)) return null;
+/** A topic-name matcher (whole names, RE2/J semantics, linear time). */
+export interface TopicRegex {
+  test(name: string): boolean;
+}
+
+/** SubscribedTopicRegex compiled with RE2/J's semantics (re2js), or null when RE2/J refuses it. */
+export function compileRegex(source: string): TopicRegex | null {
   try {
-    return new RegExp(`^(?:${source})$`, 'u');
+    const pattern = RE2JS.compile(source);
+    return { test: (name) => pattern.matches(name) };
   } catch {
     return null;
   }

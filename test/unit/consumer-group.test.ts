@@ -593,5 +593,15 @@ describe('ConsumerGroupHeartbeat request validation (Kafka 4.x rules)', () => {
     assert.equal(compileRegex('a|b')!.test('b'), true);
     assert.equal(compileRegex('(a)\\1'), null);
     assert.equal(compileRegex('a(?=b)'), null);
+    assert.equal(compileRegex('(?i)ORDERS')!.test('orders'), true, 'RE2/J inline flags');
+  });
+  test('regex: a pattern that makes a backtracking engine exponential matches a 249-character name at once', () => {
+    // a hostile member's SubscribedTopicRegex; a JavaScript RegExp takes ~2^n steps on it
+    const re = compileRegex('(a+)+b')!;
+    const started = process.hrtime.bigint();
+    assert.equal(re.test('a'.repeat(248) + 'c'), false);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    // not a timing target: a bound 4 orders of magnitude above what it takes, far below what backtracking would
+    assert.ok(ms < 5_000, `matched in ${ms} ms`);
   });
 });
