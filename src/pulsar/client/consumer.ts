@@ -169,6 +169,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
         ...(o.readCompacted ? { readCompacted: true } : {}),
         initialPosition: CommandSubscribeInitialPosition[o.initialPosition ?? 'Latest'],
         replicateSubscriptionState: false,
+        forceTopicCreation: o.forceTopicCreation ?? false,
         ...(o.subscriptionProperties ? { subscriptionProperties: Object.entries(o.subscriptionProperties).map(([key, value]) => ({ key, value })) } : {}),
       }),
       { what: `SUBSCRIBE ${this.subscription} on ${this.topic}` },

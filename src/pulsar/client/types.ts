@@ -158,6 +158,13 @@ export interface ConsumerOptions {
   originalIdentity?: OriginalIdentity;
   /** Subscription properties (durable subscriptions). */
   subscriptionProperties?: Record<string, string>;
+  /**
+   * Let SUBSCRIBE create the topic when it does not exist and the broker auto-creates topics.
+   * Default false: the gateway creates topics through the admin API only, so a consumer that
+   * resubscribes after its topic was deleted gets TopicNotFound (and closes) instead of
+   * re-creating a stray partition under the deleted topic's name.
+   */
+  forceTopicCreation?: boolean;
 }
 
 /** One received entry, not unpacked: the gateway works on whole entries. */

@@ -563,6 +563,9 @@ export class PulsarEngine implements StorageEngine {
       this.partitions.delete(key);
       void p.close();
       p = undefined;
+      // its reader may have failed because the topic was deleted (TopicNotFound): read the topic again
+      // rather than reopen it under a cached, possibly stale id
+      this.invalidate(tp.topic);
     }
     if (!p) {
       const t = await this.load(tp.topic);
