@@ -303,6 +303,12 @@ print_urls() {
 # ---------------------------------------------------------------- commands
 do_start() {
   local p
+  # one start at a time per folder: test runs start the shared broker from concurrent processes
+  # (scripts/run-tests.sh runs two lanes); the second waits here, then finds it running
+  if command -v flock >/dev/null; then
+    exec 9>"$dir/.start.lock"
+    flock -w "$timeout" 9 || die "another start in $dir did not finish within ${timeout}s"
+  fi
   p="$(read_pid)"
   if alive "$p"; then
     log "already running from $dir"
@@ -338,6 +344,7 @@ do_start() {
   # its own session (setsid), so that it outlives the shell that started it; cwd = the state folder
   (
     cd "$dir"
+    exec 9>&- # the broker must not hold the start lock
     unset PULSAR_STANDALONE_USE_ZOOKEEPER
     exec setsid "$java_bin" "${opts[@]}" -cp "$libs/*" \
       org.apache.pulsar.PulsarStandaloneStarter --config "$conf" \
