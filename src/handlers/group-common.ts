@@ -21,8 +21,9 @@
  * client asks the coordinator, which checks.
  */
 import type { RequestContext } from '../dispatch/registry.js';
-import type { GroupCoordinator, GroupKey, GroupRef } from '../coordinator/coordinator.js';
+import type { GroupCoordinator, GroupKey, GroupRef, OffsetToCommit } from '../coordinator/coordinator.js';
 import { ErrorCode } from '../protocol/errors.js';
+import { TopicResolver, partitionExists } from './topic-lookup.js';
 
 export function groupKey(ctx: RequestContext, groupId: string): GroupKey {
   return { tenant: ctx.session.defaultNamespace.tenant, groupId };
@@ -59,4 +60,54 @@ export async function authorizeGroup(ctx: RequestContext, groupId: string, actio
     return { ok: false, errorCode: decided.errorCode === ErrorCode.NONE ? ErrorCode.COORDINATOR_NOT_AVAILABLE : decided.errorCode };
   }
   return { ok: true, ref: decided.ref, coordinator };
+}
+
+/** One partition of an OffsetCommit or TxnOffsetCommit request, as both carry it. */
+interface CommitPartitionIn {
+  partitionIndex: number;
+  committedOffset: bigint;
+  committedLeaderEpoch: number;
+  committedMetadata: string | null;
+}
+
+/**
+ * The per-partition pass OffsetCommit and TxnOffsetCommit share: answer slots in
+ * request order, `consume` on each topic (TOPIC_AUTHORIZATION_FAILED, checked
+ * before existence), unknown topics (`unknownTopic` maps the resolver's code)
+ * and partitions UNKNOWN_TOPIC_OR_PARTITION; the rest goes to the coordinator
+ * as `toCommit`, whose codes `settle` writes back into their slots.
+ */
+export async function commitSlots<P extends CommitPartitionIn>(
+  ctx: RequestContext,
+  topics: ReadonlyArray<{ name: string; partitions: readonly P[] }>,
+  offsetOf: (p: P) => Pick<OffsetToCommit, 'leaderEpoch' | 'commitTimestamp'>,
+  unknownTopic: (code: number) => number = (code) => code,
+): Promise<{ out: Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }>; toCommit: OffsetToCommit[]; settle(codes: readonly number[], map?: (code: number) => number): void }> {
+  const resolver = new TopicResolver(ctx);
+  const out = topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
+  const toCommit: OffsetToCommit[] = [];
+  const slots: Array<{ partitionIndex: number; errorCode: number }> = [];
+  for (let ti = 0; ti < topics.length; ti++) {
+    const t = topics[ti]!;
+    const found = await resolver.lookup(t.name);
+    const allowed = found.name ? await ctx.access.topic(found.name, 'consume') : true;
+    for (let pi = 0; pi < t.partitions.length; pi++) {
+      const p = t.partitions[pi]!;
+      const slot = out[ti]!.partitions[pi]!;
+      if (!allowed) slot.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+      else if (!found.ok) slot.errorCode = unknownTopic(found.code);
+      else if (!partitionExists(found.info, p.partitionIndex)) slot.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else {
+        toCommit.push({ topic: found.name.full, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.committedMetadata, ...offsetOf(p) });
+        slots.push(slot);
+      }
+    }
+  }
+  return {
+    out,
+    toCommit,
+    settle(codes, map = (code) => code) {
+      codes.forEach((code, i) => (slots[i]!.errorCode = map(code)));
+    },
+  };
 }

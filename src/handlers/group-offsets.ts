@@ -30,7 +30,7 @@ import type {
 import type { FetchedOffset, OffsetToCommit } from '../coordinator/coordinator.js';
 import { kafkaNameFor, parseFullName, type TopicName } from '../topics/names.js';
 import { TopicResolver, partitionExists, resolveRequestTopic } from './topic-lookup.js';
-import { authorizeGroup } from './group-common.js';
+import { authorizeGroup, commitSlots } from './group-common.js';
 
 // ---------------------------------------------------------------- OffsetCommit
 
@@ -50,36 +50,10 @@ export const offsetCommit: ApiEntry<OffsetCommitRequest, OffsetCommitResponse> =
     const v = ctx.apiVersion;
     const access = await authorizeGroup(ctx, request.groupId);
     if (!access.ok) return offsetCommit.errorResponse!(request, access.errorCode);
-    const resolver = new TopicResolver(ctx);
-    // Response slots in request order; valid partitions go to the coordinator.
-    const out = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
-    const toCommit: OffsetToCommit[] = [];
-    const slots: Array<{ t: number; p: number }> = [];
-    for (let ti = 0; ti < request.topics.length; ti++) {
-      const t = request.topics[ti]!;
-      const found = await resolver.lookup(t.name);
-      const allowed = found.name ? await ctx.access.topic(found.name, 'consume') : true;
-      for (let pi = 0; pi < t.partitions.length; pi++) {
-        const p = t.partitions[pi]!;
-        if (!allowed) {
-          out[ti]!.partitions[pi]!.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-        } else if (!found.ok) {
-          out[ti]!.partitions[pi]!.errorCode = found.code;
-        } else if (!partitionExists(found.info, p.partitionIndex)) {
-          out[ti]!.partitions[pi]!.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        } else {
-          toCommit.push({
-            topic: found.name.full,
-            partition: p.partitionIndex,
-            offset: p.committedOffset,
-            leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
-            metadata: p.committedMetadata,
-            commitTimestamp: v === 1 ? p.commitTimestamp : -1n,
-          });
-          slots.push({ t: ti, p: pi });
-        }
-      }
-    }
+    const { out, toCommit, settle } = await commitSlots(ctx, request.topics, (p) => ({
+      leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
+      commitTimestamp: v === 1 ? p.commitTimestamp : -1n,
+    }));
     if (toCommit.length > 0) {
       const codes = await access.coordinator.commitOffsets({
         key: access.ref,
@@ -90,7 +64,7 @@ export const offsetCommit: ApiEntry<OffsetCommitRequest, OffsetCommitResponse> =
         offsets: toCommit,
         apiVersion: v,
       });
-      codes.forEach((code, i) => (out[slots[i]!.t]!.partitions[slots[i]!.p]!.errorCode = code));
+      settle(codes);
     }
     return { throttleTimeMs: 0, topics: out };
   },

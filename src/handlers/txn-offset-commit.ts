@@ -20,9 +20,7 @@ import { topicsNamed, type Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from '../protocol/generated/index.js';
-import type { OffsetToCommit } from '../coordinator/coordinator.js';
-import { TopicResolver, partitionExists } from './topic-lookup.js';
-import { authorizeGroup } from './group-common.js';
+import { authorizeGroup, commitSlots } from './group-common.js';
 
 function everyPartition(request: TxnOffsetCommitRequest, errorCode: number): TxnOffsetCommitResponse {
   return { throttleTimeMs: 0, topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })) };
@@ -52,26 +50,12 @@ export const txnOffsetCommit: ApiEntry<TxnOffsetCommitRequest, TxnOffsetCommitRe
     if (!txn.allowed) return everyPartition(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     const access = await authorizeGroup(ctx, request.groupId);
     if (!access.ok) return everyPartition(request, legacy(access.errorCode));
-    const resolver = new TopicResolver(ctx);
-    const out = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number })) }));
-    const toCommit: OffsetToCommit[] = [];
-    const slots: Array<{ t: number; p: number }> = [];
-    for (let ti = 0; ti < request.topics.length; ti++) {
-      const t = request.topics[ti]!;
-      const found = await resolver.lookup(t.name);
-      const allowed = found.name ? await ctx.access.topic(found.name, 'consume') : true;
-      for (let pi = 0; pi < t.partitions.length; pi++) {
-        const p = t.partitions[pi]!;
-        const slot = out[ti]!.partitions[pi]!;
-        if (!allowed) slot.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-        else if (!found.ok) slot.errorCode = found.code === ErrorCode.INVALID_TOPIC_EXCEPTION ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : found.code;
-        else if (!partitionExists(found.info, p.partitionIndex)) slot.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        else {
-          toCommit.push({ topic: found.name.full, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: v >= 2 ? p.committedLeaderEpoch : -1, metadata: p.committedMetadata, commitTimestamp: -1n });
-          slots.push({ t: ti, p: pi });
-        }
-      }
-    }
+    const { out, toCommit, settle } = await commitSlots(
+      ctx,
+      request.topics,
+      (p) => ({ leaderEpoch: v >= 2 ? p.committedLeaderEpoch : -1, commitTimestamp: -1n }),
+      (code) => (code === ErrorCode.INVALID_TOPIC_EXCEPTION ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : code),
+    );
     if (toCommit.length > 0) {
       const codes = await access.coordinator.commitTxnOffsets({
         key: access.ref,
@@ -82,7 +66,7 @@ export const txnOffsetCommit: ApiEntry<TxnOffsetCommitRequest, TxnOffsetCommitRe
         groupInstanceId: v >= 3 ? request.groupInstanceId : null,
         offsets: toCommit,
       });
-      codes.forEach((code, i) => (out[slots[i]!.t]!.partitions[slots[i]!.p]!.errorCode = legacy(code)));
+      settle(codes, legacy);
     }
     return { throttleTimeMs: 0, topics: out };
   },
