@@ -86,7 +86,9 @@ export type Need =
   | { on: 'group'; action: 'consume' | 'admin'; group: string; anyNode?: boolean; share?: boolean }
   /** anyNode: as for groups (FindCoordinator). */
   | { on: 'transactional-id'; action: TxnAction; transactionalId: string; anyNode?: boolean }
-  | { on: 'topic-listing' | 'group-listing' | 'transactional-id-listing' | 'namespace' | 'cluster'; action: AuthAction; ifGroup?: GroupCondition };
+  | { on: 'topic-listing' | 'group-listing' | 'transactional-id-listing' | 'namespace'; action: AuthAction; ifGroup?: GroupCondition }
+  /** gates: checked first, and the request's other pairs only when it is allowed (Kafka answers it alone: WriteTxnMarkers). */
+  | { on: 'cluster'; action: AuthAction; ifGroup?: GroupCondition; gates?: boolean };
 
 export interface GroupCondition {
   group: string;
@@ -161,9 +163,19 @@ export function prepareAccess(ctx: RequestContext, declaration: AccessDeclaratio
     if (n.on === 'group') groups = true;
     if (n.on === 'transactional-id') txns = true;
   }
+  const gate = needs.find((n) => n.on === 'cluster' && n.gates === true);
+  if (gate) return prepareGated(ctx, gate, needs);
   if (txns) return prepareWithTxn(ctx, needs);
   if (groups) return prepareWithGroups(ctx, needs);
   return needs.length === 1 ? (resolveNeed(ctx, needs[0]!) ?? null) : Promise.all(needs.map((n) => resolveNeed(ctx, n)));
+}
+
+/** A gating pair first; the others (nothing but topics so far) only when it was allowed. */
+async function prepareGated(ctx: RequestContext, gate: Need, needs: Need[]): Promise<void> {
+  if (!((await resolveNeed(ctx, gate)) as boolean)) return;
+  const rest = needs.filter((n) => n !== gate);
+  if (rest.some((n) => n.on === 'group' || n.on === 'transactional-id')) throw new Error(`API ${ctx.apiKey}: a gated request names groups or transactional ids, which are not resolved after a gate`);
+  await Promise.all(rest.map((n) => resolveNeed(ctx, n)));
 }
 
 /** Groups first: pairs conditioned on a group are resolved only when that group was allowed. */

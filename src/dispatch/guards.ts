@@ -18,9 +18,9 @@
  *  - listTopics: the request declared a filtered listing, or names topics by id;
  *    describeTopicById: the request names topics by id;
  *  - allocateProducerId: `produce` allowed on the session's namespace;
- *  - writeTxnMarker is not reachable from a handler (refused like any unlisted
- *    member): only the transaction coordinator, which holds the engine itself,
- *    writes markers.
+ *  - writeTxnMarker: the cluster permission allowed (WriteTxnMarkers, what
+ *    `kafka-transactions.sh abort` sends; superusers) and `produce` on the topic;
+ *    the transaction coordinator holds the engine itself.
  *
  * The engine's kind, reserved namespaces and config defaults pass through;
  * any other member (its key-value state, start/close, internals, a method
@@ -141,6 +141,10 @@ const GUARDS: Record<string, Guard> = {
   },
   listTopics: (access) => (access.mayList('topic') || access.mayResolveIds() ? null : 'a declared topic listing'),
   describeTopicById: (access) => (access.mayResolveIds() ? null : 'topics named by id'),
+  writeTxnMarker: (access, _session, args) => {
+    if (!access.allowedCluster()) return 'admin on the cluster';
+    return byPartition(PRODUCE)(access, _session, args);
+  },
   allocateProducerId: (access, session) => (access.allowedNamespace(session.defaultNamespace, 'produce') ? null : 'produce on the session namespace'),
 };
 

@@ -25,7 +25,7 @@ import { describeShareGroupOffsets, shareGroupDescribe, shareGroupHeartbeat } fr
 import { shareAcknowledge, shareFetch } from './share-fetch.js';
 import { addOffsetsToTxn, addPartitionsToTxn, endTxn } from './transactions.js';
 import { txnOffsetCommit } from './txn-offset-commit.js';
-import { describeProducers, describeTransactions, listTransactions } from './txn-admin.js';
+import { describeProducers, describeTransactions, listTransactions, writeTxnMarkers } from './txn-admin.js';
 import { consumerGroupDescribe, consumerGroupHeartbeat } from './consumer-group.js';
 import { saslHandshake } from './sasl-handshake.js';
 import { saslAuthenticate } from './sasl-authenticate.js';
@@ -43,7 +43,7 @@ export function buildDispatchTable(options: TableOptions = {}): DispatchTable {
   // share groups (src/share)
   if (options.shareGroups ?? true) entries.push(shareGroupHeartbeat, shareGroupDescribe, shareFetch, shareAcknowledge, describeShareGroupOffsets);
   // transactions (src/coordinator/txn)
-  entries.push(addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeTransactions, listTransactions, describeProducers);
+  entries.push(addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeTransactions, listTransactions, describeProducers, writeTxnMarkers);
   // the consumer group protocol, KIP-848 (src/coordinator/consumer-group-protocol.ts)
   entries.push(consumerGroupHeartbeat, consumerGroupDescribe);
   // authentication (src/security/sasl)

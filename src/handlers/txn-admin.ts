@@ -1,7 +1,7 @@
 /**
  * Transaction administration (what `kafka-transactions.sh list|describe|
- * describe-producers` sends): DescribeTransactions (65), ListTransactions (66,
- * v0-v1) and DescribeProducers (61).
+ * describe-producers|abort` sends): DescribeTransactions (65), ListTransactions (66,
+ * v0-v1), DescribeProducers (61) and WriteTxnMarkers (27, v1).
  *
  * Authorization: a transactional id is described or listed with `lookup`
  * (produce or consume grant) in its home namespace (Kafka: DESCRIBE on the
@@ -10,6 +10,10 @@
  * ids the session may not see (a filtered listing, one access_filtered audit
  * record) and only ever lists the session's tenant. DescribeProducers needs
  * `consume` on each topic (Kafka: READ; TOPIC_AUTHORIZATION_FAILED per partition).
+ * WriteTxnMarkers is what brokers send each other and what `kafka-transactions.sh
+ * abort` sends to end a hanging transaction on a partition: Kafka requires
+ * CLUSTER_ACTION, here the cluster permission (superusers); without it every
+ * partition gets CLUSTER_AUTHORIZATION_FAILED and nothing else is checked.
  * Topic names are shown as the client names them (relative to its namespace).
  */
 import type { ApiEntry } from '../dispatch/registry.js';
@@ -23,7 +27,11 @@ import type {
   DescribeTransactionsResponse,
   ListTransactionsRequest,
   ListTransactionsResponse,
+  WriteTxnMarkersRequest,
+  WriteTxnMarkersResponse,
 } from '../protocol/generated/index.js';
+import { StorageError } from '../storage/engine.js';
+import { isInternalTopic } from '../topics/names.js';
 import { TXN_STATES, type TxnState } from '../coordinator/txn/metadata.js';
 import { kafkaNameFor } from '../topics/names.js';
 import { TopicResolver, partitionExists } from './topic-lookup.js';
@@ -146,5 +154,75 @@ export const describeProducers: ApiEntry<DescribeProducersRequest, DescribeProdu
       }),
     );
     return { throttleTimeMs: 0, topics };
+  },
+};
+
+// ---------------------------------------------------------------- WriteTxnMarkers
+
+function markersFailed(request: WriteTxnMarkersRequest, errorCode: number): WriteTxnMarkersResponse {
+  return {
+    markers: request.markers.map((m) => ({
+      producerId: m.producerId,
+      topics: m.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, errorCode })) })),
+    })),
+  };
+}
+
+/**
+ * Version notes: v0 was removed in Kafka 4.0 (KIP-896); v1 is flexible. Each marker
+ * is written to its partitions as the transaction coordinator writes them (the
+ * engine fences it as Kafka's log does: INVALID_PRODUCER_EPOCH for an older
+ * producer epoch, TRANSACTION_COORDINATOR_FENCED for an older coordinator epoch);
+ * the transaction coordinator's own state is not touched, as in Kafka. Unknown
+ * topics, partitions and internal topics: UNKNOWN_TOPIC_OR_PARTITION.
+ */
+export const writeTxnMarkers: ApiEntry<WriteTxnMarkersRequest, WriteTxnMarkersResponse> = {
+  apiKey: API_KEYS.WriteTxnMarkers,
+  minVersion: 1,
+  maxVersion: 1,
+  rule: 'transaction',
+  authz: {
+    checks: [
+      { action: 'admin', on: 'cluster', denial: 'CLUSTER_AUTHORIZATION_FAILED on every partition' },
+      { action: 'produce', on: 'topic', when: 'the cluster allowed (superusers may produce anywhere)', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition of the topic' },
+    ],
+    needs: (request): Need[] => [{ on: 'cluster', action: 'admin', gates: true }, ...topicsNamed('produce', request.markers.flatMap((m) => m.topics.map((t) => t.name)))],
+  },
+  async handle(ctx, request) {
+    if (!(await ctx.access.cluster())) return markersFailed(request, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    const resolver = new TopicResolver(ctx);
+    const storage = ctx.gateway.storage;
+    const markers = [];
+    for (const m of request.markers) {
+      const topics = [];
+      for (const t of m.topics) {
+        const found = await resolver.lookup(t.name);
+        const allowed = found.name ? await ctx.access.topic(found.name, 'produce') : true;
+        const partitions = [];
+        for (const partitionIndex of t.partitionIndexes) {
+          let errorCode: number = ErrorCode.NONE;
+          if (!allowed) errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+          else if (!found.ok || isInternalTopic(found.name) || !partitionExists(found.info, partitionIndex)) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          else {
+            try {
+              const marker = { producerId: m.producerId, producerEpoch: m.producerEpoch, commit: m.transactionResult, coordinatorEpoch: m.coordinatorEpoch };
+              const { offset } = await storage.writeTxnMarker({ topic: found.info.name, partition: partitionIndex }, marker, { principal: ctx.session.principal });
+              ctx.log.info({ conn: ctx.conn.id, principal: ctx.session.principal, topic: found.info.name, partition: partitionIndex, ...marker, offset }, 'transaction marker written (WriteTxnMarkers)');
+            } catch (err) {
+              if (!(err instanceof StorageError) && !(err instanceof KafkaError)) throw err;
+              errorCode = err.code;
+              ctx.log.warn({ conn: ctx.conn.id, topic: found.info.name, partition: partitionIndex, producerId: m.producerId, err: err.message }, 'transaction marker refused (WriteTxnMarkers)');
+            }
+          }
+          partitions.push({ partitionIndex, errorCode });
+        }
+        topics.push({ name: t.name, partitions });
+      }
+      markers.push({ producerId: m.producerId, topics });
+    }
+    return { markers };
+  },
+  errorResponse(request, errorCode) {
+    return markersFailed(request, errorCode);
   },
 };

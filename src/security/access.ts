@@ -321,6 +321,11 @@ export class RequestAccess {
     return false;
   }
 
+  /** True when the cluster permission (superusers) was allowed for this request. */
+  allowedCluster(): boolean {
+    return this.decided.get('admin\u0000cluster') === true;
+  }
+
   /** True when `action` was allowed on the session's namespace as a whole. */
   allowedNamespace(ns: NamespaceRef, action: AuthAction): boolean {
     return this.decided.get(`${action}\u0000namespace:${ns.tenant}/${ns.namespace}`) === true;

@@ -13,9 +13,10 @@
  *    ProducerFencedException, the second commits;
  *  - sendOffsetsToTransaction: offsets become visible when the transaction
  *    commits, an aborted transaction's offsets never;
- *  - `kafka-transactions.sh list|describe|describe-producers` show an open
+ *  - `kafka-transactions.sh list|describe|describe-producers|abort` show an open
  *    transaction as Ongoing with its partition and its producer's open
- *    transaction; past its timeout the coordinator aborts it (read_committed
+ *    transaction, `abort` ends it on one partition (read_committed consumers
+ *    move past it at once); past its timeout the coordinator aborts it (read_committed
  *    consumers move on) and the producer is fenced;
  *  - kafkajs (old protocol versions) and librdkafka (confluent-kafka)
  *    transactional producers;
@@ -170,13 +171,14 @@ function table(out: string): Array<Record<string, string>> {
   return lines.slice(1).map((l) => Object.fromEntries(l.split('\t').map((v, i) => [header[i], v.trim()])));
 }
 
-toolTest('kafka-transactions.sh list/describe/describe-producers show an open transaction; past its timeout it is aborted and its producer fenced', unavailable('java'), async () => {
+toolTest('kafka-transactions.sh list/describe/describe-producers show an open transaction, abort ends it on a partition; past its timeout the coordinator aborts it and fences its producer', unavailable('java'), async () => {
   const java = new JavaKafkaClient({ bootstrap: gw.bootstrap });
   await java.createTopics([{ name: 'txn-open', partitions: 2 }]);
   const open = await startScenario(['open', '--bootstrap', gw.bootstrap, '--topic', 'txn-open', '--txn-id', 'open-app', '--timeout-ms', '25000']);
   await waitFor(() => open.events.some((e) => e.event === 'open') || open.child.exitCode !== null, 60_000, () => `transaction open: ${open.stderr()}`);
   assert.ok(open.events.some((e) => e.event === 'open'), open.stderr());
 
+  const transactions = gw.gateway.context.transactions!;
   const listed = table(await transactionsCli(['list'])).find((r) => r.TransactionalId === 'open-app');
   assert.ok(listed, 'list shows the transactional id');
   assert.equal(listed.TransactionState, 'Ongoing');
@@ -190,8 +192,17 @@ toolTest('kafka-transactions.sh list/describe/describe-producers show an open tr
   assert.ok(mine, `describe-producers shows the producer: ${JSON.stringify(producers)}`);
   assert.equal(mine.CurrentTransactionStartOffset, '0', 'its open transaction starts at offset 0');
 
-  // past the timeout the coordinator aborts it with a bumped epoch
-  const transactions = gw.gateway.context.transactions!;
+  // an operator ends the hanging transaction on partition 0 (WriteTxnMarkers from the admin client):
+  // read_committed consumers move past it at once, long before the coordinator's timeout
+  await transactionsCli(['abort', '--topic', 'txn-open', '--partition', '0', '--start-offset', '0']);
+  const afterAbort = table(await transactionsCli(['describe-producers', '--topic', 'txn-open', '--partition', '0'])).find((r) => r.ProducerId === listed.ProducerId);
+  assert.ok(afterAbort, 'the producer is still listed');
+  assert.notEqual(afterAbort.CurrentTransactionStartOffset, '0', `no open transaction on the partition after the abort: ${JSON.stringify(afterAbort)}`);
+  const beforeTimeout = await java.consume({ topic: 'txn-open', partitions: [0], isolationLevel: 'read_committed', untilEnd: true, timeoutMs: 20_000 });
+  assert.deepEqual(beforeTimeout.map((r) => r.valueText), [], 'the aborted record is invisible and the consumer reached the end');
+  assert.equal(transactions.state({ tenant: 'public', transactionalId: 'open-app' })?.state, 'Ongoing', "the coordinator's own state is untouched (as Kafka's)");
+
+  // past the timeout the coordinator aborts it with a bumped epoch (its marker on partition 0 follows the operator's)
   await waitFor(() => transactions.state({ tenant: 'public', transactionalId: 'open-app' })?.state === 'CompleteAbort', 60_000, 'the timed-out transaction aborted');
   const state = transactions.state({ tenant: 'public', transactionalId: 'open-app' })!;
   assert.equal(state.producerEpoch, Number(described.ProducerEpoch) + 1, 'the producer was fenced by an epoch bump');
