@@ -188,6 +188,15 @@ export interface Consumer {
   /** Cumulative ack (durable subscriptions). */
   acknowledgeCumulative(id: MessageId): Promise<void>;
   acknowledge(id: MessageId): Promise<void>;
+  /** Individual ack of several entries in one ACK (resolves on the broker's ACK_RESPONSE). */
+  acknowledgeMany(ids: readonly MessageId[]): Promise<void>;
+  /**
+   * REDELIVER_UNACKNOWLEDGED_MESSAGES for these entries (Shared / Key_Shared subscriptions): the
+   * broker dispatches them again (to any consumer of the subscription) with redelivery_count + 1.
+   * Fire and forget (the protocol has no answer); a no-op while disconnected (the broker
+   * redelivers every unacknowledged entry of a lost consumer anyway).
+   */
+  redeliver(ids: readonly MessageId[]): void;
   /** SEEK: next delivered entry is `id` itself (or the first published at/after the time); clears the buffer. */
   seek(target: MessageId | { publishTime: bigint }): Promise<void>;
   /** GET_LAST_MESSAGE_ID on this consumer's topic. */
