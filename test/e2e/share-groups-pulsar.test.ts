@@ -1,10 +1,11 @@
 /**
  * Share groups (KIP-932) on storageEngine=pulsar against the run's shared Pulsar standalone
- * broker: the same Java KafkaShareConsumer scenarios as share-groups.test.ts (accept, release,
- * reject, lock expiry, two members sharing a topic), served by the gateway's own share-group
- * coordinator over the Pulsar engine's reads and its state topic (docs/share-groups.md). The
- * share-partition's start offset shows in Pulsar as a durable subscription named after the group
- * (its backlog: what the share group has not finished).
+ * broker, mapped onto Pulsar Shared subscriptions (docs/share-groups.md): the same Java
+ * KafkaShareConsumer scenarios as share-groups.test.ts (accept, release, reject, lock expiry,
+ * two members sharing a topic); the group's subscription `share:<group>` is a Shared one and has
+ * no backlog once everything is accepted or rejected. Two gateway nodes on one Pulsar: share
+ * consumers bootstrapped to different nodes divide a topic's records, each delivered and
+ * accepted once, each node holding a consumer of the subscription (no NOT_COORDINATOR).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
@@ -12,7 +13,7 @@ import kafkajs from 'kafkajs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
-import { runShareScenario } from './drivers/share-scenario.js';
+import { runShareNodesScenario, runShareScenario } from './drivers/share-scenario.js';
 
 const { Kafka, logLevel } = kafkajs;
 const skip = pulsarSkipReason();
@@ -43,14 +44,55 @@ describe('share groups on the Pulsar engine', { skip }, () => {
   toolTest('accept, release, reject, lock expiry and two members sharing a topic', unavailable('java'), async () => {
     const group = `share-g-${suffix}`;
     await runShareScenario(gw!.bootstrap, topic, group, shareTopic, `share-h-${suffix}`);
-    // every record of `topic` is done: the group's Pulsar subscription has no backlog (mirrored within 5 s)
+    // every record of `topic` is done: the group's Shared subscription has no backlog
     let seen: unknown = null;
     for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
       const r = await p.rest('GET', `/admin/v2/persistent/${ns}/${topic}-partition-0/stats`);
-      const stats = JSON.parse(r.text) as { subscriptions?: Record<string, { msgBacklog: number }> };
-      seen = stats.subscriptions?.[group] ?? null;
-      if (stats.subscriptions?.[group]?.msgBacklog === 0) return;
+      const stats = JSON.parse(r.text) as { subscriptions?: Record<string, { msgBacklog: number; type?: string }> };
+      seen = stats.subscriptions?.[`share:${group}`] ?? null;
+      if (stats.subscriptions?.[`share:${group}`]?.msgBacklog === 0) {
+        assert.equal(stats.subscriptions[`share:${group}`]!.type, 'Shared');
+        return;
+      }
     }
     assert.fail(`the share group's subscription on ${topic}: ${JSON.stringify(seen)}`);
+  });
+});
+
+describe('share groups on the Pulsar engine, two gateway nodes', { skip }, () => {
+  const nodes: TestGateway[] = [];
+  let p: SharedPulsar;
+  let ns: string;
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const topic = `share-nodes-${suffix}`;
+
+  before(async () => {
+    p = await sharedPulsar();
+    ns = await createNamespace(p, uniqueName('e2e-share-nodes'));
+    for (const kafkaNodeId of [1, 2]) {
+      nodes.push(await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'kafka'), kafkaNodeId, shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 5000, shareGroupHeartbeatIntervalMs: 500 }));
+    }
+    const kafka = new Kafka({ clientId: 'share-admin', brokers: [nodes[0]!.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    await admin.disconnect();
+  });
+
+  after(async () => {
+    for (const n of nodes) await n.stop();
+  });
+
+  toolTest('share consumers on different nodes divide the records: each delivered and accepted once', unavailable('java'), async () => {
+    const group = `share-n-${suffix}`;
+    await runShareNodesScenario(nodes[0]!.bootstrap, nodes[1]!.bootstrap, topic, group, 60);
+    // both nodes served ShareFetch for the partition: each holds a consumer of the group's Shared subscription
+    const r = await p.rest('GET', `/admin/v2/persistent/${ns}/${topic}-partition-0/stats`);
+    const stats = JSON.parse(r.text) as { subscriptions?: Record<string, { msgBacklog: number; type?: string; consumers?: Array<{ consumerName?: string }> }> };
+    const sub = stats.subscriptions?.[`share:${group}`];
+    assert.ok(sub, r.text);
+    assert.equal(sub.type, 'Shared');
+    assert.deepEqual((sub.consumers ?? []).map((c) => c.consumerName).sort(), ['kop-gateway-1', 'kop-gateway-2'], r.text);
+    assert.equal(sub.msgBacklog, 0, r.text);
   });
 });
