@@ -13,7 +13,7 @@
  */
 import type { GroupKey } from '../coordinator/locator.js';
 import type { StorageEngine } from '../storage/engine.js';
-import type { AcquiredRange } from './partition.js';
+import type { AcquiredRange, ShareRecordCounts } from './partition.js';
 
 /** A topic partition, resolved and authorized by the handler. */
 export interface ShareTarget {
@@ -92,5 +92,8 @@ export interface ShareRecords {
   close(): Promise<void>;
 }
 
-/** Builds an implementation for a share-group coordinator: `settings` gives a group's current settings. */
-export type ShareRecordsFactory = (settings: (key: GroupKey) => ShareSettings) => ShareRecords;
+/**
+ * Builds an implementation for a share-group coordinator: `settings` gives a group's current
+ * settings, `counts` is where it counts what happens to records (the coordinator's metrics).
+ */
+export type ShareRecordsFactory = (settings: (key: GroupKey) => ShareSettings, counts: ShareRecordCounts) => ShareRecords;

@@ -13,7 +13,9 @@ import kafkajs from 'kafkajs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
-import { runShareNodesScenario, runShareScenario } from './drivers/share-scenario.js';
+import { runShareNodesScenario, runShareQueueScenario, runShareScenario } from './drivers/share-scenario.js';
+import { runJavaMain } from '../helpers/clients/java.js';
+import { ensurePulsarInterop, pulsarConsume, pulsarJavaUnavailable } from '../helpers/pulsar/interop.js';
 
 const { Kafka, logLevel } = kafkajs;
 const skip = pulsarSkipReason();
@@ -29,7 +31,7 @@ describe('share groups on the Pulsar engine', { skip }, () => {
   before(async () => {
     p = await sharedPulsar();
     ns = await createNamespace(p, uniqueName('e2e-share'));
-    gw = await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'kafka'), shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 2000, shareGroupHeartbeatIntervalMs: 500 });
+    gw = await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'kafka'), shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 2000, shareGroupHeartbeatIntervalMs: 500, opsListener: 'http://127.0.0.1:0' });
     const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
@@ -44,6 +46,20 @@ describe('share groups on the Pulsar engine', { skip }, () => {
   toolTest('accept, release, reject, lock expiry and two members sharing a topic', unavailable('java'), async () => {
     const group = `share-g-${suffix}`;
     await runShareScenario(gw!.bootstrap, topic, group, shareTopic, `share-h-${suffix}`);
+    // Kafka's kafka-share-groups.sh: the start offset (after the subscription's mark-delete position) moved past all six records
+    const d = await runJavaMain('org.apache.kafka.tools.consumer.group.ShareGroupCommand', ['--bootstrap-server', gw!.bootstrap, '--describe', '--group', group], { timeoutMs: 60_000 });
+    assert.equal(d.code, 0, d.stderr);
+    const row = d.stdout.split('\n').find((l) => l.startsWith(group));
+    assert.ok(row, d.stdout);
+    assert.deepEqual(row.trim().split(/\s+/), [group, topic, '0', '6', '0'], d.stdout);
+    // the share-group metrics count what happened on the Pulsar mapping too: v2 released, v3 rejected, v5's lock expired
+    const text = await (await fetch(`${gw!.gateway.ops!.url}/metrics`)).text();
+    const count = (event: string) => Number(new RegExp(`^kop_gateway_share_records_total\\{event="${event}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    assert.equal(count('released'), 1, text);
+    assert.equal(count('rejected'), 1);
+    assert.ok(count('expired') >= 1);
+    assert.ok(count('redelivered') >= 2);
+    assert.equal(count('accepted'), 5 + 40, 'v0-v5 but the rejected v3, and the 40 shared records');
     // every record of `topic` is done: the group's Shared subscription has no backlog
     let seen: unknown = null;
     for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
@@ -94,5 +110,48 @@ describe('share groups on the Pulsar engine, two gateway nodes', { skip }, () =>
     assert.equal(sub.type, 'Shared');
     assert.deepEqual((sub.consumers ?? []).map((c) => c.consumerName).sort(), ['kop-gateway-1', 'kop-gateway-2'], r.text);
     assert.equal(sub.msgBacklog, 0, r.text);
+  });
+});
+
+describe('share groups on the Pulsar engine: a Pulsar consumer on the same Shared subscription', { skip }, () => {
+  let gw: TestGateway | undefined;
+  let p: SharedPulsar;
+  let ns: string;
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const topic = `share-interop-${suffix}`;
+
+  before(async () => {
+    p = await sharedPulsar();
+    ns = await createNamespace(p, uniqueName('e2e-share-interop'));
+    // entryFormat=pulsar: Pulsar consumers can read what Kafka producers wrote
+    gw = await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'pulsar'), shareAutoOffsetReset: 'earliest', shareGroupHeartbeatIntervalMs: 500 });
+    const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    await admin.disconnect();
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  toolTest('a Kafka share consumer and a Pulsar Shared consumer of share:<group> divide the records, each once', unavailable('java') ?? pulsarJavaUnavailable(), async () => {
+    const group = `share-i-${suffix}`;
+    const total = 40;
+    await ensurePulsarInterop(); // compiled before the race starts
+    const [kafkaSide, pulsarSide] = await Promise.all([
+      runShareQueueScenario(gw!.bootstrap, topic, group, 25, total),
+      pulsarConsume({ url: p.serviceUrl, token: p.adminToken, topic: `persistent://${ns}/${topic}-partition-0`, subscription: `share:${group}`, subscriptionType: 'Shared', count: total, timeoutMs: 25_000, allowPartial: true }),
+    ]);
+    const viaKafka = kafkaSide.map((e) => e.value!);
+    const viaPulsar = pulsarSide.map((m) => Buffer.from(m.value ?? '', 'base64').toString('utf8'));
+    const context = `kafka: ${JSON.stringify(viaKafka)}\npulsar: ${JSON.stringify(viaPulsar)}`;
+    assert.deepEqual(
+      [...viaKafka, ...viaPulsar].sort(),
+      Array.from({ length: total }, (_, i) => `q${i}`).sort(),
+      `every record went to exactly one of the two consumers\n${context}`,
+    );
+    assert.ok(viaKafka.length > 0 && viaPulsar.length > 0, `both consumers took part\n${context}`);
   });
 });

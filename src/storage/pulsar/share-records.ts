@@ -37,6 +37,7 @@ import type { Consumer, MessageId, PulsarClient, ReceivedEntry } from '../../pul
 import type { PulsarAdmin } from '../../pulsar/admin/types.js';
 import { EntryWindow, type Settled } from '../../share/entry-window.js';
 import { acquiredCount } from '../../share/local-records.js';
+import type { ShareRecordCounts } from '../../share/partition.js';
 import type { AckBatch, FetchedPartition, OffsetsWanted, ShareFetchLimits, ShareOffsets, ShareReadContext, ShareRecords, ShareSettings, ShareTarget } from '../../share/records.js';
 import { partitionName } from '../../topics/names.js';
 import { StorageError } from '../engine.js';
@@ -70,6 +71,8 @@ export interface PulsarShareRecordsOptions {
   nodeId: number;
   logger: EngineLogger;
   settings: (key: GroupKey) => ShareSettings;
+  /** Where what happens to records is counted (metrics). */
+  counts: ShareRecordCounts;
 }
 
 function partKey(key: GroupKey, t: ShareTarget): string {
@@ -113,7 +116,7 @@ export class PulsarShareRecords implements ShareRecords {
         target: t,
         consumer: null,
         opening: null,
-        window: new EntryWindow<MessageId>({ lockDurationMs: s.lockDurationMs, deliveryCountLimit: s.deliveryCountLimit }),
+        window: new EntryWindow<MessageId>({ lockDurationMs: s.lockDurationMs, deliveryCountLimit: s.deliveryCountLimit }, this.o.counts),
         outstanding: 0,
         lastUsed: Date.now(),
         chain: Promise.resolve(),
@@ -323,7 +326,8 @@ export class PulsarShareRecords implements ShareRecords {
         this.o.logger.warn({ err: (err as Error).message, topic }, 'share group offsets: no internal stats');
         continue;
       }
-      const md = stats.cursors[sub]?.markDeletePosition;
+      // the managed ledger names the cursor with the subscription URL-encoded
+      const md = (stats.cursors[sub] ?? stats.cursors[encodeURIComponent(sub)])?.markDeletePosition;
       if (!md) continue; // the group has not read this partition
       let start: bigint | null = null;
       const o = await rc.storage.offsets({ topic: w.topic, partition: w.partition }).catch(() => null);

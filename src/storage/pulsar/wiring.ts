@@ -46,7 +46,7 @@ export function pulsarWiring(engine: PulsarEngine, urls: { brokerServiceUrl: str
       };
     },
     offsetCommitted: (groupId, topic, partition, offset) => engine.mirrorCommittedOffset(groupId, topic, partition, offset),
-    shareRecords: (settings) => new PulsarShareRecords({ client: engine.client, admin: engine.admin, nodeId: o.nodeId, logger: engine.engineLogger, settings }),
+    shareRecords: (settings, counts) => new PulsarShareRecords({ client: engine.client, admin: engine.admin, nodeId: o.nodeId, logger: engine.engineLogger, settings, counts }),
     readiness: () => {
       const brokerProbe = probe(() => engine.client.checkConnection(), PROBE_TIMEOUT_MS, PROBE_CACHE_MS);
       // Tenant policies (authorizationEnabled) and topic administration come from the admin API.

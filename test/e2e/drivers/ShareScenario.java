@@ -22,6 +22,10 @@
  *   nodes     - consumer n1 bootstrapped to node 1 and n2 to node 2 (one share group), explicit
  *               accept of every record and commitSync; <count> records produced one by one while
  *               both poll. Every record must be delivered once, accepted once, by either of them.
+ *
+ * Or: ShareScenario queue <bootstrap> <topic> <group> <seconds> <count>
+ *   queue     - one share consumer accepts what it gets until <seconds> pass; <count> records are
+ *               produced one by one after 5 s (a Pulsar consumer may share the subscription).
  */
 import java.time.Duration;
 import java.util.ArrayList;
@@ -113,6 +117,16 @@ public class ShareScenario {
       deadline = System.currentTimeMillis() + Long.parseLong(args[5]) * 1000L;
       try {
         phaseNodes(args[1], args[2], args[3], args[4], Integer.parseInt(args[6]));
+      } catch (Throwable t) {
+        emit("{\"ev\":\"error\",\"message\":" + q(t.toString()) + "}");
+        System.exit(1);
+      }
+      System.exit(0);
+    }
+    if (args[0].equals("queue")) {
+      deadline = System.currentTimeMillis() + Long.parseLong(args[4]) * 1000L;
+      try {
+        phaseQueue(args[1], args[2], args[3], Integer.parseInt(args[5]));
       } catch (Throwable t) {
         emit("{\"ev\":\"error\",\"message\":" + q(t.toString()) + "}");
         System.exit(1);
@@ -276,5 +290,30 @@ public class ShareScenario {
     stop.set(true);
     for (Thread t : threads) t.join(20_000);
     emit("{\"ev\":\"done\",\"phase\":\"nodes\"}");
+  }
+
+  /** One share consumer, explicit accept, until the deadline; `count` records produced after 3 s. */
+  static void phaseQueue(String server, String topic, String group, int count) throws Exception {
+    bootstrap = server;
+    try (KafkaShareConsumer<String, String> c = consumer(group, "share-q", true, 5)) {
+      c.subscribe(List.of(topic));
+      long produceAt = System.currentTimeMillis() + 5000;
+      boolean produced = false;
+      while (System.currentTimeMillis() < deadline) {
+        if (!produced && System.currentTimeMillis() >= produceAt) {
+          List<String> values = new ArrayList<>();
+          for (int i = 0; i < count; i++) values.add("q" + i);
+          produce("queue", topic, values);
+          produced = true;
+        }
+        ConsumerRecords<String, String> rs = c.poll(Duration.ofMillis(300));
+        for (ConsumerRecord<String, String> r : rs) {
+          c.acknowledge(r, AcknowledgeType.ACCEPT);
+          record("queue", "k", r, "ACCEPT");
+        }
+        if (!rs.isEmpty()) commit("queue", "k", c);
+      }
+    }
+    emit("{\"ev\":\"done\",\"phase\":\"queue\"}");
   }
 }

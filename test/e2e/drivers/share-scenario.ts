@@ -69,6 +69,16 @@ export async function runShareNodesScenario(bootstrap1: string, bootstrap2: stri
   return got;
 }
 
+/**
+ * One Kafka share consumer accepting what it gets from `topic` for `seconds` (count records
+ * produced after 5 s), as another consumer (a Pulsar one) may share the work: the records it got.
+ */
+export async function runShareQueueScenario(bootstrap: string, topic: string, group: string, seconds: number, count: number): Promise<Event[]> {
+  const { events, context } = await runDriver(['queue', bootstrap, topic, group, String(seconds), String(count)]);
+  for (const c of events.filter((e) => e.ev === 'commit' && e.phase === 'queue')) assert.deepEqual(c.errors, [], `acknowledgements accepted\n${context}`);
+  return events.filter((e) => e.ev === 'record' && e.phase === 'queue');
+}
+
 /** Topics: `topic` with one partition, `shareTopic` with any; both empty, and the gateway with share.auto.offset.reset=earliest and a short lock. */
 export async function runShareScenario(bootstrap: string, topic: string, group: string, shareTopic: string, shareGroup: string): Promise<void> {
     const { events, context } = await runDriver([bootstrap, topic, group, shareTopic, shareGroup, '90']);
