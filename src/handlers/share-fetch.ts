@@ -1,7 +1,10 @@
 /**
  * Share groups (KIP-932), records side: ShareFetch (78, v1-2) and
  * ShareAcknowledge (79, v1-2), over the share-group coordinator's share
- * sessions and share-partitions (src/share/groups.ts, partition.ts).
+ * sessions (src/share/groups.ts) and its records side (src/share/records.ts:
+ * the gateway's share-partitions, or the engine's, e.g. Pulsar Shared
+ * subscriptions, which any node serves: the dispatcher then checks the group in
+ * its stored home on a node that does not coordinate it).
  *
  *  - The share session (group, member) follows Kafka's epochs: 0 opens it
  *    with the request's partitions (no acknowledgements allowed), then each

@@ -665,6 +665,15 @@ export class ShareGroups {
   /** The group's share-partitions' offsets (checked in its home; null: no such group): DescribeShareGroupOffsets. */
   async describeOffsets(ref: GroupRef, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>): Promise<ShareOffsets[] | null> {
     if (this.checkHome(ref, false) !== null) return null;
-    return this.records.offsets({ tenant: ref.tenant, groupId: ref.groupId }, wanted, rc, listed);
+    const assigned: OffsetsWanted = [];
+    const seen = new Set<string>();
+    for (const m of this.groups.get(groupMapKey(ref))?.members.values() ?? []) {
+      for (const t of m.topics) {
+        if (seen.has(t.name)) continue;
+        seen.add(t.name);
+        for (let partition = 0; partition < t.partitions; partition++) assigned.push({ topic: t.name, partition, topicId: t.topicId });
+      }
+    }
+    return this.records.offsets({ tenant: ref.tenant, groupId: ref.groupId }, wanted, rc, listed, assigned);
   }
 }

@@ -115,6 +115,7 @@ export class LocalShareRecords implements ShareRecords {
     return persisted === ErrorCode.NONE ? codes : codes.map((c) => (c === ErrorCode.NONE ? persisted : c));
   }
 
+  /** The share-partitions this coordinator keeps (`assigned` ones it does not keep yet have not been read: not listed). */
   async offsets(key: GroupKey, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>): Promise<ShareOffsets[]> {
     const out: ShareOffsets[] = [];
     for (const p of this.host.localPartitions(key)) {

@@ -81,9 +81,10 @@ export interface ShareRecords {
   releaseMember(key: GroupKey, memberId: string): Promise<void>;
   /**
    * The group's share-partitions (DescribeShareGroupOffsets): those `wanted`, or (null) all this
-   * implementation knows of whose topic `listed` allows (asked before anything of the topic is read).
+   * implementation knows of, and those `assigned` to the group's members now, whose topic `listed`
+   * allows (asked before anything of the topic is read).
    */
-  offsets(key: GroupKey, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>): Promise<ShareOffsets[]>;
+  offsets(key: GroupKey, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>, assigned: OffsetsWanted): Promise<ShareOffsets[]>;
   /** Periodic work (lock expiry). */
   sweep(now: number): Promise<void>;
   /** Load durable state (start of the coordinator). */

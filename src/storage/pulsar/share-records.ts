@@ -312,8 +312,15 @@ export class PulsarShareRecords implements ShareRecords {
     return outs;
   }
 
-  async offsets(key: GroupKey, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>): Promise<ShareOffsets[]> {
-    const list = wanted ?? [...this.parts.values()].filter((p) => p.group.tenant === key.tenant && p.group.groupId === key.groupId).map((p) => p.target);
+  /** Partitions whose topic has the group's subscription (the others have not been read: not listed). */
+  async offsets(key: GroupKey, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>, assigned: OffsetsWanted): Promise<ShareOffsets[]> {
+    let list = wanted;
+    if (list === null) {
+      const byKey = new Map<string, ShareTarget>();
+      for (const t of assigned) byKey.set(`${t.topic}\u0000${t.partition}`, t);
+      for (const p of this.parts.values()) if (p.group.tenant === key.tenant && p.group.groupId === key.groupId) byKey.set(`${p.target.topic}\u0000${p.target.partition}`, p.target);
+      list = [...byKey.values()];
+    }
     const out: ShareOffsets[] = [];
     const sub = shareGroupSubscription(key.groupId);
     for (const w of list) {
