@@ -336,7 +336,8 @@ export class ShareGroups {
   mayOpenSession(ref: GroupRef, memberId: string): boolean {
     if (this.member(ref, memberId)) return true;
     if (!this.records.anyNode || this.checkHome(ref, false) !== null) return false;
-    return !this.groups.has(groupMapKey(ref));
+    // members are kept by the coordinating node: none here (a former coordinator's members time out)
+    return (this.groups.get(groupMapKey(ref))?.members.size ?? 0) === 0;
   }
 
   async heartbeat(ref: GroupRef, p: HeartbeatParams): Promise<HeartbeatResult> {

@@ -102,6 +102,10 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     return this.buffer.length - this.bufferHead;
   }
 
+  get availablePermits(): number {
+    return this.queueSize === 0 ? this.manualPermits : Math.max(0, this.queueSize - this.buffered);
+  }
+
   async startConsumer(): Promise<void> {
     try {
       await this.connectLoop(true);

@@ -183,6 +183,11 @@ export interface Consumer {
   receive(timeoutMs: number): Promise<ReceivedEntry | null>;
   /** Entries already buffered (no wait). */
   readonly buffered: number;
+  /**
+   * With receiverQueueSize 0: the flow() permits not used by an arriving entry yet (granted again
+   * after a resubscription); otherwise the room left in the receiver queue.
+   */
+  readonly availablePermits: number;
   /** Grant more permits (FLOW). */
   flow(permits: number): void;
   /** Cumulative ack (durable subscriptions). */

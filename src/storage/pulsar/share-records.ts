@@ -58,8 +58,6 @@ interface Part {
   consumer: Consumer | null;
   opening: Promise<Consumer> | null;
   window: EntryWindow<MessageId>;
-  /** Permits granted and not used by an entry yet. */
-  outstanding: number;
   lastUsed: number;
   /** Acks and redeliveries in flight, in order (an ack is durable before the answer). */
   chain: Promise<void>;
@@ -117,7 +115,6 @@ export class PulsarShareRecords implements ShareRecords {
         consumer: null,
         opening: null,
         window: new EntryWindow<MessageId>({ lockDurationMs: s.lockDurationMs, deliveryCountLimit: s.deliveryCountLimit }, this.o.counts),
-        outstanding: 0,
         lastUsed: Date.now(),
         chain: Promise.resolve(),
       };
@@ -138,7 +135,6 @@ export class PulsarShareRecords implements ShareRecords {
         })
         .then((c) => {
           part.consumer = c;
-          part.outstanding = 0;
           return c;
         })
         .catch((e: unknown) => {
@@ -224,7 +220,6 @@ export class PulsarShareRecords implements ShareRecords {
       const e = await c.receive(0);
       if (!e) break;
       const n = entryRecordCount(e.metadata);
-      p.outstanding -= n;
       const index = e.brokerEntryMetadata?.index;
       if (index === undefined) throw new StorageError(ErrorCode.KAFKA_STORAGE_ERROR, `${p.topic}: entry without broker entry index (the broker needs the AppendIndexMetadataInterceptor)`);
       const first = index - BigInt(n) + 1n;
@@ -286,11 +281,7 @@ export class PulsarShareRecords implements ShareRecords {
         if (!p || outs[i]!.errorCode !== ErrorCode.NONE || !p.consumer) continue;
         live.push(p);
         const room = s.maxInFlight - p.window.held;
-        if (p.outstanding <= 0 && room > 0) {
-          const permits = Math.max(1, Math.min(limits.maxRecords, room));
-          p.outstanding += permits;
-          p.consumer.flow(permits);
-        }
+        if (p.consumer.availablePermits <= 0 && p.consumer.buffered === 0 && room > 0) p.consumer.flow(Math.max(1, Math.min(limits.maxRecords, room)));
         const d = p.window.nextLockDeadline() - Date.now();
         if (d < wake) wake = Math.max(1, d);
       }
