@@ -5,10 +5,12 @@
  * two members sharing a topic); the group's subscription `share:<group>` is a Shared one and has
  * no backlog once everything is accepted or rejected. Two gateway nodes on one Pulsar: share
  * consumers bootstrapped to different nodes divide a topic's records, each delivered and
- * accepted once, each node holding a consumer of the subscription (no NOT_COORDINATOR).
+ * accepted once, each node holding a consumer of the subscription (no NOT_COORDINATOR). Raw
+ * ShareFetch frames: part of a batch released stays on the node (delivery count 2), a released
+ * entry comes back from the broker with delivery count 2, the delivery-count limit archives.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
@@ -16,6 +18,10 @@ import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, u
 import { runShareNodesScenario, runShareQueueScenario, runShareScenario } from './drivers/share-scenario.js';
 import { runJavaMain } from '../helpers/clients/java.js';
 import { ensurePulsarInterop, pulsarConsume, pulsarJavaUnavailable } from '../helpers/pulsar/interop.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { API_KEYS } from '../../src/protocol/generated/apis.js';
+import { decodeResponse, encodeRequest, type ApiKeyNumber } from '../../src/protocol/codec/frame.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 
 const { Kafka, logLevel } = kafkajs;
 const skip = pulsarSkipReason();
@@ -153,5 +159,81 @@ describe('share groups on the Pulsar engine: a Pulsar consumer on the same Share
       `every record went to exactly one of the two consumers\n${context}`,
     );
     assert.ok(viaKafka.length > 0 && viaPulsar.length > 0, `both consumers took part\n${context}`);
+  });
+});
+
+describe('share groups on the Pulsar engine: batches and the delivery-count limit (raw frames)', { skip }, () => {
+  let gw: TestGateway | undefined;
+  let p: SharedPulsar;
+  let ns: string;
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const topic = `share-limit-${suffix}`;
+
+  before(async () => {
+    p = await sharedPulsar();
+    ns = await createNamespace(p, uniqueName('e2e-share-limit'));
+    gw = await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'kafka'), shareAutoOffsetReset: 'earliest', shareGroupDeliveryCountLimit: 2 });
+    const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    await admin.disconnect();
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('a partly released batch stays on the node; a released entry comes back from the broker; the limit archives', async () => {
+    const group = `share-l-${suffix}`;
+    const kafka = new Kafka({ clientId: 'share-limit', brokers: [gw!.bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    // one batch of three records: one Pulsar entry (entryFormat=kafka)
+    await producer.send({ topic, messages: [{ value: 'x0' }, { value: 'x1' }, { value: 'x2' }] });
+    const raw = await RawClient.open(gw!.port);
+    let correlationId = 1;
+    const call = async (apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => {
+      raw.send(encodeRequest(apiKey, version, correlationId++, 'raw', body as never));
+      const frame = await raw.next(20_000);
+      assert.ok(frame, 'answered');
+      return decodeResponse(frame, apiKey, version).body;
+    };
+    const backlog = async (): Promise<number | undefined> => {
+      const r = await p.rest('GET', `/admin/v2/persistent/${ns}/${topic}-partition-0/stats`);
+      return (JSON.parse(r.text) as { subscriptions?: Record<string, { msgBacklog: number }> }).subscriptions?.[`share:${group}`]?.msgBacklog;
+    };
+    try {
+      const joined = await call(API_KEYS.ShareGroupHeartbeat, 1, { groupId: group, memberId: 'raw-m', memberEpoch: 0, rackId: null, subscribedTopicNames: [topic] });
+      assert.equal(joined.errorCode, ErrorCode.NONE);
+      const topicId = joined.assignment.topicPartitions[0].topicId as Buffer;
+      let epoch = 0;
+      const fetch = async (acks: Array<{ firstOffset: bigint; lastOffset: bigint; acknowledgeTypes: number[] }>, maxWaitMs: number) => {
+        const r = await call(API_KEYS.ShareFetch, 1, { groupId: group, memberId: 'raw-m', shareSessionEpoch: epoch, maxWaitMs, minBytes: 1, maxBytes: 1 << 20, maxRecords: 10, batchSize: 10, topics: [{ topicId, partitions: [{ partitionIndex: 0, acknowledgementBatches: acks }] }], forgottenTopicsData: [] });
+        epoch++;
+        assert.equal(r.errorCode, ErrorCode.NONE);
+        const part = r.responses[0]?.partitions[0];
+        if (acks.length > 0) assert.equal(part?.acknowledgeErrorCode, ErrorCode.NONE, JSON.stringify(part, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+        return (part?.acquiredRecords ?? []).map((a: any) => [Number(a.firstOffset), Number(a.lastOffset), a.deliveryCount]);
+      };
+      assert.deepEqual(await fetch([], 10_000), [[0, 2, 1]]);
+      // accept x0, release x1 and x2: the entry cannot go back without x0, so x1 and x2 are acquired again here
+      assert.deepEqual(await fetch([{ firstOffset: 0n, lastOffset: 2n, acknowledgeTypes: [1, 2, 2] }], 5_000), [[1, 2, 2]]);
+      // released at the limit (2 deliveries): archived, the entry is done and acknowledged in Pulsar
+      assert.deepEqual(await fetch([{ firstOffset: 1n, lastOffset: 2n, acknowledgeTypes: [2] }], 500), []);
+      for (const deadline = Date.now() + 10_000; (await backlog()) !== 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await backlog(), 0, 'the batch is acknowledged on the subscription');
+
+      await producer.send({ topic, messages: [{ value: 'y3' }] });
+      assert.deepEqual(await fetch([], 10_000), [[3, 3, 1]]);
+      // released: back to the broker, which dispatches it again with redelivery count 1 (delivery count 2)
+      assert.deepEqual(await fetch([{ firstOffset: 3n, lastOffset: 3n, acknowledgeTypes: [2] }], 10_000), [[3, 3, 2]]);
+      assert.deepEqual(await fetch([{ firstOffset: 3n, lastOffset: 3n, acknowledgeTypes: [2] }], 1_000), [], 'archived at the limit, not delivered a third time');
+      for (const deadline = Date.now() + 10_000; (await backlog()) !== 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await backlog(), 0);
+    } finally {
+      raw.close();
+      await producer.disconnect();
+    }
   });
 });

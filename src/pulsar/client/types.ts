@@ -209,6 +209,8 @@ export interface Consumer {
   /** Calls `fn` whenever entries become available (after being empty); returns the unsubscribe function. */
   onReadable(fn: () => void): () => void;
   readonly connected: boolean;
+  /** Resolves when this consumer is closed for good: null after close() / unsubscribe(), the error after a fatal one (e.g. the subscription deleted). */
+  readonly closed: Promise<Error | null>;
   unsubscribe(): Promise<void>;
   close(): Promise<void>;
 }

@@ -135,6 +135,13 @@ export class PulsarShareRecords implements ShareRecords {
         })
         .then((c) => {
           part.consumer = c;
+          // closed for good (not by us): forget the part, the next fetch subscribes again
+          void c.closed.then((err) => {
+            if (this.parts.get(part.key) !== part || part.consumer !== c) return;
+            this.parts.delete(part.key);
+            part.window.drain();
+            if (err) this.o.logger.warn({ err: err.message, topic: part.topic, group: key.groupId }, 'share group: Pulsar consumer closed; subscribing again on the next fetch');
+          });
           return c;
         })
         .catch((e: unknown) => {
