@@ -218,7 +218,13 @@ export class ShareGroups {
     records: ShareRecordsFactory | null = null,
   ) {
     this.store = new ShareStore(kv);
-    this.records = records ? records((key) => this.settings(key), this.counts) : new LocalShareRecords(this.localHost());
+    this.records = records
+      ? records(
+          (key) => this.settings(key),
+          this.counts,
+          (key, t) => this.existingPartitionOf(key, t.topic, t.partition, t.topicId)?.sp.startOffset ?? null,
+        )
+      : new LocalShareRecords(this.localHost());
   }
 
   /** A group's settings now (its configs, else the gateway's). */

@@ -97,4 +97,10 @@ export interface ShareRecords {
  * Builds an implementation for a share-group coordinator: `settings` gives a group's current
  * settings, `counts` is where it counts what happens to records (the coordinator's metrics).
  */
-export type ShareRecordsFactory = (settings: (key: GroupKey) => ShareSettings, counts: ShareRecordCounts) => ShareRecords;
+export type ShareRecordsFactory = (settings: (key: GroupKey) => ShareSettings, counts: ShareRecordCounts, storedStart: StoredStart) => ShareRecords;
+
+/**
+ * The start offset the gateway's own share-partition of (group, partition) had stored, if any
+ * (state written before the engine's implementation took over: an upgrade starts there).
+ */
+export type StoredStart = (key: GroupKey, target: ShareTarget) => bigint | null;

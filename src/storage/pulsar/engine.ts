@@ -715,7 +715,8 @@ export class PulsarEngine implements StorageEngine {
     this.mirror.committed({ topic: partitionName(topic, partition), subscription, offset });
   }
 
-  private async positionOf(partitionTopic: string, offset: bigint): Promise<MessageId | null> {
+  /** The position of the entry holding `offset` of a partition topic (the position after the last entry at the end; null: empty). */
+  async positionOf(partitionTopic: string, offset: bigint): Promise<MessageId | null> {
     const cached = this.partitions.get(partitionTopic)?.positionOf(offset);
     if (cached) return cached;
     const e = await this.locator.locate(partitionTopic, offset);

@@ -25,6 +25,9 @@
  * nodes whose members fetch. A consumer no fetch used for IDLE_MS is closed: the
  * broker dispatches what it held to the others.
  *
+ * Upgrade: a group whose share-partition the gateway's own implementation stored (before this
+ * mapping) gets its subscription created at that start offset's entry, not at share.auto.offset.reset.
+ *
  * DescribeShareGroupOffsets: the start offset is the offset after the
  * subscription's mark-delete position; the lag counts the records from there to
  * the high watermark (those acked individually past the mark-delete position
@@ -38,7 +41,7 @@ import type { PulsarAdmin } from '../../pulsar/admin/types.js';
 import { EntryWindow, type Settled } from '../../share/entry-window.js';
 import { acquiredCount } from '../../share/local-records.js';
 import type { ShareRecordCounts } from '../../share/partition.js';
-import type { AckBatch, FetchedPartition, OffsetsWanted, ShareFetchLimits, ShareOffsets, ShareReadContext, ShareRecords, ShareSettings, ShareTarget } from '../../share/records.js';
+import type { AckBatch, FetchedPartition, OffsetsWanted, ShareFetchLimits, ShareOffsets, ShareReadContext, ShareRecords, ShareSettings, ShareTarget, StoredStart } from '../../share/records.js';
 import { partitionName } from '../../topics/names.js';
 import { StorageError } from '../engine.js';
 import type { EngineLogger } from '../logger.js';
@@ -71,6 +74,10 @@ export interface PulsarShareRecordsOptions {
   settings: (key: GroupKey) => ShareSettings;
   /** Where what happens to records is counted (metrics). */
   counts: ShareRecordCounts;
+  /** A start offset the gateway's own share-partition stored (before an upgrade to this mapping). */
+  storedStart: StoredStart;
+  /** The position of the entry holding an offset of a partition topic. */
+  positionOf: (partitionTopic: string, offset: bigint) => Promise<MessageId | null>;
 }
 
 function partKey(key: GroupKey, t: ShareTarget): string {
@@ -80,6 +87,8 @@ function partKey(key: GroupKey, t: ShareTarget): string {
 export class PulsarShareRecords implements ShareRecords {
   readonly anyNode = true;
   private readonly parts = new Map<string, Part>();
+  /** Parts whose subscription is known to exist (an upgrade's stored start offset applied or not needed). */
+  private readonly adopted = new Set<string>();
   private closed = false;
 
   constructor(private readonly o: PulsarShareRecordsOptions) {}
@@ -124,15 +133,17 @@ export class PulsarShareRecords implements ShareRecords {
     const part = p;
     if (!part.opening) {
       const s = this.o.settings(key);
-      part.opening = this.o.client
-        .subscribe({
-          topic: part.topic,
-          subscription: shareGroupSubscription(key.groupId),
-          subscriptionType: 'Shared',
-          initialPosition: s.autoOffsetReset === 'earliest' ? 'Earliest' : 'Latest',
-          consumerName: `kop-gateway-${this.o.nodeId}`,
-          receiverQueueSize: 0,
-        })
+      part.opening = this.adopt(key, part)
+        .then(() =>
+          this.o.client.subscribe({
+            topic: part.topic,
+            subscription: shareGroupSubscription(key.groupId),
+            subscriptionType: 'Shared',
+            initialPosition: s.autoOffsetReset === 'earliest' ? 'Earliest' : 'Latest',
+            consumerName: `kop-gateway-${this.o.nodeId}`,
+            receiverQueueSize: 0,
+          }),
+        )
         .then((c) => {
           part.consumer = c;
           // closed for good (not by us): forget the part, the next fetch subscribes again
@@ -151,6 +162,28 @@ export class PulsarShareRecords implements ShareRecords {
     }
     await part.opening;
     return part;
+  }
+
+  /**
+   * An upgrade: the group's share-partition of the gateway's own implementation stored a start
+   * offset and the subscription does not exist yet: create it at the entry holding that offset
+   * (instead of where share.auto.offset.reset would start it).
+   */
+  private async adopt(key: GroupKey, part: Part): Promise<void> {
+    const start = this.o.storedStart(key, part.target);
+    if (start === null || this.adopted.has(part.key)) return;
+    const sub = shareGroupSubscription(key.groupId);
+    if ((await this.o.admin.listSubscriptions(part.topic)).includes(sub)) {
+      this.adopted.add(part.key);
+      return;
+    }
+    const at = await this.o.positionOf(part.topic, start);
+    if (at === null) return;
+    await this.o.admin.createSubscription(part.topic, sub, at.ledgerId, at.entryId).catch((e: unknown) => {
+      if ((e as { status?: number }).status !== 409) throw e;
+    });
+    this.adopted.add(part.key);
+    this.o.logger.info({ topic: part.topic, subscription: sub, startOffset: start.toString() }, "share group: subscription created at the gateway's stored share-partition start offset");
   }
 
   /** Tell the broker what the window settled: acks awaited (durable), redeliveries sent. */

@@ -46,7 +46,8 @@ export function pulsarWiring(engine: PulsarEngine, urls: { brokerServiceUrl: str
       };
     },
     offsetCommitted: (groupId, topic, partition, offset) => engine.mirrorCommittedOffset(groupId, topic, partition, offset),
-    shareRecords: (settings, counts) => new PulsarShareRecords({ client: engine.client, admin: engine.admin, nodeId: o.nodeId, logger: engine.engineLogger, settings, counts }),
+    shareRecords: (settings, counts, storedStart) =>
+      new PulsarShareRecords({ client: engine.client, admin: engine.admin, nodeId: o.nodeId, logger: engine.engineLogger, settings, counts, storedStart, positionOf: (topic, offset) => engine.positionOf(topic, offset) }),
     readiness: () => {
       const brokerProbe = probe(() => engine.client.checkConnection(), PROBE_TIMEOUT_MS, PROBE_CACHE_MS);
       // Tenant policies (authorizationEnabled) and topic administration come from the admin API.
