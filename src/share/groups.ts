@@ -250,16 +250,19 @@ export class ShareGroups {
    */
   async loadHome(key: GroupKey): Promise<string | null> {
     const mk = groupMapKey(key);
-    const known = this.homes.get(mk);
-    if (known !== undefined) return known;
-    const home = await this.store.getHome(key);
-    if (home === null) return null;
-    const configs = await this.store.getConfigs(key);
     if (!this.homes.has(mk)) {
-      this.homes.set(mk, home);
-      this.homesWritten.add(mk);
-      if (Object.keys(configs).length > 0) this.groupConfigs.set(mk, configs);
+      const stored = await this.store.getHome(key);
+      if (stored === null) return null;
+      // a home never changes once set
+      if (!this.homes.has(mk)) {
+        this.homes.set(mk, stored);
+        this.homesWritten.add(mk);
+      }
     }
+    // the configs as the coordinating node last stored them (read from the store's current view)
+    const configs = await this.store.getConfigs(key);
+    if (Object.keys(configs).length > 0) this.groupConfigs.set(mk, configs);
+    else this.groupConfigs.delete(mk);
     return this.homes.get(mk) ?? null;
   }
 
