@@ -157,7 +157,7 @@ export class Gateway {
       await security.close();
       throw err;
     }
-    const shareGroups = config.shareGroupsEnabled ? new ShareGroups(storage.state, shareGroupsConfigFrom(config), log.child({ component: 'share-groups' })) : undefined;
+    const shareGroups = config.shareGroupsEnabled ? new ShareGroups(storage.state, shareGroupsConfigFrom(config), log.child({ component: 'share-groups' }), undefined, wiring.shareRecords) : undefined;
     if (shareGroups && wiring.offsetCommitted) shareGroups.onStartMoved = wiring.offsetCommitted;
     try {
       await shareGroups?.start();

@@ -516,7 +516,7 @@ export const SCHEMA = {
       if (v > 10000) throw new Error('at most 10000');
     },
     origin: 'Kafka',
-    doc: 'In-flight records one share-partition tracks (from its start offset); a full window acquires nothing new until its oldest records are acknowledged (Kafka group.share.partition.max.record.locks).',
+    doc: 'In-flight records one share-partition tracks (from its start offset); a full window acquires nothing new until its oldest records are acknowledged (Kafka group.share.partition.max.record.locks). On the Pulsar engine: records of a partition one gateway node holds from the share group\'s Shared subscription.',
   },
   shareGroupHeartbeatIntervalMs: {
     kind: 'int',

@@ -226,7 +226,7 @@ function resolveNeed(ctx: RequestContext, n: Need): Promise<unknown> | undefined
         return n.on === 'topic-id' ? access.declareTopic(name, n.action) : access.declareTenant(name.tenant);
       });
     case 'group':
-      return access.declareGroup(n.group, n.action, (check) => (n.share ? resolveShareGroup(ctx, n.group, check) : resolveGroup(ctx, n.group, n.anyNode === true, check)));
+      return access.declareGroup(n.group, n.action, (check) => (n.share ? resolveShareGroup(ctx, n.group, n.anyNode === true, check) : resolveGroup(ctx, n.group, n.anyNode === true, check)));
     case 'topic-listing':
       access.declareListing(n.action, 'topic');
       return undefined;
@@ -271,9 +271,12 @@ async function resolveGroup(ctx: RequestContext, groupId: string, anyNode: boole
  * Where a share group is checked: in its home (kept by the share-group
  * coordinator, src/share/groups.ts), or in the session's namespace when it has
  * none yet. Share groups are served by the node that coordinates the group id
- * (the classic coordinator's status: NOT_COORDINATOR elsewhere, nothing revealed).
+ * (the classic coordinator's status: NOT_COORDINATOR elsewhere, nothing revealed),
+ * except the records side (`anyNode` needs: ShareFetch, ShareAcknowledge) when the
+ * engine serves it on every node (src/share/records.ts `anyNode`): then the home
+ * as the durable store has it.
  */
-async function resolveShareGroup(ctx: RequestContext, groupId: string, check: (namespace: string) => Promise<boolean>): Promise<GroupResolution> {
+async function resolveShareGroup(ctx: RequestContext, groupId: string, recordsSide: boolean, check: (namespace: string) => Promise<boolean>): Promise<GroupResolution> {
   const shares = ctx.gateway.shareGroups;
   const session = ctx.session.defaultNamespace;
   const key = { tenant: session.tenant, groupId };
@@ -282,8 +285,10 @@ async function resolveShareGroup(ctx: RequestContext, groupId: string, check: (n
     const allowed = await check(session.namespace);
     return { errorCode: allowed ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.GROUP_AUTHORIZATION_FAILED, namespace: session.namespace, allowed };
   }
-  if (status !== ErrorCode.NONE) return { errorCode: status, namespace: null, allowed: false };
-  const namespace = checkNamespace(shares.groupHome(key), session.namespace);
+  // the records side (ShareFetch, ShareAcknowledge) of an engine serving it on every node: the home as stored
+  const anyNode = recordsSide && status !== ErrorCode.NONE && shares.recordsOnAnyNode;
+  if (status !== ErrorCode.NONE && !anyNode) return { errorCode: status, namespace: null, allowed: false };
+  const namespace = checkNamespace(anyNode ? await shares.loadHome(key) : shares.groupHome(key), session.namespace);
   const allowed = await check(namespace);
   return { errorCode: allowed ? ErrorCode.NONE : ErrorCode.GROUP_AUTHORIZATION_FAILED, namespace, allowed };
 }

@@ -197,19 +197,25 @@ const SHARE_GUARDS: Record<string, Guard> = {
   heartbeat: issuedRef(false, (a) => a[0]),
   describe: issuedRef(false, (a) => a[0]),
   member: issuedRef(false, (a) => a[0]),
+  mayOpenSession: issuedRef(false, (a) => a[0]),
   openOrUpdateSession: issuedRef(false, (a) => a[0]),
   closeSession: issuedRef(false, (a) => a[0]),
   partition: issuedRef(false, (a) => a[0]),
   existingPartition: issuedRef(false, (a) => a[0]),
-  offsets: issuedRef(false, (a) => a[0]),
+  fetchRecords: issuedRef(false, (a) => a[0]),
+  acknowledgeRecords: issuedRef(false, (a) => a[0]),
+  describeOffsets: issuedRef(false, (a) => a[0]),
   lockDuration: issuedRef(false, (a) => a[0]),
   groupConfigsOf: issuedRef(false, (a) => a[0]),
   alterGroupConfigs: issuedRef(true, (a) => a[0]),
   listGroups: (access, session, args) => (access.mayList('group') && args[0] === session.defaultNamespace.tenant ? null : "a declared group listing of the session's tenant"),
 };
 
-/** What a share group's requests may look up freely: where it lives, what a member subscribed to, its session's topics. */
-export const SHARE_PASS_THROUGH: readonly string[] = ['config', 'groupHome', 'subscriptionOf', 'sessionTopicIds'];
+/**
+ * What a share group's requests may look up freely: where it lives (also as stored, for a node serving
+ * its records side without coordinating it), what a member subscribed to, its session's topics.
+ */
+export const SHARE_PASS_THROUGH: readonly string[] = ['config', 'groupHome', 'loadHome', 'recordsOnAnyNode', 'subscriptionOf', 'sessionTopicIds'];
 
 /** Per-request views of the share-group coordinator. */
 export function shareGroupsGuard(shares: ShareGroups): (access: RequestAccess, session: Session, operation: string) => ShareGroups {

@@ -1,7 +1,10 @@
 /**
  * Share groups (KIP-932), records side: ShareFetch (78, v1-2) and
  * ShareAcknowledge (79, v1-2), over the share-group coordinator's share
- * sessions and share-partitions (src/share/groups.ts, partition.ts).
+ * sessions (src/share/groups.ts) and its records side (src/share/records.ts:
+ * the gateway's share-partitions, or the engine's, e.g. Pulsar Shared
+ * subscriptions, which any node serves: the dispatcher then checks the group in
+ * its stored home on a node that does not coordinate it).
  *
  *  - The share session (group, member) follows Kafka's epochs: 0 opens it
  *    with the request's partitions (no acknowledgements allowed), then each
@@ -29,13 +32,12 @@ import type { Need } from '../dispatch/access-plan.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { ShareAcknowledgeRequest, ShareAcknowledgeResponse, ShareFetchRequest, ShareFetchResponse } from '../protocol/generated/index.js';
-import { StorageError, type PartitionRef } from '../storage/engine.js';
 import { EMPTY_BUFFER, type RecordsOut } from '../protocol/codec/types.js';
-import { BATCH_HEADER_SIZE, LOG_OVERHEAD, baseOffset, isControl, lastOffsetDelta } from '../protocol/records/batch-header.js';
 import { UndeclaredAccessError } from '../security/access.js';
 import type { GroupRef } from '../coordinator/coordinator.js';
-import type { PartitionSlot, ShareGroups } from '../share/groups.js';
-import type { AcquiredRange } from '../share/partition.js';
+import type { ShareGroups } from '../share/groups.js';
+import { acquiredCount } from '../share/local-records.js';
+import type { AckBatch, ShareTarget } from '../share/records.js';
 import type { TopicName } from '../topics/names.js';
 import { TopicResolver, partitionExists } from './topic-lookup.js';
 import { shareGroupAccess } from './share-group.js';
@@ -44,7 +46,6 @@ const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 const FINAL_EPOCH = -1;
 
 type FetchPartitionOut = ShareFetchResponse['responses'][number]['partitions'][number];
-type AckBatch = { firstOffset: bigint; lastOffset: bigint; acknowledgeTypes: number[] };
 
 /** Topics a request names by id, plus those of the member's share session (an incremental fetch reads them too). */
 function topicIdsNamed(request: { groupId: string | null; memberId: string | null; topics: Array<{ topicId: Buffer }> }, scope: { session: RequestContext['session']; gateway?: RequestContext['gateway'] }): Need[] {
@@ -57,8 +58,9 @@ function topicIdsNamed(request: { groupId: string | null; memberId: string | nul
   return [...ids.values()].map((id): Need => ({ on: 'topic-id', action: 'consume', id }));
 }
 
+/** The records side: served by any node when the engine's share records say so (src/dispatch/access-plan.ts). */
 function groupNeed(groupId: string | null): Need[] {
-  return groupId ? [{ on: 'group', action: 'consume', group: groupId, share: true }] : [];
+  return groupId ? [{ on: 'group', action: 'consume', group: groupId, share: true, anyNode: true }] : [];
 }
 
 /** A topic partition of the request or the session, resolved and checked once. */
@@ -110,113 +112,33 @@ class Targets {
   }
 }
 
-/** Apply one partition's acknowledgement batches; the partition's error code (the first failing batch's). */
-async function acknowledge(ctx: RequestContext, shares: ShareGroups, ref: GroupRef, memberId: string, target: Target | null, batches: AckBatch[], allowRenew: boolean, dirty: Set<PartitionSlot>): Promise<number> {
-  if (!target) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-  if (target.errorCode !== ErrorCode.NONE) return target.errorCode;
-  const slot = shares.existingPartition(ref, target.topic, target.partition, target.topicId);
-  if (!slot) return ErrorCode.INVALID_RECORD_STATE;
-  const now = Date.now();
-  let code: number = ErrorCode.NONE;
-  for (const b of batches) {
-    const r = slot.sp.acknowledge(memberId, b.firstOffset, b.lastOffset, b.acknowledgeTypes, now, allowRenew);
-    if (r === ErrorCode.NONE) dirty.add(slot);
-    else if (code === ErrorCode.NONE) {
-      code = r;
-      ctx.log.debug({ conn: ctx.conn.id, group: ref.groupId, member: memberId, topic: target.topic, partition: target.partition, first: b.firstOffset, last: b.lastOffset, error: errorName(r) }, 'share acknowledgement refused');
-    }
+type AckItem = { out: { code: number }; target: Target | null; batches: AckBatch[] };
+
+/**
+ * Apply the acknowledgement batches of the partitions named (durable before it resolves):
+ * each item's error code (the first failing batch's; unknown or unauthorized partitions: theirs).
+ */
+async function acknowledgeAll(ctx: RequestContext, shares: ShareGroups, ref: GroupRef, memberId: string, items: AckItem[], allowRenew: boolean): Promise<void> {
+  const served: AckItem[] = [];
+  for (const it of items) {
+    if (!it.target) it.out.code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    else if (it.target.errorCode !== ErrorCode.NONE) it.out.code = it.target.errorCode;
+    else served.push(it);
   }
-  return code;
+  if (served.length === 0) return;
+  const codes = await shares.acknowledgeRecords(ref, memberId, served.map((it) => ({ target: shareTarget(it.target!), batches: it.batches })), allowRenew);
+  served.forEach((it, i) => {
+    it.out.code = codes[i]!;
+    if (codes[i] !== ErrorCode.NONE) ctx.log.debug({ conn: ctx.conn.id, group: ref.groupId, member: memberId, topic: it.target!.topic, partition: it.target!.partition, error: errorName(codes[i]!) }, 'share acknowledgement refused');
+  });
 }
 
-async function persistAll(dirty: Set<PartitionSlot>): Promise<number> {
-  try {
-    await Promise.all([...dirty].map((s) => s.persist()));
-    return ErrorCode.NONE;
-  } catch (err) {
-    return err instanceof StorageError ? err.code : ErrorCode.KAFKA_STORAGE_ERROR;
-  }
-}
-
-/** One session partition being fetched. */
-interface Fetching {
-  target: Target;
-  slot: PartitionSlot | null;
-  out: FetchPartitionOut;
-  acquired: AcquiredRange[];
-  records: Buffer[];
+function shareTarget(t: Target): ShareTarget {
+  return { topic: t.topic, partition: t.partition, topicId: t.topicId };
 }
 
 function partitionOut(partitionIndex: number, errorCode: number = ErrorCode.NONE, errorMessage: string | null = null): FetchPartitionOut {
   return { partitionIndex, errorCode, errorMessage, acknowledgeErrorCode: ErrorCode.NONE, acknowledgeErrorMessage: null, currentLeader: NO_LEADER, records: EMPTY_BUFFER, acquiredRecords: [] };
-}
-
-/**
- * Whole batches of `buffers` (an engine's read: each buffer one or more batches) as
- * [first, last] ranges and their slices; control batches are left out (their offsets are
- * gaps), `end` is where the read ends (after the last batch, control or not).
- */
-function batchesOf(buffers: Buffer[]): { batches: Array<{ first: bigint; last: bigint; data: Buffer }>; end: bigint | undefined } {
-  const batches: Array<{ first: bigint; last: bigint; data: Buffer }> = [];
-  let end: bigint | undefined;
-  for (const buf of buffers) {
-    for (let pos = 0; pos + BATCH_HEADER_SIZE <= buf.length; ) {
-      const size = buf.readInt32BE(pos + 8) + LOG_OVERHEAD;
-      if (size <= LOG_OVERHEAD || pos + size > buf.length) break;
-      const first = baseOffset(buf, pos);
-      const last = first + BigInt(lastOffsetDelta(buf, pos));
-      if (!isControl(buf, pos)) batches.push({ first, last, data: buf.subarray(pos, pos + size) });
-      end = last + 1n;
-      pos += size;
-    }
-  }
-  return { batches, end };
-}
-
-/** Read and acquire for one partition; returns the bytes taken. */
-async function fetchOne(ctx: RequestContext, f: Fetching, memberId: string, maxRecords: number, maxBytes: number, first: boolean): Promise<number> {
-  const slot = f.slot!;
-  const sp = slot.sp;
-  const tp: PartitionRef = { topic: f.target.topic, partition: f.target.partition };
-  const now = Date.now();
-  if (sp.expireLocks(now)) void slot.persist().catch(() => undefined);
-  let from = sp.fetchOffset();
-  if (from === null) return 0;
-  let read;
-  try {
-    read = await ctx.gateway.storage.read(tp, from, { maxBytes, minOneMessage: first, principal: ctx.session.principal });
-  } catch (err) {
-    if (!(err instanceof StorageError) || err.code !== ErrorCode.OFFSET_OUT_OF_RANGE) throw err;
-    // the log start moved past the share-partition's start (retention, DeleteRecords)
-    const o = await ctx.gateway.storage.offsets(tp);
-    sp.moveLogStart(o.logStartOffset);
-    from = sp.fetchOffset();
-    if (from === null || from >= o.highWatermark) return 0;
-    read = await ctx.gateway.storage.read(tp, from, { maxBytes, minOneMessage: first, principal: ctx.session.principal });
-  }
-  if (read.logStartOffset > sp.startOffset) sp.moveLogStart(read.logStartOffset);
-  const { batches, end } = batchesOf(read.records);
-  if (end === undefined) return 0;
-  const acquired = sp.acquire(memberId, from, batches, maxRecords, Date.now(), end);
-  if (acquired.length === 0) return 0;
-  // only the batches holding acquired records go back
-  let bytes = 0;
-  let k = 0;
-  for (const b of batches) {
-    while (k < acquired.length && acquired[k]!.lastOffset < b.first) k++;
-    if (k < acquired.length && acquired[k]!.firstOffset <= b.last) {
-      f.records.push(b.data);
-      bytes += b.data.length;
-    }
-  }
-  f.acquired.push(...acquired);
-  return bytes;
-}
-
-function acquiredCount(ranges: AcquiredRange[]): number {
-  let n = 0;
-  for (const r of ranges) n += Number(r.lastOffset - r.firstOffset) + 1;
-  return n;
 }
 
 function fetchError(errorCode: number, errorMessage: string | null = null, lockMs = 0): ShareFetchResponse {
@@ -247,7 +169,7 @@ export const shareFetch: ApiEntry<ShareFetchRequest, ShareFetchResponse> = {
     const lockMs = shares.lockDuration(ref);
     const memberId = request.memberId;
     const epoch = request.shareSessionEpoch;
-    if (epoch === 0 && !shares.member(ref, memberId)) return fetchError(ErrorCode.SHARE_SESSION_NOT_FOUND, `member ${memberId} is not in share group ${request.groupId}`, lockMs);
+    if (epoch === 0 && !shares.mayOpenSession(ref, memberId)) return fetchError(ErrorCode.SHARE_SESSION_NOT_FOUND, `member ${memberId} is not in share group ${request.groupId}`, lockMs);
     const hasAcks = request.topics.some((t) => t.partitions.some((p) => p.acknowledgementBatches.length > 0));
     const add: Array<{ topicId: Buffer; partition: number }> = [];
     for (const t of request.topics) for (const p of t.partitions) add.push({ topicId: t.topicId, partition: p.partitionIndex });
@@ -273,18 +195,15 @@ export const shareFetch: ApiEntry<ShareFetchRequest, ShareFetchResponse> = {
     };
 
     // 1. acknowledgements, durable before anything else
-    const dirty = new Set<PartitionSlot>();
-    const ackOuts: FetchPartitionOut[] = [];
+    const acks: Array<AckItem & { part: FetchPartitionOut }> = [];
     for (const t of request.topics) {
       for (const p of t.partitions) {
         if (p.acknowledgementBatches.length === 0) continue;
-        const out = outFor(t.topicId, p.partitionIndex);
-        out.acknowledgeErrorCode = await acknowledge(ctx, shares, ref, memberId, await targets.get(t.topicId, p.partitionIndex), p.acknowledgementBatches, v >= 2 && request.isRenewAck, dirty);
-        ackOuts.push(out);
+        acks.push({ out: { code: ErrorCode.NONE }, part: outFor(t.topicId, p.partitionIndex), target: await targets.get(t.topicId, p.partitionIndex), batches: p.acknowledgementBatches });
       }
     }
-    const persisted = await persistAll(dirty);
-    if (persisted !== ErrorCode.NONE) for (const o of ackOuts) if (o.acknowledgeErrorCode === ErrorCode.NONE) o.acknowledgeErrorCode = persisted;
+    await acknowledgeAll(ctx, shares, ref, memberId, acks, v >= 2 && request.isRenewAck);
+    for (const a of acks) a.part.acknowledgeErrorCode = a.out.code;
 
     if (epoch === FINAL_EPOCH) {
       await shares.closeSession(ref, memberId);
@@ -326,7 +245,7 @@ async function fetchRecords(
   targets: Targets,
   outFor: (topicId: Buffer, partition: number) => FetchPartitionOut,
 ): Promise<void> {
-  const fetching: Fetching[] = [];
+  const served: Array<{ target: Target; out: FetchPartitionOut }> = [];
   for (const p of partitions) {
     const target = await targets.get(p.topicId, p.partition);
     if (!target) continue; // added to the session by a concurrent request: served next time
@@ -336,69 +255,37 @@ async function fetchRecords(
       out.errorMessage = target.errorMessage;
       continue;
     }
-    const tp: PartitionRef = { topic: target.topic, partition: target.partition };
-    try {
-      const slot = await shares.partition(ref, target.topic, target.partition, target.topicId, async (reset) => {
-        const o = await ctx.gateway.storage.offsets(tp);
-        return reset === 'earliest' ? o.logStartOffset : o.highWatermark;
-      });
-      fetching.push({ target, slot, out, acquired: [], records: [] });
-    } catch (err) {
-      if (!(err instanceof StorageError)) throw err;
-      out.errorCode = err.code;
-      out.errorMessage = err.message;
-    }
+    served.push({ target, out });
   }
-  if (fetching.length === 0) return;
-  const maxBytes = Math.max(0, Math.min(request.maxBytes, ctx.gateway.config.fetchMaxBytes));
-  const maxRecords = request.maxRecords > 0 ? request.maxRecords : 500;
-  const deadline = Date.now() + Math.max(0, request.maxWaitMs);
-  let records = 0;
-  let bytes = 0;
-  for (;;) {
-    for (const f of fetching) {
-      if (f.out.errorCode !== ErrorCode.NONE || records >= maxRecords || bytes >= maxBytes) continue;
-      try {
-        const before = f.acquired.length;
-        bytes += await fetchOne(ctx, f, memberId, maxRecords - records, maxBytes - bytes, bytes === 0);
-        records += acquiredCount(f.acquired.slice(before));
-      } catch (err) {
-        if (!(err instanceof StorageError)) throw err;
-        f.out.errorCode = err.code;
-        f.out.errorMessage = err.message;
-      }
+  if (served.length === 0) return;
+  const limits = {
+    maxBytes: Math.max(0, Math.min(request.maxBytes, ctx.gateway.config.fetchMaxBytes)),
+    maxRecords: request.maxRecords > 0 ? request.maxRecords : 500,
+    maxWaitMs: Math.max(0, request.maxWaitMs),
+  };
+  const results = await shares.fetchRecords(
+    ref,
+    memberId,
+    served.map((s) => shareTarget(s.target)),
+    limits,
+    { storage: ctx.gateway.storage, principal: ctx.session.principal, isClosed: () => ctx.conn.isClosed },
+  );
+  served.forEach(({ target, out }, i) => {
+    const r = results[i]!;
+    if (r.errorCode !== ErrorCode.NONE) {
+      out.errorCode = r.errorCode;
+      out.errorMessage = r.errorMessage;
     }
-    if (records > 0 || ctx.conn.isClosed) break;
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    // wait for an append beyond what the share-partitions have seen (only where the in-flight
-    // window has room: a full one acquires nothing new), or for a lock to expire
-    let wake = left;
-    let live = 0;
-    const watch: Array<{ tp: PartitionRef; offset: bigint }> = [];
-    for (const f of fetching) {
-      if (f.out.errorCode !== ErrorCode.NONE) continue;
-      live++;
-      const sp = f.slot!.sp;
-      if (sp.fetchOffset() !== null) watch.push({ tp: { topic: f.target.topic, partition: f.target.partition }, offset: sp.endOffset });
-      const d = sp.nextLockDeadline() - Date.now();
-      if (d < wake) wake = Math.max(1, d);
+    if (r.acquired.length === 0) return;
+    out.records = r.records.length === 1 ? r.records[0]! : (r.records as RecordsOut);
+    out.acquiredRecords = r.acquired.map((a) => ({ firstOffset: a.firstOffset, lastOffset: a.lastOffset, deliveryCount: a.deliveryCount }));
+    const n = acquiredCount(r.acquired);
+    const size = r.records.reduce((sum, b) => sum + b.length, 0);
+    if (target.name) {
+      ctx.access.addUsage(target.name, 'consume', n, size);
+      ctx.gateway.metrics?.fetched(target.name, n, size);
     }
-    if (live === 0) break;
-    if (watch.length > 0) await ctx.gateway.storage.waitForAppend(watch, wake);
-    else await new Promise((resolve) => setTimeout(resolve, wake));
-  }
-  for (const f of fetching) {
-    if (f.acquired.length === 0) continue;
-    f.out.records = f.records.length === 1 ? f.records[0]! : (f.records as RecordsOut);
-    f.out.acquiredRecords = f.acquired.map((a) => ({ firstOffset: a.firstOffset, lastOffset: a.lastOffset, deliveryCount: a.deliveryCount }));
-    const n = acquiredCount(f.acquired);
-    const size = f.records.reduce((s, b) => s + b.length, 0);
-    if (f.target.name) {
-      ctx.access.addUsage(f.target.name, 'consume', n, size);
-      ctx.gateway.metrics?.fetched(f.target.name, n, size);
-    }
-  }
+  });
 }
 
 type AckOut = ShareAcknowledgeResponse['responses'][number]['partitions'][number];
@@ -432,18 +319,19 @@ export const shareAcknowledge: ApiEntry<ShareAcknowledgeRequest, ShareAcknowledg
     const session = shares.openOrUpdateSession(ref, request.memberId, epoch, 'acknowledge', true, [], []);
     if (typeof session === 'number') return ackError(session, null, lockMs);
     const targets = new Targets(ctx);
-    const dirty = new Set<PartitionSlot>();
     const responses: Array<{ topicId: Buffer; partitions: AckOut[] }> = [];
+    const acks: Array<AckItem & { part: AckOut }> = [];
     for (const t of request.topics) {
       const partitions: AckOut[] = [];
       for (const p of t.partitions) {
-        const code = await acknowledge(ctx, shares, ref, request.memberId, await targets.get(t.topicId, p.partitionIndex), p.acknowledgementBatches, v >= 2 && request.isRenewAck, dirty);
-        partitions.push({ partitionIndex: p.partitionIndex, errorCode: code, errorMessage: null, currentLeader: NO_LEADER });
+        const part: AckOut = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, errorMessage: null, currentLeader: NO_LEADER };
+        partitions.push(part);
+        acks.push({ out: { code: ErrorCode.NONE }, part, target: await targets.get(t.topicId, p.partitionIndex), batches: p.acknowledgementBatches });
       }
       responses.push({ topicId: t.topicId, partitions });
     }
-    const persisted = await persistAll(dirty);
-    if (persisted !== ErrorCode.NONE) for (const t of responses) for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = persisted;
+    await acknowledgeAll(ctx, shares, ref, request.memberId, acks, v >= 2 && request.isRenewAck);
+    for (const a of acks) a.part.errorCode = a.out.code;
     if (epoch === FINAL_EPOCH) await shares.closeSession(ref, request.memberId);
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, acquisitionLockTimeoutMs: lockMs, responses, nodeEndpoints: [] };
   },

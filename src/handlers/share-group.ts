@@ -27,7 +27,6 @@ import type {
   ShareGroupHeartbeatRequest,
   ShareGroupHeartbeatResponse,
 } from '../protocol/generated/index.js';
-import { StorageError } from '../storage/engine.js';
 import { kafkaNameFor, parseFullName } from '../topics/names.js';
 import { LEADER_EPOCH } from './topic-lookup.js';
 import type { GroupRef } from '../coordinator/coordinator.js';
@@ -243,37 +242,41 @@ export const describeShareGroupOffsets: ApiEntry<DescribeShareGroupOffsetsReques
         groups.push(offsetsError(g.groupId, ErrorCode.GROUP_ID_NOT_FOUND, `Group ${g.groupId} is not a share group.`));
         continue;
       }
-      const held = access.shares.offsets(access.ref);
-      if (held === null) {
-        groups.push(offsetsError(g.groupId, ErrorCode.GROUP_ID_NOT_FOUND, `Group ${g.groupId} not found.`));
-        continue;
-      }
+      const rc = { storage: ctx.gateway.storage };
       const byTopic = new Map<string, OffsetsTopicOut>();
-      const lagOf = async (topic: string, partition: number, start: bigint, done: number): Promise<bigint> => {
-        try {
-          const o = await ctx.gateway.storage.offsets({ topic, partition });
-          const lag = o.highWatermark - start - BigInt(done);
-          return lag < 0n ? 0n : lag;
-        } catch (err) {
-          if (err instanceof StorageError) return -1n;
-          throw err;
-        }
-      };
       if (g.topics === null) {
         const allowed = new Map<string, boolean>();
+        const listed = async (topic: string): Promise<boolean> => {
+          let ok = allowed.get(topic);
+          if (ok === undefined) allowed.set(topic, (ok = await ctx.access.topic(parseFullName(topic), 'consume', { listing: true })));
+          return ok;
+        };
+        const held = await access.shares.describeOffsets(access.ref, null, rc, listed);
+        if (held === null) {
+          groups.push(offsetsError(g.groupId, ErrorCode.GROUP_ID_NOT_FOUND, `Group ${g.groupId} not found.`));
+          continue;
+        }
         for (const p of held) {
-          let ok = allowed.get(p.topic);
-          if (ok === undefined) allowed.set(p.topic, (ok = await ctx.access.topic(parseFullName(p.topic), 'consume', { listing: true })));
-          if (!ok) continue;
           let t = byTopic.get(p.topic);
           if (!t) byTopic.set(p.topic, (t = { topicName: kafkaNameFor(p.topic, ns), topicId: p.topicId, partitions: [] }));
-          t.partitions.push({ partitionIndex: p.partition, startOffset: p.sp.startOffset, leaderEpoch: LEADER_EPOCH, lag: await lagOf(p.topic, p.partition, p.sp.startOffset, p.sp.doneInWindow()), errorCode: ErrorCode.NONE, errorMessage: null });
+          t.partitions.push({ partitionIndex: p.partition, startOffset: p.startOffset, leaderEpoch: LEADER_EPOCH, lag: p.lag, errorCode: ErrorCode.NONE, errorMessage: null });
         }
       } else {
         const resolver = new TopicResolver(ctx);
+        const resolved: Array<{ rt: (typeof g.topics)[number]; found: Awaited<ReturnType<TopicResolver['lookup']>>; denied: boolean }> = [];
+        const wanted: Array<{ topic: string; partition: number; topicId: Buffer }> = [];
         for (const rt of g.topics) {
           const found = await resolver.lookup(rt.topicName);
           const denied = found.name !== undefined && !(await ctx.access.topic(found.name, 'consume'));
+          resolved.push({ rt, found, denied });
+          if (!denied && found.ok) for (const partition of rt.partitions) wanted.push({ topic: found.info.name, partition, topicId: found.info.topicId });
+        }
+        const held = await access.shares.describeOffsets(access.ref, wanted, rc, async () => false);
+        if (held === null) {
+          groups.push(offsetsError(g.groupId, ErrorCode.GROUP_ID_NOT_FOUND, `Group ${g.groupId} not found.`));
+          continue;
+        }
+        for (const { rt, found, denied } of resolved) {
           const out: OffsetsTopicOut = { topicName: rt.topicName, topicId: found.ok ? found.info.topicId : Buffer.alloc(16), partitions: [] };
           for (const partition of rt.partitions) {
             if (denied || !found.ok) {
@@ -282,7 +285,7 @@ export const describeShareGroupOffsets: ApiEntry<DescribeShareGroupOffsetsReques
             }
             const p = held.find((h) => h.topic === found.info.name && h.partition === partition && h.topicId.equals(found.info.topicId));
             // a partition the group has not read yet has no start offset (Kafka: -1)
-            out.partitions.push({ partitionIndex: partition, startOffset: p ? p.sp.startOffset : -1n, leaderEpoch: LEADER_EPOCH, lag: p ? await lagOf(p.topic, partition, p.sp.startOffset, p.sp.doneInWindow()) : -1n, errorCode: ErrorCode.NONE, errorMessage: null });
+            out.partitions.push({ partitionIndex: partition, startOffset: p ? p.startOffset : -1n, leaderEpoch: LEADER_EPOCH, lag: p ? p.lag : -1n, errorCode: ErrorCode.NONE, errorMessage: null });
           }
           byTopic.set(rt.topicName, out);
         }

@@ -22,7 +22,11 @@
  *
  * Groups and members live in memory (members re-join after a restart, as they
  * do after a coordinator move in Kafka); homes and share-partition states are
- * durable. One node serves a share group: the one coordinating its id.
+ * durable. One node serves a share group's membership: the one coordinating its
+ * id. Its records side (acquisition, acknowledgement: records.ts) is the
+ * gateway's own share-partitions (local-records.ts), served by that node too,
+ * unless the engine's wiring provides another (the Pulsar engine: Shared
+ * subscriptions, served by every node: `records.anyNode`).
  */
 import type { Logger } from '../logger.js';
 import type { KeyValueStore } from '../storage/engine.js';
@@ -33,6 +37,8 @@ import { verifyHome } from '../coordinator/home.js';
 import type { GroupKey, GroupRef } from '../coordinator/coordinator.js';
 import { SharePartition, newRecordCounts, type SharePartitionConfig, type ShareRecordCounts } from './partition.js';
 import { ShareStore } from './store.js';
+import { LocalShareRecords } from './local-records.js';
+import type { AckBatch, FetchedPartition, OffsetsWanted, ShareFetchLimits, ShareOffsets, ShareReadContext, ShareRecords, ShareRecordsFactory, ShareSettings, ShareTarget } from './records.js';
 
 export interface ShareGroupsConfig extends SharePartitionConfig {
   /** group.share.heartbeat.interval.ms */
@@ -201,13 +207,79 @@ export class ShareGroups {
    */
   onStartMoved: ((groupId: string, topic: string, partition: number, startOffset: bigint) => void) | null = null;
 
+  /** The records side: the gateway's own share-partitions, or the engine's (the wiring's factory). */
+  readonly records: ShareRecords;
+
   constructor(
     kv: KeyValueStore,
     readonly config: ShareGroupsConfig,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    records: ShareRecordsFactory | null = null,
   ) {
     this.store = new ShareStore(kv);
+    this.records = records
+      ? records(
+          (key) => this.settings(key),
+          this.counts,
+          (key, t) => this.existingPartitionOf(key, t.topic, t.partition, t.topicId)?.sp.startOffset ?? null,
+        )
+      : new LocalShareRecords(this.localHost());
+  }
+
+  /** A group's settings now (its configs, else the gateway's). */
+  settings(key: GroupKey): ShareSettings {
+    const g = this.groupConfigs.get(groupMapKey(key));
+    return {
+      lockDurationMs: g?.lockDurationMs ?? this.config.lockDurationMs,
+      deliveryCountLimit: this.config.deliveryCountLimit,
+      maxInFlight: this.config.maxInFlight,
+      autoOffsetReset: g?.autoOffsetReset ?? this.config.autoOffsetReset,
+    };
+  }
+
+  /** Served on any node (the records side says so): ShareFetch / ShareAcknowledge need no coordinator here. */
+  get recordsOnAnyNode(): boolean {
+    return this.records.anyNode;
+  }
+
+  /**
+   * A group's home as the durable store has it now, remembered here with its configs
+   * (a node that does not coordinate the group serves its records side: it learns the home
+   * and configs the coordinator stored). Null: no such share group (yet).
+   */
+  async loadHome(key: GroupKey): Promise<string | null> {
+    const mk = groupMapKey(key);
+    if (!this.homes.has(mk)) {
+      const stored = await this.store.getHome(key);
+      if (stored === null) return null;
+      // a home never changes once set
+      if (!this.homes.has(mk)) {
+        this.homes.set(mk, stored);
+        this.homesWritten.add(mk);
+      }
+    }
+    // the configs as the coordinating node last stored them (read from the store's current view)
+    const configs = await this.store.getConfigs(key);
+    if (Object.keys(configs).length > 0) this.groupConfigs.set(mk, configs);
+    else this.groupConfigs.delete(mk);
+    return this.homes.get(mk) ?? null;
+  }
+
+  private localHost(): ConstructorParameters<typeof LocalShareRecords>[0] {
+    return {
+      localPartition: (key, t, initialOffset) => this.partitionOf(key, t.topic, t.partition, t.topicId, initialOffset),
+      existingLocalPartition: (key, t) => this.existingPartitionOf(key, t.topic, t.partition, t.topicId),
+      localPartitions: (key) => this.partitionsOf(key),
+      releaseLocal: (key, memberId) => this.releaseLocal(key, memberId),
+      expireLocal: async (now) => {
+        const work: Promise<void>[] = [];
+        for (const p of this.partitions.values()) if (p.slot.sp.expireLocks(now)) work.push(p.slot.persist());
+        await Promise.all(work);
+      },
+      loadLocal: async () => undefined,
+      drainLocal: async () => undefined,
+    };
   }
 
   async start(): Promise<void> {
@@ -221,6 +293,7 @@ export class ShareGroups {
       const sp = SharePartition.restore(this.partitionConfig(p.key), p.snapshot);
       this.partitions.set(this.partitionKey(p.key, p.topic, p.partition), { slot: this.slot(p.key, p.topic, p.partition, p.topicId, sp), topicId: p.topicId, tenant: p.key.tenant, groupId: p.key.groupId });
     }
+    await this.records.start();
     this.active = true;
     this.scheduleSweep();
     this.log.info({ homes: this.homes.size, partitions: this.partitions.size }, 'share-group coordinator started');
@@ -230,6 +303,7 @@ export class ShareGroups {
     this.active = false;
     this.timer?.cancel();
     this.timer = null;
+    await this.records.close();
     await this.store.drain();
   }
 
@@ -260,6 +334,19 @@ export class ShareGroups {
   member(ref: GroupRef, memberId: string): boolean {
     if (this.checkHome(ref, false) !== null) return false;
     return this.groups.get(groupMapKey(ref))?.members.has(memberId) === true;
+  }
+
+  /**
+   * Whether `memberId` may open a share session here: a member of the group this node
+   * coordinates; with a records side served by any node, also any member id of a share group
+   * (with a home) whose membership another node keeps (it is not known here: the records a
+   * member id acquires there are bounded by the acquisition locks).
+   */
+  mayOpenSession(ref: GroupRef, memberId: string): boolean {
+    if (this.member(ref, memberId)) return true;
+    if (!this.records.anyNode || this.checkHome(ref, false) !== null) return false;
+    // members are kept by the coordinating node: none here (a former coordinator's members time out)
+    return (this.groups.get(groupMapKey(ref))?.members.size ?? 0) === 0;
   }
 
   async heartbeat(ref: GroupRef, p: HeartbeatParams): Promise<HeartbeatResult> {
@@ -332,7 +419,11 @@ export class ShareGroups {
     await this.releaseMember(g.key, m.memberId);
   }
 
-  private async releaseMember(key: GroupKey, memberId: string): Promise<void> {
+  private releaseMember(key: GroupKey, memberId: string): Promise<void> {
+    return this.records.releaseMember(key, memberId);
+  }
+
+  private async releaseLocal(key: GroupKey, memberId: string): Promise<void> {
     const writes: Promise<void>[] = [];
     for (const p of this.partitions.values()) {
       if (p.tenant !== key.tenant || p.groupId !== key.groupId) continue;
@@ -358,7 +449,7 @@ export class ShareGroups {
         if (now - m.lastSeen > this.config.sessionTimeoutMs) work.push(this.removeMember(g, m, 'session timed out'));
       }
     }
-    for (const p of this.partitions.values()) if (p.slot.sp.expireLocks(now)) work.push(p.slot.persist());
+    work.push(this.records.sweep(now));
     await Promise.all(work);
   }
 
@@ -530,7 +621,11 @@ export class ShareGroups {
    * `initialOffset()` (share.auto.offset.reset) when the group has none, or
    * has one of an earlier topic of the same name (another topic id).
    */
-  async partition(ref: GroupRef, topic: string, partition: number, topicId: Buffer, initialOffset: (reset: 'latest' | 'earliest') => Promise<bigint>): Promise<PartitionSlot> {
+  partition(ref: GroupRef, topic: string, partition: number, topicId: Buffer, initialOffset: (reset: 'latest' | 'earliest') => Promise<bigint>): Promise<PartitionSlot> {
+    return this.partitionOf(ref, topic, partition, topicId, initialOffset);
+  }
+
+  private async partitionOf(ref: GroupKey, topic: string, partition: number, topicId: Buffer, initialOffset: (reset: 'latest' | 'earliest') => Promise<bigint>): Promise<PartitionSlot> {
     const pk = this.partitionKey(ref, topic, partition);
     const found = this.partitions.get(pk);
     if (found && found.topicId.equals(topicId)) return found.slot;
@@ -546,13 +641,16 @@ export class ShareGroups {
 
   /** The group's share-partition of a topic partition, when it has one (acknowledgements never create one). */
   existingPartition(ref: GroupRef, topic: string, partition: number, topicId: Buffer): PartitionSlot | null {
+    return this.existingPartitionOf(ref, topic, partition, topicId);
+  }
+
+  private existingPartitionOf(ref: GroupKey, topic: string, partition: number, topicId: Buffer): PartitionSlot | null {
     const found = this.partitions.get(this.partitionKey(ref, topic, partition));
     return found && found.topicId.equals(topicId) ? found.slot : null;
   }
 
-  /** The share-partitions of the group (checked in its home): DescribeShareGroupOffsets. */
-  offsets(ref: GroupRef): Array<{ topic: string; partition: number; topicId: Buffer; sp: SharePartition }> | null {
-    if (this.checkHome(ref, false) !== null) return null;
+  /** The gateway's own share-partitions of the group. */
+  private partitionsOf(ref: GroupKey): Array<{ topic: string; partition: number; topicId: Buffer; sp: SharePartition }> {
     const out: Array<{ topic: string; partition: number; topicId: Buffer; sp: SharePartition }> = [];
     for (const [k, p] of this.partitions) {
       if (p.tenant !== ref.tenant || p.groupId !== ref.groupId) continue;
@@ -562,4 +660,30 @@ export class ShareGroups {
     return out;
   }
 
+  // ------------------------------------------------------------------ records side (records.ts)
+
+  /** Acquire records for a member (ShareFetch). */
+  fetchRecords(ref: GroupRef, memberId: string, targets: ShareTarget[], limits: ShareFetchLimits, rc: ShareReadContext): Promise<FetchedPartition[]> {
+    return this.records.fetch({ tenant: ref.tenant, groupId: ref.groupId }, memberId, targets, limits, rc);
+  }
+
+  /** Apply a member's acknowledgements, durable before it resolves (ShareFetch, ShareAcknowledge). */
+  acknowledgeRecords(ref: GroupRef, memberId: string, items: Array<{ target: ShareTarget; batches: AckBatch[] }>, allowRenew: boolean): Promise<number[]> {
+    return this.records.acknowledge({ tenant: ref.tenant, groupId: ref.groupId }, memberId, items, allowRenew);
+  }
+
+  /** The group's share-partitions' offsets (checked in its home; null: no such group): DescribeShareGroupOffsets. */
+  async describeOffsets(ref: GroupRef, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>): Promise<ShareOffsets[] | null> {
+    if (this.checkHome(ref, false) !== null) return null;
+    const assigned: OffsetsWanted = [];
+    const seen = new Set<string>();
+    for (const m of this.groups.get(groupMapKey(ref))?.members.values() ?? []) {
+      for (const t of m.topics) {
+        if (seen.has(t.name)) continue;
+        seen.add(t.name);
+        for (let partition = 0; partition < t.partitions; partition++) assigned.push({ topic: t.name, partition, topicId: t.topicId });
+      }
+    }
+    return this.records.offsets({ tenant: ref.tenant, groupId: ref.groupId }, wanted, rc, listed, assigned);
+  }
 }

@@ -33,6 +33,15 @@ interface Chain {
   pending: Promise<void> | null;
 }
 
+function parseConfigs(v: unknown): ShareGroupConfigs {
+  const configs: ShareGroupConfigs = {};
+  if (!v || typeof v !== 'object') return configs;
+  const c = v as Record<string, unknown>;
+  if (c.autoOffsetReset === 'latest' || c.autoOffsetReset === 'earliest') configs.autoOffsetReset = c.autoOffsetReset;
+  if (typeof c.lockDurationMs === 'number') configs.lockDurationMs = c.lockDurationMs;
+  return configs;
+}
+
 export class ShareStore {
   private readonly chains = new Map<string, Chain>();
 
@@ -40,6 +49,21 @@ export class ShareStore {
 
   putHome(key: GroupKey, home: string): Promise<void> {
     return this.kv.put(SHARE_STATE_NAMESPACE, JSON.stringify(['h', key.tenant, key.groupId]), Buffer.from(JSON.stringify({ v: 1, namespace: home })));
+  }
+
+  /** The stored home (as this node's view of the store has it now: other nodes' writes arrive shortly after). */
+  async getHome(key: GroupKey): Promise<string | null> {
+    const raw = await this.kv.get(SHARE_STATE_NAMESPACE, JSON.stringify(['h', key.tenant, key.groupId]));
+    if (raw === null) return null;
+    const j = JSON.parse(raw.toString('utf8')) as { v?: number; namespace?: unknown };
+    return j.v === 1 && typeof j.namespace === 'string' ? j.namespace : null;
+  }
+
+  /** The stored group configs (empty when none). */
+  async getConfigs(key: GroupKey): Promise<ShareGroupConfigs> {
+    const raw = await this.kv.get(SHARE_STATE_NAMESPACE, JSON.stringify(['c', key.tenant, key.groupId]));
+    if (raw === null) return {};
+    return parseConfigs((JSON.parse(raw.toString('utf8')) as { configs?: unknown }).configs);
   }
 
   putConfigs(key: GroupKey, configs: ShareGroupConfigs): Promise<void> {
@@ -99,11 +123,7 @@ export class ShareStore {
         if (k[0] === 'h' && typeof k[1] === 'string' && typeof k[2] === 'string' && typeof j.namespace === 'string') {
           out.homes.push({ key: { tenant: k[1], groupId: k[2] }, home: j.namespace });
         } else if (k[0] === 'c' && typeof k[1] === 'string' && typeof k[2] === 'string' && j.configs && typeof j.configs === 'object') {
-          const c = j.configs as Record<string, unknown>;
-          const configs: ShareGroupConfigs = {};
-          if (c.autoOffsetReset === 'latest' || c.autoOffsetReset === 'earliest') configs.autoOffsetReset = c.autoOffsetReset;
-          if (typeof c.lockDurationMs === 'number') configs.lockDurationMs = c.lockDurationMs;
-          out.configs.push({ key: { tenant: k[1], groupId: k[2] }, configs });
+          out.configs.push({ key: { tenant: k[1], groupId: k[2] }, configs: parseConfigs(j.configs) });
         } else if (k[0] === 'p' && typeof k[1] === 'string' && typeof k[2] === 'string' && typeof k[3] === 'string' && Number.isInteger(k[4])) {
           const runs: SharePartitionSnapshot['runs'] = (j.runs as Array<[string, string, number, number]>).map(([f, l, st, c]) => [BigInt(f), BigInt(l), st as 0, c]);
           out.partitions.push({

@@ -12,6 +12,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { Check } from '../ops/health.js';
 import type { RegistryLog } from '../schema-registry/log.js';
 import type { RegistryState } from '../schema-registry/state.js';
+import type { ShareRecordsFactory } from '../share/records.js';
 
 /** Offsets partitions won and lost by this node (multi-node engines); `gained` runs once the partition's state is loaded. */
 export interface OwnershipListener {
@@ -48,6 +49,12 @@ export interface EngineWiring {
   coordination(options: CoordinationOptions): Coordination;
   /** A consumer group committed an offset (an engine may mirror it); null when nothing is to be done. */
   readonly offsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null;
+  /**
+   * The records side of share groups (src/share/records.ts) when the engine provides its own
+   * (the Pulsar engine: Shared subscriptions, served by every node); null: the gateway's own
+   * share-partitions, served by the group's coordinating node.
+   */
+  readonly shareRecords: ShareRecordsFactory | null;
   /** Readiness checks by name (ops/health.ts): storage open, remote services reachable. */
   readiness(): Array<[string, Check]>;
   /** The engine's own metrics, read at scrape time (src/metrics/sources.ts registers the engine-neutral ones). */

@@ -3,7 +3,10 @@
  * ConsumerImpl but for whole entries: SUBSCRIBE, FLOW permits counted in
  * messages (an entry of a batch of n takes n permits, as on the broker),
  * MESSAGE frames kept whole with their broker entry metadata, receive() with
- * a timeout, onReadable, SEEK, acks, GET_LAST_MESSAGE_ID, UNSUBSCRIBE.
+ * a timeout, onReadable, SEEK, acks (individual acks of several entries in
+ * one ACK), REDELIVER_UNACKNOWLEDGED_MESSAGES of given entries (Shared
+ * subscriptions: the broker dispatches them again, redelivery_count + 1),
+ * GET_LAST_MESSAGE_ID, UNSUBSCRIBE.
  *
  * Start positions (checked against Pulsar 3.0.7, see
  * test/unit/pulsar-client.test.ts): for a non-durable subscription the broker
@@ -22,6 +25,7 @@ import {
   closeConsumerCommand,
   flowCommand,
   getLastMessageIdCommand,
+  redeliverUnacknowledgedCommand,
   seekCommand,
   subscribeCommand,
   unsubscribeCommand,
@@ -96,6 +100,10 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
 
   get buffered(): number {
     return this.buffer.length - this.bufferHead;
+  }
+
+  get availablePermits(): number {
+    return this.queueSize === 0 ? this.manualPermits : Math.max(0, this.queueSize - this.buffered);
   }
 
   async startConsumer(): Promise<void> {
@@ -317,20 +325,31 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     return this.ready(what);
   }
 
-  private async ack(id: MessageId, type: number, what: string): Promise<void> {
+  private async ack(ids: MessageId[], type: number, what: string): Promise<void> {
     const cnx = await this.ready(what);
     const requestId = this.ctx.ids.next();
-    const answer = await cnx.request(requestId, ackCommand({ consumerId: this.consumerId, ackType: type as 0, messageId: [toIdData(id, false)], requestId }), { what });
+    const answer = await cnx.request(requestId, ackCommand({ consumerId: this.consumerId, ackType: type as 0, messageId: ids.map((id) => toIdData(id, false)), requestId }), { what });
     const r = answer.ackResponse;
     if (r?.error !== undefined) throw PulsarClientError.fromServer(r.error, r.message, what);
   }
 
   acknowledgeCumulative(id: MessageId): Promise<void> {
-    return this.ack(id, CommandAckAckType.Cumulative, `cumulative ACK on ${this.topic}`);
+    return this.ack([id], CommandAckAckType.Cumulative, `cumulative ACK on ${this.topic}`);
   }
 
   acknowledge(id: MessageId): Promise<void> {
-    return this.ack(id, CommandAckAckType.Individual, `ACK on ${this.topic}`);
+    return this.ack([id], CommandAckAckType.Individual, `ACK on ${this.topic}`);
+  }
+
+  acknowledgeMany(ids: readonly MessageId[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return this.ack([...ids], CommandAckAckType.Individual, `ACK of ${ids.length} on ${this.topic}`);
+  }
+
+  redeliver(ids: readonly MessageId[]): void {
+    // the broker answers nothing; after a reconnect it redelivers every unacknowledged entry anyway
+    if (ids.length === 0 || this.state !== 'ready' || !this.cnx) return;
+    this.cnx.send(redeliverUnacknowledgedCommand({ consumerId: this.consumerId, messageIds: ids.map((id) => toIdData(id, false)) }));
   }
 
   async seek(target: MessageId | { publishTime: bigint }): Promise<void> {

@@ -190,11 +190,25 @@ export interface Consumer {
   receive(timeoutMs: number): Promise<ReceivedEntry | null>;
   /** Entries already buffered (no wait). */
   readonly buffered: number;
+  /**
+   * With receiverQueueSize 0: the flow() permits not used by an arriving entry yet (granted again
+   * after a resubscription); otherwise the room left in the receiver queue.
+   */
+  readonly availablePermits: number;
   /** Grant more permits (FLOW). */
   flow(permits: number): void;
   /** Cumulative ack (durable subscriptions). */
   acknowledgeCumulative(id: MessageId): Promise<void>;
   acknowledge(id: MessageId): Promise<void>;
+  /** Individual ack of several entries in one ACK (resolves on the broker's ACK_RESPONSE). */
+  acknowledgeMany(ids: readonly MessageId[]): Promise<void>;
+  /**
+   * REDELIVER_UNACKNOWLEDGED_MESSAGES for these entries (Shared / Key_Shared subscriptions): the
+   * broker dispatches them again (to any consumer of the subscription) with redelivery_count + 1.
+   * Fire and forget (the protocol has no answer); a no-op while disconnected (the broker
+   * redelivers every unacknowledged entry of a lost consumer anyway).
+   */
+  redeliver(ids: readonly MessageId[]): void;
   /** SEEK: next delivered entry is `id` itself (or the first published at/after the time); clears the buffer. */
   seek(target: MessageId | { publishTime: bigint }): Promise<void>;
   /** GET_LAST_MESSAGE_ID on this consumer's topic. */
@@ -202,6 +216,8 @@ export interface Consumer {
   /** Calls `fn` whenever entries become available (after being empty); returns the unsubscribe function. */
   onReadable(fn: () => void): () => void;
   readonly connected: boolean;
+  /** Resolves when this consumer is closed for good: null after close() / unsubscribe(), the error after a fatal one (e.g. the subscription deleted). */
+  readonly closed: Promise<Error | null>;
   unsubscribe(): Promise<void>;
   close(): Promise<void>;
 }

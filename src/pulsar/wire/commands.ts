@@ -21,6 +21,7 @@ import {
   type CommandLookupTopic,
   type CommandPartitionedTopicMetadata,
   type CommandProducer,
+  type CommandRedeliverUnacknowledgedMessages,
   type CommandSeek,
   type CommandSend,
   type CommandSubscribe,
@@ -112,6 +113,11 @@ export function ackCommand(c: CommandAck): BaseCommand {
   if (n === 0) throw new PulsarProtoError('ACK without a message id');
   if (c.ackType === CommandAckAckType.Cumulative && n !== 1) throw new PulsarProtoError(`cumulative ACK with ${n} message ids`);
   return { type: BaseCommandType.ACK, ack: c };
+}
+
+/** REDELIVER_UNACKNOWLEDGED_MESSAGES: the given messages (Shared / Key_Shared subscriptions), or every unacknowledged one when none is given. */
+export function redeliverUnacknowledgedCommand(c: CommandRedeliverUnacknowledgedMessages): BaseCommand {
+  return { type: BaseCommandType.REDELIVER_UNACKNOWLEDGED_MESSAGES, redeliverUnacknowledgedMessages: c };
 }
 
 export function unsubscribeCommand(c: CommandUnsubscribe): BaseCommand {

@@ -23,6 +23,7 @@ export function embeddedWiring(engine: EmbeddedEngine, dataDirectory: string): E
       close: async () => undefined,
     }),
     offsetCommitted: null,
+    shareRecords: null,
     readiness: () => [['storage', () => (engine.isOpen ? { ok: true, detail: 'embedded' } : { ok: false, detail: 'the embedded storage is not open' })]],
     registerMetrics: (m) => registerEmbeddedMetrics(m, engine),
     schemaRegistryLog: (state, log) => new KvRegistryLog(engine.state, state, log),

@@ -52,6 +52,7 @@ import { PulsarKeyValueStore } from './kv-store.js';
 import { Locator } from './locate.js';
 import { PulsarPartition } from './partition.js';
 import { SubscriptionMirror } from './subscription-mirror.js';
+import { consumerGroupSubscription } from './subscription-names.js';
 import type { MessageId } from '../../pulsar/client/types.js';
 
 export interface PulsarEngineOptions {
@@ -144,6 +145,11 @@ export class PulsarEngine implements StorageEngine {
   /** What a Kafka batch may be so that its entry (batch + metadata) fits the broker's maxMessageSize. */
   get maxBatchBytes(): number {
     return this.brokerMaxMessageSize - ENTRY_OVERHEAD_BYTES;
+  }
+
+  /** The engine's logger (its share-group records side logs through it). */
+  get engineLogger(): EngineLogger {
+    return this.logger;
   }
 
   get metadataNamespace(): string {
@@ -703,15 +709,17 @@ export class PulsarEngine implements StorageEngine {
 
   /**
    * A consumer group committed `offset` (the next offset it will read) on a
-   * partition: reflect it as the durable subscription `groupId` on the
+   * partition: reflect it as the durable subscription `groupId` (./subscription-names.ts) on the
    * partition's Pulsar topic (best effort, coalesced; see ./subscription-mirror.ts).
    */
   mirrorCommittedOffset(groupId: string, topic: string, partition: number, offset: bigint): void {
-    if (!this.started || offset < 0n || groupId.length === 0) return;
-    this.mirror.committed({ topic: partitionName(topic, partition), subscription: groupId, offset });
+    const subscription = consumerGroupSubscription(groupId);
+    if (!this.started || offset < 0n || subscription === null) return;
+    this.mirror.committed({ topic: partitionName(topic, partition), subscription, offset });
   }
 
-  private async positionOf(partitionTopic: string, offset: bigint): Promise<MessageId | null> {
+  /** The position of the entry holding `offset` of a partition topic (the position after the last entry at the end; null: empty). */
+  async positionOf(partitionTopic: string, offset: bigint): Promise<MessageId | null> {
     const cached = this.partitions.get(partitionTopic)?.positionOf(offset);
     if (cached) return cached;
     const e = await this.locator.locate(partitionTopic, offset);

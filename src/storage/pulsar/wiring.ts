@@ -2,7 +2,8 @@
  * The Pulsar engine's wiring (../wiring.ts): nodes compete for each offsets
  * partition through Pulsar exclusive producers (src/coordinator/pulsar-locator.ts),
  * a partition won is re-read from the state topics before it is served,
- * committed offsets are mirrored as Pulsar subscriptions, the cluster id is
+ * committed offsets are mirrored as Pulsar subscriptions, share groups read
+ * through Pulsar Shared subscriptions on every node (share-records.ts), the cluster id is
  * shared through the state store, readiness probes the broker and the admin
  * API, metrics are the Pulsar client's handles, the schema registry's log is a
  * topic of the metadata namespace every node reads.
@@ -15,6 +16,7 @@ import { probe, type Check } from '../../ops/health.js';
 import { PulsarRegistryLog } from '../../schema-registry/log.js';
 import type { EngineWiring } from '../wiring.js';
 import type { PulsarEngine } from './engine.js';
+import { PulsarShareRecords } from './share-records.js';
 
 const PROBE_TIMEOUT_MS = 3_000;
 const PROBE_CACHE_MS = 1_000;
@@ -44,6 +46,8 @@ export function pulsarWiring(engine: PulsarEngine, urls: { brokerServiceUrl: str
       };
     },
     offsetCommitted: (groupId, topic, partition, offset) => engine.mirrorCommittedOffset(groupId, topic, partition, offset),
+    shareRecords: (settings, counts, storedStart) =>
+      new PulsarShareRecords({ client: engine.client, admin: engine.admin, nodeId: o.nodeId, logger: engine.engineLogger, settings, counts, storedStart, positionOf: (topic, offset) => engine.positionOf(topic, offset) }),
     readiness: () => {
       const brokerProbe = probe(() => engine.client.checkConnection(), PROBE_TIMEOUT_MS, PROBE_CACHE_MS);
       // Tenant policies (authorizationEnabled) and topic administration come from the admin API.

@@ -17,6 +17,15 @@
  *               each record is delivered to exactly one of them.
  *
  * Usage: ShareScenario <bootstrap> <topic> <group> <shareTopic> <shareGroup> <seconds>
+ *
+ * Or, for several gateway nodes: ShareScenario nodes <bootstrap1> <bootstrap2> <topic> <group> <seconds> <count>
+ *   nodes     - consumer n1 bootstrapped to node 1 and n2 to node 2 (one share group), explicit
+ *               accept of every record and commitSync; <count> records produced one by one while
+ *               both poll. Every record must be delivered once, accepted once, by either of them.
+ *
+ * Or: ShareScenario queue <bootstrap> <topic> <group> <seconds> <count>
+ *   queue     - one share consumer accepts what it gets until <seconds> pass; <count> records are
+ *               produced one by one after 5 s (a Pulsar consumer may share the subscription).
  */
 import java.time.Duration;
 import java.util.ArrayList;
@@ -104,6 +113,26 @@ public class ShareScenario {
   }
 
   public static void main(String[] args) throws Exception {
+    if (args[0].equals("nodes")) {
+      deadline = System.currentTimeMillis() + Long.parseLong(args[5]) * 1000L;
+      try {
+        phaseNodes(args[1], args[2], args[3], args[4], Integer.parseInt(args[6]));
+      } catch (Throwable t) {
+        emit("{\"ev\":\"error\",\"message\":" + q(t.toString()) + "}");
+        System.exit(1);
+      }
+      System.exit(0);
+    }
+    if (args[0].equals("queue")) {
+      deadline = System.currentTimeMillis() + Long.parseLong(args[4]) * 1000L;
+      try {
+        phaseQueue(args[1], args[2], args[3], Integer.parseInt(args[5]));
+      } catch (Throwable t) {
+        emit("{\"ev\":\"error\",\"message\":" + q(t.toString()) + "}");
+        System.exit(1);
+      }
+      System.exit(0);
+    }
     bootstrap = args[0];
     String topic = args[1];
     String group = args[2];
@@ -216,5 +245,75 @@ public class ShareScenario {
     stop.set(true);
     for (Thread t : threads) t.join(20_000);
     emit("{\"ev\":\"done\",\"phase\":\"share\"}");
+  }
+
+  /** Two members of one share group, each bootstrapped to another gateway node; explicit accept of everything. */
+  static void phaseNodes(String bootstrap1, String bootstrap2, String topic, String group, int count) throws Exception {
+    List<String> values = new ArrayList<>();
+    for (int i = 0; i < count; i++) values.add("n" + i);
+    Map<String, Boolean> seen = new ConcurrentHashMap<>();
+    AtomicBoolean stop = new AtomicBoolean(false);
+    List<Thread> threads = new ArrayList<>();
+    String[][] members = { { "n1", bootstrap1 }, { "n2", bootstrap2 } };
+    for (String[] m : members) {
+      Thread t = new Thread(() -> {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", m[1]);
+        p.put("group.id", group);
+        p.put("client.id", "share-" + m[0]);
+        p.put("share.acknowledgement.mode", "explicit");
+        p.put("max.poll.records", "5");
+        p.put("request.timeout.ms", "15000");
+        try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(p, new StringDeserializer(), new StringDeserializer())) {
+          c.subscribe(List.of(topic));
+          while (!stop.get() && System.currentTimeMillis() < deadline) {
+            ConsumerRecords<String, String> rs = c.poll(Duration.ofMillis(300));
+            for (ConsumerRecord<String, String> r : rs) {
+              c.acknowledge(r, AcknowledgeType.ACCEPT);
+              record("nodes", m[0], r, "ACCEPT");
+              seen.put(r.value(), true);
+            }
+            if (!rs.isEmpty()) commit("nodes", m[0], c);
+          }
+        } catch (Throwable e) {
+          emit("{\"ev\":\"error\",\"message\":" + q(e.toString()) + "}");
+        }
+      });
+      threads.add(t);
+      t.start();
+    }
+    Thread.sleep(3000); // both members joined and fetching
+    bootstrap = bootstrap1;
+    produce("nodes", topic, values);
+    while (seen.size() < values.size() && System.currentTimeMillis() < deadline) Thread.sleep(100);
+    Thread.sleep(2000); // anything delivered twice would show up now
+    stop.set(true);
+    for (Thread t : threads) t.join(20_000);
+    emit("{\"ev\":\"done\",\"phase\":\"nodes\"}");
+  }
+
+  /** One share consumer, explicit accept, until the deadline; `count` records produced after 3 s. */
+  static void phaseQueue(String server, String topic, String group, int count) throws Exception {
+    bootstrap = server;
+    try (KafkaShareConsumer<String, String> c = consumer(group, "share-q", true, 5)) {
+      c.subscribe(List.of(topic));
+      long produceAt = System.currentTimeMillis() + 5000;
+      boolean produced = false;
+      while (System.currentTimeMillis() < deadline) {
+        if (!produced && System.currentTimeMillis() >= produceAt) {
+          List<String> values = new ArrayList<>();
+          for (int i = 0; i < count; i++) values.add("q" + i);
+          produce("queue", topic, values);
+          produced = true;
+        }
+        ConsumerRecords<String, String> rs = c.poll(Duration.ofMillis(300));
+        for (ConsumerRecord<String, String> r : rs) {
+          c.acknowledge(r, AcknowledgeType.ACCEPT);
+          record("queue", "k", r, "ACCEPT");
+        }
+        if (!rs.isEmpty()) commit("queue", "k", c);
+      }
+    }
+    emit("{\"ev\":\"done\",\"phase\":\"queue\"}");
   }
 }

@@ -97,7 +97,7 @@ public class PulsarInterop {
         try (Consumer<byte[]> c = client.newConsumer(Schema.BYTES)
                 .topic(need(o, "topic"))
                 .subscriptionName(need(o, "subscription"))
-                .subscriptionType(SubscriptionType.Exclusive)
+                .subscriptionType("Shared".equals(o.get("type")) ? SubscriptionType.Shared : SubscriptionType.Exclusive)
                 .subscriptionInitialPosition(pos)
                 .subscribe()) {
             while (got < count) {

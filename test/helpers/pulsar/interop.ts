@@ -98,12 +98,12 @@ export interface PulsarConsumed {
 
 /** Subscribes from the earliest position and returns `count` messages in arrival order (throws on timeout unless allowPartial). */
 export async function pulsarConsume(
-  c: PulsarConnection & { topic: string; subscription: string; count: number; timeoutMs?: number; allowPartial?: boolean },
+  c: PulsarConnection & { topic: string; subscription: string; count: number; timeoutMs?: number; allowPartial?: boolean; subscriptionType?: 'Exclusive' | 'Shared' },
 ): Promise<PulsarConsumed[]> {
   const timeoutMs = c.timeoutMs ?? 30_000;
   const r = await run(
     'consume',
-    { url: c.url, token: c.token, topic: c.topic, subscription: c.subscription, count: c.count, 'timeout-ms': timeoutMs },
+    { url: c.url, token: c.token, topic: c.topic, subscription: c.subscription, count: c.count, 'timeout-ms': timeoutMs, type: c.subscriptionType },
     timeoutMs + 60_000,
     c.allowPartial ? [0, 3] : [0],
   );
