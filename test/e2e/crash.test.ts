@@ -9,19 +9,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { spawnGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { kcatConsume } from '../helpers/clients/kcat.js';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freePort } from '../helpers/ports.js';
 
 /** Seeded PRNG (mulberry32) so a failing run can be repeated with CRASH_SEED. */
 function prng(seed: number): () => number {

@@ -15,13 +15,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { after, before, describe } from 'node:test';
 import kafkajs from 'kafkajs';
 import { spawnGateway, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient, runJavaMain } from '../helpers/clients/java.js';
 import { GroupMember, waitFor, type MemberKind, type MemberOptions } from './drivers/group-members.js';
+import { freePort } from '../helpers/ports.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -32,14 +32,6 @@ const CONSUMER_GROUP_COMMAND = 'org.apache.kafka.tools.consumer.group.ConsumerGr
 
 function suffix(): string {
   return Math.random().toString(36).slice(2, 8);
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** A kafkajs producer writing unique values round-robin over the partitions; remembers them. */

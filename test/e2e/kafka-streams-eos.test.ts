@@ -13,33 +13,17 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer } from 'node:net';
-import { spawnGateway, startTestGateway, repoRoot, type TestGateway } from '../helpers/gateway.js';
-import { toolTest, unavailable } from '../helpers/clients/gate.js';
-import { JavaKafkaClient, javaLog4jConfig } from '../helpers/clients/java.js';
-import { compileJavaSource } from '../helpers/clients/java-compile.js';
-import { harnessEnv } from '../helpers/clients/paths.js';
+import { spawnGateway, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { toolTest } from '../helpers/clients/gate.js';
+import { JavaKafkaClient } from '../helpers/clients/java.js';
 import { latestOffsets, ongoingTransactions, waitStable } from './drivers/stable-offsets.js';
-
-const env = harnessEnv();
-const streamsClasspath = process.env.KOP_STREAMS_CLASSPATH || join(env.cacheDir, `kafka-streams-${env.kafkaVersion}`, 'libs', '*');
-
-function streamsUnavailable(): string | undefined {
-  const java = unavailable('java');
-  if (java) return java;
-  const dir = streamsClasspath.endsWith('*') ? streamsClasspath.slice(0, -1) : streamsClasspath;
-  try {
-    if (readdirSync(dir).some((f) => f.startsWith('kafka-streams-'))) return undefined;
-  } catch {
-    // missing folder
-  }
-  return `Kafka Streams jars not found in ${dir}: run \`bash scripts/ci/fetch-java-deps.sh\``;
-}
+import { freePort } from '../helpers/ports.js';
+import { spawnStreamsApp, streamsUnavailable } from '../helpers/clients/streams.js';
 
 let gw: TestGateway;
 const children: ChildProcess[] = [];
@@ -54,14 +38,7 @@ after(async () => {
 });
 
 async function startStreams(args: string[]): Promise<{ child: ChildProcess; states: string[]; stderr: () => string; exited: Promise<unknown> }> {
-  const classes = await compileJavaSource({
-    source: join(repoRoot, 'test/helpers/java-streams/KopCountApp.java'),
-    mainClass: 'KopCountApp',
-    cacheName: 'java-streams-count',
-    classpath: `${streamsClasspath}${delimiter}${env.javaClasspath}`,
-    salt: `kafka-streams ${env.kafkaVersion}`,
-  });
-  const child = spawn(env.java, ['-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${streamsClasspath}${delimiter}${env.javaClasspath}`, 'KopCountApp', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = await spawnStreamsApp('KopCountApp', 'java-streams-count', args, ['ignore', 'pipe', 'pipe']);
   children.push(child);
   const states: string[] = [];
   let err = '';
@@ -193,10 +170,3 @@ toolTest('kafka streams (exactly_once_v2): the gateway SIGKILLed mid-stream and 
   }
 }, { timeout: 300_000 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}

@@ -43,34 +43,17 @@
  */
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoRoot, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
-import { toolTest, unavailable } from '../helpers/clients/gate.js';
-import { javaLog4jConfig } from '../helpers/clients/java.js';
-import { compileJavaSource } from '../helpers/clients/java-compile.js';
-import { harnessEnv } from '../helpers/clients/paths.js';
+import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { toolTest } from '../helpers/clients/gate.js';
 import { createNamespace, pulsarGatewayEnv, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
-
-const env = harnessEnv();
-const streamsClasspath = process.env.KOP_STREAMS_CLASSPATH || join(env.cacheDir, `kafka-streams-${env.kafkaVersion}`, 'libs', '*');
-
-function streamsUnavailable(): string | undefined {
-  const java = unavailable('java');
-  if (java) return java;
-  const dir = streamsClasspath.endsWith('*') ? streamsClasspath.slice(0, -1) : streamsClasspath;
-  try {
-    if (readdirSync(dir).some((f) => f.startsWith('kafka-streams-'))) return undefined;
-  } catch {
-    // missing folder
-  }
-  return `Kafka Streams jars not found in ${dir}: run \`bash scripts/ci/fetch-java-deps.sh\``;
-}
+import { freePort } from '../helpers/ports.js';
+import { spawnStreamsApp, streamsUnavailable } from '../helpers/clients/streams.js';
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -83,14 +66,6 @@ function tempDir(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
   dirs.push(d);
   return d;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function killed(child: ChildProcess): Promise<void> {
@@ -126,18 +101,7 @@ class StreamsApp {
   }
 
   static async start(args: string[]): Promise<StreamsApp> {
-    const classes = await compileJavaSource({
-      source: join(repoRoot, 'test/helpers/java-streams/KopStreamsApp.java'),
-      mainClass: 'KopStreamsApp',
-      cacheName: 'java-streams',
-      classpath: `${streamsClasspath}${delimiter}${env.javaClasspath}`,
-      salt: `kafka-streams ${env.kafkaVersion}`,
-    });
-    const child = spawn(
-      env.java,
-      ['-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${javaLog4jConfig()}`, '-cp', `${classes}${delimiter}${streamsClasspath}${delimiter}${env.javaClasspath}`, 'KopStreamsApp', ...args],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    const child = await spawnStreamsApp('KopStreamsApp', 'java-streams', args, ['pipe', 'pipe', 'pipe']);
     children.push(child);
     const app = new StreamsApp(child);
     const end = Date.now() + 90_000;

@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
@@ -20,19 +19,12 @@ import { JavaKafkaClient } from '../helpers/clients/java.js';
 import { createNamespace, privatePulsar, pulsarSkipReason, type PrivatePulsar, pulsarGatewayEnv } from '../helpers/pulsar.js';
 import { GroupMember, waitFor } from './drivers/group-members.js';
 import { ContinuousProducer } from './drivers/continuous-producer.js';
+import { freePort } from '../helpers/ports.js';
 
 const skip = pulsarSkipReason();
 const PARTITIONS = 3;
 /** Kafka error codes a producer retries (what the gateway may answer while Pulsar is away). */
 const RETRIABLE_CODES = new Set(['NOT_LEADER_OR_FOLLOWER', 'REQUEST_TIMED_OUT', 'NETWORK_EXCEPTION', 'LEADER_NOT_AVAILABLE', 'NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'KAFKA_STORAGE_ERROR', 'UNKNOWN_TOPIC_OR_PARTITION', 'CORRUPT_MESSAGE', 'COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'COORDINATOR_LOAD_IN_PROGRESS']);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 if (skip) {
   test(`Pulsar broker restart under a running gateway [skipped: ${skip}]`, { skip }, () => undefined);

@@ -18,7 +18,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
@@ -27,6 +26,7 @@ import { JavaKafkaClient, runJavaMain } from '../helpers/clients/java.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { createNamespace, pulsarGatewayEnv, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
 import { GroupMember, waitFor } from './drivers/group-members.js';
+import { freePort } from '../helpers/ports.js';
 
 const { Kafka, logLevel } = kafkajs;
 const skip = pulsarSkipReason();
@@ -35,14 +35,6 @@ const SESSION_MS = 6000;
 /** Bound on the time from losing the coordinator node to the survivor answering FindCoordinator with itself. */
 const TAKEOVER_BOUND_MS = 60_000;
 const CONSUMER_GROUP_COMMAND = 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** FindCoordinator v1 (group) sent straight to one node: its answer as that node gives it. */
 async function findCoordinator(port: number, group: string): Promise<{ errorCode: number; nodeId: number; host: string; port: number }> {

@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
@@ -27,6 +26,7 @@ import { API_KEYS } from '../../src/protocol/generated/apis.js';
 import { FetchRequest } from '../../src/protocol/generated/index.js';
 import { ErrorCode, errorName } from '../../src/protocol/errors.js';
 import { encodeBatchSync } from '../../src/protocol/records/encode.js';
+import { freePort } from '../helpers/ports.js';
 
 const skip = pulsarSkipReason();
 const PARTITIONS = 3;
@@ -45,14 +45,6 @@ const RETRIABLE = new Set<number>([
   ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
 ]);
 const RETRIABLE_NAMES = new Set([...RETRIABLE].map((c) => errorName(c)));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** One Produce (v9, acks=all) and one Fetch (v12) per call on a raw connection; the partition error codes. */
 class Probe {

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,17 +16,10 @@ import { spawnGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient } from '../helpers/clients/java.js';
 import { waitStable } from './drivers/stable-offsets.js';
+import { freePort } from '../helpers/ports.js';
 
 const { Kafka, logLevel } = kafkajs;
 const TOPIC = 'txn-crash';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 toolTest('SIGKILL during transactions: committed stays in full, open ones are aborted in full after the restart, a racing commit is all or nothing', unavailable('java', 'kafkajs'), async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kop-txn-crash-'));

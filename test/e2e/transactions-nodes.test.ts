@@ -12,7 +12,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
@@ -22,17 +21,10 @@ import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient } from '../helpers/clients/java.js';
 import { waitStable } from './drivers/stable-offsets.js';
 import { createNamespace, pulsarGatewayEnv, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
+import { freePort } from '../helpers/ports.js';
 
 const { Kafka, logLevel } = kafkajs;
 const skip = pulsarSkipReason();
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('transactions across two gateway nodes on Pulsar', { skip }, () => {
   const nodes: Partial<Record<1 | 2, GatewayProcess>> = {};

@@ -8,10 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandExists } from './clients/proc.js';
+import { freePort } from './ports.js';
 
 export interface ScrapeTarget {
   job: string;
@@ -37,14 +37,6 @@ export interface PrometheusServer {
 
 export function prometheusUnavailable(): string | undefined {
   return commandExists('prometheus') ? undefined : 'prometheus not found (Debian: apt-get install prometheus)';
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export async function startPrometheus(targets: ScrapeTarget[]): Promise<PrometheusServer> {
