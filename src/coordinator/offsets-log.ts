@@ -38,6 +38,9 @@ export const OFFSETS_LOG_TOPIC = '__consumer_offsets';
 /** The configs the log is created with (Kafka's offsets topic: compacted, offsets.topic.segment.bytes). */
 export const OFFSETS_LOG_CONFIGS: Readonly<Record<string, string>> = { 'cleanup.policy': 'compact', 'segment.bytes': '104857600' };
 
+/** Attempts of one append before its records are left out. */
+const APPEND_ATTEMPTS = 3;
+
 interface Queued {
   /** persistent://tenant/home/__consumer_offsets */
   log: string;
@@ -212,12 +215,22 @@ export class OffsetsLog {
         this.log.warn({ topic: info.name, partition, code: verdict.code, reason: verdict.message }, '__consumer_offsets log refused a batch: records left out');
         continue;
       }
-      try {
-        await this.storage.append({ topic: info.name, partition }, verdict.batch, { acks: -1 });
-        this.appended += chunk.length;
-      } catch (err) {
-        this.dropped += chunk.length;
-        this.log.warn({ err, topic: info.name, partition, records: chunk.length }, '__consumer_offsets log append failed: records left out (the group store is unaffected)');
+      // a transient storage failure (Pulsar away for a moment) is retried a few times, in place, so
+      // later records of the partition never overtake these; then the batch is left out
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.storage.append({ topic: info.name, partition }, verdict.batch, { acks: -1 });
+          this.appended += chunk.length;
+          break;
+        } catch (err) {
+          if (attempt < APPEND_ATTEMPTS && !this.closed) {
+            await new Promise((r) => setTimeout(r, 200 * attempt));
+            continue;
+          }
+          this.dropped += chunk.length;
+          this.log.warn({ err, topic: info.name, partition, records: chunk.length }, '__consumer_offsets log append failed: records left out (the group store is unaffected)');
+          break;
+        }
       }
     }
   }
