@@ -56,6 +56,12 @@ export interface OffsetsLogOptions {
   maxQueued?: number;
   /** Bytes of records per appended batch at most (a larger single record goes alone). Default 512 KiB. */
   maxBatchBytes?: number;
+  /**
+   * How long the first queued record waits for others before the drain appends (default 50 ms):
+   * the commits of that window become one batch (one write and flush per log partition) instead
+   * of one each, so the log's flushes do not compete with the group store's on every commit.
+   */
+  lingerMs?: number;
 }
 
 export class OffsetsLog {
@@ -64,6 +70,7 @@ export class OffsetsLog {
   private readonly topics = new Map<string, Promise<TopicInfo | null>>();
   private readonly maxQueued: number;
   private readonly maxBatchBytes: number;
+  private readonly lingerMs: number;
   /** Records dropped because the queue was full, or unwritable (metrics, tests). */
   dropped = 0;
   /** Records appended. */
@@ -77,6 +84,7 @@ export class OffsetsLog {
   ) {
     this.maxQueued = options.maxQueued ?? 100_000;
     this.maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
+    this.lingerMs = options.lingerMs ?? 50;
   }
 
   /** The log of a namespace's groups. */
@@ -128,8 +136,8 @@ export class OffsetsLog {
   }
 
   async close(): Promise<void> {
+    this.closed = true; // no new records; what is queued is appended now
     await this.flushed();
-    this.closed = true;
   }
 
   /**
@@ -162,6 +170,7 @@ export class OffsetsLog {
   }
 
   private async drain(): Promise<void> {
+    if (this.lingerMs > 0 && !this.closed) await new Promise((r) => setTimeout(r, this.lingerMs));
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
@@ -229,6 +238,8 @@ export class OffsetsLog {
           }
           this.dropped += chunk.length;
           this.log.warn({ err, topic: info.name, partition, records: chunk.length }, '__consumer_offsets log append failed: records left out (the group store is unaffected)');
+          // deleted behind the gateway's back (Pulsar admin): look it up, or make it, again next time
+          if (err instanceof StorageError && err.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) this.topics.delete(info.name);
           break;
         }
       }
