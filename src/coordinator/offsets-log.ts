@@ -185,6 +185,13 @@ export class OffsetsLog {
         let info: TopicInfo | null = null;
         try {
           info = await this.ensure(name);
+          // its current partition count (CreatePartitions by a tenant admin), or made again when deleted meanwhile
+          const fresh = info && (await this.storage.describeTopic(name));
+          if (info && fresh) info = fresh;
+          else if (info) {
+            this.topics.delete(name);
+            info = await this.ensure(name);
+          }
         } catch (err) {
           this.log.warn({ err, topic: name }, 'cannot describe the __consumer_offsets log');
         }

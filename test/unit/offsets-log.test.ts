@@ -3,7 +3,8 @@
  * engine: each record lands in the log of its group's home namespace, in Kafka's partition of the
  * group, in the order the changes were reported; offsets of topics of other namespaces and groups
  * without a home are left out; the queue is bounded (excess dropped, counted, order kept); the
- * log is an internal compacted topic with offsetsTopicNumPartitions partitions.
+ * log is an internal compacted topic with offsetsTopicNumPartitions partitions, and a grown log's
+ * new partition count applies to later records.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,6 +81,15 @@ test("records go to the home namespace's log, in Kafka's partition of the group,
     assert.equal(info.configs['cleanup.policy'], 'compact');
     assert.equal(log.appended, 9);
     assert.equal(log.dropped, 0);
+
+    // a tenant admin grows the log (CreatePartitions): later records go to the group's partition among the new count
+    let grown = PARTITIONS + 1;
+    while (kafkaOffsetsPartition('billing', grown) === p) grown++;
+    await engine.createPartitions('persistent://acme/orders/__consumer_offsets', grown);
+    log.offsetCommitted(billing, 'orders', 'persistent://acme/orders/payments', 0, commit(6));
+    await log.flushed();
+    const after = await readLog(engine, 'persistent://acme/orders/__consumer_offsets');
+    assert.deepEqual(after.filter((r) => r[5] === 6n), [[kafkaOffsetsPartition('billing', grown), 0n, 1, 'billing', 'payments', 6n]]);
   } finally {
     await engine.close();
     d.cleanup();
