@@ -32,7 +32,7 @@ import { parseFullName } from '../topics/names.js';
 import type { CommittedOffset } from './group.js';
 import type { GroupKey } from './locator.js';
 import type { StoredGroup } from './store.js';
-import { groupMetadataKey, groupMetadataValue, kafkaOffsetsPartition, offsetCommitKey, offsetCommitValue } from './offsets-records.js';
+import { consumerGroupMetadataKey, consumerGroupMetadataValue, groupMetadataKey, groupMetadataValue, kafkaOffsetsPartition, offsetCommitKey, offsetCommitValue } from './offsets-records.js';
 
 export const OFFSETS_LOG_TOPIC = '__consumer_offsets';
 /** The configs the log is created with (Kafka's offsets topic: compacted, offsets.topic.segment.bytes). */
@@ -104,6 +104,12 @@ export class OffsetsLog {
       return;
     }
     this.enqueue(key, home, () => [offsetCommitKey(key.groupId, local, partition), value === null ? null : offsetCommitValue(value)], nowMs);
+  }
+
+  /** A consumer group's (KIP-848) epoch became durable, or its consumer-group state was deleted (null). */
+  consumerGroupChanged(key: GroupKey, home: string | null, epoch: number | null, nowMs = Date.now()): void {
+    if (home === null) return;
+    this.enqueue(key, home, () => [consumerGroupMetadataKey(key.groupId), epoch === null ? null : consumerGroupMetadataValue(epoch)], nowMs);
   }
 
   /** A classic group's metadata became durable (stored), or the group was deleted (null). */

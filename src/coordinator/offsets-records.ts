@@ -22,6 +22,10 @@
  *                           clientId, clientHost, rebalanceTimeout int32, sessionTimeout int32,
  *                           subscription BYTES, assignment BYTES]
  *
+ *   ConsumerGroupMetadataKey    type 3: groupId
+ *   ConsumerGroupMetadataValue  v0 (flexible): epoch int32, no tagged fields (MetadataHash and
+ *                               CreationTimeMs keep their defaults)
+ *
  * A deletion is the key with a null value (a tombstone), as in Kafka.
  */
 import type { CommittedOffset } from './group.js';
@@ -29,7 +33,7 @@ import type { StoredGroup } from './store.js';
 import { javaStringHash } from './locator.js';
 
 /** Kafka's CoordinatorRecordType ids used here. */
-export const RecordType = { OFFSET_COMMIT: 1, GROUP_METADATA: 2 } as const;
+export const RecordType = { OFFSET_COMMIT: 1, GROUP_METADATA: 2, CONSUMER_GROUP_METADATA: 3 } as const;
 
 /** A small big-endian writer over a precomputed size (one allocation per key or value). */
 class Writer {
@@ -60,6 +64,11 @@ class Writer {
   bytes(b: Buffer): this {
     this.int32(b.length);
     this.pos += b.copy(this.buf, this.pos);
+    return this;
+  }
+  /** A flexible struct's tagged-field section with no fields: unsigned varint 0. */
+  noTaggedFields(): this {
+    this.pos = this.buf.writeUInt8(0, this.pos);
     return this;
   }
   done(): Buffer {
@@ -110,6 +119,15 @@ export function groupMetadataValue(g: StoredGroup): Buffer {
     w.string(m.memberId).string(m.groupInstanceId).string(m.clientId).string(m.clientHost).int32(m.rebalanceTimeoutMs).int32(m.sessionTimeoutMs).bytes(m.metadata).bytes(m.assignment);
   }
   return w.done();
+}
+
+export function consumerGroupMetadataKey(group: string): Buffer {
+  return new Writer(2 + strSize(group)).int16(RecordType.CONSUMER_GROUP_METADATA).string(group).done();
+}
+
+/** ConsumerGroupMetadataValue v0: the group epoch, then an empty tagged-field section (unsigned varint 0). */
+export function consumerGroupMetadataValue(epoch: number): Buffer {
+  return new Writer(2 + 4 + 1).int16(0).int32(epoch).noTaggedFields().done();
 }
 
 /**

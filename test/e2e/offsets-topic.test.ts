@@ -12,7 +12,9 @@
  *   Java consumer assigned to every partition;
  * - a second tenant reading its own __consumer_offsets sees its own group and none of the first's;
  *   the first tenant does not see the second's either;
- * - the same on the Pulsar engine (shared broker), each tenant in its own Pulsar tenant.
+ * - the same on the Pulsar engine (shared broker), each tenant in its own Pulsar tenant;
+ * - Kafka's own GroupCoordinatorRecordSerde (the group coordinator's loader) decodes every record
+ *   type the gateway writes, including ConsumerGroupMetadata, which no formatter prints.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +27,9 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient, runJavaMain } from '../helpers/clients/java.js';
 import type { ClientSecurity } from '../helpers/clients/types.js';
-import { kafkaOffsetsPartition } from '../../src/coordinator/offsets-records.js';
+import { consumerGroupMetadataKey, consumerGroupMetadataValue, groupMetadataKey, groupMetadataValue, kafkaOffsetsPartition, offsetCommitKey, offsetCommitValue } from '../../src/coordinator/offsets-records.js';
+import { runCommand } from '../helpers/clients/proc.js';
+import { harnessEnv } from '../helpers/clients/paths.js';
 import { pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
 
 const CONSOLE_CONSUMER = 'org.apache.kafka.tools.consumer.ConsoleConsumer';
@@ -89,8 +93,8 @@ function lastCommits(records: Formatted[], group: string): Map<string, number | 
 }
 
 /** Produce, then consume everything in a group with commits (the Java client); the offsets it committed. */
-async function javaGroupCommits(bootstrap: string, l: Login, topic: string, group: string, count: number): Promise<Map<string, number>> {
-  const java = new JavaKafkaClient({ bootstrap, security: security(l) });
+async function javaGroupCommits(bootstrap: string, l: Login, topic: string, group: string, count: number, config: Record<string, string> = {}): Promise<Map<string, number>> {
+  const java = new JavaKafkaClient({ bootstrap, security: security(l), config });
   await java.produce({ topic, records: Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
   const got = await java.consume({ topic, group, commit: true, maxRecords: count, timeoutMs: 60_000 });
   assert.equal(got.length, count);
@@ -144,6 +148,44 @@ async function tenantsScenario(t: { diagnostic(m: string): void }, bootstrap: st
   const count = described[0]!.partitions.length;
   assert.deepEqual([...partitions], [kafkaOffsetsPartition(aGroup, count)], `the group's records are in Kafka's partition of it (of ${count})`);
 }
+
+test("Kafka's GroupCoordinatorRecordSerde decodes every record type the gateway writes", { skip: unavailable('java'), timeout: 120_000 }, async () => {
+  const member = { memberId: 'm-1', groupInstanceId: 'i-1', clientId: 'c', clientHost: '/h', rebalanceTimeoutMs: 300000, sessionTimeoutMs: 10000, metadata: Buffer.from([1, 2]), assignment: Buffer.from([3]), namespace: { tenant: 't', namespace: 'n' } };
+  const records: Array<[Buffer, Buffer | null]> = [
+    [offsetCommitKey('grp', 'orders', 4), offsetCommitValue({ offset: 42n, leaderEpoch: 5, metadata: 'meta', commitTimestamp: 1700000000000, expireTimestamp: null })],
+    [offsetCommitKey('grp', 'orders', 4), offsetCommitValue({ offset: 7n, leaderEpoch: -1, metadata: '', commitTimestamp: 1700000000000, expireTimestamp: 1700000000001 })],
+    [groupMetadataKey('grp'), groupMetadataValue({ state: 'Stable', stateTimestamp: 1700000000000, protocolType: 'consumer', protocolName: 'range', generationId: 7, leaderId: 'm-1', members: [member] })],
+    [consumerGroupMetadataKey('grp'), consumerGroupMetadataValue(12)],
+    [offsetCommitKey('grp', 'orders', 4), null],
+  ];
+  const source = join(dir, 'DecodeRecords.java');
+  writeFileSync(
+    source,
+    `import java.nio.ByteBuffer;
+import java.util.HexFormat;
+public class DecodeRecords {
+  public static void main(String[] args) {
+    var serde = new org.apache.kafka.coordinator.group.GroupCoordinatorRecordSerde();
+    for (int i = 0; i + 1 < args.length; i += 2) {
+      var value = args[i + 1].equals("null") ? null : ByteBuffer.wrap(HexFormat.of().parseHex(args[i + 1]));
+      var rec = serde.deserialize(ByteBuffer.wrap(HexFormat.of().parseHex(args[i])), value);
+      System.out.println(rec.key() + " | " + (rec.value() == null ? "null" : "v" + rec.value().version() + " " + rec.value().message()));
+    }
+  }
+}
+`,
+  );
+  const env = harnessEnv();
+  const r = await runCommand(env.java, ['-cp', env.javaClasspath, source, ...records.flatMap(([k, v]) => [k.toString('hex'), v === null ? 'null' : v.toString('hex')])], { timeoutMs: 90_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    "OffsetCommitKey(group='grp', topic='orders', partition=4) | v3 OffsetCommitValue(offset=42, leaderEpoch=5, metadata='meta', commitTimestamp=1700000000000, expireTimestamp=-1, topicId=AAAAAAAAAAAAAAAAAAAAAA)",
+    "OffsetCommitKey(group='grp', topic='orders', partition=4) | v1 OffsetCommitValue(offset=7, leaderEpoch=-1, metadata='', commitTimestamp=1700000000000, expireTimestamp=1700000000001, topicId=AAAAAAAAAAAAAAAAAAAAAA)",
+    "GroupMetadataKey(group='grp') | v3 GroupMetadataValue(protocolType='consumer', generation=7, protocol='range', leader='m-1', currentStateTimestamp=1700000000000, members=[MemberMetadata(memberId='m-1', groupInstanceId='i-1', clientId='c', clientHost='/h', rebalanceTimeout=300000, sessionTimeout=10000, subscription=[1, 2], assignment=[3])])",
+    "ConsumerGroupMetadataKey(groupId='grp') | v0 ConsumerGroupMetadataValue(epoch=12, metadataHash=0)",
+    "OffsetCommitKey(group='grp', topic='orders', partition=4) | null",
+  ]);
+});
 
 // ---------------------------------------------------------------- embedded engine
 
@@ -206,6 +248,24 @@ describe('embedded engine', { skip: unavailable('java') }, () => {
     assert.ok([...last.values()].every((v) => v === null), `every committed offset ends in a tombstone: ${JSON.stringify([...last])}`);
     // the commits came first
     assert.ok(seen.some((r) => r.key.data.group === group && r.value !== null));
+  });
+
+  test('a KIP-848 group (group.protocol=consumer): its commits, and ConsumerGroupMetadata records with its epoch', { timeout: 300_000 }, async () => {
+    const alice = { username: 'acme/orders', jwt: await jwt('alice') };
+    const admin = { username: 'acme/orders', jwt: await jwt('acme-admin') };
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const topic = `lag-848-${suffix}`;
+    const group = `kip848-${suffix}`;
+    await new JavaKafkaClient({ bootstrap: gw.bootstrap, security: security(admin) }).createTopics([{ name: topic, partitions: 2 }]);
+    const committed = await javaGroupCommits(gw.bootstrap, alice, topic, group, 10, { 'group.protocol': 'consumer' });
+    const seen = await consoleConsumer(gw.bootstrap, alice, OFFSETS_FORMATTER);
+    assert.deepEqual(Object.fromEntries(lastCommits(seen, group)), Object.fromEntries(committed));
+    const raw = await new JavaKafkaClient({ bootstrap: gw.bootstrap, security: security(alice) }).consume({ topic: '__consumer_offsets', offset: 'beginning', untilEnd: true, timeoutMs: 60_000 });
+    const epochs = raw
+      .filter((r) => r.key!.readInt16BE(0) === 3 && r.key!.toString('utf8', 4) === group)
+      .map((r) => (r.value === null ? null : r.value.readInt32BE(2)));
+    assert.ok(epochs.length > 0 && epochs.every((e) => e !== null && e >= 1), `ConsumerGroupMetadata records of ${group}: ${JSON.stringify(epochs)}`);
+    assert.deepEqual(epochs, [...epochs].sort((x, y) => x! - y!), 'epochs in the order they moved');
   });
 
   test('a namespace with subscription rules: only tenant admins read its __consumer_offsets', { timeout: 120_000 }, async () => {

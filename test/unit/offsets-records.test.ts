@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupMetadataKey, groupMetadataValue, kafkaOffsetsPartition, offsetCommitKey, offsetCommitValue } from '../../src/coordinator/offsets-records.js';
+import { consumerGroupMetadataKey, consumerGroupMetadataValue, groupMetadataKey, groupMetadataValue, kafkaOffsetsPartition, offsetCommitKey, offsetCommitValue } from '../../src/coordinator/offsets-records.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const str = (s: string) => {
@@ -59,6 +59,11 @@ test('GroupMetadataValue v3: protocol type, generation, protocol, leader, state 
   // an empty simple group: protocol type "", protocol and leader null, no members
   const simple = groupMetadataValue({ state: 'Empty', stateTimestamp: 1, protocolType: null, protocolName: null, generationId: 0, leaderId: null, members: [] });
   assert.deepEqual(simple, hex('0003 0000 00000000 ffff ffff 0000000000000001 00000000'));
+});
+
+test('ConsumerGroupMetadataKey (type 3, group id) / Value v0 (flexible: epoch, then no tagged fields)', () => {
+  assert.deepEqual(consumerGroupMetadataKey('g1'), hex('0003 0002 6731'));
+  assert.deepEqual(consumerGroupMetadataValue(12), hex('0000 0000000c 00'));
 });
 
 test('a string longer than a Kafka STRING is refused, not truncated', () => {
