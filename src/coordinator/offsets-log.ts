@@ -38,6 +38,8 @@ export const OFFSETS_LOG_TOPIC = '__consumer_offsets';
 /** The configs the log is created with (Kafka's offsets topic: compacted, offsets.topic.segment.bytes). */
 export const OFFSETS_LOG_CONFIGS: Readonly<Record<string, string>> = { 'cleanup.policy': 'compact', 'segment.bytes': '104857600' };
 
+/** A log that could not be made is tried again after this long (records for it are left out meanwhile). */
+const ENSURE_RETRY_MS = 30_000;
 /** Attempts of one append before its records are left out. */
 const APPEND_ATTEMPTS = 3;
 
@@ -155,8 +157,9 @@ export class OffsetsLog {
     if (!found) {
       found = this.create(name);
       this.topics.set(name, found);
-      // a failure is not cached: the next change or reader tries again
-      found.then((info) => info ?? this.topics.delete(name), () => this.topics.delete(name));
+      // a failure is remembered for a while (no attempt and warning per drain), then tried again
+      const forget = () => setTimeout(() => this.topics.get(name) === found && this.topics.delete(name), ENSURE_RETRY_MS).unref();
+      found.then((info) => info ?? forget(), forget);
     }
     return found;
   }

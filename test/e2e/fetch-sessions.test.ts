@@ -282,6 +282,11 @@ test('__consumer_offsets: listed as an internal topic with the offsets partition
   assert.equal(await produce(alice, '__consumer_offsets', 0, 'x'), ErrorCode.INVALID_TOPIC_EXCEPTION);
   const f = await alice.call(API_KEYS.Fetch, 12, fetchBody(0, -1, [{ topic: '__consumer_offsets', topicId: Buffer.alloc(16), partitions: [part(0, 0n)] }]));
   assert.equal(f.responses[0]!.partitions[0]!.errorCode, ErrorCode.NONE, 'alice may consume in acme/orders: she reads its groups\' log');
+  // ListOffsets (latest) and OffsetForLeaderEpoch answer over the same log
+  const lo = await alice.call(API_KEYS.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, timeoutMs: 0, topics: [{ name: '__consumer_offsets', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] }] });
+  assert.deepEqual(lo.topics[0]!.partitions.map((x) => [x.errorCode, x.offset]), [[ErrorCode.NONE, 0n]]);
+  const ofle = await alice.call(API_KEYS.OffsetForLeaderEpoch, 4, { replicaId: -1, topics: [{ topic: '__consumer_offsets', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }] });
+  assert.deepEqual(ofle.topics[0]!.partitions.map((x) => [x.errorCode, x.endOffset]), [[ErrorCode.NONE, 0n]]);
   // DescribeConfigs (kafka-topics.sh --describe): Kafka's configs of it
   const configs = await alice.call(API_KEYS.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: '__consumer_offsets', configurationKeys: ['cleanup.policy', 'segment.bytes'] }], includeSynonyms: false, includeDocumentation: false });
   const res = configs.results[0]!;
