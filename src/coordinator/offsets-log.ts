@@ -135,7 +135,11 @@ export class OffsetsLog {
       return;
     }
     this.queue.push({ log: OffsetsLog.logName(key.tenant, home), groupId: key.groupId, key: kv[0], value: kv[1], timestamp });
-    if (!this.draining) this.draining = this.drain().finally(() => (this.draining = null));
+    if (!this.draining) {
+      this.draining = this.drain()
+        .catch((err: unknown) => this.log.error({ err }, '__consumer_offsets log drain failed (records queued later are appended by the next drain)'))
+        .finally(() => (this.draining = null));
+    }
   }
 
   /** Resolves when everything queued so far is appended (or dropped). */
