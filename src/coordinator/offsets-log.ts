@@ -6,20 +6,22 @@
  * (offsets-records.ts) once they are durable in the group store. Fetch, ListOffsets,
  * OffsetForLeaderEpoch and DescribeConfigs then serve it as a topic, unchanged.
  *
- * What goes where (the one rule, `recordsFor` below):
+ * What goes where (the one rule, `offsetCommitted` / `groupChanged` / `consumerGroupChanged` below):
  *  - a group's records go to the log of its **home** namespace (home.ts), the namespace where its
- *    permissions are checked, so reading a namespace's log needs what describing the groups homed
- *    there needs: `consume` in that namespace (or the tenant admin). Other tenants' and other
- *    namespaces' groups are never in it.
+ *    permissions are checked; reading a namespace's log needs `consume` on it there (and, where
+ *    the namespace has subscription rules, a tenant admin: security/authz/authorizer.ts, rule 7).
+ *    Other tenants' and other namespaces' groups are never in it.
  *  - an offset commit is written only for a topic of the home namespace: an offset of a topic of
  *    another namespace would show it to readers who may not consume it (OffsetFetch hides such
  *    topics from them), so it is left out.
  *  - partition: Kafka's abs(groupId.hashCode) % partitions of the log (over the group id alone).
  *
- * Cost: writes never delay the coordinator. `offsetCommitted` / `groupChanged` only queue (bounded
- * by `maxQueued`; beyond it records are dropped with a warning and counted, never reordered), and
- * one drain loop appends what is queued, one batch per log partition, in queue order, so the
- * records of a group land in the order its changes became durable.
+ * Cost: writes never delay the coordinator. The coordinator's calls only queue (bounded by
+ * `maxQueued`; beyond it records are dropped with a warning and counted, never reordered), and one
+ * drain loop, started `lingerMs` after the first queued record, appends what is queued, one batch
+ * per log partition, in queue order (a failed append is retried in place, then left out), so the
+ * records of a group land in the order its changes became durable. The log is a view for lag
+ * monitors, not a source of truth: the group store stays authoritative (OffsetFetch).
  */
 import type { Logger } from '../logger.js';
 import type { StorageEngine, TopicInfo } from '../storage/engine.js';
