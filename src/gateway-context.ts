@@ -11,6 +11,7 @@ import type { SaslSettings } from './security/sasl/authenticator.js';
 import type { AuditLog, Authorizer } from './security/types.js';
 import type { ByteRateQuota } from './network/quotas.js';
 import type { GroupCoordinator } from './coordinator/coordinator.js';
+import type { OffsetsLog } from './coordinator/offsets-log.js';
 import type { ShareGroups } from './share/groups.js';
 import type { TransactionCoordinator } from './coordinator/txn/coordinator.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
@@ -58,6 +59,8 @@ export interface GatewayContext {
   readonly shareGroups?: ShareGroups;
   /** The transaction coordinator; transactional APIs answer COORDINATOR_NOT_AVAILABLE without one. */
   readonly transactions?: TransactionCoordinator;
+  /** The readable __consumer_offsets logs (coordinator/offsets-log.ts); absent with offsetsTopicReadable=false. */
+  readonly offsetsLog?: OffsetsLog;
   /** Prometheus metrics; undefined when metrics are off (no opsListener, or metricsEnabled=false). */
   readonly metrics?: GatewayMetrics;
 }

@@ -29,6 +29,7 @@ import { LocalGroupCoordinator, coordinatorConfigFrom } from './coordinator/coor
 import { ShareGroups, shareGroupsConfigFrom } from './share/groups.js';
 import { registerShareGroupMetrics } from './share/metrics.js';
 import { TransactionCoordinator } from './coordinator/txn/coordinator.js';
+import { OffsetsLog } from './coordinator/offsets-log.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { registerAuditMetrics, registerBoundMetrics, registerFetchSessionMetrics, registerGroupMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
@@ -132,6 +133,9 @@ export class Gateway {
       log.child({ component: 'transaction-coordinator' }),
     );
     transactions.offsets = coordinator;
+    // the readable __consumer_offsets of each namespace (coordinator/offsets-log.ts)
+    const offsetsLog = config.offsetsTopicReadable ? new OffsetsLog(storage, log.child({ component: 'offsets-log' }), { numPartitions: config.offsetsTopicNumPartitions }) : undefined;
+    coordinator.offsetsLog = offsetsLog ?? null;
     try {
       await coordinator.start();
       if (wiring.offsetCommitted) coordinator.onOffsetCommitted = wiring.offsetCommitted;
@@ -198,6 +202,7 @@ export class Gateway {
       }),
       ...(shareGroups ? { shareGroups } : {}),
       transactions,
+      ...(offsetsLog ? { offsetsLog } : {}),
     };
     const gateway = new Gateway(config, context, bound, log, security, tls);
     // tokenRevocationFile changed: open sessions it revokes are closed now, not at their expiry.
@@ -363,6 +368,7 @@ export class Gateway {
       // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so connections can drain.
       await this.context.transactions?.shutdown();
       await this.context.coordinator?.shutdown();
+      await this.context.offsetsLog?.close(); // the records of the last commits, before storage closes
       await this.coordination?.close(); // hand the offsets partitions to the other nodes at once
       await Promise.all([...this.connections].map((c) => c.drain(timeoutMs)));
       await this.context.shareGroups?.shutdown(); // after the last ShareFetch/ShareAcknowledge: their writes complete

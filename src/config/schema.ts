@@ -482,6 +482,12 @@ export const SCHEMA = {
     origin: 'KoP',
     doc: 'Partitions of the internal offsets topic. A group belongs to partition hash(tenant/group) mod this; the node owning that partition coordinates the group. A changed value moves the stored group entries to their new partitions at the next start.',
   },
+  offsetsTopicReadable: {
+    kind: 'bool',
+    default: true,
+    origin: 'KoP',
+    doc: 'Make __consumer_offsets readable in Kafka\'s record formats (lag monitors, kafka-console-consumer with OffsetsMessageFormatter): each namespace gets an internal compacted log to which offset commits and group metadata of the groups homed there are appended after they are durable. false: it is only listed, and reading it answers TOPIC_AUTHORIZATION_FAILED (docs/consumer-groups.md).',
+  },
   shareGroupsEnabled: {
     kind: 'bool',
     default: true,

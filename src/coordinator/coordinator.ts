@@ -35,6 +35,7 @@ import { verifyHome, type HomeAssignment } from './home.js';
 import { parseFullName } from '../topics/names.js';
 import { ConsumerGroupProtocol, consumerGroupState, decodeConsumerGroup, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup } from './consumer-group-protocol.js';
 import type { TopicMetadata } from './consumer-group.js';
+import type { OffsetsLog } from './offsets-log.js';
 
 export type { GroupKey } from './locator.js';
 export type { JoinResult, SyncResult, Protocol, GroupState } from './group.js';
@@ -254,6 +255,13 @@ export class LocalGroupCoordinator implements GroupCoordinator {
   private readonly newMemberJoinTimeoutMs: number;
   /** Told of every durable offset commit (the Pulsar engine mirrors them into subscriptions). */
   onOffsetCommitted: ((groupId: string, topic: string, partition: number, offset: bigint) => void) | null = null;
+  /**
+   * The readable __consumer_offsets (offsets-log.ts): told of every durable offset commit or
+   * deletion and classic group metadata write or deletion, after the write (it only queues).
+   */
+  offsetsLog: OffsetsLog | null = null;
+  /** The group epoch last written to the offsets log, per consumer group (records only when it moves). */
+  private readonly loggedEpochs = new WeakMap<object, number>();
   /** Told of every home inferred for a group stored before homes existed (the server audits it). */
   onHomeInferred: ((key: GroupKey, home: string) => void) | null = null;
   /** Generations started by this node since it started (classic rebalances completed their join phase, consumer-protocol target assignments); metrics. */
@@ -1192,6 +1200,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
         await g.track(this.persistHome(g).then(() => this.store.putOffset(partition, g.key, o.topic, o.partition, value)));
         g.setOffset(o.topic, o.partition, value);
         this.onOffsetCommitted?.(g.groupId, o.topic, o.partition, o.offset);
+        this.offsetsLog?.offsetCommitted(g.key, g.home, o.topic, o.partition, value);
         return ErrorCode.NONE;
       } catch (err) {
         this.log.error({ err, group: g.groupId, topic: o.topic, partition: o.partition }, 'offset commit write failed');
@@ -1283,6 +1292,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
           await g.track(this.store.putOffset(partition, g.key, topic, p, value));
           g.setOffset(topic, p, value);
           this.onOffsetCommitted?.(g.groupId, topic, p, value.offset);
+          this.offsetsLog?.offsetCommitted(g.key, g.home, topic, p, value);
         }
         await g.track(this.store.putTxnOffset(partition, g.key, producerId, topic, p, null));
       }
@@ -1382,6 +1392,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
         try {
           await g.track(this.store.putOffset(partition, key, tp.topic, tp.partition, null));
           g.removeOffset(tp.topic, tp.partition);
+          this.offsetsLog?.offsetCommitted(g.key, g.home, tp.topic, tp.partition, null);
           return ErrorCode.NONE;
         } catch (err) {
           this.log.error({ err, group: key.groupId, topic: tp.topic, partition: tp.partition }, 'offset delete failed');
@@ -1480,12 +1491,18 @@ export class LocalGroupCoordinator implements GroupCoordinator {
       // offsets of transactions still open go with the group (their commit finds no group and adds nothing)
       for (const [producerId, m] of g.pendingTxnOffsets) for (const o of m.values()) deletes.push(this.store.putTxnOffset(partition, g.key, producerId, o.topic, o.partition, null));
       deletes.push(this.store.putGroup(partition, g.key, null));
-      if (g.consumer) deletes.push(this.store.putConsumerGroup(partition, g.key, null));
+      const hadConsumer = g.consumer !== null;
+      if (hadConsumer) deletes.push(this.store.putConsumerGroup(partition, g.key, null));
       // The home goes last (puts land in issue order): a crash before it leaves a home without a
       // group, dropped at the next load. Issued in this same turn, so a group created again under
       // the name writes its new home after this tombstone.
       deletes.push(this.store.putHome(partition, g.key, null));
       await Promise.all(deletes);
+      if (this.offsetsLog) {
+        for (const [topic, m] of g.offsets) for (const p of m.keys()) this.offsetsLog.offsetCommitted(g.key, g.home, topic, p, null);
+        this.offsetsLog.groupChanged(g.key, g.home, null);
+        if (hadConsumer) this.offsetsLog.consumerGroupChanged(g.key, g.home, null);
+      }
       g.homeStored = false;
       g.offsets.clear();
       g.pendingTxnOffsets.clear();
@@ -1571,7 +1588,10 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     g.consumer = cg;
     g.protocolType = CONSUMER_PROTOCOL_TYPE;
     const partition = this.locator.partitionFor(g.key);
-    g.track(this.store.putGroup(partition, g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the classic entry of an upgraded group'));
+    g.track(this.store.putGroup(partition, g.key, null)).then(
+      () => this.offsetsLog?.groupChanged(g.key, g.home, null),
+      (err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the classic entry of an upgraded group'),
+    );
     const stored = await this.consumerProtocol.afterConversion(g);
     return stored === ErrorCode.NONE ? null : stored;
   }
@@ -1601,7 +1621,10 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     g.stateTimestamp = this.clock.now();
     g.subscribedTopics = this.computeSubscribedTopics(g);
     for (const m of g.members.values()) this.scheduleHeartbeatExpiration(g, m, m.sessionTimeoutMs);
-    g.track(this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the consumer entry of a downgraded group'));
+    g.track(this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, null)).then(
+      () => this.offsetsLog?.consumerGroupChanged(g.key, g.home, null),
+      (err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the consumer entry of a downgraded group'),
+    );
     this.log.info({ group: g.groupId, tenant: g.key.tenant, members: g.size, generation: g.generationId }, 'consumer group converted to a classic group (online downgrade): its classic members rejoin');
     this.prepareRebalance(g, `Downgrade group ${g.groupId} from consumer to classic.`);
   }
@@ -1612,16 +1635,27 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     this.consumerProtocol.cancelTimers(g.consumer);
     g.consumer = null;
     g.protocolType = null;
-    g.track(this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, null)).catch((err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the consumer group entry of a group that became classic'));
+    g.track(this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, null)).then(
+      () => this.offsetsLog?.consumerGroupChanged(g.key, g.home, null),
+      (err: unknown) => this.log.warn({ err, group: g.groupId }, 'failed to delete the consumer group entry of a group that became classic'),
+    );
     this.log.info({ group: g.groupId, tenant: g.key.tenant }, 'empty consumer group becomes a classic group; its offsets are kept');
   }
 
   /** Write a consumer group's entry (after its home); NONE when durable, NOT_COORDINATOR when not. */
   private storeConsumerGroup(g: ClassicGroup, value: Buffer | null): Promise<number> {
+    const cg = g.consumer;
     const write = this.persistHome(g)
       .then(() => this.store.putConsumerGroup(this.locator.partitionFor(g.key), g.key, value))
       .then(
-        () => ErrorCode.NONE,
+        () => {
+          // the readable __consumer_offsets gets a ConsumerGroupMetadata record when the group epoch moved
+          if (this.offsetsLog && cg && value !== null && this.loggedEpochs.get(cg) !== cg.groupEpoch) {
+            this.loggedEpochs.set(cg, cg.groupEpoch);
+            this.offsetsLog.consumerGroupChanged(g.key, g.home, cg.groupEpoch);
+          }
+          return ErrorCode.NONE;
+        },
         (err: unknown) => {
           this.log.error({ err, group: g.groupId }, 'consumer group write failed');
           return ErrorCode.NOT_COORDINATOR;
@@ -1660,7 +1694,10 @@ export class LocalGroupCoordinator implements GroupCoordinator {
     const write = this.persistHome(g)
       .then(() => this.store.putGroup(this.locator.partitionFor(g.key), g.key, stored))
       .then(
-      () => ErrorCode.NONE,
+      () => {
+        this.offsetsLog?.groupChanged(g.key, g.home, stored);
+        return ErrorCode.NONE;
+      },
       (err: unknown) => {
         this.log.error({ err, group: g.groupId }, 'group metadata write failed');
         return ErrorCode.NOT_COORDINATOR;
@@ -1703,6 +1740,7 @@ export class LocalGroupCoordinator implements GroupCoordinator {
           await g.track(this.store.putOffset(partition, g.key, topic, p, null));
           if (g.offset(topic, p) === value) {
             g.removeOffset(topic, p);
+            this.offsetsLog?.offsetCommitted(g.key, g.home, topic, p, null);
             removed++;
           }
         } catch (err) {

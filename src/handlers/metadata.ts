@@ -13,7 +13,7 @@ import { MetadataResponse, type MetadataRequest } from '../protocol/generated/in
 import { isInternalTopic, kafkaNameFor, parseFullName, resolveTopic } from '../topics/names.js';
 import { StorageError, type TopicInfo } from '../storage/engine.js';
 import { ZERO_UUID } from '../protocol/codec/types.js';
-import { OFFSETS_TOPIC, isOffsetsTopic, offsetsTopicInfo, resolveRequestTopic } from './topic-lookup.js';
+import { OFFSETS_TOPIC, isOffsetsTopic, offsetsLogFor, offsetsTopicInfo, resolveRequestTopic } from './topic-lookup.js';
 
 type TopicOut = MetadataResponse['topics'][number];
 
@@ -74,7 +74,7 @@ async function lookupOrCreate(ctx: RequestContext, name: string, allowCreate: bo
       }
     }
   }
-  if (!info && isOffsetsTopic(resolved)) info = offsetsTopicInfo(ctx, resolved);
+  if (!info && isOffsetsTopic(resolved)) info = (await offsetsLogFor(ctx, resolved)) ?? offsetsTopicInfo(ctx, resolved);
   if (!info) return topicError(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   return describeTopic(ctx, info, name);
 }

@@ -9,17 +9,20 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { StorageError, type TopicInfo } from '../storage/engine.js';
 import { kafkaNameFor, resolveTopic, showName, type NamespaceRef, type TopicName } from '../topics/names.js';
 import { ZERO_UUID } from '../protocol/codec/types.js';
+import { API_KEYS } from '../protocol/generated/apis.js';
 
 /**
- * Kafka's `__consumer_offsets`, as this gateway presents it (docs/consumer-groups.md): committed
- * offsets live in the gateway's own group store, not in a topic, but clients and tools look the
- * topic up (franz-go's regex consumer waits for it to be listed as internal, so that patterns never
- * match it). Each namespace shows it as an internal topic with the gateway's offsets partitions
- * (offsetsTopicNumPartitions), never stored, never writable (Produce, DeleteRecords, CreateTopics,
- * DeleteTopics refuse internal topics) and not readable: Fetch, ListOffsets and
- * OffsetForLeaderEpoch answer TOPIC_AUTHORIZATION_FAILED, as Kafka answers a principal without
- * READ on it (fail closed: no principal gets another tenant's group state through it). Committed
- * offsets are read with OffsetFetch / DescribeGroups (kafka-consumer-groups.sh), authorized per group.
+ * Kafka's `__consumer_offsets`, as this gateway presents it (docs/consumer-groups.md). Committed
+ * offsets live in the gateway's group store; clients and tools still look the topic up (franz-go's
+ * regex consumer waits for it to be listed as internal) and lag monitors read it. Each namespace
+ * has its own: with offsetsTopicReadable (default) a real internal log in the storage engine,
+ * `persistent://tenant/ns/__consumer_offsets`, to which the coordinator appends the changes of the
+ * groups homed in that namespace in Kafka's record formats (coordinator/offsets-log.ts), created
+ * by the first such change or by the first authorized read (`offsetsLogFor` below); until then, and
+ * always without offsetsTopicReadable, a presented topic with offsetsTopicNumPartitions partitions,
+ * never stored. Never writable by clients (Produce, DeleteRecords, CreateTopics, DeleteTopics
+ * refuse internal topics). Without offsetsTopicReadable, Fetch, ListOffsets and
+ * OffsetForLeaderEpoch answer TOPIC_AUTHORIZATION_FAILED, as Kafka answers a principal without READ.
  */
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
@@ -34,6 +37,25 @@ export function offsetsTopicInfo(ctx: RequestContext, name: TopicName): TopicInf
 /** A resolved name that is the presented `__consumer_offsets` (when no stored topic has that name). */
 export function isOffsetsTopic(name: TopicName): boolean {
   return name.local === OFFSETS_TOPIC;
+}
+
+/**
+ * The namespace's readable `__consumer_offsets` log (coordinator/offsets-log.ts), created for a
+ * reader: only for the reading APIs and Metadata by name, and only when this request's declared
+ * decision lets the session read it (Fetch: consume; ListOffsets, OffsetForLeaderEpoch, Metadata:
+ * lookup), so a session that may not see the namespace never makes one there. Null otherwise.
+ */
+export async function offsetsLogFor(ctx: RequestContext, name: TopicName): Promise<TopicInfo | null> {
+  const log = ctx.gateway.offsetsLog;
+  if (!log) return null;
+  const action = ctx.apiKey === API_KEYS.Fetch ? 'consume' : ([API_KEYS.ListOffsets, API_KEYS.OffsetForLeaderEpoch, API_KEYS.Metadata] as number[]).includes(ctx.apiKey) ? 'lookup' : null;
+  if (action === null) return null;
+  try {
+    if (!(await ctx.access.topic(name, action))) return null;
+  } catch {
+    return null; // not a pair this request declared: no log made for it
+  }
+  return log.ensure(name.full);
 }
 
 /** A failed lookup still carries the resolved name when the name itself was valid (for authorization). */
@@ -94,7 +116,11 @@ export class TopicResolver {
       if (err instanceof StorageError) return err.code === ErrorCode.INVALID_TOPIC_EXCEPTION ? { ok: false, code: err.code, message: err.message } : { ok: false, code: err.code, message: err.message, name };
       throw err;
     }
-    if (!info && isOffsetsTopic(name)) return { ok: false, code: ErrorCode.TOPIC_AUTHORIZATION_FAILED, message: `${OFFSETS_TOPIC} is presented, not readable: committed offsets are read with OffsetFetch`, name };
+    if (!info && isOffsetsTopic(name)) {
+      if (!this.ctx.gateway.offsetsLog) return { ok: false, code: ErrorCode.TOPIC_AUTHORIZATION_FAILED, message: `${OFFSETS_TOPIC} is presented, not readable: committed offsets are read with OffsetFetch`, name };
+      info = await offsetsLogFor(this.ctx, name);
+      if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `${OFFSETS_TOPIC} of ${name.tenant}/${name.namespace} has no log yet`, name };
+    }
     if (!info) return { ok: false, code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic ${kafkaName} does not exist`, name };
     return { ok: true, name, info };
   }

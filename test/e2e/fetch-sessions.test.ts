@@ -11,7 +11,7 @@
  * - __consumer_offsets: listed as internal with the offsets partitions, by
  *   name, in the full listing and by the Java AdminClient (internal only);
  *   DescribeConfigs shows Kafka's configs of it; Produce refused
- *   (INVALID_TOPIC_EXCEPTION), Fetch refused (TOPIC_AUTHORIZATION_FAILED);
+ *   (INVALID_TOPIC_EXCEPTION), Fetch answered from the namespace's log;
  * - real clients that use sessions (the Java consumer, franz-go) or not
  *   (librdkafka via kcat) consume every record of a many-partition topic
  *   exactly once;
@@ -267,7 +267,7 @@ test('v13+ sessions by topic id; a session never caches authorization: a revoked
   carol.close();
 });
 
-test('__consumer_offsets: listed as an internal topic with the offsets partitions; not writable, not readable', async () => {
+test('__consumer_offsets: listed as an internal topic with the offsets partitions; not writable; readable (the namespace\'s log, test/e2e/offsets-topic.test.ts)', async () => {
   const alice = await Raw.login('alice');
   const named = await alice.call(API_KEYS.Metadata, 12, { ...MetadataRequest.defaults(), topics: [{ topicId: Buffer.alloc(16), name: '__consumer_offsets' }], allowAutoTopicCreation: true });
   const t = named.topics[0]!;
@@ -281,20 +281,27 @@ test('__consumer_offsets: listed as an internal topic with the offsets partition
   assert.ok(all.topics.some((x) => x.name === TOPIC && !x.isInternal));
   assert.equal(await produce(alice, '__consumer_offsets', 0, 'x'), ErrorCode.INVALID_TOPIC_EXCEPTION);
   const f = await alice.call(API_KEYS.Fetch, 12, fetchBody(0, -1, [{ topic: '__consumer_offsets', topicId: Buffer.alloc(16), partitions: [part(0, 0n)] }]));
-  assert.equal(f.responses[0]!.partitions[0]!.errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
-  // DescribeConfigs (kafka-topics.sh --describe): Kafka's configs of it, read-only
+  assert.equal(f.responses[0]!.partitions[0]!.errorCode, ErrorCode.NONE, 'alice may consume in acme/orders: she reads its groups\' log');
+  // ListOffsets (latest) and OffsetForLeaderEpoch answer over the same log
+  const lo = await alice.call(API_KEYS.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, timeoutMs: 0, topics: [{ name: '__consumer_offsets', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] }] });
+  assert.deepEqual(lo.topics[0]!.partitions.map((x) => [x.errorCode, x.offset]), [[ErrorCode.NONE, 0n]]);
+  const ofle = await alice.call(API_KEYS.OffsetForLeaderEpoch, 4, { replicaId: -1, topics: [{ topic: '__consumer_offsets', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }] });
+  assert.deepEqual(ofle.topics[0]!.partitions.map((x) => [x.errorCode, x.endOffset]), [[ErrorCode.NONE, 0n]]);
+  // DescribeConfigs (kafka-topics.sh --describe): Kafka's configs of it
   const configs = await alice.call(API_KEYS.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: '__consumer_offsets', configurationKeys: ['cleanup.policy', 'segment.bytes'] }], includeSynonyms: false, includeDocumentation: false });
   const res = configs.results[0]!;
   assert.equal(res.errorCode, ErrorCode.NONE, String(res.errorMessage));
   assert.deepEqual(
-    res.configs.map((c) => [c.name, c.value, c.readOnly]),
+    res.configs.map((c) => [c.name, c.value]),
     [
-      ['cleanup.policy', 'compact', true],
-      ['segment.bytes', '104857600', true],
+      ['cleanup.policy', 'compact'],
+      ['segment.bytes', '104857600'],
     ],
   );
-  // never auto-created by the lookup
-  assert.equal(await gw.gateway.context.storage.describeTopic('persistent://acme/orders/__consumer_offsets'), null);
+  // the namespace's log, made for the first reader that may look it up (no group has committed here)
+  const log = await gw.gateway.context.storage.describeTopic('persistent://acme/orders/__consumer_offsets');
+  assert.equal(log?.internal, true);
+  assert.equal(log?.partitions, OFFSETS_PARTITIONS);
   alice.close();
 });
 

@@ -186,6 +186,23 @@ test('subscriptionAuthMode Prefix: the subscription (group) must start with the 
   await expectAllowed(a, 'alice', 'consume', topic('t', 'orders', 'acme', 'reports'));
 });
 
+test("a namespace's __consumer_offsets holds every group homed there: with subscription rules, tenant admins only", async () => {
+  const a = authz();
+  // acme/orders has subscriptionPermissions (billing: bob only): alice may not read every group's offsets
+  await expectDenied(a, 'alice', 'consume', topic('__consumer_offsets', 'orders'), /subscription rules/);
+  await expectDenied(a, 'bob', 'consume', topic('__consumer_offsets', 'orders'), /subscription rules/);
+  // Prefix mode likewise
+  await expectDenied(a, 'alice', 'consume', topic('__consumer_offsets', 'strict'), /subscription rules/);
+  // looking it up (partitions, end offsets) is not reading it
+  await expectAllowed(a, 'alice', 'lookup', topic('__consumer_offsets', 'orders'));
+  // the tenant admin reads it
+  await expectAllowed(a, 'acme-admin', 'consume', topic('__consumer_offsets', 'strict'), /tenant admin/);
+  // without subscription rules: the consume grant of the namespace, as for any of its topics
+  await expectAllowed(a, 'gina', 'consume', topic('__consumer_offsets', 'main', 'globex'));
+  // another topic of a namespace with rules is unaffected
+  await expectAllowed(a, 'alice', 'consume', topic('t', 'orders'));
+});
+
 test('wildcards: * at the end (prefix) or start (suffix) of a granted role, only when enabled', async () => {
   const off = authz();
   const on = authz({ allowWildcards: true });

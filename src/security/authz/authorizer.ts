@@ -12,6 +12,9 @@ import type { AuthAction, AuthDecision, AuthResource, Authorizer } from '../type
 import type { GrantAction, Grants, NamespacePolicy, TenantPolicy } from './policy.js';
 import type { PolicySource } from './source.js';
 
+/** Kafka's offsets topic, as each namespace has it (coordinator/offsets-log.ts). */
+const OFFSETS_TOPIC = '__consumer_offsets';
+
 export interface PulsarAuthorizerOptions {
   /** Pulsar superUserRoles: allowed everything. Exact role names (no wildcards, as in Pulsar). */
   superUserRoles: Iterable<string>;
@@ -151,6 +154,14 @@ export class PulsarAuthorizer implements Authorizer {
         if (sub !== undefined && sub.trim() !== '') {
           const refused = this.subscriptionRefusal(role, sub, ns, where);
           if (refused) return refused;
+        }
+        // The namespace's __consumer_offsets holds every group homed there (docs/consumer-groups.md):
+        // reading it reveals all their offsets, which the subscription rules may keep from this role.
+        if (topic === OFFSETS_TOPIC && (ns.subscriptionPermissions.size > 0 || ns.subscriptionAuthMode !== 'None')) {
+          return deny(
+            `${OFFSETS_TOPIC} of a namespace with subscription rules is read by tenant admins only`,
+            `consume on ${name}: namespace ${where.tenant}/${where.namespace} has subscription rules (subscriptionAuthMode ${ns.subscriptionAuthMode}, ${ns.subscriptionPermissions.size} subscriptionPermissions), which reading every group's offsets would bypass${where.origin}`,
+          );
         }
         return this.checkPermission(role, 'consume', ns, topic, name, where);
       }
