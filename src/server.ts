@@ -134,7 +134,7 @@ export class Gateway {
     );
     transactions.offsets = coordinator;
     // the readable __consumer_offsets of each namespace (coordinator/offsets-log.ts)
-    const offsetsLog = config.offsetsTopicReadable ? new OffsetsLog(storage, log.child({ component: 'offsets-log' }), { numPartitions: config.offsetsTopicNumPartitions }) : undefined;
+    const offsetsLog = config.offsetsTopicReadable ? new OffsetsLog(storage, log.child({ component: 'offsets-log' }), { numPartitions: config.offsetsLogNumPartitions }) : undefined;
     coordinator.offsetsLog = offsetsLog ?? null;
     try {
       await coordinator.start();

@@ -482,6 +482,16 @@ export const SCHEMA = {
     origin: 'KoP',
     doc: 'Partitions of the internal offsets topic. A group belongs to partition hash(tenant/group) mod this; the node owning that partition coordinates the group. A changed value moves the stored group entries to their new partitions at the next start.',
   },
+  offsetsLogNumPartitions: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    check: (v: number) => {
+      if (v > 1000) throw new Error(`at most 1000 (got ${v})`);
+    },
+    origin: 'KoP',
+    doc: 'Partitions of each namespace\'s readable __consumer_offsets log (offsetsTopicReadable). Kafka has one such topic for the cluster, with offsets.topic.num.partitions (50); here every namespace with groups has its own, so one partition by default keeps the topics Pulsar holds for it few. A group\'s records are in partition abs(hash(groupId)) mod the log\'s partition count (Kafka\'s rule); applies to logs created afterwards. Until a namespace\'s log exists, Metadata presents it with this many partitions.',
+  },
   offsetsTopicReadable: {
     kind: 'bool',
     default: true,

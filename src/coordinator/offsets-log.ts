@@ -1,8 +1,8 @@
 /**
  * The readable `__consumer_offsets` (docs/consumer-groups.md, "`__consumer_offsets` as clients see
  * it"): one real internal log per namespace, `persistent://<tenant>/<namespace>/__consumer_offsets`,
- * in the storage engine like any topic (cleanup.policy=compact, offsetsTopicNumPartitions
- * partitions), to which the group coordinator's changes are appended in Kafka's record formats
+ * in the storage engine like any topic (cleanup.policy=compact, offsetsLogNumPartitions
+ * partitions, one by default: a log per namespace, not one for the cluster), to which the group coordinator's changes are appended in Kafka's record formats
  * (offsets-records.ts) once they are durable in the group store. Fetch, ListOffsets,
  * OffsetForLeaderEpoch and DescribeConfigs then serve it as a topic, unchanged.
  *

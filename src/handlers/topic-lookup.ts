@@ -19,8 +19,8 @@ import { API_KEYS } from '../protocol/generated/apis.js';
  * `persistent://tenant/ns/__consumer_offsets`, to which the coordinator appends the changes of the
  * groups homed in that namespace in Kafka's record formats (coordinator/offsets-log.ts), created
  * by the first such change or by the first authorized read (`offsetsLogFor` below); until then, and
- * always without offsetsTopicReadable, a presented topic with offsetsTopicNumPartitions partitions,
- * never stored. Never writable by clients (Produce, DeleteRecords, CreateTopics, DeleteTopics
+ * always without offsetsTopicReadable, a presented topic (offsetsLogNumPartitions partitions, or
+ * without offsetsTopicReadable the group store's offsetsTopicNumPartitions), never stored. Never writable by clients (Produce, DeleteRecords, CreateTopics, DeleteTopics
  * refuse internal topics). Without offsetsTopicReadable, Fetch, ListOffsets and
  * OffsetForLeaderEpoch answer TOPIC_AUTHORIZATION_FAILED, as Kafka answers a principal without READ.
  */
@@ -31,7 +31,7 @@ export const OFFSETS_TOPIC_CONFIGS: Readonly<Record<string, string>> = { 'cleanu
 
 /** The presented `__consumer_offsets` of a namespace (no topic id: clients address it by name). */
 export function offsetsTopicInfo(ctx: RequestContext, name: TopicName): TopicInfo {
-  return { name: name.full, topicId: ZERO_UUID, partitions: ctx.gateway.config.offsetsTopicNumPartitions, configs: { ...OFFSETS_TOPIC_CONFIGS }, internal: true };
+  return { name: name.full, topicId: ZERO_UUID, partitions: ctx.gateway.offsetsLog ? ctx.gateway.config.offsetsLogNumPartitions : ctx.gateway.config.offsetsTopicNumPartitions, configs: { ...OFFSETS_TOPIC_CONFIGS }, internal: true };
 }
 
 /** A resolved name that is the presented `__consumer_offsets` (when no stored topic has that name). */

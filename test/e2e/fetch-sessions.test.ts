@@ -133,6 +133,7 @@ before(async () => {
       kafkaTenant: 'acme',
       kafkaNamespace: 'orders',
       offsetsTopicNumPartitions: OFFSETS_PARTITIONS,
+      offsetsLogNumPartitions: OFFSETS_PARTITIONS,
       fetchSessionsPerConnection: 2,
     },
     join(dir, 'data'),

@@ -34,7 +34,7 @@ import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { runJavaMain } from '../helpers/clients/java.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
 import { commandExists } from '../helpers/clients/proc.js';
-import { GroupMember, waitFor, type MemberKind, type MemberOptions } from './drivers/group-members.js';
+import { GroupMember, Producer, spreadOver, waitConsumed, waitFor, type MemberKind, type MemberOptions } from './drivers/group-members.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName } from '../helpers/pulsar.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -70,74 +70,11 @@ function rdkafkaConsumerProtocolPython(): { python?: string; why?: string } {
 }
 const rdkafka = rdkafkaConsumerProtocolPython();
 
-/** A kafkajs producer writing unique values round-robin over the partitions; remembers them. */
-class Producer {
-  readonly values: string[] = [];
-  private readonly kafka;
-  private producer: ReturnType<InstanceType<typeof Kafka>['producer']> | null = null;
-
-  constructor(
-    bootstrap: string,
-    readonly topic: string,
-    private readonly partitions: number,
-  ) {
-    this.kafka = new Kafka({ clientId: 'kop-kip848-producer', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 } });
-  }
-
-  async send(n: number): Promise<void> {
-    if (!this.producer) {
-      this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
-      await this.producer.connect();
-    }
-    const messages = Array.from({ length: n }, () => {
-      const i = this.values.length;
-      const value = `${this.topic}-${i}`;
-      this.values.push(value);
-      return { value, partition: i % this.partitions };
-    });
-    await this.producer.send({ topic: this.topic, acks: -1, messages });
-  }
-
-  async close(): Promise<void> {
-    await this.producer?.disconnect();
-    this.producer = null;
-  }
-}
-
-/** Every member has partitions, none shared, all partitions covered. */
-function spreadOver(members: GroupMember[], partitions: number): boolean {
-  const seen = new Set<number>();
-  for (const m of members) {
-    if (!m.assignment || m.assignment.length === 0) return false;
-    for (const p of m.assignment) {
-      if (seen.has(p)) return false;
-      seen.add(p);
-    }
-  }
-  return seen.size === partitions;
-}
-
-async function waitConsumed(members: GroupMember[], producer: { readonly values: string[] }, what: string): Promise<void> {
-  const got = () => new Set(members.flatMap((m) => m.records.map((r) => r.value)));
-  await waitFor(
-    () => {
-      const g = got();
-      return producer.values.every((v) => g.has(v));
-    },
-    45_000,
-    () => {
-      const g = got();
-      const missing = producer.values.filter((v) => !g.has(v));
-      return `${what}: ${missing.length} of ${producer.values.length} records not consumed (e.g. ${missing.slice(0, 5).join(', ')})\n${members.map((m) => m.describe()).join('\n')}`;
-    },
-  );
-}
-
 /** A topic of `partitions` in the gateway's default namespace, and a producer for it. */
 async function newTopic(gw: TestGateway, namespace: string, label: string, partitions = PARTITIONS): Promise<{ topic: string; producer: Producer }> {
   const topic = `kip848-${label}-${suffix()}`;
   await gw.gateway.storage.createTopic(`persistent://${namespace}/${topic}`, partitions, {});
-  return { topic, producer: new Producer(gw.bootstrap, topic, partitions) };
+  return { topic, producer: new Producer(gw.bootstrap, topic, partitions, 'kop-kip848-producer') };
 }
 
 /**

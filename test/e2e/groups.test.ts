@@ -20,7 +20,7 @@ import kafkajs from 'kafkajs';
 import { spawnGateway, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { JavaKafkaClient, runJavaMain } from '../helpers/clients/java.js';
-import { GroupMember, waitFor, type MemberKind, type MemberOptions } from './drivers/group-members.js';
+import { GroupMember, Producer, consumedValues, spreadOver, waitConsumed, waitFor, type MemberKind, type MemberOptions } from './drivers/group-members.js';
 import { freePort } from '../helpers/ports.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -32,72 +32,6 @@ const CONSUMER_GROUP_COMMAND = 'org.apache.kafka.tools.consumer.group.ConsumerGr
 
 function suffix(): string {
   return Math.random().toString(36).slice(2, 8);
-}
-
-/** A kafkajs producer writing unique values round-robin over the partitions; remembers them. */
-class Producer {
-  readonly values: string[] = [];
-  private readonly kafka;
-  private producer: ReturnType<InstanceType<typeof Kafka>['producer']> | null = null;
-
-  constructor(
-    bootstrap: string,
-    readonly topic: string,
-    private readonly partitions: number,
-  ) {
-    this.kafka = new Kafka({ clientId: 'kop-groups-producer', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 } });
-  }
-
-  async send(n: number): Promise<void> {
-    if (!this.producer) {
-      this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
-      await this.producer.connect();
-    }
-    const messages = Array.from({ length: n }, () => {
-      const i = this.values.length;
-      const value = `${this.topic}-${i}`;
-      this.values.push(value);
-      return { value, partition: i % this.partitions };
-    });
-    await this.producer.send({ topic: this.topic, acks: -1, messages });
-  }
-
-  async close(): Promise<void> {
-    await this.producer?.disconnect();
-    this.producer = null;
-  }
-}
-
-/** Every member has partitions, none shared, all partitions covered. */
-function spreadOver(members: GroupMember[], partitions: number): boolean {
-  const seen = new Set<number>();
-  for (const m of members) {
-    if (!m.assignment || m.assignment.length === 0) return false;
-    for (const p of m.assignment) {
-      if (seen.has(p)) return false;
-      seen.add(p);
-    }
-  }
-  return seen.size === partitions;
-}
-
-function consumedValues(members: GroupMember[]): Set<string | null> {
-  return new Set(members.flatMap((m) => m.records.map((r) => r.value)));
-}
-
-async function waitConsumed(members: GroupMember[], producer: Producer, what: string): Promise<void> {
-  await waitFor(
-    () => {
-      const got = consumedValues(members);
-      return producer.values.every((v) => got.has(v));
-    },
-    45_000,
-    () => {
-      const got = consumedValues(members);
-      const missing = producer.values.filter((v) => !got.has(v));
-      return `${what}: ${missing.length} of ${producer.values.length} records not consumed (e.g. ${missing.slice(0, 5).join(', ')})\n${members.map((m) => m.describe()).join('\n')}`;
-    },
-  );
 }
 
 describe('consumer groups with real clients', () => {

@@ -228,7 +228,7 @@ describe('embedded engine', { skip: unavailable('java') }, () => {
     await tenantsScenario(t, gw.bootstrap, alice, bob, admins);
     const info = await gw.gateway.context.storage.describeTopic('persistent://acme/orders/__consumer_offsets');
     assert.equal(info?.internal, true);
-    assert.equal(info?.partitions, 50, "offsetsTopicNumPartitions (Kafka's offsets.topic.num.partitions)");
+    assert.equal(info?.partitions, 1, 'offsetsLogNumPartitions, one by default (a log per namespace)');
     assert.equal(info?.configs['cleanup.policy'], 'compact');
   });
 
@@ -319,7 +319,7 @@ describe('Pulsar engine (shared broker)', { skip: unavailable('java') ?? pulsarS
         kafkaMetadataNamespace: 'apps-meta',
         entryFormat: 'kafka',
         groupInitialRebalanceDelayMs: 0,
-        offsetsTopicNumPartitions: 5,
+        offsetsLogNumPartitions: 5,
       },
       join(dir, 'pulsar-data'),
     );

@@ -3,7 +3,7 @@
  * engine: each record lands in the log of its group's home namespace, in Kafka's partition of the
  * group, in the order the changes were reported; offsets of topics of other namespaces and groups
  * without a home are left out; the queue is bounded (excess dropped, counted, order kept); the
- * log is an internal compacted topic with offsetsTopicNumPartitions partitions, and a grown log's
+ * log is an internal compacted topic with the partitions it is given (offsetsLogNumPartitions), and a grown log's
  * new partition count applies to later records.
  */
 import { test } from 'node:test';

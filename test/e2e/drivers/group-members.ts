@@ -3,7 +3,8 @@
  * close one cleanly (LeaveGroup) or kill it with SIGKILL: GroupConsumer.java (Apache Kafka Java
  * client, classic protocol, any assignor), group_consumer.py (librdkafka via confluent_kafka),
  * kafkajs-group-consumer.mjs (kafkajs) and franz-group (franz-go, Go). They print the same JSON lines (see each driver),
- * which GroupMember collects: the current assignment, records, commits.
+ * which GroupMember collects: the current assignment, records, commits. Also what the group tests
+ * check them with: a kafkajs producer that remembers what it wrote, spreadOver, waitConsumed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { delimiter, join } from 'node:path';
@@ -11,6 +12,7 @@ import { javaLog4jConfig } from '../../helpers/clients/java.js';
 import { harnessEnv, repoRoot } from '../../helpers/clients/paths.js';
 import { compileJavaSource } from '../../helpers/clients/java-compile.js';
 import { runCommand } from '../../helpers/clients/proc.js';
+import kafkajs from 'kafkajs';
 
 export type MemberKind = 'java' | 'python' | 'kafkajs' | 'franz';
 
@@ -230,4 +232,72 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** A kafkajs producer writing unique values round-robin over the partitions; remembers them. */
+export class Producer {
+  readonly values: string[] = [];
+  private readonly kafka;
+  private producer: ReturnType<InstanceType<typeof kafkajs.Kafka>['producer']> | null = null;
+
+  constructor(
+    bootstrap: string,
+    readonly topic: string,
+    private readonly partitions: number,
+    clientId = 'kop-groups-producer',
+  ) {
+    this.kafka = new kafkajs.Kafka({ clientId, brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 } });
+  }
+
+  async send(n: number): Promise<void> {
+    if (!this.producer) {
+      this.producer = this.kafka.producer({ allowAutoTopicCreation: false });
+      await this.producer.connect();
+    }
+    const messages = Array.from({ length: n }, () => {
+      const i = this.values.length;
+      const value = `${this.topic}-${i}`;
+      this.values.push(value);
+      return { value, partition: i % this.partitions };
+    });
+    await this.producer.send({ topic: this.topic, acks: -1, messages });
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect();
+    this.producer = null;
+  }
+}
+
+/** Every member has partitions, none shared, all partitions covered. */
+export function spreadOver(members: GroupMember[], partitions: number): boolean {
+  const seen = new Set<number>();
+  for (const m of members) {
+    if (!m.assignment || m.assignment.length === 0) return false;
+    for (const p of m.assignment) {
+      if (seen.has(p)) return false;
+      seen.add(p);
+    }
+  }
+  return seen.size === partitions;
+}
+
+export function consumedValues(members: GroupMember[]): Set<string | null> {
+  return new Set(members.flatMap((m) => m.records.map((r) => r.value)));
+}
+
+/** Wait (45 s) until the members together consumed every value the producer wrote. */
+export async function waitConsumed(members: GroupMember[], producer: { readonly values: string[] }, what: string): Promise<void> {
+  await waitFor(
+    () => {
+      const got = consumedValues(members);
+      return producer.values.every((v) => got.has(v));
+    },
+    45_000,
+    () => {
+      const got = consumedValues(members);
+      const missing = producer.values.filter((v) => !got.has(v));
+      return `${what}: ${missing.length} of ${producer.values.length} records not consumed (e.g. ${missing.slice(0, 5).join(', ')})\n${members.map((m) => m.describe()).join('\n')}`;
+    },
+  );
 }
