@@ -153,6 +153,8 @@ export class Dispatcher implements FrameHandler {
       this.guardShares?.(access, session, operation),
       this.guardTransactions?.(access, session, operation),
     );
+    /** ctx.afterResponse callbacks: run by the connection once the response is out (FrameResult.written). */
+    let written: Array<() => void> | undefined;
     const ctx: RequestContext = {
       apiKey,
       apiVersion,
@@ -165,6 +167,7 @@ export class Dispatcher implements FrameHandler {
       closeAfterResponse: false,
       throttleMs: 0,
       release: release ?? noop,
+      afterResponse: (fn) => (written ??= []).push(fn),
       access,
     };
     let body: unknown;
@@ -184,6 +187,7 @@ export class Dispatcher implements FrameHandler {
       }
       if (!entry.errorResponse) {
         metrics?.requestError(apiKey, code);
+        for (const fn of written ?? []) fn(); // no response refers to anything the handler read
         return { response: null, close: true };
       }
       body = entry.errorResponse(decoded.body, code);
@@ -201,6 +205,12 @@ export class Dispatcher implements FrameHandler {
       const key = apiKey as ApiKeyNumber;
       const response = entry.zeroCopyResponse ? encodeResponseChunks(key, apiVersion, correlationId, body as never) : encodeResponse(key, apiVersion, correlationId, body as never);
       result = { response, close, throttleMs };
+    }
+    if (written) {
+      const fns = written;
+      result.written = () => {
+        for (const fn of fns) fn();
+      };
     }
     if (timing) {
       const now = performance.now();

@@ -64,6 +64,12 @@ export interface RequestContext {
    * (Produce: every append handed to storage). Optional to call.
    */
   release(): void;
+  /**
+   * Run `fn` once the response has been written to the socket (or will never be:
+   * the connection closed). For storage buffers the response refers to without a
+   * copy (ReadResult.release).
+   */
+  afterResponse(fn: () => void): void;
   /** Authorization of the resources this request names (audited). */
   readonly access: RequestAccess;
 }

@@ -193,6 +193,7 @@ async function readAll(ctx: RequestContext, wanted: Wanted[], maxBytes: number, 
         principal: ctx.session.principal,
         isolation: readCommitted ? 'read_committed' : 'read_uncommitted',
       });
+      if (r.release) ctx.afterResponse(r.release); // the response refers to the engine's buffers until written
       const bytes = r.bytes;
       w.out = partitionOut(
         w.out.partitionIndex,

@@ -33,6 +33,12 @@ export interface FrameResult {
   close?: boolean;
   /** Quota violation: handle nothing more from this client for this long (Kafka mutes the channel). */
   throttleMs?: number;
+  /**
+   * Called once when the socket no longer needs the response's buffers: its write
+   * completed (or failed), or it is never written (connection closed first).
+   * Storage buffers the response refers to without a copy are reused from here.
+   */
+  written?: () => void;
 }
 
 export interface FrameHandler {
@@ -339,21 +345,28 @@ export class Connection {
       return;
     }
     await previousWrite; // responses leave in request order
+    // the socket's callback for the response's last write: every part was handed off (written, or failed)
+    let onWritten: (() => void) | undefined = result.written;
     try {
       if (this.closed || this.closingAfterResponse) return;
       if (result.response) {
         let flushed: boolean;
+        const done = onWritten;
+        onWritten = undefined; // from here the socket's callback runs it
         if (Array.isArray(result.response)) {
           this.socket.cork();
           flushed = true;
-          for (const part of result.response) {
+          const parts = result.response;
+          for (let i = 0; i < parts.length; i++) {
+            const part = parts[i]!;
             this.bytesOut += part.length;
-            flushed = this.socket.write(part) && flushed;
+            flushed = (i === parts.length - 1 && done ? this.socket.write(part, done) : this.socket.write(part)) && flushed;
           }
           this.socket.uncork();
+          if (parts.length === 0) done?.();
         } else {
           this.bytesOut += result.response.length;
-          flushed = this.socket.write(result.response);
+          flushed = done ? this.socket.write(result.response, done) : this.socket.write(result.response);
         }
         if (!flushed) await this.waitDrain();
       }
@@ -372,6 +385,7 @@ export class Connection {
         if (this.closed) return;
       }
     } finally {
+      onWritten?.(); // not handed to the socket: nothing refers to the buffers any more
       this.outstanding--;
       if (!released) {
         released = true;

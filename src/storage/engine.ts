@@ -79,6 +79,12 @@ export interface ReadResult extends PartitionOffsets {
   bytes: number;
   /** read_committed only: the aborted transactions whose data overlaps the returned batches (Kafka's FetchResponse aborted_transactions). */
   abortedTransactions?: AbortedTransaction[];
+  /**
+   * The engine may reuse the memory behind `records` once this is called: call it
+   * (at most once counts) when nothing reads them any more, e.g. when the response
+   * holding them was written to the socket. Never calling it is safe.
+   */
+  release?: () => void;
 }
 
 /** A transaction marker (Kafka's WriteTxnMarkers entry for one partition). */

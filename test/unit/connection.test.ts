@@ -419,3 +419,52 @@ test('connection: before authentication frames and read-ahead are bounded by the
     server.close();
   }
 });
+
+test('connection: a response\'s written() runs once, after the socket took every part, or at once when the response is never written', async () => {
+  // 1. a multi-part response larger than the socket buffers, to a client that does not read yet
+  const big = Buffer.alloc(32 << 20, 7);
+  let writtenCount = 0;
+  let respond: 'big' | 'slow' = 'big';
+  const handler: FrameHandler = {
+    async handle(frame: Buffer): Promise<FrameResult> {
+      if (respond === 'slow') await new Promise((r) => setTimeout(r, 50));
+      const head = Buffer.alloc(8);
+      head.writeInt32BE(4 + big.length, 0);
+      frame.copy(head, 4, 0, 4);
+      return { response: [head, big], written: () => writtenCount++ };
+    },
+  };
+  await withServer(handler, {}, async (port) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    sock.pause();
+    sock.write(frame(1));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(writtenCount, 0, 'not while the client has not read the response');
+    let got = 0;
+    let sum = 0;
+    sock.on('data', (chunk: Buffer) => {
+      for (let i = got < 8 ? 8 - got : 0; i < chunk.length; i++) sum += chunk[i]!;
+      got += chunk.length;
+    });
+    sock.resume();
+    while (got < 8 + big.length) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(sum, 7 * big.length, 'the client received the response whole');
+    for (let i = 0; i < 100 && writtenCount === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(writtenCount, 1);
+    sock.destroy();
+  });
+  // 2. the client is gone before the (slow) response is ready: written() still runs, once
+  respond = 'slow';
+  writtenCount = 0;
+  await withServer(handler, {}, async (port, conns) => {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    sock.write(frame(2));
+    while (conns.length === 0) await new Promise((r) => setTimeout(r, 5));
+    sock.destroy();
+    for (let i = 0; i < 100 && writtenCount === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(writtenCount, 1);
+  });
+});

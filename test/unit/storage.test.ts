@@ -718,3 +718,55 @@ test('a topic flushed only by count (flush.ms = Long.MAX) arms no runaway timer'
     d.cleanup();
   }
 });
+
+test('reads reuse buffers only after release(): unreleased results keep their bytes, a second release() is a no-op', async () => {
+  const d = tempDir();
+  const engine = await openEngine(d.path);
+  try {
+    await engine.createTopic(TOPIC, 1, {});
+    // 40 batches of 16 records of ~1 KiB: reads of 128 KiB take pooled buffers
+    for (let b = 0; b < 40; b++) {
+      const values = Array.from({ length: 16 }, (_, i) => `${b}-${i}-`.padEnd(1000, String.fromCharCode(97 + ((b + i) % 26))));
+      await engine.append(tp, validated(valuesBatch(values)), { acks: -1 });
+    }
+    const window = { maxBytes: 128 * 1024, minOneMessage: true };
+    const snapshot = (r: { records: Buffer[] }): Buffer => Buffer.concat(r.records.map((x) => Buffer.from(x)));
+    const r1 = await engine.read(tp, 0n, window);
+    const r1Bytes = snapshot(r1);
+    assert.ok(r1.release, 'a pooled read result carries release()');
+    const next = (r: { records: Buffer[] }): bigint => {
+      const recs = decodeRecords(r.records);
+      return recs[recs.length - 1]!.offset + 1n;
+    };
+    const r2 = await engine.read(tp, next(r1), window);
+    const r2Bytes = snapshot(r2);
+    assert.notEqual(r2.records[0]!.buffer, r1.records[0]!.buffer, 'an unreleased buffer is never handed to another read');
+    assert.ok(snapshot(r1).equals(r1Bytes), 'the first result is intact after a second read');
+    r1.release!();
+    r1.release!(); // twice: must not put the buffer in the pool twice
+    const r3 = await engine.read(tp, next(r2), window);
+    const r4 = await engine.read(tp, 0n, window);
+    assert.notEqual(r3.records[0]!.buffer, r4.records[0]!.buffer, 'a buffer released twice still goes to one reader');
+    assert.ok(snapshot(r2).equals(r2Bytes), 'an unreleased result is intact after its neighbours were released and reused');
+    assert.ok(snapshot(r4).equals(r1Bytes), 'a re-read into a reused buffer returns the same bytes');
+    // every record, in order, through released and reused buffers
+    let offset = 0n;
+    let seen = 0;
+    for (;;) {
+      const r = await engine.read(tp, offset, window);
+      if (r.bytes === 0) break;
+      for (const rec of decodeRecords(r.records)) {
+        if (rec.offset < offset) continue;
+        assert.equal(rec.offset, BigInt(seen));
+        assert.ok(rec.value!.startsWith(`${Math.floor(seen / 16)}-${seen % 16}-`), `record ${seen}: ${rec.value!.slice(0, 12)}`);
+        seen++;
+      }
+      offset = BigInt(seen);
+      r.release?.();
+    }
+    assert.equal(seen, 640);
+  } finally {
+    await engine.close();
+    d.cleanup();
+  }
+});

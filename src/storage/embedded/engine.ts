@@ -69,6 +69,7 @@ import { PartitionLog, type PartitionLogContext } from './partition-log.js';
 import { ProducerIdAllocator } from './producer-ids.js';
 import type { Segment } from './segment.js';
 import { TopicStore, newTopicId, type TopicMeta } from './topic-store.js';
+import { ReadBufferPool } from './read-buffers.js';
 import { silentEngineLogger, type EngineLogger } from './types.js';
 
 export type { EngineLogger } from './types.js';
@@ -92,6 +93,8 @@ export interface EmbeddedEngineOptions {
   producerIdExpirationMs?: number;
   /** Largest buffer one read allocates. Default 32 MiB. */
   maxReadBytes?: number;
+  /** Bytes of read buffers kept for reuse between fetches (read-buffers.ts); 0: none. Default 32 MiB. */
+  readBufferPoolBytes?: number;
   /** Upper bound for a topic's partition count (INVALID_PARTITIONS above). Default 10000. */
   maxPartitionsPerTopic?: number;
   /** The log cleaner of cleanup.policy=compact topics (./cleaner.ts). */
@@ -168,6 +171,7 @@ export class EmbeddedEngine implements StorageEngine {
       maxOpenFiles: options.maxOpenFiles ?? 1024,
       producerIdExpirationMs: options.producerIdExpirationMs ?? 86_400_000,
       maxReadBytes: options.maxReadBytes ?? 32 << 20,
+      readBufferPoolBytes: options.readBufferPoolBytes ?? 32 << 20,
       maxPartitionsPerTopic: options.maxPartitionsPerTopic ?? 10_000,
     };
     if (this.options.flushPolicy !== 'every-batch' && this.options.flushPolicy !== 'interval') {
@@ -190,6 +194,7 @@ export class EmbeddedEngine implements StorageEngine {
       stats: this.stats,
       logger: this.logger,
       maxReadBytes: this.options.maxReadBytes,
+      readBuffers: new ReadBufferPool(this.options.readBufferPoolBytes),
       onHighWatermark: (log, hw) => {
         this.notifier.notify(log, hw);
         // read_committed fetches wait for the last stable offset, which moves only with the high watermark

@@ -51,6 +51,7 @@ import { scanBatches } from './batch-scan.js';
 import { SegmentGoneError, type FileCache } from './file-cache.js';
 import type { GroupCommitter } from './group-commit.js';
 import { fsyncDir, ftruncate, pread, pwritev, readFileOrNull, unlinkIfExists, writeFileAtomic, type IoStats } from './io.js';
+import type { ReadBufferPool } from './read-buffers.js';
 import { firstBatchTimestamp, planCleaning, type CleaningPlan } from './cleaner.js';
 import { findByTimestamp, offsetOfMaxTimestamp } from './record-scan.js';
 import {
@@ -78,6 +79,8 @@ export interface PartitionLogContext {
   logger: EngineLogger;
   /** Upper bound of one read's buffer. */
   maxReadBytes: number;
+  /** Reused read buffers (read-buffers.ts); absent: every read allocates. */
+  readBuffers?: ReadBufferPool;
   /** Called whenever the high watermark moves. */
   onHighWatermark: (log: PartitionLog, hw: bigint) => void;
 }
@@ -620,59 +623,82 @@ export class PartitionLog {
       const windowFor = (from: number): number => Math.min(segEnd - from, Math.max(maxBytes + slack, BATCH_HEADER_SIZE));
 
       // 1. Find the batch holding fetchOffset, starting at the index entry before it.
+      // `buf` may be longer than asked (a pooled buffer): lengths are explicit, and `buf` goes back to
+      // the pool on every way out except a result that carries it (its release() gives it back).
+      const pool = this.ctx.readBuffers;
       let pos = seg.offsetIndex!.lookup(seg.relative(fetchOffset)).position;
-      let buf = Buffer.allocUnsafe(windowFor(pos));
-      let n = await pread(fd, buf, 0, buf.length, pos);
-      let p = 0;
-      for (;;) {
-        if (n - p < BATCH_HEADER_SIZE) {
-          pos += p;
-          if (pos >= segEnd) return sealedBelowHw ? null : empty;
-          const want = windowFor(pos);
-          if (buf.length < want) buf = Buffer.allocUnsafe(want);
-          n = await pread(fd, buf, 0, want, pos);
-          p = 0;
-          if (n < BATCH_HEADER_SIZE) throw storageError(ErrorCode.KAFKA_STORAGE_ERROR, `short read in ${seg.logPath} at ${pos}`);
-          continue;
+      let want = windowFor(pos);
+      let buf = pool ? pool.take(want) : Buffer.allocUnsafe(want);
+      let handedOut = false;
+      try {
+        let n = await pread(fd, buf, 0, want, pos);
+        let p = 0;
+        for (;;) {
+          if (n - p < BATCH_HEADER_SIZE) {
+            pos += p;
+            if (pos >= segEnd) return sealedBelowHw ? null : empty;
+            want = windowFor(pos);
+            if (buf.length < want) {
+              pool?.give(buf);
+              buf = pool ? pool.take(want) : Buffer.allocUnsafe(want);
+            }
+            n = await pread(fd, buf, 0, want, pos);
+            p = 0;
+            if (n < BATCH_HEADER_SIZE) throw storageError(ErrorCode.KAFKA_STORAGE_ERROR, `short read in ${seg.logPath} at ${pos}`);
+            continue;
+          }
+          const last = readBaseOffset(buf, p) + BigInt(lastOffsetDelta(buf, p));
+          if (last >= fetchOffset) break;
+          p += batchSize(buf, p, n);
         }
-        const last = readBaseOffset(buf, p) + BigInt(lastOffsetDelta(buf, p));
-        if (last >= fetchOffset) break;
-        p += batchSize(buf, p, n);
-      }
-      const startPos = pos + p;
-      if (readBaseOffset(buf, p) >= limit) return empty;
-      const firstSize = batchSize(buf, p, n);
-      if (firstSize > maxBytes && !options.minOneMessage) return empty;
+        const startPos = pos + p;
+        if (readBaseOffset(buf, p) >= limit) return empty;
+        const firstSize = batchSize(buf, p, n);
+        if (firstSize > maxBytes && !options.minOneMessage) return empty;
 
-      // 2. Make sure the buffer holds what we may return, re-reading once if needed.
-      const desired = Math.min(segEnd - startPos, Math.max(maxBytes, firstSize));
-      if (n - p < desired) {
-        const have = n - p;
-        const bigger = Buffer.allocUnsafe(desired);
-        buf.copy(bigger, 0, p, n);
-        const got = await pread(fd, bigger, have, desired - have, startPos + have);
-        buf = bigger;
-        n = have + got;
-        p = 0;
-      }
+        // 2. Make sure the buffer holds what we may return, re-reading once if needed.
+        const desired = Math.min(segEnd - startPos, Math.max(maxBytes, firstSize));
+        if (n - p < desired) {
+          const have = n - p;
+          const bigger = pool ? pool.take(desired) : Buffer.allocUnsafe(desired);
+          buf.copy(bigger, 0, p, n);
+          pool?.give(buf);
+          buf = bigger;
+          const got = await pread(fd, bigger, have, desired - have, startPos + have);
+          n = have + got;
+          p = 0;
+        }
 
-      // 3. Collect whole batches.
-      let q = p;
-      let bytes = 0;
-      while (n - q >= LOG_OVERHEAD) {
-        const size = batchSize(buf, q, n);
-        if (q + size > n) break;
-        if (readBaseOffset(buf, q) >= limit) break;
-        if (bytes > 0 && bytes + size > maxBytes) break;
-        bytes += size;
-        q += size;
+        // 3. Collect whole batches.
+        let q = p;
+        let bytes = 0;
+        while (n - q >= LOG_OVERHEAD) {
+          const size = batchSize(buf, q, n);
+          if (q + size > n) break;
+          if (readBaseOffset(buf, q) >= limit) break;
+          if (bytes > 0 && bytes + size > maxBytes) break;
+          bytes += size;
+          q += size;
+        }
+        this.checkReadable();
+        if (bytes === 0) return empty;
+        const data = buf.subarray(p, q);
+        const result: ReadResult = { ...empty, records: [data], bytes };
+        if (options.isolation === 'read_committed') result.abortedTransactions = this.abortedIn(fetchOffset, data);
+        if (pool) {
+          const held = buf;
+          let released = false;
+          result.release = () => {
+            if (released) return;
+            released = true;
+            pool.give(held);
+          };
+        }
+        handedOut = true;
+        return result;
+      } finally {
+        if (!handedOut) pool?.give(buf);
       }
-      this.checkReadable();
-      if (bytes === 0) return empty;
-      const data = buf.subarray(p, q);
-      const result: ReadResult = { ...empty, records: [data], bytes };
-      if (options.isolation === 'read_committed') result.abortedTransactions = this.abortedIn(fetchOffset, data);
-      return result;
     } finally {
       this.ctx.files.release(seg);
     }
