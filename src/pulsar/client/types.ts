@@ -185,6 +185,8 @@ export interface Consumer {
   readonly buffered: number;
   /** Grant more permits (FLOW). */
   flow(permits: number): void;
+  /** receiverQueueSize 0: the permits granted and not yet used, as the broker counts them (negative after an entry larger than they were). */
+  readonly permits: number;
   /** Cumulative ack (durable subscriptions). */
   acknowledgeCumulative(id: MessageId): Promise<void>;
   acknowledge(id: MessageId): Promise<void>;
