@@ -185,10 +185,10 @@ const LOG_START_TTL_MS = 10_000;
 /**
  * The tail reads on demand (its permits are granted by the partition, not by
  * the consumer). Eager (permits kept topped up, every entry delivered as it is
- * written, as a plain consumer) while something needs it: a waiter for an
- * append's offsets or for the tail to catch up, a fetch waiting for data
- * (onAppend listeners), an entry written by someone else (another node, a
- * Pulsar producer) in the last EAGER_HOLD_MS. Otherwise lazy: the only writer
+ * written, as a plain consumer) while something needs it: an append waiting
+ * for its offsets, a fetch waiting for data (onAppend listeners), and for
+ * EAGER_HOLD_MS after a read or offsets query or an entry written by someone
+ * else (another node, a Pulsar producer). Otherwise lazy: the only writer
  * is this node, whose appends learn their offsets from their receipts, so the
  * tail collects this node's own entries once per LAZY_BATCH_MS in one read
  * (one permit more probes for the next entry, so an entry of another writer
@@ -670,6 +670,7 @@ export class PulsarPartition {
    * every acknowledged record.
    */
   private async caughtUp(): Promise<void> {
+    this.demandTail(); // readers and offset queries keep the tail eager (entries of other writers seen as written)
     if (this.hw >= this.knownEnd || this.failure) return;
     const target = this.knownEnd;
     await new Promise<void>((resolve) => {
