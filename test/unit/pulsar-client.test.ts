@@ -281,8 +281,10 @@ if (skip) {
       assert.equal(await r.receive(300), null);
       r.flow(2);
       assert.deepEqual(text(await drain(r, 300)), ['m0', 'm1']);
+      assert.equal(r.permits, 0);
       r.flow(10);
       assert.deepEqual(text(await drain(r, 300)), ['m2', 'm3', 'm4']);
+      assert.equal(r.permits, 7, 'granted minus delivered, as the broker counts');
       await r.close();
       await prod.close();
     });

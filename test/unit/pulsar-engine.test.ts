@@ -152,6 +152,47 @@ if (skip) {
     assert.equal(retry2.baseOffset, 3n);
   });
 
+  test('pulsar engine: with the tail reading on demand, two nodes appending to one partition keep dense offsets and the idempotent state', async () => {
+    const topic = `persistent://${ns}/lazy-tail`;
+    const a = engine('kafka');
+    await a.start();
+    await a.createTopic(topic, 1, {});
+    const tp = { topic, partition: 0 };
+    const pid = await a.allocateProducerId();
+    const idem = (seq: number, tag: string) => validated(batch(2, tag, 1, { producerId: pid, producerEpoch: 0, baseSequence: seq }));
+    // a first append opens the partition; once nothing has needed the tail for a while it turns lazy
+    const expected: Array<{ base: bigint; tag: string }> = [];
+    expected.push({ base: (await a.append(tp, idem(0, 'a0'), { acks: -1 })).baseOffset, tag: 'a0' });
+    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 1; i < 6; i++) expected.push({ base: (await a.append(tp, idem(2 * i, `a${i}`), { acks: -1 })).baseOffset, tag: `a${i}` });
+    // another node writes between them (a writer the lazy tail of the first has to notice)
+    const b = engine('kafka');
+    await b.start();
+    for (let i = 0; i < 3; i++) expected.push({ base: (await b.append(tp, validated(batch(3, `b${i}`, 1)), { acks: -1 })).baseOffset, tag: `b${i}` });
+    const pending = [6, 7, 8].map((i) => a.append(tp, idem(2 * i, `a${i}`), { acks: -1 }));
+    for (const [k, r] of (await Promise.all(pending)).entries()) expected.push({ base: r.baseOffset, tag: `a${6 + k}` });
+    expected.sort((x, y) => (x.base < y.base ? -1 : 1));
+    // offsets dense and in order, the same read from either node (a node sees another's entries through its tail: wait for them)
+    for (const e of [a, b]) {
+      await e.waitForAppend([{ tp, offset: 26n }], 15_000);
+      assert.equal((await e.offsets(tp)).highWatermark, 27n);
+      const got = values((await e.read(tp, 0n, { maxBytes: 1 << 20, minOneMessage: true })).records);
+      assert.deepEqual(got.map((g) => g.offset), Array.from({ length: 27 }, (_, i) => BigInt(i)));
+      let at = 0;
+      for (const x of expected) {
+        assert.equal(got[at]!.offset, x.base, `${x.tag} at its acknowledged offset`);
+        assert.ok(got[at]!.value.startsWith(`${x.tag}-`), `${x.tag} at ${x.base}: ${got[at]!.value}`);
+        at += x.tag.startsWith('a') ? 2 : 3;
+      }
+    }
+    // the idempotent producer's state was kept from its receipts: a retry is a duplicate, the next sequence goes on
+    const retry = await a.append(tp, idem(16, 'a8'), { acks: -1 });
+    assert.equal(retry.duplicate, true);
+    assert.equal(retry.baseOffset, expected.find((x) => x.tag === 'a8')!.base);
+    await rejectsCode(a.append(tp, idem(30, 'gap'), { acks: -1 }), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert.equal((await a.append(tp, idem(18, 'a9'), { acks: -1 })).baseOffset, 27n);
+  });
+
   test('pulsar engine: DeleteRecords moves the log start; max.message.bytes; topic admin through Pulsar', async () => {
     const e = engine('kafka');
     await e.start();

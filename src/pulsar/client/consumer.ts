@@ -98,6 +98,10 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     return this.state === 'ready';
   }
 
+  get permits(): number {
+    return this.queueSize === 0 ? this.manualPermits : this.queueSize - this.consumedSinceFlow;
+  }
+
   get buffered(): number {
     return this.buffer.length - this.bufferHead;
   }
@@ -210,7 +214,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     const id = fromIdData(cmd.messageId);
     id.batchIndex = -1;
     const n = payload.metadata.numMessagesInBatch ?? 1;
-    if (this.queueSize === 0) this.manualPermits = Math.max(0, this.manualPermits - n);
+    if (this.queueSize === 0) this.manualPermits -= n; // as the broker counts: an entry of n messages takes n permits, below 0 if need be
     if (this.skipUpTo) {
       if (compareEntry(id, this.skipUpTo) <= 0) {
         this.returnPermits(n);

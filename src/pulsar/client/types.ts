@@ -197,6 +197,8 @@ export interface Consumer {
   readonly availablePermits: number;
   /** Grant more permits (FLOW). */
   flow(permits: number): void;
+  /** receiverQueueSize 0: the permits granted and not yet used, as the broker counts them (negative after an entry larger than they were). */
+  readonly permits: number;
   /** Cumulative ack (durable subscriptions). */
   acknowledgeCumulative(id: MessageId): Promise<void>;
   acknowledge(id: MessageId): Promise<void>;

@@ -179,6 +179,25 @@ function readerKey(who: string, offset: bigint): string {
 }
 
 const READER_IDLE_MS = 30_000;
+/** How stale the log start offset may be (see logStart()). */
+const LOG_START_TTL_MS = 10_000;
+
+/**
+ * The tail reads on demand (its permits are granted by the partition, not by
+ * the consumer). Eager (permits kept topped up, every entry delivered as it is
+ * written, as a plain consumer) while something needs it: an append waiting
+ * for its offsets, a fetch waiting for data (onAppend listeners), and for
+ * EAGER_HOLD_MS after a read or offsets query or an entry written by someone
+ * else (another node, a Pulsar producer). Otherwise lazy: the only writer
+ * is this node, whose appends learn their offsets from their receipts, so the
+ * tail collects this node's own entries once per LAZY_BATCH_MS in one read
+ * (one permit more probes for the next entry, so an entry of another writer
+ * still turns the tail eager at once). Reading back every own entry as it was
+ * written cost the broker a cursor read and a dispatch per entry.
+ */
+const TAIL_PERMITS = 1000;
+const EAGER_HOLD_MS = 1000;
+const LAZY_BATCH_MS = 20;
 
 export class PulsarPartition {
   private tail: Consumer | null = null;
@@ -207,6 +226,11 @@ export class PulsarPartition {
   private issueChain: Promise<void> = Promise.resolve();
   private readonly hwListeners = new Set<() => void>();
   private readonly readers = new Map<string, CatchUpReader>();
+  /** The tail stays eager until this time (Date.now() ms). */
+  private eagerUntil = 0;
+  private lazyTimer: NodeJS.Timeout | null = null;
+  /** Names of this partition's producers (entries of other producers turn the tail eager). */
+  private readonly ownProducerNames = new Set<string>();
   private closed = false;
   private failure: StorageError | null = null;
   readonly ready: Promise<void>;
@@ -254,11 +278,12 @@ export class PulsarPartition {
         durable: false,
         initialPosition: 'Earliest',
         ...(start ? { startMessageId: start, startInclusive: true } : {}),
-        receiverQueueSize: 1000,
+        receiverQueueSize: 0, // permits granted by topUpTail()
       })
       .catch((e: unknown) => {
         throw toStorageError(e, `${this.label}: tail reader`);
       });
+    this.demandTail();
     if (last.entryId >= 0n) {
       // caught up once the last entry known at open has arrived
       while (!this.closed) {
@@ -300,9 +325,15 @@ export class PulsarPartition {
       return;
     }
     const count = BigInt(entryRecordCount(e.metadata));
+    if (!this.ownProducerNames.has(e.metadata.producerName)) this.eagerUntil = Date.now() + EAGER_HOLD_MS; // another writer: stay current
     const entry: CachedEntry = { base: index - count + 1n, end: index + 1n, id: e.messageId, metadata: e.metadata, payload: e.payload };
-    if (entry.end <= this.hw) return; // already seen (a resubscribed reader repeating itself)
+    if (entry.end <= this.hw) {
+      this.topUpTail();
+      return; // already seen (a resubscribed reader repeating itself)
+    }
     this.hw = entry.end;
+    // an entry whose offsets an append of this node learned from its receipt (nobody waits for it)
+    const resolvedByReceipt = this.endAt.has(idKey(e.messageId));
     this.notePosition(e.messageId, entry.end);
     if (entry.end > this.snapshotOffset) this.recordEntry(entry, BigInt(e.metadata.publishTime));
     this.cache.push(entry);
@@ -314,11 +345,48 @@ export class PulsarPartition {
     if (w) {
       this.pendingIds.delete(key);
       w.resolve(entry);
-    } else if (this.producerByPrincipal.size > 0) {
+    } else if (this.producerByPrincipal.size > 0 && !resolvedByReceipt) {
       this.seenIds.set(key, { base: entry.base, end: entry.end });
       if (this.seenIds.size > 10_000) this.seenIds.delete(this.seenIds.keys().next().value!);
     }
     for (const l of this.hwListeners) l();
+    this.topUpTail();
+  }
+
+  /** Something needs the tail current: make it eager for a while. */
+  private demandTail(): void {
+    this.eagerUntil = Date.now() + EAGER_HOLD_MS;
+    this.topUpTail();
+  }
+
+  private tailEager(): boolean {
+    return this.hwListeners.size > 0 || this.pendingIds.size > 0 || Date.now() < this.eagerUntil;
+  }
+
+  /** Grant the tail permits so that the broker holds `target` of them (the consumer counts them as the broker does, across reconnections). */
+  private grantTail(target: number): void {
+    if (!this.tail || this.closed) return;
+    const n = target - this.tail.permits;
+    if (n > 0) this.tail.flow(n);
+  }
+
+  /** Eager: keep permits topped up. Lazy: when the permits are spent, collect what this node wrote since in one read, a moment later. */
+  private topUpTail(): void {
+    if (!this.tail || this.closed || this.failure) return;
+    if (this.tailEager()) {
+      if (this.tail.permits < TAIL_PERMITS / 2) this.grantTail(TAIL_PERMITS);
+      return;
+    }
+    if (this.tail.permits > 0 || this.lazyTimer !== null) return;
+    this.lazyTimer = setTimeout(() => {
+      this.lazyTimer = null;
+      if (this.tailEager()) return this.topUpTail();
+      if (!this.tail || this.tail.permits > 0) return;
+      const backlog = this.knownEnd - this.hw;
+      // this node's entries not yet read back, plus one: the next entry anyone writes arrives at once
+      this.grantTail(1 + (backlog > 0n ? Number(backlog < 100_000n ? backlog : 100_000n) : 0));
+    }, LAZY_BATCH_MS);
+    this.lazyTimer.unref();
   }
 
   /** The producer state of one entry the tail delivered (data batches, and markers: those only here, in log order, once). */
@@ -397,7 +465,9 @@ export class PulsarPartition {
       return Promise.resolve(seen);
     }
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => this.pendingIds.set(key, { resolve, reject }));
+    const p = new Promise<EntrySpan>((resolve, reject) => this.pendingIds.set(key, { resolve, reject }));
+    this.demandTail();
+    return p;
   }
 
   // ---------------------------------------------------------------- append
@@ -421,6 +491,7 @@ export class PulsarPartition {
           throw toStorageError(e, `${this.label}: producer${principal ? ` for ${principal}` : ''}`);
         });
       this.producerByPrincipal.set(principal, p);
+      void p.then((pr) => this.ownProducerNames.add(pr.producerName), () => undefined);
     }
     return p;
   }
@@ -565,6 +636,7 @@ export class PulsarPartition {
         if (before !== undefined) {
           base = before;
           this.notePosition(receipt.messageId, before + count);
+          this.topUpTail(); // lazy: the tail collects this entry with the next batch
         } else {
           base = (await this.awaitTail(producer.producerName, receipt.sequenceId)).base;
         }
@@ -598,6 +670,7 @@ export class PulsarPartition {
    * every acknowledged record.
    */
   private async caughtUp(): Promise<void> {
+    this.demandTail(); // readers and offset queries keep the tail eager (entries of other writers seen as written)
     if (this.hw >= this.knownEnd || this.failure) return;
     const target = this.knownEnd;
     await new Promise<void>((resolve) => {
@@ -629,17 +702,32 @@ export class PulsarPartition {
   // ---------------------------------------------------------------- offsets
 
   private logStartCache: { value: bigint; at: number } | null = null;
+  private logStartRefresh: Promise<void> | null = null;
 
+  /**
+   * The first stored offset (Pulsar's retention frees whole ledgers), known
+   * within LOG_START_TTL_MS: the first call waits for it; afterwards a stale
+   * value is answered while one refresh runs in the background (internal stats
+   * and a one-entry read: not a cost every append should wait for, nor repeat
+   * once per concurrent call).
+   */
   async logStart(): Promise<bigint> {
     const deleted = this.ctx.deletedBefore();
-    const now = Date.now();
-    if (this.logStartCache === null || now - this.logStartCache.at > 10_000) {
-      const first = await this.ctx.locator.first(this.name).catch(() => null);
-      this.logStartCache = { value: first ? first.base : this.hw, at: now };
-    }
-    let ls = this.logStartCache.value;
+    if (this.logStartCache === null) await this.refreshLogStart();
+    else if (Date.now() - this.logStartCache.at > LOG_START_TTL_MS) void this.refreshLogStart();
+    let ls = this.logStartCache!.value;
     if (deleted > ls) ls = deleted;
     return ls > this.hw ? this.hw : ls;
+  }
+
+  private refreshLogStart(): Promise<void> {
+    this.logStartRefresh ??= (async () => {
+      const at = Date.now();
+      const first = await this.ctx.locator.first(this.name).catch(() => null);
+      this.logStartCache = { value: first ? first.base : this.hw, at };
+      this.logStartRefresh = null;
+    })();
+    return this.logStartRefresh;
   }
 
   async offsets(): Promise<PartitionOffsets> {
@@ -716,6 +804,7 @@ export class PulsarPartition {
 
   onAppend(fn: () => void): () => void {
     this.hwListeners.add(fn);
+    this.demandTail(); // someone waits for the high watermark: deliver entries as they are written
     return () => this.hwListeners.delete(fn);
   }
 
@@ -909,6 +998,8 @@ export class PulsarPartition {
     if (this.closed) return;
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
     this.snapshotTimer = null;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = null;
     await this.saveSnapshot();
     this.closed = true;
     this.fail(new StorageError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${this.label}: partition closed`));
