@@ -36,7 +36,7 @@ describe('Pulsar client: Shared subscriptions (redeliver, acknowledgeMany, expli
 
   test('redelivered entries come back with redelivery count + 1; acked ones never come back', async () => {
     const topic = `persistent://${ns}/shared-${Math.random().toString(36).slice(2, 8)}`;
-    const sub = { topic, subscription: 'share:g', subscriptionType: 'Shared' as const, initialPosition: 'Earliest' as const, receiverQueueSize: 0 };
+    const sub = { topic, subscription: 'share:g', subscriptionType: 'Shared' as const, initialPosition: 'Earliest' as const, receiverQueueSize: 0, forceTopicCreation: true };
     const c1 = await client.subscribe(sub);
     const producer = await client.createProducer({ topic });
     for (const v of ['a', 'b', 'c']) await producer.send({ payload: Buffer.from(v) });
