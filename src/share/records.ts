@@ -85,6 +85,20 @@ export interface ShareRecords {
    * allows (asked before anything of the topic is read).
    */
   offsets(key: GroupKey, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>, assigned: OffsetsWanted): Promise<ShareOffsets[]>;
+  /**
+   * AlterShareGroupOffsets (the group has no members, checked by the coordinator): each
+   * share-partition starts again at `startOffset` (clamped to the log), its in-flight state
+   * dropped; durable before it resolves. One error code per item.
+   */
+  resetStart(key: GroupKey, items: Array<{ target: ShareTarget; startOffset: bigint }>, rc: Pick<ShareReadContext, 'storage'>): Promise<number[]>;
+  /**
+   * DeleteShareGroupOffsets (the group has no members): forget the group's share-partitions of
+   * each topic (`partitions` of them); durable. Per topic NONE, UNKNOWN_TOPIC_OR_PARTITION when
+   * the group had nothing of it, or the storage error.
+   */
+  deleteOffsets(key: GroupKey, topics: Array<{ topic: string; partitions: number }>): Promise<number[]>;
+  /** DeleteGroups of a share group (no members): forget everything of the group's records side. */
+  deleteGroup(key: GroupKey): Promise<void>;
   /** Periodic work (lock expiry). */
   sweep(now: number): Promise<void>;
   /** Load durable state (start of the coordinator). */

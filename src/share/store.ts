@@ -9,6 +9,9 @@
  *                                                 and the runs of in-flight records that are not plain
  *   ["c", tenant, groupId]                     -> the group's own configs (group configs)
  *
+ * AlterShareGroupOffsets rewrites a share-partition's entry; DeleteShareGroupOffsets and
+ * DeleteGroups remove entries (the group's last: its home).
+ *
  * Values are versioned JSON. Writes of one share-partition are chained and
  * coalesced: each write stores the state as it is when the write starts, so
  * the last write stores the newest state, and a burst costs one or two writes.
@@ -31,6 +34,8 @@ interface Chain {
   tail: Promise<void>;
   /** A write queued and not started yet: later calls share it (it takes the newest snapshot when it starts). */
   pending: Promise<void> | null;
+  /** The value the next write stores (the newest asked for). */
+  value: () => Buffer | null;
 }
 
 function parseConfigs(v: unknown): ShareGroupConfigs {
@@ -72,8 +77,7 @@ export class ShareStore {
   }
 
   putPartition(key: GroupKey, topic: string, partition: number, topicId: Buffer, snapshot: () => SharePartitionSnapshot): Promise<void> {
-    const k = JSON.stringify(['p', key.tenant, key.groupId, topic, partition]);
-    const write = (): Promise<void> => {
+    return this.chained(JSON.stringify(['p', key.tenant, key.groupId, topic, partition]), () => {
       const s = snapshot();
       const value = {
         v: 1,
@@ -82,20 +86,37 @@ export class ShareStore {
         end: s.endOffset.toString(),
         runs: s.runs.map(([f, l, st, c]) => [f.toString(), l.toString(), st, c]),
       };
-      return this.kv.put(SHARE_STATE_NAMESPACE, k, Buffer.from(JSON.stringify(value)));
-    };
+      return Buffer.from(JSON.stringify(value));
+    });
+  }
+
+  /** Remove a share-partition's state (after any write of it in flight). */
+  deletePartition(key: GroupKey, topic: string, partition: number): Promise<void> {
+    return this.chained(JSON.stringify(['p', key.tenant, key.groupId, topic, partition]), () => null);
+  }
+
+  /** Remove a group's home and configs (DeleteGroups; its share-partitions are removed one by one first). */
+  async deleteGroup(key: GroupKey): Promise<void> {
+    await this.kv.put(SHARE_STATE_NAMESPACE, JSON.stringify(['c', key.tenant, key.groupId]), null);
+    await this.kv.put(SHARE_STATE_NAMESPACE, JSON.stringify(['h', key.tenant, key.groupId]), null);
+  }
+
+  /** Writes of one key, chained and coalesced: the value is taken when the write starts. */
+  private chained(k: string, value: () => Buffer | null): Promise<void> {
     let c = this.chains.get(k);
     if (!c) {
-      c = { tail: Promise.resolve(), pending: null };
+      c = { tail: Promise.resolve(), pending: null, value };
       this.chains.set(k, c);
     }
+    // a queued write not started yet takes the newest value when it starts
+    c.value = value;
     if (c.pending) return c.pending;
     const chain = c;
     const p = chain.tail
       .catch(() => undefined)
       .then(() => {
         chain.pending = null;
-        return write();
+        return this.kv.put(SHARE_STATE_NAMESPACE, k, chain.value());
       });
     chain.pending = p;
     chain.tail = p;
