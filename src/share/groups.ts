@@ -415,12 +415,35 @@ export class ShareGroups {
     const key = assignmentKey(m.topics);
     let assignment: ShareTopic[] | null = null;
     if (key !== m.assignmentKey) {
+      // stored before the member is sent it (a failed write: the heartbeat fails, the next one assigns)
+      await this.noteTopics(ref, m.topics);
       g.groupEpoch++;
       m.memberEpoch = g.groupEpoch;
       m.assignmentKey = key;
       assignment = m.topics;
     }
     return { errorCode: ErrorCode.NONE, errorMessage: null, memberId: m.memberId, memberEpoch: m.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment };
+  }
+
+  /** The topics each group's members were assigned (as stored: what DeleteGroups removes). */
+  private readonly topicsAssigned = new Map<string, Map<string, number>>();
+
+  /** Remember (durably, once per new topic or partition count) the topics a member is assigned. */
+  private async noteTopics(key: GroupKey, topics: ShareTopic[]): Promise<void> {
+    if (topics.length === 0) return;
+    const mk = groupMapKey(key);
+    let known = this.topicsAssigned.get(mk);
+    if (!known) {
+      known = await this.store.getTopics(key);
+      this.topicsAssigned.set(mk, known);
+    }
+    let changed = false;
+    for (const t of topics) {
+      if ((known.get(t.name) ?? -1) >= t.partitions) continue;
+      known.set(t.name, t.partitions);
+      changed = true;
+    }
+    if (changed) await this.store.putTopics(key, known);
   }
 
   /** Groups whose home is known to be stored. */
@@ -766,7 +789,12 @@ export class ShareGroups {
     if (this.nonEmpty(ref)) return ErrorCode.NON_EMPTY_GROUP;
     const key = { tenant: ref.tenant, groupId: ref.groupId };
     const mk = groupMapKey(ref);
-    await this.records.deleteGroup(key);
+    // the records side of every topic the group was assigned (as stored), and the gateway's own share-partitions
+    const topics = await this.store.getTopics(key);
+    for (const p of this.partitionsOf(key)) if ((topics.get(p.topic) ?? 0) <= p.partition) topics.set(p.topic, p.partition + 1);
+    const codes = await this.records.deleteOffsets(key, [...topics].map(([topic, partitions]) => ({ topic, partitions })));
+    const failed = codes.find((c) => c !== ErrorCode.NONE && c !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (failed !== undefined) return failed;
     await this.dropLocal(key, null);
     await this.store.deleteGroup(key);
     this.groups.delete(mk);
@@ -774,7 +802,8 @@ export class ShareGroups {
     this.homesWritten.delete(mk);
     this.groupConfigs.delete(mk);
     this.partitionConfigs.delete(mk);
-    this.log.info({ group: ref.groupId, tenant: ref.tenant }, 'share group deleted');
+    this.topicsAssigned.delete(mk);
+    this.log.info({ group: ref.groupId, tenant: ref.tenant, topics: [...topics.keys()] }, 'share group deleted');
     return ErrorCode.NONE;
   }
 }

@@ -124,9 +124,6 @@ export class LocalShareRecords implements ShareRecords {
     return out;
   }
 
-  /** The coordinator forgets the group's share-partitions itself (groups.ts deleteGroup). */
-  async deleteGroup(): Promise<void> {}
-
   async acknowledge(key: GroupKey, memberId: string, items: Array<{ target: ShareTarget; batches: AckBatch[] }>, allowRenew: boolean): Promise<number[]> {
     const dirty = new Set<LocalSlot>();
     const now = Date.now();

@@ -92,13 +92,11 @@ export interface ShareRecords {
    */
   resetStart(key: GroupKey, items: Array<{ target: ShareTarget; startOffset: bigint }>, rc: Pick<ShareReadContext, 'storage'>): Promise<number[]>;
   /**
-   * DeleteShareGroupOffsets (the group has no members): forget the group's share-partitions of
-   * each topic (`partitions` of them); durable. Per topic NONE, UNKNOWN_TOPIC_OR_PARTITION when
+   * DeleteShareGroupOffsets, and DeleteGroups for every topic the group was assigned (the group
+   * has no members): forget the group's share-partitions of each topic (`partitions` of them); durable. Per topic NONE, UNKNOWN_TOPIC_OR_PARTITION when
    * the group had nothing of it, or the storage error.
    */
   deleteOffsets(key: GroupKey, topics: Array<{ topic: string; partitions: number }>): Promise<number[]>;
-  /** DeleteGroups of a share group (no members): forget everything of the group's records side. */
-  deleteGroup(key: GroupKey): Promise<void>;
   /** Periodic work (lock expiry). */
   sweep(now: number): Promise<void>;
   /** Load durable state (start of the coordinator). */

@@ -28,6 +28,9 @@
  * Upgrade: a group whose share-partition the gateway's own implementation stored (before this
  * mapping) gets its subscription created at that start offset's entry, not at share.auto.offset.reset.
  *
+ * AlterShareGroupOffsets resets the subscription's cursor (to the entry holding the offset);
+ * DeleteShareGroupOffsets and DeleteGroups delete the subscriptions.
+ *
  * DescribeShareGroupOffsets: the start offset is the offset after the
  * subscription's mark-delete position; the lag counts the records from there to
  * the high watermark (those acked individually past the mark-delete position
@@ -229,7 +232,7 @@ export class PulsarShareRecords implements ShareRecords {
     return codes;
   }
 
-  /** DeleteShareGroupOffsets: the subscription `share:G` of each partition of the topics is deleted (its consumers disconnected). */
+  /** DeleteShareGroupOffsets (and DeleteGroups, for the topics the group was assigned): the subscription `share:G` of each partition of the topics is deleted (its consumers disconnected). */
   async deleteOffsets(key: GroupKey, topics: Array<{ topic: string; partitions: number }>): Promise<number[]> {
     const sub = shareGroupSubscription(key.groupId);
     const codes: number[] = [];
@@ -252,29 +255,6 @@ export class PulsarShareRecords implements ShareRecords {
       codes.push(code);
     }
     return codes;
-  }
-
-  /** DeleteGroups: every `share:G` subscription of the group's tenant is deleted (the topics' subscriptions are listed). */
-  async deleteGroup(key: GroupKey): Promise<void> {
-    const sub = shareGroupSubscription(key.groupId);
-    for (const p of [...this.parts.values()]) if (p.group.tenant === key.tenant && p.group.groupId === key.groupId) await this.closePart(p);
-    for (const k of [...this.adopted]) if (k.startsWith(`${key.tenant}\u0000${key.groupId}\u0000`)) this.adopted.delete(k);
-    try {
-      for (const ns of await this.o.admin.listNamespaces(key.tenant)) {
-        const topics = await this.o.admin.listTopics(ns);
-        await Promise.all(
-          topics.map(async (topic) => {
-            if (!(await this.o.admin.listSubscriptions(topic)).includes(sub)) return;
-            await this.o.admin.deleteSubscription(topic, sub, true).catch((e: unknown) => {
-              if (statusOf(e) !== 404) throw e;
-            });
-          }),
-        );
-      }
-    } catch (e) {
-      throw toStorageError(e, `share group ${key.groupId}: deleting its subscriptions`);
-    }
-    this.o.logger.info({ tenant: key.tenant, subscription: sub }, 'share group: subscriptions deleted (DeleteGroups)');
   }
 
   /** Tell the broker what the window settled: acks awaited (durable), redeliveries sent. */
