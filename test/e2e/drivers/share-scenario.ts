@@ -122,6 +122,7 @@ export async function runShareScenario(bootstrap: string, topic: string, group: 
 /**
  * kafka-share-groups.sh's administration against a gateway, after runShareScenario (`group` read
  * all six records of `topic`, one partition; `shareGroup` read `shareTopic`; both empty now):
+ *  - ApiVersions advertises AlterShareGroupOffsets and DeleteShareGroupOffsets v0;
  *  - refusals over raw frames while a member is in `group`: AlterShareGroupOffsets,
  *    DeleteShareGroupOffsets and DeleteGroups answer NON_EMPTY_GROUP; an empty group id
  *    INVALID_GROUP_ID, an unknown topic UNKNOWN_TOPIC_OR_PARTITION, an unknown group on delete
@@ -151,6 +152,10 @@ export async function runShareAdminScenario(bootstrap: string, port: number, top
   };
   let again: Event[];
   try {
+    // ApiVersions advertises the two APIs (v0) with the other share APIs
+    const versions = await call(API_KEYS.ApiVersions, 3, { clientSoftwareName: 'raw', clientSoftwareVersion: '1' });
+    const advertised = (key: number) => (versions.apiKeys as Array<{ apiKey: number; minVersion: number; maxVersion: number }>).find((k) => k.apiKey === key);
+    assert.deepEqual([advertised(API_KEYS.AlterShareGroupOffsets)?.maxVersion, advertised(API_KEYS.DeleteShareGroupOffsets)?.maxVersion], [0, 0]);
     // --- refusals: a member in the group
     const joined = await call(API_KEYS.ShareGroupHeartbeat, 1, { groupId: group, memberId: 'admin-m', memberEpoch: 0, rackId: null, subscribedTopicNames: [topic] });
     assert.equal(joined.errorCode, ErrorCode.NONE);
