@@ -20,6 +20,12 @@
  *    by (group, member), with Kafka's epochs (0 opens, -1 closes, otherwise the
  *    next epoch), at most `maxSessions` per node (SHARE_SESSION_LIMIT_REACHED).
  *
+ *  - Administration (AlterShareGroupOffsets, DeleteShareGroupOffsets, DeleteGroups):
+ *    only on a group without members (NON_EMPTY_GROUP), as Kafka; the records side
+ *    resets or forgets the share-partitions, DeleteGroups then removes the group's
+ *    configs and home. The topics a group's members were assigned are stored (what
+ *    DeleteGroups cleans up on an engine whose records side is not the gateway's own).
+ *
  * Groups and members live in memory (members re-join after a restart, as they
  * do after a coordinator move in Kafka); homes and share-partition states are
  * durable. One node serves a share group's membership: the one coordinating its

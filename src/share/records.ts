@@ -2,7 +2,8 @@
  * The records side of share groups (KIP-932) as the ShareFetch / ShareAcknowledge /
  * DescribeShareGroupOffsets handlers reach it through the share-group coordinator
  * (groups.ts): acquire records for a member, apply its acknowledgements, give a
- * member's records back, describe the share-partitions' offsets.
+ * member's records back, describe the share-partitions' offsets, and (administration,
+ * on an empty group) reset their start offsets or forget them.
  *
  * Two implementations, chosen in one place (the engine's wiring, src/storage/wiring.ts
  * `shareRecords`; none given: the gateway's own):
