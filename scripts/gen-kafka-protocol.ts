@@ -761,6 +761,10 @@ export const NEWER_MESSAGES = {
     'ShareAcknowledgeResponse',
     'DescribeShareGroupOffsetsRequest',
     'DescribeShareGroupOffsetsResponse',
+    'AlterShareGroupOffsetsRequest',
+    'AlterShareGroupOffsetsResponse',
+    'DeleteShareGroupOffsetsRequest',
+    'DeleteShareGroupOffsetsResponse',
   ].map((n) => `${n}.json`),
 };
 

@@ -208,6 +208,9 @@ const SHARE_GUARDS: Record<string, Guard> = {
   lockDuration: issuedRef(false, (a) => a[0]),
   groupConfigsOf: issuedRef(false, (a) => a[0]),
   alterGroupConfigs: issuedRef(true, (a) => a[0]),
+  alterOffsets: issuedRef(false, (a) => a[0]),
+  deleteOffsets: issuedRef(true, (a) => a[0]),
+  deleteGroup: issuedRef(true, (a) => a[0]),
   listGroups: (access, session, args) => (access.mayList('group') && args[0] === session.defaultNamespace.tenant ? null : "a declared group listing of the session's tenant"),
 };
 

@@ -12,10 +12,14 @@
  *    (Kafka filters by DESCRIBE); a filtered listing, counted in one audit record.
  *  - DeleteGroups: `admin` (Kafka DELETE; Pulsar has no group deletion grant,
  *    so a tenant admin or superuser, as for deleting topics); per group
- *    GROUP_AUTHORIZATION_FAILED.
+ *    GROUP_AUTHORIZATION_FAILED. A share group's id (src/share) is checked in
+ *    the share group's home and deleted by the share-group coordinator (empty
+ *    groups only: NON_EMPTY_GROUP, as Kafka).
  */
 import type { ApiEntry } from '../dispatch/registry.js';
 import { groupsNamed, type Need } from '../dispatch/access-plan.js';
+import type { GatewayContext } from '../gateway-context.js';
+import { shareGroupAccess } from './share-group.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type {
@@ -115,6 +119,11 @@ export const listGroups: ApiEntry<ListGroupsRequest, ListGroupsResponse> = {
   },
 };
 
+/** A share group's id (it has a home in the share-group coordinator). */
+function isShareGroup(gateway: GatewayContext | undefined, tenant: string, groupId: string): boolean {
+  return (gateway?.shareGroups?.groupHome({ tenant, groupId }) ?? null) !== null;
+}
+
 export const deleteGroups: ApiEntry<DeleteGroupsRequest, DeleteGroupsResponse> = {
   apiKey: API_KEYS.DeleteGroups,
   minVersion: 0,
@@ -122,14 +131,22 @@ export const deleteGroups: ApiEntry<DeleteGroupsRequest, DeleteGroupsResponse> =
   rule: 'group',
   authz: {
     checks: [{ action: 'admin', on: 'group', denial: 'GROUP_AUTHORIZATION_FAILED on the group' }],
-    needs: (request) => groupsNamed('admin', request.groupsNames),
+    needs: (request, { session, gateway }) =>
+      request.groupsNames.map((group): Need => ({ on: 'group', action: 'admin', group, share: isShareGroup(gateway, session.defaultNamespace.tenant, group) })),
   },
   async handle(ctx, request) {
     // Kafka: DELETE on each group; mapped to `admin` (tenant admin or superuser) in its home.
     const refused = new Map<string, number>();
     const refs: GroupRef[] = [];
     let coordinator = null;
+    const tenant = ctx.session.defaultNamespace.tenant;
     for (const groupId of request.groupsNames) {
+      if (isShareGroup(ctx.gateway, tenant, groupId)) {
+        // a share group (checked in its home as the dispatcher decided): the share-group coordinator deletes it
+        const access = await shareGroupAccess(ctx, groupId, 'admin');
+        refused.set(groupId, access.ok ? await access.shares.deleteGroup(access.ref) : access.errorCode);
+        continue;
+      }
       const access = await authorizeGroup(ctx, groupId, 'admin');
       if (!access.ok) refused.set(groupId, access.errorCode);
       else {

@@ -23,6 +23,7 @@ import { offsetCommit, offsetDelete, offsetFetch } from './group-offsets.js';
 import { deleteGroups, describeGroups, listGroups } from './group-admin.js';
 import { describeShareGroupOffsets, shareGroupDescribe, shareGroupHeartbeat } from './share-group.js';
 import { shareAcknowledge, shareFetch } from './share-fetch.js';
+import { alterShareGroupOffsets, deleteShareGroupOffsets } from './share-group-admin.js';
 import { addOffsetsToTxn, addPartitionsToTxn, endTxn } from './transactions.js';
 import { txnOffsetCommit } from './txn-offset-commit.js';
 import { describeProducers, describeTransactions, listTransactions, writeTxnMarkers } from './txn-admin.js';
@@ -41,7 +42,7 @@ export function buildDispatchTable(options: TableOptions = {}): DispatchTable {
   // consumer groups (src/coordinator)
   entries.push(findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, offsetDelete, describeGroups, listGroups, deleteGroups);
   // share groups (src/share)
-  if (options.shareGroups ?? true) entries.push(shareGroupHeartbeat, shareGroupDescribe, shareFetch, shareAcknowledge, describeShareGroupOffsets);
+  if (options.shareGroups ?? true) entries.push(shareGroupHeartbeat, shareGroupDescribe, shareFetch, shareAcknowledge, describeShareGroupOffsets, alterShareGroupOffsets, deleteShareGroupOffsets);
   // transactions (src/coordinator/txn)
   entries.push(addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeTransactions, listTransactions, describeProducers, writeTxnMarkers);
   // the consumer group protocol, KIP-848 (src/coordinator/consumer-group-protocol.ts)

@@ -39,15 +39,15 @@ const OPS_NOT_REQUESTED = -2147483648;
 export const SHARE_ASSIGNOR = 'simple';
 
 /** The share group of a request, as the dispatcher decided it: a ref the share-group coordinator accepts, or the error. */
-export async function shareGroupAccess(ctx: RequestContext, groupId: string): Promise<{ ok: true; ref: GroupRef; shares: ShareGroups } | { ok: false; errorCode: number }> {
-  const decided = await ctx.access.groupAccess(groupId, 'consume');
+export async function shareGroupAccess(ctx: RequestContext, groupId: string, action: 'consume' | 'admin' = 'consume'): Promise<{ ok: true; ref: GroupRef; shares: ShareGroups } | { ok: false; errorCode: number }> {
+  const decided = await ctx.access.groupAccess(groupId, action);
   const shares = ctx.gateway.shareGroups;
   if (decided.ref === null || !shares) return { ok: false, errorCode: decided.errorCode === ErrorCode.NONE ? ErrorCode.COORDINATOR_NOT_AVAILABLE : decided.errorCode };
   return { ok: true, ref: decided.ref, shares };
 }
 
 /** A consumer (classic) group of that id exists: it is not a share group. */
-function isOtherKindOfGroup(ctx: RequestContext, groupId: string): boolean {
+export function isOtherKindOfGroup(ctx: RequestContext, groupId: string): boolean {
   return ctx.gateway.coordinator?.groupHome({ tenant: ctx.session.defaultNamespace.tenant, groupId }).exists === true;
 }
 

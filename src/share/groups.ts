@@ -20,6 +20,12 @@
  *    by (group, member), with Kafka's epochs (0 opens, -1 closes, otherwise the
  *    next epoch), at most `maxSessions` per node (SHARE_SESSION_LIMIT_REACHED).
  *
+ *  - Administration (AlterShareGroupOffsets, DeleteShareGroupOffsets, DeleteGroups):
+ *    only on a group without members (NON_EMPTY_GROUP), as Kafka; the records side
+ *    resets or forgets the share-partitions, DeleteGroups then removes the group's
+ *    configs and home. The topics a group's members were assigned are stored (what
+ *    DeleteGroups cleans up on an engine whose records side is not the gateway's own).
+ *
  * Groups and members live in memory (members re-join after a restart, as they
  * do after a coordinator move in Kafka); homes and share-partition states are
  * durable. One node serves a share group's membership: the one coordinating its
@@ -279,7 +285,27 @@ export class ShareGroups {
       },
       loadLocal: async () => undefined,
       drainLocal: async () => undefined,
+      resetLocal: async (key, t, startOffset) => {
+        const slot = this.slot(key, t.topic, t.partition, t.topicId, new SharePartition(this.partitionConfig(key), startOffset));
+        this.partitions.set(this.partitionKey(key, t.topic, t.partition), { slot, topicId: t.topicId, tenant: key.tenant, groupId: key.groupId });
+        await slot.persist();
+      },
+      dropLocal: (key, topic) => this.dropLocal(key, topic),
     };
+  }
+
+  /** Forget the group's own share-partitions of a topic (null: of every topic), durably; whether there were any. */
+  private async dropLocal(key: GroupKey, topic: string | null): Promise<boolean> {
+    const gone: Array<Promise<void>> = [];
+    for (const [k, p] of [...this.partitions]) {
+      if (p.tenant !== key.tenant || p.groupId !== key.groupId) continue;
+      const parts = k.split('\u0000');
+      if (topic !== null && parts[2] !== topic) continue;
+      this.partitions.delete(k);
+      gone.push(this.store.deletePartition(key, parts[2]!, Number(parts[3])));
+    }
+    await Promise.all(gone);
+    return gone.length > 0;
   }
 
   async start(): Promise<void> {
@@ -395,12 +421,35 @@ export class ShareGroups {
     const key = assignmentKey(m.topics);
     let assignment: ShareTopic[] | null = null;
     if (key !== m.assignmentKey) {
+      // stored before the member is sent it (a failed write: the heartbeat fails, the next one assigns)
+      await this.noteTopics(ref, m.topics);
       g.groupEpoch++;
       m.memberEpoch = g.groupEpoch;
       m.assignmentKey = key;
       assignment = m.topics;
     }
     return { errorCode: ErrorCode.NONE, errorMessage: null, memberId: m.memberId, memberEpoch: m.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment };
+  }
+
+  /** The topics each group's members were assigned (as stored: what DeleteGroups removes). */
+  private readonly topicsAssigned = new Map<string, Map<string, number>>();
+
+  /** Remember (durably, once per new topic or partition count) the topics a member is assigned. */
+  private async noteTopics(key: GroupKey, topics: ShareTopic[]): Promise<void> {
+    if (topics.length === 0) return;
+    const mk = groupMapKey(key);
+    let known = this.topicsAssigned.get(mk);
+    if (!known) {
+      known = await this.store.getTopics(key);
+      this.topicsAssigned.set(mk, known);
+    }
+    let changed = false;
+    for (const t of topics) {
+      if ((known.get(t.name) ?? -1) >= t.partitions) continue;
+      known.set(t.name, t.partitions);
+      changed = true;
+    }
+    if (changed) await this.store.putTopics(key, known);
   }
 
   /** Groups whose home is known to be stored. */
@@ -685,5 +734,82 @@ export class ShareGroups {
       }
     }
     return this.records.offsets({ tenant: ref.tenant, groupId: ref.groupId }, wanted, rc, listed, assigned);
+  }
+
+  // ------------------------------------------------------------------ administration (share-group-admin.ts, group-admin.ts)
+
+  /** Kafka's rule for changing a share group's offsets or deleting it: no members (NON_EMPTY_GROUP). */
+  private nonEmpty(ref: GroupKey): { errorCode: number; errorMessage: string } | null {
+    const n = this.groups.get(groupMapKey(ref))?.members.size ?? 0;
+    return n > 0 ? { errorCode: ErrorCode.NON_EMPTY_GROUP, errorMessage: `The group ${ref.groupId} has ${n} active member(s): share group offsets and the group can only be changed while it is empty.` } : null;
+  }
+
+  /**
+   * AlterShareGroupOffsets: a group without a home gets the namespace checked as its home (Kafka
+   * creates the share group); a group with members: NON_EMPTY_GROUP. Each share-partition starts
+   * again at its offset, in-flight state dropped; durable before it resolves.
+   */
+  async alterOffsets(ref: GroupRef, items: Array<{ target: ShareTarget; startOffset: bigint }>, rc: Pick<ShareReadContext, 'storage'>): Promise<{ errorCode: number; errorMessage: string | null; codes: number[] }> {
+    if (!this.active) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: null, codes: [] };
+    const home = this.checkHome(ref, true);
+    if (home !== null) return { errorCode: home, errorMessage: null, codes: [] };
+    const busy = this.nonEmpty(ref);
+    if (busy) return { ...busy, codes: [] };
+    const mk = groupMapKey(ref);
+    if (!this.homesWritten.has(mk)) {
+      await this.store.putHome(ref, ref.namespace);
+      this.homesWritten.add(mk);
+    }
+    const codes = await this.records.resetStart({ tenant: ref.tenant, groupId: ref.groupId }, items, rc);
+    this.log.info({ group: ref.groupId, tenant: ref.tenant, partitions: items.map((i) => `${i.target.topic}-${i.target.partition}@${i.startOffset}`) }, 'share group offsets altered');
+    return { errorCode: ErrorCode.NONE, errorMessage: null, codes };
+  }
+
+  /**
+   * DeleteShareGroupOffsets: an unknown group GROUP_ID_NOT_FOUND, one with members NON_EMPTY_GROUP;
+   * per topic NONE, or UNKNOWN_TOPIC_OR_PARTITION when the group has no state of it (Kafka: "There
+   * is no offset information to delete.").
+   */
+  async deleteOffsets(ref: GroupRef, topics: Array<{ topic: string; partitions: number }>): Promise<{ errorCode: number; errorMessage: string | null; codes: number[] }> {
+    if (!this.active) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: null, codes: [] };
+    const home = this.checkHome(ref, false);
+    if (home !== null) return { errorCode: home, errorMessage: home === ErrorCode.GROUP_ID_NOT_FOUND ? `Share group ${ref.groupId} not found.` : null, codes: [] };
+    const busy = this.nonEmpty(ref);
+    if (busy) return { ...busy, codes: [] };
+    const key = { tenant: ref.tenant, groupId: ref.groupId };
+    const codes = await this.records.deleteOffsets(key, topics);
+    // state the gateway's own share-partitions kept before an engine's records side took over
+    for (let i = 0; i < topics.length; i++) if ((await this.dropLocal(key, topics[i]!.topic)) && codes[i] === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) codes[i] = ErrorCode.NONE;
+    this.log.info({ group: ref.groupId, tenant: ref.tenant, topics: topics.map((t) => t.topic), codes }, 'share group offsets deleted');
+    return { errorCode: ErrorCode.NONE, errorMessage: null, codes };
+  }
+
+  /**
+   * DeleteGroups of a share group: unknown GROUP_ID_NOT_FOUND, with members NON_EMPTY_GROUP; else
+   * its records side, share-partitions, configs and home are removed (durably: the home last).
+   */
+  async deleteGroup(ref: GroupRef): Promise<number> {
+    if (!this.active) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const home = this.checkHome(ref, false);
+    if (home !== null) return home;
+    if (this.nonEmpty(ref)) return ErrorCode.NON_EMPTY_GROUP;
+    const key = { tenant: ref.tenant, groupId: ref.groupId };
+    const mk = groupMapKey(ref);
+    // the records side of every topic the group was assigned (as stored), and the gateway's own share-partitions
+    const topics = await this.store.getTopics(key);
+    for (const p of this.partitionsOf(key)) if ((topics.get(p.topic) ?? 0) <= p.partition) topics.set(p.topic, p.partition + 1);
+    const codes = await this.records.deleteOffsets(key, [...topics].map(([topic, partitions]) => ({ topic, partitions })));
+    const failed = codes.find((c) => c !== ErrorCode.NONE && c !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (failed !== undefined) return failed;
+    await this.dropLocal(key, null);
+    await this.store.deleteGroup(key);
+    this.groups.delete(mk);
+    this.homes.delete(mk);
+    this.homesWritten.delete(mk);
+    this.groupConfigs.delete(mk);
+    this.partitionConfigs.delete(mk);
+    this.topicsAssigned.delete(mk);
+    this.log.info({ group: ref.groupId, tenant: ref.tenant, topics: [...topics.keys()] }, 'share group deleted');
+    return ErrorCode.NONE;
   }
 }

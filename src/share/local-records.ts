@@ -35,6 +35,10 @@ export interface LocalShareHost {
   expireLocal(now: number): Promise<void>;
   loadLocal(): Promise<void>;
   drainLocal(): Promise<void>;
+  /** Replace the share-partition by a new one starting at `startOffset` (durable before it resolves). */
+  resetLocal(key: GroupKey, t: ShareTarget, startOffset: bigint): Promise<void>;
+  /** Forget the group's share-partitions of a topic (durable); whether it had any. */
+  dropLocal(key: GroupKey, topic: string): Promise<boolean>;
 }
 
 /**
@@ -90,6 +94,34 @@ export class LocalShareRecords implements ShareRecords {
 
   sweep(now: number): Promise<void> {
     return this.host.expireLocal(now);
+  }
+
+  async resetStart(key: GroupKey, items: Array<{ target: ShareTarget; startOffset: bigint }>, rc: Pick<ShareReadContext, 'storage'>): Promise<number[]> {
+    return Promise.all(
+      items.map(async ({ target, startOffset }) => {
+        try {
+          const o = await rc.storage.offsets({ topic: target.topic, partition: target.partition });
+          const start = startOffset < o.logStartOffset ? o.logStartOffset : startOffset > o.highWatermark ? o.highWatermark : startOffset;
+          await this.host.resetLocal(key, target, start);
+          return ErrorCode.NONE;
+        } catch (err) {
+          if (!(err instanceof StorageError)) throw err;
+          return err.code;
+        }
+      }),
+    );
+  }
+
+  async deleteOffsets(key: GroupKey, topics: Array<{ topic: string; partitions: number }>): Promise<number[]> {
+    const out: number[] = [];
+    for (const t of topics) {
+      try {
+        out.push((await this.host.dropLocal(key, t.topic)) ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      } catch (err) {
+        out.push(err instanceof StorageError ? err.code : ErrorCode.KAFKA_STORAGE_ERROR);
+      }
+    }
+    return out;
   }
 
   async acknowledge(key: GroupKey, memberId: string, items: Array<{ target: ShareTarget; batches: AckBatch[] }>, allowRenew: boolean): Promise<number[]> {

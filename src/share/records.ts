@@ -2,7 +2,8 @@
  * The records side of share groups (KIP-932) as the ShareFetch / ShareAcknowledge /
  * DescribeShareGroupOffsets handlers reach it through the share-group coordinator
  * (groups.ts): acquire records for a member, apply its acknowledgements, give a
- * member's records back, describe the share-partitions' offsets.
+ * member's records back, describe the share-partitions' offsets, and (administration,
+ * on an empty group) reset their start offsets or forget them.
  *
  * Two implementations, chosen in one place (the engine's wiring, src/storage/wiring.ts
  * `shareRecords`; none given: the gateway's own):
@@ -85,6 +86,18 @@ export interface ShareRecords {
    * allows (asked before anything of the topic is read).
    */
   offsets(key: GroupKey, wanted: OffsetsWanted | null, rc: Pick<ShareReadContext, 'storage'>, listed: (topic: string) => Promise<boolean>, assigned: OffsetsWanted): Promise<ShareOffsets[]>;
+  /**
+   * AlterShareGroupOffsets (the group has no members, checked by the coordinator): each
+   * share-partition starts again at `startOffset` (clamped to the log), its in-flight state
+   * dropped; durable before it resolves. One error code per item.
+   */
+  resetStart(key: GroupKey, items: Array<{ target: ShareTarget; startOffset: bigint }>, rc: Pick<ShareReadContext, 'storage'>): Promise<number[]>;
+  /**
+   * DeleteShareGroupOffsets, and DeleteGroups for every topic the group was assigned (the group
+   * has no members): forget the group's share-partitions of each topic (`partitions` of them); durable. Per topic NONE, UNKNOWN_TOPIC_OR_PARTITION when
+   * the group had nothing of it, or the storage error.
+   */
+  deleteOffsets(key: GroupKey, topics: Array<{ topic: string; partitions: number }>): Promise<number[]>;
   /** Periodic work (lock expiry). */
   sweep(now: number): Promise<void>;
   /** Load durable state (start of the coordinator). */

@@ -8,6 +8,11 @@
  *   ["p", tenant, groupId, topic, partition]   -> one share-partition: topic id, start/end offsets
  *                                                 and the runs of in-flight records that are not plain
  *   ["c", tenant, groupId]                     -> the group's own configs (group configs)
+ *   ["t", tenant, groupId]                     -> the topics the group's members were assigned, with
+ *                                                 their partition counts (what DeleteGroups removes)
+ *
+ * AlterShareGroupOffsets rewrites a share-partition's entry; DeleteShareGroupOffsets and
+ * DeleteGroups remove entries (the group's last: its home).
  *
  * Values are versioned JSON. Writes of one share-partition are chained and
  * coalesced: each write stores the state as it is when the write starts, so
@@ -31,6 +36,8 @@ interface Chain {
   tail: Promise<void>;
   /** A write queued and not started yet: later calls share it (it takes the newest snapshot when it starts). */
   pending: Promise<void> | null;
+  /** The value the next write stores (the newest asked for). */
+  value: () => Buffer | null;
 }
 
 function parseConfigs(v: unknown): ShareGroupConfigs {
@@ -72,8 +79,7 @@ export class ShareStore {
   }
 
   putPartition(key: GroupKey, topic: string, partition: number, topicId: Buffer, snapshot: () => SharePartitionSnapshot): Promise<void> {
-    const k = JSON.stringify(['p', key.tenant, key.groupId, topic, partition]);
-    const write = (): Promise<void> => {
+    return this.chained(JSON.stringify(['p', key.tenant, key.groupId, topic, partition]), () => {
       const s = snapshot();
       const value = {
         v: 1,
@@ -82,20 +88,52 @@ export class ShareStore {
         end: s.endOffset.toString(),
         runs: s.runs.map(([f, l, st, c]) => [f.toString(), l.toString(), st, c]),
       };
-      return this.kv.put(SHARE_STATE_NAMESPACE, k, Buffer.from(JSON.stringify(value)));
-    };
+      return Buffer.from(JSON.stringify(value));
+    });
+  }
+
+  /** Remove a share-partition's state (after any write of it in flight). */
+  deletePartition(key: GroupKey, topic: string, partition: number): Promise<void> {
+    return this.chained(JSON.stringify(['p', key.tenant, key.groupId, topic, partition]), () => null);
+  }
+
+  /** The topics the group's members were assigned (full name -> partitions). */
+  async getTopics(key: GroupKey): Promise<Map<string, number>> {
+    const raw = await this.kv.get(SHARE_STATE_NAMESPACE, JSON.stringify(['t', key.tenant, key.groupId]));
+    const out = new Map<string, number>();
+    if (raw === null) return out;
+    const j = JSON.parse(raw.toString('utf8')) as { v?: number; topics?: Record<string, unknown> };
+    for (const [name, n] of Object.entries(j.topics ?? {})) if (typeof n === 'number' && Number.isInteger(n)) out.set(name, n);
+    return out;
+  }
+
+  putTopics(key: GroupKey, topics: Map<string, number>): Promise<void> {
+    return this.kv.put(SHARE_STATE_NAMESPACE, JSON.stringify(['t', key.tenant, key.groupId]), Buffer.from(JSON.stringify({ v: 1, topics: Object.fromEntries(topics) })));
+  }
+
+  /** Remove a group's home, configs and topics (DeleteGroups; its share-partitions are removed one by one first). */
+  async deleteGroup(key: GroupKey): Promise<void> {
+    await this.kv.put(SHARE_STATE_NAMESPACE, JSON.stringify(['t', key.tenant, key.groupId]), null);
+    await this.kv.put(SHARE_STATE_NAMESPACE, JSON.stringify(['c', key.tenant, key.groupId]), null);
+    await this.kv.put(SHARE_STATE_NAMESPACE, JSON.stringify(['h', key.tenant, key.groupId]), null);
+  }
+
+  /** Writes of one key, chained and coalesced: the value is taken when the write starts. */
+  private chained(k: string, value: () => Buffer | null): Promise<void> {
     let c = this.chains.get(k);
     if (!c) {
-      c = { tail: Promise.resolve(), pending: null };
+      c = { tail: Promise.resolve(), pending: null, value };
       this.chains.set(k, c);
     }
+    // a queued write not started yet takes the newest value when it starts
+    c.value = value;
     if (c.pending) return c.pending;
     const chain = c;
     const p = chain.tail
       .catch(() => undefined)
       .then(() => {
         chain.pending = null;
-        return write();
+        return this.kv.put(SHARE_STATE_NAMESPACE, k, chain.value());
       });
     chain.pending = p;
     chain.tail = p;
@@ -124,6 +162,8 @@ export class ShareStore {
           out.homes.push({ key: { tenant: k[1], groupId: k[2] }, home: j.namespace });
         } else if (k[0] === 'c' && typeof k[1] === 'string' && typeof k[2] === 'string' && j.configs && typeof j.configs === 'object') {
           out.configs.push({ key: { tenant: k[1], groupId: k[2] }, configs: parseConfigs(j.configs) });
+        } else if (k[0] === 't') {
+          // read when needed (getTopics)
         } else if (k[0] === 'p' && typeof k[1] === 'string' && typeof k[2] === 'string' && typeof k[3] === 'string' && Number.isInteger(k[4])) {
           const runs: SharePartitionSnapshot['runs'] = (j.runs as Array<[string, string, number, number]>).map(([f, l, st, c]) => [BigInt(f), BigInt(l), st as 0, c]);
           out.partitions.push({

@@ -15,7 +15,7 @@ import kafkajs from 'kafkajs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
-import { runShareNodesScenario, runShareQueueScenario, runShareScenario } from './drivers/share-scenario.js';
+import { runShareAdminScenario, runShareNodesScenario, runShareQueueScenario, runShareScenario } from './drivers/share-scenario.js';
 import { runJavaMain } from '../helpers/clients/java.js';
 import { ensurePulsarInterop, pulsarConsume, pulsarJavaUnavailable } from '../helpers/pulsar/interop.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -33,6 +33,8 @@ describe('share groups on the Pulsar engine', { skip }, () => {
   const suffix = Math.random().toString(36).slice(2, 8);
   const topic = `share-ack-${suffix}`;
   const shareTopic = `share-spread-${suffix}`;
+  const group = `share-g-${suffix}`;
+  const shareGroup = `share-h-${suffix}`;
 
   before(async () => {
     p = await sharedPulsar();
@@ -50,8 +52,7 @@ describe('share groups on the Pulsar engine', { skip }, () => {
   });
 
   toolTest('accept, release, reject, lock expiry and two members sharing a topic', unavailable('java'), async () => {
-    const group = `share-g-${suffix}`;
-    await runShareScenario(gw!.bootstrap, topic, group, shareTopic, `share-h-${suffix}`);
+    await runShareScenario(gw!.bootstrap, topic, group, shareTopic, shareGroup);
     // Kafka's kafka-share-groups.sh: the start offset (after the subscription's mark-delete position) moved past all six records
     const d = await runJavaMain('org.apache.kafka.tools.consumer.group.ShareGroupCommand', ['--bootstrap-server', gw!.bootstrap, '--describe', '--group', group], { timeoutMs: 60_000 });
     assert.equal(d.code, 0, d.stderr);
@@ -78,6 +79,15 @@ describe('share groups on the Pulsar engine', { skip }, () => {
       }
     }
     assert.fail(`the share group's subscription on ${topic}: ${JSON.stringify(seen)}`);
+  });
+
+  toolTest('kafka-share-groups.sh --reset-offsets moves share:<group>, --delete-offsets and --delete remove the subscriptions', unavailable('java'), async () => {
+    const subscriptions = async (partitionTopic: string): Promise<string[]> => JSON.parse((await p.rest('GET', `/admin/v2/persistent/${ns}/${partitionTopic}/subscriptions`)).text) as string[];
+    assert.ok((await subscriptions(`${shareTopic}-partition-0`)).includes(`share:${shareGroup}`), 'the other group read shareTopic');
+    await runShareAdminScenario(gw!.bootstrap, gw!.port, topic, group, shareGroup);
+    // --delete-offsets deleted the group's subscription on the topic; --delete the other group's on each partition
+    assert.ok(!(await subscriptions(`${topic}-partition-0`)).includes(`share:${group}`));
+    for (const partition of [0, 1]) assert.ok(!(await subscriptions(`${shareTopic}-partition-${partition}`)).includes(`share:${shareGroup}`), `partition ${partition}`);
   });
 });
 

@@ -14,7 +14,10 @@
  *    set with IncrementalAlterConfigs (and refused with Kafka's codes); malformed heartbeats and acknowledgements outside a share
  *    session get Kafka's codes (raw frames).
  *  - over raw frames, a member long-polling for records another member holds gets them once the
- *    holder's lock expires, with delivery count 2.
+ *    holder's lock expires, with delivery count 2;
+ *  - kafka-share-groups.sh --reset-offsets / --delete-offsets / --delete (AlterShareGroupOffsets,
+ *    DeleteShareGroupOffsets, DeleteGroups of a share group), and their refusals
+ *    (drivers/share-scenario.ts runShareAdminScenario).
  * The same Java scenarios run on the Pulsar engine in share-groups-pulsar.test.ts.
  * The gateway runs with share.auto.offset.reset=earliest and a 2 s lock, to keep the file short.
  */
@@ -23,7 +26,7 @@ import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
-import { runShareScenario } from './drivers/share-scenario.js';
+import { runShareAdminScenario, runShareScenario } from './drivers/share-scenario.js';
 import { runJavaMain } from '../helpers/clients/java.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { API_KEYS } from '../../src/protocol/generated/apis.js';
@@ -170,5 +173,14 @@ describe('share groups with the Java KafkaShareConsumer', () => {
     } finally {
       for (const c of clients) c.close();
     }
+  });
+
+  toolTest('kafka-share-groups.sh --reset-offsets, --delete-offsets and --delete; a non-empty group refused', unavailable('java'), async () => {
+    const again = await runShareAdminScenario(gw.bootstrap, gw.port, topic, group, shareGroup);
+    // the reset dropped the share-partition's state: every record is a first delivery again
+    assert.deepEqual(
+      again.map((e) => e.deliveryCount),
+      again.map(() => 1),
+    );
   });
 });

@@ -3,7 +3,9 @@
  * run's shared broker, without a gateway: entries written by a plain Pulsar producer are acquired
  * with their broker-entry-index offsets, acks reach the Shared subscription `share:<group>`, and
  * an upgrade (a start offset stored by the gateway's own share-partition) creates the
- * subscription at that offset's entry instead of at share.auto.offset.reset.
+ * subscription at that offset's entry instead of at share.auto.offset.reset; the administration
+ * (AlterShareGroupOffsets: reset-cursor to an offset's entry, latest, earliest creating a deleted
+ * subscription; DeleteShareGroupOffsets: the subscription deleted).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -107,6 +109,44 @@ describe('Pulsar share records (Shared subscriptions) against a real broker', { 
         for (const a of got[0]!.acquired) for (let o = a.firstOffset; o <= a.lastOffset; o++) offsets.push(Number(o));
       }
       assert.deepEqual(offsets, [3, 4], 'starts at the stored offset, not at the earliest');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('administration: the subscription reset to an offset, to latest, deleted, created again at earliest', async () => {
+    const { topic, ids } = await topicWith(5);
+    const r = records(ids, null);
+    const key = { tenant: 'public', groupId: 'g3' };
+    const target = { topic, partition: 0, topicId: Buffer.alloc(16) };
+    // the log as the engine's offsets() says (five plain entries: offsets 0-4)
+    const admin5 = { storage: { offsets: async () => ({ logStartOffset: 0n, highWatermark: 5n, lastStableOffset: 5n }) } as unknown as ShareReadContext['storage'] };
+    const fetchAll = async (maxWaitMs: number): Promise<number[]> => {
+      const offsets: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const got = await r.fetch(key, 'm', [target], { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs }, rc);
+        assert.equal(got[0]!.errorCode, ErrorCode.NONE, got[0]!.errorMessage ?? '');
+        if (got[0]!.acquired.length === 0) break;
+        for (const a of got[0]!.acquired) for (let o = a.firstOffset; o <= a.lastOffset; o++) offsets.push(Number(o));
+        const last = got[0]!.acquired[got[0]!.acquired.length - 1]!.lastOffset;
+        assert.deepEqual(await r.acknowledge(key, 'm', [{ target, batches: [{ firstOffset: got[0]!.acquired[0]!.firstOffset, lastOffset: last, acknowledgeTypes: [1] }] }], false), [ErrorCode.NONE]);
+        if (offsets.length >= 5) break;
+      }
+      return offsets;
+    };
+    const subscriptions = async (): Promise<string[]> => JSON.parse((await p.rest('GET', `/admin/v2/${topic.replace('://', '/')}-partition-0/subscriptions`)).text) as string[];
+    try {
+      assert.deepEqual(await fetchAll(10_000), [0, 1, 2, 3, 4]);
+      assert.deepEqual(await r.resetStart(key, [{ target, startOffset: 2n }], admin5), [ErrorCode.NONE]);
+      assert.deepEqual(await fetchAll(10_000), [2, 3, 4], 'delivered again from the reset offset');
+      assert.deepEqual(await r.resetStart(key, [{ target, startOffset: 5n }], admin5), [ErrorCode.NONE]);
+      assert.deepEqual(await fetchAll(1_000), [], 'latest: nothing to deliver');
+      assert.deepEqual(await r.deleteOffsets(key, [{ topic, partitions: 1 }]), [ErrorCode.NONE]);
+      assert.ok(!(await subscriptions()).includes('share:g3'));
+      assert.deepEqual(await r.deleteOffsets(key, [{ topic, partitions: 1 }]), [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], 'nothing left to delete');
+      assert.deepEqual(await r.resetStart(key, [{ target, startOffset: 0n }], admin5), [ErrorCode.NONE]);
+      assert.ok((await subscriptions()).includes('share:g3'), 'created by the reset');
+      assert.deepEqual(await fetchAll(10_000), [0, 1, 2, 3, 4]);
     } finally {
       await r.close();
     }

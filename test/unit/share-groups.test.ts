@@ -202,3 +202,47 @@ test('group configs: validated, applied to new and existing share-partitions, du
   assert.equal(again.lockDuration(r), 7000);
   await again.shutdown();
 });
+
+test('administration: offsets altered and deleted, the group deleted, durably; a group with members refused', async () => {
+  const clock = new ManualClock();
+  const g = await started(clock);
+  const r = ref('g6');
+  const tp = { topic: TOPIC.name, partition: 1, topicId: TOPIC.topicId };
+  await engine.createTopic(TOPIC.name, 2, {}).catch(() => undefined);
+  const rc = { storage: engine };
+  await g.heartbeat(r, beat('m1', 0));
+  const slot = await g.partition(r, TOPIC.name, 1, TOPIC.topicId, async () => 0n);
+  slot.sp.acquire('m1', 0n, [{ first: 0n, last: 2n }], 100, clock.now());
+  // members: NON_EMPTY_GROUP for each, nothing changed
+  assert.equal((await g.alterOffsets(r, [{ target: tp, startOffset: 0n }], rc)).errorCode, ErrorCode.NON_EMPTY_GROUP);
+  assert.equal((await g.deleteOffsets(r, [{ topic: TOPIC.name, partitions: 2 }])).errorCode, ErrorCode.NON_EMPTY_GROUP);
+  assert.equal(await g.deleteGroup(r), ErrorCode.NON_EMPTY_GROUP);
+  assert.equal(g.existingPartition(r, TOPIC.name, 1, TOPIC.topicId)?.sp.endOffset, 3n);
+  await g.heartbeat(r, beat('m1', -1));
+  // reset: the in-flight state is dropped; an offset past the (empty) log's end is its end
+  const altered = await g.alterOffsets(r, [{ target: tp, startOffset: 5n }], rc);
+  assert.deepEqual([altered.errorCode, altered.codes], [ErrorCode.NONE, [ErrorCode.NONE]]);
+  const reset = g.existingPartition(r, TOPIC.name, 1, TOPIC.topicId);
+  assert.deepEqual([reset?.sp.startOffset, reset?.sp.endOffset], [0n, 0n]);
+  // altering a group that does not exist creates it (Kafka), with the namespace as its home
+  assert.equal((await g.alterOffsets(ref('g7'), [{ target: tp, startOffset: 0n }], rc)).errorCode, ErrorCode.NONE);
+  assert.equal(g.groupHome({ tenant: 'a', groupId: 'g7' }), 'ns');
+  await g.shutdown();
+
+  const again = await started(clock);
+  assert.equal(again.existingPartition(r, TOPIC.name, 1, TOPIC.topicId)?.sp.endOffset, 0n, 'the reset is durable');
+  const deleted = await again.deleteOffsets(r, [{ topic: TOPIC.name, partitions: 2 }, { topic: 'persistent://a/ns/other', partitions: 1 }]);
+  assert.deepEqual(deleted.codes, [ErrorCode.NONE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], 'a topic without state: no offset information to delete');
+  assert.equal(again.existingPartition(r, TOPIC.name, 1, TOPIC.topicId), null);
+  assert.equal((await again.deleteOffsets(ref('nope'), [])).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+  assert.equal(await again.deleteGroup(r), ErrorCode.NONE);
+  assert.equal(again.groupHome({ tenant: 'a', groupId: 'g6' }), null);
+  assert.equal(await again.deleteGroup(r), ErrorCode.GROUP_ID_NOT_FOUND);
+  await again.shutdown();
+
+  const third = await started(clock);
+  assert.equal(third.groupHome({ tenant: 'a', groupId: 'g6' }), null, 'the deletion is durable');
+  assert.equal(third.groupHome({ tenant: 'a', groupId: 'g7' }), 'ns');
+  assert.equal(third.existingPartition(ref('g7'), TOPIC.name, 1, TOPIC.topicId)?.sp.startOffset, 0n);
+  await third.shutdown();
+});

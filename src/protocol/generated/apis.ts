@@ -89,6 +89,8 @@ import { WriteShareGroupStateRequest, WriteShareGroupStateResponse } from './wri
 import { DeleteShareGroupStateRequest, DeleteShareGroupStateResponse } from './delete-share-group-state.js';
 import { ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse } from './read-share-group-state-summary.js';
 import { DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse } from './describe-share-group-offsets.js';
+import { AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse } from './alter-share-group-offsets.js';
+import { DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse } from './delete-share-group-offsets.js';
 
 export const API_KEYS = {
   Produce: 0,
@@ -180,6 +182,8 @@ export const API_KEYS = {
   DeleteShareGroupState: 86,
   ReadShareGroupStateSummary: 87,
   DescribeShareGroupOffsets: 90,
+  AlterShareGroupOffsets: 91,
+  DeleteShareGroupOffsets: 92,
 } as const;
 
 export type ApiName = keyof typeof API_KEYS;
@@ -632,6 +636,16 @@ export const APIS: Readonly<Record<number, ApiInfo>> = {
     minVersion: 0, maxVersion: 1, maxStableVersion: 1, flexibleMin: 0,
     listeners: ["broker"],
   },
+  91: {
+    name: "AlterShareGroupOffsets", apiKey: 91, request: AlterShareGroupOffsetsRequest, response: AlterShareGroupOffsetsResponse,
+    minVersion: 0, maxVersion: 0, maxStableVersion: 0, flexibleMin: 0,
+    listeners: ["broker"],
+  },
+  92: {
+    name: "DeleteShareGroupOffsets", apiKey: 92, request: DeleteShareGroupOffsetsRequest, response: DeleteShareGroupOffsetsResponse,
+    minVersion: 0, maxVersion: 0, maxStableVersion: 0, flexibleMin: 0,
+    listeners: ["broker"],
+  },
 };
 
 /** Request body type by apiKey. */
@@ -725,6 +739,8 @@ export interface RequestBodies {
   86: DeleteShareGroupStateRequest;
   87: ReadShareGroupStateSummaryRequest;
   90: DescribeShareGroupOffsetsRequest;
+  91: AlterShareGroupOffsetsRequest;
+  92: DeleteShareGroupOffsetsRequest;
 }
 
 /** Response body type by apiKey. */
@@ -818,4 +834,6 @@ export interface ResponseBodies {
   86: DeleteShareGroupStateResponse;
   87: ReadShareGroupStateSummaryResponse;
   90: DescribeShareGroupOffsetsResponse;
+  91: AlterShareGroupOffsetsResponse;
+  92: DeleteShareGroupOffsetsResponse;
 }

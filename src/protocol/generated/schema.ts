@@ -328,6 +328,46 @@ export const SCHEMAS: Readonly<Record<string, MessageSchema>> = {
       ],
     },
   },
+  AlterShareGroupOffsetsRequest: {
+    name: "AlterShareGroupOffsetsRequest", type: "request", apiKey: 91,
+    validVersions: [0, 0], flexibleVersions: [0, 0],
+    fields: [
+      { name: "groupId", type: "string", versions: [0, 0] },
+      { name: "topics", type: "AlterShareGroupOffsetsRequestTopic", array: true, versions: [0, 0] },
+    ],
+    structs: {
+      AlterShareGroupOffsetsRequestTopic: [
+        { name: "topicName", type: "string", versions: [0, 0] },
+        { name: "partitions", type: "AlterShareGroupOffsetsRequestPartition", array: true, versions: [0, 0] },
+      ],
+      AlterShareGroupOffsetsRequestPartition: [
+        { name: "partitionIndex", type: "int32", versions: [0, 0] },
+        { name: "startOffset", type: "int64", versions: [0, 0] },
+      ],
+    },
+  },
+  AlterShareGroupOffsetsResponse: {
+    name: "AlterShareGroupOffsetsResponse", type: "response", apiKey: 91,
+    validVersions: [0, 0], flexibleVersions: [0, 0],
+    fields: [
+      { name: "throttleTimeMs", type: "int32", versions: [0, 0] },
+      { name: "errorCode", type: "int16", versions: [0, 0] },
+      { name: "errorMessage", type: "string", versions: [0, 0], nullable: [0, 0], default: "null" },
+      { name: "responses", type: "AlterShareGroupOffsetsResponseTopic", array: true, versions: [0, 0] },
+    ],
+    structs: {
+      AlterShareGroupOffsetsResponseTopic: [
+        { name: "topicName", type: "string", versions: [0, 0] },
+        { name: "topicId", type: "uuid", versions: [0, 0] },
+        { name: "partitions", type: "AlterShareGroupOffsetsResponsePartition", array: true, versions: [0, 0] },
+      ],
+      AlterShareGroupOffsetsResponsePartition: [
+        { name: "partitionIndex", type: "int32", versions: [0, 0] },
+        { name: "errorCode", type: "int16", versions: [0, 0] },
+        { name: "errorMessage", type: "string", versions: [0, 0], nullable: [0, 0], default: "null" },
+      ],
+    },
+  },
   AlterUserScramCredentialsRequest: {
     name: "AlterUserScramCredentialsRequest", type: "request", apiKey: 51,
     validVersions: [0, 0], flexibleVersions: [0, 0],
@@ -1019,6 +1059,37 @@ export const SCHEMAS: Readonly<Record<string, MessageSchema>> = {
         { name: "partitionIndex", type: "int32", versions: [0, 2] },
         { name: "lowWatermark", type: "int64", versions: [0, 2] },
         { name: "errorCode", type: "int16", versions: [0, 2] },
+      ],
+    },
+  },
+  DeleteShareGroupOffsetsRequest: {
+    name: "DeleteShareGroupOffsetsRequest", type: "request", apiKey: 92,
+    validVersions: [0, 0], flexibleVersions: [0, 0],
+    fields: [
+      { name: "groupId", type: "string", versions: [0, 0] },
+      { name: "topics", type: "DeleteShareGroupOffsetsRequestTopic", array: true, versions: [0, 0] },
+    ],
+    structs: {
+      DeleteShareGroupOffsetsRequestTopic: [
+        { name: "topicName", type: "string", versions: [0, 0] },
+      ],
+    },
+  },
+  DeleteShareGroupOffsetsResponse: {
+    name: "DeleteShareGroupOffsetsResponse", type: "response", apiKey: 92,
+    validVersions: [0, 0], flexibleVersions: [0, 0],
+    fields: [
+      { name: "throttleTimeMs", type: "int32", versions: [0, 0] },
+      { name: "errorCode", type: "int16", versions: [0, 0] },
+      { name: "errorMessage", type: "string", versions: [0, 0], nullable: [0, 0], default: "null" },
+      { name: "responses", type: "DeleteShareGroupOffsetsResponseTopic", array: true, versions: [0, 0] },
+    ],
+    structs: {
+      DeleteShareGroupOffsetsResponseTopic: [
+        { name: "topicName", type: "string", versions: [0, 0] },
+        { name: "topicId", type: "uuid", versions: [0, 0] },
+        { name: "errorCode", type: "int16", versions: [0, 0] },
+        { name: "errorMessage", type: "string", versions: [0, 0], nullable: [0, 0], default: "null" },
       ],
     },
   },

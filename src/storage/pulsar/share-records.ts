@@ -28,6 +28,9 @@
  * Upgrade: a group whose share-partition the gateway's own implementation stored (before this
  * mapping) gets its subscription created at that start offset's entry, not at share.auto.offset.reset.
  *
+ * AlterShareGroupOffsets resets the subscription's cursor (to the entry holding the offset);
+ * DeleteShareGroupOffsets and DeleteGroups delete the subscriptions.
+ *
  * DescribeShareGroupOffsets: the start offset is the offset after the
  * subscription's mark-delete position; the lag counts the records from there to
  * the high watermark (those acked individually past the mark-delete position
@@ -51,6 +54,13 @@ import { shareGroupSubscription } from './subscription-names.js';
 
 /** A consumer no fetch used for this long is closed (its entries go to the other consumers). */
 const IDLE_MS = 30_000;
+/** Pulsar's MessageId.earliest / MessageId.latest as admin positions (reset-cursor / create-subscription). */
+const EARLIEST = { ledgerId: -1n, entryId: -1n };
+const LATEST = { ledgerId: 0x7fffffffffffffffn, entryId: 0x7fffffffffffffffn };
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { status?: number }).status;
+}
 
 interface Part {
   key: string;
@@ -184,6 +194,67 @@ export class PulsarShareRecords implements ShareRecords {
     });
     this.adopted.add(part.key);
     this.o.logger.info({ topic: part.topic, subscription: sub, startOffset: start.toString() }, "share group: subscription created at the gateway's stored share-partition start offset");
+  }
+
+  /**
+   * AlterShareGroupOffsets: the subscription `share:G` of each partition is moved to the entry
+   * holding the offset (the log start or before: earliest; the high watermark or past: latest),
+   * created there when it does not exist. This node's consumer is closed first (what it held goes
+   * back); the broker disconnects the other nodes' consumers on a reset, their windows are dropped.
+   */
+  async resetStart(key: GroupKey, items: Array<{ target: ShareTarget; startOffset: bigint }>, rc: Pick<ShareReadContext, 'storage'>): Promise<number[]> {
+    const sub = shareGroupSubscription(key.groupId);
+    const codes: number[] = [];
+    for (const { target, startOffset } of items) {
+      const topic = partitionName(target.topic, target.partition);
+      try {
+        const p = this.parts.get(partKey(key, target));
+        if (p) await this.closePart(p);
+        const o = await rc.storage.offsets({ topic: target.topic, partition: target.partition });
+        let at: { ledgerId: bigint; entryId: bigint } | null;
+        if (startOffset <= o.logStartOffset) at = EARLIEST;
+        else if (startOffset >= o.highWatermark) at = LATEST;
+        else at = await this.o.positionOf(topic, startOffset);
+        if (at === null) throw new StorageError(ErrorCode.KAFKA_STORAGE_ERROR, `${topic}: no entry holds offset ${startOffset}`);
+        try {
+          await this.o.admin.resetCursor(topic, sub, at.ledgerId, at.entryId);
+        } catch (e) {
+          if (statusOf(e) !== 404) throw e;
+          await this.o.admin.createSubscription(topic, sub, at.ledgerId, at.entryId);
+        }
+        this.adopted.add(partKey(key, target));
+        this.o.logger.info({ topic, subscription: sub, startOffset: startOffset.toString() }, 'share group: subscription reset (AlterShareGroupOffsets)');
+        codes.push(ErrorCode.NONE);
+      } catch (e) {
+        codes.push(toStorageError(e, `share group ${key.groupId} reset on ${topic}`).code);
+      }
+    }
+    return codes;
+  }
+
+  /** DeleteShareGroupOffsets (and DeleteGroups, for the topics the group was assigned): the subscription `share:G` of each partition of the topics is deleted (its consumers disconnected). */
+  async deleteOffsets(key: GroupKey, topics: Array<{ topic: string; partitions: number }>): Promise<number[]> {
+    const sub = shareGroupSubscription(key.groupId);
+    const codes: number[] = [];
+    for (const t of topics) {
+      let code: number = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      for (let partition = 0; partition < t.partitions; partition++) {
+        const target = { topic: t.topic, partition, topicId: Buffer.alloc(16) };
+        const p = this.parts.get(partKey(key, target));
+        if (p) await this.closePart(p);
+        this.adopted.delete(partKey(key, target));
+        try {
+          await this.o.admin.deleteSubscription(partitionName(t.topic, partition), sub, true);
+          if (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) code = ErrorCode.NONE;
+        } catch (e) {
+          if (statusOf(e) === 404) continue;
+          code = toStorageError(e, `share group ${key.groupId} on ${t.topic}`).code;
+          break;
+        }
+      }
+      codes.push(code);
+    }
+    return codes;
   }
 
   /** Tell the broker what the window settled: acks awaited (durable), redeliveries sent. */
