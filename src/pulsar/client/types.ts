@@ -155,6 +155,14 @@ export interface ConsumerOptions {
   consumerName?: string;
   /** Permits granted up front and replenished as messages are handed out. Default 1000. 0: only explicit flow(). */
   receiverQueueSize?: number;
+  /**
+   * Bound the receiver queue by bytes as well: permits (counted in messages) are granted so that
+   * the entries buffered and on their way hold about this many bytes, at the message size seen so
+   * far (at most receiverQueueSize messages; before the first entry, min(receiverQueueSize, 100)).
+   * Permits are topped up as entries arrive and are handed out, so the broker keeps streaming
+   * while the buffer is drained. Unset: permits by message count only.
+   */
+  receiverQueueBytes?: number;
   originalIdentity?: OriginalIdentity;
   /** Subscription properties (durable subscriptions). */
   subscriptionProperties?: Record<string, string>;

@@ -179,6 +179,13 @@ function readerKey(who: string, offset: bigint): string {
 }
 
 const READER_IDLE_MS = 30_000;
+/**
+ * A catch-up reader's receive queue: about 4 MiB of entries buffered or on their way (four of Kafka's
+ * default max.partition.fetch.bytes), so a consumer reading a backlog gets full fetches without a
+ * broker round trip in between; at most this many messages (small records).
+ */
+const READER_QUEUE_BYTES = 4 << 20;
+const READER_QUEUE_MESSAGES = 20_000;
 
 export class PulsarPartition {
   private tail: Consumer | null = null;
@@ -839,7 +846,9 @@ export class PulsarPartition {
         durable: false,
         startMessageId: at.id,
         startInclusive: true,
-        receiverQueueSize: 100,
+        // by bytes: a Fetch drains what is buffered while the broker streams the next entries
+        receiverQueueSize: READER_QUEUE_MESSAGES,
+        receiverQueueBytes: READER_QUEUE_BYTES,
         ...(who ? { originalIdentity: { principal: who } } : {}),
       })
       .catch((e: unknown) => {
