@@ -99,6 +99,16 @@ interface CachedEntry {
   id: MessageId;
   metadata: MessageMetadata;
   payload: Buffer;
+  /**
+   * The entry as Kafka batch bytes at its offsets, made by the first read of a cached entry and
+   * reused by later ones (other groups, re-reads); kafka format: the payload itself, patched in place.
+   */
+  batch?: Buffer;
+}
+
+/** Bytes a cached entry holds: its payload, and its converted batch when that is a buffer of its own. */
+function cachedBytes(e: CachedEntry): number {
+  return e.payload.length + (e.batch !== undefined && e.batch !== e.payload ? e.batch.length : 0);
 }
 
 /** Where an entry's offsets lie (no payload: kept for entries nobody waits for yet). */
@@ -376,7 +386,7 @@ export class PulsarPartition {
     const target = (this.ctx.cacheBytes * 3) / 4;
     let n = 0;
     let size = this.cacheSize;
-    while (n < this.cache.length - 1 && size > target) size -= this.cache[n++]!.payload.length;
+    while (n < this.cache.length - 1 && size > target) size -= cachedBytes(this.cache[n++]!);
     this.cache.splice(0, n);
     this.cacheSize = size;
   }
@@ -752,20 +762,27 @@ export class PulsarPartition {
     const records: Buffer[] = [];
     let bytes = 0;
     /** 'no': not taken (beyond max or too big); 'more': taken, room left; 'full': taken, no room left. */
-    const take = async (e: CachedEntry): Promise<'no' | 'more' | 'full'> => {
+    const take = async (e: CachedEntry, cached: boolean): Promise<'no' | 'more' | 'full'> => {
       if (e.base >= max) return 'no';
       if (records.length > 0 || !options.minOneMessage) {
-        if (bytes + e.payload.length > options.maxBytes) return 'no';
+        if (bytes + (e.batch ?? e.payload).length > options.maxBytes) return 'no';
       }
-      const b = await decodeEntry(e.metadata, e.payload, e.base);
+      const b = e.batch ?? (cached ? await this.batchOf(e) : await decodeEntry(e.metadata, e.payload, e.base));
       records.push(b);
       bytes += b.length;
       return bytes < options.maxBytes ? 'more' : 'full';
     };
     const c = this.cache;
     if (c.length > 0 && c[0]!.base <= fetchOffset) {
-      let i = this.cacheIndex(fetchOffset);
-      while (i < c.length && (await take(c[i]!)) === 'more') i++;
+      // each next entry found by offset: the cache may evict from its front while a read awaits
+      let next = fetchOffset;
+      for (;;) {
+        const now = this.cache;
+        if (now.length === 0 || now[0]!.base > next) break;
+        const e = now[this.cacheIndex(next)]!;
+        if (e.end <= next || (await take(e, true)) !== 'more') break;
+        next = e.end;
+      }
       return result(records, bytes);
     }
     // older than the cache: a catch-up reader
@@ -789,7 +806,7 @@ export class PulsarPartition {
           r.next = entry.end;
           continue; // before the wanted offset (the located entry precedes it)
         }
-        const took = await take(entry);
+        const took = await take(entry, false);
         if (took === 'no') {
           r.held = entry; // keep it for the next fetch, which starts at it
           r.next = entry.base;
@@ -806,6 +823,22 @@ export class PulsarPartition {
     }
     this.parkReader(r);
     return result(records, bytes);
+  }
+
+  /** A cached entry's Kafka batch, converted once (counted in the cache's size while the entry is cached). */
+  private async batchOf(e: CachedEntry): Promise<Buffer> {
+    if (e.batch !== undefined) return e.batch;
+    const b = await decodeEntry(e.metadata, e.payload, e.base);
+    if (e.batch === undefined) {
+      e.batch = b;
+      const first = this.cache[0];
+      // still cached (entries leave from the front): its size now includes the batch
+      if (b !== e.payload && first !== undefined && first.base <= e.base) {
+        this.cacheSize += b.length;
+        if (this.cacheSize > this.ctx.cacheBytes) this.evict();
+      }
+    }
+    return e.batch;
   }
 
   /** The aborted transactions overlapping the returned batches. */
@@ -906,7 +939,7 @@ export class PulsarPartition {
     await this.caughtUp(); // the newest acknowledged entry may not have reached the tail yet
     const last = this.cache[this.cache.length - 1];
     if (!last) return null;
-    const b = await decodeEntry(last.metadata, last.payload, last.base);
+    const b = await this.batchOf(last);
     let best: TimestampLookup | null = null;
     for (const r of await recordTimes(b)) if (best === null || r.timestamp > best.timestamp) best = r;
     return best;
