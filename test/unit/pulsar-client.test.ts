@@ -300,6 +300,10 @@ if (skip) {
       await new Promise((res) => setTimeout(res, 300));
       // ~1 KiB messages: about 10 permits for 10,000 bytes, topped up as they are taken
       assert.ok(r.buffered > 0 && r.buffered <= 10, `buffered ${r.buffered}`);
+      // a larger bound grants at once
+      r.setReceiverQueueBytes(30_000);
+      await new Promise((res) => setTimeout(res, 300));
+      assert.ok(r.buffered > 10 && r.buffered <= 30, `buffered ${r.buffered} after raising the bound`);
       const rest = await receiveN(r, 200);
       assert.deepEqual(
         [...first, ...rest].map((e) => e.payload.subarray(0, e.payload.indexOf(0x3a)).toString()),

@@ -14,6 +14,7 @@ import { decodeBatchesSync } from '../../src/protocol/records/records.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { StorageError } from '../../src/storage/engine.js';
 import { PulsarEngine } from '../../src/storage/pulsar/engine.js';
+import { ReaderBudget } from '../../src/storage/pulsar/partition.js';
 import { createPulsarAdmin } from '../../src/pulsar/admin/index.js';
 import { createPulsarClient } from '../../src/pulsar/client/index.js';
 import { createNamespace, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
@@ -124,6 +125,14 @@ if (skip) {
     const again = await e.read(tp, 95n, { maxBytes: 1 << 20, minOneMessage: true });
     assert.equal(again.records.length, 1);
     assert.ok(again.records[0]!.equals(firstReads.flat().at(-1)!));
+  });
+
+  test('catch-up readers share one receive-queue budget: 4 MiB each up to 32 readers, then an even share of 128 MiB, never under 256 KiB', () => {
+    assert.equal(ReaderBudget.share(1), 4 << 20);
+    assert.equal(ReaderBudget.share(32), 4 << 20);
+    assert.equal(ReaderBudget.share(64), 2 << 20);
+    assert.equal(ReaderBudget.share(512), 256 << 10);
+    assert.equal(ReaderBudget.share(5000), 256 << 10);
   });
 
   test('pulsar engine: after a restart a middle offset is found by a bounded search (probes counted), and by time', async () => {

@@ -74,7 +74,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
   /** Explicit flow() permits not yet used (receiverQueueSize 0), granted again after a resubscribe. */
   private manualPermits = 0;
   /** receiverQueueBytes (0: permits by count only) */
-  private readonly queueBytes: number;
+  private queueBytes: number;
   /** Byte mode: permits granted for messages that have not arrived yet. */
   private permitsOut = 0;
   /** Byte mode: messages in the buffer (entries count numMessagesInBatch each). */
@@ -331,6 +331,12 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
       }
       this.waiters.push(w);
     });
+  }
+
+  setReceiverQueueBytes(bytes: number): void {
+    if (this.queueBytes === 0 || !(bytes > 0)) return; // only a byte-bounded queue changes its bound
+    this.queueBytes = bytes;
+    this.topUp(); // a larger bound grants at once; a smaller one takes effect as the buffer drains
   }
 
   flow(permits: number): void {

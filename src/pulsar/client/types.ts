@@ -193,6 +193,8 @@ export interface Consumer {
   readonly buffered: number;
   /** Grant more permits (FLOW). */
   flow(permits: number): void;
+  /** A new receiverQueueBytes for a consumer created with one (ignored otherwise). */
+  setReceiverQueueBytes(bytes: number): void;
   /** Cumulative ack (durable subscriptions). */
   acknowledgeCumulative(id: MessageId): Promise<void>;
   acknowledge(id: MessageId): Promise<void>;

@@ -190,12 +190,51 @@ function readerKey(who: string, offset: bigint): string {
 
 const READER_IDLE_MS = 30_000;
 /**
- * A catch-up reader's receive queue: about 4 MiB of entries buffered or on their way (four of Kafka's
+ * A catch-up reader's receive queue: up to 4 MiB of entries buffered or on their way (four of Kafka's
  * default max.partition.fetch.bytes), so a consumer reading a backlog gets full fetches without a
- * broker round trip in between; at most this many messages (small records).
+ * broker round trip in between; at most this many messages (small records). All catch-up readers of
+ * the process share READERS_QUEUE_BYTES: with more than 32 open, each gets its share, not less than
+ * READER_QUEUE_MIN_BYTES.
  */
 const READER_QUEUE_BYTES = 4 << 20;
+const READER_QUEUE_MIN_BYTES = 256 << 10;
+const READERS_QUEUE_BYTES = 128 << 20;
 const READER_QUEUE_MESSAGES = 20_000;
+
+/** The catch-up readers' shared receive-queue budget (process-wide); each reader's bound follows their number. */
+export class ReaderBudget {
+  private readonly readers = new Set<Consumer>();
+  private current = READER_QUEUE_BYTES;
+
+  /** The bound of one reader when `count` are open. */
+  static share(count: number): number {
+    const even = Math.floor(READERS_QUEUE_BYTES / Math.max(1, count));
+    return Math.max(READER_QUEUE_MIN_BYTES, Math.min(READER_QUEUE_BYTES, even));
+  }
+
+  /** The bound for a reader about to open. */
+  next(): number {
+    return ReaderBudget.share(this.readers.size + 1);
+  }
+
+  add(c: Consumer): void {
+    this.readers.add(c);
+    this.rebalance();
+  }
+
+  remove(c: Consumer): void {
+    if (this.readers.delete(c)) this.rebalance();
+  }
+
+  private rebalance(): void {
+    const s = ReaderBudget.share(this.readers.size);
+    if (s === this.current) return;
+    this.current = s;
+    for (const r of this.readers) r.setReceiverQueueBytes(s);
+  }
+}
+
+const readerBudget = new ReaderBudget();
 
 export class PulsarPartition {
   private tail: Consumer | null = null;
@@ -881,12 +920,13 @@ export class PulsarPartition {
         startInclusive: true,
         // by bytes: a Fetch drains what is buffered while the broker streams the next entries
         receiverQueueSize: READER_QUEUE_MESSAGES,
-        receiverQueueBytes: READER_QUEUE_BYTES,
+        receiverQueueBytes: readerBudget.next(),
         ...(who ? { originalIdentity: { principal: who } } : {}),
       })
       .catch((e: unknown) => {
         throw toStorageError(e, `${this.label}: reader`);
       });
+    readerBudget.add(consumer);
     return { consumer, next: at.base, timer: null, who, held: null };
   }
 
@@ -906,6 +946,7 @@ export class PulsarPartition {
 
   private async dropReader(r: CatchUpReader): Promise<void> {
     if (r.timer) clearTimeout(r.timer);
+    readerBudget.remove(r.consumer);
     await r.consumer.close().catch(() => undefined);
   }
 
