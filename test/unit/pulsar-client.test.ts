@@ -289,6 +289,33 @@ if (skip) {
       await prod.close();
     });
 
+    test('receiverQueueBytes: the buffer stays near the byte bound once the message size is known; every entry arrives, in order', async () => {
+      const t = topic();
+      const prod = await client.createProducer({ topic: t, maxPendingMessages: 300 });
+      const value = (i: number) => Buffer.concat([Buffer.from(`m${i}:`), Buffer.alloc(1000, 0x61)]);
+      await Promise.all(Array.from({ length: 300 }, (_, i) => prod.send({ payload: value(i) })));
+      const r = await client.subscribe({ topic: t, subscription: 'r', durable: false, initialPosition: 'Earliest', receiverQueueSize: 1000, receiverQueueBytes: 10_000 });
+      await new Promise((res) => setTimeout(res, 300));
+      // before any size is known: min(receiverQueueSize, 100) permits
+      assert.equal(r.buffered, 100);
+      const first = await receiveN(r, 100);
+      await new Promise((res) => setTimeout(res, 300));
+      // ~1 KiB messages: about 10 permits for 10,000 bytes, topped up as they are taken
+      assert.ok(r.buffered > 0 && r.buffered <= 10, `buffered ${r.buffered}`);
+      // a larger bound grants at once
+      r.setReceiverQueueBytes(30_000);
+      await new Promise((res) => setTimeout(res, 300));
+      assert.ok(r.buffered > 10 && r.buffered <= 30, `buffered ${r.buffered} after raising the bound`);
+      const rest = await receiveN(r, 200);
+      assert.deepEqual(
+        [...first, ...rest].map((e) => e.payload.subarray(0, e.payload.indexOf(0x3a)).toString()),
+        Array.from({ length: 300 }, (_, i) => `m${i}`),
+      );
+      assert.equal(await r.receive(200), null);
+      await r.close();
+      await prod.close();
+    });
+
     for (const durable of [false, true]) {
       test(`seek by message id and by publish time (${durable ? 'durable' : 'non-durable'})`, async () => {
         const t = topic();

@@ -14,6 +14,7 @@ import { decodeBatchesSync } from '../../src/protocol/records/records.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { StorageError } from '../../src/storage/engine.js';
 import { PulsarEngine } from '../../src/storage/pulsar/engine.js';
+import { ReaderBudget } from '../../src/storage/pulsar/partition.js';
 import { createPulsarAdmin } from '../../src/pulsar/admin/index.js';
 import { createPulsarClient } from '../../src/pulsar/client/index.js';
 import { createNamespace, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
@@ -93,6 +94,46 @@ if (skip) {
       assert.equal((await e.offsets({ topic, partition: 0 })).highWatermark, 0n);
     });
   }
+
+  test('pulsar engine (pulsar): cached entries are converted once; a read while the cache evicts (the converted batches count in its size) returns dense offsets', async () => {
+    // 20 entries of ~155 bytes fit a cache of 4,000 bytes as stored, not together with their converted batches
+    const e = engine('pulsar', { cacheBytes: 4_000 });
+    await e.start();
+    const topic = `persistent://${ns}/cache-evict`;
+    await e.createTopic(topic, 1, {});
+    const tp = { topic, partition: 0 };
+    for (let i = 0; i < 20; i++) await e.append(tp, validated(batch(5, `c${i}`, 1_000 + i * 10)), { acks: -1 });
+    const all: Array<{ offset: bigint; value: string }> = [];
+    const firstReads: Buffer[][] = [];
+    for (let next = 0n, reads = 0; next < 100n && reads < 100; reads++) {
+      const r = await e.read(tp, next, { maxBytes: 1 << 20, minOneMessage: true });
+      assert.ok(r.records.length > 0, `a read at ${next} returned nothing`);
+      firstReads.push(r.records);
+      const got = values(r.records);
+      all.push(...got);
+      next = got[got.length - 1]!.offset + 1n;
+    }
+    assert.deepEqual(
+      all.map((r) => r.offset),
+      Array.from({ length: 100 }, (_, i) => BigInt(i)),
+    );
+    assert.deepEqual(
+      all.map((r) => r.value),
+      Array.from({ length: 100 }, (_, i) => `c${Math.floor(i / 5)}-v${i % 5}`),
+    );
+    // the newest entries, still cached, are read again from their converted batches: the same bytes
+    const again = await e.read(tp, 95n, { maxBytes: 1 << 20, minOneMessage: true });
+    assert.equal(again.records.length, 1);
+    assert.ok(again.records[0]!.equals(firstReads.flat().at(-1)!));
+  });
+
+  test('catch-up readers share one receive-queue budget: 4 MiB each up to 32 readers, then an even share of 128 MiB, never under 256 KiB', () => {
+    assert.equal(ReaderBudget.share(1), 4 << 20);
+    assert.equal(ReaderBudget.share(32), 4 << 20);
+    assert.equal(ReaderBudget.share(64), 2 << 20);
+    assert.equal(ReaderBudget.share(512), 256 << 10);
+    assert.equal(ReaderBudget.share(5000), 256 << 10);
+  });
 
   test('pulsar engine: after a restart a middle offset is found by a bounded search (probes counted), and by time', async () => {
     const topic = `persistent://${ns}/search`;

@@ -45,6 +45,7 @@ import {
   type EncodedEntry,
 } from '../../src/storage/pulsar/entry-format.js';
 import { pulsarCompressSync, pulsarDecompressSync } from '../../src/storage/pulsar/entry-compression.js';
+import { OFFLOAD_MIN_BYTES } from '../../src/storage/pulsar/entry-offload.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
 import { DEFAULT_PULSAR_BROKER_VERSION } from '../helpers/pulsar.js';
 
@@ -355,6 +356,28 @@ test('corrupt or oversized Pulsar payloads fail with a KafkaError, never a crash
   const props: KeyValue[] = [{ key: 'kafka.entry.format', value: 'pulsar' }];
   const lying = encodePulsarBatch([{ metadata: { properties: [{ key: HEADERS_ENCODING_KEY, value: '7n' }] }, payload: Buffer.from('x') }]);
   assert.throws(() => decodeEntrySync(plainMd({ numMessagesInBatch: 1, properties: props }), lying, 0n), EntryFormatError);
+});
+
+test(`entries of ${OFFLOAD_MIN_BYTES} bytes and more are converted on a worker thread: the same batch as on the event loop; corrupt ones fail with EntryFormatError`, async () => {
+  const records: RecordInput[] = Array.from({ length: 400 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(1024, i & 0xff), headers: [{ key: 'i', value: String(i) }], timestamp: T + i }));
+  for (const codec of [0, 4]) {
+    const entry = encodeEntry('pulsar', encodeBatchSync({ records, compression: codec }));
+    const md = asReceived(entry);
+    const raw = codec === 0 ? entry.payload : pulsarDecompressSync(md.compression!, entry.payload, md.uncompressedSize ?? 0, 1 << 26);
+    assert.ok(raw.length >= OFFLOAD_MIN_BYTES, `a large entry (${raw.length} bytes)`);
+    const pending = decodeEntry(md, Buffer.from(entry.payload), 7n);
+    assert.ok(pending instanceof Promise, 'handed to the worker');
+    const out = await bothDecodes(md, entry.payload, 7n);
+    assert.deepEqual(await pending, out);
+    const got = decodeBatchSync(out);
+    assert.equal(got.baseOffset, 7n);
+    expectRecords(got, records, `codec ${codec}`);
+  }
+  // a plain Pulsar batch whose message count runs past its last message
+  const big = Array.from({ length: 300 }, (_, i) => ({ metadata: { payloadSize: 1024, eventTime: BigInt(T + i) }, payload: Buffer.alloc(1024, 1) }));
+  const payload = encodePulsarBatch(big);
+  await assert.rejects(async () => decodeEntry(plainMd({ numMessagesInBatch: 301 }), payload, 0n), (e: unknown) => e instanceof EntryFormatError && /batch entry 300/.test(e.message));
+  assert.throws(() => decodeEntrySync(plainMd({ numMessagesInBatch: 301 }), payload, 0n), EntryFormatError);
 });
 
 test('Pulsar codecs: every CompressionType round trips through entry-compression (incl. empty payloads)', () => {

@@ -170,7 +170,7 @@ export function encodeResponseChunks<K extends ApiKeyNumber>(
   apiVersion: number,
   correlationId: number,
   body: ResponseBodies[K],
-  zeroCopyThreshold = 16 * 1024,
+  zeroCopyThreshold = 4 * 1024,
 ): Buffer[] {
   return responseWriter(apiKey, apiVersion, correlationId, body, { zeroCopyThreshold }).finishFrameChunks();
 }

@@ -8,6 +8,14 @@
  * subscriptions: the broker dispatches them again, redelivery_count + 1),
  * GET_LAST_MESSAGE_ID, UNSUBSCRIBE.
  *
+ * Permits: by message count (receiverQueueSize, replenished half a queue at a
+ * time, as Java's ConsumerImpl), or with receiverQueueBytes also by bytes:
+ * the permits out plus the messages buffered are kept near
+ * receiverQueueBytes / (the average message size seen), topped up whenever
+ * half of that is missing, on arrival and on hand-out, so a reader drained
+ * in bursts (one Kafka Fetch at a time) finds the next burst already
+ * buffered instead of waiting a broker round trip per few entries.
+ *
  * Start positions (checked against Pulsar 3.0.7, see
  * test/unit/pulsar-client.test.ts): for a non-durable subscription the broker
  * starts AT start_message_id (it steps back one entry and opens the cursor
@@ -69,6 +77,14 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
   private consumedSinceFlow = 0;
   /** Explicit flow() permits not yet used (receiverQueueSize 0), granted again after a resubscribe. */
   private manualPermits = 0;
+  /** receiverQueueBytes (0: permits by count only) */
+  private queueBytes: number;
+  /** Byte mode: permits granted for messages that have not arrived yet. */
+  private permitsOut = 0;
+  /** Byte mode: messages in the buffer (entries count numMessagesInBatch each). */
+  private bufferedMessages = 0;
+  /** Byte mode: running average of payload bytes per message (0: none seen yet). */
+  private messageBytes = 0;
   private lastDelivered: MessageId | null = null;
   /** Where a (re)subscription of a reader starts; null: the options' initial position. */
   private start: { id: MessageId; inclusive: boolean } | null;
@@ -87,6 +103,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     this.topic = opts.topic;
     this.subscription = opts.subscription;
     this.queueSize = Math.max(0, opts.receiverQueueSize ?? 1000);
+    this.queueBytes = this.queueSize > 0 ? Math.max(0, opts.receiverQueueBytes ?? 0) : 0;
     this.durable = opts.durable ?? true;
     this.start = !this.durable && opts.startMessageId ? { id: opts.startMessageId, inclusive: opts.startInclusive ?? false } : null;
     this.backoff = new Backoff(100, ctx.maxBackoffMs);
@@ -198,8 +215,11 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     this.state = 'ready';
     this.backoff.reset();
     this.consumedSinceFlow = 0;
-    const permits = this.queueSize > 0 ? this.queueSize : this.manualPermits;
+    this.permitsOut = 0;
+    this.bufferedMessages = 0; // the buffer was cleared when the previous registration was lost
+    const permits = this.queueBytes > 0 ? this.wantedPermits() : this.queueSize > 0 ? this.queueSize : this.manualPermits;
     if (permits > 0) cnx.send(flowCommand({ consumerId, messagePermits: permits }));
+    this.permitsOut = permits;
     this.ctx.logger.debug({ topic: this.topic, subscription: this.subscription, broker: cnx.address, startMessageId }, 'pulsar: consumer ready');
     for (const w of this.readyWaiters.splice(0)) w.resolve();
   }
@@ -215,6 +235,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     id.batchIndex = -1;
     const n = payload.metadata.numMessagesInBatch ?? 1;
     if (this.queueSize === 0) this.manualPermits -= n; // as the broker counts: an entry of n messages takes n permits, below 0 if need be
+    if (this.queueBytes > 0) this.arrived(n, payload.payload.length);
     if (this.skipUpTo) {
       if (compareEntry(id, this.skipUpTo) <= 0) {
         this.returnPermits(n);
@@ -233,6 +254,10 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     }
     const wasEmpty = this.buffered === 0;
     this.buffer.push(entry);
+    if (this.queueBytes > 0) {
+      this.bufferedMessages += n;
+      this.topUp();
+    }
     if (wasEmpty) {
       for (const fn of [...this.readable]) {
         try {
@@ -248,6 +273,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     if (this.bufferHead >= this.buffer.length) return undefined;
     const e = this.buffer[this.bufferHead]!;
     this.buffer[this.bufferHead++] = undefined as unknown as ReceivedEntry;
+    if (this.queueBytes > 0) this.bufferedMessages -= e.metadata.numMessagesInBatch ?? 1;
     if (this.bufferHead > 1024 && this.bufferHead * 2 > this.buffer.length) {
       this.buffer.splice(0, this.bufferHead);
       this.bufferHead = 0;
@@ -259,6 +285,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
   private clearBuffer(): void {
     this.buffer.length = 0;
     this.bufferHead = 0;
+    this.bufferedMessages = 0;
   }
 
   private handOut(e: ReceivedEntry): void {
@@ -266,8 +293,35 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     this.returnPermits(e.metadata.numMessagesInBatch ?? 1);
   }
 
+  /** Byte mode: an entry of n messages arrived (buffered, handed to a waiter, or skipped). */
+  private arrived(n: number, bytes: number): void {
+    this.permitsOut = Math.max(0, this.permitsOut - n); // the broker may overshoot by the rest of a batch
+    const per = bytes / Math.max(1, n);
+    this.messageBytes = this.messageBytes === 0 ? per : this.messageBytes * 0.875 + per * 0.125;
+  }
+
+  /** Byte mode: permits for receiverQueueBytes at the average message size. */
+  private wantedPermits(): number {
+    if (this.messageBytes === 0) return Math.min(this.queueSize, 100);
+    return Math.max(1, Math.min(this.queueSize, Math.floor(this.queueBytes / this.messageBytes)));
+  }
+
+  /** Byte mode: grant what is missing once it is half of what is wanted (few FLOW commands). */
+  private topUp(): void {
+    if (this.state !== 'ready' || !this.cnx) return;
+    const want = this.wantedPermits();
+    const missing = want - this.permitsOut - this.bufferedMessages;
+    if (missing <= 0 || missing * 2 < want) return;
+    this.cnx.send(flowCommand({ consumerId: this.consumerId, messagePermits: missing }));
+    this.permitsOut += missing;
+  }
+
   private returnPermits(n: number): void {
     if (this.queueSize === 0) return;
+    if (this.queueBytes > 0) {
+      this.topUp();
+      return;
+    }
     this.consumedSinceFlow += n;
     if (this.consumedSinceFlow >= Math.max(1, this.queueSize >> 1) && this.state === 'ready' && this.cnx) {
       this.cnx.send(flowCommand({ consumerId: this.consumerId, messagePermits: this.consumedSinceFlow }));
@@ -292,10 +346,19 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     });
   }
 
+  setReceiverQueueBytes(bytes: number): void {
+    if (this.queueBytes === 0 || !(bytes > 0)) return; // only a byte-bounded queue changes its bound
+    this.queueBytes = bytes;
+    this.topUp(); // a larger bound grants at once; a smaller one takes effect as the buffer drains
+  }
+
   flow(permits: number): void {
     if (!(permits > 0)) return;
     if (this.queueSize === 0) this.manualPermits += permits;
-    if (this.state === 'ready' && this.cnx) this.cnx.send(flowCommand({ consumerId: this.consumerId, messagePermits: permits }));
+    if (this.state === 'ready' && this.cnx) {
+      this.cnx.send(flowCommand({ consumerId: this.consumerId, messagePermits: permits }));
+      if (this.queueBytes > 0) this.permitsOut += permits;
+    }
   }
 
   onReadable(fn: () => void): () => void {

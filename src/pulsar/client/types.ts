@@ -155,6 +155,14 @@ export interface ConsumerOptions {
   consumerName?: string;
   /** Permits granted up front and replenished as messages are handed out. Default 1000. 0: only explicit flow(). */
   receiverQueueSize?: number;
+  /**
+   * Bound the receiver queue by bytes as well: permits (counted in messages) are granted so that
+   * the entries buffered and on their way hold about this many bytes, at the message size seen so
+   * far (at most receiverQueueSize messages; before the first entry, min(receiverQueueSize, 100)).
+   * Permits are topped up as entries arrive and are handed out, so the broker keeps streaming
+   * while the buffer is drained. Unset: permits by message count only.
+   */
+  receiverQueueBytes?: number;
   originalIdentity?: OriginalIdentity;
   /** Subscription properties (durable subscriptions). */
   subscriptionProperties?: Record<string, string>;
@@ -199,6 +207,8 @@ export interface Consumer {
   flow(permits: number): void;
   /** receiverQueueSize 0: the permits granted and not yet used, as the broker counts them (negative after an entry larger than they were). */
   readonly permits: number;
+  /** A new receiverQueueBytes for a consumer created with one (ignored otherwise). */
+  setReceiverQueueBytes(bytes: number): void;
   /** Cumulative ack (durable subscriptions). */
   acknowledgeCumulative(id: MessageId): Promise<void>;
   acknowledge(id: MessageId): Promise<void>;

@@ -28,14 +28,15 @@
  * back compressed as it was produced (or as compression.type made it), and
  * consumers with decompressed-size bounds or pooled buffers, and every
  * consumer's bandwidth, see what Kafka would send. An uncompressed entry comes
- * back uncompressed. decodeEntry compresses with the async codecs (large
- * batches do not hold the event loop); decodeEntrySync with the sync ones.
+ * back uncompressed. decodeEntry compresses with the async codecs and converts
+ * entries of 256 KiB and more on a worker thread (entry-offload.ts), so large
+ * batches do not hold the event loop; decodeEntrySync does all on the caller's thread.
  *
  * Sync / async: encodeEntry is synchronous (the kafka format is a few header
  * reads; the pulsar format decompresses / compresses with the sync codecs);
  * encodeEntryAsync does the same with codecs that keep the event loop free for
  * large batches. decodeEntry returns a Buffer when no decompression is needed
- * and a Promise otherwise (async codecs); decodeEntrySync is always synchronous.
+ * and a Promise otherwise (async codecs, or the worker); decodeEntrySync is always synchronous.
  */
 import { KafkaError } from '../../protocol/errors.js';
 import {
@@ -77,6 +78,7 @@ import {
   pulsarDecompressSync,
 } from './entry-compression.js';
 import { FORMAT_KEY, pulsarEntryToBatch, recordsToPulsarBatch, type PulsarBatch } from './entry-pulsar.js';
+import { convertPulsarEntry } from './entry-offload.js';
 
 export { EntryFormatError, pulsarCodecFor } from './entry-compression.js';
 export {
@@ -236,6 +238,13 @@ function fromUncompressed(metadata: MessageMetadata, payload: Buffer, baseOffset
   }
 }
 
+/** fromUncompressed, with large pulsar-format / plain entries converted off the event loop (entry-offload.ts). */
+function fromUncompressedAsync(metadata: MessageMetadata, payload: Buffer, baseOffset: bigint, copy: boolean): Buffer | Promise<Buffer> {
+  const format = entryFormatOf(metadata);
+  if (format === 'kafka' || isEncrypted(metadata)) return fromUncompressed(metadata, payload, baseOffset, copy);
+  return convertPulsarEntry(metadata, payload, baseOffset, format === 'pulsar');
+}
+
 function isEncrypted(metadata: MessageMetadata): boolean {
   return metadata.encryptionKeys !== undefined && metadata.encryptionKeys.length > 0;
 }
@@ -256,10 +265,10 @@ function compressionOf(metadata: MessageMetadata): CompressionType {
 export function decodeEntry(metadata: MessageMetadata, payload: Buffer, baseOffset: bigint, options?: DecodeOptions): Buffer | Promise<Buffer> {
   const c = compressionOf(metadata);
   // encrypted payloads cannot be decompressed (compression comes before encryption)
-  if (c === CompressionType.NONE || isEncrypted(metadata)) return fromUncompressed(metadata, payload, baseOffset, options?.copy ?? false);
+  if (c === CompressionType.NONE || isEncrypted(metadata)) return fromUncompressedAsync(metadata, payload, baseOffset, options?.copy ?? false);
   const max = options?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
   return pulsarDecompress(c, payload, metadata.uncompressedSize ?? 0, max).then(async (raw) => {
-    const batch = fromUncompressed(metadata, raw, baseOffset, false);
+    const batch = await fromUncompressedAsync(metadata, raw, baseOffset, false);
     if (entryFormatOf(metadata) === 'kafka') return batch;
     const codec = kafkaCodecFor(c);
     return withCompressedRecords(batch, codec, await kafkaCompress(codec, batch.subarray(BATCH_HEADER_SIZE)));

@@ -99,6 +99,16 @@ interface CachedEntry {
   id: MessageId;
   metadata: MessageMetadata;
   payload: Buffer;
+  /**
+   * The entry as Kafka batch bytes at its offsets, made by the first read of a cached entry and
+   * reused by later ones (other groups, re-reads); kafka format: the payload itself, patched in place.
+   */
+  batch?: Buffer;
+}
+
+/** Bytes a cached entry holds: its payload, and its converted batch when that is a buffer of its own. */
+function cachedBytes(e: CachedEntry): number {
+  return e.payload.length + (e.batch !== undefined && e.batch !== e.payload ? e.batch.length : 0);
 }
 
 /** Where an entry's offsets lie (no payload: kept for entries nobody waits for yet). */
@@ -198,6 +208,52 @@ const LOG_START_TTL_MS = 10_000;
 const TAIL_PERMITS = 1000;
 const EAGER_HOLD_MS = 1000;
 const LAZY_BATCH_MS = 20;
+/**
+ * A catch-up reader's receive queue: up to 4 MiB of entries buffered or on their way (four of Kafka's
+ * default max.partition.fetch.bytes), so a consumer reading a backlog gets full fetches without a
+ * broker round trip in between; at most this many messages (small records). All catch-up readers of
+ * the process share READERS_QUEUE_BYTES: with more than 32 open, each gets its share, not less than
+ * READER_QUEUE_MIN_BYTES.
+ */
+const READER_QUEUE_BYTES = 4 << 20;
+const READER_QUEUE_MIN_BYTES = 256 << 10;
+const READERS_QUEUE_BYTES = 128 << 20;
+const READER_QUEUE_MESSAGES = 20_000;
+
+/** The catch-up readers' shared receive-queue budget (process-wide); each reader's bound follows their number. */
+export class ReaderBudget {
+  private readonly readers = new Set<Consumer>();
+  private current = READER_QUEUE_BYTES;
+
+  /** The bound of one reader when `count` are open. */
+  static share(count: number): number {
+    const even = Math.floor(READERS_QUEUE_BYTES / Math.max(1, count));
+    return Math.max(READER_QUEUE_MIN_BYTES, Math.min(READER_QUEUE_BYTES, even));
+  }
+
+  /** The bound for a reader about to open. */
+  next(): number {
+    return ReaderBudget.share(this.readers.size + 1);
+  }
+
+  add(c: Consumer): void {
+    this.readers.add(c);
+    this.rebalance();
+  }
+
+  remove(c: Consumer): void {
+    if (this.readers.delete(c)) this.rebalance();
+  }
+
+  private rebalance(): void {
+    const s = ReaderBudget.share(this.readers.size);
+    if (s === this.current) return;
+    this.current = s;
+    for (const r of this.readers) r.setReceiverQueueBytes(s);
+  }
+}
+
+const readerBudget = new ReaderBudget();
 
 export class PulsarPartition {
   private tail: Consumer | null = null;
@@ -437,7 +493,7 @@ export class PulsarPartition {
     const target = (this.ctx.cacheBytes * 3) / 4;
     let n = 0;
     let size = this.cacheSize;
-    while (n < this.cache.length - 1 && size > target) size -= this.cache[n++]!.payload.length;
+    while (n < this.cache.length - 1 && size > target) size -= cachedBytes(this.cache[n++]!);
     this.cache.splice(0, n);
     this.cacheSize = size;
   }
@@ -834,20 +890,27 @@ export class PulsarPartition {
     const records: Buffer[] = [];
     let bytes = 0;
     /** 'no': not taken (beyond max or too big); 'more': taken, room left; 'full': taken, no room left. */
-    const take = async (e: CachedEntry): Promise<'no' | 'more' | 'full'> => {
+    const take = async (e: CachedEntry, cached: boolean): Promise<'no' | 'more' | 'full'> => {
       if (e.base >= max) return 'no';
       if (records.length > 0 || !options.minOneMessage) {
-        if (bytes + e.payload.length > options.maxBytes) return 'no';
+        if (bytes + (e.batch ?? e.payload).length > options.maxBytes) return 'no';
       }
-      const b = await decodeEntry(e.metadata, e.payload, e.base);
+      const b = e.batch ?? (cached ? await this.batchOf(e) : await decodeEntry(e.metadata, e.payload, e.base));
       records.push(b);
       bytes += b.length;
       return bytes < options.maxBytes ? 'more' : 'full';
     };
     const c = this.cache;
     if (c.length > 0 && c[0]!.base <= fetchOffset) {
-      let i = this.cacheIndex(fetchOffset);
-      while (i < c.length && (await take(c[i]!)) === 'more') i++;
+      // each next entry found by offset: the cache may evict from its front while a read awaits
+      let next = fetchOffset;
+      for (;;) {
+        const now = this.cache;
+        if (now.length === 0 || now[0]!.base > next) break;
+        const e = now[this.cacheIndex(next)]!;
+        if (e.end <= next || (await take(e, true)) !== 'more') break;
+        next = e.end;
+      }
       return result(records, bytes);
     }
     // older than the cache: a catch-up reader
@@ -871,7 +934,7 @@ export class PulsarPartition {
           r.next = entry.end;
           continue; // before the wanted offset (the located entry precedes it)
         }
-        const took = await take(entry);
+        const took = await take(entry, false);
         if (took === 'no') {
           r.held = entry; // keep it for the next fetch, which starts at it
           r.next = entry.base;
@@ -888,6 +951,22 @@ export class PulsarPartition {
     }
     this.parkReader(r);
     return result(records, bytes);
+  }
+
+  /** A cached entry's Kafka batch, converted once (counted in the cache's size while the entry is cached). */
+  private async batchOf(e: CachedEntry): Promise<Buffer> {
+    if (e.batch !== undefined) return e.batch;
+    const b = await decodeEntry(e.metadata, e.payload, e.base);
+    if (e.batch === undefined) {
+      e.batch = b;
+      const first = this.cache[0];
+      // still cached (entries leave from the front): its size now includes the batch
+      if (b !== e.payload && first !== undefined && first.base <= e.base) {
+        this.cacheSize += b.length;
+        if (this.cacheSize > this.ctx.cacheBytes) this.evict();
+      }
+    }
+    return e.batch;
   }
 
   /** The aborted transactions overlapping the returned batches. */
@@ -928,12 +1007,15 @@ export class PulsarPartition {
         durable: false,
         startMessageId: at.id,
         startInclusive: true,
-        receiverQueueSize: 100,
+        // by bytes: a Fetch drains what is buffered while the broker streams the next entries
+        receiverQueueSize: READER_QUEUE_MESSAGES,
+        receiverQueueBytes: readerBudget.next(),
         ...(who ? { originalIdentity: { principal: who } } : {}),
       })
       .catch((e: unknown) => {
         throw toStorageError(e, `${this.label}: reader`);
       });
+    readerBudget.add(consumer);
     return { consumer, next: at.base, timer: null, who, held: null };
   }
 
@@ -953,6 +1035,7 @@ export class PulsarPartition {
 
   private async dropReader(r: CatchUpReader): Promise<void> {
     if (r.timer) clearTimeout(r.timer);
+    readerBudget.remove(r.consumer);
     await r.consumer.close().catch(() => undefined);
   }
 
@@ -986,7 +1069,7 @@ export class PulsarPartition {
     await this.caughtUp(); // the newest acknowledged entry may not have reached the tail yet
     const last = this.cache[this.cache.length - 1];
     if (!last) return null;
-    const b = await decodeEntry(last.metadata, last.payload, last.base);
+    const b = await this.batchOf(last);
     let best: TimestampLookup | null = null;
     for (const r of await recordTimes(b)) if (best === null || r.timestamp > best.timestamp) best = r;
     return best;
