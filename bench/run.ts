@@ -287,7 +287,29 @@ async function ensurePulsar(ctx: Ctx): Promise<PulsarBroker> {
   const b = await startPulsarBroker();
   ctx.pulsar = currentPulsar = b;
   progress(`Pulsar standalone: ready on ${b.serviceUrl} / ${b.webUrl} in ${b.startupMs} ms (pid ${b.pid}, ${b.dir})`);
+  await warmPulsar(ctx, b);
   return b;
+}
+
+/**
+ * An unmeasured warm-up of a freshly started broker with the native Pulsar client (per record size:
+ * a run's warm-up share produced and read), before any Pulsar target is measured: otherwise the
+ * first target measured on it (a gateway one, in TARGET_IDS order) pays the broker's JIT
+ * compilation in its server CPU and throughput, and the targets after it do not.
+ */
+async function warmPulsar(ctx: Ctx, b: PulsarBroker): Promise<void> {
+  const native = { serviceUrl: b.serviceUrl, tokenFile: b.adminTokenFile, namespace: await b.newNamespace('bench-broker-warmup') };
+  for (const size of ctx.opts.sizes) {
+    const { warmup } = throughputCounts(size, ctx.opts.quick);
+    const topic = `warmup-${size}`;
+    try {
+      await runNativeProducerPerf(native, { topic, numRecords: warmup, recordSize: size, maxPending: 1000 });
+      await runNativeReaderPerf(native, { topic, numRecords: warmup });
+      progress(`  Pulsar broker warm-up ${size} B: ${warmup} records produced and read with the native client (unmeasured)`);
+    } catch (e) {
+      progress(`  Pulsar broker warm-up ${size} B failed: ${errText(e).split('\n')[0]}`);
+    }
+  }
 }
 
 /** Stops the Pulsar broker unless the next target of the phase needs it too. */

@@ -397,7 +397,8 @@ export function renderMarkdown(r: BenchReport): string {
     .join('; ');
   p(
     `Record counts: ${counts}. Before the throughput runs each target gets an unmeasured warm-up ` +
-      '(per record size: as many records as the warm-up part of a run, produced with acks=1 and consumed) so that both JITs (JVM, V8) are warm.',
+      '(per record size: as many records as the warm-up part of a run, produced with acks=1 and consumed) so that both JITs (JVM, V8) are warm; ' +
+      'a Pulsar broker, when it starts, first gets the same with the native Pulsar client, so that no Pulsar target pays the broker\'s JIT.',
   );
   p();
   return out.join('\n');
