@@ -140,10 +140,20 @@ async function resolveWanted(ctx: RequestContext, parts: Iterable<PartitionReque
   const v = ctx.apiVersion;
   const resolver = new TopicResolver(ctx);
   const wanted: Wanted[] = [];
+  // one lookup and one authorization per topic, not per partition: a consumer of 1,000 partitions of
+  // one topic (and its fetch session, resolved on every fetch) names the topic 1,000 times
+  const topics = new Map<string, { found: Awaited<ReturnType<TopicResolver['lookup']>>; allowed: boolean }>();
   for (const p of parts) {
-    const found = usesTopicIds ? await resolver.lookupId(p.topicId) : await resolver.lookup(p.topic);
+    const topicKey = usesTopicIds ? p.topicId.toString('latin1') : p.topic;
+    let t = topics.get(topicKey);
+    if (!t) {
+      const found = usesTopicIds ? await resolver.lookupId(p.topicId) : await resolver.lookup(p.topic);
+      t = { found, allowed: found.name ? await ctx.access.topic(found.name, 'consume') : true };
+      topics.set(topicKey, t);
+    }
+    const found = t.found;
     let code: number = found.ok ? ErrorCode.NONE : found.code;
-    if (found.name && !(await ctx.access.topic(found.name, 'consume'))) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+    if (!t.allowed) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
     if (found.ok && !partitionExists(found.info, p.partition)) code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     if (code === ErrorCode.NONE && v >= 9) code = checkLeaderEpoch(p.currentLeaderEpoch);
     wanted.push({
