@@ -32,7 +32,7 @@
  * nothing changes.
  */
 import { ErrorCode } from '../protocol/errors.js';
-import { AckType, type AcquiredRange } from './partition.js';
+import { AckType, type AcquiredRange, type ShareRecordCounts } from './partition.js';
 
 const AVAILABLE = 0;
 const ACQUIRED = 1;
@@ -65,15 +65,8 @@ export interface Settled<T> {
   redeliver: T[];
 }
 
-export interface WindowCounts {
-  acquired: number;
-  redelivered: number;
-  accepted: number;
-  released: number;
-  rejected: number;
-  expired: number;
-  archivedAtLimit: number;
-}
+/** The same running totals as the gateway's own share-partitions keep (the share-group metrics read them). */
+export type WindowCounts = ShareRecordCounts;
 
 export class EntryWindow<T> {
   /** Held entries sorted by first offset. */

@@ -20,11 +20,22 @@ import { runJavaMain } from '../helpers/clients/java.js';
 import { ensurePulsarInterop, pulsarConsume, pulsarJavaUnavailable } from '../helpers/pulsar/interop.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { API_KEYS } from '../../src/protocol/generated/apis.js';
-import { decodeResponse, encodeRequest, type ApiKeyNumber } from '../../src/protocol/codec/frame.js';
+import type { ApiKeyNumber } from '../../src/protocol/codec/frame.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 
 const { Kafka, logLevel } = kafkajs;
 const skip = pulsarSkipReason();
+
+/** Topics created through a gateway (kafkajs admin), as a user would. */
+async function createTopicsVia(bootstrap: string, topics: Array<{ topic: string; numPartitions: number }>): Promise<void> {
+  const admin = new Kafka({ clientId: 'share-admin', brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 describe('share groups on the Pulsar engine', { skip }, () => {
   let gw: TestGateway | undefined;
@@ -40,11 +51,7 @@ describe('share groups on the Pulsar engine', { skip }, () => {
     p = await sharedPulsar();
     ns = await createNamespace(p, uniqueName('e2e-share'));
     gw = await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'kafka'), shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 2000, shareGroupHeartbeatIntervalMs: 500, opsListener: 'http://127.0.0.1:0' });
-    const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }, { topic: shareTopic, numPartitions: 2 }] });
-    await admin.disconnect();
+    await createTopicsVia(gw.bootstrap, [{ topic, numPartitions: 1 }, { topic: shareTopic, numPartitions: 2 }]);
   });
 
   after(async () => {
@@ -104,11 +111,7 @@ describe('share groups on the Pulsar engine, two gateway nodes', { skip }, () =>
     for (const kafkaNodeId of [1, 2]) {
       nodes.push(await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'kafka'), kafkaNodeId, shareAutoOffsetReset: 'earliest', shareGroupRecordLockDurationMs: 5000, shareGroupHeartbeatIntervalMs: 500 }));
     }
-    const kafka = new Kafka({ clientId: 'share-admin', brokers: [nodes[0]!.bootstrap], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopicsVia(nodes[0]!.bootstrap, [{ topic, numPartitions: 1 }]);
   });
 
   after(async () => {
@@ -141,11 +144,7 @@ describe('share groups on the Pulsar engine: a Pulsar consumer on the same Share
     ns = await createNamespace(p, uniqueName('e2e-share-interop'));
     // entryFormat=pulsar: Pulsar consumers can read what Kafka producers wrote
     gw = await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'pulsar'), shareAutoOffsetReset: 'earliest', shareGroupHeartbeatIntervalMs: 500 });
-    const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopicsVia(gw.bootstrap, [{ topic, numPartitions: 1 }]);
   });
 
   after(async () => {
@@ -183,11 +182,7 @@ describe('share groups on the Pulsar engine: batches and the delivery-count limi
     p = await sharedPulsar();
     ns = await createNamespace(p, uniqueName('e2e-share-limit'));
     gw = await startTestGateway({ ...pulsarGatewayConfig(p, ns, 'kafka'), shareAutoOffsetReset: 'earliest', shareGroupDeliveryCountLimit: 2 });
-    const kafka = new Kafka({ clientId: 'share-admin', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopicsVia(gw.bootstrap, [{ topic, numPartitions: 1 }]);
   });
 
   after(async () => {
@@ -202,13 +197,8 @@ describe('share groups on the Pulsar engine: batches and the delivery-count limi
     // one batch of three records: one Pulsar entry (entryFormat=kafka)
     await producer.send({ topic, messages: [{ value: 'x0' }, { value: 'x1' }, { value: 'x2' }] });
     const raw = await RawClient.open(gw!.port);
-    let correlationId = 1;
-    const call = async (apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => {
-      raw.send(encodeRequest(apiKey, version, correlationId++, 'raw', body as never));
-      const frame = await raw.next(20_000);
-      assert.ok(frame, 'answered');
-      return decodeResponse(frame, apiKey, version).body;
-    };
+    // request bodies as plain objects, answers read as any
+    const call = (apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => raw.call(apiKey, version, body as never, 20_000);
     const backlog = async (): Promise<number | undefined> => {
       const r = await p.rest('GET', `/admin/v2/persistent/${ns}/${topic}-partition-0/stats`);
       return (JSON.parse(r.text) as { subscriptions?: Record<string, { msgBacklog: number }> }).subscriptions?.[`share:${group}`]?.msgBacklog;

@@ -30,7 +30,7 @@ import { runShareAdminScenario, runShareScenario } from './drivers/share-scenari
 import { runJavaMain } from '../helpers/clients/java.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { API_KEYS } from '../../src/protocol/generated/apis.js';
-import { decodeResponse, encodeRequest, type ApiKeyNumber } from '../../src/protocol/codec/frame.js';
+import type { ApiKeyNumber } from '../../src/protocol/codec/frame.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -77,13 +77,8 @@ describe('share groups with the Java KafkaShareConsumer', () => {
 
   toolTest('ShareGroupDescribe and bad requests get Kafka\'s codes', unavailable('java'), async () => {
     const raw = await RawClient.open(gw.port);
-    let correlationId = 1;
-    const call = async (apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => {
-      raw.send(encodeRequest(apiKey, version, correlationId++, 'raw', body as never));
-      const frame = await raw.next(10_000);
-      assert.ok(frame, 'answered');
-      return decodeResponse(frame, apiKey, version).body;
-    };
+    // request bodies as plain objects, answers read as any
+    const call = (apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => raw.call(apiKey, version, body as never, 10_000);
     try {
       const d = await call(API_KEYS.ShareGroupDescribe, 1, { groupIds: [group, `nope-${suffix}`], includeAuthorizedOperations: false });
       const [known, unknown] = d.groups as Array<{ errorCode: number; groupState: string; assignorName: string; groupEpoch: number }>;
@@ -151,13 +146,7 @@ describe('share groups with the Java KafkaShareConsumer', () => {
     await producer.disconnect();
     const wakeGroup = `share-w-${suffix}`;
     const clients = [await RawClient.open(gw.port), await RawClient.open(gw.port)];
-    let correlationId = 1;
-    const call = async (raw: RawClient, apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => {
-      raw.send(encodeRequest(apiKey, version, correlationId++, 'raw', body as never));
-      const frame = await raw.next(20_000);
-      assert.ok(frame, 'answered');
-      return decodeResponse(frame, apiKey, version).body;
-    };
+    const call = (raw: RawClient, apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => raw.call(apiKey, version, body as never);
     try {
       const acquired = async (raw: RawClient, memberId: string, maxWaitMs: number) => {
         const joined = await call(raw, API_KEYS.ShareGroupHeartbeat, 1, { groupId: wakeGroup, memberId, memberEpoch: 0, rackId: null, subscribedTopicNames: [wakeTopic] });

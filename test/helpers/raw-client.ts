@@ -1,13 +1,18 @@
 /**
  * A raw Kafka-protocol client for tests that check wire-level behaviour
- * (closes, ordering, throttling): send frames, read size-prefixed responses.
+ * (closes, ordering, throttling): send frames, read size-prefixed responses,
+ * or call(): one request encoded with the generated codec, its response decoded.
  */
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import assert from 'node:assert/strict';
+import { decodeResponse, encodeRequest, type ApiKeyNumber } from '../../src/protocol/codec/frame.js';
+import type { RequestBodies, ResponseBodies } from '../../src/protocol/generated/apis.js';
 
 export class RawClient {
   private buf = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
+  private correlationId = 1;
   closed = false;
   private constructor(readonly sock: Socket) {
     sock.on('data', (d: Buffer) => {
@@ -47,6 +52,13 @@ export class RawClient {
         setTimeout(r, 100);
       });
     }
+  }
+  /** One request and its decoded response (the connection must be answering in order). */
+  async call<K extends ApiKeyNumber>(key: K, version: number, body: RequestBodies[K], timeoutMs = 20_000): Promise<ResponseBodies[K]> {
+    this.send(encodeRequest(key, version, this.correlationId++, 'raw', body));
+    const frame = await this.next(timeoutMs);
+    assert.ok(frame, `a response to API ${key} v${version}`);
+    return decodeResponse(frame, key, version).body;
   }
   close(): void {
     this.sock.destroy();

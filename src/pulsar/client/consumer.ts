@@ -65,6 +65,8 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
   private resolveClosed!: (e: Error | null) => void;
   private state: State = 'connecting';
   private cnx: Connection | null = null;
+  /** A SUBSCRIBE succeeded once: later ones are re-subscriptions (they never create the topic). */
+  private subscribedOnce = false;
   private consumerId = -1n;
   private readonly buffer: ReceivedEntry[] = [];
   private bufferHead = 0;
@@ -198,7 +200,9 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
         ...(o.readCompacted ? { readCompacted: true } : {}),
         initialPosition: CommandSubscribeInitialPosition[o.initialPosition ?? 'Latest'],
         replicateSubscriptionState: false,
-        forceTopicCreation: o.forceTopicCreation ?? false,
+        // the first SUBSCRIBE may create a missing partition of a topic the caller checked exists (a
+        // partition Pulsar creates on first use); a re-subscription never re-creates a deleted topic
+        forceTopicCreation: o.forceTopicCreation ?? !this.subscribedOnce,
         ...(o.subscriptionProperties ? { subscriptionProperties: Object.entries(o.subscriptionProperties).map(([key, value]) => ({ key, value })) } : {}),
       }),
       { what: `SUBSCRIBE ${this.subscription} on ${this.topic}` },
@@ -213,6 +217,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     }
     this.cnx = cnx;
     this.state = 'ready';
+    this.subscribedOnce = true;
     this.backoff.reset();
     this.consumedSinceFlow = 0;
     this.permitsOut = 0;

@@ -168,9 +168,10 @@ export interface ConsumerOptions {
   subscriptionProperties?: Record<string, string>;
   /**
    * Let SUBSCRIBE create the topic when it does not exist and the broker auto-creates topics.
-   * Default false: the gateway creates topics through the admin API only, so a consumer that
-   * resubscribes after its topic was deleted gets TopicNotFound (and closes) instead of
-   * re-creating a stray partition under the deleted topic's name.
+   * Default: the first SUBSCRIBE may (a partition of a partitioned topic the caller found in the
+   * topic's metadata may not have been created yet: Pulsar creates partitions on first use), a
+   * re-subscription never does, so a consumer whose topic was deleted gets TopicNotFound (and
+   * closes) instead of re-creating a stray partition under the deleted topic's name.
    */
   forceTopicCreation?: boolean;
 }

@@ -10,7 +10,7 @@ import { runCommand } from '../../helpers/clients/proc.js';
 import { javaLog4jConfig, runJavaMain } from '../../helpers/clients/java.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { API_KEYS } from '../../../src/protocol/generated/apis.js';
-import { decodeResponse, encodeRequest, type ApiKeyNumber } from '../../../src/protocol/codec/frame.js';
+import type { ApiKeyNumber } from '../../../src/protocol/codec/frame.js';
 import { ErrorCode } from '../../../src/protocol/errors.js';
 
 export interface Event {
@@ -136,13 +136,8 @@ export async function runShareScenario(bootstrap: string, topic: string, group: 
 export async function runShareAdminScenario(bootstrap: string, port: number, topic: string, group: string, shareGroup: string): Promise<Event[]> {
   const tool = (args: string[]) => runJavaMain('org.apache.kafka.tools.consumer.group.ShareGroupCommand', ['--bootstrap-server', bootstrap, ...args], { timeoutMs: 60_000 });
   const raw = await RawClient.open(port);
-  let correlationId = 1;
-  const call = async (apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => {
-    raw.send(encodeRequest(apiKey, version, correlationId++, 'raw', body as never));
-    const frame = await raw.next(20_000);
-    assert.ok(frame, 'answered');
-    return decodeResponse(frame, apiKey, version).body;
-  };
+  // request bodies as plain objects, answers read as any
+  const call = (apiKey: ApiKeyNumber, version: number, body: object): Promise<any> => raw.call(apiKey, version, body as never, 20_000);
   const alter = (groupId: string, topicName: string) => call(API_KEYS.AlterShareGroupOffsets, 0, { groupId, topics: [{ topicName, partitions: [{ partitionIndex: 0, startOffset: 0n }] }] });
   const deleteOffsets = (groupId: string, topicName: string) => call(API_KEYS.DeleteShareGroupOffsets, 0, { groupId, topics: [{ topicName }] });
   const startOffset = async (groupId: string): Promise<bigint> => {
