@@ -10,6 +10,7 @@ import { StorageError, type TopicInfo } from '../storage/engine.js';
 import { kafkaNameFor, resolveTopic, showName, type NamespaceRef, type TopicName } from '../topics/names.js';
 import { ZERO_UUID } from '../protocol/codec/types.js';
 import { API_KEYS } from '../protocol/generated/apis.js';
+import { UndeclaredAccessError } from '../security/access.js';
 
 /**
  * Kafka's `__consumer_offsets`, as this gateway presents it (docs/consumer-groups.md). Committed
@@ -52,8 +53,9 @@ export async function offsetsLogFor(ctx: RequestContext, name: TopicName): Promi
   if (action === null) return null;
   try {
     if (!(await ctx.access.topic(name, action))) return null;
-  } catch {
-    return null; // not a pair this request declared: no log made for it
+  } catch (err) {
+    if (err instanceof UndeclaredAccessError) return null; // not a pair this request declared: no log made for it
+    throw err;
   }
   return log.ensure(name.full);
 }

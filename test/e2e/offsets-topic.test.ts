@@ -30,7 +30,7 @@ import type { ClientSecurity } from '../helpers/clients/types.js';
 import { consumerGroupMetadataKey, consumerGroupMetadataValue, groupMetadataKey, groupMetadataValue, kafkaOffsetsPartition, offsetCommitKey, offsetCommitValue } from '../../src/coordinator/offsets-records.js';
 import { runCommand } from '../helpers/clients/proc.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
-import { pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
+import { pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
 
 const CONSOLE_CONSUMER = 'org.apache.kafka.tools.consumer.ConsoleConsumer';
 const CONSUMER_GROUP_COMMAND = 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand';
@@ -304,20 +304,12 @@ describe('Pulsar engine (shared broker)', { skip: unavailable('java') ?? pulsarS
     }
     gw = await startTestGateway(
       {
-        storageEngine: 'pulsar',
-        brokerServiceUrl: p.serviceUrl,
-        webServiceUrl: p.webUrl,
-        brokerClientAuthenticationPlugin: 'org.apache.pulsar.client.impl.auth.AuthenticationToken',
-        brokerClientAuthenticationParameters: `file:${p.adminTokenFile}`,
+        ...pulsarGatewayConfig(p, `${tenants[0]!}/apps`, 'kafka'),
         kafkaListeners: 'SASL_PLAINTEXT://127.0.0.1:0',
         authenticationEnabled: true,
         tokenSecretKey: `file://${p.secretKeyFile}`,
         superUserRoles: 'admin',
-        kafkaTenant: tenants[0]!,
-        kafkaNamespace: 'apps',
         kafkaMetadataTenant: tenants[0]!,
-        kafkaMetadataNamespace: 'apps-meta',
-        entryFormat: 'kafka',
         groupInitialRebalanceDelayMs: 0,
         offsetsLogNumPartitions: 5,
       },
