@@ -112,6 +112,8 @@ export interface OutgoingMessage {
 export interface SendReceipt {
   messageId: MessageId;
   sequenceId: bigint;
+  /** The metadata the entry was published with (producer name, sequence id and publish time filled in). */
+  metadata: MessageMetadata;
 }
 
 export interface Producer {
