@@ -5,11 +5,14 @@
 # gives the run a fresh folder for it and stops and removes the broker when the tests end,
 # whatever their outcome. Arguments: the test files.
 #
-# Two lanes run at once, each one file at a time: the unit and contract tests (pure logic and the
-# storage engines in process, ~3.5 min) beside the end-to-end tests (real clients, JVMs, brokers,
-# which wait on I/O and on other processes for much of their time). The end-to-end lane prints as
-# it goes; the other lane's report is printed after it, then one total. KOP_TEST_LANES=1 runs
-# everything in one lane, one file at a time.
+# Two lanes run at once, each one file at a time. The side lane runs the unit and contract tests
+# (pure logic and the storage engines in process, ~3.5 min) and then some end-to-end files; the main
+# lane runs the other end-to-end files (real clients, JVMs, brokers, which wait on I/O and on other
+# processes for much of their time: one lane of them left the 2-core machine ~46% idle). The
+# end-to-end files are split by test/e2e/lane-weights.tsv (seconds per file in a clean run),
+# longest first, each to the lane with less work so far. The main lane prints as it goes; the
+# side lane's report is printed after it, then one total. KOP_TEST_LANES=1 runs everything in one
+# lane, one file at a time.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 own_dir=0
@@ -33,9 +36,30 @@ trap 'exit 130' INT TERM
 
 main_files=()
 side_files=()
-for f in "$@"; do
-  if [[ "${KOP_TEST_LANES:-2}" != 1 && "$f" =~ /(unit|contract)/ ]]; then side_files+=("$f"); else main_files+=("$f"); fi
-done
+if [[ "${KOP_TEST_LANES:-2}" == 1 ]]; then
+  main_files=("$@")
+else
+  # unit and contract files to the side lane (their ~210 s count as its first work); end-to-end
+  # files by weight, longest first, to the lane with less work so far (ties: main)
+  e2e=()
+  for f in "$@"; do
+    if [[ "$f" =~ /(unit|contract)/ ]]; then side_files+=("$f"); else e2e+=("$f"); fi
+  done
+  if ((${#e2e[@]})); then
+    side_load=0
+    ((${#side_files[@]})) && side_load=210
+    while IFS=$'\t' read -r lane f; do
+      if [[ "$lane" == side ]]; then side_files+=("$f"); else main_files+=("$f"); fi
+    done < <(
+      for f in "${e2e[@]}"; do
+        w="$(awk -F'\t' -v b="$(basename "$f")" '$1 == b { print $2; exit }' test/e2e/lane-weights.tsv 2>/dev/null)"
+        printf '%s\t%s\n' "${w:-30}" "$f"
+      done | sort -t$'\t' -k1,1nr -k2,2 | awk -F'\t' -v side="$side_load" '
+        { w = $1 + 0; if (w < 1) w = 1
+          if (side < main) { side += w; print "side\t" $2 } else { main += w; print "main\t" $2 } }'
+    )
+  fi
+fi
 if ((${#main_files[@]} == 0)); then main_files=("${side_files[@]}"); side_files=(); fi
 
 main_reporter=tap
@@ -63,7 +87,7 @@ if [[ -n "$side_pid" ]]; then
   side_status=$?
   side_pid=""
   echo
-  echo "==== unit and contract tests (${#side_files[@]} files, run beside the ones above) ===="
+  echo "==== side lane: unit and contract tests, then end-to-end files (${#side_files[@]} files, run beside the ones above) ===="
   cat "$work/side.out" "$work/side.stdout" 2>/dev/null
 fi
 

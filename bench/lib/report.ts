@@ -32,6 +32,10 @@ function find(runs: RunResult[], t: TargetId, kind: RunResult['kind'], size: num
   return runs.find((r) => r.target === t && r.kind === kind && r.size === size && (acks === undefined || r.acks === acks) && !r.error);
 }
 
+function isNative(t: TargetId): boolean {
+  return t === 'pulsar-native' || t === 'pulsar-native-window';
+}
+
 function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n') + '\n';
@@ -46,10 +50,21 @@ export function resultRows(r: BenchReport): Row[] {
     const s = sizeLabel(size);
     const cpuPerRecord = (x: RunResult | undefined) =>
       x?.cpu?.serverCpuS !== undefined ? (x.cpu.serverCpuS / x.records) * 1e6 : undefined;
+    // the Pulsar broker's share: the broker is the whole server of a native target, a part of a gateway-pulsar target's
+    const pulsarRun = (x: RunResult | undefined) => x?.cpu?.brokerCpuS !== undefined || (x !== undefined && isNative(x.target));
+    const brokerPerRecord = (x: RunResult | undefined) => {
+      if (!x?.cpu || !pulsarRun(x)) return undefined;
+      const b = x.cpu.brokerCpuS ?? x.cpu.serverCpuS;
+      return b !== undefined ? (b / x.records) * 1e6 : undefined;
+    };
+    const hasPulsar = r.runs.some((x) => x.size === size && pulsarRun(x));
     for (const acks of ['all', 1] as const) {
       add(`${s} produce acks=${acks}: records/s`, 'higher', 0, (t) => find(r.runs, t, 'produce', size, acks)?.producer?.recordsPerSec);
       add(`${s} produce acks=${acks}: MB/s`, 'higher', 2, (t) => find(r.runs, t, 'produce', size, acks)?.producer?.mbPerSec);
       add(`${s} produce acks=${acks}: server CPU µs/record`, 'lower', 1, (t) => cpuPerRecord(find(r.runs, t, 'produce', size, acks)));
+      if (hasPulsar && acks === 'all') {
+        add(`${s} produce acks=all: Pulsar broker CPU µs/record`, 'lower', 1, (t) => brokerPerRecord(find(r.runs, t, 'produce', size, acks)));
+      }
     }
     if (r.runs.some((x) => x.kind === 'produce-txn' && x.size === size)) {
       const txn = (t: TargetId) => find(r.runs, t, 'produce-txn', size);
@@ -67,6 +82,9 @@ export function resultRows(r: BenchReport): Row[] {
     ] as const) {
       add(`${s} produce latency acks=all @ ${fmt(rate, 0)} rec/s: ${name} ms`, 'lower', 0, (t) => lat(t)?.[key]);
     }
+    // the same records at the same rate for every target: CPU per record without the pacing of each one's maximum rate
+    add(`${s} produce @ ${fmt(rate, 0)} rec/s: server CPU µs/record`, 'lower', 1, (t) => cpuPerRecord(find(r.runs, t, 'latency', size)));
+    if (hasPulsar) add(`${s} produce @ ${fmt(rate, 0)} rec/s: Pulsar broker CPU µs/record`, 'lower', 1, (t) => brokerPerRecord(find(r.runs, t, 'latency', size)));
     add(`${s} consume: records/s (fetch)`, 'higher', 0, (t) => find(r.runs, t, 'consume', size)?.consumer?.fetchRecordsPerSec);
     add(`${s} consume: MB/s (fetch)`, 'higher', 2, (t) => find(r.runs, t, 'consume', size)?.consumer?.fetchMbPerSec);
     add(`${s} consume: MB/s incl. group join`, 'higher', 2, (t) => find(r.runs, t, 'consume', size)?.consumer?.mbPerSec);
@@ -109,7 +127,9 @@ export function renderMarkdown(r: BenchReport): string {
       (hasKafka ? 'Ratio = gateway ÷ Kafka: above 1 is better for throughput, below 1 is better for latency and CPU. ' : '') +
       '"server CPU µs/record" is the CPU time of the server process over the whole run (warm-up included) per record: ' +
       'less sensitive than the rates to other processes on the machine, though the JVM\'s varies from run to run (JIT, GC).' +
-      (pulsarIds.length ? ' For the Pulsar targets it is the gateway\'s CPU plus the Pulsar broker\'s (both serve the records).' : '') +
+      (pulsarIds.length ? ' For the Pulsar targets it is the gateway\'s CPU plus the Pulsar broker\'s (both serve the records); the "Pulsar broker CPU" rows are the broker\'s part alone.' : '') +
+      ' The "produce @ N rec/s" CPU rows are of the latency runs, where every target gets the same records at the same rate: per-record costs compare there ' +
+      'without the pacing of each target\'s own maximum rate (a server that receives its entries in bursts wakes its threads fewer times per entry).' +
       (nativeIds.length
         ? ' The native Pulsar rows are a Pulsar Java client producing and reading on the same broker (no gateway): their server CPU is the broker\'s; ' +
           'gateway (Pulsar) ÷ native compares the gateway on Pulsar with Pulsar itself (with the client\'s default window of 1000 messages, and with the Kafka producer\'s window).'
@@ -398,7 +418,7 @@ export function renderMarkdown(r: BenchReport): string {
   p(
     `Record counts: ${counts}. Before the throughput runs each target gets an unmeasured warm-up ` +
       '(per record size: as many records as the warm-up part of a run, produced with acks=1 and consumed) so that both JITs (JVM, V8) are warm; ' +
-      'a Pulsar broker, when it starts, first gets the same with the native Pulsar client, so that no Pulsar target pays the broker\'s JIT.',
+      'a Pulsar broker, when it starts, first gets the same with the native Pulsar client and (when the run has gateway-pulsar targets) through a gateway, so that no Pulsar target pays the broker\'s JIT.',
   );
   p();
   return out.join('\n');
