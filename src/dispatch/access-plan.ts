@@ -99,10 +99,10 @@ export interface AccessScope {
   readonly apiVersion: number;
   readonly session: Session;
   /**
-   * The partitions of this connection's incremental fetch session with that id, or undefined
-   * (Fetch: a session's partitions are checked on every request that uses it, never cached).
+   * The distinct topics of the partitions of this connection's incremental fetch session with that
+   * id, or undefined (Fetch: a session's topics are checked on every request that uses it, never cached).
    */
-  fetchSessionPartitions(sessionId: number): Iterable<{ topic: string; topicId: Buffer }> | undefined;
+  fetchSessionTopics(sessionId: number): Iterable<{ topic: string; topicId: Buffer }> | undefined;
   /** What a request names beyond its own fields (a share session's partitions): read-only lookups only. */
   readonly gateway?: GatewayContext;
 }
@@ -144,7 +144,7 @@ export function prepareAccess(ctx: RequestContext, declaration: AccessDeclaratio
   const needs = declaration.needs(request, {
     apiVersion: ctx.apiVersion,
     session: ctx.session,
-    fetchSessionPartitions: (sessionId) => ctx.gateway.fetchSessions?.get(ctx.conn.id, sessionId)?.partitions.values(),
+    fetchSessionTopics: (sessionId) => ctx.gateway.fetchSessions?.get(ctx.conn.id, sessionId)?.topics(),
     gateway: ctx.gateway,
   });
   if (needs.length === 0) return null;

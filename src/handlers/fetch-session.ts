@@ -73,6 +73,15 @@ export interface PartitionRequest {
 export interface CachedPartition extends PartitionRequest {
   highWatermark: bigint;
   logStartOffset: bigint;
+  /** Its key in the session (partitionKey), made once when it joins (Kafka's CachedPartition keeps its TopicIdPartition). */
+  readonly key: string;
+}
+
+/** A topic of a session's partitions, and how many of them it holds. */
+interface SessionTopic {
+  readonly topic: string;
+  readonly topicId: Buffer;
+  count: number;
 }
 
 /** A partition's outcome in one fetch, as the session compares it. */
@@ -95,6 +104,8 @@ export class FetchSession {
   evictable = false;
   /** In session order (Map iteration order); a partition moved to the end is deleted and set again. */
   readonly partitions = new Map<string, CachedPartition>();
+  /** The distinct topics of `partitions` (what a fetch authorizes: per topic, not per partition). */
+  private readonly topicsHeld = new Map<string, SessionTopic>();
 
   constructor(
     readonly id: number,
@@ -109,6 +120,34 @@ export class FetchSession {
     return this.partitions.size;
   }
 
+  /** The distinct topics of the session's partitions. */
+  topics(): Iterable<{ topic: string; topicId: Buffer }> {
+    return this.topicsHeld.values();
+  }
+
+  private topicKey(topic: string, topicId: Buffer): string {
+    return this.usesTopicIds ? topicId.toString('hex') : topic;
+  }
+
+  /** A partition joins the session (it is not in it). */
+  add(r: PartitionRequest, highWatermark: bigint, logStartOffset: bigint): void {
+    const key = partitionKey(this.usesTopicIds, r.topic, r.topicId, r.partition);
+    this.partitions.set(key, { topic: r.topic, topicId: r.topicId, partition: r.partition, fetchOffset: r.fetchOffset, partitionMaxBytes: r.partitionMaxBytes, currentLeaderEpoch: r.currentLeaderEpoch, highWatermark, logStartOffset, key });
+    const tk = this.topicKey(r.topic, r.topicId);
+    const t = this.topicsHeld.get(tk);
+    if (t) t.count++;
+    else this.topicsHeld.set(tk, { topic: r.topic, topicId: r.topicId, count: 1 });
+  }
+
+  private delete(key: string): void {
+    const cached = this.partitions.get(key);
+    if (!cached) return;
+    this.partitions.delete(key);
+    const tk = this.topicKey(cached.topic, cached.topicId);
+    const t = this.topicsHeld.get(tk);
+    if (t && --t.count <= 0) this.topicsHeld.delete(tk);
+  }
+
   /** Add or update the named partitions, remove the forgotten ones (FetchSession.update). */
   update(requested: PartitionRequest[], forgotten: Array<{ topic: string; topicId: Buffer; partition: number }>): void {
     for (const r of requested) {
@@ -119,10 +158,10 @@ export class FetchSession {
         cached.partitionMaxBytes = r.partitionMaxBytes;
         cached.currentLeaderEpoch = r.currentLeaderEpoch;
       } else {
-        this.partitions.set(key, { ...r, highWatermark: -1n, logStartOffset: -1n });
+        this.add(r, -1n, -1n);
       }
     }
-    for (const f of forgotten) this.partitions.delete(partitionKey(this.usesTopicIds, f.topic, f.topicId, f.partition));
+    for (const f of forgotten) this.delete(partitionKey(this.usesTopicIds, f.topic, f.topicId, f.partition));
   }
 
   /**
@@ -291,8 +330,7 @@ export class FetchSessionCache {
     if (this.sessions.size >= this.limits.maxSessions && !this.tryEvict(partitions.length, now)) return null;
     const session = new FetchSession(this.newId(), connId, usesTopicIds, now);
     for (const { request, result } of partitions) {
-      const key = partitionKey(usesTopicIds, request.topic, request.topicId, request.partition);
-      session.partitions.set(key, { ...request, highWatermark: result.errorCode === ErrorCode.NONE ? result.highWatermark : -1n, logStartOffset: result.logStartOffset });
+      session.add(request, result.errorCode === ErrorCode.NONE ? result.highWatermark : -1n, result.logStartOffset);
     }
     this.sessions.set(session.id, session);
     this.created++;

@@ -41,7 +41,7 @@ import { EMPTY_BUFFER, ZERO_UUID, type RecordsOut } from '../protocol/codec/type
 import { TopicResolver, checkLeaderEpoch, partitionExists } from './topic-lookup.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, recordCount } from '../protocol/records/batch-header.js';
 import type { TopicName } from '../topics/names.js';
-import { FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, partitionKey, type FetchContext, type PartitionRequest, type PartitionResult } from './fetch-session.js';
+import { FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, partitionKey, type CachedPartition, type FetchContext, type PartitionRequest, type PartitionResult } from './fetch-session.js';
 
 type TopicOut = FetchResponse['responses'][number];
 type PartitionOut = TopicOut['partitions'][number];
@@ -159,7 +159,7 @@ async function resolveWanted(ctx: RequestContext, parts: Iterable<PartitionReque
     wanted.push({
       topic: p.topic,
       topicId: p.topicId,
-      key: partitionKey(usesTopicIds, p.topic, p.topicId, p.partition),
+      key: 'key' in p ? (p as CachedPartition).key : partitionKey(usesTopicIds, p.topic, p.topicId, p.partition),
       req: p,
       out: partitionOut(p.partition, code),
       name: found.ok ? found.name : null,
@@ -246,8 +246,8 @@ export const fetch: ApiEntry<FetchRequest, FetchResponse> = {
       { action: 'consume', on: 'topic-id', when: 'v13+', denial: 'TOPIC_AUTHORIZATION_FAILED on each partition, of the request or its fetch session (an unknown id: UNKNOWN_TOPIC_ID)' },
     ],
     // the request's topics and, for an incremental fetch, its session's: checked on every fetch
-    needs(request, { apiVersion, fetchSessionPartitions }) {
-      const inSession = apiVersion >= 7 && request.sessionEpoch !== INITIAL_EPOCH && request.sessionEpoch !== FINAL_EPOCH ? fetchSessionPartitions(request.sessionId) : undefined;
+    needs(request, { apiVersion, fetchSessionTopics }) {
+      const inSession = apiVersion >= 7 && request.sessionEpoch !== INITIAL_EPOCH && request.sessionEpoch !== FINAL_EPOCH ? fetchSessionTopics(request.sessionId) : undefined;
       const all: Array<{ topic: string; topicId: Buffer }> = inSession ? [...request.topics, ...inSession] : request.topics;
       if (apiVersion >= 13) {
         const ids = new Map<string, Buffer>();

@@ -194,3 +194,22 @@ test('a closed connection frees its sessions; 0 slots means no sessions at all',
   const none = cache({ maxSessions: 0 });
   assert.equal(none.createSession(1, false, [{ request: req('a', 0), result: ok(0n) }]), null);
 });
+
+test('a session knows the distinct topics of its partitions (what each fetch authorizes), as partitions join and are forgotten', () => {
+  const fs = cache();
+  const ID_B = Buffer.alloc(16, 0xb);
+  const s = open(fs, 1, [req('a', 0, 0n, ID_A), req('a', 1, 0n, ID_A), req('b', 0, 0n, ID_B)], 13);
+  const topics = () => [...s.topics()].map((t) => t.topicId.toString('hex')).sort();
+  assert.deepEqual(topics(), [ID_A.toString('hex'), ID_B.toString('hex')]);
+  // one partition of a forgotten: the topic stays; the last one: it goes; a new topic joins
+  const ID_C = Buffer.alloc(16, 0xc);
+  let ctx = fs.newContext(1, 13, s.id, s.epoch, [req('c', 3, 0n, ID_C)], [{ topic: '', topicId: ID_A, partition: 0 }]);
+  assert.equal(ctx.kind, 'incremental');
+  assert.deepEqual(topics(), [ID_A.toString('hex'), ID_B.toString('hex'), ID_C.toString('hex')]);
+  ctx = fs.newContext(1, 13, s.id, s.epoch, [], [{ topic: '', topicId: ID_A, partition: 1 }, { topic: '', topicId: ID_B, partition: 0 }]);
+  assert.equal(ctx.kind, 'incremental');
+  assert.deepEqual(topics(), [ID_C.toString('hex')]);
+  // each cached partition carries its session key
+  for (const [key, p] of s.partitions) assert.equal(p.key, key);
+  assert.equal(s.partitions.get(partitionKey(true, '', ID_C, 3))?.partition, 3);
+});
