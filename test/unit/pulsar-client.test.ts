@@ -501,7 +501,9 @@ if (skip) {
       await reading;
       // the producer and the reader did lose their registrations (twice by connection, once by unload)
       assert.ok(events.filter((m) => m.includes('producer connection lost')).length >= 2, events.join('\n'));
-      assert.ok(events.filter((m) => m.includes('broker closed the producer')).length >= 1, events.join('\n'));
+      // the unload reaches the producer as CLOSE_PRODUCER, or, when a send is in flight at that moment,
+      // first as a retriable SEND_ERROR (the topic is closing): either way it re-registers
+      assert.ok(events.filter((m) => m.includes('broker closed the producer') || m.includes('retriable SEND_ERROR, re-registering')).length >= 1, events.join('\n'));
       assert.ok(events.filter((m) => m.includes('consumer connection lost')).length >= 2, events.join('\n'));
       assert.equal(readBack.length, N);
       assert.deepEqual(
