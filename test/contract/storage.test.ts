@@ -149,6 +149,25 @@ async function withEngine<T>(open: () => Promise<StorageEngine>, fn: (e: Storage
   }
 }
 
+contract('acks=0 appends are stored in order between acknowledged ones and read back at their offsets', async ({ store }) => {
+  await withEngine(store.open, async (e) => {
+    const topic = store.topic('acks0');
+    await e.createTopic(topic, 1, {});
+    const tp = { topic, partition: 0 };
+    assert.equal((await e.append(tp, validated(batch(2, 'a')), { acks: -1 })).baseOffset, 0n);
+    for (const [i, n] of [3, 1, 2].entries()) {
+      await e.append(tp, validated(batch(n, `z${i}`)), { acks: 0 }); // no offset promised (the Kafka client gets no answer)
+    }
+    assert.equal((await e.append(tp, validated(batch(1, 'b')), { acks: -1 })).baseOffset, 8n, 'after the acks=0 batches');
+    assert.equal((await e.offsets(tp)).highWatermark, 9n);
+    const all = await readAll(e, tp);
+    assert.deepEqual(
+      all.map((r) => `${r.offset}:${r.key}`),
+      ['0:a-k0', '1:a-k1', '2:z0-k0', '3:z0-k1', '4:z0-k2', '5:z1-k0', '6:z2-k0', '7:z2-k1', '8:b-k0'],
+    );
+  });
+});
+
 contract('append/read: dense offsets, every offset reads from the batch holding it, HW and out-of-range bounds', async ({ store }) => {
   await withEngine(store.open, async (e) => {
     const topic = store.topic('dense');

@@ -723,10 +723,12 @@ export class PulsarPartition {
     }
     const count = BigInt(lastOffsetDelta(batch, 0) + 1);
     if (acks === 0) {
-      sent.then(
-        (receipt) => this.receiptOffsets(receipt, count, payload),
-        (e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append failed'),
-      );
+      sent
+        .then(
+          (receipt) => void this.receiptOffsets(receipt, count, payload),
+          (e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append failed'),
+        )
+        .catch((e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append: its receipt could not be applied (the tail reads the entry)'));
       return Promise.resolve({ baseOffset: -1n, logAppendTime, logStartOffset: -1n, duplicate: false });
     }
     return sent.then(
