@@ -31,7 +31,7 @@ import { registerShareGroupMetrics } from './share/metrics.js';
 import { TransactionCoordinator } from './coordinator/txn/coordinator.js';
 import { OffsetsLog } from './coordinator/offsets-log.js';
 import { GatewayMetrics } from './metrics/metrics.js';
-import { registerAuditMetrics, registerBoundMetrics, registerFetchSessionMetrics, registerGroupMetrics } from './metrics/sources.js';
+import { registerAuditMetrics, registerBoundMetrics, registerFetchSessionMetrics, registerGroupMetrics, registerOffsetsLogMetrics } from './metrics/sources.js';
 import { parseOpsListener, readOpsToken } from './ops/listener.js';
 import { OpsServer } from './ops/server.js';
 import { FetchSessionCache } from './handlers/fetch-session.js';
@@ -228,6 +228,7 @@ export class Gateway {
       wiring.registerMetrics(metrics);
       registerGroupMetrics(metrics, coordinator, storage);
       if (context.fetchSessions) registerFetchSessionMetrics(metrics, context.fetchSessions);
+      if (offsetsLog) registerOffsetsLogMetrics(metrics, offsetsLog);
       if (shareGroups) registerShareGroupMetrics(metrics, shareGroups);
     }
     if (opsSpec) {

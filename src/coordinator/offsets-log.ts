@@ -79,6 +79,11 @@ export class OffsetsLog {
   dropped = 0;
   /** Records appended. */
   appended = 0;
+
+  /** Records waiting to be appended (metrics). */
+  get queued(): number {
+    return this.queue.length;
+  }
   private closed = false;
 
   constructor(

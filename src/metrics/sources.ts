@@ -14,6 +14,7 @@ import { JsonAuditLog } from '../security/audit/index.js';
 import { parseFullName, type TopicName } from '../topics/names.js';
 import { boundCounters } from '../network/counters.js';
 import type { FetchSessionCache } from '../handlers/fetch-session.js';
+import type { OffsetsLog } from '../coordinator/offsets-log.js';
 
 /** How long the lag collector waits for high watermarks before reporting what it has. */
 const LAG_TIMEOUT_MS = 5_000;
@@ -126,6 +127,14 @@ export function registerBoundMetrics(m: GatewayMetrics): void {
     unauthenticated.set(boundCounters.unauthenticatedOpen);
     buffered.set(boundCounters.bufferedRequestBytes);
   });
+}
+
+/** The readable `__consumer_offsets` log (coordinator/offsets-log.ts): what it appended, dropped, and holds queued. */
+export function registerOffsetsLogMetrics(m: GatewayMetrics, offsetsLog: OffsetsLog): void {
+  m.externalCounter('offsets_log_records_appended_total', 'Group coordinator records (offset commits, group metadata) appended to the readable __consumer_offsets log.', () => offsetsLog.appended);
+  m.externalCounter('offsets_log_records_dropped_total', 'Records of the __consumer_offsets log dropped (its queue full, or unwritable); the group store itself is unaffected.', () => offsetsLog.dropped);
+  const queued = m.gauge('offsets_log_queued_records', 'Records waiting to be appended to the __consumer_offsets log; bounded by its queue.');
+  m.addSource(() => queued.set(offsetsLog.queued));
 }
 
 /** Incremental fetch sessions (handlers/fetch-session.ts; Kafka's FetchSessionCache metrics). */

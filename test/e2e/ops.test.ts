@@ -210,6 +210,10 @@ toolTest('a real Prometheus scrapes the embedded gateway while kafkajs and Java 
       // consumer lag, computed at scrape time from the committed offset and the high watermark
       await prom.waitFor(`sum(kop_gateway_consumer_lag{group="ops-group",topic="${topic}"})`, (v) => v === 7);
       await prom.waitFor(`sum(kop_gateway_consumer_committed_offset{group="ops-group",topic="${topic}"})`, (v) => v === produced);
+      // the readable __consumer_offsets log got the group's metadata and its commits, dropped none, holds none queued
+      await prom.waitFor('kop_gateway_offsets_log_records_appended_total', (v) => v !== null && v >= 2);
+      await prom.waitFor('kop_gateway_offsets_log_records_dropped_total', (v) => v === 0);
+      await prom.waitFor('kop_gateway_offsets_log_queued_records', (v) => v === 0);
       // storage and connections
       await prom.waitFor('kop_gateway_storage_fsync_seconds_count', (v) => v !== null && v > 0);
       await prom.waitFor(`sum(kop_gateway_storage_segment_bytes{topic="${topic}"})`, (v) => v === onDisk);
