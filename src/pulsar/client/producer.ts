@@ -269,7 +269,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
     }
     this.pending.shift();
     this.ctx.observer?.sendLatency((performance.now() - head.sentAt) / 1000);
-    head.resolve({ messageId: r.messageId ? fromIdData(r.messageId) : { ledgerId: -1n, entryId: -1n, batchIndex: -1 }, sequenceId: head.sequenceId, metadata: head.metadata });
+    head.resolve({ messageId: r.messageId ? fromIdData(r.messageId) : { ledgerId: -1n, entryId: -1n, batchIndex: -1 }, sequenceId: head.sequenceId });
     this.releaseSlot();
     if (this.pending.length === 0 && this.timeoutTimer) {
       clearTimeout(this.timeoutTimer);

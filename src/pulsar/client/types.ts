@@ -112,8 +112,6 @@ export interface OutgoingMessage {
 export interface SendReceipt {
   messageId: MessageId;
   sequenceId: bigint;
-  /** The metadata the entry was published with (producer name, sequence id and publish time filled in). */
-  metadata: MessageMetadata;
 }
 
 export interface Producer {

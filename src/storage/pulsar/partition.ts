@@ -287,10 +287,6 @@ export class PulsarPartition {
   private lazyTimer: NodeJS.Timeout | null = null;
   /** Names of this partition's producers (entries of other producers turn the tail eager). */
   private readonly ownProducerNames = new Set<string>();
-  /** Position of the entry that ends at the high watermark (null before the first). */
-  private hwId: MessageId | null = null;
-  /** The last position the tail delivered, or skipped to (see skipOwn()). */
-  private tailAt: MessageId | null = null;
   private closed = false;
   private failure: StorageError | null = null;
   readonly ready: Promise<void>;
@@ -386,16 +382,20 @@ export class PulsarPartition {
     }
     const count = BigInt(entryRecordCount(e.metadata));
     if (!this.ownProducerNames.has(e.metadata.producerName)) this.eagerUntil = Date.now() + EAGER_HOLD_MS; // another writer: stay current
-    if (this.tailAt === null || !before(e.messageId, this.tailAt)) this.tailAt = e.messageId;
     const entry: CachedEntry = { base: index - count + 1n, end: index + 1n, id: e.messageId, metadata: e.metadata, payload: e.payload };
     if (entry.end <= this.hw) {
       this.topUpTail();
-      return; // already seen (applied by this node's append, or a resubscribed reader repeating itself)
+      return; // already seen (a resubscribed reader repeating itself)
     }
+    this.hw = entry.end;
     // an entry whose offsets an append of this node learned from its receipt (nobody waits for it)
     const resolvedByReceipt = this.endAt.has(idKey(e.messageId));
     this.notePosition(e.messageId, entry.end);
-    this.applyEntry(entry);
+    if (entry.end > this.snapshotOffset) this.recordEntry(entry, BigInt(e.metadata.publishTime));
+    this.cache.push(entry);
+    this.cacheSize += entry.payload.length;
+    if (this.cacheSize > this.ctx.cacheBytes) this.evict();
+    this.ctx.locator.remember(this.name, { id: entry.id, base: entry.base, end: entry.end, publishTime: e.metadata.publishTime });
     const key = sendKey(e.metadata.producerName, e.metadata.sequenceId);
     const w = this.pendingIds.get(key);
     if (w) {
@@ -407,47 +407,6 @@ export class PulsarPartition {
     }
     for (const l of this.hwListeners) l();
     this.topUpTail();
-  }
-
-  /**
-   * The partition's view moves past one entry, in log order: high watermark, producer state,
-   * newest-entry cache, locator. From the tail, or from this node's own append (applyOwn()).
-   */
-  private applyEntry(entry: CachedEntry): void {
-    this.hw = entry.end;
-    this.hwId = entry.id;
-    if (entry.end > this.snapshotOffset) this.recordEntry(entry, BigInt(entry.metadata.publishTime));
-    this.cache.push(entry);
-    this.cacheSize += entry.payload.length;
-    if (this.cacheSize > this.ctx.cacheBytes) this.evict();
-    this.ctx.locator.remember(this.name, { id: entry.id, base: entry.base, end: entry.end, publishTime: entry.metadata.publishTime });
-  }
-
-  /**
-   * An append of this node whose offsets its receipt gave, directly after the high watermark:
-   * applied at once from the bytes it sent (the entry as stored: same metadata, same payload), so
-   * the tail need not read it back (skipOwn()); fetches waiting for data see it now.
-   */
-  private applyOwn(entry: CachedEntry): void {
-    if (entry.base !== this.hw || this.closed || this.failure) return;
-    this.applyEntry(entry);
-    for (const l of this.hwListeners) l();
-  }
-
-  /**
-   * Lazy tail: move its cursor past the entries already applied (a cumulative ack moves a
-   * non-durable cursor's read position past what it acknowledges) instead of reading them back.
-   * Reading back every own entry cost the broker a cursor read and a dispatch per entry and the
-   * gateway a second receive of every byte it wrote. Entries after the high watermark (another
-   * writer's, or ours not applied yet) are still read.
-   */
-  private skipOwn(): void {
-    const to = this.hwId;
-    const tail = this.tail;
-    if (to === null || tail === null || (this.tailAt !== null && !before(this.tailAt, to))) return;
-    this.tailAt = to;
-    // a failed skip is harmless: the tail then reads those entries and drops them as already seen
-    tail.acknowledgeCumulative(to).catch(() => undefined);
   }
 
   /** Something needs the tail current: make it eager for a while. */
@@ -479,7 +438,6 @@ export class PulsarPartition {
       this.lazyTimer = null;
       if (this.tailEager()) return this.topUpTail();
       if (!this.tail || this.tail.permits > 0) return;
-      this.skipOwn();
       const backlog = this.knownEnd - this.hw;
       // this node's entries not yet read back, plus one: the next entry anyone writes arrives at once
       this.grantTail(1 + (backlog > 0n ? Number(backlog < 100_000n ? backlog : 100_000n) : 0));
@@ -695,10 +653,8 @@ export class PulsarPartition {
   private send(validated: ValidatedBatch, acks: number, logAppendTime: bigint, pb: ProducerBatch | null, producer: Producer, marker: MarkerBatch | null = null): Promise<AppendResult> {
     const batch = validated.buf;
     let sent: Promise<SendReceipt>;
-    let payload: Buffer;
     try {
       const encoded = encodeEntry(this.ctx.format, batch, { records: validated.decompressed });
-      payload = encoded.payload;
       const properties: KeyValue[] = [...(encoded.metadata.properties ?? [])];
       if (pb !== null) {
         properties.push(
@@ -721,19 +677,25 @@ export class PulsarPartition {
     } catch (e) {
       return Promise.reject(toStorageError(e, `${this.label}: append`));
     }
-    const count = BigInt(lastOffsetDelta(batch, 0) + 1);
     if (acks === 0) {
-      sent
-        .then(
-          (receipt) => void this.receiptOffsets(receipt, count, payload),
-          (e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append failed'),
-        )
-        .catch((e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append: its receipt could not be applied (the tail reads the entry)'));
+      sent.catch((e: unknown) => this.ctx.logger.warn({ err: e, partition: this.label }, 'acks=0 append failed'));
       return Promise.resolve({ baseOffset: -1n, logAppendTime, logStartOffset: -1n, duplicate: false });
     }
+    const count = BigInt(lastOffsetDelta(batch, 0) + 1);
     return sent.then(
       async (receipt) => {
-        const base = this.receiptOffsets(receipt, count, payload) ?? (await this.awaitTail(producer.producerName, receipt.sequenceId)).base;
+        // Entries of a ledger are consecutive in the index: when the entry before ours is known
+        // (seen by the tail, or an earlier append of ours), our offsets follow from it at once.
+        const { ledgerId, entryId } = receipt.messageId;
+        const before = entryId > 0n ? this.endAt.get(`${ledgerId}:${entryId - 1n}`) : undefined;
+        let base: bigint;
+        if (before !== undefined) {
+          base = before;
+          this.notePosition(receipt.messageId, before + count);
+          this.topUpTail(); // lazy: the tail collects this entry with the next batch
+        } else {
+          base = (await this.awaitTail(producer.producerName, receipt.sequenceId)).base;
+        }
         if (pb !== null) this.recordProducer(pb, base, base + count - 1n, readMaxTimestamp(batch, 0));
         return { baseOffset: base, logAppendTime, logStartOffset: -1n, duplicate: false };
       },
@@ -741,21 +703,6 @@ export class PulsarPartition {
         throw toStorageError(e, `${this.label}: append`);
       },
     );
-  }
-
-  /**
-   * An append's base offset from its receipt, when it follows from the position alone: entries of a
-   * ledger are consecutive in the index, so when the entry before ours is known (seen by the tail, or
-   * an earlier append of ours), our offsets follow from it at once. Undefined: only the tail can tell.
-   */
-  private receiptOffsets(receipt: SendReceipt, count: bigint, payload: Buffer): bigint | undefined {
-    const { ledgerId, entryId } = receipt.messageId;
-    const before = entryId > 0n ? this.endAt.get(`${ledgerId}:${entryId - 1n}`) : undefined;
-    if (before === undefined) return undefined;
-    this.notePosition(receipt.messageId, before + count);
-    this.applyOwn({ base: before, end: before + count, id: { ledgerId, entryId }, metadata: receipt.metadata, payload });
-    this.topUpTail(); // lazy: the tail skips this entry (or collects it with the next batch if it could not be applied)
-    return before;
   }
 
   /** Record an idempotent batch once (its append and the tail both report it, in either order). */
