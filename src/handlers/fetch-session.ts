@@ -130,8 +130,7 @@ export class FetchSession {
   }
 
   /** A partition joins the session (it is not in it). */
-  add(r: PartitionRequest, highWatermark: bigint, logStartOffset: bigint): void {
-    const key = partitionKey(this.usesTopicIds, r.topic, r.topicId, r.partition);
+  add(r: PartitionRequest, highWatermark: bigint, logStartOffset: bigint, key = partitionKey(this.usesTopicIds, r.topic, r.topicId, r.partition)): void {
     this.partitions.set(key, { topic: r.topic, topicId: r.topicId, partition: r.partition, fetchOffset: r.fetchOffset, partitionMaxBytes: r.partitionMaxBytes, currentLeaderEpoch: r.currentLeaderEpoch, highWatermark, logStartOffset, key });
     const tk = this.topicKey(r.topic, r.topicId);
     const t = this.topicsHeld.get(tk);
@@ -158,7 +157,7 @@ export class FetchSession {
         cached.partitionMaxBytes = r.partitionMaxBytes;
         cached.currentLeaderEpoch = r.currentLeaderEpoch;
       } else {
-        this.add(r, -1n, -1n);
+        this.add(r, -1n, -1n, key);
       }
     }
     for (const f of forgotten) this.delete(partitionKey(this.usesTopicIds, f.topic, f.topicId, f.partition));

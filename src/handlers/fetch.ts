@@ -41,7 +41,7 @@ import { EMPTY_BUFFER, ZERO_UUID, type RecordsOut } from '../protocol/codec/type
 import { TopicResolver, checkLeaderEpoch, partitionExists } from './topic-lookup.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, recordCount } from '../protocol/records/batch-header.js';
 import type { TopicName } from '../topics/names.js';
-import { FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, partitionKey, type CachedPartition, type FetchContext, type PartitionRequest, type PartitionResult } from './fetch-session.js';
+import { FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, partitionKey, type FetchContext, type PartitionRequest, type PartitionResult } from './fetch-session.js';
 
 type TopicOut = FetchResponse['responses'][number];
 type PartitionOut = TopicOut['partitions'][number];
@@ -136,7 +136,7 @@ function withoutSessions(sessionId: number, epoch: number): FetchContext {
 }
 
 /** Resolve and authorize each partition (every fetch: a session never caches either). */
-async function resolveWanted(ctx: RequestContext, parts: Iterable<PartitionRequest>, usesTopicIds: boolean): Promise<Wanted[]> {
+async function resolveWanted(ctx: RequestContext, parts: Iterable<PartitionRequest & { readonly key?: string }>, usesTopicIds: boolean): Promise<Wanted[]> {
   const v = ctx.apiVersion;
   const resolver = new TopicResolver(ctx);
   const wanted: Wanted[] = [];
@@ -159,7 +159,7 @@ async function resolveWanted(ctx: RequestContext, parts: Iterable<PartitionReque
     wanted.push({
       topic: p.topic,
       topicId: p.topicId,
-      key: 'key' in p ? (p as CachedPartition).key : partitionKey(usesTopicIds, p.topic, p.topicId, p.partition),
+      key: p.key ?? partitionKey(usesTopicIds, p.topic, p.topicId, p.partition), // a session's partitions carry theirs
       req: p,
       out: partitionOut(p.partition, code),
       name: found.ok ? found.name : null,
