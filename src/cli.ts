@@ -22,6 +22,7 @@ import { checkConfiguration } from './config/check.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { devCertFiles } from './security/dev-certs.js';
+import { tuneHeap } from './ops/heap.js';
 import { policiesCommand } from './cli/policies.js';
 import { certsCommand } from './cli/certs.js';
 
@@ -71,6 +72,7 @@ async function start(argv: string[]): Promise<number> {
   const decision = decideProfile(values.config, process.env, profileSafety());
   const profile = decision.on ? await prepareDevProfile() : null;
   const config = loadConfig(profile ? { overrides: profile.overrides } : { file: values.config });
+  tuneHeap(config.heapGrowingPercent);
   const log = createLogger(config.logLevel, config.logPretty);
   if (profile && decision.applied.length > 0) {
     log.info({ applied: decision.applied }, 'secure development profile, with these KOP_* settings on top (they do not change the security posture)');

@@ -392,6 +392,14 @@ export const SCHEMA = {
     profileSafe: true,
     doc: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before connections are cut.',
   },
+  heapGrowingPercent: {
+    kind: 'int',
+    default: 300,
+    min: 0,
+    origin: 'gateway',
+    profileSafe: true,
+    doc: "How far V8's heap may grow past its live size before the next full garbage collection, in percent (V8's --heap-growing-percent; 300: to 4x the live size, V8's own ceiling). 0 leaves it to V8's heuristic, which on a gateway moving record buffers chose 1.3x and ran a full collection every ~250 ms, its concurrent marking taking CPU from the broker and clients on the same cores (docs/benchmarks.md). Set lower to trade CPU for a smaller heap.",
+  },
   allowAutoTopicCreation: {
     kind: 'bool',
     default: true,

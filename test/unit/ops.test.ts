@@ -48,7 +48,7 @@ test('only keys that cannot weaken the posture are marked profileSafe', () => {
     .filter(([, s]) => 'profileSafe' in s && s.profileSafe === true)
     .map(([k]) => k)
     .sort();
-  assert.deepEqual(safe, ['gracefulShutdownTimeoutMs', 'logLevel', 'logPretty', 'metricsEnabled', 'metricsLagMaxPartitions', 'metricsTopicLabel', 'opsListener']);
+  assert.deepEqual(safe, ['gracefulShutdownTimeoutMs', 'heapGrowingPercent', 'logLevel', 'logPretty', 'metricsEnabled', 'metricsLagMaxPartitions', 'metricsTopicLabel', 'opsListener']);
 });
 
 test('readiness: every check must pass; a probe answers from its cache, one at a time, and times out', async () => {
@@ -118,4 +118,27 @@ test('metrics: topic label on and off, error codes by name, requests by version;
   const t2 = await byNamespace.registry.metrics();
   assert.match(t2, /kop_gateway_bytes_in_total\{tenant="acme",namespace="shop"\} 30/);
   assert.match(t2, /kop_gateway_pulsar_lookups_total/);
+});
+
+test('heapGrowingPercent: V8 sets the next full collection limit with the factor tuneHeap applied; 0 and a command-line flag leave V8 alone', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const { tuneHeap } = await import('../../src/ops/heap.js');
+  const heapModule = fileURLToPath(new URL('../../src/ops/heap.js', import.meta.url));
+  // A child with a heap worth collecting, one forced full collection, V8's own trace of the limit it set.
+  const factor = (percent: number, nodeFlags: string[] = []): string => {
+    const script = `import(${JSON.stringify(heapModule)}).then((m) => { m.tuneHeap(${percent}); const keep = []; for (let i = 0; i < 200000; i++) keep.push({ i, s: 'x' + i }); globalThis.gc(); process.stdout.write(String(keep.length)); });`;
+    const out = execFileSync(process.execPath, ['--expose-gc', '--trace-gc-verbose', ...nodeFlags, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const m = /\[HeapController\] Limit: old size: \d+ KB, new limit: \d+ KB \(([\d.]+)\)/.exec(out);
+    assert.ok(m, `no HeapController limit line in the child's GC trace:\n${out.slice(0, 2000)}`);
+    return m[1]!;
+  };
+  assert.equal(factor(50), '1.5');
+  assert.equal(factor(300), '4.0');
+  // V8's heuristic for this child (nothing applied) is not 1.5, so the first check could fail
+  assert.notEqual(factor(0), '1.5');
+  // the node command line wins over the configuration
+  assert.equal(factor(50, ['--heap-growing-percent=100']), '2.0');
+  assert.equal(tuneHeap(0, []), false);
+  assert.equal(tuneHeap(300, ['--heap_growing_percent=20']), false);
 });
