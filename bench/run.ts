@@ -19,6 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { runConsumerPerf, runProducerPerf, type ConsumerPerfOptions, type ConsumerPerfResult, type ProducerPerfOptions, type ProducerPerfResult } from './kafka-reference/perf.js';
 import { kafkaProducerWindow, runNativeProducerPerf, runNativeReaderPerf } from './lib/pulsar-native.js';
+import { FRANZ_SETTINGS, franzUnavailable, prepareFranz, runFranzProducerPerf } from './lib/franz.js';
 import { repoRoot } from '../test/helpers/clients/paths.js';
 import {
   USAGE,
@@ -80,6 +81,8 @@ interface Ctx {
   pulsarSkip?: string | undefined;
   /** the broker's settings that matter for the figures (from its first start) */
   pulsarConf?: Record<string, string>;
+  /** why the franz-go produce runs cannot happen here (checked once, before phase 1) */
+  franzSkip?: string | undefined;
 }
 
 /** Other processes above this share of the machine's CPU make a run wait (see --quiet-wait). */
@@ -120,7 +123,7 @@ function consumerPerf(t: RunningTarget, o: ConsumerPerfOptions): Promise<Consume
 async function produce(
   ctx: Ctx,
   t: RunningTarget,
-  kind: 'produce' | 'produce-txn' | 'latency',
+  kind: 'produce' | 'produce-txn' | 'produce-franz' | 'latency',
   size: number,
   topic: string,
   acks: 'all' | 1,
@@ -134,7 +137,8 @@ async function produce(
   await settle(ctx, run);
   const end = cpuWindow(t.pid, t.pulsarBrokerPid);
   try {
-    const r: ProducerPerfResult = await producerPerf(t, {
+    const perf = kind === 'produce-franz' ? (o: ProducerPerfOptions) => runFranzProducerPerf({ ...o, warmupRecords: warmup }) : (o: ProducerPerfOptions) => producerPerf(t, o);
+    const r: ProducerPerfResult = await perf({
       bootstrap: t.bootstrap,
       ...(t.security ? { security: t.security } : {}),
       topic,
@@ -436,6 +440,17 @@ async function main(): Promise<void> {
   );
   progress(`targets: ${opts.targets.join(', ')}; sizes: ${opts.sizes.join(', ')} B${opts.quick ? '; QUICK mode' : ''}`);
 
+  if (opts.targets.some((id) => TARGETS[id].kind !== 'pulsar-native' && TARGETS[id].listener !== 'SASL_SSL')) {
+    ctx.franzSkip = franzUnavailable();
+    if (!ctx.franzSkip) {
+      progress('building bench/franz-perf (franz-go)');
+      await prepareFranz().catch((e: unknown) => {
+        ctx.franzSkip = `bench/franz-perf did not build: ${errText(e).split('\n')[0]}`;
+      });
+    }
+    if (ctx.franzSkip) progress(`franz-go produce runs skipped: ${ctx.franzSkip}`);
+  }
+
   // ---------------------------------------------------------------- phase 1: throughput
   for (const [i, id] of opts.targets.entries()) {
     await withTarget(ctx, id, 'throughput', async (t) => {
@@ -459,11 +474,13 @@ async function main(): Promise<void> {
         }
         const all = await measure(ctx, (a) => produce(ctx, t, 'produce', size, `bench-${size}-acks-all`, 'all', records, warmup, -1, a));
         const one = await measure(ctx, (a) => produce(ctx, t, 'produce', size, `bench-${size}-acks-1`, 1, records, warmup, -1, a));
+        // the same window with a Kafka client that costs the machine less than ProducerPerformance (PLAINTEXT targets)
+        const franz = t.native || t.security || ctx.franzSkip ? undefined : await measure(ctx, (a) => produce(ctx, t, 'produce-franz', size, `bench-${size}-franz`, 'all', records, warmup, -1, a));
         // transactions: Kafka-protocol targets only (the native Pulsar client has no Kafka transactions)
         const txn = t.native ? undefined : await measure(ctx, (a) => produce(ctx, t, 'produce-txn', size, `bench-${size}-txn`, 'all', records, warmup, -1, a));
         const con = all.error ? undefined : await measure(ctx, (a) => consume(ctx, t, size, all.topic, records, a));
         if (records < throughputCounts(size, opts.quick).records) {
-          for (const x of [all, one, txn, con]) x?.notes.push(`${fmtRate(records)} records instead of ${fmtRate(throughputCounts(size, opts.quick).records)} (runs of this slow target kept near ${RUN_SECONDS(opts.quick)} s)`);
+          for (const x of [all, one, franz, txn, con]) x?.notes.push(`${fmtRate(records)} records instead of ${fmtRate(throughputCounts(size, opts.quick).records)} (runs of this slow target kept near ${RUN_SECONDS(opts.quick)} s)`);
         }
       }
     });
@@ -520,6 +537,7 @@ async function main(): Promise<void> {
       ...(ctx.pulsarSkip ? { skipped: ctx.pulsarSkip } : {}),
     };
   }
+  if ('franzSkip' in ctx) report.franz = { settings: FRANZ_SETTINGS, ...(ctx.franzSkip ? { skipped: ctx.franzSkip } : {}) };
   if (shares.length) report.otherCpuShareMax = Math.max(...shares);
 
   const md = renderMarkdown(report);

@@ -125,7 +125,8 @@ export function roundDown2(x: number): number {
 // ------------------------------------------------------------------ results
 
 /** produce-txn: unthrottled acks=all produce by a transactional producer (TXN_DURATION_MS per transaction). */
-export type RunKind = 'produce' | 'produce-txn' | 'latency' | 'consume';
+/** produce-franz: acks=all, unthrottled, with the franz-go driver instead of ProducerPerformance (bench/lib/franz.ts) */
+export type RunKind = 'produce' | 'produce-txn' | 'produce-franz' | 'latency' | 'consume';
 
 /**
  * How long each transaction of a produce-txn run stays open: Kafka Streams' commit interval under
@@ -197,6 +198,8 @@ export interface BenchReport {
   discardedRuns: RunResult[];
   /** the Pulsar standalone broker of the gateway-pulsar targets */
   pulsar?: { version: string; heap: string; directMemory: string; conf: Record<string, string>; skipped?: string };
+  /** the franz-go produce runs: why they were skipped, when they were */
+  franz?: { settings: Record<string, string>; skipped?: string };
   /** machine-wide CPU used by other processes during the measured runs, share of capacity */
   otherCpuShareMax?: number;
   loadAvgAtEnd: number[];

@@ -66,6 +66,13 @@ export function resultRows(r: BenchReport): Row[] {
         add(`${s} produce acks=all: Pulsar broker CPU µs/record`, 'lower', 1, (t) => brokerPerRecord(find(r.runs, t, 'produce', size, acks)));
       }
     }
+    if (r.runs.some((x) => x.kind === 'produce-franz' && x.size === size)) {
+      // the native Pulsar targets have no Kafka client: their row holds their own producer's acks=all figures
+      const franz = (t: TargetId) => (isNative(t) ? find(r.runs, t, 'produce', size, 'all') : find(r.runs, t, 'produce-franz', size));
+      add(`${s} produce acks=all, franz-go client (native: the Pulsar client): records/s`, 'higher', 0, (t) => franz(t)?.producer?.recordsPerSec);
+      add(`${s} produce acks=all, franz-go client: server CPU µs/record`, 'lower', 1, (t) => cpuPerRecord(franz(t)));
+      if (hasPulsar) add(`${s} produce acks=all, franz-go client: Pulsar broker CPU µs/record`, 'lower', 1, (t) => brokerPerRecord(franz(t)));
+    }
     if (r.runs.some((x) => x.kind === 'produce-txn' && x.size === size)) {
       const txn = (t: TargetId) => find(r.runs, t, 'produce-txn', size);
       add(`${s} transactional produce (${TXN_DURATION_MS} ms transactions): records/s`, 'higher', 0, (t) => txn(t)?.producer?.recordsPerSec);
@@ -241,6 +248,16 @@ export function renderMarkdown(r: BenchReport): string {
         '`entryFormat=kafka` stores the Kafka batch as it arrived (Pulsar consumers cannot read it). The difference between the two columns is the price of the conversion.',
     );
   }
+  if (r.franz) {
+    notes.push(
+      r.franz.skipped
+        ? `**The franz-go produce rows were not run**: ${r.franz.skipped}.`
+        : 'The "franz-go client" rows produce the same records with the same window (5 requests of 16 KiB batches in flight, linger 5 ms, acks=all) from ' +
+            '[franz-go](https://github.com/twmb/franz-go) (bench/franz-perf) instead of Kafka\'s Java ProducerPerformance, whose client CPU on a small machine ' +
+            'caps it near Apache Kafka\'s own rate: they show how fast each server takes records when the client is not the limit. franz-go allows one ' +
+            'request in flight with idempotence, so these runs are not idempotent. PLAINTEXT targets only; the native Pulsar targets show their own producer there.',
+    );
+  }
   for (const t of r.targets) {
     const skipped = t.starts.find((s) => s.skipped);
     if (skipped) notes.push(`**${t.label} was not run**: ${skipped.skipped}.`);
@@ -380,6 +397,7 @@ export function renderMarkdown(r: BenchReport): string {
             ]
           : []),
         ['producer', Object.entries(r.producerSettings).map(([k, v]) => `${k}=${v}`).join(', ')],
+        ...(r.franz && !r.franz.skipped ? [['second producer', Object.entries(r.franz.settings).map(([k, v]) => `${k}: ${v}`).join(', ')]] : []),
         ['consumer', Object.entries(r.consumerSettings).map(([k, v]) => `${k}=${v}`).join(', ')],
       ],
     ),
