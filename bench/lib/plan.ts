@@ -124,8 +124,10 @@ export function roundDown2(x: number): number {
 
 // ------------------------------------------------------------------ results
 
-/** produce-txn: unthrottled acks=all produce by a transactional producer (TXN_DURATION_MS per transaction). */
-/** produce-franz: acks=all, unthrottled, with the franz-go driver instead of ProducerPerformance (bench/lib/franz.ts) */
+/**
+ * produce-txn: unthrottled acks=all produce by a transactional producer (TXN_DURATION_MS per transaction).
+ * produce-franz: unthrottled acks=all produce by the franz-go driver instead of ProducerPerformance (bench/lib/franz.ts).
+ */
 export type RunKind = 'produce' | 'produce-txn' | 'produce-franz' | 'latency' | 'consume';
 
 /**
