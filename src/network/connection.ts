@@ -22,6 +22,11 @@ import type { Logger } from 'pino';
 import { ChunkQueue } from './chunk-queue.js';
 import { boundCounters, noteRefusal } from './counters.js';
 
+/** process.nextTick target: lets a corked socket write what the tick queued (one writev). */
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
+
 export interface FrameResult {
   /**
    * Complete size-prefixed response frame, or its segments in order (large
@@ -353,8 +358,10 @@ export class Connection {
         let flushed: boolean;
         const done = onWritten;
         onWritten = undefined; // from here the socket's callback runs it
+        // Corked until the end of this tick: the responses of requests that complete together (the
+        // broker's receipts of one read) leave in one writev instead of one write each.
+        this.socket.cork();
         if (Array.isArray(result.response)) {
-          this.socket.cork();
           flushed = true;
           const parts = result.response;
           for (let i = 0; i < parts.length; i++) {
@@ -362,12 +369,12 @@ export class Connection {
             this.bytesOut += part.length;
             flushed = (i === parts.length - 1 && done ? this.socket.write(part, done) : this.socket.write(part)) && flushed;
           }
-          this.socket.uncork();
           if (parts.length === 0) done?.();
         } else {
           this.bytesOut += result.response.length;
           flushed = done ? this.socket.write(result.response, done) : this.socket.write(result.response);
         }
+        process.nextTick(uncork, this.socket);
         if (!flushed) await this.waitDrain();
       }
       if (result.close) {
