@@ -137,7 +137,7 @@ async function produce(
   await settle(ctx, run);
   const end = cpuWindow(t.pid, t.pulsarBrokerPid);
   try {
-    const perf = kind === 'produce-franz' ? (o: ProducerPerfOptions) => runFranzProducerPerf({ ...o, warmupRecords: warmup }) : (o: ProducerPerfOptions) => producerPerf(t, o);
+    const perf = kind === 'produce-franz' ? runFranzProducerPerf : (o: ProducerPerfOptions) => producerPerf(t, o);
     const r: ProducerPerfResult = await perf({
       bootstrap: t.bootstrap,
       ...(t.security ? { security: t.security } : {}),
