@@ -323,24 +323,28 @@ export class FileAuditSink implements AuditSink {
     // Not draining and not failing: every accepted line is in the old file. A checkpoint ends it.
     const chain = this.options.chain;
     const checkpoint = chain?.checkpoint('rotation');
-    if (checkpoint && this.fh) {
-      this.draining = true;
-      try {
-        await this.fh.write(checkpoint);
-      } catch {
-        this.queue.unshift(Buffer.from(checkpoint, 'utf8')); // then it starts the new file: the chain still holds
-        this.queuedBytes += checkpoint.length;
-      } finally {
-        this.draining = false;
-      }
-    }
+    // Lines accepted from here on wait (queued) until the new file is open: the checkpoint stays the
+    // old file's last line. (draining keeps kick() from writing to the old file meanwhile.)
+    this.draining = true;
     try {
+      if (checkpoint && this.fh) {
+        try {
+          await this.fh.write(checkpoint);
+        } catch {
+          this.queue.unshift(Buffer.from(checkpoint, 'utf8')); // then it starts the new file: the chain still holds
+          this.queuedBytes += checkpoint.length;
+        }
+      }
       await this.reopen();
       if (chain) await saveChainState(this.path, chain.last);
       this.log.info({ auditLogFile: this.path }, 'audit log file was moved or deleted: reopened under its name');
     } catch (err) {
+      this.draining = false;
       this.fail(err as Error);
+      return;
     }
+    this.draining = false;
+    this.kick();
   }
 }
 
