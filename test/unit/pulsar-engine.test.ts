@@ -289,6 +289,42 @@ if (skip) {
     assert.equal(await b.describeTopicById(created.topicId), null);
   });
 
+  test('pulsar engine: topic metadata is refreshed ahead of expiry by one background read that requests never wait for; a read older than a deletion never restores the topic', async () => {
+    const e = engine('kafka');
+    await e.start();
+    const topic = `persistent://${ns}/refresh-ahead`;
+    await e.createTopic(topic, 1, {});
+    const tp = { topic, partition: 0 };
+    await e.append(tp, validated(batch(1, 'r0', 1_000)), { acks: -1 });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const read = e.admin.getPartitionedMetadata.bind(e.admin);
+    let calls = 0;
+    let hold: Promise<void> | null = null;
+    let release!: () => void;
+    // the first read from here on answers what the broker said, but only when the test releases it
+    e.admin.getPartitionedMetadata = async (name: string) => {
+      const first = ++calls === 1;
+      const n = await read(name);
+      if (first && hold) await hold;
+      return n;
+    };
+    hold = new Promise<void>((r) => (release = r));
+    await sleep(600); // past half of the 1 s the metadata may be old
+    const infos = await Promise.all(Array.from({ length: 10 }, () => e.describeTopic(topic)));
+    assert.ok(infos.every((i) => i?.partitions === 1));
+    for (let i = 1; i <= 3; i++) await e.append(tp, validated(batch(1, `r${i}`, 1_000 + i)), { acks: -1 });
+    assert.equal(calls, 1, 'ten lookups and three appends started one refresh and completed while it was held');
+    await sleep(500); // expired now: callers wait, and share the refresh under way
+    const waiting = Promise.all(Array.from({ length: 5 }, () => e.describeTopic(topic)));
+    await sleep(50);
+    assert.equal(calls, 1, 'the callers that must wait share the one refresh');
+    await e.deleteTopic(topic); // reads the topic itself (not held), deletes it
+    release();
+    await waiting;
+    assert.equal(await e.describeTopic(topic), null, 'the held refresh read the topic before it was deleted and must not store that view');
+    assert.equal(calls, 3, 'the held refresh, the deletion\'s own read, the lookup after the deletion');
+  });
+
   test('pulsar engine: key-value state is durable and shared between engine instances', async () => {
     const a = engine('kafka');
     await a.start();

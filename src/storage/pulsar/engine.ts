@@ -81,6 +81,13 @@ export interface PulsarEngineOptions {
   tailRebuildEntries?: number;
 }
 
+/** What this node knows of a topic, and when it read it (Date.now() ms). */
+interface TopicCacheEntry {
+  info: TopicInfo | null;
+  config: TopicConfig;
+  at: number;
+}
+
 interface TopicMetaRecord {
   v: 1;
   topicId: string;
@@ -94,7 +101,14 @@ const NS_PRODUCER_IDS = 'producer-ids';
 /** Per partition (and topic id): the producer-state snapshot with open transactions and the aborted-transaction index. */
 const NS_PRODUCER_STATE = 'producer-state';
 const PRODUCER_ID_BLOCK = 1000n;
+/**
+ * How old the topic metadata a request may use can be (a topic deleted or re-created through another
+ * node is noticed within it). From half that age, the first request to ask starts one refresh in the
+ * background and keeps the cached view, so a busy topic's requests never wait for the admin API; one
+ * refresh per topic runs at a time and the callers that must wait share it.
+ */
 const TOPIC_CACHE_MS = 1000;
+const TOPIC_REFRESH_AHEAD_MS = TOPIC_CACHE_MS / 2;
 const INDEX_INTERCEPTOR = 'org.apache.pulsar.common.intercept.AppendIndexMetadataInterceptor';
 
 function err(code: ErrorCode, message: string): StorageError {
@@ -126,7 +140,12 @@ export class PulsarEngine implements StorageEngine {
   private readonly logger: EngineLogger;
   private readonly timeoutMs: number;
   private readonly partitions = new Map<string, PulsarPartition>();
-  private readonly topicCache = new Map<string, { info: TopicInfo | null; config: TopicConfig; at: number }>();
+  private readonly topicCache = new Map<string, TopicCacheEntry>();
+  /** The load of a topic's metadata under way, which callers share (see load()). */
+  private readonly topicLoads = new Map<string, Promise<TopicCacheEntry>>();
+  /** Numbers the loads and invalidations; a load started before the newest one stored (or an invalidation) does not store its older view. */
+  private topicLoadSeq = 0;
+  private readonly topicStoredSeq = new Map<string, number>();
   private readonly logStarts = new Map<string, bigint>();
   /** partition -> resolves when the appends queued while it opened have been handed to it */
   private readonly appendGates = new Map<string, Promise<void>>();
@@ -290,10 +309,39 @@ export class PulsarEngine implements StorageEngine {
     return t;
   }
 
-  private async load(name: string, fresh = false): Promise<{ info: TopicInfo | null; config: TopicConfig }> {
-    this.checkName(name);
-    const c = this.topicCache.get(name);
-    if (!fresh && c && Date.now() - c.at < TOPIC_CACHE_MS) return c;
+  /**
+   * A topic's metadata (partitions, id, configs), at most TOPIC_CACHE_MS old; `fresh` reads it now
+   * (after this node changed it). See TOPIC_CACHE_MS for the refresh ahead of expiry.
+   */
+  private load(name: string, fresh = false): Promise<TopicCacheEntry> {
+    try {
+      this.checkName(name);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!fresh) {
+      const c = this.topicCache.get(name);
+      const age = c ? Date.now() - c.at : Infinity;
+      if (c && age < TOPIC_CACHE_MS) {
+        if (age >= TOPIC_REFRESH_AHEAD_MS && !this.topicLoads.has(name)) this.startLoad(name).catch(() => undefined);
+        return Promise.resolve(c);
+      }
+      const running = this.topicLoads.get(name);
+      if (running) return running;
+    }
+    return this.startLoad(name);
+  }
+
+  private startLoad(name: string): Promise<TopicCacheEntry> {
+    const seq = ++this.topicLoadSeq;
+    const p = this.readTopic(name, seq).finally(() => {
+      if (this.topicLoads.get(name) === p) this.topicLoads.delete(name);
+    });
+    this.topicLoads.set(name, p);
+    return p;
+  }
+
+  private async readTopic(name: string, seq: number): Promise<TopicCacheEntry> {
     let partitions: number;
     try {
       partitions = await this.admin.getPartitionedMetadata(name);
@@ -314,7 +362,10 @@ export class PulsarEngine implements StorageEngine {
             internal: this.isInternal(name),
           }
         : null;
-    const entry = { info, config: resolveTopicConfig(configs, this.configDefaults), at: Date.now() };
+    const entry: TopicCacheEntry = { info, config: resolveTopicConfig(configs, this.configDefaults), at: Date.now() };
+    // a newer load or an invalidation came first: its view stands (this one is older)
+    if ((this.topicStoredSeq.get(name) ?? 0) > seq) return this.topicCache.get(name) ?? entry;
+    this.topicStoredSeq.set(name, seq);
     const before = this.topicCache.get(name)?.info;
     this.topicCache.set(name, entry);
     if (info) this.topicIds.set(info.topicId.toString('hex'), name);
@@ -337,6 +388,8 @@ export class PulsarEngine implements StorageEngine {
 
   private invalidate(name: string): void {
     this.topicCache.delete(name);
+    this.topicLoads.delete(name);
+    this.topicStoredSeq.set(name, ++this.topicLoadSeq);
     this.listCache = null;
   }
 
@@ -563,7 +616,7 @@ export class PulsarEngine implements StorageEngine {
     const key = partitionName(tp.topic, tp.partition);
     // at most TOPIC_CACHE_MS old: a topic deleted or re-created through another node is noticed (load drops its partitions)
     const cached = this.topicCache.get(tp.topic);
-    if (!cached || Date.now() - cached.at >= TOPIC_CACHE_MS) await this.load(tp.topic);
+    if (!cached || Date.now() - cached.at >= TOPIC_REFRESH_AHEAD_MS) await this.load(tp.topic);
     let p = this.partitions.get(key);
     if (p && p.failed) {
       this.partitions.delete(key);
@@ -618,7 +671,7 @@ export class PulsarEngine implements StorageEngine {
     const open = this.partitions.get(key);
     if (open && !open.failed && !this.appendGates.has(key) && this.started) {
       const cached = this.topicCache.get(tp.topic);
-      if (!cached || Date.now() - cached.at >= TOPIC_CACHE_MS) void this.load(tp.topic).catch(() => undefined); // keep configs fresh
+      if (!cached || Date.now() - cached.at >= TOPIC_REFRESH_AHEAD_MS) this.load(tp.topic).catch(() => undefined); // keep configs fresh (one refresh at a time)
       return open.append(batch, options.acks, nowMs, options.principal);
     }
     const prev = this.appendGates.get(key) ?? Promise.resolve();
