@@ -297,6 +297,10 @@ if (skip) {
     const tp = { topic, partition: 0 };
     await e.append(tp, validated(batch(1, 'r0', 1_000)), { acks: -1 });
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // metadata read at a known time: expired after 1.1 s, so this lookup reads it again and waits
+    await sleep(1_100);
+    await e.describeTopic(topic);
+    const readAt = Date.now();
     const read = e.admin.getPartitionedMetadata.bind(e.admin);
     let calls = 0;
     let hold: Promise<void> | null = null;
@@ -309,8 +313,15 @@ if (skip) {
       return n;
     };
     hold = new Promise<void>((r) => (release = r));
-    await sleep(600); // past half of the 1 s the metadata may be old
-    const infos = await Promise.all(Array.from({ length: 10 }, () => e.describeTopic(topic)));
+    await sleep(650 - (Date.now() - readAt)); // past half of the 1 s the metadata may be old, not past all of it
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<'stuck'>((r) => (timer = setTimeout(() => r('stuck'), 3_000)));
+    const infos = await Promise.race([Promise.all(Array.from({ length: 10 }, () => e.describeTopic(topic))), stuck]);
+    clearTimeout(timer);
+    if (infos === 'stuck') {
+      release();
+      assert.fail(`lookups ${Date.now() - readAt - 3_000} ms after the metadata was read waited for the held refresh`);
+    }
     assert.ok(infos.every((i) => i?.partitions === 1));
     for (let i = 1; i <= 3; i++) await e.append(tp, validated(batch(1, `r${i}`, 1_000 + i)), { acks: -1 });
     assert.equal(calls, 1, 'ten lookups and three appends started one refresh and completed while it was held');
