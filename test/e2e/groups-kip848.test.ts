@@ -245,7 +245,13 @@ describe('consumer group protocol (KIP-848) with real clients', () => {
       assert.equal(topics.has(`other-${tag}-orders`), false, 'a topic the regex does not match is not consumed');
       // where each value was consumed (member, partition, offset), and the members' commit failures, for a failure's message
       const consumedAt = new Map<string, string[]>();
-      for (const m of members) for (const r of m.records) consumedAt.set(String(r.value), [...(consumedAt.get(String(r.value)) ?? []), `${m.name} ${r.topic}:${r.partition}@${r.offset}`]);
+      for (const m of members) {
+        for (const r of m.records) {
+          const at = consumedAt.get(String(r.value)) ?? [];
+          at.push(`${m.name} ${r.topic}:${r.partition}@${r.offset}`);
+          consumedAt.set(String(r.value), at);
+        }
+      }
       const twice = [...consumedAt].filter(([, at]) => at.length > 1);
       assert.equal(twice.length, 0, `nothing consumed twice; consumed twice: ${JSON.stringify(twice.slice(0, 10))}\n${state()}`);
     } finally {

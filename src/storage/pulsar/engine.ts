@@ -141,11 +141,13 @@ export class PulsarEngine implements StorageEngine {
   private readonly timeoutMs: number;
   private readonly partitions = new Map<string, PulsarPartition>();
   private readonly topicCache = new Map<string, TopicCacheEntry>();
-  /** The load of a topic's metadata under way, which callers share (see load()). */
-  private readonly topicLoads = new Map<string, Promise<TopicCacheEntry>>();
-  /** Numbers the loads and invalidations; a load started before the newest one stored (or an invalidation) does not store its older view. */
+  /**
+   * The newest load of a topic's metadata under way, which callers share (see load()). Only that
+   * load stores what it read: one it replaced (a fresh load started after it) or one an
+   * invalidation dropped answers its callers without storing its older view.
+   */
+  private readonly topicLoads = new Map<string, { seq: number; done: Promise<TopicCacheEntry> }>();
   private topicLoadSeq = 0;
-  private readonly topicStoredSeq = new Map<string, number>();
   private readonly logStarts = new Map<string, bigint>();
   /** partition -> resolves when the appends queued while it opened have been handed to it */
   private readonly appendGates = new Map<string, Promise<void>>();
@@ -327,18 +329,18 @@ export class PulsarEngine implements StorageEngine {
         return Promise.resolve(c);
       }
       const running = this.topicLoads.get(name);
-      if (running) return running;
+      if (running) return running.done;
     }
     return this.startLoad(name);
   }
 
   private startLoad(name: string): Promise<TopicCacheEntry> {
     const seq = ++this.topicLoadSeq;
-    const p = this.readTopic(name, seq).finally(() => {
-      if (this.topicLoads.get(name) === p) this.topicLoads.delete(name);
+    const done = this.readTopic(name, seq).finally(() => {
+      if (this.topicLoads.get(name)?.seq === seq) this.topicLoads.delete(name);
     });
-    this.topicLoads.set(name, p);
-    return p;
+    this.topicLoads.set(name, { seq, done });
+    return done;
   }
 
   private async readTopic(name: string, seq: number): Promise<TopicCacheEntry> {
@@ -363,9 +365,8 @@ export class PulsarEngine implements StorageEngine {
           }
         : null;
     const entry: TopicCacheEntry = { info, config: resolveTopicConfig(configs, this.configDefaults), at: Date.now() };
-    // a newer load or an invalidation came first: its view stands (this one is older)
-    if ((this.topicStoredSeq.get(name) ?? 0) > seq) return this.topicCache.get(name) ?? entry;
-    this.topicStoredSeq.set(name, seq);
+    // replaced by a newer load, or dropped by an invalidation: this view is older than theirs
+    if (this.topicLoads.get(name)?.seq !== seq) return this.topicCache.get(name) ?? entry;
     const before = this.topicCache.get(name)?.info;
     this.topicCache.set(name, entry);
     if (info) this.topicIds.set(info.topicId.toString('hex'), name);
@@ -389,7 +390,6 @@ export class PulsarEngine implements StorageEngine {
   private invalidate(name: string): void {
     this.topicCache.delete(name);
     this.topicLoads.delete(name);
-    this.topicStoredSeq.set(name, ++this.topicLoadSeq);
     this.listCache = null;
   }
 
