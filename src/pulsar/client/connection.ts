@@ -288,6 +288,20 @@ export class Connection {
     if (h === undefined || this.producers.get(id) === h) this.producers.delete(id);
   }
 
+  /**
+   * Whether `h` is still producer `id` of this connection. A registration checks it once the
+   * broker has answered: a CLOSE_PRODUCER (the broker unloading the topic) can arrive in the same
+   * read as the PRODUCER_SUCCESS, before the producer counts itself ready, and removes it here.
+   */
+  hasProducer(id: bigint, h: ProducerHandler): boolean {
+    return this.producers.get(id) === h;
+  }
+
+  /** Whether `h` is still consumer `id` of this connection (see hasProducer: CLOSE_CONSUMER beside the SUBSCRIBE's SUCCESS). */
+  hasConsumer(id: bigint, h: ConsumerHandler): boolean {
+    return this.consumers.get(id) === h;
+  }
+
   registerConsumer(id: bigint, h: ConsumerHandler): void {
     this.consumers.set(id, h);
   }

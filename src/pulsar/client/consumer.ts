@@ -209,6 +209,10 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     );
     void answer;
     if (cnx.isClosed) throw new PulsarClientError('ConnectionClosed', `SUBSCRIBE on ${this.topic}: connection closed`, true);
+    // as for producers: a CLOSE_CONSUMER read together with the SUCCESS unregistered us (see Connection.hasConsumer)
+    if (this.consumerId === consumerId && !cnx.hasConsumer(consumerId, this)) {
+      throw new PulsarClientError('ServiceNotReady', `SUBSCRIBE ${this.subscription} on ${this.topic}: the broker closed the consumer as it subscribed`, true);
+    }
     if (this.state !== 'connecting' || this.consumerId !== consumerId) {
       cnx.unregisterConsumer(consumerId, this);
       const rid = this.ctx.ids.next();

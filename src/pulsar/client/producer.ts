@@ -166,6 +166,10 @@ export class ProducerImpl implements Producer, ProducerHandler {
       throw new PulsarClientError('ProducerFenced', `PRODUCER on ${this.topic}: lost exclusive access, another producer holds the topic`, false);
     }
     if (cnx.isClosed) throw new PulsarClientError('ConnectionClosed', `PRODUCER on ${this.topic}: connection closed`, true);
+    // a CLOSE_PRODUCER read together with the answer was dropped (not ready yet) and unregistered
+    // us: ready now, the producer would send into a registration the broker has closed, and never
+    // hear of the connection's end (its sends would time out, one by one, for good)
+    if (!cnx.hasProducer(this.id, this)) throw new PulsarClientError('ServiceNotReady', `PRODUCER on ${this.topic}: the broker closed the producer as it registered`, true);
     if (this.state !== 'connecting') {
       // closed meanwhile: let the broker forget it
       cnx.unregisterProducer(this.id, this);
