@@ -265,6 +265,37 @@ if (skip) {
     assert.equal(await other.describeTopic(topic), null);
   });
 
+  test('pulsar engine: a failed look at the log start never invents one: offsets fail retriable (not log start = high watermark), appends are still answered', async () => {
+    const a = engine('kafka');
+    await a.start();
+    const topic = `persistent://${ns}/log-start-look`;
+    await a.createTopic(topic, 1, {});
+    const tp = { topic, partition: 0 };
+    for (let i = 0; i < 4; i++) await a.append(tp, validated(batch(2, `l${i}`, 1)), { acks: -1 });
+    assert.equal((await a.offsets(tp)).logStartOffset, 0n);
+    // another node, whose every look at the partition's ledgers fails (the admin API unavailable)
+    const b = engine('kafka');
+    await b.start();
+    const stats = b.admin.internalStats.bind(b.admin);
+    let looks = 0;
+    b.admin.internalStats = async () => {
+      looks++;
+      throw Object.assign(new Error('admin API unavailable (test)'), { status: 503 });
+    };
+    const r = await b.append(tp, validated(batch(2, 'while-down', 1)), { acks: -1 });
+    assert.equal(r.baseOffset, 8n, 'the append is answered: its records are written');
+    await assert.rejects(b.offsets(tp), (x: unknown) => {
+      assert.ok(x instanceof StorageError, String(x));
+      assert.equal(x.code, ErrorCode.NOT_LEADER_OR_FOLLOWER, x.message);
+      return true;
+    });
+    assert.ok(looks >= 2, `looked again on the offsets query (${looks} looks)`);
+    b.admin.internalStats = stats;
+    const o = await b.offsets(tp);
+    assert.equal(o.logStartOffset, 0n);
+    assert.equal(o.highWatermark, 10n);
+  });
+
   test('pulsar engine: topic id -> name is one lookup (no listing of tenants, namespaces and topics) on a node that never saw the topic', async () => {
     const a = engine('kafka');
     await a.start();

@@ -11,6 +11,8 @@
  */
 import type { PulsarAdmin, LedgerInfo } from '../../pulsar/admin/types.js';
 import type { MessageId, PulsarClient } from '../../pulsar/client/types.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { StorageError } from '../engine.js';
 import { entryRecordCount } from './entry-format.js';
 
 export interface LocatedEntry {
@@ -132,11 +134,17 @@ export class Locator {
     return null;
   }
 
-  /** The first stored entry, or null when the partition has none. */
+  /**
+   * The first stored entry, or null when the partition has none. Rejects when that entry cannot be
+   * read (no answer, or trimmed between the stats and the read): "none" would say the log is empty.
+   */
   async first(topic: string): Promise<LocatedEntry | null> {
     const ledgers = await this.ledgers(topic, true);
     if (ledgers.length === 0) return null;
-    return this.probe(topic, { ledgerId: ledgers[0]!.ledgerId, entryId: 0n });
+    const at = { ledgerId: ledgers[0]!.ledgerId, entryId: 0n };
+    const e = await this.probe(topic, at);
+    if (e === null) throw new StorageError(ErrorCode.REQUEST_TIMED_OUT, `the first entry of ${topic} (${at.ledgerId}:0) could not be read`);
+    return e;
   }
 
   /**

@@ -191,6 +191,8 @@ function readerKey(who: string, offset: bigint): string {
 const READER_IDLE_MS = 30_000;
 /** How stale the log start offset may be (see logStart()). */
 const LOG_START_TTL_MS = 10_000;
+/** After a failed look at the log start, the next one after this long. */
+const LOG_START_RETRY_MS = 1000;
 
 /**
  * The tail reads on demand (its permits are granted by the partition, not by
@@ -350,6 +352,7 @@ export class PulsarPartition {
         if (e.messageId.ledgerId > last.ledgerId || (e.messageId.ledgerId === last.ledgerId && e.messageId.entryId > last.entryId)) break;
       }
     }
+    this.refreshLogStart().catch(() => undefined); // the first append's answer needs it (logged if it fails)
     void this.pump();
   }
 
@@ -586,7 +589,8 @@ export class PulsarPartition {
       issued();
     }
     const first = await result;
-    return { ...first, logStartOffset: await this.logStart() };
+    // the records are written: an unknown log start (-1, as Kafka has it) must not fail the append
+    return { ...first, logStartOffset: await this.logStart().catch(() => -1n) };
   }
 
   /** Idempotence checks, then the send (issued synchronously, so calls keep their order). */
@@ -762,15 +766,18 @@ export class PulsarPartition {
 
   /**
    * The first stored offset (Pulsar's retention frees whole ledgers), known
-   * within LOG_START_TTL_MS: the first call waits for it; afterwards a stale
+   * within LOG_START_TTL_MS: the first call waits for it (the partition's open
+   * starts that look, so the first append rarely does); afterwards a stale
    * value is answered while one refresh runs in the background (internal stats
    * and a one-entry read: not a cost every append should wait for, nor repeat
-   * once per concurrent call).
+   * once per concurrent call). A failed look never invents a value: the known
+   * one stays (looked at again after LOG_START_RETRY_MS), and with none known
+   * the call fails with the look's (retriable) error.
    */
   async logStart(): Promise<bigint> {
     const deleted = this.ctx.deletedBefore();
     if (this.logStartCache === null) await this.refreshLogStart();
-    else if (Date.now() - this.logStartCache.at > LOG_START_TTL_MS) void this.refreshLogStart();
+    else if (Date.now() - this.logStartCache.at > LOG_START_TTL_MS) this.refreshLogStart().catch(() => undefined);
     let ls = this.logStartCache!.value;
     if (deleted > ls) ls = deleted;
     return ls > this.hw ? this.hw : ls;
@@ -778,10 +785,18 @@ export class PulsarPartition {
 
   private refreshLogStart(): Promise<void> {
     this.logStartRefresh ??= (async () => {
-      const at = Date.now();
-      const first = await this.ctx.locator.first(this.name).catch(() => null);
-      this.logStartCache = { value: first ? first.base : this.hw, at };
-      this.logStartRefresh = null;
+      try {
+        const at = Date.now();
+        const first = await this.ctx.locator.first(this.name);
+        this.logStartCache = { value: first ? first.base : this.hw, at };
+      } catch (e) {
+        const known = this.logStartCache;
+        this.ctx.logger.warn({ err: e, partition: this.label, kept: known ? String(known.value) : null }, 'could not read the log start offset');
+        if (known) known.at = Date.now() - LOG_START_TTL_MS + LOG_START_RETRY_MS;
+        throw toStorageError(e, `${this.label}: log start offset`);
+      } finally {
+        this.logStartRefresh = null;
+      }
     })();
     return this.logStartRefresh;
   }
