@@ -296,6 +296,20 @@ if (skip) {
     assert.equal(o.highWatermark, 10n);
   });
 
+  test('pulsar engine: lookups of names that are no topic are not kept once expired (any client can ask for any name); an existing topic\'s entry stays', async () => {
+    const e = engine('kafka');
+    await e.start();
+    const topic = `persistent://${ns}/kept-entry`;
+    await e.createTopic(topic, 1, {});
+    await e.describeTopic(topic);
+    for (let i = 0; i < 50; i++) assert.equal(await e.describeTopic(`persistent://${ns}/no-such-topic-${i}`), null);
+    const inside = e as unknown as { topicCache: Map<string, unknown>; closeIdle(): Promise<void> };
+    assert.equal(inside.topicCache.size, 51);
+    await new Promise((r) => setTimeout(r, 1_100)); // past the 1 s a lookup is kept
+    await inside.closeIdle(); // the engine's periodic sweep (every 30 s)
+    assert.deepEqual([...inside.topicCache.keys()], [topic]);
+  });
+
   test('pulsar engine: topic id -> name is one lookup (no listing of tenants, namespaces and topics) on a node that never saw the topic', async () => {
     const a = engine('kafka');
     await a.start();

@@ -268,11 +268,23 @@ export class PulsarEngine implements StorageEngine {
   private async closeIdle(): Promise<void> {
     const idleMs = this.options.partitionIdleMs ?? 300_000;
     const now = Date.now();
+    this.sweepTopicCache(now);
     for (const [k, p] of this.partitions) {
       if (now - p.lastUsed > idleMs || p.failed) {
         this.partitions.delete(k);
         await p.close();
       }
+    }
+  }
+
+  /**
+   * Forget expired lookups of names that named no topic: any client may ask for any name (Metadata,
+   * Produce, Fetch), and each miss was kept for good. An expired entry of an existing topic stays: it
+   * is how the next read of that name notices a deletion or re-creation (dropPartitions).
+   */
+  private sweepTopicCache(now: number): void {
+    for (const [name, c] of this.topicCache) {
+      if (c.info === null && now - c.at >= TOPIC_CACHE_MS && !this.topicLoads.has(name)) this.topicCache.delete(name);
     }
   }
 
