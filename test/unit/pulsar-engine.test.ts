@@ -46,15 +46,16 @@ if (skip) {
   let ns: string;
   const engines: PulsarEngine[] = [];
 
-  function engine(format: 'pulsar' | 'kafka', opts: { rebuild?: number; cacheBytes?: number } = {}): PulsarEngine {
+  function engine(format: 'pulsar' | 'kafka', opts: { rebuild?: number; cacheBytes?: number; timeoutMs?: number } = {}): PulsarEngine {
     const token = () => p.adminToken;
+    const timeoutMs = opts.timeoutMs ?? 15_000;
     const e = new PulsarEngine({
-      client: createPulsarClient({ serviceUrl: p.serviceUrl, auth: { method: 'token', token }, operationTimeoutMs: 15_000 }),
-      admin: createPulsarAdmin({ webServiceUrl: p.webUrl, token, timeoutMs: 15_000 }),
+      client: createPulsarClient({ serviceUrl: p.serviceUrl, auth: { method: 'token', token }, operationTimeoutMs: timeoutMs }),
+      admin: createPulsarAdmin({ webServiceUrl: p.webUrl, token, timeoutMs }),
       entryFormat: format,
       metadataNamespace: `${ns}-meta`,
       nodeId: 0,
-      operationTimeoutMs: 15_000,
+      operationTimeoutMs: timeoutMs,
       ...(opts.rebuild !== undefined ? { tailRebuildEntries: opts.rebuild } : {}),
       ...(opts.cacheBytes !== undefined ? { partitionCacheBytes: opts.cacheBytes } : {}),
     });
@@ -191,6 +192,32 @@ if (skip) {
     const retry2 = await again.append(tp, validated(batch(3, 'i1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 })), { acks: -1 });
     assert.equal(retry2.duplicate, true);
     assert.equal(retry2.baseOffset, 3n);
+  });
+
+  test('pulsar engine: an append waits for a silent tail reader at most the operation timeout (REQUEST_TIMED_OUT); the partition reopens and the retried idempotent batch is a duplicate at its offset', async () => {
+    const e = engine('kafka', { timeoutMs: 2_000 });
+    await e.start();
+    const topic = `persistent://${ns}/silent-tail`;
+    await e.createTopic(topic, 1, {});
+    const tp = { topic, partition: 0 };
+    assert.equal((await e.offsets(tp)).highWatermark, 0n); // opens the partition
+    const inside = e as unknown as { partitions: Map<string, { tail: { onMessage(...a: unknown[]): void } }> };
+    const [part] = [...inside.partitions.entries()].filter(([k]) => k.startsWith(topic)).map(([, v]) => v);
+    assert.ok(part);
+    part.tail.onMessage = () => undefined; // the tail reader delivers nothing from now on, silently
+    const pid = await e.allocateProducerId();
+    const b0 = () => validated(batch(3, 's0', 1, { producerId: pid, producerEpoch: 0, baseSequence: 0 }));
+    // the partition's first entry: its offsets can only come from the tail
+    const t0 = Date.now();
+    await rejectsCode(e.append(tp, b0(), { acks: -1 }), ErrorCode.REQUEST_TIMED_OUT);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 1_900 && waited < 10_000, `answered after ${waited} ms`);
+    const retry = await e.append(tp, b0(), { acks: -1 });
+    assert.equal(retry.duplicate, true, 'the reopened partition knows the batch was written');
+    assert.equal(retry.baseOffset, 0n);
+    const next = await e.append(tp, validated(batch(2, 's1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 })), { acks: -1 });
+    assert.equal(next.baseOffset, 3n);
+    assert.equal((await e.offsets(tp)).highWatermark, 5n, 'nothing written twice');
   });
 
   test('pulsar engine: with the tail reading on demand, two nodes appending to one partition keep dense offsets and the idempotent state', async () => {

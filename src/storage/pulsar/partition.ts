@@ -524,7 +524,33 @@ export class PulsarPartition {
       return Promise.resolve(seen);
     }
     if (this.failure) return Promise.reject(this.failure);
-    const p = new Promise<EntrySpan>((resolve, reject) => this.pendingIds.set(key, { resolve, reject }));
+    const p = new Promise<EntrySpan>((resolve, reject) => {
+      // bounded: a tail that stops delivering (whatever the cause) must not hold appends, and the Kafka
+      // retries that join them, for good; the partition fails and reopens, rebuilding its producer
+      // state from the log, so a retried idempotent batch is recognised as written
+      const ms = this.ctx.operationTimeoutMs;
+      const timer = setTimeout(() => {
+        if (this.pendingIds.get(key) !== w) return;
+        const t = this.tail;
+        this.ctx.logger.warn(
+          { partition: this.label, producer: producerName, sequenceId: String(sequenceId), tailConnected: t?.connected, tailPermits: t?.permits, highWatermark: String(this.hw), knownEnd: String(this.knownEnd), waiting: this.pendingIds.size },
+          'the tail reader did not deliver an appended entry: the partition reopens',
+        );
+        this.fail(new StorageError(ErrorCode.REQUEST_TIMED_OUT, `${this.label}: the tail reader did not deliver the appended entry within ${ms} ms`));
+      }, ms);
+      timer.unref();
+      const w: Waiter = {
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.pendingIds.set(key, w);
+    });
     this.demandTail();
     return p;
   }
