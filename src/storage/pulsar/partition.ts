@@ -205,11 +205,15 @@ const LOG_START_RETRY_MS = 1000;
  * tail collects this node's own entries once per LAZY_BATCH_MS in one read
  * (one permit more probes for the next entry, so an entry of another writer
  * still turns the tail eager at once). Reading back every own entry as it was
- * written cost the broker a cursor read and a dispatch per entry.
+ * written cost the broker a cursor read and a dispatch per entry. Every
+ * 200 ms, not every 20: at a steady 6,900 records/s (kafka format, 1 KiB) the
+ * broker's CPU per record fell from 1.31-1.37x the native Pulsar producer's to
+ * 0.94-1.30x, the gateway's by ~10%. Well inside the broker's cache eviction
+ * threshold (1 s by default), so the read-back is served from its cache.
  */
 const TAIL_PERMITS = 1000;
 const EAGER_HOLD_MS = 1000;
-const LAZY_BATCH_MS = 20;
+const LAZY_BATCH_MS = 200;
 /**
  * A catch-up reader's receive queue: up to 4 MiB of entries buffered or on their way (four of Kafka's
  * default max.partition.fetch.bytes), so a consumer reading a backlog gets full fetches without a
