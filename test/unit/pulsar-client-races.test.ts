@@ -7,6 +7,8 @@
  * ready on a registration the broker had closed, was no longer known to its connection, and every
  * send of that partition timed out for good.) The same client against the real broker:
  * test/unit/pulsar-client.test.ts and test/e2e/pulsar-broker-restart.test.ts.
+ * Also here: how soon producers and readers in reconnect back-off come back once the broker
+ * answers again (the pool's probe of the service URL wakes them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,9 +120,19 @@ function scriptedBroker(closeWithAnswer: (kind: 'producer' | 'consumer', n: numb
   });
   return {
     stats,
-    async start(): Promise<string> {
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    async start(port = 0): Promise<string> {
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
       return `pulsar://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    },
+    /** The broker goes away (connections reset, the port refuses) until start(port) again. */
+    async away(): Promise<number> {
+      const { port } = server.address() as net.AddressInfo;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sockets) s.destroy();
+      producers.clear();
+      consumers.clear();
+      await closed;
+      return port;
     },
     /** The broker unloads the topic: CLOSE_PRODUCER for every producer it holds. */
     closeProducers(): void {
@@ -171,6 +183,42 @@ test('a CLOSE_CONSUMER read together with the SUBSCRIBE answer: the reader subsc
     assert.ok(e, 'an entry arrived (a reader left on the closed registration gets nothing)');
     assert.equal(e.payload.toString(), 'the entry');
     assert.equal(broker.stats.subscriptions, 2);
+  } finally {
+    await client.close();
+    broker.stop();
+  }
+});
+
+test('the broker away for seconds: a producer and a reader in reconnect back-off are back within moments of it answering again, not after their grown delay', async (t) => {
+  const broker = scriptedBroker(() => false);
+  const url = await broker.start();
+  const delays: number[] = [];
+  const logger = {
+    ...quiet,
+    info(o: { delayMs?: number }, msg?: string) {
+      if (msg === 'pulsar: producer reconnecting' && o.delayMs !== undefined) delays.push(o.delayMs);
+    },
+  };
+  const client = createPulsarClient({ serviceUrl: url, operationTimeoutMs: 3000, logger });
+  try {
+    const producer = await client.createProducer({ topic: 'persistent://t/n/away' });
+    const reader = await client.subscribe({ topic: 'persistent://t/n/away', subscription: 'reader', durable: false, receiverQueueSize: 10 });
+    await producer.send({ payload: Buffer.from('before') });
+    const port = await broker.away();
+    // the producer retries while the broker is away, each delay about twice the last
+    const t0 = Date.now();
+    while (!delays.some((d) => d >= 5_000) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
+    const sleeping = delays.at(-1)!;
+    assert.ok(sleeping >= 5_000, `the back-off grew (${delays.join(', ')} ms)`);
+    const back = Date.now();
+    await broker.start(port);
+    while (!(producer.connected && reader.connected) && Date.now() - back < 15_000) await new Promise((r) => setTimeout(r, 20));
+    const took = Date.now() - back;
+    t.diagnostic(`back ${took} ms after the broker answered again; the producer's back-off delay then: ${sleeping} ms`);
+    assert.ok(producer.connected && reader.connected, 'both reconnected');
+    assert.ok(took < 3_000, `back ${took} ms after the broker answered again, while the producer's back-off delay was ${sleeping} ms`);
+    const r = await producer.send({ payload: Buffer.from('after') });
+    assert.ok(r.messageId.entryId >= 0n);
   } finally {
     await client.close();
     broker.stop();

@@ -40,6 +40,7 @@ export class PulsarClientImpl implements PulsarClient {
       logger,
       operationTimeoutMs,
       maxBackoffMs: o.maxBackoffMs ?? 30_000,
+      reachable: this.pool.reachable,
       ...(o.observer ? { observer: o.observer } : {}),
       connect: (topic, identity) => this.connectTo(topic, identity),
       track: (x) => {

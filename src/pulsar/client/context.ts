@@ -1,4 +1,5 @@
 /** What producers and consumers need from their client: ids, connections to a topic's broker, settings. */
+import type { WakeSignal } from './backoff.js';
 import type { Connection } from './connection.js';
 import type { IdGenerator } from './ids.js';
 import type { ClientLogger, OriginalIdentity, PulsarClientObserver } from './types.js';
@@ -8,6 +9,8 @@ export interface ClientContext {
   logger: ClientLogger;
   operationTimeoutMs: number;
   maxBackoffMs: number;
+  /** Fires when the service URL is reachable again after it was not: reconnect back-off ends early. */
+  reachable?: WakeSignal;
   /** Metrics of lookups, reconnects and send latency; absent when nobody listens. */
   observer?: PulsarClientObserver;
   /** Lookup + pooled connection to the broker owning `topic`. */
