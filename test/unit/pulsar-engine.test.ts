@@ -323,6 +323,33 @@ if (skip) {
     assert.equal(o.highWatermark, 10n);
   });
 
+  test('pulsar engine: a log start look that found no entry says the log starts where it ended when the look began, not where it ends when the look answers (appends meanwhile)', async () => {
+    const e = engine('kafka');
+    await e.start();
+    const topic = `persistent://${ns}/log-start-race`;
+    await e.createTopic(topic, 1, {});
+    const tp = { topic, partition: 0 };
+    // the partition's first look at its ledgers reads them now (no entry yet) and answers once released
+    const stats = e.admin.internalStats.bind(e.admin);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let looks = 0;
+    e.admin.internalStats = async (name: string) => {
+      const s = await stats(name);
+      if (++looks === 1) await gate;
+      return s;
+    };
+    const appended = e.append(tp, validated(batch(3, 'race', 1)), { acks: -1 }); // opens the partition, which starts the look
+    const inside = e as unknown as { partitions: Map<string, { highWatermark: bigint }> };
+    const t0 = Date.now();
+    const part = () => [...inside.partitions.entries()].find(([k]) => k.startsWith(topic))?.[1];
+    while ((part()?.highWatermark ?? 0n) < 3n && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(part()?.highWatermark, 3n, 'the entry was written and seen by the tail while the look was held');
+    release();
+    assert.equal((await appended).baseOffset, 0n);
+    assert.equal((await e.offsets(tp)).logStartOffset, 0n, 'earliest is the first record, not the end of the log');
+  });
+
   test('pulsar engine: lookups of names that are no topic are not kept once expired (any client can ask for any name); an existing topic\'s entry stays', async () => {
     const e = engine('kafka');
     await e.start();

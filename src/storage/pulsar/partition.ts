@@ -817,8 +817,11 @@ export class PulsarPartition {
     this.logStartRefresh ??= (async () => {
       try {
         const at = Date.now();
+        // no entry stored: nothing below the high watermark as of now is left; as of when the look
+        // answers could be too late (an append and the tail may have moved it past new entries meanwhile)
+        const hwBefore = this.hw;
         const first = await this.ctx.locator.first(this.name);
-        this.logStartCache = { value: first ? first.base : this.hw, at };
+        this.logStartCache = { value: first ? first.base : hwBefore, at };
       } catch (e) {
         const known = this.logStartCache;
         this.ctx.logger.warn({ err: e, partition: this.label, kept: known ? String(known.value) : null }, 'could not read the log start offset');
