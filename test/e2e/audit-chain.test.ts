@@ -8,17 +8,17 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { SignJWT } from 'jose';
 import { Kafka, logLevel } from 'kafkajs';
 import { cliCommand, repoRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { tempDir } from '../helpers/temp.js';
 
 const secret = randomBytes(32);
-const dir = mkdtempSync(join(tmpdir(), 'kop-audit-chain-'));
+const dir = tempDir('kop-audit-chain-');
 const policies = join(dir, 'policies');
 const auditFile = join(dir, 'logs', 'audit.log');
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');

@@ -5,8 +5,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
@@ -18,6 +17,7 @@ import { encodeRequest, decodeResponse } from '../../src/protocol/codec/frame.js
 import { API_KEYS } from '../../src/protocol/generated/apis.js';
 import { ApiVersionsRequest, FetchRequest, MetadataRequest } from '../../src/protocol/generated/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
+import { tempDir } from '../helpers/temp.js';
 
 let gw: TestGateway;
 before(async () => {
@@ -49,7 +49,7 @@ test('kafkajs admin describeCluster() shows the advertised broker, controller an
 });
 
 test('cluster id survives a restart on the same data directory', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kop-clusterid-'));
+  const dir = tempDir('kop-clusterid-');
   const a = await startTestGateway({}, dir);
   const id = a.gateway.context.clusterId;
   await a.stop();
@@ -146,7 +146,7 @@ test('pipelined requests on one connection are answered in request order', async
 });
 
 test('CLI: a bad config key or value exits non-zero with a message naming the key', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kop-cli-'));
+  const dir = tempDir('kop-cli-');
   const file = join(dir, 'bad.conf');
   const { cmd, args } = cliCommand();
   writeFileSync(file, 'kafkaListeners=PLAINTEXT://127.0.0.1:0\nkafkaTennant=acme\n');
@@ -163,7 +163,7 @@ test('CLI: a bad config key or value exits non-zero with a message naming the ke
 });
 
 test('CLI: SIGTERM finishes an in-flight long-poll before exiting 0', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kop-sigterm-'));
+  const dir = tempDir('kop-sigterm-');
   const p = await spawnGateway({ KOP_KAFKA_LISTENERS: 'PLAINTEXT://127.0.0.1:0', KOP_DATA_DIRECTORY: dir });
   const c = await RawClient.open(p.port);
   c.send(encodeRequest(API_KEYS.Metadata, 9, 5, 'raw', { ...MetadataRequest.defaults(), topics: [{ topicId: Buffer.alloc(16), name: 'sigterm-t' }] }));

@@ -6,17 +6,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { SignJWT } from 'jose';
 import { Kafka, logLevel } from 'kafkajs';
 import { cliCommand, repoRoot, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { tempDir } from '../helpers/temp.js';
 
 const secret = randomBytes(32);
-const dir = mkdtempSync(join(tmpdir(), 'kop-explain-e2e-'));
+const dir = tempDir('kop-explain-e2e-');
 const policies = join(dir, 'policies');
 const auditFile = join(dir, 'audit.log');
 const secretFile = join(dir, 'secret.key');

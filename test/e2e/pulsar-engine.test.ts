@@ -10,8 +10,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
@@ -21,6 +19,7 @@ import { kcatConsume, kcatProduce } from '../helpers/clients/kcat.js';
 import { kafkajsConsume, kafkajsProduce } from '../helpers/clients/kafkajs.js';
 import type { Compression, ConsumedRecord, ProduceRecordInput } from '../helpers/clients/types.js';
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
+import { tempDir } from '../helpers/temp.js';
 
 const skip = pulsarSkipReason();
 const BASE_TS = 1_700_000_000_000;
@@ -70,7 +69,7 @@ if (skip) {
     p = await sharedPulsar();
     for (const format of ['pulsar', 'kafka'] as const) {
       nss[format] = await createNamespace(p, uniqueName(`e2e-${format}`));
-      dirs[format] = mkdtempSync(join(tmpdir(), `kop-e2e-pulsar-${format}-`));
+      dirs[format] = tempDir(`kop-e2e-pulsar-${format}-`);
       await start(format);
     }
   });

@@ -16,8 +16,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { toolTest, unavailable } from '../helpers/clients/gate.js';
@@ -29,6 +27,7 @@ import { toBuffer, type ConsumedRecord, type ProduceRecordInput } from '../helpe
 import { createNamespace, pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
 import { pulsarConsume, pulsarJavaUnavailable, pulsarProduce, type PulsarConsumed, type PulsarProduced } from '../helpers/pulsar/interop.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
+import { tempDir } from '../helpers/temp.js';
 
 const env = harnessEnv();
 const skip = pulsarSkipReason() ?? (env.strict ? undefined : pulsarJavaUnavailable());
@@ -157,7 +156,7 @@ if (skip) {
     p = await sharedPulsar();
     conn = { url: p.serviceUrl, token: p.adminToken };
     ns = await createNamespace(p, uniqueName('interop'));
-    gw = await startTestGateway(pulsarGatewayConfig(p, ns), mkdtempSync(join(tmpdir(), 'kop-e2e-pulsar-interop-')));
+    gw = await startTestGateway(pulsarGatewayConfig(p, ns), tempDir('kop-e2e-pulsar-interop-'));
   });
   after(async () => {
     await gw?.stop().catch(() => undefined);

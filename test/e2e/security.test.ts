@@ -6,8 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
@@ -21,9 +20,10 @@ import { kcatConsume, kcatProduce } from '../helpers/clients/kcat.js';
 import { encodeRequest, decodeResponse } from '../../src/protocol/codec/frame.js';
 import { API_KEYS } from '../../src/protocol/generated/apis.js';
 import { ApiVersionsRequest, MetadataRequest } from '../../src/protocol/generated/index.js';
+import { tempDir } from '../helpers/temp.js';
 
 const secret = randomBytes(32);
-const dir = mkdtempSync(join(tmpdir(), 'kop-security-'));
+const dir = tempDir('kop-security-');
 const policies = join(dir, 'policies');
 const auditFile = join(dir, 'audit.log');
 let gw: TestGateway;

@@ -8,8 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import forge from 'node-forge';
@@ -23,8 +22,9 @@ import { JavaKafkaClient } from '../helpers/clients/java.js';
 import { PythonKafkaClient } from '../helpers/clients/python.js';
 import { createTestCertificates, opensslAvailable, type TestCertificates } from '../helpers/clients/certs.js';
 import type { ClientSecurity } from '../helpers/clients/types.js';
+import { tempDir } from '../helpers/temp.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'kop-tls-e2e-'));
+const tmp = (): string => tempDir('kop-tls-e2e-');
 const cleanup: string[] = [];
 after(() => {
   for (const d of cleanup) rmSync(d, { recursive: true, force: true });

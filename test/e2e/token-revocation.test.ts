@@ -9,16 +9,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { tempDir } from '../helpers/temp.js';
 
 const secret = randomBytes(32);
-const dir = mkdtempSync(join(tmpdir(), 'kop-revocation-'));
+const dir = tempDir('kop-revocation-');
 const policies = join(dir, 'policies');
 const auditFile = join(dir, 'audit.log');
 const revocationFile = join(dir, 'revoked.yaml');

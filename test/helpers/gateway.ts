@@ -3,14 +3,14 @@
  * data directory) or as a child process running the CLI (for signal and crash
  * tests). Both are the production code paths; nothing is mocked.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadConfig } from '../../src/config/load.js';
 import { Gateway } from '../../src/server.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
+import { tempDir } from './temp.js';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -21,7 +21,7 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(overrides: Record<string, string | number | boolean> = {}, dataDirectory?: string): Promise<TestGateway> {
-  const dir = dataDirectory ?? mkdtempSync(join(tmpdir(), 'kop-e2e-'));
+  const dir = dataDirectory ?? tempDir('kop-e2e-');
   const config = loadConfig({
     env: {},
     overrides: { kafkaListeners: 'PLAINTEXT://127.0.0.1:0', dataDirectory: dir, logLevel: 'warn', auditLogFile: join(dir, 'audit.log'), ...overrides },

@@ -8,10 +8,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AuditChain,
@@ -25,8 +24,9 @@ import {
   verifyAuditLog,
 } from '../../src/security/audit/index.js';
 import { silentLogger } from '../../src/logger.js';
+import { tempDir as removedAtExit } from '../helpers/temp.js';
 
-const tempDir = () => mkdtempSync(join(tmpdir(), 'kop-chain-'));
+const tempDir = () => removedAtExit('kop-chain-');
 const recs = (file: string) =>
   readFileSync(file, 'utf8')
     .split('\n')

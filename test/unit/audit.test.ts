@@ -6,9 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import {
@@ -24,6 +23,7 @@ import {
   visibleIdentity,
 } from '../../src/security/audit/index.js';
 import { silentLogger } from '../../src/logger.js';
+import { tempDir as removedAtExit } from '../helpers/temp.js';
 
 type Rec = Record<string, any>;
 const records = (sink: MemoryAuditSink): Rec[] => sink.records() as Rec[];
@@ -34,7 +34,7 @@ function capturingLogger(): { logger: Logger; lines: Rec[] } {
 }
 
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'kop-audit-'));
+  return removedAtExit('kop-audit-');
 }
 
 function readRecords(path: string): Rec[] {

@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseProperties } from '../../src/config/properties.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { SCHEMA, envName } from '../../src/config/schema.js';
 import { parseListenerList } from '../../src/network/listeners.js';
+import { tempDir } from '../helpers/temp.js';
 
 function tempFile(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kop-config-'));
+  const dir = tempDir('kop-config-');
   const file = join(dir, 'gateway.conf');
   writeFileSync(file, text);
   return file;

@@ -7,8 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
@@ -16,9 +15,10 @@ import { loadConfig } from '../../src/config/load.js';
 import { explainCommand } from '../../src/cli/explain.js';
 import { createPulsarAdmin, type PulsarAdminClient } from '../../src/pulsar/admin/index.js';
 import { pulsarGatewayConfig, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
+import { tempDir } from '../helpers/temp.js';
 
 const secret = randomBytes(32);
-const dir = mkdtempSync(join(tmpdir(), 'kop-explain-'));
+const dir = tempDir('kop-explain-');
 const acmeFile = join(dir, 'acme.yaml');
 writeFileSync(
   acmeFile,

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { pino, type Logger } from 'pino';
 import { FilePolicySource, parsePolicyText, PolicyError, PulsarAuthorizer, type PolicyChange } from '../../src/security/authz/index.js';
 import { policiesCommand } from '../../src/cli/policies.js';
 import type { AuthResource } from '../../src/security/types.js';
+import { tempDir as removedAtExit } from '../helpers/temp.js';
 
 const ACME_JSON = JSON.stringify({
   tenant: 'acme',
@@ -47,7 +48,7 @@ namespaces:
 `;
 
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'kop-policies-'));
+  return removedAtExit('kop-policies-');
 }
 
 function errorOf(text: string, file = 'acme.json'): string {

@@ -7,8 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
@@ -19,9 +18,10 @@ import { ensureDevCertificates, type DevCertResult } from '../../src/security/de
 import { TlsManager, loadTlsMaterial, parseStoreType, parseTlsCiphers, parseTlsProtocols, readPkcs12 } from '../../src/security/tls/index.js';
 import { commandExists } from '../helpers/clients/proc.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { tempDir as removedAtExit } from '../helpers/temp.js';
 
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'kop-tls-'));
+  return removedAtExit('kop-tls-');
 }
 
 /** Two independent dev CA + server certificate sets, made once. */

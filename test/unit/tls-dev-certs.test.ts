@@ -6,18 +6,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DEV_CA_DAYS, DEV_SERVER_DAYS, devCertFiles, devCertHosts, ensureDevCertificates } from '../../src/security/dev-certs.js';
 import { certsCommand } from '../../src/cli/certs.js';
 import { cliCommand, repoRoot } from '../helpers/gateway.js';
+import { tempDir as removedAtExit } from '../helpers/temp.js';
 
 const DAY = 86_400_000;
 
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'kop-devcerts-'));
+  return removedAtExit('kop-devcerts-');
 }
 
 function load(file: string): X509Certificate {

@@ -7,14 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { parseRevocationFile, RevocationFileError, RevocationWatcher } from '../../src/security/tokens/revocation.js';
 import { createTokenValidator } from '../../src/security/tokens/index.js';
 import { SaslAuthenticator } from '../../src/security/sasl/authenticator.js';
+import { tempDir } from '../helpers/temp.js';
 
 test('revocation file: JSON and YAML, plain and timed entries; check() by jti and by subject', () => {
   const now = Date.parse('2026-01-02T00:00:00Z');
@@ -43,7 +43,7 @@ test('revocation file: JSON and YAML, plain and timed entries; check() by jti an
 });
 
 test('watcher: a missing file fails the open; a change applies; a broken edit keeps the list in force', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kop-revoke-'));
+  const dir = tempDir('kop-revoke-');
   const file = join(dir, 'revoked.json');
   await assert.rejects(RevocationWatcher.open(file), /tokenRevocationFile '.*' cannot be read/);
   writeFileSync(file, '{"tokens":["t1"]}');
@@ -93,7 +93,7 @@ test('config check: a tokenRevocationFile that cannot be used and a public audit
   const { checkConfiguration } = await import('../../src/config/check.js');
   const { loadConfig } = await import('../../src/config/load.js');
   const { generateKeyPairSync } = await import('node:crypto');
-  const dir = mkdtempSync(join(tmpdir(), 'kop-revoke-check-'));
+  const dir = tempDir('kop-revoke-check-');
   writeFileSync(join(dir, 'bad.yaml'), 'tokens: a1\n');
   writeFileSync(join(dir, 'pub.pem'), generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
   const config = loadConfig({

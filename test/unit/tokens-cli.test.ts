@@ -6,14 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { javaString, parseRelativeTimeSeconds, runTokensCli } from '../../src/cli/tokens.js';
 import { createTokenValidator } from '../../src/security/tokens/index.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kop-tokens-cli-'));
+const dir = tempDir('kop-tokens-cli-');
 const NOW = Date.UTC(2030, 5, 1, 0, 0, 0);
 
 interface Run {

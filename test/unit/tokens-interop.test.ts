@@ -6,8 +6,7 @@
  * Skipped (reason in the name) without Java or the fetched jars; failing under CI.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTokensCli } from '../../src/cli/tokens.js';
 import { AuthenticationError } from '../../src/security/types.js';
@@ -15,6 +14,7 @@ import { createTokenValidator } from '../../src/security/tokens/index.js';
 import { toolTest } from '../helpers/clients/gate.js';
 import { harnessEnv } from '../helpers/clients/paths.js';
 import { commandExists, runCommand } from '../helpers/clients/proc.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** Keep in sync with default_version in scripts/ci/fetch-pulsar-tokens-tool.sh. */
 const DEFAULT_PULSAR_VERSION = '3.0.7';
@@ -31,7 +31,7 @@ function unavailableReason(): string | undefined {
 }
 
 const why = unavailableReason();
-const dir = mkdtempSync(join(tmpdir(), 'kop-tokens-interop-'));
+const dir = tempDir('kop-tokens-interop-');
 
 /** `pulsar tokens <args>` */
 async function pulsar(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

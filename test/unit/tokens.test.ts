@@ -7,10 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CompactSign, exportJWK } from 'jose';
@@ -25,10 +24,11 @@ import {
   type TokenValidatorOptions,
 } from '../../src/security/tokens/index.js';
 import { readKeyFromUrl } from '../../src/security/tokens/keys.js';
+import { tempDir } from '../helpers/temp.js';
 
 // ---------------------------------------------------------------- helpers
 
-const dir = mkdtempSync(join(tmpdir(), 'kop-tokens-'));
+const dir = tempDir('kop-tokens-');
 let fileNo = 0;
 function tempFile(content: string | Uint8Array): string {
   const f = join(dir, `f${fileNo++}`);

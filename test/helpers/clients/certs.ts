@@ -4,11 +4,11 @@
  * unencrypted PKCS#8 PEM (what Java's PEM key stores, librdkafka and Node accept).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandExists } from './proc.js';
 import { ToolMissingError } from './paths.js';
+import { tempDir } from '../temp.js';
 
 export interface TestCertificates {
   dir: string;
@@ -26,7 +26,7 @@ export function opensslAvailable(): boolean {
 
 export function createTestCertificates(opts: { dir?: string; clientCn?: string; days?: number } = {}): TestCertificates {
   if (!opensslAvailable()) throw new ToolMissingError('openssl not found: apt-get install openssl');
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'kop-test-certs-'));
+  const dir = opts.dir ?? tempDir('kop-test-certs-');
   const days = String(opts.days ?? 2);
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
