@@ -793,6 +793,8 @@ export class PulsarPartition {
 
   private logStartCache: { value: bigint; at: number } | null = null;
   private logStartRefresh: Promise<void> | null = null;
+  /** The last look at the log start failed (only the first failure of a run of them is logged). */
+  private logStartFailing = false;
 
   /**
    * The first stored offset (Pulsar's retention frees whole ledgers), known
@@ -822,9 +824,13 @@ export class PulsarPartition {
         const hwBefore = this.hw;
         const first = await this.ctx.locator.first(this.name);
         this.logStartCache = { value: first ? first.base : hwBefore, at };
+        if (this.logStartFailing) this.ctx.logger.info({ partition: this.label }, 'the log start offset is readable again');
+        this.logStartFailing = false;
       } catch (e) {
         const known = this.logStartCache;
-        this.ctx.logger.warn({ err: e, partition: this.label, kept: known ? String(known.value) : null }, 'could not read the log start offset');
+        // once per outage (a look is retried every second per partition in use), then when it reads again
+        if (!this.logStartFailing) this.ctx.logger.warn({ err: e, partition: this.label, kept: known ? String(known.value) : null }, 'could not read the log start offset; retrying every second');
+        this.logStartFailing = true;
         if (known) known.at = Date.now() - LOG_START_TTL_MS + LOG_START_RETRY_MS;
         throw toStorageError(e, `${this.label}: log start offset`);
       } finally {
