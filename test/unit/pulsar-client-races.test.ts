@@ -14,6 +14,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createPulsarClient } from '../../src/pulsar/client/index.js';
+import type { ClientLogger } from '../../src/pulsar/client/types.js';
+import { waitFor } from '../helpers/wait.js';
 import { BaseCommandType, CommandLookupTopicResponseLookupType, type BaseCommand } from '../../src/pulsar/proto/index.js';
 import { PulsarFrameSplitter, decodeFrame, encodeCommand, encodePayloadCommand } from '../../src/pulsar/wire/index.js';
 
@@ -146,52 +148,49 @@ function scriptedBroker(closeWithAnswer: (kind: 'producer' | 'consumer', n: numb
   };
 }
 
-test('a CLOSE_PRODUCER read together with the answer to a re-registration: the producer registers again and its sends are answered', async () => {
+type Broker = ReturnType<typeof scriptedBroker>;
+type Client = ReturnType<typeof createPulsarClient>;
+
+/** A scripted broker and a client of it (operation timeout 3 s) for `run`; both closed afterwards. */
+async function withScriptedBroker(script: Parameters<typeof scriptedBroker>[0], run: (broker: Broker, client: Client) => Promise<void>, logger: ClientLogger = quiet): Promise<void> {
+  const broker = scriptedBroker(script);
+  const client = createPulsarClient({ serviceUrl: await broker.start(), operationTimeoutMs: 3000, logger });
+  try {
+    await run(broker, client);
+  } finally {
+    await client.close();
+    broker.stop();
+  }
+}
+
+test('a CLOSE_PRODUCER read together with the answer to a re-registration: the producer registers again and its sends are answered', () =>
   // registration 1: normal; the broker then unloads the topic; registration 2 is answered together
   // with a CLOSE_PRODUCER; registration 3: normal
-  const broker = scriptedBroker((kind, n) => kind === 'producer' && n === 2);
-  const url = await broker.start();
-  const client = createPulsarClient({ serviceUrl: url, operationTimeoutMs: 3000, logger: quiet });
-  try {
+  withScriptedBroker((kind, n) => kind === 'producer' && n === 2, async (broker, client) => {
     const producer = await client.createProducer({ topic: 'persistent://t/n/races' });
     const first = await producer.send({ payload: Buffer.from('before the unload') });
     assert.equal(first.messageId.entryId, 0n);
     broker.closeProducers();
     // send once the client has re-registered (a send racing the CLOSE_PRODUCER is another case:
     // the broker drops the connection for it and the producer resends after reconnecting)
-    const t0 = Date.now();
-    while (broker.stats.producerRegistrations < 2 && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(broker.stats.producerRegistrations >= 2, true, 'the producer registered again after the unload');
+    await waitFor(() => broker.stats.producerRegistrations >= 2, 2000, 'the producer to register again after the unload');
     const second = await producer.send({ payload: Buffer.from('after the unload') });
     assert.equal(broker.stats.producerRegistrations, 3, 'the registration closed with its answer was followed by another');
     assert.equal(broker.stats.sendsToUnknownProducer, 0, 'nothing was sent into the closed registration');
     assert.equal(second.messageId.entryId, 1n);
     assert.equal(producer.connected, true);
-  } finally {
-    await client.close();
-    broker.stop();
-  }
-});
+  }));
 
-test('a CLOSE_CONSUMER read together with the SUBSCRIBE answer: the reader subscribes again and receives', async () => {
-  const broker = scriptedBroker((kind, n) => kind === 'consumer' && n === 1);
-  const url = await broker.start();
-  const client = createPulsarClient({ serviceUrl: url, operationTimeoutMs: 3000, logger: quiet });
-  try {
+test('a CLOSE_CONSUMER read together with the SUBSCRIBE answer: the reader subscribes again and receives', () =>
+  withScriptedBroker((kind, n) => kind === 'consumer' && n === 1, async (broker, client) => {
     const reader = await client.subscribe({ topic: 'persistent://t/n/races', subscription: 'reader', durable: false, receiverQueueSize: 10 });
     const e = await reader.receive(2000);
     assert.ok(e, 'an entry arrived (a reader left on the closed registration gets nothing)');
     assert.equal(e.payload.toString(), 'the entry');
     assert.equal(broker.stats.subscriptions, 2);
-  } finally {
-    await client.close();
-    broker.stop();
-  }
-});
+  }));
 
 test('the broker away for seconds: a producer and a reader in reconnect back-off are back within moments of it answering again, not after their grown delay', async (t) => {
-  const broker = scriptedBroker(() => false);
-  const url = await broker.start();
   const delays: number[] = [];
   const logger = {
     ...quiet,
@@ -199,28 +198,26 @@ test('the broker away for seconds: a producer and a reader in reconnect back-off
       if (msg === 'pulsar: producer reconnecting' && o.delayMs !== undefined) delays.push(o.delayMs);
     },
   };
-  const client = createPulsarClient({ serviceUrl: url, operationTimeoutMs: 3000, logger });
-  try {
-    const producer = await client.createProducer({ topic: 'persistent://t/n/away' });
-    const reader = await client.subscribe({ topic: 'persistent://t/n/away', subscription: 'reader', durable: false, receiverQueueSize: 10 });
-    await producer.send({ payload: Buffer.from('before') });
-    const port = await broker.away();
-    // the producer retries while the broker is away, each delay about twice the last
-    const t0 = Date.now();
-    while (!delays.some((d) => d >= 5_000) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
-    const sleeping = delays.at(-1)!;
-    assert.ok(sleeping >= 5_000, `the back-off grew (${delays.join(', ')} ms)`);
-    const back = Date.now();
-    await broker.start(port);
-    while (!(producer.connected && reader.connected) && Date.now() - back < 15_000) await new Promise((r) => setTimeout(r, 20));
-    const took = Date.now() - back;
-    t.diagnostic(`back ${took} ms after the broker answered again; the producer's back-off delay then: ${sleeping} ms`);
-    assert.ok(producer.connected && reader.connected, 'both reconnected');
-    assert.ok(took < 3_000, `back ${took} ms after the broker answered again, while the producer's back-off delay was ${sleeping} ms`);
-    const r = await producer.send({ payload: Buffer.from('after') });
-    assert.ok(r.messageId.entryId >= 0n);
-  } finally {
-    await client.close();
-    broker.stop();
-  }
+  await withScriptedBroker(
+    () => false,
+    async (broker, client) => {
+      const producer = await client.createProducer({ topic: 'persistent://t/n/away' });
+      const reader = await client.subscribe({ topic: 'persistent://t/n/away', subscription: 'reader', durable: false, receiverQueueSize: 10 });
+      await producer.send({ payload: Buffer.from('before') });
+      const port = await broker.away();
+      // the producer retries while the broker is away, each delay about twice the last
+      await waitFor(() => delays.some((d) => d >= 5_000), 30_000, () => `the back-off to grow (${delays.join(', ')} ms)`);
+      const sleeping = delays.at(-1)!;
+      assert.ok(sleeping >= 5_000, `the back-off grew (${delays.join(', ')} ms)`);
+      const back = Date.now();
+      await broker.start(port);
+      await waitFor(() => producer.connected && reader.connected, 15_000, 'the producer and the reader to reconnect');
+      const took = Date.now() - back;
+      t.diagnostic(`back ${took} ms after the broker answered again; the producer's back-off delay then: ${sleeping} ms`);
+      assert.ok(took < 3_000, `back ${took} ms after the broker answered again, while the producer's back-off delay was ${sleeping} ms`);
+      const r = await producer.send({ payload: Buffer.from('after') });
+      assert.ok(r.messageId.entryId >= 0n);
+    },
+    logger,
+  );
 });

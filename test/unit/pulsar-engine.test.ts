@@ -19,6 +19,7 @@ import { createPulsarAdmin } from '../../src/pulsar/admin/index.js';
 import { createPulsarClient } from '../../src/pulsar/client/index.js';
 import { createNamespace, pulsarSkipReason, sharedPulsar, uniqueName, type SharedPulsar } from '../helpers/pulsar.js';
 import { appendValidated, validated } from '../helpers/validated.js';
+import { waitFor } from '../helpers/wait.js';
 
 const skip = pulsarSkipReason();
 
@@ -31,6 +32,13 @@ function batch(n: number, tag: string, ts0: number, extra: { producerId?: bigint
 
 async function rejectsCode(p: Promise<unknown>, code: number): Promise<void> {
   await assert.rejects(p, (e: unknown) => e instanceof StorageError && e.code === code);
+}
+
+/** The engine's open partition of a one-partition topic (the fields a test reaches into), if open. */
+function openPartition<T>(e: PulsarEngine, topic: string): T | undefined {
+  const inside = e as unknown as { partitions: Map<string, T> };
+  for (const [key, p] of inside.partitions) if (key.startsWith(topic)) return p;
+  return undefined;
 }
 
 function values(records: Buffer[]): Array<{ offset: bigint; value: string }> {
@@ -201,8 +209,7 @@ if (skip) {
     await e.createTopic(topic, 1, {});
     const tp = { topic, partition: 0 };
     assert.equal((await e.offsets(tp)).highWatermark, 0n); // opens the partition
-    const inside = e as unknown as { partitions: Map<string, { tail: { onMessage(...a: unknown[]): void } }> };
-    const [part] = [...inside.partitions.entries()].filter(([k]) => k.startsWith(topic)).map(([, v]) => v);
+    const part = openPartition<{ tail: { onMessage(...a: unknown[]): void } }>(e, topic);
     assert.ok(part);
     part.tail.onMessage = () => undefined; // the tail reader delivers nothing from now on, silently
     const pid = await e.allocateProducerId();
@@ -340,11 +347,9 @@ if (skip) {
       return s;
     };
     const appended = e.append(tp, validated(batch(3, 'race', 1)), { acks: -1 }); // opens the partition, which starts the look
-    const inside = e as unknown as { partitions: Map<string, { highWatermark: bigint }> };
-    const t0 = Date.now();
-    const part = () => [...inside.partitions.entries()].find(([k]) => k.startsWith(topic))?.[1];
-    while ((part()?.highWatermark ?? 0n) < 3n && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(part()?.highWatermark, 3n, 'the entry was written and seen by the tail while the look was held');
+    const hw = () => openPartition<{ highWatermark: bigint }>(e, topic)?.highWatermark ?? 0n;
+    await waitFor(() => hw() >= 3n, 10_000, 'the append to be written and seen by the tail');
+    assert.equal(hw(), 3n, 'the entry was written and seen by the tail while the look was held');
     release();
     assert.equal((await appended).baseOffset, 0n);
     assert.equal((await e.offsets(tp)).logStartOffset, 0n, 'earliest is the first record, not the end of the log');

@@ -27,15 +27,11 @@ export class Backoff {
   }
 }
 
-/** A timer-based sleep that does not keep the process alive; resolves early when `signal` fires. */
-export function sleep(ms: number, signal?: { aborted: boolean; onAbort(fn: () => void): void }): Promise<void> {
+/** A timer-based sleep that does not keep the process alive (reconnect back-off: backoffSleep, which a WakeSignal ends early). */
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
     t.unref?.();
-    signal?.onAbort(() => {
-      clearTimeout(t);
-      resolve();
-    });
   });
 }
 

@@ -13,6 +13,7 @@ import { harnessEnv, repoRoot } from '../../helpers/clients/paths.js';
 import { compileJavaSource } from '../../helpers/clients/java-compile.js';
 import { runCommand } from '../../helpers/clients/proc.js';
 import kafkajs from 'kafkajs';
+import { waitFor } from '../../helpers/wait.js';
 
 export type MemberKind = 'java' | 'python' | 'kafkajs' | 'franz';
 
@@ -226,13 +227,8 @@ export class GroupMember {
   }
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Kept here for the end-to-end files that import it with the drivers. */
+export { waitFor };
 
 /** A kafkajs producer writing unique values round-robin over the partitions; remembers them. */
 export class Producer {
