@@ -59,6 +59,39 @@ func ensureTopic(cl *kgo.Client, topic string, within time.Duration) error {
 	return last
 }
 
+// produceStats records every Produce request's timing as the client saw it (kgo.HookBrokerE2E):
+// from the start of its write to the end of its response's read, and how long the request waited
+// to be written, so that a report can split a server's time from the client's.
+type produceStats struct {
+	mu                       sync.Mutex
+	n                        int
+	e2e, writeWait, readWait time.Duration
+	records                  int
+}
+
+func (p *produceStats) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	if key != 0 || e.WriteErr != nil || e.ReadErr != nil {
+		return
+	}
+	p.mu.Lock()
+	p.n++
+	p.e2e += e.DurationE2E()
+	p.writeWait += e.WriteWait
+	p.readWait += e.ReadWait
+	p.mu.Unlock()
+}
+
+func (p *produceStats) print(elapsed time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n == 0 {
+		return
+	}
+	avg := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(p.n) }
+	fmt.Printf("produce requests: %d, %.1f/s, %.3f ms avg write-to-response-read, %.3f ms avg wait to be written, %.3f ms avg between write and read start.\n",
+		p.n, float64(p.n)/elapsed.Seconds(), avg(p.e2e), avg(p.writeWait), avg(p.readWait))
+}
+
 type summary struct {
 	records int
 	elapsed time.Duration
@@ -97,8 +130,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: franz-perf --bootstrap-server H:P --topic T [--num-records N] [--record-size B] [--warmup-records W < N]")
 		os.Exit(2)
 	}
+	stats := &produceStats{}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(*bootstrap),
+		kgo.WithHooks(stats),
 		kgo.DefaultProduceTopic(*topic),
 		kgo.AllowAutoTopicCreation(),
 		kgo.DisableIdempotentWrite(),
@@ -150,6 +185,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "%d of %d records failed, first: %v\n", f, *n, firstErr.Load())
 		os.Exit(1)
 	}
+	stats.print(end.Sub(start))
 	all := append([]float64(nil), lat...)
 	sort.Float64s(all)
 	summary{records: *n, elapsed: end.Sub(start), lat: all, size: *size}.print()

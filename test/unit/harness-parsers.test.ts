@@ -1,9 +1,12 @@
 /** Unit tests of the harness's pure parts: output parsers, env resolution, driver flags. No tools needed. */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { randomClusterId, unsecuredJwt } from '../../bench/kafka-reference/broker.js';
 import { parseConsumerPerfOutput, parseProducerPerfOutput, securityToJavaProps } from '../../bench/kafka-reference/perf.js';
+import { connectedPorts, relayPortLike, startRelay } from '../../bench/lib/relay.js';
 import { kcatSecurityArgs } from '../helpers/clients/kcat.js';
 import { DEFAULT_KAFKA_VERSION, harnessEnv, javaClasspathOrThrow, ToolMissingError } from '../helpers/clients/paths.js';
 import { parseJsonLines } from '../helpers/clients/proc.js';
@@ -137,4 +140,51 @@ test('reference broker helpers: cluster id and unsecured JWT', () => {
   assert.equal(claims.sub, 'bob');
   assert.equal(claims.exp - claims.iat, 60);
   assert.equal(sig, '');
+});
+
+test('bench:hop relay: forwards both ways, keeps the client on the relay, and the check reads the client log', async () => {
+  // a stand-in broker: a "lookup answer" naming its own address, then an echo of what it gets
+  const broker = net.createServer((s) => {
+    s.write(`lookup pulsar://127.0.0.1:${port} ok|`);
+    s.pipe(s);
+  });
+  broker.listen(0, '127.0.0.1');
+  await once(broker, 'listening');
+  const port = (broker.address() as net.AddressInfo).port;
+  const relayPort = await relayPortLike(port);
+  assert.equal(String(relayPort).length, String(port).length);
+  const relay = startRelay(port, relayPort);
+  relay.listen(relayPort, '127.0.0.1');
+  await once(relay, 'listening');
+  try {
+    const c = net.connect(relayPort, '127.0.0.1');
+    await once(c, 'connect');
+    const payload = Buffer.alloc(200_000, 7); // several reads each way
+    c.write(payload);
+    const want = Buffer.byteLength(`lookup pulsar://127.0.0.1:${port} ok|`);
+    const got: Buffer[] = [];
+    let n = 0;
+    for await (const b of c) {
+      got.push(b as Buffer);
+      n += (b as Buffer).length;
+      if (n >= payload.length + want) break;
+    }
+    const all = Buffer.concat(got);
+    const text = all.toString('latin1');
+    assert.ok(text.includes(`pulsar://127.0.0.1:${relayPort} ok|`), 'the address is the relay\'s');
+    assert.ok(!text.includes(`127.0.0.1:${port}`), 'the broker\'s address never reaches the client');
+    // everything else is forwarded unchanged, across many reads each way
+    assert.equal(all.length, want + payload.length);
+    assert.ok(all.subarray(want).equals(payload));
+    c.destroy();
+  } finally {
+    relay.close();
+    broker.close();
+  }
+  const log = [
+    '2026-12-07T22:38:55,893 - INFO  - [pulsar-client-io-1-1:ConnectionPool@265] - [[id: 0xf7961d5f, L:/127.0.0.1:58192 - R:127.0.0.1/127.0.0.1:36589]] Connected to server',
+    '2026-12-07T22:38:56,426 - INFO  - [pulsar-client-io-1-1:ProducerImpl@1687] - [t] [null] Creating producer on cnx [id: 0xf7961d5f, L:/127.0.0.1:58192 - R:127.0.0.1/127.0.0.1:40000]',
+    '[[id: 0x1, L:/127.0.0.1:1 - R:localhost/127.0.0.1:41417]] Connected to server',
+  ].join('\n');
+  assert.deepEqual([...connectedPorts(log)].sort(), [36589, 41417]);
 });
