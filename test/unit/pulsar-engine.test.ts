@@ -227,6 +227,37 @@ if (skip) {
     assert.equal((await e.offsets(tp)).highWatermark, 5n, 'nothing written twice');
   });
 
+  test('pulsar engine: a send written but never answered (its receipt lost) times out; the retried idempotent batch is a duplicate at its offset, never written twice', async () => {
+    const e = engine('kafka', { timeoutMs: 2_000 });
+    await e.start();
+    const topic = `persistent://${ns}/lost-receipt`;
+    await e.createTopic(topic, 1, {});
+    const tp = { topic, partition: 0 };
+    const pid = await e.allocateProducerId();
+    const idem = (seq: number, n: number, tag: string) => validated(batch(n, tag, 1, { producerId: pid, producerEpoch: 0, baseSequence: seq }));
+    assert.equal((await e.append(tp, idem(0, 3, 's0'), { acks: -1 })).baseOffset, 0n);
+    const part = openPartition<{ tail: { onMessage(...a: unknown[]): void }; producerByPrincipal: Map<string, Promise<{ onSendReceipt(r: unknown): void }>> }>(e, topic);
+    assert.ok(part);
+    // as after a broker that went away mid-send: the entry is written, its answer never comes, and the
+    // tail reader (reconnecting, in that case) does not bring it back before the client retries
+    part.tail.onMessage = () => undefined;
+    const producer = await [...part.producerByPrincipal.values()][0]!;
+    const receipts = producer.onSendReceipt.bind(producer);
+    let dropped = 0;
+    producer.onSendReceipt = (r: unknown) => {
+      if (dropped++ === 0) return;
+      receipts(r);
+    };
+    await rejectsCode(e.append(tp, idem(3, 2, 's1'), { acks: -1 }), ErrorCode.REQUEST_TIMED_OUT);
+    assert.equal(dropped, 1, 'the broker answered the send (the answer was dropped)');
+    const retry = await e.append(tp, idem(3, 2, 's1'), { acks: -1 });
+    assert.equal(retry.duplicate, true, 'the retry is known as written');
+    assert.equal(retry.baseOffset, 3n);
+    assert.equal((await e.append(tp, idem(5, 1, 's2'), { acks: -1 })).baseOffset, 5n);
+    assert.equal((await e.offsets(tp)).highWatermark, 6n, 'nothing written twice');
+    assert.deepEqual(values((await e.read(tp, 0n, { maxBytes: 1 << 20, minOneMessage: true })).records).map((v) => v.value), ['s0-v0', 's0-v1', 's0-v2', 's1-v0', 's1-v1', 's2-v0']);
+  });
+
   test('pulsar engine: with the tail reading on demand, two nodes appending to one partition keep dense offsets and the idempotent state', async () => {
     const topic = `persistent://${ns}/lazy-tail`;
     const a = engine('kafka');

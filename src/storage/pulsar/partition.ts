@@ -734,7 +734,14 @@ export class PulsarPartition {
         return { baseOffset: base, logAppendTime, logStartOffset: -1n, duplicate: false };
       },
       (e: unknown) => {
-        throw toStorageError(e, `${this.label}: append`);
+        const err = toStorageError(e, `${this.label}: append`);
+        // A send that timed out may still be in the log (written, its receipt lost: a broker that went
+        // away mid-send). The partition's view (high watermark, producer state) cannot tell, and an
+        // idempotent producer's retry checked against it would be written a second time if the tail
+        // has not read the first one back yet (after an outage it reconnects first). So the partition
+        // fails: its next use reopens it from the log, which holds the entry or not.
+        if (err.code === ErrorCode.REQUEST_TIMED_OUT) this.fail(err);
+        throw err;
       },
     );
   }
