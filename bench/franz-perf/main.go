@@ -66,7 +66,6 @@ type produceStats struct {
 	mu                       sync.Mutex
 	n                        int
 	e2e, writeWait, readWait time.Duration
-	records                  int
 }
 
 func (p *produceStats) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {

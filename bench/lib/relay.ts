@@ -38,7 +38,7 @@ export function startRelay(brokerPort: number, relayPort: number): net.Server {
     const broker = net.connect({ host: '127.0.0.1', port: brokerPort, noDelay: true });
     client.pipe(broker);
     broker.on('data', (b: Buffer) => {
-      // lookup answers are a few dozen bytes and come whole; data (SEND_RECEIPT, MESSAGE) never holds the address
+      // lookup answers are a few dozen bytes and come whole; the rest of what a broker sends a producer (receipts) never holds the address
       for (let i = b.indexOf(from); i >= 0; i = b.indexOf(from, i + to.length)) to.copy(b, i);
       if (!client.write(b)) {
         broker.pause();
