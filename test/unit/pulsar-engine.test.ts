@@ -71,6 +71,15 @@ if (skip) {
     return e;
   }
 
+  /** A started engine and a new one-partition topic on it (`name` under the test namespace). */
+  async function withTopic(format: 'pulsar' | 'kafka', name: string, opts: Parameters<typeof engine>[1] = {}): Promise<{ e: PulsarEngine; topic: string; tp: { topic: string; partition: number } }> {
+    const e = engine(format, opts);
+    await e.start();
+    const topic = `persistent://${ns}/${name}`;
+    await e.createTopic(topic, 1, {});
+    return { e, topic, tp: { topic, partition: 0 } };
+  }
+
   before(async () => {
     p = await sharedPulsar();
     ns = await createNamespace(p, uniqueName('engine'));
@@ -106,11 +115,7 @@ if (skip) {
 
   test('pulsar engine (pulsar): cached entries are converted once; a read while the cache evicts (the converted batches count in its size) returns dense offsets', async () => {
     // 20 entries of ~155 bytes fit a cache of 4,000 bytes as stored, not together with their converted batches
-    const e = engine('pulsar', { cacheBytes: 4_000 });
-    await e.start();
-    const topic = `persistent://${ns}/cache-evict`;
-    await e.createTopic(topic, 1, {});
-    const tp = { topic, partition: 0 };
+    const { e, tp } = await withTopic('pulsar', 'cache-evict', { cacheBytes: 4_000 });
     for (let i = 0; i < 20; i++) await e.append(tp, validated(batch(5, `c${i}`, 1_000 + i * 10)), { acks: -1 });
     const all: Array<{ offset: bigint; value: string }> = [];
     const firstReads: Buffer[][] = [];
@@ -175,11 +180,7 @@ if (skip) {
   });
 
   test('pulsar engine: idempotent producer retries are answered with the original offsets, out-of-order is refused', async () => {
-    const e = engine('pulsar');
-    await e.start();
-    const topic = `persistent://${ns}/idem`;
-    await e.createTopic(topic, 1, {});
-    const tp = { topic, partition: 0 };
+    const { e, tp } = await withTopic('pulsar', 'idem');
     const pid = await e.allocateProducerId();
     const first = await e.append(tp, validated(batch(3, 'i0', 1, { producerId: pid, producerEpoch: 0, baseSequence: 0 })), { acks: -1 });
     const second = await e.append(tp, validated(batch(3, 'i1', 1, { producerId: pid, producerEpoch: 0, baseSequence: 3 })), { acks: -1 });
@@ -203,11 +204,7 @@ if (skip) {
   });
 
   test('pulsar engine: an append waits for a silent tail reader at most the operation timeout (REQUEST_TIMED_OUT); the partition reopens and the retried idempotent batch is a duplicate at its offset', async () => {
-    const e = engine('kafka', { timeoutMs: 2_000 });
-    await e.start();
-    const topic = `persistent://${ns}/silent-tail`;
-    await e.createTopic(topic, 1, {});
-    const tp = { topic, partition: 0 };
+    const { e, topic, tp } = await withTopic('kafka', 'silent-tail', { timeoutMs: 2_000 });
     assert.equal((await e.offsets(tp)).highWatermark, 0n); // opens the partition
     const part = openPartition<{ tail: { onMessage(...a: unknown[]): void } }>(e, topic);
     assert.ok(part);
@@ -228,11 +225,7 @@ if (skip) {
   });
 
   test('pulsar engine: a send written but never answered (its receipt lost) times out; the retried idempotent batch is a duplicate at its offset, never written twice', async () => {
-    const e = engine('kafka', { timeoutMs: 2_000 });
-    await e.start();
-    const topic = `persistent://${ns}/lost-receipt`;
-    await e.createTopic(topic, 1, {});
-    const tp = { topic, partition: 0 };
+    const { e, topic, tp } = await withTopic('kafka', 'lost-receipt', { timeoutMs: 2_000 });
     const pid = await e.allocateProducerId();
     const idem = (seq: number, n: number, tag: string) => validated(batch(n, tag, 1, { producerId: pid, producerEpoch: 0, baseSequence: seq }));
     assert.equal((await e.append(tp, idem(0, 3, 's0'), { acks: -1 })).baseOffset, 0n);
@@ -362,11 +355,7 @@ if (skip) {
   });
 
   test('pulsar engine: a log start look that found no entry says the log starts where it ended when the look began, not where it ends when the look answers (appends meanwhile)', async () => {
-    const e = engine('kafka');
-    await e.start();
-    const topic = `persistent://${ns}/log-start-race`;
-    await e.createTopic(topic, 1, {});
-    const tp = { topic, partition: 0 };
+    const { e, topic, tp } = await withTopic('kafka', 'log-start-race');
     // the partition's first look at its ledgers reads them now (no entry yet) and answers once released
     const stats = e.admin.internalStats.bind(e.admin);
     let release!: () => void;
@@ -425,11 +414,7 @@ if (skip) {
   });
 
   test('pulsar engine: topic metadata is refreshed ahead of expiry by one background read that requests never wait for; a read older than a deletion never restores the topic', async () => {
-    const e = engine('kafka');
-    await e.start();
-    const topic = `persistent://${ns}/refresh-ahead`;
-    await e.createTopic(topic, 1, {});
-    const tp = { topic, partition: 0 };
+    const { e, topic, tp } = await withTopic('kafka', 'refresh-ahead');
     await e.append(tp, validated(batch(1, 'r0', 1_000)), { acks: -1 });
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // metadata read at a known time: expired after 1.1 s, so this lookup reads it again and waits

@@ -25,6 +25,14 @@ export class Backoff {
   reset(): void {
     this.next = this.initialMs;
   }
+
+  /**
+   * Sleep `ms` (a delay this back-off gave), or until `wake` fires (backoffSleep): woken, the back-off
+   * starts again from its first delay, since what the attempts waited for is back.
+   */
+  async sleep(ms: number, wake: WakeSignal | undefined): Promise<void> {
+    if (await backoffSleep(ms, wake)) this.reset();
+  }
 }
 
 /** A timer-based sleep that does not keep the process alive (reconnect back-off: backoffSleep, which a WakeSignal ends early). */

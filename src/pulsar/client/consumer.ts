@@ -40,7 +40,7 @@ import {
   type MessagePayload,
   type PulsarChecksumError,
 } from '../wire/index.js';
-import { Backoff, backoffSleep } from './backoff.js';
+import { Backoff } from './backoff.js';
 import type { Connection, ConsumerHandler } from './connection.js';
 import type { ClientContext } from './context.js';
 import { PulsarClientError, closedError, timeoutError } from './errors.js';
@@ -162,7 +162,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
         }
         const delay = this.backoff.nextDelay();
         this.ctx.logger.info({ topic: this.topic, subscription: this.subscription, err: err.message, delayMs: delay }, 'pulsar: consumer resubscribing');
-        if (await backoffSleep(delay, this.ctx.reachable)) this.backoff.reset();
+        await this.backoff.sleep(delay, this.ctx.reachable);
       }
     }
     if (initial) throw this.failure ?? closedError(`consumer on ${this.topic}`);
@@ -497,8 +497,7 @@ export class ConsumerImpl implements Consumer, ConsumerHandler {
     if (this.reconnectScheduled) return;
     this.reconnectScheduled = true;
     this.ctx.observer?.reconnect('consumer');
-    void backoffSleep(this.backoff.nextDelay(), this.ctx.reachable).then(async (woken) => {
-      if (woken) this.backoff.reset();
+    void this.backoff.sleep(this.backoff.nextDelay(), this.ctx.reachable).then(async () => {
       this.reconnectScheduled = false;
       await this.connectLoop(false).catch(() => undefined);
     });

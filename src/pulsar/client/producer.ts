@@ -12,7 +12,7 @@
  */
 import { BaseCommandType, ProducerAccessMode as AccessModes, type CommandCloseProducer, type CommandSendError, type CommandSendReceipt, type MessageMetadata } from '../proto/index.js';
 import { closeProducerCommand, producerCommand, sendCommand } from '../wire/index.js';
-import { Backoff, backoffSleep } from './backoff.js';
+import { Backoff } from './backoff.js';
 import type { Connection, ProducerHandler } from './connection.js';
 import type { ClientContext } from './context.js';
 import { PulsarClientError, closedError, timeoutError } from './errors.js';
@@ -126,7 +126,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
         }
         const delay = this.backoff.nextDelay();
         this.ctx.logger.info({ topic: this.topic, producer: this.producerName, err: err.message, delayMs: delay }, 'pulsar: producer reconnecting');
-        if (await backoffSleep(delay, this.ctx.reachable)) this.backoff.reset();
+        await this.backoff.sleep(delay, this.ctx.reachable);
       }
     }
     if (initial) throw closedError(`producer on ${this.topic}`);
@@ -341,8 +341,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
     if (this.reconnectScheduled || this.state !== 'connecting') return;
     this.reconnectScheduled = true;
     this.ctx.observer?.reconnect('producer');
-    void backoffSleep(this.backoff.nextDelay(), this.ctx.reachable).then(async (woken) => {
-      if (woken) this.backoff.reset();
+    void this.backoff.sleep(this.backoff.nextDelay(), this.ctx.reachable).then(async () => {
       this.reconnectScheduled = false;
       await this.connectLoop(false).catch(() => undefined);
     });
